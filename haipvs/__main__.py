@@ -1,0 +1,3 @@
+from haipvs.cli import main
+
+raise SystemExit(main())
