@@ -1,0 +1,168 @@
+"""VIP addresses via rtnetlink, reconciled rather than toggled.
+
+Each VIP haipvs adds carries IFA_PROTO = HAIPVS_ADDR_PROTO. Only addresses with that mark
+are ever removed, so an address an operator configured by hand is never touched, and after
+a crash the kernel itself still tells which addresses are haipvs'.
+
+The `sync_*` functions run inside the rtnetlink owner thread (see netlink_thread.py) and
+take the IPRoute object as their first argument.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+from dataclasses import dataclass
+
+from pyroute2.netlink.exceptions import NetlinkError
+
+HAIPVS_ADDR_PROTO = 0x4B
+
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+
+@dataclass(frozen=True)
+class Vip:
+    interface: IPInterface  # address with prefix, e.g. 192.0.2.100/24
+    ifname: str
+    label: str | None = None
+
+    @property
+    def address(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        return self.interface.ip
+
+
+@dataclass(frozen=True)
+class AddressChange:
+    action: str  # "add" | "remove" | "kept-foreign"
+    vip: Vip
+    detail: str = ""
+
+
+def _ifindex(ipr, ifname: str) -> int | None:
+    found = ipr.link_lookup(ifname=ifname)
+    return found[0] if found else None
+
+
+def owned_addresses(ipr, ifname: str) -> set[IPInterface]:
+    """The addresses on `ifname` that carry haipvs' mark."""
+    index = _ifindex(ipr, ifname)
+    if index is None:
+        return set()
+    owned = set()
+    for msg in ipr.get_addr(index=index):
+        if msg.get_attr("IFA_PROTO") == HAIPVS_ADDR_PROTO:
+            address = msg.get_attr("IFA_ADDRESS") or msg.get_attr("IFA_LOCAL")
+            owned.add(ipaddress.ip_interface(f"{address}/{msg['prefixlen']}"))
+    return owned
+
+
+def _present(ipr, index: int, vip: Vip) -> tuple[bool, bool]:
+    """(present at all, present with our mark) for this exact address/prefix."""
+    for msg in ipr.get_addr(index=index):
+        address = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+        if address == str(vip.address) and msg["prefixlen"] == vip.interface.network.prefixlen:
+            return True, msg.get_attr("IFA_PROTO") == HAIPVS_ADDR_PROTO
+    return False, False
+
+
+def sync_add(ipr, vips: list[Vip]) -> list[AddressChange]:
+    changes = []
+    for vip in vips:
+        index = _ifindex(ipr, vip.ifname)
+        if index is None:
+            changes.append(AddressChange("failed", vip, f"interface {vip.ifname} not found"))
+            continue
+        kwargs = {
+            "index": index,
+            "address": str(vip.address),
+            "prefixlen": vip.interface.network.prefixlen,
+            "IFA_PROTO": HAIPVS_ADDR_PROTO,
+        }
+        if vip.label and vip.address.version == 4:
+            kwargs["label"] = vip.label
+        if vip.address.version == 6:
+            kwargs["flags"] = 0x80 | 0x02  # IFA_F_PERMANENT | IFA_F_NODAD: usable at once
+        try:
+            ipr.addr("add", **kwargs)
+            changes.append(AddressChange("add", vip))
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                changes.append(AddressChange("failed", vip, exc.args[1] if exc.args else str(exc)))
+                continue
+            _, ours = _present(ipr, index, vip)
+            if not ours:
+                changes.append(AddressChange("kept-foreign", vip, "already configured by someone else"))
+    return changes
+
+
+def sync_remove(ipr, vips: list[Vip]) -> list[AddressChange]:
+    changes = []
+    for vip in vips:
+        index = _ifindex(ipr, vip.ifname)
+        if index is None:
+            continue  # interface gone: so is the address
+        present, ours = _present(ipr, index, vip)
+        if not present:
+            continue
+        if not ours:
+            changes.append(AddressChange("kept-foreign", vip, "not added by haipvs"))
+            continue
+        try:
+            ipr.addr(
+                "del",
+                index=index,
+                address=str(vip.address),
+                prefixlen=vip.interface.network.prefixlen,
+            )
+            changes.append(AddressChange("remove", vip))
+        except NetlinkError as exc:
+            if exc.code not in (errno.EADDRNOTAVAIL, errno.ENOENT, errno.ENODEV):
+                changes.append(AddressChange("failed", vip, str(exc)))
+    return changes
+
+
+def sync_remove_stale(ipr, configured: list[Vip], keep: set[Vip]) -> list[AddressChange]:
+    """Remove haipvs-marked copies of configured VIPs that should not be held now.
+
+    Used at start-up (after a crash, a BACKUP must not keep the VIPs it held) and on
+    reload (VIPs of removed instances). Only configured VIPs are considered, so another
+    haipvs' marked addresses on unrelated interfaces are left alone.
+    """
+    stale = [vip for vip in configured if vip not in keep]
+    return sync_remove(ipr, stale)
+
+
+@dataclass(frozen=True)
+class LinkState:
+    ifname: str
+    index: int | None
+    up: bool
+    mac: bytes
+    primary_v4: ipaddress.IPv4Address | None
+    primary_v6_linklocal: ipaddress.IPv6Address | None
+
+
+def sync_link_state(ipr, ifname: str) -> LinkState:
+    """Operational state and primary addresses of an interface, ignoring haipvs' VIPs."""
+    index = _ifindex(ipr, ifname)
+    if index is None:
+        return LinkState(ifname, None, False, b"", None, None)
+    link = ipr.get_links(index)[0]
+    up = bool(link["flags"] & 0x1) and link.get_attr("IFLA_OPERSTATE") in ("UP", "UNKNOWN")
+    mac_text = link.get_attr("IFLA_ADDRESS") or "00:00:00:00:00:00"
+    mac = bytes(int(part, 16) for part in mac_text.split(":"))
+    primary_v4 = None
+    primary_v6 = None
+    for msg in ipr.get_addr(index=index):
+        if msg.get_attr("IFA_PROTO") == HAIPVS_ADDR_PROTO:
+            continue
+        address = ipaddress.ip_address(msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS"))
+        secondary = msg["flags"] & 0x01  # IFA_F_SECONDARY
+        if address.version == 4 and primary_v4 is None and not secondary:
+            primary_v4 = address
+        elif address.version == 6 and address.is_link_local and primary_v6 is None:
+            tentative = msg["flags"] & 0x40  # IFA_F_TENTATIVE: not usable as a source yet
+            if not tentative:
+                primary_v6 = address
+    return LinkState(ifname, index, up, mac, primary_v4, primary_v6)

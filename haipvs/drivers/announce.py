@@ -1,0 +1,94 @@
+"""Gratuitous ARP (IPv4) and unsolicited Neighbour Advertisements (IPv6) for VIPs.
+
+The frames are built by hand (a few struct.pack calls): scapy would cost 0.6 s and 63 MiB
+at start-up for no gain on this path.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+
+ETH_P_ARP = 0x0806
+ETH_P_IP = 0x0800
+ARPHRD_ETHER = 1
+ARPOP_REQUEST = 1
+BROADCAST_MAC = b"\xff" * 6
+
+ICMPV6_NEIGHBOR_ADVERT = 136
+ND_OPT_TARGET_LINKADDR = 2
+NA_FLAG_OVERRIDE = 0x20000000
+ALL_NODES = "ff02::1"
+
+
+def gratuitous_arp_frame(mac: bytes, vip: ipaddress.IPv4Address) -> bytes:
+    """The request form keepalived sends: sender and target IP are the VIP, target MAC is
+    broadcast. Requests are refreshed by more stacks than replies are."""
+    ethernet = BROADCAST_MAC + mac + struct.pack("!H", ETH_P_ARP)
+    arp = struct.pack("!HHBBH", ARPHRD_ETHER, ETH_P_IP, 6, 4, ARPOP_REQUEST)
+    arp += mac + vip.packed + BROADCAST_MAC + vip.packed
+    return ethernet + arp
+
+
+def unsolicited_na_message(mac: bytes, vip: ipaddress.IPv6Address) -> bytes:
+    """ICMPv6 NA with the Override flag and our link-layer address. The kernel fills in
+    the ICMPv6 checksum for raw ICMPv6 sockets."""
+    header = struct.pack("!BBHI", ICMPV6_NEIGHBOR_ADVERT, 0, 0, NA_FLAG_OVERRIDE)
+    option = struct.pack("!BB", ND_OPT_TARGET_LINKADDR, 1) + mac
+    return header + vip.packed + option
+
+
+class Announcer:
+    """Sends GARP/NA bursts for one interface. Sockets are opened lazily and kept."""
+
+    def __init__(self, ifname: str, ifindex: int, mac: bytes) -> None:
+        self.ifname = ifname
+        self.ifindex = ifindex
+        self.mac = mac
+        self._packet_sock: socket.socket | None = None
+        self._icmp6_sock: socket.socket | None = None
+        self.sent = 0
+
+    def _packet_socket(self) -> socket.socket:
+        if self._packet_sock is None:
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
+            sock.bind((self.ifname, ETH_P_ARP))
+            sock.setblocking(False)
+            self._packet_sock = sock
+        return self._packet_sock
+
+    def _icmp6_socket(self) -> socket.socket:
+        if self._icmp6_sock is None:
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.ifname.encode())
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.ifindex)
+            sock.setblocking(False)
+            self._icmp6_sock = sock
+        return self._icmp6_sock
+
+    def announce(self, vips: list[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> int:
+        """One GARP/NA per VIP. Returns how many were handed to the kernel; a full send
+        buffer or a vanished interface is not fatal (the next burst retries)."""
+        sent = 0
+        for vip in vips:
+            try:
+                if vip.version == 4:
+                    self._packet_socket().send(gratuitous_arp_frame(self.mac, vip))
+                else:
+                    self._icmp6_socket().sendto(
+                        unsolicited_na_message(self.mac, vip), (ALL_NODES, 0, 0, self.ifindex)
+                    )
+                sent += 1
+            except OSError:
+                continue
+        self.sent += sent
+        return sent
+
+    def close(self) -> None:
+        for sock in (self._packet_sock, self._icmp6_sock):
+            if sock is not None:
+                sock.close()
+        self._packet_sock = self._icmp6_sock = None

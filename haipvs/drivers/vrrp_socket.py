@@ -1,0 +1,107 @@
+"""Raw VRRP sockets (IP protocol 112) for one interface and address family.
+
+One receive socket joins the VRRP group; sends go out through a second socket with the
+source pinned per packet (IP_PKTINFO / IPV6_PKTINFO) to the interface's primary address,
+never a VIP. Binding a raw socket to an address would also filter what it receives, which
+is why keepalived keeps send and receive apart too.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+
+import trio
+
+IPPROTO_VRRP = 112
+VRRP_GROUP_V4 = "224.0.0.18"
+VRRP_GROUP_V6 = "ff02::12"
+IP_PKTINFO = 8  # missing from Python 3.11's socket module
+VRRP_TTL = 255
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class VrrpSocket:
+    def __init__(self, ifname: str, ifindex: int, family: int) -> None:
+        self.ifname = ifname
+        self.ifindex = ifindex
+        self.family = family
+        af = socket.AF_INET if family == 4 else socket.AF_INET6
+        self._recv = trio.socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
+        self._send = trio.socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
+        try:
+            for sock in (self._recv, self._send):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+            if family == 4:
+                self._setup_v4()
+            else:
+                self._setup_v6()
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup_v4(self) -> None:
+        mreqn = struct.pack("4s4si", socket.inet_aton(VRRP_GROUP_V4), b"\0" * 4, self.ifindex)
+        self._recv.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+        s = self._send
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, VRRP_TTL)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, VRRP_TTL)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+
+    def _setup_v6(self) -> None:
+        mreq = socket.inet_pton(socket.AF_INET6, VRRP_GROUP_V6) + struct.pack("@I", self.ifindex)
+        r = self._recv
+        r.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+        r.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+        r.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+        s = self._send
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, VRRP_TTL)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, VRRP_TTL)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.ifindex)
+
+    @property
+    def multicast_group(self) -> IPAddress:
+        return ipaddress.ip_address(VRRP_GROUP_V4 if self.family == 4 else VRRP_GROUP_V6)
+
+    async def send(self, message: bytes, src: IPAddress, dst: IPAddress) -> None:
+        if self.family == 4:
+            pktinfo = struct.pack("i4s4s", self.ifindex, src.packed, b"\0" * 4)
+            ancillary = [(socket.IPPROTO_IP, IP_PKTINFO, pktinfo)]
+            address: tuple = (str(dst), 0)
+        else:
+            pktinfo = src.packed + struct.pack("@I", self.ifindex)
+            ancillary = [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo)]
+            address = (str(dst), 0, 0, self.ifindex)
+        await self._send.sendmsg([message], ancillary, 0, address)
+
+    async def receive(self) -> tuple[bytes, IPAddress, IPAddress | None, int | None]:
+        """Returns (data, source, destination, hop_limit).
+
+        For IPv4 `data` is the whole IP datagram (raw IPv4 sockets deliver the header, and
+        the core checks TTL and lengths from it); destination and hop limit are None.
+        For IPv6 `data` is the VRRP message; destination and hop limit come from cmsgs.
+        """
+        if self.family == 4:
+            data, (source, _port) = await self._recv.recvfrom(65535)
+            return data, ipaddress.ip_address(source), None, None
+        cmsg_space = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4)
+        data, ancdata, _flags, addr = await self._recv.recvmsg(65535, cmsg_space)
+        destination: IPAddress | None = None
+        hop_limit: int | None = None
+        for level, kind, value in ancdata:
+            if level != socket.IPPROTO_IPV6:
+                continue
+            if kind == socket.IPV6_HOPLIMIT and len(value) >= 4:
+                hop_limit = struct.unpack("@i", value[:4])[0]
+            elif kind == socket.IPV6_PKTINFO and len(value) >= 16:
+                destination = ipaddress.IPv6Address(value[:16])
+        source = ipaddress.ip_address(addr[0].split("%")[0])
+        return data, source, destination, hop_limit
+
+    def close(self) -> None:
+        for sock in (self._recv, self._send):
+            sock.close()
