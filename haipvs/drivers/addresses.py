@@ -92,7 +92,8 @@ def sync_add(ipr, vips: list[Vip]) -> list[AddressChange]:
                 continue
             _, ours = _present(ipr, index, vip)
             if not ours:
-                changes.append(AddressChange("kept-foreign", vip, "already configured by someone else"))
+                note = "already configured by someone else"
+                changes.append(AddressChange("kept-foreign", vip, note))
     return changes
 
 

@@ -8,6 +8,7 @@ loop) may use the same owner: results come back through the caller's own TrioTok
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -101,10 +102,9 @@ class NetlinkThread:
                 box["result"] = fn(self._obj, *args)
             except BaseException as exc:
                 box["error"] = exc
-            try:
+            # If the caller's loop is gone, nobody is waiting for the result.
+            with contextlib.suppress(trio.RunFinishedError):
                 token.run_sync_soon(finished.set)
-            except trio.RunFinishedError:
-                pass  # the caller's loop is gone; nobody is waiting
 
         self._jobs.put(job)
         await finished.wait()
