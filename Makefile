@@ -1,0 +1,42 @@
+# Two entry points on a fresh Debian machine (as root):
+#   make lab    install everything, then bring up the demo lab (see README)
+#   make test   install everything, then run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+APT_LISTS := $(wildcard deps/apt*.txt)
+APT_STAMP := $(VENV)/.apt-installed
+PIP_STAMP := $(VENV)/.pip-installed
+
+.PHONY: deps test test-fast lint lab lab-down clean
+
+deps: $(APT_STAMP) $(PIP_STAMP)
+
+$(APT_STAMP): $(APT_LISTS) | $(VENV)/bin/python
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	    $$(grep -hv '^\s*#' $(APT_LISTS) | tr '\n' ' '); \
+	else echo "not root or no apt-get: skipping system packages ($(APT_LISTS))"; fi
+	touch $@
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(PIP_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+test: deps
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+test-fast: deps
+	$(PY) -m pytest -m "not netns and not qemu and not slow"
+
+lint: deps
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info integration/qemu/build

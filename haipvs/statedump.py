@@ -1,0 +1,77 @@
+"""The SIGUSR1 state dump: `haipvs.json` (machine-readable, format 1) and `haipvs.data`
+(the same facts laid out for people, like keepalived's /tmp/keepalived.data).
+
+Both files are written to a temporary name and renamed, so a reader never sees half a dump.
+The JSON format is documented in docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+DUMP_FORMAT = 1
+JSON_NAME = "haipvs.json"
+TEXT_NAME = "haipvs.data"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def render_text(dump: dict[str, Any]) -> str:
+    lines = [
+        f"haipvs state dump (format {dump['format']}), pid {dump['pid']}, "
+        f"router_id {dump.get('router_id') or '-'}",
+        "",
+    ]
+    for name, inst in sorted(dump.get("instances", {}).items()):
+        lines += [
+            f"VRRP instance {name}",
+            f"  state              {inst['state']}",
+            f"  interface          {inst['interface']}"
+            f" (IPv{inst['family']}, VRRPv{inst['version']})",
+            f"  virtual router id  {inst['vrid']}",
+            f"  priority           {inst['effective_priority']} (base {inst['base_priority']})",
+            f"  advert interval    {inst['advert_int']} s",
+            f"  master seen        {inst['master_ip'] or '-'}",
+            f"  VIPs held          {', '.join(inst['vips_held']) or '-'}",
+        ]
+        counters = inst["counters"]
+        lines.append(
+            f"  adverts            sent {counters.get('adverts_sent', 0)}, "
+            f"received {counters.get('adverts_received', 0)}; "
+            f"transitions {counters.get('transitions', 0)}"
+        )
+        drops = {k: v for k, v in counters.get("drops", {}).items() if v}
+        lines.append(
+            "  drops              "
+            + (", ".join(f"{k} {v}" for k, v in sorted(drops.items())) or "none")
+        )
+        for t in inst.get("last_transitions", [])[-5:]:
+            lines.append(
+                f"  transition         {t['from']} -> {t['to']} ({t['reason']}) at {t['at']:.3f}"
+            )
+        lines.append("")
+    ipvs = dump.get("ipvs", {})
+    lines.append(f"IPVS: {ipvs.get('status', 'unknown')}")
+    if ipvs.get("error"):
+        lines.append(f"  {ipvs['error']}")
+    return "\n".join(lines) + "\n"
+
+
+def write_dump(state_dir: str | os.PathLike, dump: dict[str, Any]) -> Path:
+    directory = Path(state_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_atomically(directory / TEXT_NAME, render_text(dump))
+    json_path = directory / JSON_NAME
+    _write_atomically(json_path, json.dumps(dump, indent=2, sort_keys=True) + "\n")
+    return json_path
+
+
+def read_dump(state_dir: str | os.PathLike) -> dict[str, Any]:
+    return json.loads((Path(state_dir) / JSON_NAME).read_text())
