@@ -220,6 +220,8 @@ class IpvsSocket(GenericNetlinkSocket):
     async_class = _AsyncIpvsSocket
 
     def __init__(self, netns: str | None = None, **kwargs: Any) -> None:
+        self._netns = netns
+        self._raw: socket.socket | None = None
         try:
             super().__init__(netns=netns, **kwargs)
         except NetlinkError as exc:
@@ -227,17 +229,23 @@ class IpvsSocket(GenericNetlinkSocket):
                 raise IpvsUnavailable() from exc
             raise
 
+    def raw_socket(self) -> socket.socket:
+        """A plain netlink socket in the same namespace, for `wire`'s batched writes."""
+        if self._raw is None:
+            from haipvs.ipvs.wire import open_socket
+
+            self._raw = open_socket(self._netns)
+        return self._raw
+
+    def close(self, *args: Any, **kwargs: Any) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
+        super().close(*args, **kwargs)
+
     def request(self, msg: genlmsg, flags: int = FLAGS_REQUEST) -> list:
         msg["version"] = GENL_VERSION
         return self._run_with_cleanup(self.asyncore.request, msg, flags)
-
-    def request_batch(self, msgs: list[genlmsg]) -> list:
-        """Send all messages in one write, then read every reply (raises on the first
-        error after draining that request's replies)."""
-        for msg in msgs:
-            msg["version"] = GENL_VERSION
-            msg["header"]["type"] = self.prid
-        return self.nlm_request_batch(msgs)
 
     @contextmanager
     def reply_class(self, msg_class: type) -> Iterator[None]:
@@ -259,7 +267,7 @@ def _addr_bytes(address: str, family: int) -> bytes:
     return socket.inet_pton(family, address)
 
 
-def _netmask_bytes(prefix: int, family: int) -> bytes:
+def netmask_bytes(prefix: int, family: int) -> bytes:
     if family == AF_INET6:
         return struct.pack("=I", prefix)
     mask = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
@@ -287,7 +295,7 @@ def service_attrs(svc: Service) -> list[tuple[str, Any]]:
         # mask all bits: the kernel keeps HASHED itself
         ("IPVS_SVC_ATTR_FLAGS", {"flags": svc.kernel_flags, "mask": 0xFFFFFFFF}),
         ("IPVS_SVC_ATTR_TIMEOUT", svc.persistence_timeout or 0),
-        ("IPVS_SVC_ATTR_NETMASK", _netmask_bytes(svc.netmask, svc.key.family)),
+        ("IPVS_SVC_ATTR_NETMASK", netmask_bytes(svc.netmask, svc.key.family)),
     ]
     if svc.pe_name:
         attrs.append(("IPVS_SVC_ATTR_PE_NAME", svc.pe_name))
@@ -351,7 +359,7 @@ class Op:
         return f"{self.kind} {self.service.key} -> {self.dest.key}"
 
 
-_OP_CMD = {
+OP_COMMANDS = {
     OpKind.ADD_SERVICE: (CMD_NEW_SERVICE, FLAGS_CREATE),
     OpKind.SET_SERVICE: (CMD_SET_SERVICE, FLAGS_REQUEST),
     OpKind.DEL_SERVICE: (CMD_DEL_SERVICE, FLAGS_REQUEST),
@@ -363,7 +371,7 @@ _OP_CMD = {
 
 def op_message(op: Op) -> tuple[IpvsMessage, int]:
     """The netlink message and request flags for one op."""
-    cmd, flags = _OP_CMD[op.kind]
+    cmd, flags = OP_COMMANDS[op.kind]
     if op.kind in (OpKind.ADD_SERVICE, OpKind.SET_SERVICE):
         attrs = [("IPVS_CMD_ATTR_SERVICE", {"attrs": service_attrs(op.service)})]
     else:
@@ -513,21 +521,12 @@ def apply(sock: IpvsSocket, op: Op) -> None:
         raise map_error(exc, op) from exc
 
 
-def apply_batch(sock: IpvsSocket, ops: Iterable[Op]) -> None:
-    """Send many ops in one write and read the acks. The first error is raised (mapped);
-    callers re-dump to learn which ops took effect."""
-    ops = list(ops)
-    if not ops:
-        return
-    msgs = []
-    for op in ops:
-        msg, flags = op_message(op)
-        msg["header"]["flags"] = flags
-        msgs.append(msg)
-    try:
-        sock.request_batch(msgs)
-    except NetlinkError as exc:
-        raise map_error(exc, what=f"batch of {len(ops)} ops") from exc
+def apply_batch(sock: IpvsSocket, ops: Iterable[Op]) -> list[IpvsError | None]:
+    """Apply many ops over the fast path (`wire`): several messages per write, one result
+    (None or the mapped error) per op, in order."""
+    from haipvs.ipvs.wire import apply_ops
+
+    return apply_ops(sock, list(ops))
 
 
 def get_timeouts(sock: IpvsSocket) -> Timeouts:
