@@ -1,0 +1,167 @@
+"""The desired IPVS table: the config's virtual servers, filtered by real-server health.
+
+A real server that is down is left out of its service, or kept with weight 0 when the
+virtual server asks for `inhibit_on_failure`. When no real server of a service is usable, its
+`sorry_server` (if configured) takes their place. Both options are read from the config
+model when it has them (`VirtualServer.inhibit_on_failure` / `RealServer.inhibit_on_failure`,
+`VirtualServer.sorry_server`); without them the behaviour is keepalived's default: remove.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from haipvs.config.model import Config, RealServer, VirtualServer
+from haipvs.ipvs.model import (
+    AF_INET,
+    AF_INET6,
+    SVC_F_ONEPACKET,
+    TUN_FLAG_CSUM,
+    TUN_FLAG_REMCSUM,
+    Destination,
+    DestKey,
+    ForwardMethod,
+    IpvsTable,
+    Service,
+    ServiceKey,
+    SyncDaemonConfig,
+    SyncState,
+    Timeouts,
+    TunnelType,
+    sched_flag_bits,
+)
+
+_TUN_FLAG_BITS = {"nocsum": 0, "csum": TUN_FLAG_CSUM, "remcsum": TUN_FLAG_REMCSUM}
+
+
+@dataclass(frozen=True)
+class RealServerHealth:
+    up: bool
+    weight: int | None = None  # dynamic weight (e.g. misc_dynamic); None = configured weight
+    reason: str = ""
+
+
+UP = RealServerHealth(True)
+
+
+class HealthView(Protocol):
+    """What the health checkers know about one real server of one service."""
+
+    def health(self, service: ServiceKey, dest: DestKey) -> RealServerHealth: ...
+
+
+class AllUp:
+    """Health before any checker has run (or when none is configured): every server is up."""
+
+    def health(self, service: ServiceKey, dest: DestKey) -> RealServerHealth:
+        return UP
+
+
+class StaticHealth:
+    """Health from a mapping; servers not in it are up. Used by tests and tools."""
+
+    def __init__(self, states: Mapping[tuple[ServiceKey, DestKey], RealServerHealth]) -> None:
+        self._states = dict(states)
+
+    def health(self, service: ServiceKey, dest: DestKey) -> RealServerHealth:
+        return self._states.get((service, dest), UP)
+
+
+def service_key(vs: VirtualServer) -> ServiceKey:
+    if vs.fwmark is not None:
+        return ServiceKey.mark(vs.fwmark, AF_INET6 if vs.ip_family == 6 else AF_INET)
+    assert vs.address is not None and vs.port is not None
+    return ServiceKey.inet(vs.protocol, str(vs.address), vs.port)
+
+
+def dest_key(rs: RealServer) -> DestKey:
+    return DestKey(str(rs.address), rs.port or 0)
+
+
+def _service(vs: VirtualServer) -> Service:
+    flags = sched_flag_bits(vs.lb_algo, sorted(vs.sched_flags))
+    if vs.ops:
+        flags |= SVC_F_ONEPACKET
+    return Service(
+        key=service_key(vs),
+        scheduler=vs.lb_algo,
+        flags=flags,
+        persistence_timeout=vs.persistence_timeout,
+        netmask=vs.persistence_granularity if vs.persistence_timeout is not None else None,
+    )
+
+
+def _destination(vs: VirtualServer, rs: Any, weight: int) -> Destination:
+    kind = ForwardMethod.parse(getattr(rs, "lb_kind", None) or vs.lb_kind)
+    tun_type = getattr(rs, "tun_type", None)
+    return Destination(
+        address=str(rs.address),
+        port=rs.port or 0,
+        fwd=kind,
+        weight=weight,
+        u_threshold=getattr(rs, "u_threshold", None) or 0,
+        l_threshold=getattr(rs, "l_threshold", None) or 0,
+        tun_type=TunnelType.parse(tun_type) if tun_type else TunnelType.IPIP,
+        tun_port=getattr(rs, "tun_port", None) or 0,
+        tun_flags=sum(_TUN_FLAG_BITS[f] for f in getattr(rs, "tun_flags", ()) or ()),
+    )
+
+
+def _inhibit(vs: VirtualServer, rs: RealServer) -> bool:
+    own = getattr(rs, "inhibit_on_failure", None)
+    return bool(own if own is not None else getattr(vs, "inhibit_on_failure", False))
+
+
+def virtual_service(vs: VirtualServer, health: HealthView) -> Service:
+    """One virtual server's desired service with the destinations health allows."""
+    base = _service(vs)
+    dests: list[Destination] = []
+    usable = 0
+    for rs in vs.real_servers:
+        state = health.health(base.key, dest_key(rs))
+        if state.up:
+            weight = rs.weight if state.weight is None else state.weight
+            dests.append(_destination(vs, rs, weight))
+            usable += weight > 0
+        elif _inhibit(vs, rs):
+            dests.append(_destination(vs, rs, 0))
+    sorry = getattr(vs, "sorry_server", None)
+    if sorry is not None and usable == 0:
+        # Keepalived semantics: the sorry server stands in while no real server can serve.
+        sorry_dest = _destination(vs, sorry, getattr(sorry, "weight", None) or 1)
+        dests = [d for d in dests if d.key != sorry_dest.key] + [sorry_dest]
+    return Service(base.key, base.scheduler, base.flags, base.persistence_timeout,
+                   base.netmask, base.pe_name, tuple(dests))
+
+
+def desired_table(config: Config, health: HealthView | None = None) -> IpvsTable:
+    """The IPVS table haipvs wants in the kernel for `config`, given `health`."""
+    view = health if health is not None else AllUp()
+    return IpvsTable(tuple(virtual_service(vs, view) for vs in config.virtual_servers))
+
+
+def owned_keys(configs: Iterable[Config]) -> set[ServiceKey]:
+    """Service keys named by any of `configs` (e.g. the old and new config on reload)."""
+    return {service_key(vs) for config in configs for vs in config.virtual_servers}
+
+
+def desired_timeouts(config: Config) -> Timeouts | None:
+    t = config.global_settings.lvs_timeouts
+    if t is None:
+        return None
+    return Timeouts(tcp=t.tcp or 0, tcpfin=t.tcpfin or 0, udp=t.udp or 0)
+
+
+def desired_sync_daemons(
+    config: Config, instance_states: Mapping[str, str]
+) -> tuple[SyncDaemonConfig, ...] | None:
+    """Sync daemon following its VRRP instance: MASTER runs the master daemon, any other
+    state the backup daemon (keepalived's behaviour). None when not configured."""
+    sync = config.global_settings.lvs_sync_daemon
+    if sync is None:
+        return None
+    state = instance_states.get(sync.vrrp_instance, "BACKUP")
+    role = SyncState.MASTER if state.upper() == "MASTER" else SyncState.BACKUP
+    return (SyncDaemonConfig(role, sync.interface, sync.sync_id),)
