@@ -1,5 +1,7 @@
 """Configuration: YAML -> typed, frozen model (see docs/config.md)."""
 
+from haipvs.config.errors import ConfigError, ConfigIssue
+from haipvs.config.loader import load_config, load_config_text
 from haipvs.config.model import (
     Authentication,
     Checker,
@@ -21,11 +23,14 @@ from haipvs.config.model import (
     VirtualServer,
     VrrpInstance,
 )
+from haipvs.config.schema import json_schema
 
 __all__ = [
     "Authentication",
     "Checker",
     "Config",
+    "ConfigError",
+    "ConfigIssue",
     "ConnectChecker",
     "DnsCheck",
     "GarpSettings",
@@ -42,4 +47,7 @@ __all__ = [
     "VirtualAddress",
     "VirtualServer",
     "VrrpInstance",
+    "json_schema",
+    "load_config",
+    "load_config_text",
 ]
