@@ -204,6 +204,17 @@ class RealServer:
     tun_port: int | None = None  # GUE destination port (required with gue)
     tun_flags: frozenset[str] = frozenset()  # subset of {"nocsum", "csum", "remcsum"}
     checkers: tuple[Checker, ...] = ()  # in file order
+    inhibit_on_failure: bool | None = None  # None = the virtual server's setting
+
+
+@dataclass(frozen=True)
+class SorryServer:
+    """Stands in while no real server of the virtual server is usable."""
+
+    address: IPAddress
+    port: int | None = None  # same rules as RealServer.port
+    lb_kind: str | None = None  # None = the virtual server's
+    weight: int = 1
 
 
 @dataclass(frozen=True)
@@ -223,6 +234,8 @@ class VirtualServer:
     ops: bool = False  # one-packet scheduling (UDP only)
     delay_loop: float = 60.0
     real_servers: tuple[RealServer, ...] = ()
+    inhibit_on_failure: bool = False  # keep failed servers with weight 0 instead of removing
+    sorry_server: SorryServer | None = None
 
     def effective_lb_kind(self, real_server: RealServer) -> str:
         return real_server.lb_kind or self.lb_kind

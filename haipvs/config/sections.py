@@ -527,6 +527,8 @@ REAL_SERVER_FIELDS = (
     Field("tun_flags", ListOf(Choice(("nocsum", "csum", "remcsum"))), (),
           "GUE/GRE checksum flags"),
     *(Field(c.name, OneOrMany(Nested(c)), (), f"{c.title}; one or a list") for c in CHECKERS),
+    Field("inhibit_on_failure", Bool(), None, "when down, keep it with weight 0",
+          doc_default="the virtual server's"),
 )
 
 
@@ -550,7 +552,7 @@ def _make_real_server(v: Values) -> model.RealServer:
         checkers=checkers,
         tun_flags=frozenset(v["tun_flags"]),
         **v.kwargs("address", "port", "weight", "lb_kind", "u_threshold", "l_threshold",
-                   "tun_type", "tun_port"),
+                   "tun_type", "tun_port", "inhibit_on_failure"),
     )
 
 
@@ -575,6 +577,22 @@ REAL_SERVER = Section(
     },
 )
 
+SORRY_FIELDS = (
+    Field("address", IPAddr(), REQUIRED, "address of the sorry server"),
+    Field("port", Int(0, 65535), None, "its port",
+          doc_default="required when the virtual server has a port"),
+    Field("lb_kind", Choice(LB_KINDS), None, "forwarding method",
+          doc_default="the virtual server's"),
+    Field("weight", Int(1, 65535), 1, "its weight"),
+)
+SORRY_SERVER = Section(
+    "sorry_server",
+    "Sorry server",
+    "Put in the service while none of its real servers is usable (keepalived `sorry_server`).",
+    SORRY_FIELDS,
+    _make(model.SorryServer, *_fields_of(SORRY_FIELDS)),
+)
+
 VS_FIELDS = (
     Field("address", IPAddr(), None, "virtual address (give this or fwmark)"),
     Field("port", Int(0, 65535), None, "virtual port; 0 = all ports (persistent services only)",
@@ -596,6 +614,9 @@ VS_FIELDS = (
     Field("ops", Bool(), False, "one-packet scheduling (UDP only)"),
     Field("delay_loop", Float(0.01, 86400), 60.0, "seconds between health checks"),
     Field("real_servers", ListOf(Nested(REAL_SERVER)), (), "the backends"),
+    Field("inhibit_on_failure", Bool(), False,
+          "keep failed real servers with weight 0 instead of removing them"),
+    Field("sorry_server", Nested(SORRY_SERVER), None, "stand-in while no real server is usable"),
 )
 
 
@@ -653,22 +674,25 @@ def _check_virtual_server(v: Values) -> None:
         _check_real_servers(v, family)
 
 
+def _check_backend(v: Values, where: tuple[str | int, ...], rs: Any, family: int) -> None:
+    """Rules shared by real servers and the sorry server."""
+    kind = rs.lb_kind or v["lb_kind"]
+    if rs.address.version != family and kind != "TUN":
+        v.error((*where, "address"), f"IPv{rs.address.version} server in an IPv{family} "
+                "service (only TUN can mix families)")
+    if v["port"] and rs.port is None:
+        v.error((*where, "port"), f"port is required: the virtual server has port {v['port']}")
+    if v["fwmark"] is not None and kind == "NAT" and rs.port is None:
+        v.error((*where, "port"), "NAT needs a real-server port for a fwmark service")
+
+
 def _check_real_servers(v: Values, family: int) -> None:
-    vs_port, fwmark = v["port"], v["fwmark"]
+    if v.ok("sorry_server") and v["sorry_server"] is not None:
+        _check_backend(v, ("sorry_server",), v["sorry_server"], family)
     seen: dict[tuple[Any, Any], int] = {}
     for i, rs in v.items("real_servers"):
-        kind = rs.lb_kind or v["lb_kind"]
-        if rs.address.version != family and kind != "TUN":
-            v.error(("real_servers", i, "address"),
-                    f"IPv{rs.address.version} real server in an IPv{family} service "
-                    "(only TUN can mix families)")
-        if vs_port and rs.port is None:
-            v.error(("real_servers", i, "port"),
-                    f"port is required: the virtual server has port {vs_port}")
-        if fwmark is not None and kind == "NAT" and rs.port is None:
-            v.error(("real_servers", i, "port"),
-                    "NAT needs a real-server port for a fwmark service")
-        if kind != "TUN":
+        _check_backend(v, ("real_servers", i), rs, family)
+        if (rs.lb_kind or v["lb_kind"]) != "TUN":
             for name in ("tun_type", "tun_port", "tun_flags"):
                 if getattr(rs, name):
                     v.error(("real_servers", i, name), f"{name} applies only to lb_kind TUN")
@@ -691,7 +715,8 @@ def _make_virtual_server(v: Values) -> model.VirtualServer:
         sched_flags=frozenset(v["sched_flags"]),
         persistence_timeout=_persistence_timeout(v),
         **v.kwargs("protocol", "address", "fwmark", "lb_algo", "lb_kind",
-                   "persistence_granularity", "ops", "delay_loop", "real_servers"),
+                   "persistence_granularity", "ops", "delay_loop", "real_servers",
+                   "inhibit_on_failure", "sorry_server"),
     )
 
 
@@ -709,8 +734,8 @@ VIRTUAL_SERVER = Section(
         "`persistence: true` without `persistence_timeout` means "
         f"{DEFAULT_PERSISTENCE_TIMEOUT} s; `persistence_granularity` needs persistence.",
         "`sched_flags`: `sh-*` only with `sh`, `mh-*` only with `mh`. `ops` only with UDP.",
-        "A real server needs a `port` when the virtual server has a non-zero port; with a "
-        "fwmark service, NAT real servers need a port.",
+        "A real (or sorry) server needs a `port` when the virtual server has a non-zero "
+        "port; with a fwmark service, NAT real servers need a port.",
         "Real servers are of the service's family, except with TUN.",
         "A real server (address, port) is listed once per virtual server.",
         "A virtual server (protocol, address, port) or (fwmark, family) is listed once.",
