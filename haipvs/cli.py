@@ -1,0 +1,168 @@
+"""The `haipvs` command line.
+
+`haipvs --config FILE` runs the daemon in the foreground; subcommands do everything else. Each
+subcommand is one function registered with `@command(...)` below; keep heavy imports (trio,
+pyroute2) inside the function so `check` and `schema` stay fast and dependency-light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from haipvs import __version__
+from haipvs.logging_setup import FORMATS, LEVELS, configure_logging
+
+DEFAULT_CONFIG = "/etc/haipvs/lvs.yaml"
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # invalid config, daemon could not start
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace], int]
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(
+    name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+    """Register a subcommand: `@command("name", "help", add_arguments)` on `run(args) -> int`."""
+
+    def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        if name in COMMANDS:
+            raise ValueError(f"subcommand {name!r} registered twice")
+        COMMANDS[name] = Command(name, help, run, add_arguments or (lambda parser: None))
+        return run
+
+    return register
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+# --- check ------------------------------------------------------------------------------------
+
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="configuration files to check")
+
+
+@command("check", "validate configuration files (like keepalived -t)", _check_arguments)
+def run_check(args: argparse.Namespace) -> int:
+    from haipvs.config import ConfigError, load_config
+
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            for issue in exc.issues:
+                print(issue, file=sys.stderr)
+            print(f"{path}: {_plural(len(exc.issues), 'error')}", file=sys.stderr)
+            status = EXIT_FAILURE
+            continue
+        real_servers = sum(len(vs.real_servers) for vs in config.virtual_servers)
+        print(
+            f"{path}: OK ({_plural(len(config.vrrp_instances), 'VRRP instance')}, "
+            f"{_plural(len(config.virtual_servers), 'virtual server')}, "
+            f"{_plural(real_servers, 'real server')})"
+        )
+    return status
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+
+@command("schema", "print the JSON Schema (draft 2020-12) of the configuration")
+def run_schema(args: argparse.Namespace) -> int:
+    from haipvs.config import json_schema
+
+    json.dump(json_schema(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+# --- the daemon -------------------------------------------------------------------------------
+
+
+def run_daemon(args: argparse.Namespace) -> int:
+    import structlog
+
+    from haipvs.config import ConfigError, load_config
+
+    try:
+        configure_logging(args.log_format, args.log_level)
+    except ValueError as exc:
+        print(f"haipvs: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    log = structlog.get_logger("haipvs")
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            log.error("config_invalid", issue=str(issue))
+        return EXIT_FAILURE
+    overrides = {
+        name: value
+        for name, value in (("pid_file", args.pid_file), ("state_dir", args.state_dir))
+        if value is not None
+    }
+    if overrides:
+        settings = dataclasses.replace(config.global_settings, **overrides)
+        config = dataclasses.replace(config, global_settings=settings)
+    try:
+        from haipvs import daemon
+    except ImportError as exc:
+        log.error("daemon_unavailable", error=f"cannot load the daemon: {exc}")
+        return EXIT_FAILURE
+    return daemon.run(config, config_path=args.config, log=log)
+
+
+# --- parser -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="haipvs",
+        description="Highly available LVS/IPVS director: VRRP, IPVS and health checks. "
+        "Without a subcommand, runs the daemon in the foreground.",
+    )
+    parser.add_argument("--version", action="version", version=f"haipvs {__version__}")
+    parser.add_argument("--config", "-f", default=DEFAULT_CONFIG, metavar="FILE",
+                        help=f"configuration file (default {DEFAULT_CONFIG})")
+    parser.add_argument("--pid-file", metavar="PATH", help="override global.pid_file")
+    parser.add_argument("--state-dir", metavar="DIR", help="override global.state_dir")
+    parser.add_argument("--log-format", choices=FORMATS, default="auto",
+                        help="console (key=value) on a terminal, json otherwise (default auto)")
+    parser.add_argument("--log-level", choices=LEVELS, default="info")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for cmd in COMMANDS.values():
+        sub = subparsers.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        cmd.add_arguments(sub)
+        sub.set_defaults(run=cmd.run)
+    parser.set_defaults(run=run_daemon)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `haipvs schema | head`
+        sys.stderr.close()
+        return EXIT_FAILURE
