@@ -405,18 +405,23 @@ def _decode_netmask(raw: bytes, family: int) -> int:
     return prefix
 
 
-def decode_service(svc_nla: Any) -> Service:
+def decode_service_key(svc_nla: Any) -> ServiceKey:
     a = _attrs(svc_nla)
     family = a["IPVS_SVC_ATTR_AF"]
     if a.get("IPVS_SVC_ATTR_FWMARK"):
-        key = ServiceKey(family=family, fwmark=a["IPVS_SVC_ATTR_FWMARK"])
-    else:
-        key = ServiceKey(
-            family=family,
-            protocol=a["IPVS_SVC_ATTR_PROTOCOL"],
-            address=_decode_addr(a["IPVS_SVC_ATTR_ADDR"], family),
-            port=a["IPVS_SVC_ATTR_PORT"],
-        )
+        return ServiceKey(family=family, fwmark=a["IPVS_SVC_ATTR_FWMARK"])
+    return ServiceKey(
+        family=family,
+        protocol=a["IPVS_SVC_ATTR_PROTOCOL"],
+        address=_decode_addr(a["IPVS_SVC_ATTR_ADDR"], family),
+        port=a["IPVS_SVC_ATTR_PORT"],
+    )
+
+
+def decode_service(svc_nla: Any) -> Service:
+    a = _attrs(svc_nla)
+    family = a["IPVS_SVC_ATTR_AF"]
+    key = decode_service_key(svc_nla)
     flags = a["IPVS_SVC_ATTR_FLAGS"]["flags"]
     persistent = bool(flags & SVC_F_PERSISTENT)
     return Service(

@@ -118,7 +118,11 @@ def _family_name(family: int) -> str:
     return "IPv6" if family == AF_INET6 else "IPv4"
 
 
-@dataclass(frozen=True, order=True)
+def _address_number(address: str) -> int:
+    return int(ipaddress.ip_address(address)) if address else 0
+
+
+@dataclass(frozen=True)
 class ServiceKey:
     """Identity of a virtual service: (protocol, address, port) or (fwmark, family)."""
 
@@ -148,6 +152,12 @@ class ServiceKey:
         return self.fwmark != 0
 
     @property
+    def sort_key(self) -> tuple[int, int, int, int, int]:
+        """ipvsadm's listing order (libipvs ipvs_cmp_services)."""
+        return (self.fwmark, self.family, self.protocol, _address_number(self.address),
+                self.port)
+
+    @property
     def protocol_name(self) -> str:
         return "FWM" if self.is_fwmark else Protocol(self.protocol).name
 
@@ -163,10 +173,15 @@ def format_endpoint(address: str, port: int) -> str:
     return f"{address}:{port}"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class DestKey:
     address: str
     port: int
+
+    @property
+    def sort_key(self) -> tuple[int, int, int]:
+        """ipvsadm's listing order (libipvs ipvs_cmp_dests)."""
+        return (address_family(self.address), _address_number(self.address), self.port)
 
     def __str__(self) -> str:
         return format_endpoint(self.address, self.port)
@@ -229,7 +244,7 @@ class Service:
             object.__setattr__(self, "netmask", full)
         elif not 0 < self.netmask <= full:
             raise ValueError(f"netmask /{self.netmask} out of range for {self.key}")
-        dests = tuple(sorted(self.destinations, key=lambda d: d.key))
+        dests = tuple(sorted(self.destinations, key=lambda d: d.key.sort_key))
         if len({d.key for d in dests}) != len(dests):
             raise ValueError(f"duplicate destination in {self.key}")
         object.__setattr__(self, "destinations", dests)
@@ -288,7 +303,7 @@ class IpvsTable:
     services: tuple[Service, ...] = ()
 
     def __post_init__(self) -> None:
-        services = tuple(sorted(self.services, key=lambda s: s.key))
+        services = tuple(sorted(self.services, key=lambda s: s.key.sort_key))
         if len({s.key for s in services}) != len(services):
             raise ValueError("duplicate service key in table")
         object.__setattr__(self, "services", services)

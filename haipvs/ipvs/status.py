@@ -1,7 +1,7 @@
 """`haipvs status`: the kernel IPVS table in `ipvsadm -Ln` layout, plus health, or as JSON.
 
-Without health information the text is byte-for-byte what `ipvsadm -Ln` prints (services in
-the model's sorted order rather than the kernel's hash order). With it, a Health column is
+Without health information the text is byte-for-byte what `ipvsadm -Ln` prints (same
+sort order as libipvs). With it, a Health column is
 appended to destination lines, and real servers that health checks removed from the kernel
 are listed with empty kernel columns.
 """
@@ -73,7 +73,7 @@ def service_line(svc: Service) -> str:
     if key.is_fwmark:
         name = f"FWM  {key.fwmark}" + (" IPv6" if key.family == AF_INET6 else "")
     else:
-        name = f"{key.protocol_name}  {format_endpoint(key.address, key.port)}"
+        name = f"{key.protocol_name:<4} {format_endpoint(key.address, key.port)}"
         if key.family != AF_INET6:
             name = name[:33]  # ipvsadm truncates IPv4 names to 33 characters
     line = f"{name} {svc.scheduler}"
