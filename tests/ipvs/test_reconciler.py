@@ -1,0 +1,225 @@
+"""The async Reconciler against a fake kernel, and its behaviour on this host (no IPVS)."""
+
+import errno
+import os
+
+import pytest
+import trio
+from fake_ipvs_kernel import FakeIpvsSocket
+from pyroute2.netlink.exceptions import NetlinkError
+
+from haipvs.ipvs import kernel as k
+from haipvs.ipvs.errors import (
+    UNAVAILABLE_MESSAGE,
+    IpvsError,
+    IpvsExists,
+    IpvsMissing,
+    IpvsUnavailable,
+    UnknownScheduler,
+)
+from haipvs.ipvs.kernel import Op, OpKind
+from haipvs.ipvs.model import (
+    Destination,
+    IpvsTable,
+    Service,
+    ServiceKey,
+    SyncDaemonConfig,
+    SyncState,
+    Timeouts,
+)
+from haipvs.ipvs.reconcile import Reconciler
+
+WEB = ServiceKey.inet("tcp", "192.0.2.100", 80)
+DNS = ServiceKey.inet("udp", "192.0.2.100", 53)
+RS1 = Destination("198.51.100.10", 8080, weight=1)
+RS2 = Destination("198.51.100.11", 8080, weight=2)
+
+
+def web(*dests, scheduler="wrr"):
+    return Service(WEB, scheduler, destinations=dests)
+
+
+async def wait_for(condition, timeout=5.0):
+    with trio.fail_after(timeout):
+        while not condition():
+            await trio.sleep(0.01)
+
+
+def make(fake: FakeIpvsSocket, **kw) -> Reconciler:
+    return Reconciler(socket_factory=lambda: fake, **kw)
+
+
+async def test_converges_and_second_pass_is_a_noop():
+    fake = FakeIpvsSocket()
+    rec = make(fake)
+    try:
+        rec.set_desired(IpvsTable((web(RS1, RS2),)))
+        first = await rec.reconcile()
+        assert [op.kind for op in first] == [OpKind.ADD_SERVICE, OpKind.ADD_DEST, OpKind.ADD_DEST]
+        assert fake.table() == IpvsTable((web(RS1, RS2),))
+        assert rec.state == "ok" and rec.error is None
+        assert not await rec.reconcile()
+        assert [r.op.kind for r in rec.ops_log] == [op.kind for op in first]
+    finally:
+        rec.close()
+
+
+async def test_weight_change_is_exactly_one_set_dest_and_foreign_survives():
+    foreign = Service(DNS, "rr", destinations=(Destination("198.51.100.20", 53),))
+    fake = FakeIpvsSocket(IpvsTable((web(RS1, RS2), foreign)))
+    rec = make(fake)
+    try:
+        rec.set_desired(IpvsTable((web(RS1, Destination("198.51.100.11", 8080, weight=7)),)))
+        result = await rec.reconcile()
+        assert [str(op) for op in result] == ["set_dest TCP 192.0.2.100:80 -> 198.51.100.11:8080"]
+        assert rec.foreign == [DNS]
+        assert fake.table().get(DNS) == foreign
+    finally:
+        rec.close()
+
+
+async def test_removed_service_is_deleted_after_config_edit():
+    fake = FakeIpvsSocket()
+    rec = make(fake)
+    try:
+        rec.set_desired(IpvsTable((web(RS1), Service(DNS, "rr"))))
+        await rec.reconcile()
+        rec.set_desired(IpvsTable((web(RS1),)))
+        result = await rec.reconcile()
+        assert [(op.kind, op.service.key) for op in result] == [(OpKind.DEL_SERVICE, DNS)]
+        assert DNS not in rec.owned
+    finally:
+        rec.close()
+
+
+async def test_eexist_race_is_reconciled_by_redump():
+    fake = FakeIpvsSocket()
+
+    def someone_else_adds_rs1(sock, cmd, req):
+        if cmd == k.CMD_NEW_DEST and (RS1.address, RS1.port) not in sock.dests[WEB]:
+            sock.before = None
+            sock.dests[WEB][(RS1.address, RS1.port)] = Destination(
+                RS1.address, RS1.port, weight=50)
+
+    fake.before = someone_else_adds_rs1
+    rec = make(fake)
+    try:
+        rec.set_desired(IpvsTable((web(RS1, RS2),)))
+        await rec.reconcile()
+        assert fake.table() == IpvsTable((web(RS1, RS2),))
+        assert rec.state == "ok"
+        errors = [r.error for r in rec.ops_log if r.error]
+        assert len(errors) == 1 and "already exists" in errors[0]
+    finally:
+        rec.close()
+
+
+async def test_enoent_race_on_set_dest_is_reconciled():
+    fake = FakeIpvsSocket(IpvsTable((web(RS1, RS2),)))
+
+    def someone_else_deletes_rs2(sock, cmd, req):
+        if cmd == k.CMD_SET_DEST:
+            sock.before = None
+            del sock.dests[WEB][(RS2.address, RS2.port)]
+
+    fake.before = someone_else_deletes_rs2
+    rec = make(fake)
+    try:
+        want = IpvsTable((web(RS1, Destination(RS2.address, RS2.port, weight=9)),))
+        rec.set_desired(want)
+        await rec.reconcile()
+        assert fake.table() == want and rec.state == "ok"
+    finally:
+        rec.close()
+
+
+async def test_unknown_scheduler_names_the_module_and_other_services_still_apply():
+    fake = FakeIpvsSocket()
+    rec = make(fake)
+    try:
+        rec.set_desired(IpvsTable((web(RS1, scheduler="nosuch"), Service(DNS, "rr"))))
+        await rec.reconcile()
+        assert rec.state == "error"
+        assert "unknown IPVS scheduler 'nosuch'" in rec.error
+        assert "kernel module ip_vs_nosuch is missing" in rec.error
+        assert fake.table().get(DNS) == Service(DNS, "rr")
+    finally:
+        rec.close()
+
+
+async def test_timeouts_and_sync_daemon_follow_the_desired_state():
+    fake = FakeIpvsSocket()
+    rec = make(fake)
+    try:
+        master = SyncDaemonConfig(SyncState.MASTER, "eth1", 5)
+        rec.set_desired(IpvsTable(), timeouts=Timeouts(tcp=100, udp=30), sync_daemons=[master])
+        await rec.reconcile()
+        assert fake.timeouts == Timeouts(100, 120, 30)
+        assert list(fake.daemons.values()) == [master]
+        backup = SyncDaemonConfig(SyncState.BACKUP, "eth1", 5)
+        rec.set_desired(IpvsTable(), sync_daemons=[backup])
+        await rec.reconcile()
+        assert list(fake.daemons.values()) == [backup]
+        calls = len(fake.commands)
+        await rec.reconcile()
+        assert k.CMD_NEW_DAEMON not in fake.commands[calls:]
+    finally:
+        rec.close()
+
+
+async def test_unavailable_keeps_desired_and_recovers_on_request():
+    attempts = []
+    fake = FakeIpvsSocket()
+
+    def factory():
+        attempts.append(1)
+        if len(attempts) < 2:
+            raise IpvsUnavailable()
+        return fake
+
+    rec = Reconciler(socket_factory=factory, retry_initial=60, retry_max=60)
+    desired = IpvsTable((web(RS1),))
+    rec.set_desired(desired)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(rec.run)
+        await wait_for(lambda: rec.state == "unavailable")
+        assert rec.error == UNAVAILABLE_MESSAGE
+        assert rec.desired == desired
+        assert rec.snapshot()["status"] == "unavailable"
+        rec.request()  # e.g. after `modprobe ip_vs`: retry without waiting for back-off
+        await wait_for(lambda: rec.state == "ok")
+        assert fake.table() == desired
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.skipif(os.path.exists("/proc/net/ip_vs"), reason="this kernel has IPVS")
+async def test_on_this_host_ipvs_is_reported_unavailable_with_a_clear_message():
+    with pytest.raises(IpvsUnavailable) as info:
+        k.IpvsSocket()
+    assert str(info.value) == "IPVS is not available in this kernel (ip_vs module not loaded?)"
+    rec = Reconciler(retry_initial=30)
+    desired = IpvsTable((web(RS1),))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(rec.run)
+        rec.set_desired(desired)
+        await wait_for(lambda: rec.state == "unavailable")
+        assert rec.error == UNAVAILABLE_MESSAGE
+        assert rec.desired == desired
+        nursery.cancel_scope.cancel()
+
+
+def test_error_mapping():
+    svc = Service(WEB, "wrr")
+    add = Op(OpKind.ADD_SERVICE, svc)
+    err = k.map_error(NetlinkError(errno.ENOENT), add)
+    assert isinstance(err, UnknownScheduler) and err.scheduler == "wrr"
+    assert str(err) == ("unknown IPVS scheduler 'wrr' for TCP 192.0.2.100:80: kernel module"
+                        " ip_vs_wrr is missing")
+    assert isinstance(k.map_error(NetlinkError(errno.EEXIST), add), IpvsExists)
+    dest = Op(OpKind.DEL_DEST, svc, RS1)
+    assert isinstance(k.map_error(NetlinkError(errno.ENOENT), dest), IpvsMissing)
+    assert isinstance(k.map_error(NetlinkError(errno.ESRCH), dest), IpvsMissing)
+    other = k.map_error(NetlinkError(errno.EINVAL, "address not unicast"), dest)
+    assert type(other) is IpvsError and other.code == errno.EINVAL
+    assert "del_dest TCP 192.0.2.100:80 -> 198.51.100.10:8080" in str(other)
+    assert "address not unicast" in str(other)
