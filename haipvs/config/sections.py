@@ -641,7 +641,8 @@ def _check_virtual_server(v: Values) -> None:
             v.section_error("a virtual server needs address (with port) or fwmark")
         if address is not None and fwmark is not None:
             v.error("fwmark", "give address or fwmark, not both")
-    if v.ok("port", "fwmark") and fwmark is not None and port is not None:
+    if v.ok("address", "port", "fwmark") and fwmark is not None and port is not None \
+            and address is None:
         v.error("port", "a fwmark service has no port (give the port on the real servers)")
     family = _vs_family(v)
     if v.ok("address", "ip_family") and address is not None and v["ip_family"] not in (
@@ -652,10 +653,10 @@ def _check_virtual_server(v: Values) -> None:
         return
     persistent = _persistence_timeout(v) is not None
     if v["persistence"] is False and v["persistence_timeout"] is not None:
-        v.error("persistence", "persistence: false contradicts persistence_timeout")
+        v.error("persistence", "false contradicts persistence_timeout")
     if v.ok("address", "port") and address is not None and not port and not persistent:
         v.error("port", "port is required unless the service is persistent "
-                "(port 0 = all ports needs persistence_timeout)")
+                "(a missing port or 0 means all ports, which needs persistence)")
     granularity = v["persistence_granularity"]
     if granularity is not None:
         if not persistent:

@@ -788,7 +788,7 @@ def parse_section(
     if not ctx.spend(node, path):
         return INVALID
     if not isinstance(node, MappingNode):
-        ctx.error(node, path, f"expected a mapping ({section.title}), got {describe_node(node)}")
+        ctx.error(node, path, f"expected a mapping ({section.name}), got {describe_node(node)}")
         return INVALID
     issues_before = len(ctx.issues)
     values = Values(section, node, path, ctx)
