@@ -69,10 +69,6 @@ class GuestUnavailable(RuntimeError):
     """The host lacks something the guest needs; the message says what to install."""
 
 
-class GuestBootError(RuntimeError):
-    """The guest did not get as far as running the command."""
-
-
 @dataclasses.dataclass(frozen=True)
 class Kernel:
     version: str
@@ -425,59 +421,68 @@ def _command_script(
 class _ConsoleRelay:
     """Reads the serial console: keeps the boot log, streams only the command's output."""
 
+    _START = START_MARKER + "\n"
+    _END = "\n" + END_MARKER  # guest-init prints a newline before the end marker
+
     def __init__(self, source, stream: TextIO | None) -> None:
         self._source = source
         self._stream = stream
         self._text = ""
-        self.command_started = threading.Event()
+        self._start: int | None = None  # where the command's output begins in _text
+        self._end: int | None = None  # where it ends
         self.start_time: float | None = None
         self._thread = threading.Thread(target=self._run, name="qemu-console", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        streamed = 0  # how much of the command output has been written to the stream
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         pending_cr = ""  # a trailing "\r" whose "\n" may come in the next chunk
+        streamed = 0  # end of what has been written to the stream, as an index into _text
         while chunk := self._source.read1(65536):
             text = pending_cr + decoder.decode(chunk)
             pending_cr = "\r" if text.endswith("\r") else ""
+            searched_to = len(self._text)
             # The guest's serial tty turns "\n" into "\r\n".
             self._text += text.removesuffix("\r").replace("\r\n", "\n")
-            if not self.command_started.is_set():
-                index = self._text.find(START_MARKER + "\n")
-                if index == -1:
-                    continue
-                self.start_time = time.monotonic()
-                self.command_started.set()
-            output = self.command_output()
-            # Hold back a tail that could be the start of the end marker.
-            held_back = 0 if END_MARKER in self._text else len(END_MARKER) + 1
-            safe = len(output) - held_back
-            if self._stream is not None and safe > streamed:
-                self._stream.write(output[streamed:safe])
+            self._find_markers(searched_to)
+            if self._start is None or self._stream is None:
+                continue
+            # Until the end marker shows up, hold back a tail that could be its beginning.
+            safe = self._end if self._end is not None else len(self._text) - len(self._END)
+            if safe > max(streamed, self._start):
+                self._stream.write(self._text[max(streamed, self._start) : safe])
                 self._stream.flush()
                 streamed = safe
-        if self._stream is not None and self.command_started.is_set():
+        if self._start is not None and self._stream is not None:
             output = self.command_output()
+            rest = output[max(streamed - self._start, 0) :]
             # Keep whatever the caller prints next on a line of its own.
-            newline = "" if output.endswith("\n") or not output else "\n"
-            self._stream.write(output[streamed:] + newline)
+            self._stream.write(rest + ("\n" if output and not output.endswith("\n") else ""))
             self._stream.flush()
+
+    def _find_markers(self, searched_to: int) -> None:
+        if self._start is None:
+            index = self._text.find(self._START, max(searched_to - len(self._START), 0))
+            if index == -1:
+                return
+            self._start = index + len(self._START)
+            self.start_time = time.monotonic()
+            searched_to = self._start
+        if self._end is None:
+            index = self._text.find(self._END, max(searched_to - len(self._END), self._start))
+            if index != -1:
+                self._end = index
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
 
     def boot_log(self) -> str:
-        index = self._text.find(START_MARKER)
-        return self._text if index == -1 else self._text[:index]
+        return self._text if self._start is None else self._text[: self._start - len(self._START)]
 
     def command_output(self) -> str:
-        start = self._text.find(START_MARKER + "\n")
-        if start == -1:
+        if self._start is None:
             return ""
-        start += len(START_MARKER) + 1
-        end = self._text.find("\n" + END_MARKER, start)
-        return self._text[start:] if end == -1 else self._text[start:end]
+        return self._text[self._start : self._end]
 
 
 def run_in_guest(
