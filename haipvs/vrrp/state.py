@@ -411,7 +411,7 @@ def _backup_priority_changed(m: VrrpMachine, now: float, event: PriorityChanged)
     deadline = m.timers.get(TIMER_MASTER_DOWN)
     if delta and deadline is not None:
         # keepalived shifts the running down timer by the change in Skew_Time.
-        actions.append(m._set(TIMER_MASTER_DOWN, deadline + delta))
+        actions.append(m._set(TIMER_MASTER_DOWN, max(now, deadline + delta)))
     return actions
 
 

@@ -103,3 +103,30 @@ def patched(message: bytes, offset: int, value: int, src=PEER_V4, dst=GROUP_V4) 
     """Set one octet and repair the checksum, so only the patched field is wrong."""
     changed = message[:offset] + bytes([value]) + message[offset + 1 :]
     return with_checksum(changed, src, dst)
+
+
+def started(p: InstanceParams, now: float = 0.0, primary=None) -> VrrpMachine:
+    from haipvs.vrrp.core import Startup
+
+    machine = VrrpMachine(p)
+    default = OUR_V4 if p.family == 4 else OUR_V6
+    machine.handle(now, Startup(primary_address=primary or default))
+    return machine
+
+
+def to_master(p: InstanceParams) -> tuple[VrrpMachine, float]:
+    """A machine that became MASTER by its master-down timer; returns it and the time."""
+    from haipvs.vrrp.core import TIMER_MASTER_DOWN, TimerExpired
+
+    machine = started(p)
+    deadline = machine.timers.get(TIMER_MASTER_DOWN)
+    if deadline is None:  # the owner is MASTER already
+        return machine, 0.0
+    machine.handle(deadline, TimerExpired(TIMER_MASTER_DOWN))
+    return machine, deadline
+
+
+def received(p: InstanceParams, src=PEER_V4, **overrides):
+    from haipvs.vrrp.core import AdvertReceived
+
+    return AdvertReceived(advert_for(p, **overrides), src)
