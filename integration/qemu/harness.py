@@ -585,3 +585,30 @@ def run_guest_pytest(
         *pytest_args, *(str(p) for p in paths),
     ]  # fmt: skip
     return run_in_guest(argv, junit_path=junit_path, **kwargs)
+
+
+def assert_guest_pytest_passes(
+    paths: Sequence[str | Path], junit_path: Path | str, **kwargs
+) -> GuestResult:
+    """For a host-side pytest test that runs a whole guest session as one test.
+
+    Skips (with the install hint) when this host cannot run the guest or when already inside
+    it; fails with the guest's output unless the guest session exited 0. Keyword arguments
+    go to run_guest_pytest.
+    """
+    import pytest  # only this helper needs pytest; the rest of the module is stdlib-only
+
+    if in_guest():
+        pytest.skip("already inside the qemu guest; no nested qemu")
+    if reason := unavailable_reason():
+        pytest.skip(f"qemu guest unavailable: {reason}")
+    result = run_guest_pytest(paths, junit_path, **kwargs)
+    if result.returncode != 0:
+        problem = failure_summary(result, kwargs.get("timeout"))
+        output = result.stdout[-30000:]
+        pytest.fail(
+            f"guest pytest exited {result.returncode}"
+            f"{f': {problem}' if problem else ''}\n{output}",
+            pytrace=False,
+        )
+    return result

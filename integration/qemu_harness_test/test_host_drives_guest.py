@@ -29,11 +29,11 @@ pytestmark = [
 def test_guest_pytest_session_passes_and_returns_junit(tmp_path):
     junit = tmp_path / "guest-junit.xml"
 
-    result = harness.run_guest_pytest(
+    result = harness.assert_guest_pytest_passes(
         ["integration/qemu_harness_test/test_in_guest.py"], junit, timeout=600
     )
 
-    assert result.returncode == 0, f"{result.stdout}\n{harness.failure_summary(result)}"
+    assert result.returncode == 0
     assert result.junit_path == junit
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite.get("hostname") == "haipvs-guest"
@@ -58,3 +58,18 @@ def test_run_past_the_timeout_is_killed_and_reported():
     assert result.timed_out
     assert result.returncode == harness.EXIT_TIMEOUT
     assert "timeout" in harness.failure_summary(result, 20)
+
+
+def test_failing_guest_session_fails_the_host_test_with_its_output(tmp_path):
+    junit = tmp_path / "guest-junit.xml"
+
+    with pytest.raises(pytest.fail.Exception, match="guest pytest exited 5") as failure:
+        harness.assert_guest_pytest_passes(
+            ["integration/qemu_harness_test/test_in_guest.py"],
+            junit,
+            pytest_args=["-k", "no_test_has_this_name"],
+            timeout=600,
+        )
+
+    assert "deselected" in str(failure.value)
+    assert ET.parse(junit).getroot().find("testsuite").get("tests") == "0"
