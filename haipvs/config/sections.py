@@ -685,6 +685,9 @@ def _check_backend(v: Values, where: tuple[str | int, ...], rs: Any, family: int
         v.error((*where, "port"), f"port is required: the virtual server has port {v['port']}")
     if v["fwmark"] is not None and kind == "NAT" and rs.port is None:
         v.error((*where, "port"), "NAT needs a real-server port for a fwmark service")
+    if kind in ("DR", "TUN") and v["port"] and rs.port is not None and rs.port != v["port"]:
+        v.error((*where, "port"), f"{kind} cannot change the destination port: use "
+                f"{v['port']} (the virtual server's) or lb_kind NAT")
 
 
 def _check_real_servers(v: Values, family: int) -> None:
@@ -737,6 +740,8 @@ VIRTUAL_SERVER = Section(
         "`sched_flags`: `sh-*` only with `sh`, `mh-*` only with `mh`. `ops` only with UDP.",
         "A real (or sorry) server needs a `port` when the virtual server has a non-zero "
         "port; with a fwmark service, NAT real servers need a port.",
+        "With DR or TUN a real server's port equals the virtual server's (packets are not "
+        "rewritten).",
         "Real servers are of the service's family, except with TUN.",
         "A real server (address, port) is listed once per virtual server.",
         "A virtual server (protocol, address, port) or (fwmark, family) is listed once.",
