@@ -135,13 +135,23 @@ def v2_checksum_ok(message: bytes) -> bool:
     return internet_checksum(message) == 0
 
 
+VRRP_GROUP_V4 = ipaddress.IPv4Address("224.0.0.18")
+
+
 def v3_checksum_ok(message: bytes, src: IPAddress, dst: IPAddress) -> bool:
-    """v3 IPv6 needs the pseudo-header. v3 IPv4: the pseudo-header form (RFC 5798 as
-    implemented by keepalived and FRR) or the message-only form RFC 9568 §5.2.8 allows
-    for old implementations."""
+    """v3 IPv6 needs the pseudo-header. v3 IPv4 accepts the pseudo-header form (RFC 5798 as
+    keepalived and FRR send it), the message-only form RFC 9568 §5.2.8 mentions for old
+    implementations, and, for unicast, a pseudo-header naming the multicast group (what
+    keepalived before 2.0.x sent to unicast peers; it still accepts that form)."""
     if internet_checksum(pseudo_header(src, dst, len(message)) + message) == 0:
         return True
-    return src.version == 4 and internet_checksum(message) == 0
+    if src.version != 4:
+        return False
+    if internet_checksum(message) == 0:
+        return True
+    return dst != VRRP_GROUP_V4 and (
+        internet_checksum(pseudo_header(src, VRRP_GROUP_V4, len(message)) + message) == 0
+    )
 
 
 # ---- encode / decode ------------------------------------------------------------------

@@ -161,6 +161,11 @@ def test_7_1_checksum_ipv4_pseudo_header_must_use_the_real_addresses():
     _dropped(V3, v4_datagram(message), DropReason.CHECKSUM)
 
 
+def test_7_1_checksum_unicast_with_group_pseudo_header_is_accepted_like_keepalived():
+    message = encode_advert(advert_for(UNICAST), PEER_V4, GROUP_V4)
+    _accepted(UNICAST, v4_datagram(message, dst=OUR_V4))
+
+
 def test_7_1_checksum_ipv6_needs_the_pseudo_header():
     _accepted(V6, datagram_for(V6))
     message = bytearray(encode_advert(advert_for(V6), PEER_V6, GROUP_V6))
