@@ -498,7 +498,7 @@ DNS_FIELDS = (
     Field("name", HOSTNAME, ".", "query name"),
 )
 DNS_CHECK = _checker_section(
-    "dns_check", "DNS check", "Up when the server answers the query (connect_port default 53).",
+    "dns_check", "DNS check", "Up when the server answers the query.",
     DNS_FIELDS, _make(model.DnsCheck, *_fields_of(DNS_FIELDS)),
 )
 
@@ -696,6 +696,11 @@ def _check_real_servers(v: Values, family: int) -> None:
     seen: dict[tuple[Any, Any], int] = {}
     for i, rs in v.items("real_servers"):
         _check_backend(v, ("real_servers", i), rs, family)
+        for checker in rs.checkers:
+            if isinstance(checker, model.ConnectChecker) and checker.connect_port is None \
+                    and not rs.port:
+                v.error(("real_servers", i, checker.kind),
+                        f"{checker.kind} needs connect_port: the real server has no port")
         if (rs.lb_kind or v["lb_kind"]) != "TUN":
             for name in ("tun_type", "tun_port", "tun_flags"):
                 if getattr(rs, name):
@@ -743,6 +748,7 @@ VIRTUAL_SERVER = Section(
         "With DR or TUN a real server's port equals the virtual server's (packets are not "
         "rewritten).",
         "Real servers are of the service's family, except with TUN.",
+        "A checker that connects needs `connect_port` when its real server has no port.",
         "A real server (address, port) is listed once per virtual server.",
         "A virtual server (protocol, address, port) or (fwmark, family) is listed once.",
     ),
