@@ -8,7 +8,7 @@ import yaml
 
 from haipvs.config.errors import ConfigError, ConfigIssue
 from haipvs.config.model import Config
-from haipvs.config.sections import CONFIG, make_config
+from haipvs.config.sections import CONFIG
 from haipvs.config.spec import INVALID, Context, parse_section
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
@@ -50,7 +50,7 @@ def load_config_text(text: str, filename: str = "<string>") -> Config:
         raise _fail(filename, None, f"YAML error: {exc}") from None
     if root is None:
         raise _fail(filename, 1, "the file is empty")
-    values = parse_section(CONFIG, root, "", ctx)
-    if ctx.issues or values is INVALID:
+    config = parse_section(CONFIG, root, "", ctx)
+    if ctx.issues or config is INVALID:
         raise ConfigError(sorted(ctx.issues, key=lambda issue: issue.line or 0))
-    return make_config(values, filename)
+    return config

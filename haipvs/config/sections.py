@@ -12,7 +12,6 @@ from typing import Any
 
 from haipvs.config import model
 from haipvs.config.spec import (
-    INVALID,
     REQUIRED,
     Argv,
     Bool,
@@ -819,10 +818,10 @@ def _check_instances(v: Values, instances: list[tuple[int, model.VrrpInstance]])
                     "use the director's own address")
 
 
-def make_config(v: Values, source: str) -> model.Config:
+def _make_config(v: Values) -> model.Config:
     settings = v["global"] if v["global"] is not None else _make_global_defaults()
     return model.Config(
-        source=source,
+        source=v.ctx.filename,
         global_settings=settings,
         vrrp_instances=v["vrrp_instances"],
         virtual_servers=v["virtual_servers"],
@@ -842,7 +841,7 @@ CONFIG = Section(
     "The file",
     "The top level of an haipvs YAML file.",
     CONFIG_FIELDS,
-    make=lambda v: v,  # the loader calls make_config with the file name
+    make=_make_config,
     check=_check_config,
     rules=(
         "Instance names are unique; `virtual_router_id` is unique per interface and family.",
@@ -856,4 +855,4 @@ CONFIG = Section(
     },
 )
 
-__all__ = ["CONFIG", "INVALID", "make_config"]
+__all__ = ["CONFIG"]
