@@ -1,0 +1,288 @@
+"""Advert punctuality while the rest of the process burns CPU (the timer-safety claim).
+
+Three senders run side by side in one network namespace, each a VRRPv3 owner (priority 255,
+so MASTER at once) with its own VRID, advertising every `--interval` seconds:
+
+  haipvs-thread   haipvs' design: the VRRP runtime in its own thread and trio loop, while
+                  the main trio loop burns CPU the way a busy checker load would;
+  haipvs-shared   the naive design, for contrast: the same runtime on the busy loop itself;
+  keepalived      keepalived 2.2.7 (its checkers live in another process).
+
+Adverts are sniffed on the far end of a veth pair with kernel timestamps. Lateness of an
+advert = (gap since the previous advert of that sender) - interval. Also reported: how late
+the runtime's own advert timers fired (deadline -> wake-up), from inside the process.
+
+    sudo .venv/bin/python bench/vrrp_timers.py --seconds 20 --interval 0.05
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import itertools
+import os
+import shutil
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+VRID_THREAD, VRID_SHARED, VRID_KEEPALIVED = 11, 12, 13
+ETH_P_ALL = 0x0003
+SO_TIMESTAMPNS = 35
+
+
+def sh(*args: str) -> None:
+    subprocess.run(args, check=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summarise(name: str, values_s: list[float]) -> str:
+    if not values_s:
+        return f"| {name} | 0 | - | - | - |"
+    ms = [v * 1000 for v in values_s]
+    return (
+        f"| {name} | {len(ms)} | {statistics.median(ms):.2f} | "
+        f"{percentile(ms, 0.99):.2f} | {max(ms):.2f} |"
+    )
+
+
+class Sniffer(threading.Thread):
+    """Kernel-timestamped VRRP adverts seen on one interface, by VRID."""
+
+    def __init__(self, ifname: str) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.sock.bind((ifname, 0))
+        self.sock.settimeout(0.2)
+        self.seen: dict[int, list[float]] = {}
+        self.stop = False
+
+    def run(self) -> None:
+        while not self.stop:
+            try:
+                data, anc, _flags, _addr = self.sock.recvmsg(2048, 64)
+            except TimeoutError:
+                continue
+            if len(data) < 14 + 20 + 8 or data[12:14] != b"\x08\x00" or data[14 + 9] != 112:
+                continue
+            stamp = time.time()
+            for level, kind, value in anc:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    sec, nsec = struct.unpack("qq", value[:16])
+                    stamp = sec + nsec / 1e9
+            ihl = (data[14] & 0x0F) * 4
+            vrid = data[14 + ihl + 1]
+            self.seen.setdefault(vrid, []).append(stamp)
+
+
+def gaps_lateness(stamps: list[float], interval: float, skip: int = 5) -> list[float]:
+    stamps = stamps[skip:]
+    return [max(0.0, (b - a) - interval) for a, b in itertools.pairwise(stamps)]
+
+
+def burn(chunk_s: float) -> int:
+    """CPU work for about `chunk_s` without yielding, like a CPU-heavy checker batch."""
+    end = time.perf_counter() + chunk_s
+    acc = 0
+    while time.perf_counter() < end:
+        for i in range(2000):
+            acc = (acc * 31 + i) % 1_000_003
+    return acc
+
+
+def keepalived_config(ifname: str, interval: float) -> str:
+    return f"""
+global_defs {{
+    router_id bench
+    enable_script_security
+}}
+vrrp_instance BENCH {{
+    state MASTER
+    interface {ifname}
+    virtual_router_id {VRID_KEEPALIVED}
+    priority 255
+    advert_int {interval}
+    version 3
+    virtual_ipaddress {{
+        192.0.2.213/32
+    }}
+}}
+"""
+
+
+def inside(args: argparse.Namespace) -> None:
+    """Runs inside the benchmark namespace."""
+    import trio
+
+    from haipvs.drivers.addresses import Vip
+    from haipvs.drivers.netlink_thread import NetlinkThread
+    from haipvs.drivers.vrrp_runtime import InstanceBinding, VrrpRuntime
+    from haipvs.vrrp.params import GarpParams, InstanceParams
+
+    def binding(vrid: int, vip: str) -> InstanceBinding:
+        params = InstanceParams(
+            name=f"bench{vrid}",
+            vrid=vrid,
+            vips=(ipaddress.ip_address(vip),),
+            base_priority=255,
+            advert_int=args.interval,
+            version=3,
+            garp=GarpParams(master_delay=0, master_repeat=1),
+        )
+        vip_spec = Vip(ipaddress.ip_interface(f"{vip}/32"), "eth0")
+        return InstanceBinding(params=params, ifname="eth0", vips=(vip_spec,))
+
+    def make_iproute():
+        from pyroute2 import IPRoute
+
+        return IPRoute()
+
+    sniffer = Sniffer("eth1")
+    sniffer.start()
+    workdir = Path(tempfile.mkdtemp(prefix="haipvs-bench-"))
+    keepalived = None
+    if shutil.which("keepalived"):
+        conf = workdir / "keepalived.conf"
+        conf.write_text(keepalived_config("eth0", args.interval))
+        keepalived = subprocess.Popen(
+            [
+                "keepalived",
+                "-n",
+                "-l",
+                "-P",
+                "-f",
+                str(conf),
+                "-p",
+                str(workdir / "k.pid"),
+                "-r",
+                str(workdir / "v.pid"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    rtnl = NetlinkThread(make_iproute, name="rtnl")
+    rtnl.start()
+    threaded = VrrpRuntime([binding(VRID_THREAD, "192.0.2.211")], rtnl, lambda e: None)
+    shared = VrrpRuntime([binding(VRID_SHARED, "192.0.2.212")], rtnl, lambda e: None)
+    threaded.start()
+
+    async def main() -> None:
+        stop_at = time.monotonic() + args.seconds
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(shared._main)
+            while time.monotonic() < stop_at:
+                burn(args.chunk)
+                await trio.sleep(0)  # a checkpoint between chunks, as checker tasks have
+            shared.request_shutdown()
+
+    try:
+        trio.run(main)
+    finally:
+        threaded.request_shutdown()
+        threaded.join(5)
+        rtnl.close()
+        if keepalived is not None:
+            keepalived.terminate()
+            keepalived.wait(10)
+        sniffer.stop = True
+        sniffer.join(2)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    lateness_timer = [v for name, v in threaded.timer_lateness if name == "advert"]
+    lines = [
+        f"Advert lateness, interval {args.interval * 1000:.0f} ms, {args.seconds:.0f} s, "
+        f"main loop burning CPU in {args.chunk * 1000:.0f} ms chunks (ms):",
+        "",
+        "| sender | adverts | p50 | p99 | max |",
+        "|---|---|---|---|---|",
+        summarise(
+            "haipvs, VRRP thread (wire)",
+            gaps_lateness(sniffer.seen.get(VRID_THREAD, []), args.interval),
+        ),
+        summarise("haipvs, VRRP thread (timer wake-up)", lateness_timer[5:]),
+        summarise(
+            "haipvs, VRRP on the busy loop (wire)",
+            gaps_lateness(sniffer.seen.get(VRID_SHARED, []), args.interval),
+        ),
+        summarise(
+            "keepalived 2.2.7, own process (wire)",
+            gaps_lateness(sniffer.seen.get(VRID_KEEPALIVED, []), args.interval),
+        ),
+    ]
+    print("\n".join(lines))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--interval", type=float, default=0.05)
+    parser.add_argument("--chunk", type=float, default=0.02, help="CPU burn chunk, seconds")
+    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.inside:
+        inside(args)
+        return 0
+    if os.geteuid() != 0:
+        print("needs root (network namespaces)", file=sys.stderr)
+        return 2
+    ns = f"hb-timers-{uuid.uuid4().hex[:6]}"
+    sh("ip", "netns", "add", ns)
+    try:
+        sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
+        sh("ip", "-n", ns, "addr", "add", "192.0.2.1/24", "dev", "eth0")
+        for ifname in ("lo", "eth0", "eth1"):
+            sh("ip", "-n", ns, "link", "set", ifname, "up")
+        cmd = [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            sys.executable,
+            __file__,
+            "--inside",
+            "--seconds",
+            str(args.seconds),
+            "--interval",
+            str(args.interval),
+            "--chunk",
+            str(args.chunk),
+        ]
+        print(
+            "command:",
+            " ".join(
+                [
+                    "sudo",
+                    sys.executable,
+                    "bench/vrrp_timers.py",
+                    "--seconds",
+                    str(args.seconds),
+                    "--interval",
+                    str(args.interval),
+                    "--chunk",
+                    str(args.chunk),
+                ]
+            ),
+        )
+        return subprocess.run(cmd).returncode
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            sh("ip", "netns", "del", ns)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
