@@ -8,7 +8,6 @@ pyroute2) inside the function so `check` and `schema` stay fast and dependency-l
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -120,15 +119,12 @@ def run_daemon(args: argparse.Namespace) -> int:
         for name, value in (("pid_file", args.pid_file), ("state_dir", args.state_dir))
         if value is not None
     }
-    if overrides:
-        settings = dataclasses.replace(config.global_settings, **overrides)
-        config = dataclasses.replace(config, global_settings=settings)
     try:
         from haipvs import daemon
     except ImportError as exc:
         log.error("daemon_unavailable", error=f"cannot load the daemon: {exc}")
         return EXIT_FAILURE
-    return daemon.run(config, config_path=args.config, log=log)
+    return daemon.run(config, config_path=args.config, overrides=overrides)
 
 
 # --- parser -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import signal
@@ -48,9 +49,20 @@ class PidFile:
                 pass
 
 
+def with_overrides(config: Config, overrides: dict[str, str]) -> Config:
+    """Command-line settings (--pid-file, --state-dir) win over the file, also on reload."""
+    if not overrides:
+        return config
+    settings = dataclasses.replace(config.global_settings, **overrides)
+    return dataclasses.replace(config, global_settings=settings)
+
+
 class Daemon:
-    def __init__(self, config: Config, config_path: str) -> None:
-        self.config = config
+    def __init__(
+        self, config: Config, config_path: str, overrides: dict[str, str] | None = None
+    ) -> None:
+        self.overrides = dict(overrides or {})
+        self.config = with_overrides(config, self.overrides)
         self.config_path = config_path
         self.started_at = time.time()
         self._events_in, self._events_out = trio.open_memory_channel[dict[str, Any]](math.inf)
@@ -160,6 +172,7 @@ class Daemon:
 
         try:
             new = await trio.to_thread.run_sync(load_config, self.config_path)
+            new = with_overrides(new, self.overrides)
         except ConfigError as exc:
             for issue in str(exc).splitlines():
                 log.error("reload_rejected", error=issue)
@@ -180,6 +193,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def run(config: Config, *, config_path: str, log=None) -> int:
-    with PidFile(config.global_settings.pid_file):
-        return trio.run(Daemon(config, config_path).main)
+def run(config: Config, *, config_path: str, overrides: dict[str, str] | None = None) -> int:
+    daemon = Daemon(config, config_path, overrides)
+    with PidFile(daemon.config.global_settings.pid_file):
+        return trio.run(daemon.main)

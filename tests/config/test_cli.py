@@ -79,8 +79,8 @@ def fake_daemon(monkeypatch):
     calls: list[dict] = []
     module = types.ModuleType("haipvs.daemon")
 
-    def run(config, *, config_path, log):
-        calls.append({"config": config, "config_path": config_path, "log": log})
+    def run(config, *, config_path, overrides):
+        calls.append({"config": config, "config_path": config_path, "overrides": overrides})
         return 7
 
     module.run = run
@@ -109,10 +109,8 @@ def test_daemon_gets_config_with_overrides(fake_daemon):
     assert code == 7
     (call,) = fake_daemon
     assert call["config_path"] == str(LVS01)
-    settings = call["config"].global_settings
-    assert (settings.pid_file, settings.state_dir, settings.router_id) == (
-        "/tmp/p.pid", "/tmp/s", "LVS_01",
-    )
+    assert call["overrides"] == {"pid_file": "/tmp/p.pid", "state_dir": "/tmp/s"}
+    assert call["config"].global_settings.router_id == "LVS_01"
 
 
 def test_daemon_refuses_invalid_config(fake_daemon, capsys):
@@ -140,3 +138,15 @@ def test_unknown_subcommand_is_a_usage_error(capsys):
         cli.main(["frobnicate"])
     assert exit_info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_overrides_survive_reload_comparison():
+    """The daemon re-applies --pid-file/--state-dir to a reloaded config, so an unchanged
+    file compares equal to the running config."""
+    from haipvs.config import load_config
+    from haipvs.daemon import with_overrides
+
+    overrides = {"pid_file": "/tmp/p.pid", "state_dir": "/tmp/s"}
+    running = with_overrides(load_config(LVS01), overrides)
+    assert running.global_settings.state_dir == "/tmp/s"
+    assert with_overrides(load_config(LVS01), overrides) == running
