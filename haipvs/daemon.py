@@ -18,6 +18,9 @@ import trio
 from haipvs.config import Config
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.vrrp_runtime import VrrpRuntime
+from haipvs.ipvs import desired as ipvs_desired
+from haipvs.ipvs.reconcile import Reconciler
+from haipvs.ipvs.status import status_json
 from haipvs.statedump import DUMP_FORMAT, write_dump
 from haipvs.vrrp_binding import bindings_from_config
 
@@ -70,6 +73,9 @@ class Daemon:
         self.runtime: VrrpRuntime | None = None
         self.recent_events: list[dict[str, Any]] = []
         self._runtime_failed = False
+        self.instance_states: dict[str, str] = {i.name: "INIT" for i in config.vrrp_instances}
+        self.health: ipvs_desired.HealthView = ipvs_desired.AllUp()
+        self.reconciler = Reconciler()
 
     @property
     def state_dir(self) -> str:
@@ -100,6 +106,8 @@ class Daemon:
                 virtual_servers=len(self.config.virtual_servers),
             )
             async with trio.open_nursery() as nursery:
+                self.update_ipvs()
+                await nursery.start(self.reconciler.run)
                 nursery.start_soon(self._consume_events)
                 nursery.start_soon(self._watch_runtime, nursery.cancel_scope)
                 exit_code = await self._handle_signals()
@@ -128,6 +136,22 @@ class Daemon:
         async for event in self._events_out:
             self.recent_events.append(event)
             del self.recent_events[:-100]
+            if event["kind"] == "vrrp_transition":
+                self.instance_states[event["instance"]] = event["to"]
+                if self.config.global_settings.lvs_sync_daemon is not None:
+                    self.update_ipvs()
+
+    def update_ipvs(self) -> None:
+        """Desired IPVS state from config + health (+ VRRP state for the sync daemon).
+        IPVS entries are kept on MASTER and BACKUP alike, as keepalived does: a BACKUP
+        that takes over must not have to program its table first."""
+        config = self.config
+        self.reconciler.set_desired(
+            ipvs_desired.desired_table(config, self.health),
+            timeouts=ipvs_desired.desired_timeouts(config),
+            sync_daemons=ipvs_desired.desired_sync_daemons(config, self.instance_states),
+            owned=ipvs_desired.owned_keys([config]),
+        )
 
     async def _handle_signals(self) -> int:
         wanted = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGHUP)
@@ -160,7 +184,9 @@ class Daemon:
         }
 
     def ipvs_snapshot(self) -> dict[str, Any]:
-        return {"status": "not-configured" if not self.config.virtual_servers else "pending"}
+        snapshot = self.reconciler.snapshot()
+        snapshot["desired"] = status_json(self.reconciler.desired)["services"]
+        return snapshot
 
     async def dump_state(self) -> None:
         dump = await self.snapshot()
