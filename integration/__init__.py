@@ -1,0 +1,1 @@
+"""Multi-node integration tests: netns topologies, keepalived interop, the qemu IPVS guest."""

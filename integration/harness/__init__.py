@@ -1,0 +1,1 @@
+"""Test harness: netns topologies, process runner, keepalived/haipvs nodes, packet capture."""
