@@ -88,6 +88,9 @@ class GuestResult:
     boot_seconds: float  # qemu start to command start
     wall_seconds: float  # qemu start to qemu exit
     timed_out: bool = False
+    command_started: bool = False  # the guest got as far as starting the command
+    command_finished: bool = False  # its exit status came back (returncode is the command's)
+    qemu_returncode: int | None = None
 
     def check_returncode(self) -> None:
         if self.returncode != 0:
@@ -532,9 +535,10 @@ def run_in_guest(
         wall = time.monotonic() - started
         boot = (relay.start_time - started) if relay.start_time else wall
         status_file = out_dir / "exit-status"
+        finished = not timed_out and status_file.is_file()
         if timed_out:
             returncode = EXIT_TIMEOUT
-        elif status_file.is_file():
+        elif finished:
             returncode = int(status_file.read_text().strip())
         else:
             returncode = EXIT_GUEST_FAILED
@@ -553,6 +557,9 @@ def run_in_guest(
         boot_seconds=boot,
         wall_seconds=wall,
         timed_out=timed_out,
+        command_started=relay.start_time is not None,
+        command_finished=finished,
+        qemu_returncode=proc.returncode,
     )
 
 
@@ -560,11 +567,26 @@ def failure_summary(result: GuestResult, timeout: float | None = None) -> str | 
     """A one-paragraph explanation when the guest itself failed (not the command)."""
     if result.timed_out:
         limit = f" of {timeout:g} s" if timeout else ""
-        return f"guest run exceeded the timeout{limit}; qemu was killed"
-    if result.returncode == EXIT_GUEST_FAILED and not result.stdout:
-        tail = "\n".join(result.boot_log.splitlines()[-40:])
-        return f"guest failed before the command finished; last console lines:\n{tail}"
-    return None
+        problem = f"guest run exceeded the timeout{limit}; qemu was killed"
+        if result.command_started:
+            return problem
+        return f"{problem} before the command started; {_console_tail(result.boot_log)}"
+    if result.command_finished:
+        return None
+    if not result.command_started:
+        return (
+            f"guest failed before the command started (qemu exit status "
+            f"{result.qemu_returncode}); {_console_tail(result.boot_log)}"
+        )
+    return (
+        f"guest stopped before the command finished (qemu exit status "
+        f"{result.qemu_returncode}); the output so far is above"
+    )
+
+
+def _console_tail(console: str, lines: int = 40) -> str:
+    tail = "\n".join(console.strip().splitlines()[-lines:])
+    return f"last console lines:\n{tail}" if tail else "no console output at all"
 
 
 def run_guest_pytest(

@@ -3,6 +3,7 @@
 import importlib
 import io
 import lzma
+import shlex
 import shutil
 import subprocess
 import sys
@@ -122,3 +123,60 @@ def test_static_elf_detection_tells_busybox_from_a_dynamic_binary():
     assert not harness._is_static_elf(dynamic)
     if Path("/bin/busybox").is_file():
         assert harness._is_static_elf(Path("/bin/busybox").read_bytes())
+
+
+def guest_result(**overrides):
+    fields = dict(
+        args=["true"], returncode=0, stdout="", boot_log="", junit_path=None,
+        boot_seconds=3.0, wall_seconds=4.0,
+    )
+    return harness.GuestResult(**{**fields, **overrides})
+
+
+def test_failure_summary_is_none_when_the_command_ran_to_completion():
+    result = guest_result(
+        returncode=harness.EXIT_GUEST_FAILED, command_started=True, command_finished=True
+    )
+
+    assert harness.failure_summary(result) is None
+
+
+def test_failure_summary_of_a_boot_failure_shows_the_console_tail():
+    console = "".join(f"line {i}\n" for i in range(100)) + "Kernel panic - not syncing\n"
+    result = guest_result(returncode=harness.EXIT_GUEST_FAILED, boot_log=console,
+                          qemu_returncode=0)
+
+    summary = harness.failure_summary(result)
+
+    assert summary.startswith("guest failed before the command started (qemu exit status 0)")
+    assert summary.endswith("line 99\nKernel panic - not syncing")
+    assert "line 60\n" not in summary
+
+
+def test_failure_summary_of_a_timeout_during_boot_says_so():
+    result = guest_result(returncode=harness.EXIT_TIMEOUT, timed_out=True)
+
+    summary = harness.failure_summary(result, timeout=30)
+
+    assert summary == (
+        "guest run exceeded the timeout of 30 s; qemu was killed before the command started; "
+        "no console output at all"
+    )
+
+
+def test_command_script_runs_argv_in_the_repo_with_the_guest_environment():
+    script = harness._command_script(
+        ["python", "-m", "pytest", "a b.py"], Path("/srv/haipvs"), {"EXTRA": "x y"},
+        junit=True, colors=False,
+    )
+
+    lines = script.splitlines()
+    exports = dict(
+        shlex.split(line)[1].split("=", 1) for line in lines if line.startswith("export ")
+    )
+    assert lines[:2] == ["set -e", "cd /srv/haipvs"]
+    assert exports["HAIPVS_GUEST"] == "1"
+    assert exports["EXTRA"] == "x y"
+    assert exports["PYTEST_ADDOPTS"].endswith("--junitxml=/run/haipvs-out/junit.xml")
+    assert "/usr/sbin" in exports["PATH"].split(":")
+    assert lines[-1] == "exec python -m pytest 'a b.py' 2>&1"
