@@ -1,0 +1,95 @@
+"""`specs_from_config`: the config model's checkers → the engine's plan."""
+
+from __future__ import annotations
+
+from haipvs.config.model import (
+    Checker,
+    Config,
+    ConnectChecker,
+    DnsCheck,
+    HttpGet,
+    MiscCheck,
+    RealServer,
+    SslGet,
+    TcpCheck,
+    UdpCheck,
+    VirtualServer,
+)
+from haipvs.health.engine import HealthPlan, ServerKey
+from haipvs.health.spec import (
+    CheckSpec,
+    DnsProbe,
+    Endpoint,
+    HttpProbe,
+    MiscProbe,
+    Probe,
+    TcpProbe,
+    Timing,
+    TlsSpec,
+    UdpProbe,
+    UrlSpec,
+)
+from haipvs.ipvs.desired import dest_key, service_key
+
+
+def specs_from_config(config: Config) -> HealthPlan:
+    """Every real server of every virtual server, keyed like the IPVS desired table reads
+    health (ServiceKey, DestKey), with its check specs. Equal specs under several virtual
+    servers are one check in the engine."""
+    plan: dict[ServerKey, tuple[CheckSpec, ...]] = {}
+    for vs in config.virtual_servers:
+        service = service_key(vs)
+        for rs in vs.real_servers:
+            specs = tuple(check_spec(checker, vs, rs) for checker in rs.checkers)
+            plan[ServerKey(service, dest_key(rs))] = specs
+    return plan
+
+
+def check_spec(checker: Checker, vs: VirtualServer, rs: RealServer) -> CheckSpec:
+    delay_loop = checker.delay_loop if checker.delay_loop is not None else vs.delay_loop
+    timing = Timing(
+        delay_loop=delay_loop,
+        retry=checker.retry,
+        delay_before_retry=checker.delay_before_retry,
+        warmup=checker.warmup,
+        alpha=checker.alpha,
+    )
+    return CheckSpec((str(rs.address), rs.port or 0), _probe(checker, rs, delay_loop), timing)
+
+
+def _endpoint(checker: ConnectChecker, rs: RealServer) -> Endpoint:
+    port = checker.connect_port if checker.connect_port is not None else rs.port
+    if not port:
+        raise ValueError(f"{checker.kind} on {rs.address} needs connect_port (no service port)")
+    address = checker.connect_ip if checker.connect_ip is not None else rs.address
+    bindto = str(checker.bindto) if checker.bindto is not None else None
+    return Endpoint(str(address), port, bindto)
+
+
+def _probe(checker: Checker, rs: RealServer, delay_loop: float) -> Probe:
+    if isinstance(checker, MiscCheck):
+        env = (("HAIPVS_RS_ADDRESS", str(rs.address)), ("HAIPVS_RS_PORT", str(rs.port or 0)))
+        return MiscProbe(
+            argv=checker.path,
+            timeout=checker.timeout if checker.timeout is not None else delay_loop,
+            dynamic=checker.misc_dynamic,
+            user=checker.user,
+            env=env,
+        )
+    assert isinstance(checker, ConnectChecker)
+    endpoint = _endpoint(checker, rs)
+    timeout = checker.connect_timeout
+    if isinstance(checker, TcpCheck):
+        return TcpProbe(endpoint, timeout)
+    if isinstance(checker, HttpGet):  # SslGet is an HttpGet
+        tls = None
+        if isinstance(checker, SslGet):
+            name = checker.server_name or checker.virtualhost
+            tls = TlsSpec(name if checker.sni else None, checker.verify, checker.ca_file)
+        urls = tuple(UrlSpec(u.path, u.status_code, u.digest, u.regex) for u in checker.urls)
+        return HttpProbe(endpoint, urls, timeout, checker.virtualhost, checker.http_protocol, tls)
+    if isinstance(checker, UdpCheck):
+        return UdpProbe(endpoint, checker.payload, checker.require_reply, timeout)
+    if isinstance(checker, DnsCheck):
+        return DnsProbe(endpoint, checker.type, checker.name, timeout)
+    raise TypeError(f"unknown checker {type(checker).__name__}")

@@ -1,0 +1,331 @@
+"""The health engine: one trio task per distinct check, shared by every real server entry
+(virtual server × real server) that lists it.
+
+The plan maps a server key, `ServerKey(service, dest)`, to the checks of that real server in
+that service. Equal `CheckSpec`s are probed once per delay_loop whatever the number of
+virtual servers listing them. First probes are spread over the delay_loop (a hash of the
+spec, so the spread is stable across restarts and reloads) or, with `warmup`, delayed by a
+random time up to it. `on_change(key, ServerHealth)` is called when a server's up/down or
+dynamic weight changes; `health(service, dest)` is the view the IPVS desired table reads.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import zlib
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+import structlog
+import trio
+
+from haipvs.health.probes import ProbeRunner, run_probe
+from haipvs.health.spec import CheckSpec, Probe, TcpProbe
+from haipvs.health.state import CheckResult, CheckState, ServerHealth, aggregate
+from haipvs.health.tcpbatch import TcpBatchScheduler, TcpJob
+from haipvs.ipvs.desired import UP, RealServerHealth
+
+log = structlog.get_logger("haipvs.health")
+
+# Probes bound their own time; this is the safety net above it.
+HARD_TIMEOUT_GRACE = 1.0
+# Wake-ups are rounded up to this grid so that checkers due at about the same time run in the
+# same pass of the trio loop: at 10k checks/s the per-wake-up loop cost dominates otherwise.
+TICK = 0.01
+
+
+class ServerKey(NamedTuple):
+    """One real server inside one virtual service (IPVS ServiceKey, DestKey)."""
+
+    service: Hashable
+    dest: Hashable
+
+
+HealthPlan = Mapping[ServerKey, Sequence[CheckSpec]]
+ChangeCallback = Callable[[ServerKey, ServerHealth], None]
+
+
+class _Checker:
+    __slots__ = ("job", "paused", "resumed", "scope", "servers", "spec", "state")
+
+    def __init__(self, spec: CheckSpec, now: float) -> None:
+        self.spec = spec
+        self.state = CheckState(spec.timing, now)
+        self.servers: frozenset[ServerKey] = frozenset()
+        self.scope = trio.CancelScope()
+        self.paused = False
+        self.resumed = trio.Event()
+        self.job: TcpJob | None = None  # set when the batched TCP scheduler runs it
+
+
+class _Server:
+    __slots__ = ("checkers", "health", "key", "view")
+
+    def __init__(self, key: ServerKey, checkers: tuple[_Checker, ...], health: ServerHealth):
+        self.key = key
+        self.checkers = checkers
+        self.health = health
+        self.view = _view(health)
+
+
+def _view(health: ServerHealth) -> RealServerHealth:
+    if health.up and health.weight is None:
+        return UP
+    return RealServerHealth(health.up, health.weight, health.reason)
+
+
+def _checker_states(checkers: Iterable[_Checker]) -> Iterable[tuple[str, CheckState]]:
+    return ((checker.spec.probe.kind, checker.state) for checker in checkers)
+
+
+class HealthEngine:
+    """Run with `await nursery.start(engine.run)`; then `health()` answers for every server
+    in the plan (servers not in the plan, or without checks, are up)."""
+
+    def __init__(
+        self,
+        plan: HealthPlan,
+        on_change: ChangeCallback | None = None,
+        *,
+        probe_runner: ProbeRunner = run_probe,
+        rng: random.Random | None = None,
+        max_spread: float | None = None,
+    ) -> None:
+        self._plan = _normalize(plan)
+        self._on_change = on_change
+        self._run_probe = probe_runner
+        self._rng = rng if rng is not None else random.Random()
+        self._max_spread = max_spread
+        self._checkers: dict[CheckSpec, _Checker] = {}
+        self._servers: dict[ServerKey, _Server] = {}
+        self._paused: set[ServerKey] = set()
+        self._nursery: trio.Nursery | None = None
+        # TCP checks go to the batched scheduler unless tests inject their own probes.
+        self._tcp: TcpBatchScheduler | None = None
+        self._batch_tcp = probe_runner is run_probe
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            if self._batch_tcp:
+                self._tcp = TcpBatchScheduler(self._tcp_finished)
+                nursery.start_soon(self._tcp.run)
+            try:
+                self._apply(trio.current_time())
+                task_status.started()
+                await trio.sleep_forever()
+            finally:
+                self._nursery = None
+                self._tcp = None
+
+    def update(self, plan: HealthPlan) -> None:
+        """Replace the plan (reload). Checks whose spec is unchanged keep their state and
+        timers; removed ones are cancelled; new ones start with a spread first delay."""
+        self._plan = _normalize(plan)
+        if self._nursery is not None:
+            self._apply(trio.current_time())
+
+    # -- ha_suspend ------------------------------------------------------------------------
+
+    def pause(self, keys: Iterable[ServerKey]) -> None:
+        """Stop probing for these servers. A check shared with a server that is not paused
+        keeps running. Health stays at its last value while paused."""
+        self._paused.update(key for key in keys if key in self._plan)
+        self._refresh_pauses()
+
+    def resume(self, keys: Iterable[ServerKey]) -> None:
+        self._paused.difference_update(keys)
+        self._refresh_pauses()
+
+    def pause_services(self, services: Iterable[Hashable], paused: bool = True) -> None:
+        """Pause (or resume) every server of the given services."""
+        wanted = set(services)
+        keys = [key for key in self._plan if key.service in wanted]
+        if paused:
+            self.pause(keys)
+        else:
+            self.resume(keys)
+
+    # -- views -----------------------------------------------------------------------------
+
+    def health(self, service: Hashable, dest: Hashable) -> RealServerHealth:
+        """The IPVS HealthView: up/down and dynamic weight of `dest` in `service`."""
+        server = self._servers.get((service, dest))  # type: ignore[call-overload]
+        return UP if server is None else server.view
+
+    def server_health(self, key: ServerKey) -> ServerHealth | None:
+        server = self._servers.get(key)
+        return None if server is None else server.health
+
+    @property
+    def checker_count(self) -> int:
+        return len(self._checkers)
+
+    def snapshot(self) -> list[dict]:
+        """JSON-ready state of every server and its checks (for the state dump)."""
+        out = []
+        for key, server in self._servers.items():
+            out.append({
+                "service": str(key.service),
+                "real_server": str(key.dest),
+                "up": server.health.up,
+                "weight": server.health.weight,
+                "reason": server.health.reason,
+                "since": server.health.since,
+                "paused": key in self._paused,
+                "checks": [
+                    {"check": checker.spec.describe(), "paused": checker.paused,
+                     **checker.state.as_dict()}
+                    for checker in server.checkers
+                ],
+            })
+        return out
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _apply(self, now: float) -> None:
+        wanted: dict[CheckSpec, set[ServerKey]] = {}
+        for key, specs in self._plan.items():
+            for spec in specs:
+                wanted.setdefault(spec, set()).add(key)
+        for spec in [spec for spec in self._checkers if spec not in wanted]:
+            gone = self._checkers.pop(spec)
+            gone.scope.cancel()
+            if gone.job is not None:
+                gone.job.active = False
+        assert self._nursery is not None
+        for spec, keys in wanted.items():
+            checker = self._checkers.get(spec)
+            if checker is None:
+                checker = self._checkers[spec] = _Checker(spec, now)
+                self._start(checker, now)
+            checker.servers = frozenset(keys)
+        previous_servers = self._servers
+        self._servers = {}
+        for key, specs in self._plan.items():
+            checkers = tuple(self._checkers[spec] for spec in specs)
+            previous = previous_servers.get(key)
+            health = aggregate(_checker_states(checkers),
+                               previous.health if previous else None, now)
+            self._servers[key] = _Server(key, checkers, health)
+            before = previous.view if previous is not None else UP
+            if (before.up, before.weight) != (health.up, health.weight):
+                self._notify(key, health, before.up)
+        self._paused.intersection_update(self._plan)
+        self._refresh_pauses()
+
+    def _start(self, checker: _Checker, now: float) -> None:
+        first = _on_tick(now + self._first_delay(checker.spec))
+        probe = checker.spec.probe
+        if self._tcp is not None and type(probe) is TcpProbe:
+            checker.job = TcpJob(probe, checker)
+            self._tcp.schedule(checker.job, first)
+        else:
+            assert self._nursery is not None
+            self._nursery.start_soon(self._check_loop, checker, first)
+
+    def _tcp_finished(self, job: TcpJob, result: CheckResult, now: float) -> float:
+        checker: _Checker = job.owner
+        changed, delay = checker.state.record(now, result)
+        if changed:
+            self._checker_changed(checker, now)
+        return _on_tick(now + delay)
+
+    def _first_delay(self, spec: CheckSpec) -> float:
+        timing = spec.timing
+        if timing.warmup:
+            return self._rng.uniform(0.0, timing.warmup)
+        window = timing.delay_loop
+        if self._max_spread is not None:
+            window = min(window, self._max_spread)
+        # Stable per spec: the same check lands at the same offset after a restart.
+        return window * (zlib.crc32(repr(spec).encode()) / 0x1_0000_0000)
+
+    def _refresh_pauses(self) -> None:
+        paused = self._paused
+        resumed_jobs = False
+        for checker in self._checkers.values():
+            now_paused = bool(paused) and all(key in paused for key in checker.servers)
+            if now_paused == checker.paused:
+                continue
+            checker.paused = now_paused
+            if checker.job is not None:
+                checker.job.paused = now_paused
+                resumed_jobs |= not now_paused
+            elif now_paused:
+                checker.resumed = trio.Event()
+            else:
+                checker.resumed.set()
+        if resumed_jobs and self._tcp is not None:
+            self._tcp.unpark(trio.current_time())
+
+    async def _check_loop(self, checker: _Checker, first_run: float) -> None:
+        with checker.scope:
+            await trio.sleep_until(first_run)
+            state = checker.state
+            probe = checker.spec.probe
+            while True:
+                while checker.paused:
+                    await checker.resumed.wait()
+                try:
+                    result = await self._attempt(probe)
+                except Exception as exc:  # a probe bug must not stop the engine
+                    result = _probe_error(probe, exc)
+                now = trio.current_time()
+                changed, delay = state.record(now, result)
+                if changed:
+                    self._checker_changed(checker, now)
+                await trio.sleep_until(_on_tick(now + delay))
+
+    async def _attempt(self, probe: Probe) -> CheckResult:
+        limit = probe.timeout + HARD_TIMEOUT_GRACE
+        with trio.move_on_after(limit):
+            return await self._run_probe(probe)
+        return CheckResult(False, f"hard timeout after {limit:g}s", limit)
+
+    def _checker_changed(self, checker: _Checker, now: float) -> None:
+        state = checker.state
+        log.debug("check " + ("up" if state.up else "down"), check=checker.spec.describe(),
+                  reason=state.last_reason, weight=state.weight)
+        for key in checker.servers:
+            server = self._servers.get(key)
+            if server is None:
+                continue
+            before = server.health
+            health = aggregate(_checker_states(server.checkers), before, now)
+            if (before.up, before.weight) == (health.up, health.weight):
+                continue
+            server.health = health
+            server.view = _view(health)
+            self._notify(key, health, before.up)
+
+    def _notify(self, key: ServerKey, health: ServerHealth, was_up: bool) -> None:
+        if health.up != was_up:
+            log.info("real server " + ("up" if health.up else "down"), service=str(key.service),
+                     real_server=str(key.dest), reason=health.reason)
+        else:
+            log.info("real server weight", service=str(key.service), real_server=str(key.dest),
+                     weight=health.weight, reason=health.reason)
+        if self._on_change is None:
+            return
+        try:
+            self._on_change(key, health)
+        except Exception:
+            log.exception("health on_change callback failed", real_server=str(key.dest))
+
+
+def _on_tick(deadline: float) -> float:
+    return math.ceil(deadline / TICK) * TICK
+
+
+def _probe_error(probe: Probe, exc: Exception) -> CheckResult:
+    log.debug("probe error", probe=repr(probe), error=repr(exc))
+    return CheckResult(False, f"probe error: {type(exc).__name__}: {exc}")
+
+
+def _normalize(plan: HealthPlan) -> dict[ServerKey, tuple[CheckSpec, ...]]:
+    # A spec listed twice on one server is one check.
+    return {ServerKey(*key): tuple(dict.fromkeys(specs)) for key, specs in plan.items()}

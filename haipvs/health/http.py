@@ -1,0 +1,171 @@
+"""HTTP_GET and SSL_GET: GET every url on a fresh connection; all must pass.
+
+Requests are written by hand (h11 only sends HTTP/1.1 and keepalived's default is 1.0);
+responses are parsed by h11, which handles Content-Length, chunked and read-until-close
+bodies. TLS is `trio.SSLStream` with optional SNI and certificate verification.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import ssl
+
+import h11
+import trio
+
+from haipvs.health.net import ProbeFailure, connect_stream, timeout_reason
+from haipvs.health.spec import Endpoint, HttpProbe, TlsSpec, UrlSpec
+from haipvs.health.state import CheckResult
+
+MAX_BODY = 16 * 1024 * 1024  # bodies larger than this fail instead of filling memory
+_RECEIVE_SIZE = 65536
+USER_AGENT = "haipvs-healthcheck"
+
+
+@functools.lru_cache(maxsize=64)
+def tls_context(tls: TlsSpec) -> ssl.SSLContext:
+    """One client context per distinct TLS setting, shared by every checker using it."""
+    if tls.verify:
+        context = ssl.create_default_context(cafile=tls.ca_file)
+        context.check_hostname = tls.server_name is not None
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def host_header(endpoint: Endpoint, virtualhost: str | None, tls: bool) -> str:
+    if virtualhost:
+        return virtualhost
+    host = f"[{endpoint.address}]" if ":" in endpoint.address else endpoint.address
+    return host if endpoint.port == (443 if tls else 80) else f"{host}:{endpoint.port}"
+
+
+def build_request(path: str, host: str, http_protocol: str) -> bytes:
+    lines = [
+        f"GET {path} HTTP/{http_protocol}",
+        f"Host: {host}",
+        f"User-Agent: {USER_AGENT}",
+        "Connection: close",
+        "",
+        "",
+    ]
+    return "\r\n".join(lines).encode("latin-1")
+
+
+def _tls_reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        detail = exc.verify_message or ""
+        return "TLS: certificate verify failed" + (f" ({detail})" if detail else "")
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS: {(exc.reason or str(exc)).lower().replace('_', ' ')}"
+    return f"TLS: {exc}"
+
+
+async def http_fetch(
+    endpoint: Endpoint,
+    path: str,
+    *,
+    host: str,
+    http_protocol: str = "1.0",
+    tls: TlsSpec | None = None,
+    max_body: int = MAX_BODY,
+) -> tuple[int, bytes]:
+    """GET `path`; returns (status, body). Raises ProbeFailure with a short reason.
+    The caller bounds the time (cancel scope)."""
+    stream: trio.abc.Stream = await connect_stream(endpoint)
+    try:
+        if tls is not None:
+            stream = trio.SSLStream(stream, tls_context(tls), server_hostname=tls.server_name)
+            try:
+                await stream.do_handshake()
+            except trio.BrokenResourceError as exc:
+                raise ProbeFailure(_tls_reason(exc.__cause__ or exc)) from None
+        try:
+            return await _exchange(stream, path, host, http_protocol, max_body)
+        except trio.BrokenResourceError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ssl.SSLError):
+                raise ProbeFailure(_tls_reason(cause)) from None
+            raise ProbeFailure("connection reset") from None
+    finally:
+        await trio.aclose_forcefully(stream)
+
+
+async def _exchange(
+    stream: trio.abc.Stream, path: str, host: str, http_protocol: str, max_body: int
+) -> tuple[int, bytes]:
+    await stream.send_all(build_request(path, host, http_protocol))
+    parser = h11.Connection(h11.CLIENT)
+    # Move h11's client state past the request we wrote ourselves.
+    parser.send(h11.Request(method="GET", target=path, headers=[("Host", host)]))
+    parser.send(h11.EndOfMessage())
+    status = 0
+    body = bytearray()
+    while True:
+        try:
+            event = parser.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise ProbeFailure(f"bad HTTP response: {exc}") from None
+        if event is h11.NEED_DATA:
+            data = await stream.receive_some(_RECEIVE_SIZE)
+            if not data and status == 0:
+                raise ProbeFailure("connection closed before response")
+            parser.receive_data(data)
+        elif isinstance(event, h11.Response):
+            status = event.status_code
+        elif isinstance(event, h11.Data):
+            body += event.data
+            if len(body) > max_body:
+                raise ProbeFailure(f"body larger than {max_body} bytes")
+        elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+            return status, bytes(body)
+
+
+def body_digest(body: bytes) -> str:
+    """MD5 hex of a response body, as keepalived's genhash prints it."""
+    return hashlib.md5(body, usedforsecurity=False).hexdigest()
+
+
+def url_failure(url: UrlSpec, status: int, body: bytes) -> str | None:
+    """Why a response fails `url`, or None when it passes."""
+    if not url.status_ok(status):
+        return f"HTTP {status}"
+    if url.digest is not None and body_digest(body) != url.digest:
+        return "digest mismatch"
+    if url.regex is not None and _compiled(url.regex).search(
+        body.decode("utf-8", errors="replace")
+    ) is None:
+        return "regex mismatch"
+    return None
+
+
+async def probe_http(probe: HttpProbe) -> CheckResult:
+    started = trio.current_time()
+    host = host_header(probe.endpoint, probe.virtualhost, probe.tls is not None)
+    status = 0
+    for url in probe.urls:
+        reason: str | None = None
+        with trio.move_on_after(probe.connect_timeout) as scope:
+            try:
+                status, body = await http_fetch(
+                    probe.endpoint, url.path, host=host,
+                    http_protocol=probe.http_protocol, tls=probe.tls,
+                )
+                reason = url_failure(url, status, body)
+            except ProbeFailure as exc:
+                reason = str(exc)
+        if scope.cancelled_caught:
+            reason = timeout_reason(probe.connect_timeout)
+        if reason is not None:
+            where = f"{url.path}: " if len(probe.urls) > 1 else ""
+            return CheckResult(False, where + reason, trio.current_time() - started)
+    return CheckResult(True, f"HTTP {status}", trio.current_time() - started)

@@ -1,0 +1,153 @@
+"""Check definitions: pure, frozen, hashable data.
+
+A `CheckSpec` is the unit of deduplication: two virtual servers that list the same real
+server with an equal check definition share one checker (one probe per delay_loop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """When to probe and how to turn probe results into up/down (keepalived semantics).
+
+    After a failure the probe is retried `retry` times, `delay_before_retry` apart; if all
+    of them fail too the check goes down. One success brings it up. `warmup` delays the first
+    probe by a random time up to it. With `alpha` the check starts down."""
+
+    delay_loop: float
+    retry: int = 1
+    delay_before_retry: float = 1.0
+    warmup: float | None = None
+    alpha: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a network probe connects, optionally from a local `bindto` address."""
+
+    address: str
+    port: int
+    bindto: str | None = None
+
+    def __str__(self) -> str:
+        return f"[{self.address}]:{self.port}" if ":" in self.address else (
+            f"{self.address}:{self.port}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TcpProbe:
+    endpoint: Endpoint
+    connect_timeout: float = 5.0
+
+    kind = "tcp_check"
+
+    @property
+    def timeout(self) -> float:
+        return self.connect_timeout
+
+
+@dataclass(frozen=True, slots=True)
+class UrlSpec:
+    path: str
+    status_codes: tuple[tuple[int, int], ...] = ((200, 299),)  # inclusive ranges
+    digest: str | None = None  # MD5 hex of the body
+    regex: str | None = None  # searched in the body (bytes, Python `re`)
+
+    def status_ok(self, code: int) -> bool:
+        return any(low <= code <= high for low, high in self.status_codes)
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSpec:
+    server_name: str | None = None  # SNI and the name verified; None = no SNI
+    verify: bool = False
+    ca_file: str | None = None  # None with verify = the system store
+
+
+@dataclass(frozen=True, slots=True)
+class HttpProbe:
+    """HTTP GET of every url in turn (all must pass), over TLS when `tls` is set."""
+
+    endpoint: Endpoint
+    urls: tuple[UrlSpec, ...]
+    connect_timeout: float = 5.0
+    virtualhost: str | None = None  # Host header; None = the endpoint address
+    http_protocol: str = "1.0"  # "1.0" | "1.1"
+    tls: TlsSpec | None = None
+
+    @property
+    def kind(self) -> str:
+        return "ssl_get" if self.tls is not None else "http_get"
+
+    @property
+    def timeout(self) -> float:
+        # connect_timeout bounds each url's request (connect + response).
+        return self.connect_timeout * max(1, len(self.urls))
+
+
+@dataclass(frozen=True, slots=True)
+class MiscProbe:
+    """Runs argv (no shell) in a clean environment; exit 0 = up, 1 = down, and with
+    `dynamic` 2..255 = up with weight (code - 2)."""
+
+    argv: tuple[str, ...]
+    timeout: float
+    dynamic: bool = False
+    user: str | None = None
+    env: tuple[tuple[str, str], ...] = ()  # extra variables (HAIPVS_*)
+
+    kind = "misc_check"
+
+
+@dataclass(frozen=True, slots=True)
+class UdpProbe:
+    """Sends `payload`. With `require_reply` any reply within connect_timeout means up;
+    without, only an ICMP port unreachable means down."""
+
+    endpoint: Endpoint
+    payload: bytes = b""
+    require_reply: bool = False
+    connect_timeout: float = 5.0
+
+    kind = "udp_check"
+
+    @property
+    def timeout(self) -> float:
+        return self.connect_timeout
+
+
+@dataclass(frozen=True, slots=True)
+class DnsProbe:
+    """A DNS query over UDP; up on NOERROR with at least one answer of `qtype`."""
+
+    endpoint: Endpoint
+    qtype: str = "SOA"
+    name: str = "."
+    connect_timeout: float = 5.0
+
+    kind = "dns_check"
+
+    @property
+    def timeout(self) -> float:
+        return self.connect_timeout
+
+
+Probe = TcpProbe | HttpProbe | MiscProbe | UdpProbe | DnsProbe
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """One check of one real server (`server` = (address, port)); the dedup key."""
+
+    server: tuple[str, int]
+    probe: Probe
+    timing: Timing
+
+    def describe(self) -> str:
+        address, port = self.server
+        host = f"[{address}]" if ":" in address else address
+        return f"{self.probe.kind} {host}:{port}"
