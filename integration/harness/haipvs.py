@@ -132,10 +132,22 @@ class HaipvsNode:
     def dump_path(self) -> Path:
         return self.state_dir / "haipvs.json"
 
+    def catches_sigusr1(self) -> bool:
+        """True once the daemon has a SIGUSR1 handler (before that SIGUSR1 would kill it)."""
+        if not self.alive:
+            raise RuntimeError(f"{self} exited with {self.proc.returncode}\n{self.describe()}")
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) & (1 << (signal.SIGUSR1 - 1)))
+        return False
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        wait_until(self.catches_sigusr1, timeout, interval=0.02,
+                   what=f"{self} to install its SIGUSR1 handler", describe=self.describe)
+
     def dump(self, timeout: float = 3.0) -> dict[str, Any]:
         """SIGUSR1, then the first haipvs.json generated after the signal."""
-        if not self.alive:
-            raise RuntimeError(f"{self} is not running\n{self.describe()}")
+        self.wait_ready()
         asked_at = time.time()
         self.proc.signal(signal.SIGUSR1)
 
@@ -159,9 +171,16 @@ class HaipvsNode:
         return self.node.has_address(vip or inst.vips[0], inst.interface)
 
     def wait_state(self, state: str, timeout: float, name: str = "VI_1") -> None:
-        wait_until(lambda: self.state(name) == state, timeout, interval=0.1,
+        seen: list[str | None] = []
+
+        def reached() -> bool:
+            seen.append(self.state(name))
+            return seen[-1] == state
+
+        wait_until(reached, timeout, interval=0.1,
                    what=f"haipvs on {self.node.name} {name} in {state}",
-                   describe=self.describe)
+                   describe=lambda: f"states seen: {sorted(set(seen), key=str)}\n"
+                   + self.describe())
 
     def log_events(self) -> list[dict[str, Any]]:
         """The daemon's JSON log lines (non-JSON lines, e.g. tracebacks, are skipped)."""

@@ -1,0 +1,97 @@
+"""Acceptance: haipvs and keepalived 2.2.7 share one virtual router, both directions,
+VRRPv2 with PASS authentication and VRRPv3 without."""
+
+import pytest
+
+from integration.harness.instance import VrrpInstance
+from integration.harness.measure import priority_zero_takeover, silent_master_takeover
+from integration.harness.requirements import (
+    haipvs_unavailable_reason,
+    keepalived_unavailable_reason,
+)
+from integration.harness.vrrp import master_down_interval, skew_time
+
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.keepalived,
+    pytest.mark.skipif(haipvs_unavailable_reason() is not None,
+                       reason=haipvs_unavailable_reason() or ""),
+    pytest.mark.skipif(keepalived_unavailable_reason() is not None,
+                       reason=keepalived_unavailable_reason() or ""),
+]
+
+VIP = "192.0.2.100/24"
+MARGIN = 0.1
+VERSIONS = {
+    "v2-pass": VrrpInstance(version=2, password="1111"),
+    "v3-noauth": VrrpInstance(version=3, password=None),
+}
+
+
+@pytest.fixture(params=list(VERSIONS))
+def base(request):
+    return VERSIONS[request.param]
+
+
+def assert_takeover_within(result, limit, what):
+    assert result.garp_after_old is not None, f"{what}: no GARP from the new master"
+    assert result.takeover <= limit, f"{what}: took {result.takeover:.3f}s, limit {limit:.3f}s"
+    assert result.garp_after_old <= limit + MARGIN, (
+        f"{what}: GARP {result.garp_after_old:.3f}s after the old master's last advert")
+
+
+def test_haipvs_preempts_keepalived_and_keepalived_takes_over_from_it(
+        lan, sniffer, haipvs_node, keepalived_node, base):
+    node_d, node_k = lan.add_node("d1"), lan.add_node("k1")
+    keepalived = keepalived_node(node_k, base.but(priority=100, state="MASTER"))
+    keepalived.wait_state("MASTER", 5)
+    assert keepalived.has_vip(VIP)
+
+    haipvs = haipvs_node(node_d, base.but(priority=150))
+    haipvs.wait_state("MASTER", 8)
+    keepalived.wait_state("BACKUP", 2)
+    assert haipvs.has_vip(VIP)
+    assert not keepalived.has_vip(VIP), "the VIP left keepalived's netns"
+    advert = sniffer.wait_advert(2, src_ip=node_d.ip, priority=150)
+    assert advert.version == base.version
+
+    crashed = silent_master_takeover(sniffer, node_d, node_k, VIP, haipvs.kill)
+    keepalived.wait_state("MASTER", 1)
+    assert_takeover_within(crashed, master_down_interval(100) + MARGIN, "haipvs SIGKILL")
+
+    haipvs.start()
+    haipvs.wait_state("MASTER", 8)
+    keepalived.wait_state("BACKUP", 2)
+    assert not keepalived.has_vip(VIP)
+
+    stopped = priority_zero_takeover(sniffer, node_d, node_k, VIP,
+                                     lambda: haipvs.stop(timeout=5))
+    assert haipvs.proc.returncode == 0
+    keepalived.wait_state("MASTER", 1)
+    assert_takeover_within(stopped, skew_time(100, 1.0, base.version) + MARGIN,
+                           "haipvs SIGTERM")
+    assert not node_d.has_address(VIP), "haipvs removed its VIP on SIGTERM"
+    assert keepalived.has_vip(VIP)
+
+
+def test_keepalived_preempts_haipvs_and_haipvs_takes_over_from_it(
+        lan, sniffer, haipvs_node, keepalived_node, base):
+    node_d, node_k = lan.add_node("d1"), lan.add_node("k1")
+    haipvs = haipvs_node(node_d, base.but(priority=100, state="MASTER"))
+    haipvs.wait_state("MASTER", 5)
+    assert haipvs.has_vip(VIP)
+
+    keepalived = keepalived_node(node_k, base.but(priority=150))
+    keepalived.wait_state("MASTER", 8)
+    haipvs.wait_state("BACKUP", 2)
+    assert keepalived.has_vip(VIP)
+    assert not haipvs.has_vip(VIP), "the VIP left haipvs' netns"
+    assert haipvs.instance_dump()["master_ip"] == node_k.ip
+
+    crashed = silent_master_takeover(sniffer, node_k, node_d, VIP, keepalived.kill)
+    haipvs.wait_state("MASTER", 1)
+    assert_takeover_within(crashed, master_down_interval(100) + MARGIN, "keepalived SIGKILL")
+    assert crashed.new_first.version == base.version
+    if base.version == 2:
+        assert crashed.new_first.auth == b"1111\0\0\0\0"
+    assert haipvs.has_vip(VIP)
