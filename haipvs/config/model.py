@@ -41,6 +41,10 @@ class GlobalSettings:
     pid_file: str = "/run/haipvs/haipvs.pid"
     lvs_timeouts: LvsTimeouts | None = None
     lvs_sync_daemon: LvsSyncDaemon | None = None
+    notify_fifo: str | None = None  # keepalived-format event lines go to this FIFO
+    event_log: str | None = None  # the same events as JSON lines, appended to this file
+    notify_timeout: float = 10.0  # seconds before a notify script is killed
+    metrics_listen: str | None = None  # "host:port" of the Prometheus endpoint; None = off
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,64 @@ class GarpSettings:
 
 
 @dataclass(frozen=True)
+class TrackInterface:
+    """An interface an instance depends on. weight 0: down puts the instance into FAULT;
+    negative: subtracted from the priority while down; positive: added while up."""
+
+    name: str
+    weight: int = 0
+
+
+@dataclass(frozen=True)
+class TrackRef:
+    """An instance's use of a `vrrp_scripts` / `vrrp_track_files` entry; `weight` None means
+    the entry's own weight."""
+
+    name: str
+    weight: int | None = None
+
+
+@dataclass(frozen=True)
+class VrrpScript:
+    """A tracking script (argv, no shell), run every `interval` seconds on the main loop.
+    Exit 0 is success. `fall` failures in a row make it failed, `rise` successes make it OK
+    again. weight 0: failed puts the instance into FAULT; negative: subtracted while failed;
+    positive: added while OK. `timeout` None means `interval`."""
+
+    name: str
+    script: tuple[str, ...]
+    interval: float = 1.0
+    timeout: float | None = None
+    rise: int = 1
+    fall: int = 1
+    weight: int = 0
+
+
+@dataclass(frozen=True)
+class TrackFile:
+    """A file holding an integer, keepalived's vrrp_track_file. value x weight is added to the
+    priority; with weight 0 a non-zero value is a fault; a result <= -254 is a fault too."""
+
+    name: str
+    file: str
+    weight: int = 1
+
+
+@dataclass(frozen=True)
+class SyncGroup:
+    """Instances that change state together: one in FAULT pulls the group into FAULT; one
+    becoming MASTER makes the others MASTER, one becoming BACKUP makes the others BACKUP."""
+
+    name: str
+    group: tuple[str, ...]
+    notify_master: tuple[str, ...] | None = None
+    notify_backup: tuple[str, ...] | None = None
+    notify_fault: tuple[str, ...] | None = None
+    notify_stop: tuple[str, ...] | None = None
+    notify: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class VrrpInstance:
     name: str
     interface: str
@@ -92,6 +154,15 @@ class VrrpInstance:
     unicast_min_ttl: int | None = None  # only with unicast_peers
     unicast_max_ttl: int | None = None
     garp: GarpSettings = field(default_factory=GarpSettings)
+    track_interface: tuple[TrackInterface, ...] = ()
+    track_script: tuple[TrackRef, ...] = ()
+    track_file: tuple[TrackRef, ...] = ()
+    # Notify scripts (argv, no shell). `notify` also gets: INSTANCE <name> <state> <priority>.
+    notify_master: tuple[str, ...] | None = None
+    notify_backup: tuple[str, ...] | None = None
+    notify_fault: tuple[str, ...] | None = None
+    notify_stop: tuple[str, ...] | None = None
+    notify: tuple[str, ...] | None = None
 
     @property
     def unicast(self) -> bool:
@@ -254,6 +325,9 @@ class Config:
     global_settings: GlobalSettings
     vrrp_instances: tuple[VrrpInstance, ...] = ()
     virtual_servers: tuple[VirtualServer, ...] = ()
+    vrrp_scripts: tuple[VrrpScript, ...] = ()
+    vrrp_track_files: tuple[TrackFile, ...] = ()
+    vrrp_sync_groups: tuple[SyncGroup, ...] = ()
 
     def instance(self, name: str) -> VrrpInstance:
         for instance in self.vrrp_instances:

@@ -96,6 +96,12 @@ GLOBAL_FIELDS = (
     Field("pid_file", ABS_PATH, "/run/haipvs/haipvs.pid", "pid file of the daemon"),
     Field("lvs_timeouts", Nested(LVS_TIMEOUTS), None, "IPVS connection timeouts"),
     Field("lvs_sync_daemon", Nested(LVS_SYNC_DAEMON), None, "IPVS connection sync daemon"),
+    Field("notify_fifo", ABS_PATH, None, "FIFO for keepalived-format event lines "
+          "(`INSTANCE \"VI_1\" MASTER 150`); created if missing"),
+    Field("event_log", ABS_PATH, None, "append every event as one JSON line to this file"),
+    Field("notify_timeout", Float(0.1, 3600), 10.0, "seconds before a notify script is killed"),
+    Field("metrics_listen", Text(300, r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):[0-9]{1,5}",
+          "host:port or [v6]:port"), None, "Prometheus endpoint address; off if unset"),
 )
 
 
@@ -103,7 +109,7 @@ def _make_global(v: Values) -> model.GlobalSettings:
     router_id = v["router_id"] if v["router_id"] is not None else platform.node() or "haipvs"
     return model.GlobalSettings(
         router_id=router_id,
-        **v.kwargs("state_dir", "pid_file", "lvs_timeouts", "lvs_sync_daemon"),
+        **v.kwargs(*(f.name for f in GLOBAL_FIELDS if f.name != "router_id")),
     )
 
 
@@ -173,6 +179,37 @@ GARP = Section(
     _make(model.GarpSettings, *_fields_of(GARP_FIELDS)),
 )
 
+TRACKER_WEIGHT = Int(-253, 253)
+SCRIPT_NAME = Text(64, r"[A-Za-z0-9_.:-]+", "letters, digits, '_', '.', ':', '-'")
+
+TRACK_INTERFACE_FIELDS = (
+    Field("name", IFNAME, REQUIRED, "the tracked interface"),
+    Field("weight", TRACKER_WEIGHT, 0,
+          "0: down = FAULT; negative: subtracted while down; positive: added while up"),
+)
+TRACK_INTERFACE = Section(
+    "track_interface",
+    "Tracked interface",
+    "An interface the instance depends on (keepalived `track_interface`); `eth1` or the "
+    "mapping form.",
+    TRACK_INTERFACE_FIELDS,
+    _make(model.TrackInterface, "name", "weight"),
+)
+
+TRACK_REF_FIELDS = (
+    Field("name", SCRIPT_NAME, REQUIRED, "name of the `vrrp_scripts` / `vrrp_track_files` entry"),
+    Field("weight", TRACKER_WEIGHT, None, "overrides the entry's weight",
+          doc_default="the entry's weight"),
+)
+TRACK_REF = Section(
+    "track_ref",
+    "Tracker reference",
+    "An instance's use of a tracking script or file, by name (keepalived `track_script` / "
+    "`track_file`); `chk_web` or the mapping form.",
+    TRACK_REF_FIELDS,
+    _make(model.TrackRef, "name", "weight"),
+)
+
 VRRP_FIELDS = (
     Field("name", Text(64, r"[A-Za-z0-9_.:-]+", "letters, digits, '_', '.', ':', '-'"), REQUIRED,
           "unique instance name"),
@@ -197,6 +234,15 @@ VRRP_FIELDS = (
           "the VIPs (all of one family)"),
     Field("garp", Nested(GARP), model.GarpSettings(), "gratuitous ARP timing",
           doc_default="see [garp](#garp)"),
+    Field("track_interface", ListOf(ScalarOr(TRACK_INTERFACE, "name")), (), "tracked interfaces"),
+    Field("track_script", ListOf(ScalarOr(TRACK_REF, "name")), (), "tracking scripts, by name"),
+    Field("track_file", ListOf(ScalarOr(TRACK_REF, "name")), (), "tracking files, by name"),
+    Field("notify_master", Argv(), None, "run on becoming MASTER"),
+    Field("notify_backup", Argv(), None, "run on becoming BACKUP"),
+    Field("notify_fault", Argv(), None, "run on entering FAULT"),
+    Field("notify_stop", Argv(), None, "run when the instance stops"),
+    Field("notify", Argv(), None, "run on every transition with arguments "
+          "`INSTANCE <name> <state> <priority>` appended"),
 )
 
 VRRP_RULES = (
@@ -760,6 +806,61 @@ VIRTUAL_SERVER = Section(
 )
 
 
+# --- tracking scripts, files, sync groups --------------------------------------------------
+
+VRRP_SCRIPT_FIELDS = (
+    Field("name", SCRIPT_NAME, REQUIRED, "unique script name, used in `track_script`"),
+    Field("script", Argv(), REQUIRED, "program and arguments; run directly, never by a shell"),
+    Field("interval", Float(0.1, 86400), 1.0, "seconds between runs"),
+    Field("timeout", Float(0.1, 86400), None, "kill the script after this many seconds",
+          doc_default="interval"),
+    Field("rise", Int(1, 1000), 1, "successes in a row before a failed script is OK again"),
+    Field("fall", Int(1, 1000), 1, "failures in a row before an OK script is failed"),
+    Field("weight", TRACKER_WEIGHT, 0,
+          "0: failed = FAULT; negative: subtracted while failed; positive: added while OK"),
+)
+VRRP_SCRIPT = Section(
+    "vrrp_script",
+    "Tracking script",
+    "keepalived's `vrrp_script`: run on the main loop; exit 0 is success.",
+    VRRP_SCRIPT_FIELDS,
+    _make(model.VrrpScript, *_fields_of(VRRP_SCRIPT_FIELDS)),
+)
+
+TRACK_FILE_FIELDS = (
+    Field("name", SCRIPT_NAME, REQUIRED, "unique name, used in `track_file`"),
+    Field("file", ABS_PATH, REQUIRED, "file holding an integer (missing or unreadable = 0)"),
+    Field("weight", TRACKER_WEIGHT, 1,
+          "value x weight is added to the priority; 0: a non-zero value is a fault"),
+)
+TRACK_FILE = Section(
+    "vrrp_track_file",
+    "Tracking file",
+    "keepalived's `vrrp_track_file`: polled (and re-read at once when inotify says it "
+    "changed); a sum <= -254 is a fault.",
+    TRACK_FILE_FIELDS,
+    _make(model.TrackFile, *_fields_of(TRACK_FILE_FIELDS)),
+)
+
+SYNC_GROUP_FIELDS = (
+    Field("name", SCRIPT_NAME, REQUIRED, "unique group name"),
+    Field("group", ListOf(Text(64), 1), REQUIRED, "member instance names"),
+    Field("notify_master", Argv(), None, "run when the group becomes MASTER"),
+    Field("notify_backup", Argv(), None, "run when the group becomes BACKUP"),
+    Field("notify_fault", Argv(), None, "run when the group enters FAULT"),
+    Field("notify_stop", Argv(), None, "run when the group stops"),
+    Field("notify", Argv(), None,
+          "run on every group transition with `GROUP <name> <state> 0` appended"),
+)
+SYNC_GROUP = Section(
+    "vrrp_sync_group",
+    "VRRP sync group",
+    "Instances that change state together (keepalived `vrrp_sync_group`).",
+    SYNC_GROUP_FIELDS,
+    _make(model.SyncGroup, *_fields_of(SYNC_GROUP_FIELDS)),
+)
+
+
 # --- the file -------------------------------------------------------------------------------
 
 CONFIG_FIELDS = (
@@ -767,6 +868,9 @@ CONFIG_FIELDS = (
           doc_default="all defaults"),
     Field("vrrp_instances", ListOf(Nested(VRRP_INSTANCE)), (), "VRRP instances"),
     Field("virtual_servers", ListOf(Nested(VIRTUAL_SERVER)), (), "IPVS services"),
+    Field("vrrp_scripts", ListOf(Nested(VRRP_SCRIPT)), (), "tracking scripts"),
+    Field("vrrp_track_files", ListOf(Nested(TRACK_FILE)), (), "tracking files"),
+    Field("vrrp_sync_groups", ListOf(Nested(SYNC_GROUP)), (), "VRRP sync groups"),
 )
 
 
@@ -783,6 +887,42 @@ def _check_config(v: Values) -> None:
         if sync is not None and sync.vrrp_instance not in {i.name for i in v["vrrp_instances"]}:
             v.error(("global", "lvs_sync_daemon", "vrrp_instance"),
                     f"no vrrp instance named {sync.vrrp_instance!r}")
+    _check_trackers(v)
+
+
+def _check_unique_names(v: Values, section: str) -> set[str]:
+    names: dict[str, int] = {}
+    for i, item in v.items(section):
+        if item.name in names:
+            v.error((section, i, "name"), f"name {item.name!r} is already used at line "
+                    f"{v.line(section, names[item.name])}")
+        names.setdefault(item.name, i)
+    return set(names)
+
+
+def _check_trackers(v: Values) -> None:
+    scripts = _check_unique_names(v, "vrrp_scripts")
+    files = _check_unique_names(v, "vrrp_track_files")
+    _check_unique_names(v, "vrrp_sync_groups")
+    instances = {inst.name for _, inst in v.items("vrrp_instances")}
+    for i, inst in v.items("vrrp_instances"):
+        for kind, known, section in (("track_script", scripts, "vrrp_scripts"),
+                                     ("track_file", files, "vrrp_track_files")):
+            if not v.ok(section):
+                continue
+            for j, ref in enumerate(getattr(inst, kind)):
+                if ref.name not in known:
+                    v.error(("vrrp_instances", i, kind, j),
+                            f"no {section} entry named {ref.name!r}")
+    grouped: dict[str, str] = {}
+    for i, group in v.items("vrrp_sync_groups"):
+        for j, member in enumerate(group.group):
+            if v.ok("vrrp_instances") and member not in instances:
+                v.error(("vrrp_sync_groups", i, "group", j), f"no vrrp instance named {member!r}")
+            elif member in grouped:
+                v.error(("vrrp_sync_groups", i, "group", j),
+                        f"{member!r} is already in sync group {grouped[member]!r}")
+            grouped.setdefault(member, group.name)
 
 
 def _check_instances(v: Values, instances: list[tuple[int, model.VrrpInstance]]) -> None:
@@ -825,6 +965,9 @@ def _make_config(v: Values) -> model.Config:
         global_settings=settings,
         vrrp_instances=v["vrrp_instances"],
         virtual_servers=v["virtual_servers"],
+        vrrp_scripts=v["vrrp_scripts"],
+        vrrp_track_files=v["vrrp_track_files"],
+        vrrp_sync_groups=v["vrrp_sync_groups"],
     )
 
 
@@ -847,11 +990,17 @@ CONFIG = Section(
         "Instance names are unique; `virtual_router_id` is unique per interface and family.",
         "A VIP belongs to one instance; no instance's `unicast_src_ip` is another's VIP.",
         "`global.lvs_sync_daemon.vrrp_instance` names an instance.",
+        "`track_script` / `track_file` entries name a `vrrp_scripts` / `vrrp_track_files` "
+        "entry; names of scripts, files and sync groups are unique; sync group members are "
+        "instances, each in at most one group.",
     ),
     renamed={
         "global_defs": "use global",
         "vrrp_instance": "use vrrp_instances: [...]",
         "virtual_server": "use virtual_servers: [...]",
+        "vrrp_script": "use vrrp_scripts: [...]",
+        "vrrp_track_file": "use vrrp_track_files: [...]",
+        "vrrp_sync_group": "use vrrp_sync_groups: [...]",
     },
 )
 
