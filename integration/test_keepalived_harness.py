@@ -73,6 +73,7 @@ def test_unicast_pair_elects_with_multicast_dropped(lan, sniffer, keepalived_nod
     unicast = BASE.but(version=3, password=None)
     high = keepalived_node(node_a, unicast.but(
         priority=150, unicast_src_ip=node_a.ip, unicast_peers=[node_b.ip]))
+    high.wait_started()
     low = keepalived_node(node_b, unicast.but(
         priority=100, unicast_src_ip=node_b.ip, unicast_peers=[node_a.ip]))
     # Both start BACKUP: the election needs the unicast adverts to get through.

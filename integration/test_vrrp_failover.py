@@ -21,6 +21,7 @@ MARGIN = 0.1  # the acceptance bound: Master_Down_Interval + 100 ms
 def elect(lan, haipvs_node, high_instance, low_instance):
     d1, d2 = lan.add_node("d1"), lan.add_node("d2")
     high = haipvs_node(d1, high_instance)
+    high.wait_started()  # a cold-start election is decided by who started first, too
     low = haipvs_node(d2, low_instance)
     high.wait_state("MASTER", 8)
     low.wait_state("BACKUP", 2)

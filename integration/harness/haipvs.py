@@ -145,6 +145,10 @@ class HaipvsNode:
         wait_until(self.catches_sigusr1, timeout, interval=0.02,
                    what=f"{self} to install its SIGUSR1 handler", describe=self.describe)
 
+    def wait_started(self, timeout: float = 10.0) -> None:
+        """Until the daemon's VRRP machines run (its SIGUSR1 handler goes in after them)."""
+        self.wait_ready(timeout)
+
     def dump(self, timeout: float = 3.0) -> dict[str, Any]:
         """SIGUSR1, then the first haipvs.json generated after the signal."""
         self.wait_ready()

@@ -125,6 +125,12 @@ class KeepalivedNode:
         inst = self.instances[name]
         return self.node.has_address(vip or inst.vips[0], inst.interface)
 
+    def wait_started(self, timeout: float = 5.0, name: str = "VI_1") -> None:
+        """Until keepalived has run its instance's state machine (it logs the initial state)."""
+        wait_until(lambda: self.transitions(name), timeout,
+                   what=f"keepalived on {self.node.name} to start {name}",
+                   describe=self.describe)
+
     def wait_state(self, state: str, timeout: float, name: str = "VI_1") -> None:
         wait_until(lambda: self.state(name) == state, timeout,
                    what=f"keepalived on {self.node.name} {name} in {state}",
