@@ -166,23 +166,27 @@ class HealthEngine:
 
     def snapshot(self) -> list[dict]:
         """JSON-ready state of every server and its checks (for the state dump)."""
-        out = []
-        for key, server in self._servers.items():
-            out.append({
-                "service": str(key.service),
-                "real_server": str(key.dest),
-                "up": server.health.up,
-                "weight": server.health.weight,
-                "reason": server.health.reason,
-                "since": server.health.since,
-                "paused": key in self._paused,
-                "checks": [
-                    {"check": checker.spec.describe(), "paused": checker.paused,
-                     **checker.state.as_dict()}
-                    for checker in server.checkers
-                ],
-            })
-        return out
+        return [self._describe(key, server) for key, server in self._servers.items()]
+
+    def snapshot_of(self, key: ServerKey) -> dict | None:
+        server = self._servers.get(key)
+        return None if server is None else self._describe(key, server)
+
+    def _describe(self, key: ServerKey, server: _Server) -> dict:
+        return {
+            "service": str(key.service),
+            "real_server": str(key.dest),
+            "up": server.health.up,
+            "weight": server.health.weight,
+            "reason": server.health.reason,
+            "since": server.health.since,
+            "paused": key in self._paused,
+            "checks": [
+                {"check": checker.spec.describe(), "paused": checker.paused,
+                 **checker.state.as_dict()}
+                for checker in server.checkers
+            ],
+        }
 
     # -- internals -------------------------------------------------------------------------
 
