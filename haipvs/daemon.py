@@ -18,6 +18,7 @@ import trio
 from haipvs.config import Config
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.vrrp_runtime import VrrpRuntime
+from haipvs.health import HealthEngine, ServerHealth, ServerKey, specs_from_config
 from haipvs.ipvs import desired as ipvs_desired
 from haipvs.ipvs.reconcile import Reconciler
 from haipvs.ipvs.status import status_json
@@ -74,7 +75,9 @@ class Daemon:
         self.recent_events: list[dict[str, Any]] = []
         self._runtime_failed = False
         self.instance_states: dict[str, str] = {i.name: "INIT" for i in config.vrrp_instances}
-        self.health: ipvs_desired.HealthView = ipvs_desired.AllUp()
+        # The health engine is also the IPVS HealthView: the desired table asks it.
+        self.health_engine = HealthEngine(specs_from_config(self.config), self._health_changed)
+        self.health: ipvs_desired.HealthView = self.health_engine
         self.reconciler = Reconciler()
 
     @property
@@ -106,6 +109,7 @@ class Daemon:
                 virtual_servers=len(self.config.virtual_servers),
             )
             async with trio.open_nursery() as nursery:
+                await nursery.start(self.health_engine.run)
                 self.update_ipvs()
                 await nursery.start(self.reconciler.run)
                 nursery.start_soon(self._consume_events)
@@ -140,6 +144,23 @@ class Daemon:
                 self.instance_states[event["instance"]] = event["to"]
                 if self.config.global_settings.lvs_sync_daemon is not None:
                     self.update_ipvs()
+
+    def _health_changed(self, key: ServerKey, health: ServerHealth) -> None:
+        """A real server went up or down (or changed dynamic weight): recompute the desired
+        IPVS table; the reconciler applies only the difference."""
+        self.recent_events.append(
+            {
+                "kind": "realserver",
+                "at": time.time(),
+                "service": str(key.service),
+                "real_server": str(key.dest),
+                "up": health.up,
+                "weight": health.weight,
+                "reason": health.reason,
+            }
+        )
+        del self.recent_events[:-100]
+        self.update_ipvs()
 
     def update_ipvs(self) -> None:
         """Desired IPVS state from config + health (+ VRRP state for the sync daemon).
@@ -186,6 +207,18 @@ class Daemon:
     def ipvs_snapshot(self) -> dict[str, Any]:
         snapshot = self.reconciler.snapshot()
         snapshot["desired"] = status_json(self.reconciler.desired)["services"]
+        servers = self.health_engine.snapshot()
+        # What `haipvs status` joins with the kernel table.
+        snapshot["health"] = [
+            {
+                "service": s["service"],
+                "dest": s["real_server"],
+                "up": s["up"],
+                "reason": s["reason"],
+            }
+            for s in servers
+        ]
+        snapshot["real_servers"] = servers
         return snapshot
 
     async def dump_state(self) -> None:
