@@ -94,6 +94,25 @@ def run_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- import-keepalived ------------------------------------------------------------------------
+
+
+def _import_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="KEEPALIVED_CONF", help="keepalived.conf to translate")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the YAML here (default "
+                        "stdout)")
+    parser.add_argument("--config-id", metavar="ID",
+                        help="keep `@ID` lines, as keepalived --config-id does")
+
+
+@command("import-keepalived", "translate a keepalived.conf into haipvs YAML; what cannot be "
+         "translated is listed on stderr", _import_arguments)
+def run_import_keepalived(args: argparse.Namespace) -> int:
+    from haipvs.importer.cli import run
+
+    return run(args)
+
+
 # --- the daemon -------------------------------------------------------------------------------
 
 
@@ -127,6 +146,31 @@ def run_daemon(args: argparse.Namespace) -> int:
     return daemon.run(config, config_path=args.config, overrides=overrides)
 
 
+# --- status -----------------------------------------------------------------------------------
+
+
+def _status_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--state-dir", default="/run/haipvs", help="the daemon's state_dir")
+    parser.add_argument(
+        "--pid-file", default=None, help="the daemon's pid file (default STATE_DIR/haipvs.pid)"
+    )
+    parser.add_argument(
+        "--no-refresh", action="store_true", help="use the last state dump as it is"
+    )
+
+
+@command(
+    "status", "live IPVS table (ipvsadm -Ln layout) with real-server health", _status_arguments
+)
+def run_status(args: argparse.Namespace) -> int:
+    from haipvs.status_command import refresh_dump, status
+
+    if not args.no_refresh:
+        refresh_dump(args.state_dir, args.pid_file or f"{args.state_dir}/haipvs.pid")
+    return status(args.state_dir, as_json=args.json)
+
+
 # --- parser -----------------------------------------------------------------------------------
 
 
@@ -137,12 +181,21 @@ def build_parser() -> argparse.ArgumentParser:
         "Without a subcommand, runs the daemon in the foreground.",
     )
     parser.add_argument("--version", action="version", version=f"haipvs {__version__}")
-    parser.add_argument("--config", "-f", default=DEFAULT_CONFIG, metavar="FILE",
-                        help=f"configuration file (default {DEFAULT_CONFIG})")
+    parser.add_argument(
+        "--config",
+        "-f",
+        default=DEFAULT_CONFIG,
+        metavar="FILE",
+        help=f"configuration file (default {DEFAULT_CONFIG})",
+    )
     parser.add_argument("--pid-file", metavar="PATH", help="override global.pid_file")
     parser.add_argument("--state-dir", metavar="DIR", help="override global.state_dir")
-    parser.add_argument("--log-format", choices=FORMATS, default="auto",
-                        help="console (key=value) on a terminal, json otherwise (default auto)")
+    parser.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default="auto",
+        help="console (key=value) on a terminal, json otherwise (default auto)",
+    )
     parser.add_argument("--log-level", choices=LEVELS, default="info")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for cmd in COMMANDS.values():

@@ -21,7 +21,7 @@ from haipvs.drivers.vrrp_runtime import VrrpRuntime
 from haipvs.health import HealthEngine, ServerHealth, ServerKey, specs_from_config
 from haipvs.ipvs import desired as ipvs_desired
 from haipvs.ipvs.reconcile import Reconciler
-from haipvs.ipvs.status import status_json
+from haipvs.ipvs.status import health_from_dump, render_status, status_json
 from haipvs.statedump import DUMP_FORMAT, write_dump
 from haipvs.vrrp_binding import bindings_from_config
 
@@ -219,6 +219,9 @@ class Daemon:
             for s in servers
         ]
         snapshot["real_servers"] = servers
+        snapshot["desired_text"] = render_status(
+            self.reconciler.desired, health_from_dump(snapshot["health"])
+        )
         return snapshot
 
     async def dump_state(self) -> None:
