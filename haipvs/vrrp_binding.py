@@ -41,7 +41,7 @@ def instance_params(instance: VrrpInstance) -> InstanceParams:
     )
 
 
-def instance_binding(instance: VrrpInstance) -> InstanceBinding:
+def instance_binding(instance: VrrpInstance, sync_group: str | None = None) -> InstanceBinding:
     vips = tuple(
         Vip(interface=vip.address, ifname=vip.dev or instance.interface, label=vip.label)
         for vip in instance.virtual_ipaddress
@@ -52,8 +52,12 @@ def instance_binding(instance: VrrpInstance) -> InstanceBinding:
         vips=vips,
         unicast_src=instance.unicast_src_ip,
         unicast_peers=instance.unicast_peers,
+        track_interfaces=tuple((t.name, t.weight) for t in instance.track_interface),
+        sync_group=sync_group,
     )
 
 
 def bindings_from_config(config: Config) -> list[InstanceBinding]:
-    return [instance_binding(instance) for instance in config.vrrp_instances]
+    groups = {member: group.name for group in config.vrrp_sync_groups for member in group.group}
+    return [instance_binding(instance, groups.get(instance.name))
+            for instance in config.vrrp_instances]

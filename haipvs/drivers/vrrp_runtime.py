@@ -1,16 +1,23 @@
 """The VRRP runtime: its own thread, its own trio loop, nothing else on it.
 
 It owns the raw sockets, the core state machines and their timers, GARP/NA, VIP changes
-(through the rtnetlink owner thread, so netlink never blocks this loop) and the link
-monitor. Checker load on the main loop cannot make adverts late: the only thing shared
-is the GIL, and the switch interval is lowered so this thread gets it back quickly.
+(through the rtnetlink owner thread, so netlink never blocks this loop), the link monitor,
+track_interface and sync groups. Checker load on the main loop cannot make adverts late: the
+only thing shared is the GIL, and the switch interval is lowered so this thread gets it back
+quickly.
+
+Faults and priority have several sources (the instance's own link, tracked interfaces, the
+main loop's track_script / track_file, the sync group). Each source owns one entry in
+`_Instance.fault_reasons` / `_Instance.priority_parts`; the machine sees their sum.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import ipaddress
+import itertools
 import math
 import sys
 import threading
@@ -48,10 +55,21 @@ class InstanceBinding:
     vips: tuple[addresses.Vip, ...]
     unicast_src: IPAddress | None = None
     unicast_peers: tuple[IPAddress, ...] = ()
+    # (interface, weight): weight 0 = down is a fault; else added while up (>0) or down (<0)
+    track_interfaces: tuple[tuple[str, int], ...] = ()
+    sync_group: str | None = None
 
     @property
     def name(self) -> str:
         return self.params.name
+
+    @property
+    def identity(self) -> tuple:
+        """What a reload may not change for the instance to keep its state: VRID, interface,
+        family, version, owner-ness and the VIPs (with device and label)."""
+        params = self.params
+        return (params.name, params.vrid, self.ifname, params.family, params.version,
+                params.owner, frozenset(self.vips))
 
     @property
     def family(self) -> int:
@@ -65,8 +83,14 @@ class _Instance:
     group: _InterfaceGroup
     timers: dict[str, float] = field(default_factory=dict)
     timer_scope: trio.CancelScope | None = None
+    loop_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     primary: IPAddress | None = None
     faulted: bool = False
+    fault_reason: str | None = None  # what the machine was told
+    fault_reasons: dict[str, str] = field(default_factory=dict)  # source -> reason
+    priority_parts: dict[str, int] = field(default_factory=dict)  # source -> delta
+    tracked_ifindex: dict[str, int | None] = field(default_factory=dict)
+    started: bool = False
     vips_held: bool = False
     transitions: list[dict[str, Any]] = field(default_factory=list)
 
@@ -90,6 +114,7 @@ class _InterfaceGroup:
     announcer: Announcer
     dispatcher: core.Dispatcher
     instances: dict[int, _Instance] = field(default_factory=dict)
+    loop_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     # Every core input of this group and the execution of its actions happen under this
     # lock, so a state change and the I/O it asks for are never interleaved with another.
     lock: trio.Lock = field(default_factory=trio.Lock)
@@ -114,11 +139,17 @@ class VrrpRuntime:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
-        self.heartbeat = 0.0  # monotonic time of the last loop tick; read by the watchdog
+        self._nursery: trio.Nursery | None = None
+        self._tracker_in, self._tracker_out = trio.open_memory_channel[tuple](math.inf)
+        # time.monotonic() of the last loop tick (comparable across threads, unlike each
+        # trio run's own clock); the watchdog pings systemd only while this is fresh.
+        self.heartbeat = 0.0
+        self.heartbeat_interval = 0.5
         # How late each timer fired (seconds), newest last: the timer-safety evidence.
         self.timer_lateness: collections.deque[tuple[str, float]] = collections.deque(
             maxlen=100_000
         )
+        self.timers_fired = 0  # total appended to timer_lateness (it drops the oldest)
 
     # ---- thread control (called from the main thread) ----------------------------------
 
@@ -161,13 +192,39 @@ class VrrpRuntime:
         return trio.from_thread.run_sync(fn, trio_token=self._token)
 
     def set_priority(self, name: str, effective_priority: int) -> None:
-        """Thread-safe: trackers change an instance's effective priority."""
+        """Thread-safe: set an instance's effective priority outright (as a tracker delta
+        against its base priority, so later tracker updates add to it)."""
+        instance = self._instances.get(name)
+        if instance is not None:
+            delta = effective_priority - instance.binding.params.base_priority
+            self.set_tracker(name, "set_priority", delta=delta)
 
-        async def apply() -> None:
-            await self._feed(self._instances[name], core.PriorityChanged(effective_priority))
+    def set_tracker(self, name: str, source: str, *, delta: int = 0,
+                    fault: str | None = None) -> None:
+        """Thread-safe, non-blocking: tracker `source` of instance `name` now contributes
+        `delta` to its priority and, if `fault` is set, holds it in FAULT. Updates from one
+        thread are applied in the order they were made."""
+        if self._token is None:
+            return
+        update = (name, source, delta, fault)
+        # run_sync_soon callbacks run in order, and one task drains the channel: FIFO.
+        with contextlib.suppress(trio.RunFinishedError):
+            self._token.run_sync_soon(self._tracker_in.send_nowait, update)
 
+    def reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],
+                    remove: list[str]) -> None:
+        """Thread-safe, blocking (reload): `remove` instances stop (a MASTER resigns with
+        priority 0 and releases its VIPs); `keep` instances get their new parameters and keep
+        their state; `add` instances start (as BACKUP unless address owner)."""
+        if self._token is None:
+            raise RuntimeError("VRRP runtime is not running")
+        trio.from_thread.run(self._reconfigure, keep, add, remove, trio_token=self._token)
+
+    def block_loop_for_test(self, seconds: float) -> None:
+        """TEST HOOK ONLY (HAIPVS_TEST_HOOKS=1, SIGUSR2): freeze the VRRP loop, as a stuck
+        thread would be, so tests can see the watchdog pings stop."""
         if self._token is not None:
-            trio.from_thread.run(apply, trio_token=self._token)
+            self._token.run_sync_soon(time.sleep, seconds)
 
     # ---- the loop ---------------------------------------------------------------------
 
@@ -176,15 +233,13 @@ class VrrpRuntime:
         monitor = LinkMonitor()
         try:
             await monitor.bind()
-            await self._release_stale_vips()
-            await self._open_groups()
+            await self._release_stale_vips(self._bindings)
             async with trio.open_nursery() as nursery:
-                for group in self._groups.values():
-                    nursery.start_soon(self._receive_loop, group)
-                for instance in self._instances.values():
-                    nursery.start_soon(self._timer_loop, instance)
+                self._nursery = nursery
+                created = [await self._open_instance(binding) for binding in self._bindings]
                 nursery.start_soon(self._heartbeat_loop)
-                for instance in self._instances.values():
+                nursery.start_soon(self._tracker_loop)
+                for instance in created:
                     await self._start_instance(instance)
                 nursery.start_soon(self._link_loop, monitor)
                 self._ready.set()
@@ -192,62 +247,247 @@ class VrrpRuntime:
                 await self._stop_all()
                 nursery.cancel_scope.cancel()
         finally:
+            self._nursery = None
             monitor.close()
             for group in self._groups.values():
                 group.sock.close()
                 group.announcer.close()
 
-    async def _release_stale_vips(self) -> None:
+    async def _release_stale_vips(self, bindings: list[InstanceBinding]) -> None:
         """After a crash the kernel may still hold VIPs we marked; we start as BACKUP, so
         none of them may stay. Only configured VIPs carrying haipvs' mark are removed."""
-        configured = [vip for b in self._bindings for vip in b.vips]
+        configured = [vip for b in bindings for vip in b.vips]
         changes = await self._rtnl.call(addresses.sync_remove_stale, configured, set())
         for change in changes:
             if change.action == "remove":
                 log.info("stale_vip_removed", vip=str(change.vip.interface), dev=change.vip.ifname)
 
-    async def _open_groups(self) -> None:
-        for binding in self._bindings:
-            key = (binding.ifname, binding.family)
-            group = self._groups.get(key)
-            if group is None:
-                state = await self._rtnl.call(addresses.sync_link_state, binding.ifname)
-                if state.index is None:
-                    raise RuntimeError(f"interface {binding.ifname} does not exist")
-                group = _InterfaceGroup(
-                    ifname=binding.ifname,
-                    family=binding.family,
-                    ifindex=state.index,
-                    sock=VrrpSocket(binding.ifname, state.index, binding.family),
-                    announcer=Announcer(binding.ifname, state.index, state.mac),
-                    dispatcher=core.Dispatcher(),
-                )
-                self._groups[key] = group
-            machine = core.VrrpMachine(binding.params)
-            instance = _Instance(binding=binding, machine=machine, group=group)
-            group.instances[binding.params.vrid] = instance
-            group.dispatcher.add(machine)
-            self._instances[binding.name] = instance
+    async def _open_instance(self, binding: InstanceBinding) -> _Instance:
+        """Create the instance (and its interface group) and start its loops; it stays in
+        INIT until `_start_instance`."""
+        assert self._nursery is not None
+        key = (binding.ifname, binding.family)
+        group = self._groups.get(key)
+        if group is None:
+            state = await self._rtnl.call(addresses.sync_link_state, binding.ifname)
+            if state.index is None:
+                raise RuntimeError(f"interface {binding.ifname} does not exist")
+            group = _InterfaceGroup(
+                ifname=binding.ifname,
+                family=binding.family,
+                ifindex=state.index,
+                sock=VrrpSocket(binding.ifname, state.index, binding.family),
+                announcer=Announcer(binding.ifname, state.index, state.mac),
+                dispatcher=core.Dispatcher(),
+            )
+            self._groups[key] = group
+            self._nursery.start_soon(self._receive_loop, group)
+        machine = core.VrrpMachine(binding.params)
+        instance = _Instance(binding=binding, machine=machine, group=group)
+        group.instances[binding.params.vrid] = instance
+        group.dispatcher.add(machine)
+        self._instances[binding.name] = instance
+        self._nursery.start_soon(self._timer_loop, instance)
+        return instance
 
     async def _start_instance(self, instance: _Instance) -> None:
         state = await self._rtnl.call(addresses.sync_link_state, instance.binding.ifname)
         instance.primary = self._source_address(instance, state)
-        instance.faulted = not self._usable(instance, state)
-        fault = self._fault_reason(instance, state) if instance.faulted else None
-        await self._feed(instance, core.Startup(primary_address=instance.primary, fault=fault))
+        await self._check_tracked_interfaces(instance)
+        self._set_link_fault(instance, state)
+        instance.started = True
+        self._sync_group_fault_into(instance)
+        if instance.fault_reasons:
+            instance.faulted = True
+            instance.fault_reason = self._combined_reason(instance)
+        wanted = self._wanted_priority(instance)
+        if wanted != instance.machine.effective_priority:
+            await self._feed(instance, core.PriorityChanged(wanted))
+        await self._feed(
+            instance,
+            core.Startup(primary_address=instance.primary, fault=instance.fault_reason),
+        )
+        await self._refresh_sync_faults()
+
+    async def _refresh_sync_faults(self) -> None:
+        for instance in list(self._instances.values()):
+            if instance.started and self._sync_group_fault_into(instance):
+                await self._apply_fault(instance)
+
+    async def _stop_instance(self, instance: _Instance) -> None:
+        await self._feed(instance, core.Shutdown())
+        instance.loop_scope.cancel()
+        group = instance.group
+        group.dispatcher.remove(instance.machine)
+        group.instances.pop(instance.binding.params.vrid, None)
+        self._instances.pop(instance.name, None)
+        if not group.instances:
+            group.loop_scope.cancel()
+            group.sock.close()
+            group.announcer.close()
+            self._groups.pop((group.ifname, group.family), None)
 
     async def _stop_all(self) -> None:
         for instance in self._instances.values():
             await self._feed(instance, core.Shutdown())
 
+    async def _reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],
+                           remove: list[str]) -> None:
+        for name in remove:
+            instance = self._instances.get(name)
+            if instance is not None:
+                log.info("instance_removed", instance=name)
+                await self._stop_instance(instance)
+        for binding in keep:
+            await self._retune(self._instances[binding.name], binding)
+        await self._release_stale_vips(add)
+        created = [await self._open_instance(binding) for binding in add]
+        for instance in created:
+            log.info("instance_added", instance=instance.name)
+            await self._start_instance(instance)
+        await self._refresh_sync_faults()
+
+    async def _retune(self, instance: _Instance, binding: InstanceBinding) -> None:
+        """New parameters for a running machine whose identity did not change: its state,
+        timers and VIPs stay. Priority goes in through the core's PriorityChanged; the
+        interval, preempt and GARP settings apply from the next advert / event."""
+        old = instance.binding
+        if binding == old:
+            return
+        machine = instance.machine
+        params = binding.params
+        machine.params = params
+        hinted_master = params.initial_state == "MASTER"
+        machine.preempt = params.preempt or params.owner or hinted_master
+        machine.preempt_delay = (
+            0.0 if (hinted_master or not machine.preempt) else params.preempt_delay
+        )
+        if params.version == 2 or machine.state == core.State.MASTER:
+            machine.master_advert_int = params.advert_int
+        instance.binding = binding
+        tracked = {ifname for ifname, _ in binding.track_interfaces}
+        for source in [s for s in instance.fault_reasons if s.startswith("track_interface:")]:
+            if source.split(":", 1)[1] not in tracked:
+                del instance.fault_reasons[source]
+        for source in [s for s in instance.priority_parts if s.startswith("track_interface:")]:
+            if source.split(":", 1)[1] not in tracked:
+                del instance.priority_parts[source]
+        await self._check_tracked_interfaces(instance)
+        changed = [f.name for f in dataclasses.fields(params)
+                   if getattr(params, f.name) != getattr(old.params, f.name)]
+        log.info("instance_retuned", instance=instance.name, changed=changed)
+        await self._apply_trackers(instance)
+
     async def _heartbeat_loop(self) -> None:
         while True:
-            self.heartbeat = trio.current_time()
-            await trio.sleep(0.5)
+            self.heartbeat = time.monotonic()
+            await trio.sleep(self.heartbeat_interval)
+
+    # ---- trackers, faults, sync groups -------------------------------------------------
+
+    def _wanted_priority(self, instance: _Instance) -> int:
+        return instance.binding.params.base_priority + sum(instance.priority_parts.values())
+
+    @staticmethod
+    def _combined_reason(instance: _Instance) -> str:
+        return "; ".join(instance.fault_reasons[k] for k in sorted(instance.fault_reasons))
+
+    async def _tracker_loop(self) -> None:
+        async for name, source, delta, fault in self._tracker_out:
+            await self._update_tracker(name, source, delta, fault)
+
+    async def _update_tracker(self, name: str, source: str, delta: int,
+                              fault: str | None) -> None:
+        instance = self._instances.get(name)
+        if instance is None:
+            return
+        if delta:
+            instance.priority_parts[source] = delta
+        else:
+            instance.priority_parts.pop(source, None)
+        if fault is not None:
+            instance.fault_reasons[source] = fault
+        else:
+            instance.fault_reasons.pop(source, None)
+        if instance.started:
+            await self._apply_trackers(instance)
+
+    async def _apply_trackers(self, instance: _Instance) -> None:
+        """Bring the machine in line with the sources: priority first (so a fault clearing
+        starts with the right priority), then fault in/out, then the sync group."""
+        wanted = self._wanted_priority(instance)
+        if wanted != instance.machine.effective_priority:
+            await self._feed(instance, core.PriorityChanged(wanted))
+        await self._apply_fault(instance)
+        if instance.binding.sync_group is not None:
+            await self._refresh_sync_faults()
+
+    async def _apply_fault(self, instance: _Instance) -> None:
+        if instance.fault_reasons:
+            reason = self._combined_reason(instance)
+            if not instance.faulted or reason != instance.fault_reason:
+                instance.faulted = True
+                instance.fault_reason = reason
+                await self._feed(instance, core.FaultDetected(reason))
+        elif instance.faulted:
+            instance.faulted = False
+            instance.fault_reason = None
+            await self._feed(instance, core.FaultCleared(primary_address=instance.primary))
+
+    def _members(self, group: str) -> list[_Instance]:
+        return [i for i in self._instances.values() if i.binding.sync_group == group]
+
+    def _sync_group_fault_into(self, instance: _Instance) -> bool:
+        """keepalived: one member in FAULT (by its own sources) pulls the whole group into
+        FAULT. Sets/clears this member's "sync_group" source; True when it changed."""
+        group = instance.binding.sync_group
+        before = instance.fault_reasons.get("sync_group")
+        culprit = None
+        if group is not None:
+            for member in self._members(group):
+                own = [k for k in member.fault_reasons if k != "sync_group"]
+                if member is not instance and member.started and own:
+                    culprit = member.name
+                    break
+        if culprit is not None:
+            instance.fault_reasons["sync_group"] = f"sync group {group}: {culprit} is in FAULT"
+        else:
+            instance.fault_reasons.pop("sync_group", None)
+        return instance.fault_reasons.get("sync_group") != before
+
+    async def _sync_follow(self, leader: _Instance, new_state: core.State) -> None:
+        """keepalived's sync group: a member becoming MASTER takes the others to MASTER; one
+        losing MASTER to a better router takes the others to BACKUP."""
+        for member in self._members(leader.binding.sync_group or ""):
+            if member is leader or member.name not in self._instances:
+                continue
+            machine = member.machine
+            if new_state == core.State.MASTER and machine.state == core.State.BACKUP:
+                if core.TIMER_MASTER_DOWN in machine.timers:
+                    log.info("sync_group_follow", instance=member.name, leader=leader.name,
+                             to="MASTER")
+                    member.timers.pop(core.TIMER_MASTER_DOWN, None)
+                    await self._feed(member, core.TimerExpired(core.TIMER_MASTER_DOWN))
+            elif new_state == core.State.BACKUP and machine.state == core.State.MASTER:
+                log.info("sync_group_follow", instance=member.name, leader=leader.name,
+                         to="BACKUP")
+                # The core steps down only for a better advert; stand in for the leader's
+                # master with an owner-priority advert from its address.
+                src = leader.machine.master_ip
+                if src is None or src.version != member.family:
+                    src = member.primary
+                if src is None:
+                    continue
+                advert = machine.advert(core.OWNER_PRIORITY)
+                await self._feed(member, core.AdvertReceived(advert, src))
 
     # ---- inputs -----------------------------------------------------------------------
 
     async def _receive_loop(self, group: _InterfaceGroup) -> None:
+        with group.loop_scope:
+            await self._receive_forever(group)
+
+    async def _receive_forever(self, group: _InterfaceGroup) -> None:
         while True:
             try:
                 data, source, destination, hop_limit = await group.sock.receive()
@@ -273,6 +513,10 @@ class VrrpRuntime:
                     await self._execute_locked(instance, verdict.actions)
 
     async def _timer_loop(self, instance: _Instance) -> None:
+        with instance.loop_scope:
+            await self._timers_forever(instance)
+
+    async def _timers_forever(self, instance: _Instance) -> None:
         while True:
             with trio.CancelScope(deadline=self._next_deadline(instance)) as scope:
                 instance.timer_scope = scope
@@ -286,6 +530,7 @@ class VrrpRuntime:
                 if instance.timers.get(name, math.inf) <= now:
                     del instance.timers[name]
                     self.timer_lateness.append((name, now - deadline))
+                    self.timers_fired += 1
                     await self._feed(instance, core.TimerExpired(name))
 
     def _next_deadline(self, instance: _Instance) -> float:
@@ -294,20 +539,58 @@ class VrrpRuntime:
     async def _link_loop(self, monitor: LinkMonitor) -> None:
         while True:
             changed = await monitor.next_change()
-            for instance in self._instances.values():
-                if 0 in changed or instance.group.ifindex in changed:
-                    await self._recheck_link(instance)
+            for instance in list(self._instances.values()):
+                if instance.name not in self._instances or not instance.started:
+                    continue
+                own = 0 in changed or instance.group.ifindex in changed
+                tracked = 0 in changed or any(
+                    index is None or index in changed
+                    for index in instance.tracked_ifindex.values()
+                )
+                if own or tracked:
+                    await self._recheck_link(instance, own, tracked)
 
-    async def _recheck_link(self, instance: _Instance) -> None:
-        state = await self._rtnl.call(addresses.sync_link_state, instance.binding.ifname)
-        usable = self._usable(instance, state)
-        if not usable and not instance.faulted:
-            instance.faulted = True
-            await self._feed(instance, core.FaultDetected(self._fault_reason(instance, state)))
-        elif usable and instance.faulted:
-            instance.faulted = False
-            instance.primary = self._source_address(instance, state)
-            await self._feed(instance, core.FaultCleared(primary_address=instance.primary))
+    async def _recheck_link(self, instance: _Instance, own: bool = True,
+                            tracked: bool = True) -> None:
+        if own:
+            state = await self._rtnl.call(addresses.sync_link_state, instance.binding.ifname)
+            source = self._source_address(instance, state)
+            if self._usable(instance, state) and source != instance.primary:
+                instance.primary = source
+                if not instance.faulted:
+                    await self._feed(instance, core.PrimaryAddressChanged(source))
+            self._set_link_fault(instance, state)
+        if tracked:
+            await self._check_tracked_interfaces(instance)
+        await self._apply_trackers(instance)
+
+    def _set_link_fault(self, instance: _Instance, state: addresses.LinkState) -> None:
+        if self._usable(instance, state):
+            instance.fault_reasons.pop("link", None)
+        else:
+            instance.fault_reasons["link"] = self._fault_reason(instance, state)
+
+    async def _check_tracked_interfaces(self, instance: _Instance) -> None:
+        """keepalived track_interface: weight 0 = down is a fault; a negative weight is
+        subtracted while down, a positive one added while up."""
+        for ifname, weight in instance.binding.track_interfaces:
+            source = f"track_interface:{ifname}"
+            state = await self._rtnl.call(addresses.sync_link_state, ifname)
+            instance.tracked_ifindex[ifname] = state.index
+            up = state.index is not None and state.up
+            if weight == 0:
+                instance.priority_parts.pop(source, None)
+                if up:
+                    instance.fault_reasons.pop(source, None)
+                else:
+                    instance.fault_reasons[source] = f"tracked interface {ifname} is down"
+                continue
+            instance.fault_reasons.pop(source, None)
+            delta = weight if (up and weight > 0) or (not up and weight < 0) else 0
+            if delta:
+                instance.priority_parts[source] = delta
+            else:
+                instance.priority_parts.pop(source, None)
 
     def _source_address(self, instance: _Instance, state: addresses.LinkState) -> IPAddress | None:
         if instance.binding.unicast_src is not None:
@@ -411,7 +694,15 @@ class VrrpRuntime:
             new=record["to"],
             reason=action.reason,
         )
-        self._event_sink({"kind": "vrrp_transition", "instance": instance.name, **record})
+        self._event_sink({"kind": "vrrp_transition", "instance": instance.name,
+                          "priority": instance.machine.effective_priority, **record})
+        group = instance.binding.sync_group
+        if group is not None and self._nursery is not None:
+            new = action.new
+            if new == core.State.MASTER or (
+                new == core.State.BACKUP and action.old == core.State.MASTER
+            ):
+                self._nursery.start_soon(self._sync_follow, instance, new)
 
     # ---- state dump -------------------------------------------------------------------
 
@@ -432,6 +723,9 @@ class VrrpRuntime:
                 "advert_int": machine.advert_int,
                 "master_ip": str(machine.master_ip) if machine.master_ip else None,
                 "source_ip": str(instance.primary) if instance.primary else None,
+                "fault_reasons": dict(sorted(instance.fault_reasons.items())),
+                "priority_parts": dict(sorted(instance.priority_parts.items())),
+                "sync_group": instance.binding.sync_group,
                 "vips_held": [str(v.interface) for v in instance.binding.vips]
                 if instance.vips_held
                 else [],
@@ -444,3 +738,10 @@ class VrrpRuntime:
             for group in self._groups.values()
         }
         return {"instances": instances, "interfaces": interfaces}
+
+    def take_timer_lateness(self, already_seen: int) -> tuple[int, list[float]]:
+        """Called inside the VRRP loop: lateness values of timers fired since the caller's
+        count `already_seen` (at most what the deque still holds) and the new count."""
+        new = min(self.timers_fired - already_seen, len(self.timer_lateness))
+        values = [late for _, late in itertools.islice(reversed(self.timer_lateness), new)]
+        return self.timers_fired, values
