@@ -171,6 +171,33 @@ def run_status(args: argparse.Namespace) -> int:
     return status(args.state_dir, as_json=args.json)
 
 
+# --- dump -------------------------------------------------------------------------------------
+
+
+def _dump_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", default="/run/haipvs", help="the daemon's state_dir")
+    parser.add_argument("--pid-file", default=None,
+                        help="the daemon's pid file (default STATE_DIR/haipvs.pid)")
+    parser.add_argument("--timeout", type=float, default=5.0,
+                        help="seconds to wait for the fresh dump (default 5)")
+
+
+@command("dump", "ask the running daemon for a state dump (SIGUSR1) and print it as JSON",
+         _dump_arguments)
+def run_dump(args: argparse.Namespace) -> int:
+    from haipvs.statedump import DumpError, request_dump
+
+    pid_file = args.pid_file or f"{args.state_dir}/haipvs.pid"
+    try:
+        dump = request_dump(args.state_dir, pid_file, args.timeout)
+    except DumpError as exc:
+        print(f"haipvs dump: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    json.dump(dump, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
 # --- parser -----------------------------------------------------------------------------------
 
 

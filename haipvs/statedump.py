@@ -75,3 +75,40 @@ def write_dump(state_dir: str | os.PathLike, dump: dict[str, Any]) -> Path:
 
 def read_dump(state_dir: str | os.PathLike) -> dict[str, Any]:
     return json.loads((Path(state_dir) / JSON_NAME).read_text())
+
+
+class DumpError(RuntimeError):
+    pass
+
+
+def request_dump(state_dir: str | os.PathLike, pid_file: str | os.PathLike,
+                 timeout: float = 5.0) -> dict[str, Any]:
+    """`haipvs dump`: SIGUSR1 to the daemon named by the pid file, then the first haipvs.json
+    generated after the signal (polled until `timeout`)."""
+    import signal
+    import time
+
+    try:
+        pid = int(Path(pid_file).read_text().split()[0])
+    except (OSError, ValueError, IndexError) as exc:
+        raise DumpError(f"cannot read a pid from {pid_file}: {exc}") from exc
+    asked_at = time.time()
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except ProcessLookupError as exc:
+        raise DumpError(f"no process {pid} (from {pid_file}): is haipvs running?") from exc
+    except PermissionError as exc:
+        raise DumpError(f"not allowed to signal process {pid}: run as root") from exc
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            dump = read_dump(state_dir)
+            # A dump written by this request, not an older one.
+            if dump.get("pid") == pid and dump.get("generated_at", 0) >= asked_at - 0.01:
+                return dump
+        except (OSError, ValueError):
+            pass  # not written yet
+        if time.monotonic() >= deadline:
+            raise DumpError(f"no fresh {Path(state_dir) / JSON_NAME} from process {pid} "
+                            f"within {timeout:g}s")
+        time.sleep(0.02)
