@@ -4,6 +4,7 @@ runner, the sniffer's timestamps and the timing formulas before any haipvs code 
 import pytest
 
 from integration.harness.instance import VrrpInstance
+from integration.harness.sniffer import TcpdumpCapture
 from integration.harness.vrrp import master_down_interval, skew_time
 
 pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
@@ -53,8 +54,9 @@ def test_silent_master_is_replaced_after_master_down_interval(
 
 
 def test_sigterm_master_sends_priority_zero_and_backup_takes_over_after_skew(
-        lan, sniffer, keepalived_node):
+        lan, sniffer, keepalived_node, tmp_path):
     high, low = start_pair(lan, keepalived_node)
+    tcpdump = TcpdumpCapture(lan.bridge_ns, lan.bridge, tmp_path / "br0.pcap").start()
     sniffer.wait_advert(3, src_ip=high.node.ip, priority=150)
     assert high.stop() == 0
     goodbye = sniffer.wait_advert(1, src_ip=high.node.ip, priority=0)
@@ -65,6 +67,13 @@ def test_sigterm_master_sends_priority_zero_and_backup_takes_over_after_skew(
     takeover = first_low.ts - goodbye.ts
     expected = skew_time(100)
     assert expected - 0.05 <= takeover <= expected + SLACK, (takeover, expected)
+
+    # tcpdump, a second opinion on the sniffer: same packets, same kernel timestamps.
+    pcap = [f.advert for f in tcpdump.stop() if f.advert is not None]
+    for seen in (goodbye, first_low):
+        twins = [a for a in pcap if a.src_ip == seen.src_ip and a.priority == seen.priority
+                 and abs(a.ts - seen.ts) < 0.005]
+        assert twins, f"tcpdump did not capture {seen}"
 
 
 def test_unicast_pair_elects_with_multicast_dropped(lan, sniffer, keepalived_node):

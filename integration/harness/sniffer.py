@@ -295,3 +295,44 @@ def inject(netns: str, iface: str, *packets: Any) -> int:
     """
     frames = [p if isinstance(p, bytes | bytearray) else bytes(p) for p in packets]
     return call_in_netns(netns, lambda: _send_frames(iface, frames))
+
+
+class TcpdumpCapture:
+    """tcpdump writing a pcap in a netns: for keeping a capture to look at, or as a second
+    opinion on the sniffer. `start()` returns once tcpdump reports "listening on" (it
+    captures nothing for about a second after it is launched)."""
+
+    def __init__(self, netns, iface: str, pcap_path, log_path=None) -> None:
+        from pathlib import Path
+
+        self.netns = netns
+        self.iface = iface
+        self.pcap_path = Path(pcap_path)
+        self.log_path = Path(log_path) if log_path else self.pcap_path.with_suffix(".log")
+        self.proc = None
+
+    def start(self, timeout: float = 10.0) -> TcpdumpCapture:
+        import shutil
+
+        from integration.harness.proc import Proc
+
+        binary = shutil.which("tcpdump")
+        if binary is None:
+            raise RuntimeError("tcpdump is not installed")
+        argv = [binary, "-i", self.iface, "-nn", "-e", "-l", "--immediate-mode", "-U",
+                "--time-stamp-precision=nano", "-w", str(self.pcap_path),
+                "vrrp or arp or ip6 proto 112"]
+        self.proc = Proc(self.netns, argv, self.log_path, name="tcpdump")
+        wait_until(lambda: "listening on" in self.proc.log_text(), timeout,
+                   what="tcpdump to start listening", describe=self.proc.log_tail)
+        return self
+
+    def stop(self) -> list[Frame]:
+        """Stop tcpdump and return what it wrote, as Frames with pcap timestamps."""
+        from scapy.utils import rdpcap
+
+        if self.proc is not None:
+            self.proc.stop(timeout=3)
+        if not self.pcap_path.exists():
+            return []
+        return [Frame(float(pkt.time), bytes(pkt)) for pkt in rdpcap(str(self.pcap_path))]
