@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 import zlib
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import NamedTuple
@@ -165,27 +166,36 @@ class HealthEngine:
         return len(self._checkers)
 
     def snapshot(self) -> list[dict]:
-        """JSON-ready state of every server and its checks (for the state dump)."""
-        return [self._describe(key, server) for key, server in self._servers.items()]
+        """JSON-ready state of every server and its checks (for the state dump). Times are
+        wall-clock (Unix) seconds: they are read by people and other programs."""
+        to_wall = _wall_clock_converter()
+        return [self._describe(key, server, to_wall) for key, server in self._servers.items()]
 
     def snapshot_of(self, key: ServerKey) -> dict | None:
         server = self._servers.get(key)
-        return None if server is None else self._describe(key, server)
+        return None if server is None else self._describe(key, server, _wall_clock_converter())
 
-    def _describe(self, key: ServerKey, server: _Server) -> dict:
+    def _describe(
+        self, key: ServerKey, server: _Server, to_wall: Callable[[float | None], float | None]
+    ) -> dict:
+        # Transitions alone update server.health; the reason shown is the live one (the
+        # last result of each check), so an up server does not say "not checked yet".
+        live = aggregate(_checker_states(server.checkers), server.health, server.health.since)
+        checks = []
+        for checker in server.checkers:
+            state = checker.state.as_dict()
+            state["last_checked"] = to_wall(state["last_checked"])
+            state["last_transition"] = to_wall(state["last_transition"])
+            checks.append({"check": checker.spec.describe(), "paused": checker.paused, **state})
         return {
             "service": str(key.service),
             "real_server": str(key.dest),
             "up": server.health.up,
             "weight": server.health.weight,
-            "reason": server.health.reason,
-            "since": server.health.since,
+            "reason": live.reason if live.up == server.health.up else server.health.reason,
+            "since": to_wall(server.health.since),
             "paused": key in self._paused,
-            "checks": [
-                {"check": checker.spec.describe(), "paused": checker.paused,
-                 **checker.state.as_dict()}
-                for checker in server.checkers
-            ],
+            "checks": checks,
         }
 
     # -- internals -------------------------------------------------------------------------
@@ -319,6 +329,19 @@ class HealthEngine:
             self._on_change(key, health)
         except Exception:
             log.exception("health on_change callback failed", real_server=str(key.dest))
+
+
+def _wall_clock_converter() -> Callable[[float | None], float | None]:
+    """Maps trio clock readings to Unix time (identity outside a trio run)."""
+    try:
+        offset = time.time() - trio.current_time()
+    except RuntimeError:
+        offset = 0.0
+
+    def convert(value: float | None) -> float | None:
+        return None if value is None else round(value + offset, 6)
+
+    return convert
 
 
 def _on_tick(deadline: float) -> float:
