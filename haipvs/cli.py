@@ -99,14 +99,19 @@ def run_schema(args: argparse.Namespace) -> int:
 
 def _import_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="KEEPALIVED_CONF", help="keepalived.conf to translate")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the YAML here (default "
-                        "stdout)")
-    parser.add_argument("--config-id", metavar="ID",
-                        help="keep `@ID` lines, as keepalived --config-id does")
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write the YAML here (default stdout)"
+    )
+    parser.add_argument(
+        "--config-id", metavar="ID", help="keep `@ID` lines, as keepalived --config-id does"
+    )
 
 
-@command("import-keepalived", "translate a keepalived.conf into haipvs YAML; what cannot be "
-         "translated is listed on stderr", _import_arguments)
+@command(
+    "import-keepalived",
+    "translate a keepalived.conf into haipvs YAML; what cannot be translated is listed on stderr",
+    _import_arguments,
+)
 def run_import_keepalived(args: argparse.Namespace) -> int:
     from haipvs.importer.cli import run
 
@@ -176,14 +181,19 @@ def run_status(args: argparse.Namespace) -> int:
 
 def _dump_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", default="/run/haipvs", help="the daemon's state_dir")
-    parser.add_argument("--pid-file", default=None,
-                        help="the daemon's pid file (default STATE_DIR/haipvs.pid)")
-    parser.add_argument("--timeout", type=float, default=5.0,
-                        help="seconds to wait for the fresh dump (default 5)")
+    parser.add_argument(
+        "--pid-file", default=None, help="the daemon's pid file (default STATE_DIR/haipvs.pid)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds to wait for the fresh dump (default 5)"
+    )
 
 
-@command("dump", "ask the running daemon for a state dump (SIGUSR1) and print it as JSON",
-         _dump_arguments)
+@command(
+    "dump",
+    "ask the running daemon for a state dump (SIGUSR1) and print it as JSON",
+    _dump_arguments,
+)
 def run_dump(args: argparse.Namespace) -> int:
     from haipvs.statedump import DumpError, request_dump
 
@@ -196,6 +206,38 @@ def run_dump(args: argparse.Namespace) -> int:
     json.dump(dump, sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
     return EXIT_OK
+
+
+# --- genhash ----------------------------------------------------------------------------------
+
+
+def _genhash_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("url", help="http:// or https:// URL of the health page")
+    parser.add_argument("--virtualhost", help="Host header (default: the URL's host)")
+    parser.add_argument("--verify", action="store_true", help="verify the TLS certificate")
+    parser.add_argument("--ca-file", help="CA bundle for --verify")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")
+    parser.add_argument("--http-protocol", choices=("1.0", "1.1"), default="1.0")
+
+
+@command("genhash", "MD5 digest of a URL's body, for http_get/ssl_get digest:", _genhash_arguments)
+def run_genhash(args: argparse.Namespace) -> int:
+    from haipvs.health import ProbeFailure, genhash
+
+    try:
+        digest = genhash(
+            args.url,
+            virtualhost=args.virtualhost,
+            verify=args.verify,
+            ca_file=args.ca_file,
+            timeout=args.timeout,
+            http_protocol=args.http_protocol,
+        )
+    except (ProbeFailure, ValueError) as exc:
+        print(f"haipvs genhash: {args.url}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"MD5SUM = {digest}")
+    return 0
 
 
 # --- parser -----------------------------------------------------------------------------------
