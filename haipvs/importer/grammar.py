@@ -1,0 +1,283 @@
+"""keepalived.conf grammar: a tokenizer and a recursive block parser.
+
+keepalived reads its file line by line: each statement is a keyword and its arguments on one
+line, and `{ ... }` opens a block of statements (the `{` may also start the next line). This
+module reproduces what its reader does before any keyword is interpreted:
+
+- comments start at a word beginning with `#` or `!` (outside quotes) and run to the end of
+  the line;
+- `"quoted strings"` are one word (the quotes are removed);
+- `$NAME=value` defines a variable; `$NAME` and `${NAME}` are replaced in later lines;
+- `@ID line` / `@^ID line` keep the line only when the config id is (is not) ID;
+- `include PATTERN` reads the files matching the glob, relative to the including file's
+  directory, in sorted order, in place.
+
+Every token keeps its file and line so the translator can say where a keyword came from.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from haipvs.importer.notes import Note
+
+WORD, OPEN, CLOSE, EOL = "word", "open", "close", "eol"
+MAX_INCLUDE_DEPTH = 16
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+_VAR_DEF = re.compile(r"\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+_VAR_USE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_CONDITIONAL = re.compile(r"\s*@(\^?)(\S+)\s+(.*)$")
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    file: str
+    line: int
+    quoted: bool = False
+
+
+@dataclass
+class Node:
+    """One statement: `keyword arg...`, with `children` when it opened a block."""
+
+    keyword: str
+    args: list[Token]
+    children: list[Node] | None
+    file: str
+    line: int
+
+    @property
+    def values(self) -> list[str]:
+        return [t.text for t in self.args]
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass
+class Reader:
+    """Turns a file (and what it includes) into one token stream."""
+
+    config_id: str | None = None
+    notes: list[Note] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)
+    _open_files: list[str] = field(default_factory=list)
+
+    def read(self, path: str, display: str | None = None) -> list[Token]:
+        tokens: list[Token] = []
+        self._read_file(path, display or path, tokens, 0)
+        return tokens
+
+    def _note(self, file: str, line: int, keyword: str, why: str) -> None:
+        self.notes.append(Note(file, line, keyword, why))
+
+    def _read_file(self, path: str, display: str, out: list[Token], depth: int) -> None:
+        real = os.path.realpath(path)
+        if real in self._open_files:
+            raise UnreadableConfig(f"{display}: include loop ({' -> '.join(self._open_files)})")
+        with open(path, "rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise UnreadableConfig(f"{display}: file is larger than 16 MiB")
+        text = data.decode("utf-8", errors="replace")
+        self._open_files.append(real)
+        try:
+            for number, raw in enumerate(text.splitlines(), start=1):
+                self._read_line(raw, path, display, number, out, depth)
+        finally:
+            self._open_files.pop()
+
+    def _read_line(self, raw: str, path: str, display: str, number: int,
+                   out: list[Token], depth: int) -> None:
+        line = self._conditional(raw, display, number)
+        if line is None:
+            return
+        definition = _VAR_DEF.match(line)
+        if definition:
+            name, value = definition.groups()
+            self.variables[name] = self._substitute(strip_comment(value), display, number)
+            return
+        line = self._substitute(strip_comment(line), display, number)
+        words = list(tokenize(line, display, number))
+        if words and words[0].kind == WORD and words[0].text == "include" and not words[0].quoted:
+            self._include(words, path, display, number, out, depth)
+            return
+        out.extend(words)
+        out.append(Token(EOL, "", display, number))
+
+    def _conditional(self, raw: str, display: str, number: int) -> str | None:
+        match = _CONDITIONAL.match(raw)
+        if not match:
+            return raw
+        negate, wanted, rest = match.groups()
+        if self.config_id is None:
+            self._note(display, number, f"@{negate}{wanted}",
+                       "line is conditional on the config id; pass --config-id to choose")
+            return None
+        keep = (self.config_id == wanted) != bool(negate)
+        return rest if keep else None
+
+    def _substitute(self, line: str, display: str, number: int) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1) or match.group(2)
+            if name in self.variables:
+                return self.variables[name]
+            self._note(display, number, f"${name}", "undefined variable; left as written")
+            return match.group(0)
+
+        return _VAR_USE.sub(replace, line) if "$" in line else line
+
+    def _include(self, words: list[Token], path: str, display: str, number: int,
+                 out: list[Token], depth: int) -> None:
+        if len(words) < 2:
+            self._note(display, number, "include", "no file named")
+            return
+        if depth >= MAX_INCLUDE_DEPTH:
+            raise UnreadableConfig(f"{display}:{number}: includes nested deeper than "
+                               f"{MAX_INCLUDE_DEPTH}")
+        for word in words[1:]:
+            pattern = word.text
+            base, shown_base = os.path.dirname(path), os.path.dirname(display)
+            full = pattern if os.path.isabs(pattern) else os.path.join(base, pattern)
+            matches = sorted(glob.glob(full))
+            if not matches:
+                self._note(display, number, "include", f"no file matches {pattern}")
+            for match in matches:
+                if os.path.isdir(match):
+                    continue
+                shown = match if os.path.isabs(pattern) else os.path.normpath(os.path.join(
+                    shown_base, os.path.relpath(match, base) if base else match))
+                self._read_file(match, shown, out, depth + 1)
+
+
+class UnreadableConfig(Exception):
+    """The file cannot be read as a keepalived configuration at all."""
+
+
+def strip_comment(line: str) -> str:
+    """Cut a `#` / `!` comment that starts a word outside quotes."""
+    quote: str | None = None
+    previous = " "
+    for i, char in enumerate(line):
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in "\"'" and (previous.isspace() or previous in "{}"):
+            quote = char
+        elif char in "#!" and (previous.isspace() or previous in "{}"):
+            return line[:i]
+        previous = char
+    return line
+
+
+def tokenize(line: str, file: str, number: int) -> Iterator[Token]:
+    i, n = 0, len(line)
+    while i < n:
+        char = line[i]
+        if char.isspace():
+            i += 1
+        elif char == "{":
+            yield Token(OPEN, "{", file, number)
+            i += 1
+        elif char == "}":
+            yield Token(CLOSE, "}", file, number)
+            i += 1
+        elif char in "\"'":
+            end = line.find(char, i + 1)
+            if end < 0:  # keepalived takes an unterminated quote to the end of the line
+                end = n
+            yield Token(WORD, line[i + 1:end], file, number, quoted=True)
+            i = end + 1
+        else:
+            start = i
+            while i < n and not line[i].isspace() and line[i] not in "{}":
+                i += 1
+            yield Token(WORD, line[start:i], file, number)
+
+
+class Parser:
+    """Statements and blocks from the token stream; brace errors become notes."""
+
+    def __init__(self, tokens: list[Token], notes: list[Note]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+        self.notes = notes
+
+    def _peek(self) -> Token | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def _next_significant(self) -> Token | None:
+        """The next token that is not an end of line (without consuming anything)."""
+        for token in self.tokens[self.pos:]:
+            if token.kind != EOL:
+                return token
+        return None
+
+    def parse(self) -> list[Node]:
+        return self._block(None)
+
+    def _block(self, opener: Node | None) -> list[Node]:
+        nodes: list[Node] = []
+        while True:
+            token = self._peek()
+            if token is None:
+                if opener is not None:
+                    self.notes.append(Note(opener.file, opener.line, opener.keyword,
+                                           "block is not closed with '}' before the end"))
+                return nodes
+            if token.kind == EOL:
+                self.pos += 1
+            elif token.kind == CLOSE:
+                self.pos += 1
+                if opener is not None:
+                    return nodes
+                self.notes.append(Note(token.file, token.line, "}", "'}' closes no block"))
+            elif token.kind == OPEN:
+                # A block with no keyword: parse it so its braces balance, then drop it.
+                self.pos += 1
+                orphan = Node("{", [], None, token.file, token.line)
+                self._block(orphan)
+                self.notes.append(Note(token.file, token.line, "{", "block without a keyword"))
+            else:
+                nodes.append(self._statement())
+
+    def _statement(self) -> Node:
+        keyword = self.tokens[self.pos]
+        self.pos += 1
+        args: list[Token] = []
+        while True:
+            token = self._peek()
+            if token is None or token.kind == CLOSE:
+                return Node(keyword.text, args, None, keyword.file, keyword.line)
+            if token.kind == EOL:
+                following = self._next_significant()
+                if following is None or following.kind != OPEN:
+                    self.pos += 1
+                    return Node(keyword.text, args, None, keyword.file, keyword.line)
+                while self._peek() is not None and self._peek().kind == EOL:
+                    self.pos += 1
+                continue  # `keyword` on one line, `{` on the next
+            if token.kind == OPEN:
+                self.pos += 1
+                node = Node(keyword.text, args, [], keyword.file, keyword.line)
+                node.children = self._block(node)
+                return node
+            args.append(token)
+            self.pos += 1
+
+
+def parse_file(path: str, display: str | None = None, config_id: str | None = None,
+               ) -> tuple[list[Node], list[Note]]:
+    """Parse `path` (and its includes): the top-level statements, and the reader's notes."""
+    reader = Reader(config_id=config_id)
+    tokens = reader.read(path, display)
+    notes = reader.notes
+    return Parser(tokens, notes).parse(), notes
