@@ -179,13 +179,41 @@ def inside(args: argparse.Namespace) -> None:
     shared = VrrpRuntime([binding(VRID_SHARED, "192.0.2.212")], rtnl, lambda e: None)
     threaded.start()
 
+    checks_done = [0]
+
+    async def checker_load(stop_at: float) -> None:
+        """The real health engine probing `--servers` TCP real servers every second."""
+        import resource
+
+        import checkers as checker_bench  # bench/checkers.py
+
+        from haipvs.health import HealthEngine
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+        listeners, ports = checker_bench.deferred_listeners()
+        plan = checker_bench.make_plan("tcp", args.servers, 1.0, ports)
+        engine = HealthEngine(plan, max_spread=1.0)
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(engine.run)
+                await trio.sleep_until(trio.current_time() + (stop_at - time.monotonic()))
+                checks_done[0] = sum(c["runs"] for s in engine.snapshot() for c in s["checks"])
+                nursery.cancel_scope.cancel()
+        finally:
+            for listener in listeners:
+                listener.close()
+
     async def main() -> None:
         stop_at = time.monotonic() + args.seconds
         async with trio.open_nursery() as nursery:
             nursery.start_soon(shared._main)
-            while time.monotonic() < stop_at:
-                burn(args.chunk)
-                await trio.sleep(0)  # a checkpoint between chunks, as checker tasks have
+            if args.load == "checkers":
+                await checker_load(stop_at)
+            else:
+                while time.monotonic() < stop_at:
+                    burn(args.chunk)
+                    await trio.sleep(0)  # a checkpoint between chunks, as checker tasks have
             shared.request_shutdown()
 
     try:
@@ -202,9 +230,16 @@ def inside(args: argparse.Namespace) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     lateness_timer = [v for name, v in threaded.timer_lateness if name == "advert"]
+    if args.load == "checkers":
+        load = (
+            f"main loop running {args.servers} TCP health checks at delay_loop 1 s "
+            f"({checks_done[0] / args.seconds:.0f} checks/s done)"
+        )
+    else:
+        load = f"main loop burning CPU in {args.chunk * 1000:.0f} ms chunks"
     lines = [
         f"Advert lateness, interval {args.interval * 1000:.0f} ms, {args.seconds:.0f} s, "
-        f"main loop burning CPU in {args.chunk * 1000:.0f} ms chunks (ms):",
+        f"{load} (ms):",
         "",
         "| sender | adverts | p50 | p99 | max |",
         "|---|---|---|---|---|",
@@ -232,6 +267,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--interval", type=float, default=0.05)
     parser.add_argument("--chunk", type=float, default=0.02, help="CPU burn chunk, seconds")
+    parser.add_argument(
+        "--load",
+        choices=("burn", "checkers"),
+        default="burn",
+        help="what the main loop does: burn CPU, or run real health checks",
+    )
+    parser.add_argument(
+        "--servers", type=int, default=10_000, help="real servers checked with --load checkers"
+    )
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inside:
@@ -247,37 +291,12 @@ def main() -> int:
         sh("ip", "-n", ns, "addr", "add", "192.0.2.1/24", "dev", "eth0")
         for ifname in ("lo", "eth0", "eth1"):
             sh("ip", "-n", ns, "link", "set", ifname, "up")
-        cmd = [
-            "ip",
-            "netns",
-            "exec",
-            ns,
-            sys.executable,
-            __file__,
-            "--inside",
-            "--seconds",
-            str(args.seconds),
-            "--interval",
-            str(args.interval),
-            "--chunk",
-            str(args.chunk),
-        ]
-        print(
-            "command:",
-            " ".join(
-                [
-                    "sudo",
-                    sys.executable,
-                    "bench/vrrp_timers.py",
-                    "--seconds",
-                    str(args.seconds),
-                    "--interval",
-                    str(args.interval),
-                    "--chunk",
-                    str(args.chunk),
-                ]
-            ),
-        )
+        options = [
+            "--seconds", str(args.seconds), "--interval", str(args.interval),
+            "--chunk", str(args.chunk), "--load", args.load, "--servers", str(args.servers),
+        ]  # fmt: skip
+        cmd = ["ip", "netns", "exec", ns, sys.executable, __file__, "--inside", *options]
+        print("command: sudo .venv/bin/python bench/vrrp_timers.py " + " ".join(options))
         return subprocess.run(cmd).returncode
     finally:
         with contextlib.suppress(subprocess.CalledProcessError):
