@@ -118,6 +118,37 @@ def run_import_keepalived(args: argparse.Namespace) -> int:
     return run(args)
 
 
+# --- realserver / director-setup --------------------------------------------------------------
+
+
+def _realserver_arguments(parser: argparse.ArgumentParser) -> None:
+    from haipvs.realserver import add_arguments
+
+    add_arguments(parser)
+
+
+@command("realserver", "DR/TUN real-server setup: VIP on lo (or tunl0), ARP sysctls; "
+         "down undoes exactly what up changed", _realserver_arguments)
+def run_realserver(args: argparse.Namespace) -> int:
+    from haipvs.realserver import run
+
+    return run(args)
+
+
+def _director_setup_arguments(parser: argparse.ArgumentParser) -> None:
+    from haipvs.director_setup import add_arguments
+
+    add_arguments(parser)
+
+
+@command("director-setup", "kernel settings of an LVS director (ip_forward for NAT, "
+         "IPVS conntrack), idempotent, reported", _director_setup_arguments)
+def run_director_setup(args: argparse.Namespace) -> int:
+    from haipvs.director_setup import run
+
+    return run(args)
+
+
 # --- the daemon -------------------------------------------------------------------------------
 
 
