@@ -164,7 +164,6 @@ class Daemon:
                 await trio.sleep_forever()
             exit_code = self._exit_code
         finally:
-            self.systemd.notify("STOPPING=1")
             runtime.request_shutdown()
             await trio.to_thread.run_sync(runtime.join, 10.0)
             rtnl.close()
@@ -350,7 +349,24 @@ class Daemon:
 
     async def _signals_task(self, cancel_scope: trio.CancelScope, ready: trio.Event) -> None:
         self._exit_code = await self._handle_signals(ready)
+        await self._stop_vrrp_and_drain()
         cancel_scope.cancel()
+
+    async def _stop_vrrp_and_drain(self) -> None:
+        """Stop VRRP while the main loop still runs, so the STOP transitions reach the event
+        stream and notify_stop scripts run (bounded by the notify timeout, at most 10 s)."""
+        self.systemd.notify("STOPPING=1")
+        runtime = self.runtime
+        if runtime is None:
+            return
+        runtime.request_shutdown()
+        await trio.to_thread.run_sync(runtime.join, 10.0)
+        with trio.move_on_after(min(self.notify_runner.timeout, 10.0)):
+            # The thread's last events arrive through run_sync_soon; let them land first.
+            await trio.sleep(0.02)
+            while self._events_out.statistics().current_buffer_used:
+                await trio.sleep(0.01)
+            await self.notify_runner.wait_idle()
 
     async def _handle_signals(self, ready: trio.Event | None = None) -> int:
         wanted = [signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGHUP]

@@ -143,6 +143,12 @@ class NotifyRunner:
         self._nursery: trio.Nursery | None = None
         self.runs = 0
         self.failures = 0
+        self.pending = 0  # queued or running batches
+
+    async def wait_idle(self) -> None:
+        """Until every queued script has run (shutdown lets notify_stop finish)."""
+        while self.pending:
+            await trio.sleep(0.02)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -159,19 +165,23 @@ class NotifyRunner:
             send, receive = trio.open_memory_channel[tuple](math.inf)
             self._queues[owner] = queue = send
             self._nursery.start_soon(self._worker, owner, receive)
+        self.pending += 1
         queue.send_nowait((scripts, env))
 
     async def _worker(self, owner: str, queue: trio.MemoryReceiveChannel) -> None:
         async for scripts, env in queue:
-            for argv in scripts:
-                code, detail = await run_script(argv, self.timeout, env)
-                self.runs += 1
-                if code == 0:
-                    log.info("notify_script_done", owner=owner, script=argv[0])
-                else:
-                    self.failures += 1
-                    log.warning("notify_script_failed", owner=owner, script=argv[0],
-                                exit_code=code, detail=detail)
+            try:
+                for argv in scripts:
+                    code, detail = await run_script(argv, self.timeout, env)
+                    self.runs += 1
+                    if code == 0:
+                        log.info("notify_script_done", owner=owner, script=argv[0])
+                    else:
+                        self.failures += 1
+                        log.warning("notify_script_failed", owner=owner, script=argv[0],
+                                    exit_code=code, detail=detail)
+            finally:
+                self.pending -= 1
 
 
 def transition_scripts(entity: Any, kind: str, name: str, state: str,
