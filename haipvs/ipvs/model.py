@@ -11,7 +11,7 @@ import socket
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 AF_INET = socket.AF_INET
 AF_INET6 = socket.AF_INET6
@@ -106,10 +106,12 @@ def sched_flag_names(scheduler: str, flags: int) -> list[str]:
     return names
 
 
+@lru_cache(maxsize=65536)  # parsing addresses dominated big table dumps
 def canonical_address(address: str) -> str:
     return str(ipaddress.ip_address(address))
 
 
+@lru_cache(maxsize=65536)  # parsing addresses dominated big table dumps
 def address_family(address: str) -> int:
     return AF_INET6 if ipaddress.ip_address(address).version == 6 else AF_INET
 
@@ -118,6 +120,7 @@ def _family_name(family: int) -> str:
     return "IPv6" if family == AF_INET6 else "IPv4"
 
 
+@lru_cache(maxsize=65536)  # parsing addresses dominated big table dumps
 def _address_number(address: str) -> int:
     return int(ipaddress.ip_address(address)) if address else 0
 

@@ -240,8 +240,13 @@ class Reconciler:
             if not races or attempt == 1:
                 break
             log.info("ipvs_race_retry", races=len(races))
-        if errors or self.observed is None or first_plan:
+        if errors:
             self.observed = await self.call(kernel.dump_table)
+        elif first_plan:
+            # Every op succeeded, so the kernel now holds the desired services plus the
+            # foreign ones (connection counters of changed services are not refreshed).
+            foreign = [s for s in actual if s.key in set(current.foreign)]
+            self.observed = IpvsTable(desired.services + tuple(foreign))
         side_errors = await self._reconcile_side_state()
         self.owned -= {k for k in self.owned if k not in desired.by_key
                        and k not in self.observed.by_key}

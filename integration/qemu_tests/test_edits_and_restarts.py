@@ -57,12 +57,12 @@ def count_services(ns: str) -> int:
 
 
 def start_program(netns, ns: str) -> subprocess.Popen:
-    return netns.popen(ns, sys.executable, str(PROGRAM), "300", "10", stdout=subprocess.PIPE,
+    return netns.popen(ns, sys.executable, str(PROGRAM), "100", "5", stdout=subprocess.PIPE,
                        stderr=subprocess.DEVNULL, text=True)
 
 
 async def test_sigkill_mid_reconcile_then_hand_edits_then_restart_converges(director, netns):
-    config = many_services(300, 10)
+    config = many_services(100, 5)
     desired = desired_table(config)
 
     proc = start_program(netns, director)
@@ -99,4 +99,4 @@ async def test_sigkill_mid_reconcile_then_hand_edits_then_restart_converges(dire
         rec.close()
     assert table.restricted_to(owned_keys([config])) == desired
     assert table.get(FOREIGN) is not None
-    print(f"killed with {partial} of 300 services programmed")
+    print(f"killed with {partial} of 100 services programmed")
