@@ -1,0 +1,108 @@
+"""Event stream lines and files, notify script runner: order, one at a time, timeout, clean
+environment, keepalived argument order."""
+
+import json
+import os
+import stat
+
+import trio
+
+from haipvs.config.model import SyncGroup
+from haipvs.notify import (
+    EventStream,
+    NotifyRunner,
+    fifo_line,
+    run_script,
+    script_environment,
+    transition_scripts,
+)
+
+
+def test_fifo_lines_use_keepalived_format():
+    assert fifo_line({"kind": "vrrp_transition", "instance": "VI_1", "to": "MASTER",
+                      "priority": 150}) == 'INSTANCE "VI_1" MASTER 150'
+    assert fifo_line({"kind": "vrrp_group_transition", "group": "G1",
+                      "to": "FAULT"}) == 'GROUP "G1" FAULT 0'
+    assert fifo_line({"kind": "realserver", "service": "TCP 192.0.2.100:80",
+                      "real_server": "198.51.100.2:80", "up": False}
+                     ) == "RS 198.51.100.2:80 TCP 192.0.2.100:80 DOWN"
+    assert fifo_line({"kind": "something_else"}) is None
+
+
+def test_event_stream_writes_fifo_and_json_in_order(tmp_path):
+    fifo, log = tmp_path / "run" / "notify.fifo", tmp_path / "events.jsonl"
+    stream = EventStream(str(fifo), str(log))
+    stream.open()
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        assert stat.S_ISFIFO(fifo.stat().st_mode)
+        events = [{"kind": "vrrp_transition", "instance": "VI_1", "to": state, "priority": p}
+                  for state, p in (("BACKUP", 100), ("MASTER", 100), ("FAULT", 100))]
+        events.append({"kind": "realserver", "service": "s", "real_server": "r", "up": True})
+        for event in events:
+            stream.write(event)
+        lines = os.read(reader, 65536).decode().splitlines()
+    finally:
+        os.close(reader)
+        stream.close()
+    assert lines == ['INSTANCE "VI_1" BACKUP 100', 'INSTANCE "VI_1" MASTER 100',
+                     'INSTANCE "VI_1" FAULT 100', "RS r s UP"]
+    assert [json.loads(line) for line in log.read_text().splitlines()] == events
+
+
+def test_event_stream_never_blocks_on_a_full_fifo(tmp_path):
+    stream = EventStream(str(tmp_path / "f"))
+    stream.open()
+    try:
+        event = {"kind": "vrrp_transition", "instance": "X" * 200, "to": "MASTER"}
+        for _ in range(2000):  # far more than a pipe holds; nobody reads
+            stream.write(event)
+        assert stream.dropped > 0 and stream.written > 0
+    finally:
+        stream.close()
+
+
+def test_transition_scripts_order_and_arguments():
+    group = SyncGroup(name="G1", group=("VI_1",), notify_master=("/bin/m", "x"),
+                      notify=("/bin/n",))
+    assert transition_scripts(group, "GROUP", "G1", "MASTER", 0) == [
+        ("/bin/m", "x"), ("/bin/n", "GROUP", "G1", "MASTER", "0")]
+    assert transition_scripts(group, "GROUP", "G1", "FAULT", 0) == [
+        ("/bin/n", "GROUP", "G1", "FAULT", "0")]
+
+
+def test_script_environment_is_clean(monkeypatch):
+    monkeypatch.setenv("NOTIFY_SOCKET", "/run/systemd/notify")
+    env = script_environment({"HAIPVS_STATE": "MASTER"})
+    assert set(env) == {"PATH", "LANG", "HAIPVS_STATE"}
+
+
+async def test_run_script_times_out_and_kills():
+    with trio.fail_after(5):
+        code, detail = await run_script(["/bin/sleep", "30"], 0.2)
+    assert code is None and "timeout" in detail
+    code, detail = await run_script(["/nonexistent/script"], 1)
+    assert code is None and "cannot run" in detail
+    code, _ = await run_script(["/bin/sh", "-c", "exit 3"], 1)
+    assert code == 3
+
+
+async def test_runner_serialises_per_owner_and_keeps_order(tmp_path):
+    log = tmp_path / "log"
+    runner = NotifyRunner(timeout=5)
+
+    def script(tag):
+        return ("/bin/sh", "-c", f"echo start {tag} >> {log}; sleep 0.02; echo end {tag} >> {log}")
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.run)
+        for i in range(6):
+            runner.submit("instance:VI_1", [script(f"a{i}"), script(f"b{i}")], {})
+        with trio.fail_after(10):
+            await runner.wait_idle()
+        nursery.cancel_scope.cancel()
+    expected = []
+    for i in range(6):
+        expected += [f"start a{i}", f"end a{i}", f"start b{i}", f"end b{i}"]
+    assert log.read_text().splitlines() == expected
+    assert runner.runs == 12 and runner.failures == 0

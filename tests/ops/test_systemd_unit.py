@@ -1,0 +1,40 @@
+"""systemd/haipvs.service passes `systemd-analyze verify` (with ExecStart pointing at the venv's
+haipvs) and keeps the settings the daemon relies on."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+UNIT = Path(__file__).resolve().parents[2] / "systemd" / "haipvs.service"
+
+
+def test_unit_passes_systemd_analyze_verify(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed (apt install systemd)")
+    haipvs = Path(sys.executable).parent / "haipvs"
+    if not haipvs.exists():
+        pytest.skip("the haipvs entry point is not installed in this venv")
+    unit = tmp_path / "haipvs.service"
+    unit.write_text(UNIT.read_text().replace("/usr/local/bin/haipvs", str(haipvs)))
+    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    # verify prints warnings without failing; an unknown directive would be one.
+    assert "Unknown" not in result.stderr and "ignoring" not in result.stderr, result.stderr
+
+
+def test_unit_has_what_the_daemon_relies_on():
+    settings = {}
+    for line in UNIT.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            settings.setdefault(key.strip(), value.strip())
+    assert settings["Type"] == "notify"  # READY=1 after VRRP sockets + first IPVS pass
+    assert settings["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    assert settings["Restart"] == "on-failure"
+    assert int(settings["WatchdogSec"]) > 0
+    assert settings["NotifyAccess"] == "main"  # notify scripts must not be able to notify

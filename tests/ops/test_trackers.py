@@ -1,0 +1,112 @@
+"""track_script / track_file semantics (keepalived's) and how trackers follow a reload."""
+
+import textwrap
+
+import trio
+
+from haipvs.config import load_config
+from haipvs.config.model import TrackFile, VrrpScript
+from haipvs.trackers import FileTracker, ScriptTracker, Trackers, read_track_file
+
+
+def script(**kw):
+    return VrrpScript(name="chk", script=("/bin/true",), **kw)
+
+
+def test_first_result_decides_then_fall_and_rise_apply():
+    tracker = ScriptTracker(script(rise=2, fall=3))
+    assert tracker.contribution(-10) == (0, None)  # nothing known yet
+    assert tracker.record(True) and tracker.ok
+    assert not tracker.record(False) and not tracker.record(False)
+    assert tracker.record(False) and tracker.ok is False  # third failure in a row
+    assert not tracker.record(True)
+    assert not tracker.record(False)  # a failure resets the rise streak
+    assert not tracker.record(True)
+    assert tracker.record(True) and tracker.ok
+
+
+def test_script_weight_semantics():
+    tracker = ScriptTracker(script())
+    tracker.record(True)
+    assert tracker.contribution(20) == (20, None)  # positive: added while OK
+    assert tracker.contribution(-20) == (0, None)
+    assert tracker.contribution(0) == (0, None)
+    tracker = ScriptTracker(script())
+    tracker.record(False)
+    assert tracker.contribution(20) == (0, None)
+    assert tracker.contribution(-20) == (-20, None)  # negative: subtracted while failed
+    delta, fault = tracker.contribution(0)  # weight 0: failed = FAULT
+    assert delta == 0 and "chk" in fault
+
+
+def test_file_value_times_weight_and_faults():
+    tracker = FileTracker(TrackFile(name="f", file="/nonexistent"))
+    assert tracker.contribution(3) == (0, None)
+    tracker.value = 5
+    assert tracker.contribution(3) == (15, None)
+    assert tracker.contribution(-2) == (-10, None)
+    assert tracker.contribution(0)[1] is not None  # non-zero with weight 0 = FAULT
+    tracker.value = 127
+    assert tracker.contribution(-2)[1] is not None  # -254 is a fault
+    tracker.value = 0
+    assert tracker.contribution(0) == (0, None)
+
+
+def test_read_track_file(tmp_path):
+    path = tmp_path / "v"
+    assert read_track_file(str(path)) == 0  # missing
+    for text, value in (("42\n", 42), ("-7 trailing", -7), ("", 0), ("junk", 0)):
+        path.write_text(text)
+        assert read_track_file(str(path)) == value
+
+
+CONFIG = """
+vrrp_scripts:
+  - {name: ok, script: [/bin/true], interval: 0.1, weight: 10}
+  - {name: bad, script: [/bin/false], interval: 0.1}
+vrrp_instances:
+  - {name: VI_1, interface: eth0, virtual_router_id: 51, virtual_ipaddress: [192.0.2.100/24],
+     track_script: [ok, bad]}
+  - {name: VI_2, interface: eth0, virtual_router_id: 52, virtual_ipaddress: [192.0.2.101/24],
+     track_script: [{name: ok, weight: -5}]}
+"""
+
+
+def load(tmp_path, text, name):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return load_config(str(path))
+
+
+async def test_trackers_publish_and_follow_reload(tmp_path):
+    published = []
+
+    def publish(instance, source, *, delta, fault):
+        published.append((instance, source, delta, fault))
+
+    trackers = Trackers(load(tmp_path, CONFIG, "a.yaml"), publish)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trackers.run)
+        def latest():
+            return {(i, s): (d, f) for i, s, d, f in published}
+
+        with trio.fail_after(5):  # until both scripts have a first result
+            while not (latest().get(("VI_1", "track_script:ok")) == (10, None)
+                       and latest().get(("VI_1", "track_script:bad"), (0, None))[1]):
+                await trio.sleep(0.01)
+        latest = latest()
+        assert latest[("VI_1", "track_script:ok")] == (10, None)
+        assert latest[("VI_2", "track_script:ok")] == (0, None)  # OK with a negative weight
+        assert latest[("VI_1", "track_script:bad")][1] == "track_script bad failed"
+        ok_tracker = trackers.scripts["ok"]
+
+        # Reload: VI_2 stops using `ok`, `bad` disappears; `ok` keeps running (same spec).
+        published.clear()
+        new = CONFIG.replace("track_script: [ok, bad]", "track_script: [ok]")
+        new = new.replace("  - {name: bad, script: [/bin/false], interval: 0.1}\n", "")
+        new = new.replace(",\n     track_script: [{name: ok, weight: -5}]", "")
+        trackers.update(load(tmp_path, new, "b.yaml"))
+        assert trackers.scripts["ok"] is ok_tracker and "bad" not in trackers.scripts
+        assert ("VI_2", "track_script:ok", 0, None) in published
+        assert ("VI_1", "track_script:bad", 0, None) in published
+        nursery.cancel_scope.cancel()
