@@ -836,8 +836,7 @@ TRACK_FILE_FIELDS = (
 TRACK_FILE = Section(
     "vrrp_track_file",
     "Tracking file",
-    "keepalived's `vrrp_track_file`: polled (and re-read at once when inotify says it "
-    "changed); a sum <= -254 is a fault.",
+    "keepalived's `vrrp_track_file`: read every 0.5 s; value x weight <= -254 is a fault.",
     TRACK_FILE_FIELDS,
     _make(model.TrackFile, *_fields_of(TRACK_FILE_FIELDS)),
 )
