@@ -40,3 +40,15 @@ lint: deps
 
 clean:
 	rm -rf $(VENV) build *.egg-info integration/qemu/build
+
+# The seeds' lab (client, two directors, two real servers) in network namespaces.
+lab: deps
+	$(PY) -m haipvs lab up --mode $(or $(MODE),nat)
+	$(PY) -m haipvs lab status
+	@echo
+	@echo "next:  $(PY) -m haipvs lab status      # who is MASTER, IPVS table, client answers"
+	@echo "       $(PY) -m haipvs lab failover    # kill the MASTER, show the takeover time"
+	@echo "       make lab-down                    # remove every namespace and process"
+
+lab-down:
+	$(PY) -m haipvs lab down

@@ -149,6 +149,23 @@ def run_director_setup(args: argparse.Namespace) -> int:
     return run(args)
 
 
+# --- lab ----------------------------------------------------------------------------------------
+
+
+def _lab_arguments(parser: argparse.ArgumentParser) -> None:
+    from haipvs.lab.lab import add_arguments
+
+    add_arguments(parser)
+
+
+@command("lab", "the seed tutorials' LVS lab (client, two directors, two real servers) in "
+         "network namespaces: up, status, failover, down", _lab_arguments)
+def run_lab(args: argparse.Namespace) -> int:
+    from haipvs.lab.lab import run
+
+    return run(args)
+
+
 # --- the daemon -------------------------------------------------------------------------------
 
 

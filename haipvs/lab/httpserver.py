@@ -1,0 +1,38 @@
+"""A tiny HTTP server for a lab real server: every page names the server
+(`python -m haipvs.lab.httpserver --name rs1`). It exits by itself after --max-seconds."""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import threading
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--address", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=80)
+    parser.add_argument("--max-seconds", type=float, default=4 * 3600)
+    args = parser.parse_args()
+    body = f"{args.name}\n".encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # the client's log is the lab's record of requests
+
+    server = http.server.ThreadingHTTPServer((args.address, args.port), Handler)
+    server.daemon_threads = True
+    threading.Timer(args.max_seconds, server.shutdown).start()
+    server.serve_forever(poll_interval=0.5)
+
+
+if __name__ == "__main__":
+    main()
