@@ -33,3 +33,15 @@ def test_output_file_passes_check(tmp_path, capsys):
 def test_unreadable_file_fails(tmp_path, capsys):
     assert main(["import-keepalived", str(tmp_path / "missing.conf")]) == 1
     assert "missing.conf" in capsys.readouterr().err
+
+
+def test_migration_guide_shows_the_real_output_for_the_seed():
+    """docs/migration.md section 4 is what the importer prints for seed 003's lvs01."""
+    from haipvs.importer import import_keepalived
+
+    doc = (Path(__file__).parents[2] / "docs" / "migration.md").read_text()
+    section = doc.split("## 4.", 1)[1]
+    shown = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    produced = "\n".join(line for line in import_keepalived(SEED).yaml.splitlines()
+                         if not line.lstrip().startswith("#")).strip()
+    assert produced == shown.strip()
