@@ -114,7 +114,7 @@ async def test_many_servers_all_checked(nursery):
     listener = CountingListener()
     port = await nursery.start(listener.serve)
     plan = {ServerKey(SERVICES[0], (f"198.51.100.{i % 250}", 1000 + i)):
-            (tcp_spec(port, server=(f"198.51.100.{i % 250}", 1000 + i), delay_loop=0.2),)
+            (tcp_spec(port, server=(f"198.51.100.{i % 250}", 1000 + i), delay_loop=1.0),)
             for i in range(500)}
     engine = HealthEngine(plan)
     await nursery.start(engine.run)

@@ -4,7 +4,6 @@ import struct
 from pathlib import Path
 
 import pytest
-from ipvs_samples import sample_table
 
 from haipvs.ipvs import kernel as k
 from haipvs.ipvs import wire
@@ -17,6 +16,7 @@ from haipvs.ipvs.model import (
     ServiceKey,
     TunnelType,
 )
+from tests.ipvs.ipvs_samples import sample_table
 
 DATA = Path(__file__).parent / "data"
 FAMILY_ID = 0x21

@@ -5,7 +5,6 @@ import os
 
 import pytest
 import trio
-from fake_ipvs_kernel import FakeIpvsSocket
 from pyroute2.netlink.exceptions import NetlinkError
 
 from haipvs.ipvs import kernel as k
@@ -28,6 +27,7 @@ from haipvs.ipvs.model import (
     Timeouts,
 )
 from haipvs.ipvs.reconcile import Reconciler
+from tests.ipvs.fake_ipvs_kernel import FakeIpvsSocket
 
 WEB = ServiceKey.inet("tcp", "192.0.2.100", 80)
 DNS = ServiceKey.inet("udp", "192.0.2.100", 53)

@@ -3,10 +3,9 @@
 import json
 from pathlib import Path
 
-from ipvs_samples import sample_table
-
 from haipvs.ipvs.model import DestKey, IpvsInfo, IpvsTable, ServiceKey
 from haipvs.ipvs.status import HealthNote, health_from_dump, render_status, status_json
+from tests.ipvs.ipvs_samples import sample_table
 
 DATA = Path(__file__).parent / "data"
 INFO = IpvsInfo("1.2.1", 4096)
