@@ -321,10 +321,9 @@ class Daemon:
     def _health_changed(self, key: ServerKey, health: ServerHealth) -> None:
         """A real server went up or down (or changed dynamic weight): recompute the desired
         IPVS table; the reconciler applies only the difference."""
-        self.recent_events.append(
+        self.emit_event(
             {
                 "kind": "realserver",
-                "at": time.time(),
                 "service": str(key.service),
                 "real_server": str(key.dest),
                 "up": health.up,
@@ -332,7 +331,6 @@ class Daemon:
                 "reason": health.reason,
             }
         )
-        del self.recent_events[:-100]
         self.update_ipvs()
 
     def update_ipvs(self) -> None:
