@@ -36,10 +36,13 @@ def lan() -> Iterator[Lan]:
 
 
 @pytest.fixture
-def sniffer(lan: Lan) -> Iterator[Sniffer]:
+def sniffer(request: pytest.FixtureRequest, lan: Lan) -> Iterator[Sniffer]:
     """Captures VRRP/ARP/NA on the bridge: every node's frames once, kernel-timestamped."""
     with Sniffer(lan.bridge_ns.name, lan.bridge) as capture:
         yield capture
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            print(capture.summary(last=40))
 
 
 class Daemons:
