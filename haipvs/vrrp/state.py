@@ -86,6 +86,26 @@ class PrimaryAddressChanged:
     primary_address: IPAddress | None
 
 
+@dataclass(frozen=True, slots=True)
+class Retune:
+    """New parameters for a running instance (a reload). The identity (VRID, family, version,
+    the VIP set and owner-ness) must not change: that is a new instance, and the handler
+    raises ValueError. Priority is not touched: the driver follows with `PriorityChanged`
+    (base priority plus its tracker weights, which only the driver knows)."""
+
+    params: InstanceParams
+
+
+@dataclass(frozen=True, slots=True)
+class SyncGroupTransition:
+    """Another member of this instance's sync group went to `target` (keepalived
+    vrrp_sync_group): a BACKUP follows it to MASTER, a MASTER follows it to BACKUP; every
+    other combination is a no-op."""
+
+    target: State
+    reason: str
+
+
 Input = (
     Startup
     | AdvertReceived
@@ -95,6 +115,8 @@ Input = (
     | FaultCleared
     | PriorityChanged
     | PrimaryAddressChanged
+    | Retune
+    | SyncGroupTransition
 )
 INPUT_TYPES: tuple[type, ...] = (
     Startup,
@@ -105,6 +127,8 @@ INPUT_TYPES: tuple[type, ...] = (
     FaultCleared,
     PriorityChanged,
     PrimaryAddressChanged,
+    Retune,
+    SyncGroupTransition,
 )
 
 # ---- actions --------------------------------------------------------------------------
@@ -191,10 +215,7 @@ class VrrpMachine:
         self.counters = InstanceCounters()
         self.timers: dict[str, float] = {}  # armed timers: name -> deadline
         self.preempt_deadline: float | None = None
-        # keepalived: a non-owner configured as MASTER always preempts, without delay.
-        hinted_master = params.initial_state == "MASTER"
-        self.preempt = params.preempt or params.owner or hinted_master
-        self.preempt_delay = 0.0 if (hinted_master or not self.preempt) else params.preempt_delay
+        self.preempt, self.preempt_delay = _preempt_settings(params)
 
     # ---- the entry point ----
 
@@ -327,6 +348,18 @@ class VrrpMachine:
         if own is None or own.version != src.version:
             return 0
         return (int(src) > int(own)) - (int(src) < int(own))
+
+
+def _preempt_settings(params: InstanceParams) -> tuple[bool, float]:
+    """(preempt, preempt_delay) in force. keepalived: a non-owner configured as MASTER always
+    preempts, without delay; so does the owner."""
+    hinted_master = params.initial_state == "MASTER"
+    preempt = params.preempt or params.owner or hinted_master
+    return preempt, 0.0 if (hinted_master or not preempt) else params.preempt_delay
+
+
+def _identity(params: InstanceParams) -> tuple:
+    return (params.vrid, params.family, params.version, frozenset(params.vips), params.owner)
 
 
 # ---- handlers: (machine, now, event) -> actions ---------------------------------------
@@ -527,6 +560,78 @@ def _master_timer(m: VrrpMachine, now: float, event: TimerExpired) -> list[Actio
     return []
 
 
+def _retune_quiet(m: VrrpMachine, now: float, event: Retune) -> list[Action]:
+    """Take the new parameters; nothing is running that depends on them (INIT, FAULT), and
+    the other states' handlers start here."""
+    new = event.params
+    if _identity(new) != _identity(m.params):
+        raise ValueError(
+            f"instance {m.params.name}: Retune may not change VRID, family, version, VIPs "
+            "or owner-ness; that is a new instance"
+        )
+    m.params = new
+    m.preempt, m.preempt_delay = _preempt_settings(new)
+    if m.state != State.BACKUP or new.version == 2:
+        # Only a v3 backup keeps an interval learned from the master; v2 has no learning.
+        m.master_advert_int = new.advert_int
+    return []
+
+
+def _backup_retune(m: VrrpMachine, now: float, event: Retune) -> list[Action]:
+    """The running down timer keeps its deadline (the next advert restarts it with the new
+    interval). A running preempt delay is moved to its new length, or dropped."""
+    old_delay = m.preempt_delay
+    actions = _retune_quiet(m, now, event)
+    if m.preempt_deadline is None or m.preempt_delay == old_delay:
+        return actions
+    if m.preempt_delay == 0:
+        m.preempt_deadline = None
+        return actions + m._cancel(TIMER_PREEMPT_DELAY)
+    if TIMER_PREEMPT_DELAY in m.timers:  # still running: it started at deadline - old delay
+        m.preempt_deadline = max(now, m.preempt_deadline - old_delay + m.preempt_delay)
+        actions.append(m._set(TIMER_PREEMPT_DELAY, m.preempt_deadline))
+    return actions
+
+
+def _master_retune(m: VrrpMachine, now: float, event: Retune) -> list[Action]:
+    """A new interval takes effect at once: advertise now, so v3 backups adopt it before
+    their down timers (based on the old one) run out, and re-arm the advert timer. A changed
+    GARP refresh period restarts the refresh cycle."""
+    old = m.params
+    actions = _retune_quiet(m, now, event)
+    new = m.params
+    if new.advert_int != old.advert_int:
+        actions += [
+            Log("advert_int_changed", {"old": old.advert_int, "new": new.advert_int}),
+            m._send(m.effective_priority),
+            m._set(TIMER_ADVERT, now + new.advert_int),
+        ]
+    if new.garp.master_refresh != old.garp.master_refresh:
+        actions += m._cancel(TIMER_GARP_REFRESH)
+        if new.garp.master_refresh > 0:
+            actions.append(m._set(TIMER_GARP_REFRESH, now + new.garp.master_refresh))
+    return actions
+
+
+def _backup_sync_group(m: VrrpMachine, now: float, event: SyncGroupTransition) -> list[Action]:
+    if event.target != State.MASTER:
+        return []
+    return m._become_master(now, event.reason)
+
+
+def _master_sync_group(m: VrrpMachine, now: float, event: SyncGroupTransition) -> list[Action]:
+    """Step down as for a better advert, but no advert arrived: master_ip and the learned
+    interval stay as they were (ours), and the next advert heard sets them."""
+    if event.target != State.BACKUP:
+        return []
+    actions = m._cancel_all()
+    actions.append(RemoveVips())
+    m.preempt_deadline = None
+    actions.append(m._set(TIMER_MASTER_DOWN, now + m.master_down_interval()))
+    actions.append(m._transition(now, State.BACKUP, event.reason))
+    return actions
+
+
 S = State
 # Every (state, input) pair, written out: a handler, or IGNORED with the reason beside it.
 TRANSITIONS: dict[tuple[State, type], Handler] = {
@@ -539,6 +644,8 @@ TRANSITIONS: dict[tuple[State, type], Handler] = {
     (S.INIT, FaultCleared): IGNORED,  # not faulted
     (S.INIT, PriorityChanged): _priority_changed_quiet,
     (S.INIT, PrimaryAddressChanged): _primary_changed,
+    (S.INIT, Retune): _retune_quiet,
+    (S.INIT, SyncGroupTransition): IGNORED,  # not started
     # BACKUP
     (S.BACKUP, Startup): IGNORED,  # already started
     (S.BACKUP, AdvertReceived): _backup_advert,
@@ -548,6 +655,8 @@ TRANSITIONS: dict[tuple[State, type], Handler] = {
     (S.BACKUP, FaultCleared): IGNORED,  # not faulted
     (S.BACKUP, PriorityChanged): _backup_priority_changed,
     (S.BACKUP, PrimaryAddressChanged): _primary_changed,
+    (S.BACKUP, Retune): _backup_retune,
+    (S.BACKUP, SyncGroupTransition): _backup_sync_group,  # to MASTER only
     # MASTER
     (S.MASTER, Startup): IGNORED,  # already started
     (S.MASTER, AdvertReceived): _master_advert,
@@ -557,6 +666,8 @@ TRANSITIONS: dict[tuple[State, type], Handler] = {
     (S.MASTER, FaultCleared): IGNORED,  # not faulted
     (S.MASTER, PriorityChanged): _priority_changed_quiet,  # the next advert carries it
     (S.MASTER, PrimaryAddressChanged): _primary_changed,
+    (S.MASTER, Retune): _master_retune,
+    (S.MASTER, SyncGroupTransition): _master_sync_group,  # to BACKUP only
     # FAULT: no adverts in or out until the fault clears.
     (S.FAULT, Startup): IGNORED,  # already started
     (S.FAULT, AdvertReceived): IGNORED,  # keepalived does not listen while faulted
@@ -566,6 +677,8 @@ TRANSITIONS: dict[tuple[State, type], Handler] = {
     (S.FAULT, FaultCleared): _fault_cleared,
     (S.FAULT, PriorityChanged): _priority_changed_quiet,
     (S.FAULT, PrimaryAddressChanged): _primary_changed,
+    (S.FAULT, Retune): _retune_quiet,
+    (S.FAULT, SyncGroupTransition): IGNORED,  # the group's fault rule keeps members here
     # STOP is final.
     (S.STOP, Startup): IGNORED,
     (S.STOP, AdvertReceived): IGNORED,
@@ -575,5 +688,7 @@ TRANSITIONS: dict[tuple[State, type], Handler] = {
     (S.STOP, FaultCleared): IGNORED,
     (S.STOP, PriorityChanged): IGNORED,
     (S.STOP, PrimaryAddressChanged): IGNORED,
+    (S.STOP, Retune): IGNORED,
+    (S.STOP, SyncGroupTransition): IGNORED,
 }
 del S

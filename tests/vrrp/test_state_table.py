@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -24,12 +25,14 @@ from haipvs.vrrp.core import (
     PrimaryAddressChanged,
     PriorityChanged,
     RemoveVips,
+    Retune,
     SendAdvert,
     SendGratuitous,
     SetTimer,
     Shutdown,
     Startup,
     State,
+    SyncGroupTransition,
     TimerExpired,
     VrrpMachine,
 )
@@ -50,6 +53,11 @@ INPUTS = {
     FaultCleared: lambda state: FaultCleared(primary_address=OUR_V4),
     PriorityChanged: lambda state: PriorityChanged(150),
     PrimaryAddressChanged: lambda state: PrimaryAddressChanged(ip("192.0.2.11")),
+    Retune: lambda state: Retune(dataclasses.replace(P, advert_int=2.0, preempt=False)),
+    # The target that moves the member where one does: BACKUP follows to MASTER and back.
+    SyncGroupTransition: lambda state: SyncGroupTransition(
+        B if state == M else M, "sync group G1: vi_other moved"
+    ),
 }
 
 # The state each representative input leads to; `None` marks a pair the table ignores.
@@ -62,6 +70,8 @@ EXPECTED: dict[tuple[State, type], State | None] = {
     (N, FaultCleared): None,
     (N, PriorityChanged): N,
     (N, PrimaryAddressChanged): N,
+    (N, Retune): N,
+    (N, SyncGroupTransition): None,
     (B, Startup): None,
     (B, AdvertReceived): B,
     (B, TimerExpired): M,
@@ -70,6 +80,8 @@ EXPECTED: dict[tuple[State, type], State | None] = {
     (B, FaultCleared): None,
     (B, PriorityChanged): B,
     (B, PrimaryAddressChanged): B,
+    (B, Retune): B,
+    (B, SyncGroupTransition): M,
     (M, Startup): None,
     (M, AdvertReceived): B,
     (M, TimerExpired): M,
@@ -78,6 +90,8 @@ EXPECTED: dict[tuple[State, type], State | None] = {
     (M, FaultCleared): None,
     (M, PriorityChanged): M,
     (M, PrimaryAddressChanged): M,
+    (M, Retune): M,
+    (M, SyncGroupTransition): B,
     (F, Startup): None,
     (F, AdvertReceived): None,
     (F, TimerExpired): None,
@@ -86,6 +100,8 @@ EXPECTED: dict[tuple[State, type], State | None] = {
     (F, FaultCleared): B,
     (F, PriorityChanged): F,
     (F, PrimaryAddressChanged): F,
+    (F, Retune): F,
+    (F, SyncGroupTransition): None,
     **{(S, kind): None for kind in INPUT_TYPES},
 }
 
@@ -286,6 +302,52 @@ class MachineSequence(RuleBasedStateMachine):
     @precondition(lambda self: self.machine is not None)
     def primary(self, address):
         self._feed(PrimaryAddressChanged(address))
+
+    @rule(
+        dt=st.floats(0, 5),
+        interval_steps=st.integers(1, 5),
+        preempt=st.booleans(),
+        preempt_delay=st.sampled_from([0.0, 2.0, 5.0]),
+        initial_state=st.sampled_from(["BACKUP", "MASTER"]),
+        priority=st.integers(1, 254),
+        refresh=st.sampled_from([0.0, 3.0]),
+    )
+    @precondition(lambda self: self.machine is not None)
+    def retune(self, dt, interval_steps, preempt, preempt_delay, initial_state, priority,
+               refresh):
+        p = self.machine.params
+        new = dataclasses.replace(
+            p,
+            # v2 whole seconds; v3 tenths, so sub-second intervals come up too.
+            advert_int=float(interval_steps) if p.version == 2 else interval_steps / 10,
+            preempt=preempt,
+            preempt_delay=preempt_delay,
+            initial_state=initial_state,
+            base_priority=p.base_priority if p.owner else priority,
+            garp=dataclasses.replace(p.garp, master_refresh=refresh),
+        )
+        self._feed(Retune(new), dt)
+
+    @rule(change=st.sampled_from(["vrid", "version", "vips", "owner"]))
+    @precondition(lambda self: self.machine is not None and self.state != State.STOP)
+    def retune_of_another_identity_is_refused(self, change):
+        p = self.machine.params
+        other = {
+            "vrid": {"vrid": p.vrid % 255 + 1},
+            "version": {"version": 3 if p.version == 2 else 2, "advert_int": 1.0},
+            "vips": {"vips": (*p.vips, ip("192.0.2.101"))},
+            "owner": {"base_priority": 100 if p.owner else 255},
+        }[change]
+        before = (self.machine.params, dict(self.machine.timers), self.machine.state)
+        with pytest.raises(ValueError):
+            self.machine.handle(self.now, Retune(dataclasses.replace(p, **other)))
+        assert (self.machine.params, self.machine.timers, self.machine.state) == before
+
+    # (`target` is a keyword of @rule itself)
+    @rule(dt=st.floats(0, 5), to=st.sampled_from(list(State)))
+    @precondition(lambda self: self.machine is not None)
+    def sync_group(self, dt, to):
+        self._feed(SyncGroupTransition(to, "sync group G1: vi_other moved"), dt)
 
     @invariant()
     def promises_hold(self):
