@@ -349,22 +349,16 @@ class VrrpRuntime:
 
     async def _retune(self, instance: _Instance, binding: InstanceBinding) -> None:
         """New parameters for a running machine whose identity did not change: its state,
-        timers and VIPs stay. Priority goes in through the core's PriorityChanged; the
-        interval, preempt and GARP settings apply from the next advert / event."""
+        timers and VIPs stay. The core's Retune takes the parameters; priority follows through
+        its PriorityChanged (base priority plus the trackers, in `_apply_trackers`)."""
         old = instance.binding
         if binding == old:
             return
-        machine = instance.machine
         params = binding.params
-        machine.params = params
-        hinted_master = params.initial_state == "MASTER"
-        machine.preempt = params.preempt or params.owner or hinted_master
-        machine.preempt_delay = (
-            0.0 if (hinted_master or not machine.preempt) else params.preempt_delay
-        )
-        if params.version == 2 or machine.state == core.State.MASTER:
-            machine.master_advert_int = params.advert_int
+        # The binding first: actions of the Retune (an advert, GARP) use its I/O facts.
         instance.binding = binding
+        if params != old.params:
+            await self._feed(instance, core.Retune(params))
         tracked = {ifname for ifname, _ in binding.track_interfaces}
         for source in [s for s in instance.fault_reasons if s.startswith("track_interface:")]:
             if source.split(":", 1)[1] not in tracked:
@@ -456,30 +450,15 @@ class VrrpRuntime:
         return instance.fault_reasons.get("sync_group") != before
 
     async def _sync_follow(self, leader: _Instance, new_state: core.State) -> None:
-        """keepalived's sync group: a member becoming MASTER takes the others to MASTER; one
-        losing MASTER to a better router takes the others to BACKUP."""
-        for member in self._members(leader.binding.sync_group or ""):
+        """keepalived's sync group: a member becoming MASTER takes the BACKUP members to
+        MASTER; one stepping down to BACKUP takes the MASTER members to BACKUP. The core
+        decides which members move (see SyncGroupTransition)."""
+        group = leader.binding.sync_group or ""
+        reason = f"sync group {group}: {leader.name} became {new_state}"
+        for member in self._members(group):
             if member is leader or member.name not in self._instances:
                 continue
-            machine = member.machine
-            if new_state == core.State.MASTER and machine.state == core.State.BACKUP:
-                if core.TIMER_MASTER_DOWN in machine.timers:
-                    log.info("sync_group_follow", instance=member.name, leader=leader.name,
-                             to="MASTER")
-                    member.timers.pop(core.TIMER_MASTER_DOWN, None)
-                    await self._feed(member, core.TimerExpired(core.TIMER_MASTER_DOWN))
-            elif new_state == core.State.BACKUP and machine.state == core.State.MASTER:
-                log.info("sync_group_follow", instance=member.name, leader=leader.name,
-                         to="BACKUP")
-                # The core steps down only for a better advert; stand in for the leader's
-                # master with an owner-priority advert from its address.
-                src = leader.machine.master_ip
-                if src is None or src.version != member.family:
-                    src = member.primary
-                if src is None:
-                    continue
-                advert = machine.advert(core.OWNER_PRIORITY)
-                await self._feed(member, core.AdvertReceived(advert, src))
+            await self._feed(member, core.SyncGroupTransition(new_state, reason))
 
     # ---- inputs -----------------------------------------------------------------------
 
