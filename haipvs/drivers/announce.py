@@ -20,6 +20,7 @@ ICMPV6_NEIGHBOR_ADVERT = 136
 ND_OPT_TARGET_LINKADDR = 2
 NA_FLAG_OVERRIDE = 0x20000000
 ALL_NODES = "ff02::1"
+ICMP6_FILTER = 1  # <netinet/icmp6.h>; a 256-bit mask, set bit = block that type
 
 
 def gratuitous_arp_frame(mac: bytes, vip: ipaddress.IPv4Address) -> bytes:
@@ -40,34 +41,34 @@ def unsolicited_na_message(mac: bytes, vip: ipaddress.IPv6Address) -> bytes:
 
 
 class Announcer:
-    """Sends GARP/NA bursts for one interface. Sockets are opened lazily and kept."""
+    """Sends GARP/NA bursts for one interface.
+
+    Both sockets are opened up front: opening one on the first MASTER transition costs
+    milliseconds (registering a packet hook waits for an RCU grace period), which would
+    delay the first GARP. The packet socket has protocol 0, so it receives nothing: it only
+    sends, with the interface named per frame.
+    """
 
     def __init__(self, ifname: str, ifindex: int, mac: bytes) -> None:
         self.ifname = ifname
         self.ifindex = ifindex
         self.mac = mac
-        self._packet_sock: socket.socket | None = None
-        self._icmp6_sock: socket.socket | None = None
         self.sent = 0
-
-    def _packet_socket(self) -> socket.socket:
-        if self._packet_sock is None:
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
-            sock.bind((self.ifname, ETH_P_ARP))
-            sock.setblocking(False)
-            self._packet_sock = sock
-        return self._packet_sock
-
-    def _icmp6_socket(self) -> socket.socket:
-        if self._icmp6_sock is None:
+        self._packet_sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        self._packet_sock.setblocking(False)
+        try:
             sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.ifname.encode())
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.ifindex)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+            # Send-only: an ICMPv6 filter that passes nothing keeps the receive queue empty.
+            sock.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, b"\xff" * 32)
             sock.setblocking(False)
-            self._icmp6_sock = sock
-        return self._icmp6_sock
+        except OSError:
+            self._packet_sock.close()
+            raise
+        self._icmp6_sock = sock
 
     def announce(self, vips: list[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> int:
         """One GARP/NA per VIP. Returns how many were handed to the kernel; a full send
@@ -76,9 +77,10 @@ class Announcer:
         for vip in vips:
             try:
                 if vip.version == 4:
-                    self._packet_socket().send(gratuitous_arp_frame(self.mac, vip))
+                    frame = gratuitous_arp_frame(self.mac, vip)
+                    self._packet_sock.sendto(frame, (self.ifname, ETH_P_ARP))
                 else:
-                    self._icmp6_socket().sendto(
+                    self._icmp6_sock.sendto(
                         unsolicited_na_message(self.mac, vip), (ALL_NODES, 0, 0, self.ifindex)
                     )
                 sent += 1
@@ -88,7 +90,5 @@ class Announcer:
         return sent
 
     def close(self) -> None:
-        for sock in (self._packet_sock, self._icmp6_sock):
-            if sock is not None:
-                sock.close()
-        self._packet_sock = self._icmp6_sock = None
+        self._packet_sock.close()
+        self._icmp6_sock.close()
