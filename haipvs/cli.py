@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -170,6 +171,10 @@ def run_lab(args: argparse.Namespace) -> int:
 
 
 def run_daemon(args: argparse.Namespace) -> int:
+    # SIGUSR1 (dump) and SIGHUP (reload) terminate a process by default; until the daemon
+    # installs its handlers, a dump or reload request must not kill it during start-up.
+    for signum in (signal.SIGUSR1, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     import structlog
 
     from haipvs.config import ConfigError, load_config
