@@ -303,7 +303,9 @@ class VrrpMachine:
         self.master_ip = self.primary_address
         self.master_priority = self.effective_priority
         self.preempt_deadline = None
-        actions += [AddVips(), self._send(self.effective_priority)]
+        # keepalived's order: claim mastership on the wire first (the election does not wait
+        # for netlink), then take the VIPs, then announce them.
+        actions += [self._send(self.effective_priority), AddVips()]
         if garp.master_repeat > 0:
             actions.append(SendGratuitous(garp.master_repeat))
         actions.append(self._set(TIMER_ADVERT, now + self.params.advert_int))

@@ -205,8 +205,8 @@ def test_sync_to_master_is_the_master_down_path_with_the_group_reason():
     assert group_path[0] == CancelTimer(TIMER_MASTER_DOWN)
     assert group_path[1:-1] == timer_path[:-1]
     assert [type(a) for a in group_path[1:]] == [
-        AddVips,
         SendAdvert,
+        AddVips,
         SendGratuitous,
         SetTimer,
         SetTimer,

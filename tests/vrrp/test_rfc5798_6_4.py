@@ -71,8 +71,8 @@ def test_6_4_2_master_down_expiry_makes_master_with_ordered_actions():
     actions = machine.handle(3.609375, TimerExpired(TIMER_MASTER_DOWN))
     assert machine.state == State.MASTER
     assert actions == [
-        AddVips(),
         SendAdvert(100, 1.0),
+        AddVips(),
         SendGratuitous(5),
         SetTimer(TIMER_ADVERT, approx(4.609375)),
         SetTimer(TIMER_GARP_DELAY, approx(8.609375)),
@@ -203,7 +203,7 @@ def test_owner_becomes_master_at_startup():
     machine = VrrpMachine(params(base_priority=255))
     actions = machine.handle(0.0, Startup(primary_address=OUR_V4))
     assert machine.state == State.MASTER
-    assert actions[:3] == [AddVips(), SendAdvert(255, 1.0), SendGratuitous(5)]
+    assert actions[:3] == [SendAdvert(255, 1.0), AddVips(), SendGratuitous(5)]
     assert actions[-1] == NotifyTransition(State.INIT, State.MASTER, "address_owner")
 
 
