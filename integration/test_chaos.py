@@ -1,0 +1,144 @@
+"""Chaos: the invariant evaluator on hand-made timelines, and a 30-fault seeded run of three
+haipvs directors under kills, freezes, link flaps, packet loss, priority changes and
+reloads with 0 violations (see docs/reliability.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from integration.chaos.invariant import (
+    FREEZE,
+    KILL_RESTART,
+    LOSS_30,
+    PRIORITY,
+    AdvertSeen,
+    FaultRecord,
+    Sample,
+    excluded_windows,
+    find_violations,
+    takeovers,
+)
+from integration.chaos.observer import arp_request, parse_frame
+
+ADVERT_INT = 1.0
+
+
+def healthy(ts: float, owner: str = "d1") -> Sample:
+    return Sample(ts, frozenset({owner}), frozenset({owner}), frozenset({owner}), owner,
+                  {owner: ts - 0.2})
+
+
+def timeline(start: float, end: float, step: float = 0.25, **overrides) -> list[Sample]:
+    """Healthy samples every `step` s; `overrides` maps a time to a replacement Sample."""
+    samples = []
+    ts = start
+    while ts < end:
+        samples.append(overrides.get(f"{ts:.2f}", healthy(ts)))
+        ts = round(ts + step, 6)
+    return samples
+
+
+def test_a_healthy_timeline_has_no_violations():
+    samples = timeline(0, 20)
+    adverts = [AdvertSeen(float(t), "d1", 150) for t in range(20)]
+    assert find_violations(samples, adverts, [], ADVERT_INT, gap=0.75) == []
+
+
+def test_two_vip_holders_outside_any_window_is_one_period_until_the_next_good_sample():
+    split = Sample(5.0, frozenset({"d1", "d2"}), frozenset({"d1"}), frozenset({"d1"}), "d1",
+                   {"d1": 4.8})
+    also = Sample(5.25, split.holders, split.claims, split.responders, "d1", {"d1": 4.8})
+    samples = timeline(0, 10, **{"5.00": split, "5.25": also})
+    [violation] = find_violations(samples, [], [], ADVERT_INT, gap=0.75)
+    assert (violation.start, violation.end) == (5.0, 5.5)
+    assert violation.reasons == ("VIP held by ['d1', 'd2']",)
+
+
+def test_each_broken_clause_is_named():
+    stale_garp = Sample(3.0, frozenset({"d1"}), frozenset({"d1"}), frozenset({"d1"}), "d2",
+                        {"d1": 2.9})
+    two_claims = Sample(6.0, frozenset({"d1"}), frozenset({"d1", "d3"}), frozenset({"d1"}),
+                        "d1", {"d1": 5.9})
+    arp_split = Sample(9.0, frozenset({"d1"}), frozenset({"d1"}), frozenset({"d1", "d2"}),
+                       "d1", {"d1": 8.9})
+    silent = Sample(12.0, frozenset({"d1"}), frozenset({"d1"}), frozenset({"d1"}), "d1",
+                    {"d1": 10.0})
+    samples = timeline(0, 15, **{"3.00": stale_garp, "6.00": two_claims, "9.00": arp_split,
+                                 "12.00": silent})
+    reasons = [v.reasons for v in find_violations(samples, [], [], ADVERT_INT, gap=0.75)]
+    assert reasons == [
+        ("last GARP from d2, VIP on d1",),
+        ("MASTER claimed by ['d1', 'd3'], VIP on d1",),
+        ("ARP answered by ['d1', 'd2'], VIP on d1",),
+        ("VIP holder d1 not advertising",),
+    ]
+
+
+def test_an_advert_from_a_non_holder_in_checked_time_is_a_violation():
+    samples = timeline(0, 10)
+    adverts = [AdvertSeen(4.1, "d2", 120), AdvertSeen(4.2, "d2", 0)]
+    [violation] = find_violations(samples, adverts, [], ADVERT_INT, gap=0.75)
+    assert violation.start == 4.1
+    assert "advert from d2 (priority 120) while d1 holds the VIP" in violation.reasons
+
+
+def test_windows_hide_settling_and_master_removing_faults_only():
+    kill_master = FaultRecord(0, KILL_RESTART, "d1", True, started=10.0, ended=13.0)
+    freeze_backup = FaultRecord(1, FREEZE, "d3", False, started=30.0, ended=35.0)
+    lossy_backup = FaultRecord(2, LOSS_30, "d3", False, started=50.0, ended=52.0)
+    windows = excluded_windows([kill_master, freeze_backup, lossy_backup], settle=4.0,
+                               run_end=100.0)
+    # A killed master: from the kill to settle after the restart. A frozen backup: only the
+    # settle after its start and after its end (checked at 34.5). Loss: the whole fault.
+    assert windows == [(10.0, 17.0), (30.0, 34.0), (35.0, 39.0), (50.0, 56.0)]
+    split = Sample(34.5, frozenset({"d1", "d3"}), frozenset({"d1"}), frozenset({"d1"}), "d1",
+                   {"d1": 34.4})
+    hidden = Sample(12.0, frozenset({"d1", "d2"}), frozenset({"d2"}), frozenset({"d1", "d2"}),
+                    "d2", {"d2": 11.9})
+    samples = timeline(0, 60, **{"34.50": split, "12.00": hidden})
+    [violation] = find_violations(samples, [], windows, ADVERT_INT, gap=0.75)
+    assert violation.start == 34.5
+
+
+def test_an_unfinished_fault_is_excluded_to_the_end_of_the_run():
+    active = FaultRecord(0, LOSS_30, "d2", False, started=5.0)
+    assert excluded_windows([active], settle=4.0, run_end=20.0) == [(5.0, 24.0)]
+
+
+def test_takeover_runs_from_the_old_masters_last_advert_to_the_new_masters_first():
+    kill = FaultRecord(0, KILL_RESTART, "d1", True, started=10.3, ended=12.0)
+    priority = FaultRecord(1, PRIORITY, "d1", True, started=30.0, ended=33.0)
+    adverts = [AdvertSeen(t, "d1", 150) for t in (8.0, 9.0, 10.0)]
+    adverts += [AdvertSeen(13.6, "d2", 120), AdvertSeen(14.6, "d2", 120)]
+    assert takeovers([kill, priority], adverts, limit=5.0) == [pytest.approx(3.6)]
+
+
+def test_observer_parses_its_own_arp_probe_and_a_vrrp_advert():
+    probe = arp_request("02:48:56:00:00:04", "192.0.2.4", "192.0.2.100")
+    seen = parse_frame(1.0, probe, vrid=51)
+    assert (seen.op, seen.sender_mac, seen.sender_ip, seen.target_ip) == (
+        1, "02:48:56:00:00:04", "192.0.2.4", "192.0.2.100")
+    from integration.harness.vrrp import advert_v2
+
+    advert = bytes(advert_v2("02:48:56:00:00:01", "192.0.2.1", 51, 150, ["192.0.2.100"],
+                             password="1111"))
+    assert parse_frame(2.0, advert, vrid=51) == (2.0, "02:48:56:00:00:01", 150)
+    assert parse_frame(2.0, advert, vrid=52) is None
+
+
+@pytest.mark.netns
+def test_30_seeded_faults_leave_exactly_one_master_and_vip_owner(tmp_path):
+    from integration.chaos.runner import run_chaos
+    from integration.harness.requirements import (
+        haipvs_unavailable_reason,
+        netns_unavailable_reason,
+    )
+
+    reason = netns_unavailable_reason() or haipvs_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    summary = run_chaos(tmp_path, faults=30, seed=20261121)
+    print(summary.render())
+    assert not summary.observer_errors
+    assert summary.checked_seconds > 30
+    assert summary.violations == [], summary.render()
