@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import ipaddress
 import itertools
 import os
@@ -197,6 +198,8 @@ def inside(args: argparse.Namespace) -> None:
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(engine.run)
+                if not args.no_gc_freeze:
+                    gc.freeze()  # as the daemon does once started (haipvs/daemon.py)
                 await trio.sleep_until(trio.current_time() + (stop_at - time.monotonic()))
                 checks_done[0] = sum(c["runs"] for s in engine.snapshot() for c in s["checks"])
                 nursery.cancel_scope.cancel()
@@ -276,6 +279,8 @@ def main() -> int:
     parser.add_argument(
         "--servers", type=int, default=10_000, help="real servers checked with --load checkers"
     )
+    parser.add_argument("--no-gc-freeze", action="store_true",
+                        help="do not freeze start-up objects out of the GC (the daemon does)")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inside:
@@ -294,6 +299,7 @@ def main() -> int:
         options = [
             "--seconds", str(args.seconds), "--interval", str(args.interval),
             "--chunk", str(args.chunk), "--load", args.load, "--servers", str(args.servers),
+            *(["--no-gc-freeze"] if args.no_gc_freeze else []),
         ]  # fmt: skip
         cmd = ["ip", "netns", "exec", ns, sys.executable, __file__, "--inside", *options]
         print("command: sudo .venv/bin/python bench/vrrp_timers.py " + " ".join(options))
