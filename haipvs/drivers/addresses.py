@@ -39,9 +39,18 @@ class AddressChange:
     detail: str = ""
 
 
-def _ifindex(ipr, ifname: str) -> int | None:
-    found = ipr.link_lookup(ifname=ifname)
-    return found[0] if found else None
+def _ifindex(ipr, ifname: str, fresh: bool = False) -> int | None:
+    """Interface index by name, cached on the IPRoute object (which lives in its one owner
+    thread): a lookup is a netlink round-trip, and becoming MASTER should not wait for it.
+    `fresh` bypasses the cache after the kernel said the device is gone."""
+    cache = ipr.__dict__.setdefault("_haipvs_ifindex", {})
+    if fresh or ifname not in cache:
+        found = ipr.link_lookup(ifname=ifname)
+        if not found:
+            cache.pop(ifname, None)
+            return None
+        cache[ifname] = found[0]
+    return cache[ifname]
 
 
 def owned_addresses(ipr, ifname: str) -> set[IPInterface]:
@@ -84,7 +93,17 @@ def sync_add(ipr, vips: list[Vip]) -> list[AddressChange]:
         if vip.address.version == 6:
             kwargs["flags"] = 0x80 | 0x02  # IFA_F_PERMANENT | IFA_F_NODAD: usable at once
         try:
-            ipr.addr("add", **kwargs)
+            try:
+                ipr.addr("add", **kwargs)
+            except NetlinkError as exc:
+                if exc.code != errno.ENODEV:
+                    raise
+                # The cached index is stale (interface re-created): look it up again.
+                fresh = _ifindex(ipr, vip.ifname, fresh=True)
+                if fresh is None:
+                    raise
+                index = kwargs["index"] = fresh
+                ipr.addr("add", **kwargs)
             changes.append(AddressChange("add", vip))
         except NetlinkError as exc:
             if exc.code != errno.EEXIST:
