@@ -200,6 +200,7 @@ def atheris_main(argv: list[str]) -> None:  # pragma: no cover - by hand, needs 
                for _ in range(fdp.ConsumeIntInRange(0, 4))]
         check(mutate(entry, ops, corpus))
 
+    atheris.instrument_all()  # haipvs and PyYAML are imported already
     atheris.Setup(argv, one)
     atheris.Fuzz()
 

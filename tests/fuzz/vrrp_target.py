@@ -239,6 +239,7 @@ def atheris_main(argv: list[str]) -> None:  # pragma: no cover - by hand, needs 
                for _ in range(fdp.ConsumeIntInRange(0, 6))]
         harness.feed(mutate(entry, ops))
 
+    atheris.instrument_all()  # haipvs and PyYAML are imported already
     atheris.Setup(argv, one)
     atheris.Fuzz()
 
