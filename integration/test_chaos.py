@@ -16,6 +16,7 @@ from integration.chaos.invariant import (
     Sample,
     excluded_windows,
     find_violations,
+    stale_garp_periods,
     takeovers,
 )
 from integration.chaos.observer import arp_request, parse_frame
@@ -55,23 +56,31 @@ def test_two_vip_holders_outside_any_window_is_one_period_until_the_next_good_sa
 
 
 def test_each_broken_clause_is_named():
-    stale_garp = Sample(3.0, frozenset({"d1"}), frozenset({"d1"}), frozenset({"d1"}), "d2",
-                        {"d1": 2.9})
     two_claims = Sample(6.0, frozenset({"d1"}), frozenset({"d1", "d3"}), frozenset({"d1"}),
                         "d1", {"d1": 5.9})
     arp_split = Sample(9.0, frozenset({"d1"}), frozenset({"d1"}), frozenset({"d1", "d2"}),
                        "d1", {"d1": 8.9})
     silent = Sample(12.0, frozenset({"d1"}), frozenset({"d1"}), frozenset({"d1"}), "d1",
                     {"d1": 10.0})
-    samples = timeline(0, 15, **{"3.00": stale_garp, "6.00": two_claims, "9.00": arp_split,
-                                 "12.00": silent})
+    samples = timeline(0, 15, **{"6.00": two_claims, "9.00": arp_split, "12.00": silent})
     reasons = [v.reasons for v in find_violations(samples, [], [], ADVERT_INT, gap=0.75)]
     assert reasons == [
-        ("last GARP from d2, VIP on d1",),
         ("MASTER claimed by ['d1', 'd3'], VIP on d1",),
         ("ARP answered by ['d1', 'd2'], VIP on d1",),
         ("VIP holder d1 not advertising",),
     ]
+
+
+def test_a_stale_gratuitous_arp_is_reported_apart_from_violations():
+    stale = [Sample(t, frozenset({"d1"}), frozenset({"d1"}), frozenset({"d1"}), "d2",
+                    {"d1": t - 0.1}) for t in (3.0, 3.25, 3.5)]
+    samples = timeline(0, 10, **{f"{s.ts:.2f}": s for s in stale})
+    assert find_violations(samples, [], [], ADVERT_INT, gap=0.75) == []
+    [period] = stale_garp_periods(samples, [], gap=0.75)
+    assert (period.start, period.end) == (3.0, 3.75)
+    assert period.reasons == ("last GARP from d2, VIP on d1",)
+    # Inside an excluded window it is not reported.
+    assert stale_garp_periods(samples, [(2.0, 4.0)], gap=0.75) == []
 
 
 def test_an_advert_from_a_non_holder_in_checked_time_is_a_violation():

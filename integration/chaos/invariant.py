@@ -4,10 +4,13 @@ no sockets, no clock, so it has its own unit tests).
 Outside the excluded windows, at every sample exactly one director must
   * hold the VIP in its kernel,
   * be the only node whose log says MASTER,
-  * be the only MAC answering the observer's ARP probe for the VIP,
-  * be the MAC of the last gratuitous ARP for the VIP (what neighbours' caches hold),
+  * be the only MAC answering the observer's ARP probe for the VIP (the ARP owner),
   * have sent an advert within the last 1.5 advert intervals,
 and every advert with priority > 0 seen in a checked window must come from that director.
+
+Reported apart, not as a violation: checked time in which the last *gratuitous* ARP for the
+VIP came from a node that no longer holds it (neighbours that took that GARP send to the
+wrong MAC until their cache entry goes stale; no split brain, but an outage for them).
 """
 
 from __future__ import annotations
@@ -114,8 +117,6 @@ def sample_problems(sample: Sample, advert_int: float) -> list[str]:
     if sample.responders != {owner}:
         problems.append(f"ARP answered by {sorted(sample.responders) or 'nobody'}, "
                         f"VIP on {owner}")
-    if sample.garp_owner != owner:
-        problems.append(f"last GARP from {sample.garp_owner}, VIP on {owner}")
     last = sample.last_advert.get(owner)
     if last is None or sample.ts - last > 1.5 * advert_int:
         problems.append(f"VIP holder {owner} not advertising")
@@ -141,9 +142,30 @@ def find_violations(samples: Sequence[Sample], adverts: Sequence[AdvertSeen],
         if holder is not None and advert.node != holder:
             bad.append((advert.ts, f"advert from {advert.node or 'an unknown MAC'} "
                                    f"(priority {advert.priority}) while {holder} holds the VIP"))
+    good_times = [s.ts for s in checked if not sample_problems(s, advert_int)]
+    return _periods(bad, good_times, gap)
+
+
+def stale_garp_periods(samples: Sequence[Sample], windows: Sequence[tuple[float, float]],
+                       gap: float) -> list[Violation]:
+    """Checked time in which one node holds the VIP but the last GARP came from another."""
+    bad, good_times = [], []
+    for sample in samples:
+        if _inside(sample.ts, windows) or len(sample.holders) != 1:
+            continue
+        (owner,) = sample.holders
+        if sample.garp_owner == owner:
+            good_times.append(sample.ts)
+        else:
+            bad.append((sample.ts, f"last GARP from {sample.garp_owner}, VIP on {owner}"))
+    return _periods(bad, good_times, gap)
+
+
+def _periods(bad: list[tuple[float, str]], good_times: list[float],
+             gap: float) -> list[Violation]:
     if not bad:
         return []
-    good_times = sorted(s.ts for s in checked if not sample_problems(s, advert_int))
+    good_times = sorted(good_times)
     bad.sort()
     periods: list[Violation] = []
     start, end, reasons = bad[0][0], bad[0][0], [bad[0][1]]

@@ -39,6 +39,7 @@ from integration.chaos.invariant import (
     Violation,
     excluded_windows,
     find_violations,
+    stale_garp_periods,
     takeovers,
 )
 from integration.chaos.observer import Observer
@@ -75,6 +76,7 @@ class Summary:
     samples: int
     observer_errors: list[str] = field(default_factory=list)
     double_owner_excluded: float = 0.0  # seconds with 2+ VIP holders inside excluded windows
+    stale_garps: list[Violation] = field(default_factory=list)
 
     @property
     def longest_violation(self) -> float:
@@ -96,9 +98,16 @@ class Summary:
                          f"master's first)")
         lines.append(f"two or more VIP holders inside excluded windows: "
                      f"{self.double_owner_excluded:.1f} s (frozen/partitioned masters)")
+        origin = self.faults[0].started if self.faults else 0.0
+        stale = sum(p.duration for p in self.stale_garps)
+        lines.append(f"stale GARP (last gratuitous ARP from a node without the VIP) in checked "
+                     f"time: {len(self.stale_garps)} periods, {stale:.1f} s")
         for violation in self.violations:
-            lines.append(f"  violation at +{violation.start - self.faults[0].started:.2f} s "
+            lines.append(f"  violation at +{violation.start - origin:.2f} s "
                          f"for {violation.duration:.2f} s: {'; '.join(violation.reasons)}")
+        for period in self.stale_garps:
+            lines.append(f"  stale GARP at +{period.start - origin:.2f} s "
+                         f"for {period.duration:.2f} s: {period.reasons[0]}")
         lines.extend(f"  observer error: {e}" for e in self.observer_errors)
         return "\n".join(lines)
 
@@ -276,4 +285,5 @@ def run_chaos(workdir: Path, faults: int, seed: int, kinds: tuple[str, ...] = KI
         takeovers=takeovers(records, adverts, limit=settle),
         checked_seconds=len(checked) * interval,
         wall_seconds=time.monotonic() - started, samples=len(samples),
-        observer_errors=errors, double_owner_excluded=excluded_double * interval)
+        observer_errors=errors, double_owner_excluded=excluded_double * interval,
+        stale_garps=stale_garp_periods(samples, windows, gap=3 * interval))
