@@ -23,6 +23,7 @@ from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.vrrp_runtime import VrrpRuntime
 from haipvs.health import HealthEngine, ServerHealth, ServerKey, specs_from_config
 from haipvs.ipvs import desired as ipvs_desired
+from haipvs.ipvs.quorum import QuorumChange, QuorumTracker
 from haipvs.ipvs.reconcile import Reconciler
 from haipvs.ipvs.status import health_from_dump, render_status, status_json
 from haipvs.notify import EventStream, NotifyRunner, transition_scripts
@@ -99,6 +100,8 @@ class Daemon:
             specs_from_config(self.config), self._health_changed, max_spread=HEALTH_MAX_SPREAD
         )
         self.health: ipvs_desired.HealthView = self.health_engine
+        self.quorum = QuorumTracker()
+        self.ha_suspended: set[Any] = set()  # service keys whose checks ha_suspend stopped
         self.reconciler = Reconciler()
         self.systemd = SystemdNotifier()
         self.events = EventStream()
@@ -149,6 +152,8 @@ class Daemon:
                 nursery.start_soon(self._consume_events)
                 self.trackers = Trackers(self.config, runtime.set_tracker)
                 await nursery.start(self.trackers.run)
+                # Every instance starts in INIT: ha_suspend services start suspended.
+                self._apply_ha_suspend()
                 await nursery.start(self.health_engine.run)
                 self.update_ipvs()
                 await nursery.start(self.reconciler.run)
@@ -270,6 +275,7 @@ class Daemon:
                 self.instance_states[event["instance"]] = event["to"]
                 self._notify_instance(event)
                 self._update_groups()
+                self._apply_ha_suspend()
                 self.systemd.notify(f"STATUS={self.status_line()}")
                 if self.config.global_settings.lvs_sync_daemon is not None:
                     self.update_ipvs()
@@ -333,13 +339,54 @@ class Daemon:
         )
         self.update_ipvs()
 
+    def _apply_ha_suspend(self) -> None:
+        """ha_suspend: checks of a service stop while no VRRP instance holding its address is
+        MASTER, and resume when one is. Health (and so the IPVS table) keeps its last state
+        meanwhile, as keepalived does."""
+        wanted = ipvs_desired.ha_suspended_services(self.config, self.instance_states)
+        suspended = {key for key, paused in wanted.items() if paused}
+        # Always applied, not only on a change: a reload may add services or drop the flag.
+        self.health_engine.pause_services(suspended, True)
+        self.health_engine.pause_services(
+            [key for key in wanted if key not in suspended], False)
+        for key in sorted(suspended ^ self.ha_suspended, key=str):
+            log.info("health_checks_suspended" if key in suspended else "health_checks_resumed",
+                     service=str(key))
+        self.ha_suspended = suspended
+
+    def _update_quorum(self, config: Config) -> None:
+        """Track each service's quorum; a gain or loss is an event and runs quorum_up /
+        quorum_down (argv, through the notify runner, one at a time per service)."""
+        changes = self.quorum.update(
+            ipvs_desired.quorum_input(vs, self.health) for vs in config.virtual_servers)
+        if not changes:
+            return
+        by_key = {ipvs_desired.service_key(vs): vs for vs in config.virtual_servers}
+        for change in changes:
+            self._quorum_changed(by_key[change.service], change)
+
+    def _quorum_changed(self, vs: Any, change: QuorumChange) -> None:
+        service = str(change.service)
+        self.emit_event({"kind": "quorum", "service": service, "up": change.up,
+                         "weight": change.weight, "initial": change.initial})
+        log.info("quorum_gained" if change.up else "quorum_lost", service=service,
+                 weight=change.weight, quorum=vs.quorum, hysteresis=vs.hysteresis)
+        script = vs.quorum_up if change.up else vs.quorum_down
+        if script:
+            env = {"HAIPVS_TYPE": "QUORUM", "HAIPVS_SERVICE": service,
+                   "HAIPVS_STATE": "UP" if change.up else "DOWN",
+                   "HAIPVS_WEIGHT": str(change.weight), "HAIPVS_QUORUM": str(vs.quorum),
+                   "HAIPVS_HYSTERESIS": str(vs.hysteresis)}
+            self.notify_runner.submit(f"quorum:{service}", [tuple(script)], env)
+
     def update_ipvs(self) -> None:
-        """Desired IPVS state from config + health (+ VRRP state for the sync daemon).
-        IPVS entries are kept on MASTER and BACKUP alike, as keepalived does: a BACKUP
-        that takes over must not have to program its table first."""
+        """Desired IPVS state from config + health + quorum (+ VRRP state for the sync
+        daemon). IPVS entries are kept on MASTER and BACKUP alike, as keepalived does: a
+        BACKUP that takes over must not have to program its table first."""
         config = self.config
+        self._update_quorum(config)
         self.reconciler.set_desired(
-            ipvs_desired.desired_table(config, self.health),
+            ipvs_desired.desired_table(config, self.health, self.quorum.states),
             timeouts=ipvs_desired.desired_timeouts(config),
             sync_daemons=ipvs_desired.desired_sync_daemons(config, self.instance_states),
             owned=ipvs_desired.owned_keys([config]),
@@ -426,6 +473,8 @@ class Daemon:
             for s in servers
         ]
         snapshot["real_servers"] = servers
+        snapshot["quorum"] = {str(key): up for key, up in self.quorum.states.items()}
+        snapshot["ha_suspended"] = sorted(str(key) for key in self.ha_suspended)
         snapshot["desired_text"] = render_status(
             self.reconciler.desired, health_from_dump(snapshot["health"])
         )
@@ -482,6 +531,7 @@ class Daemon:
             self.trackers.update(new)
         # Unchanged checks keep their state; the reconciler only applies differences.
         self.health_engine.update(specs_from_config(new))
+        self._apply_ha_suspend()
         groups = {g.name for g in new.vrrp_sync_groups}
         self.group_states = {k: v for k, v in self.group_states.items() if k in groups}
         self._update_groups()

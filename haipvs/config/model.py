@@ -280,7 +280,8 @@ class RealServer:
 
 @dataclass(frozen=True)
 class SorryServer:
-    """Stands in while no real server of the virtual server is usable."""
+    """Stands in while the virtual server has lost its quorum (by default: while no real
+    server is usable)."""
 
     address: IPAddress
     port: int | None = None  # same rules as RealServer.port
@@ -307,6 +308,13 @@ class VirtualServer:
     real_servers: tuple[RealServer, ...] = ()
     inhibit_on_failure: bool = False  # keep failed servers with weight 0 instead of removing
     sorry_server: SorryServer | None = None
+    # Quorum: the total weight of the live real servers must reach `quorum`; with hysteresis
+    # it is lost below quorum - hysteresis and regained at quorum + hysteresis (0 <= h < q).
+    quorum: int = 1
+    hysteresis: int = 0
+    quorum_up: tuple[str, ...] | None = None  # argv, run when the quorum is gained
+    quorum_down: tuple[str, ...] | None = None  # argv, run when the quorum is lost
+    ha_suspend: bool = False  # no health checks while the VIP's VRRP instance is not MASTER
 
     def effective_lb_kind(self, real_server: RealServer) -> str:
         return real_server.lb_kind or self.lb_kind

@@ -42,6 +42,7 @@ IFNAME = Text(15, r"[^/:\s]+", "an interface name: no '/', ':' or spaces")
 ABS_PATH = Text(4096, r"/.*", "an absolute path")
 PORT = Int(1, 65535)
 SECONDS_LONG = Float(0, 86400)
+QUORUM_MAX = 2**31 - 1
 HOSTNAME = Text(253, r"[A-Za-z0-9_.:-]+", "a host name")
 
 
@@ -633,7 +634,8 @@ SORRY_FIELDS = (
 SORRY_SERVER = Section(
     "sorry_server",
     "Sorry server",
-    "Put in the service while none of its real servers is usable (keepalived `sorry_server`).",
+    "Put in the service while it has lost its quorum, by default while none of its real "
+    "servers is usable (keepalived `sorry_server`).",
     SORRY_FIELDS,
     _make(model.SorryServer, *_fields_of(SORRY_FIELDS)),
 )
@@ -661,7 +663,17 @@ VS_FIELDS = (
     Field("real_servers", ListOf(Nested(REAL_SERVER)), (), "the backends"),
     Field("inhibit_on_failure", Bool(), False,
           "keep failed real servers with weight 0 instead of removing them"),
-    Field("sorry_server", Nested(SORRY_SERVER), None, "stand-in while no real server is usable"),
+    Field("sorry_server", Nested(SORRY_SERVER), None,
+          "stand-in while the quorum is lost (by default: while no real server is usable)"),
+    Field("quorum", Int(1, QUORUM_MAX), 1,
+          "minimum total weight of the live real servers for the service to be up"),
+    Field("hysteresis", Int(0, QUORUM_MAX - 1), 0,
+          "quorum is lost below quorum - hysteresis, regained at quorum + hysteresis"),
+    Field("quorum_up", Argv(), None, "run when the quorum is gained"),
+    Field("quorum_down", Argv(), None, "run when the quorum is lost (and at start if it is "
+          "down then)"),
+    Field("ha_suspend", Bool(), False, "suspend health checks while the VRRP instance holding "
+          "`address` as a VIP is not MASTER"),
 )
 
 
@@ -694,6 +706,9 @@ def _check_virtual_server(v: Values) -> None:
         None, address.version,
     ):
         v.error("ip_family", f"ip_family {v['ip_family']} does not match {address}")
+    if v.ok("quorum", "hysteresis") and v["hysteresis"] >= v["quorum"]:
+        v.error("hysteresis", f"hysteresis {v['hysteresis']} must be below quorum "
+                f"{v['quorum']}")
     if not v.ok("persistence", "persistence_timeout", "persistence_granularity"):
         return
     persistent = _persistence_timeout(v) is not None
@@ -770,7 +785,8 @@ def _make_virtual_server(v: Values) -> model.VirtualServer:
         persistence_timeout=_persistence_timeout(v),
         **v.kwargs("protocol", "address", "fwmark", "lb_algo", "lb_kind",
                    "persistence_granularity", "ops", "delay_loop", "real_servers",
-                   "inhibit_on_failure", "sorry_server"),
+                   "inhibit_on_failure", "sorry_server", "quorum", "hysteresis",
+                   "quorum_up", "quorum_down", "ha_suspend"),
     )
 
 
@@ -796,6 +812,9 @@ VIRTUAL_SERVER = Section(
         "A checker that connects needs `connect_port` when its real server has no port.",
         "A real server (address, port) is listed once per virtual server.",
         "A virtual server (protocol, address, port) or (fwmark, family) is listed once.",
+        "`hysteresis` < `quorum`.",
+        "`ha_suspend` applies when `address` is a VIP of a VRRP instance; a fwmark service, "
+        "or one whose address no instance holds, is never suspended.",
     ),
     renamed={
         "lvs_sched": "use lb_algo",

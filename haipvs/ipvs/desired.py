@@ -1,10 +1,12 @@
 """The desired IPVS table: the config's virtual servers, filtered by real-server health.
 
 A real server that is down is left out of its service, or kept with weight 0 when the
-virtual server asks for `inhibit_on_failure`. When no real server of a service is usable, its
-`sorry_server` (if configured) takes their place. Both options are read from the config
-model when it has them (`VirtualServer.inhibit_on_failure` / `RealServer.inhibit_on_failure`,
-`VirtualServer.sorry_server`); without them the behaviour is keepalived's default: remove.
+virtual server asks for `inhibit_on_failure`. While a service has lost its quorum (the total
+weight of its live real servers is too low: `quorum`, `hysteresis`, haipvs/ipvs/quorum.py;
+by default: no real server is usable), its `sorry_server` (if configured) takes the place of
+the live real servers. These options are read from the config model when it has them
+(`VirtualServer.inhibit_on_failure` / `RealServer.inhibit_on_failure`, `sorry_server`,
+`quorum`, `hysteresis`); without them the behaviour is keepalived's default: remove.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from haipvs.ipvs.model import (
     TunnelType,
     sched_flag_bits,
 )
+from haipvs.ipvs.quorum import QuorumInput, initial_quorum
 
 _TUN_FLAG_BITS = {"nocsum": 0, "csum": TUN_FLAG_CSUM, "remcsum": TUN_FLAG_REMCSUM}
 
@@ -114,32 +117,59 @@ def _inhibit(vs: VirtualServer, rs: RealServer) -> bool:
     return bool(own if own is not None else getattr(vs, "inhibit_on_failure", False))
 
 
-def virtual_service(vs: VirtualServer, health: HealthView) -> Service:
-    """One virtual server's desired service with the destinations health allows."""
+def live_weight(vs: VirtualServer, health: HealthView) -> int:
+    """Total weight of the real servers that are up (dynamic weight where a checker set one):
+    what the quorum is measured against."""
+    key = service_key(vs)
+    total = 0
+    for rs in vs.real_servers:
+        state = health.health(key, dest_key(rs))
+        if state.up:
+            total += rs.weight if state.weight is None else state.weight
+    return total
+
+
+def quorum_input(vs: VirtualServer, health: HealthView) -> QuorumInput:
+    return QuorumInput(service_key(vs), live_weight(vs, health), getattr(vs, "quorum", 1),
+                       getattr(vs, "hysteresis", 0))
+
+
+def virtual_service(vs: VirtualServer, health: HealthView,
+                    quorum_up: bool | None = None) -> Service:
+    """One virtual server's desired service with the destinations health allows.
+    `quorum_up` None: the state a freshly started daemon would have (quorum.initial_quorum)."""
     base = _service(vs)
     dests: list[Destination] = []
-    usable = 0
+    live = 0
     for rs in vs.real_servers:
         state = health.health(base.key, dest_key(rs))
         if state.up:
             weight = rs.weight if state.weight is None else state.weight
             dests.append(_destination(vs, rs, weight))
-            usable += weight > 0
+            live += weight
         elif _inhibit(vs, rs):
             dests.append(_destination(vs, rs, 0))
+    if quorum_up is None:
+        quorum_up = initial_quorum(live, getattr(vs, "quorum", 1), getattr(vs, "hysteresis", 0))
     sorry = getattr(vs, "sorry_server", None)
-    if sorry is not None and usable == 0:
-        # Keepalived semantics: the sorry server stands in while no real server can serve.
+    if sorry is not None and not quorum_up:
+        # Keepalived semantics: without quorum the sorry server replaces the live real
+        # servers. Entries at weight 0 (inhibited, or dynamic weight 0) take no traffic and
+        # stay as they are.
         sorry_dest = _destination(vs, sorry, getattr(sorry, "weight", None) or 1)
-        dests = [d for d in dests if d.key != sorry_dest.key] + [sorry_dest]
+        dests = [d for d in dests if d.weight == 0 and d.key != sorry_dest.key] + [sorry_dest]
     return Service(base.key, base.scheduler, base.flags, base.persistence_timeout,
                    base.netmask, base.pe_name, tuple(dests))
 
 
-def desired_table(config: Config, health: HealthView | None = None) -> IpvsTable:
-    """The IPVS table haipvs wants in the kernel for `config`, given `health`."""
+def desired_table(config: Config, health: HealthView | None = None,
+                  quorum: Mapping[ServiceKey, bool] | None = None) -> IpvsTable:
+    """The IPVS table haipvs wants in the kernel for `config`, given `health` and the quorum
+    state of each service (services missing from `quorum` get their starting state)."""
     view = health if health is not None else AllUp()
-    return IpvsTable(tuple(virtual_service(vs, view) for vs in config.virtual_servers))
+    states = quorum or {}
+    return IpvsTable(tuple(virtual_service(vs, view, states.get(service_key(vs)))
+                           for vs in config.virtual_servers))
 
 
 def owned_keys(configs: Iterable[Config]) -> set[ServiceKey]:
@@ -165,3 +195,23 @@ def desired_sync_daemons(
     state = instance_states.get(sync.vrrp_instance, "BACKUP")
     role = SyncState.MASTER if state.upper() == "MASTER" else SyncState.BACKUP
     return (SyncDaemonConfig(role, sync.interface, sync.sync_id),)
+
+
+def ha_suspended_services(
+    config: Config, instance_states: Mapping[str, str]
+) -> dict[ServiceKey, bool]:
+    """For every virtual server: should its health checks be suspended (`ha_suspend`)?
+    True while its address is a VIP of at least one VRRP instance and none of those
+    instances is MASTER. A service without ha_suspend, a fwmark service and one whose
+    address no instance holds are never suspended."""
+    holders: dict[Any, list[str]] = {}
+    for instance in config.vrrp_instances:
+        for vip in instance.virtual_ipaddress:
+            holders.setdefault(vip.address.ip, []).append(instance.name)
+    result: dict[ServiceKey, bool] = {}
+    for vs in config.virtual_servers:
+        names = holders.get(vs.address, []) if vs.address is not None else []
+        result[service_key(vs)] = bool(
+            getattr(vs, "ha_suspend", False) and names
+            and all(instance_states.get(name, "INIT") != "MASTER" for name in names))
+    return result
