@@ -71,10 +71,7 @@ WHY = {
     # virtual_server / real_server
     "nat_mask": "keepalived ignores it too; IPVS services have no netmask except for "
     "persistence_granularity",
-    "quorum": "haipvs has no quorum", "quorum_up": "haipvs has no quorum",
-    "quorum_down": "haipvs has no quorum", "hysteresis": "haipvs has no quorum",
-    "omega": "haipvs has no quorum scripts",
-    "ha_suspend": "haipvs checks on MASTER and BACKUP alike",
+    "omega": "haipvs runs no quorum_down / notify_down scripts at shutdown",
     "sorry_server_inhibit": "haipvs removes the sorry server when a real server is usable",
     "hashed": "haipvs sets no IPVS hashed flag", "persistence_engine": "haipvs has no "
     "persistence engines (sip)",
@@ -820,6 +817,16 @@ class Translator:
                     self.skip(child, f"unknown family {value!r}")
             elif key == "inhibit_on_failure":
                 f["inhibit_on_failure"] = True
+            elif key in ("quorum", "hysteresis"):
+                value = self.one(child, int, 1 if key == "quorum" else 0, 2**31 - 1)
+                if value is not None:
+                    f[key] = value
+            elif key in ("quorum_up", "quorum_down"):
+                argv = self.one(child, _argv)
+                if argv:
+                    f[key] = argv
+            elif key == "ha_suspend":
+                f["ha_suspend"] = True
             elif key == "sorry_server":
                 sorry = self.sorry_server(child)
                 if sorry is not None:
@@ -841,6 +848,7 @@ class Translator:
                 defaults.setdefault(f"_{setting}", value)
         if sorry_kind is not None and "sorry_server" in f:
             f["sorry_server"]["lb_kind"] = sorry_kind
+        self.check_hysteresis(f, sources)
         algo = f.get("lb_algo", "wlc")
         sched_flags = []
         for name, child in flags:
@@ -881,10 +889,24 @@ class Translator:
             comments["ip_family"] = "from the real servers' addresses"
         order = ("address", "port", "fwmark", "ip_family", "protocol", "lb_algo", "sched_flags",
                  "lb_kind", "persistence_timeout", "persistence_granularity", "ops",
-                 "delay_loop", "inhibit_on_failure", "sorry_server", "real_servers")
+                 "delay_loop", "inhibit_on_failure", "sorry_server", "quorum", "hysteresis",
+                 "quorum_up", "quorum_down", "ha_suspend", "real_servers")
         vs = Block({k: f[k] for k in order if k in f})
         vs.notes.update(comments)
         return vs
+
+    def check_hysteresis(self, f: dict[str, Any], sources: dict[str, Node]) -> None:
+        """haipvs needs hysteresis < quorum. keepalived takes any value; from quorum - 1 up it
+        loses quorum only at live weight 0 either way, so only the regain threshold moves."""
+        hysteresis = f.get("hysteresis")
+        quorum = f.get("quorum", 1)
+        if hysteresis is None or hysteresis < quorum:
+            return
+        f["hysteresis"] = quorum - 1
+        self.changed(sources["hysteresis"], f"hysteresis {hysteresis} is not below quorum "
+                     f"{quorum}; haipvs uses {quorum - 1}: quorum is still lost only at live "
+                     f"weight 0, but regained at {2 * quorum - 1} instead of "
+                     f"{quorum + hysteresis}")
 
     def lb_kind(self, node: Node, tun: dict[str, Any]) -> str | None:
         if not node.args:
