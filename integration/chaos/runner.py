@@ -267,14 +267,21 @@ def run_chaos(workdir: Path, faults: int, seed: int, kinds: tuple[str, ...] = KI
                 progress(f"fault {index + 1}/{faults}: {kind} on {target}"
                          f"{' (master)' if record.target_was_master else ''} {record.detail}")
             time.sleep(settle + QUIET)
-        run_end = time.time()
         cluster.observer.stop()
-        samples = cluster.observer.samples()
-        adverts = cluster.observer.advert_list()
-        errors = list(cluster.observer.errors)
+        return evaluate(cluster.observer, records, seed, steady_at,
+                        wall_seconds=time.monotonic() - started)
+
+
+def evaluate(observer: Observer, records: list[FaultRecord], seed: int, steady_at: float,
+             wall_seconds: float) -> Summary:
+    """Join what the (stopped) observer recorded and check it against the invariant."""
+    settle = settle_seconds()
+    samples = observer.samples()
+    adverts = observer.advert_list()
+    run_end = samples[-1].ts if samples else time.time()
     # Nothing is checked before the cluster first converged (cold start).
     windows = [(0.0, steady_at), *excluded_windows(records, settle, run_end)]
-    interval = cluster.observer.interval
+    interval = observer.interval
     violations = find_violations(samples, adverts, windows, BASE.advert_int,
                                  gap=3 * interval)
     checked = [s for s in samples if not any(a <= s.ts < b for a, b in windows)]
@@ -284,6 +291,6 @@ def run_chaos(workdir: Path, faults: int, seed: int, kinds: tuple[str, ...] = KI
         seed=seed, faults=records, violations=violations,
         takeovers=takeovers(records, adverts, limit=settle),
         checked_seconds=len(checked) * interval,
-        wall_seconds=time.monotonic() - started, samples=len(samples),
-        observer_errors=errors, double_owner_excluded=excluded_double * interval,
+        wall_seconds=wall_seconds, samples=len(samples),
+        observer_errors=list(observer.errors), double_owner_excluded=excluded_double * interval,
         stale_garps=stale_garp_periods(samples, windows, gap=3 * interval))
