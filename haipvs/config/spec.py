@@ -78,6 +78,12 @@ class Context:
             problem = getattr(exc, "problem", None) or str(exc)
             self.error(node, path, f"cannot read this value: {problem}")
             return INVALID
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+            # PyYAML's constructors raise plain Python errors for explicitly tagged scalars
+            # they cannot convert (`!!int x`, `!!float`, `!!timestamp x`); found by fuzzing.
+            tag = node.tag.rsplit(":", 1)[-1]
+            self.error(node, path, f"cannot read {node.value!r} as !!{tag} ({exc})")
+            return INVALID
 
 
 def join_path(base: str, part: str | int) -> str:
