@@ -108,8 +108,6 @@ def test_restarted_director_drops_stale_vips_and_keeps_foreign_addresses(
     assert high.state() == "MASTER" and held_vips(d1) == set(VIPS)
 
 
-@pytest.mark.xfail(strict=True, reason="pyyaml-constructor (tests/fuzz/config_target.py): "
-                   "a non-YAMLError from the loader escapes _reload and ends the daemon")
 def test_reload_with_a_crashing_config_value_keeps_the_running_master(lan, haipvs_node):
     d1 = lan.add_node("d1")
     master = haipvs_node(d1, BASE.but(priority=150))

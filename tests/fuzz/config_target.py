@@ -46,13 +46,10 @@ TOKENS = (
 OP_KINDS = BYTE_OPS + 10
 
 
-# Crashes found by this fuzzer and reported, each with a strict-xfail regression test in
-# tests/fuzz/test_fuzz_config.py. Remove an entry once it is fixed.
-#   pyyaml-constructor: an explicitly tagged scalar with a bad value (`!!float` with no
-#   value, `!!int x`, `!!bool maybe`, `!!timestamp x`) makes PyYAML's SafeConstructor raise
-#   IndexError / ValueError / KeyError / AttributeError, which
-#   haipvs.config.spec.Context.scalar does not catch (it only catches yaml.YAMLError).
-KNOWN_CRASHES = frozenset({"pyyaml-constructor"})
+# Crashes found by this fuzzer and not fixed yet (each with a strict-xfail regression test in
+# tests/fuzz/test_fuzz_config.py). Fixed so far: "pyyaml-constructor" (an explicitly tagged
+# scalar PyYAML cannot convert, `!!int x`, raised ValueError & co. past the loader).
+KNOWN_CRASHES: frozenset[str] = frozenset()
 # YAML breaks lines at these too, so its line numbers count them.
 LINE_BREAKS = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 
