@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from integration.harness.instance import VrrpInstance
-from integration.harness.proc import Proc
+from integration.harness.proc import Proc, ProcessNode
 from integration.harness.topology import Node
 from integration.harness.wait import wait_until
 
@@ -75,7 +75,7 @@ def render_haipvs_config(router_id: str, state_dir: Path, instances: list[VrrpIn
     return yaml.safe_dump(config, sort_keys=False)
 
 
-class HaipvsNode:
+class HaipvsNode(ProcessNode):
     """The haipvs daemon on `node`, with its own config, state dir and pid file."""
 
     kind = "haipvs"
@@ -112,19 +112,6 @@ class HaipvsNode:
         self.runs += 1
         self.proc = Proc(self.node.netns, argv, self.log_path, name=f"haipvs-{self.node.name}")
         return self
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.alive()
-
-    def stop(self, timeout: float = 5.0) -> int | None:
-        """SIGTERM: a MASTER sends a priority-0 advert, drops its VIPs and exits 0."""
-        return self.proc.stop(timeout) if self.proc else None
-
-    def kill(self) -> None:
-        """SIGKILL: no goodbye advert; the VIP stays on the interface."""
-        if self.proc:
-            self.proc.kill()
 
     # --- observing ---
 

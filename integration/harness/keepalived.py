@@ -9,7 +9,7 @@ import signal
 from pathlib import Path
 
 from integration.harness.instance import VrrpInstance
-from integration.harness.proc import Proc
+from integration.harness.proc import Proc, ProcessNode
 from integration.harness.topology import Node
 from integration.harness.wait import wait_until
 
@@ -59,7 +59,7 @@ def keepalived_binary() -> str | None:
     return shutil.which("keepalived")
 
 
-class KeepalivedNode:
+class KeepalivedNode(ProcessNode):
     """keepalived (VRRP subsystem only) on `node`, with private pid files and config dir."""
 
     kind = "keepalived"
@@ -90,19 +90,6 @@ class KeepalivedNode:
                 "-c", str(d / "checkers.pid")]
         self.proc = Proc(self.node.netns, argv, self.log_path, name=f"keepalived-{self.node.name}")
         return self
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.alive()
-
-    def stop(self, timeout: float = 5.0) -> int | None:
-        """SIGTERM: keepalived sends priority-0 adverts, drops its VIPs and exits."""
-        return self.proc.stop(timeout) if self.proc else None
-
-    def kill(self) -> None:
-        """SIGKILL parent and VRRP child together: a silent master (its VIPs stay behind)."""
-        if self.proc:
-            self.proc.kill()
 
     def signal(self, signum: int = signal.SIGUSR1) -> None:
         if self.proc:

@@ -103,3 +103,22 @@ class Proc:
     def log_tail(self, lines: int = 40) -> str:
         tail = self.log_text().splitlines()[-lines:]
         return f"--- last {len(tail)} lines of {self.log_path} ---\n" + "\n".join(tail)
+
+
+class ProcessNode:
+    """What a daemon-running node (haipvs or keepalived) does with its one `Proc`."""
+
+    proc: Proc | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.alive()
+
+    def stop(self, timeout: float = 5.0) -> int | None:
+        """SIGTERM: a MASTER sends priority-0 adverts, drops its VIPs and exits."""
+        return self.proc.stop(timeout) if self.proc else None
+
+    def kill(self) -> None:
+        """SIGKILL (the whole process group): a silent master; its VIPs stay behind."""
+        if self.proc:
+            self.proc.kill()
