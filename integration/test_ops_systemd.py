@@ -111,8 +111,10 @@ def test_metrics_after_failover(lan, ops_node):
     port = 19650
     top = {"global": {"metrics_listen": f"127.0.0.1:{port}"}}
     high = ops_node(d1, VI_1.but(priority=150), top=top)
-    low = ops_node(d2, VI_1.but(priority=100), top=top)
+    # Start the backup only once the master is up; otherwise a slow start of d1 lets d2
+    # win Master_Down first and the transition count depends on who booted faster.
     high.wait_state("MASTER", 8)
+    low = ops_node(d2, VI_1.but(priority=100), top=top)
     low.wait_state("BACKUP", 2)
     high.stop()  # resigns with priority 0
     low.wait_state("MASTER", 3)
@@ -126,7 +128,9 @@ def test_metrics_after_failover(lan, ops_node):
     dump = low.instance_dump()
     assert metric_value(text, 'haipvs_vrrp_state{instance="VI_1",state="BACKUP"}') == 0.0
     assert metric_value(text, 'haipvs_vrrp_priority{instance="VI_1"}') == 100.0
+    # INIT->BACKUP at start and BACKUP->MASTER on the resignation; the log must agree.
     assert metric_value(text, 'haipvs_vrrp_transitions_total{instance="VI_1"}') == 2.0
+    assert low.count_log("vrrp_transition") == 2
     received = metric_value(text, 'haipvs_vrrp_adverts_received_total{instance="VI_1"}')
     assert received is not None and received >= 1  # the old master's adverts, incl. prio 0
     assert received <= dump["counters"]["adverts_received"]
