@@ -28,6 +28,7 @@ from haipvs.ipvs.reconcile import Reconciler
 from haipvs.ipvs.status import health_from_dump, render_status, status_json
 from haipvs.notify import EventStream, NotifyRunner, transition_scripts
 from haipvs.reload import plan_reload
+from haipvs.resources import count_trio_tasks, process_resources
 from haipvs.sdnotify import SystemdNotifier
 from haipvs.statedump import DUMP_FORMAT, write_dump
 from haipvs.trackers import Trackers
@@ -439,6 +440,7 @@ class Daemon:
         vrrp: dict[str, Any] = {"instances": {}, "interfaces": {}}
         if runtime is not None and runtime.alive:
             vrrp = await trio.to_thread.run_sync(runtime.call_in_loop, runtime.snapshot)
+        vrrp_loop_tasks = vrrp.pop("vrrp_loop_tasks", None)
         return {
             "format": DUMP_FORMAT,
             "generated_at": time.time(),
@@ -456,6 +458,11 @@ class Daemon:
             "ipvs": self.ipvs_snapshot(),
             "reloads": self.reloads,
             "recent_events": list(self.recent_events[-20:]),
+            "process": {
+                **process_resources(),
+                "main_loop_tasks": count_trio_tasks(),
+                "vrrp_loop_tasks": vrrp_loop_tasks,
+            },
         }
 
     def ipvs_snapshot(self) -> dict[str, Any]:

@@ -61,6 +61,17 @@ def render_text(dump: dict[str, Any]) -> str:
     lines.append(f"IPVS: {ipvs.get('status', 'unknown')}")
     if ipvs.get("error"):
         lines.append(f"  {ipvs['error']}")
+    process = dump.get("process")
+    if process:
+        rss = process.get("rss_bytes")
+        memory = f"RSS {rss / 2**20:.1f} MiB" if rss else "RSS unknown"
+        lines += [
+            "",
+            f"Process: {process.get('open_fds')} fds, {process.get('os_threads')} threads, "
+            + memory,
+            f"  trio tasks         main loop {process.get('main_loop_tasks')}, "
+            f"VRRP loop {process.get('vrrp_loop_tasks')}",
+        ]
     return "\n".join(lines) + "\n"
 
 

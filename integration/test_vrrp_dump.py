@@ -74,6 +74,12 @@ def test_sigusr1_dump_describes_master_and_backup(lan, sniffer, haipvs_node):
     assert ipvs["status"] == "unavailable", "this kernel has no IPVS"
     assert "IPVS" in ipvs["error"]
     assert ipvs["desired"] == []
+    process = dump["process"]
+    # Main loop: root + daemon tasks; VRRP loop: root + one receiver per socket + timers.
+    assert process["main_loop_tasks"] >= 3 and process["vrrp_loop_tasks"] >= 2
+    assert process["os_threads"] >= 2, "the VRRP loop runs in its own thread"
+    assert process["open_fds"] >= 3
+    assert 10 * 2**20 < process["rss_bytes"] < 1024 * 2**20
 
     backup_inst = backup.dump()["instances"]["VI_1"]
     check_instance_common(backup_inst, 100)
@@ -84,6 +90,7 @@ def test_sigusr1_dump_describes_master_and_backup(lan, sniffer, haipvs_node):
 
     text = (master.state_dir / "haipvs.data").read_text()
     assert "VI_1" in text and "MASTER" in text and "192.0.2.100/24" in text
+    assert f"Process: {process['open_fds']} fds" in text
     leftovers = [p.name for p in master.state_dir.iterdir()
                  if p.name not in ("haipvs.json", "haipvs.data")]
     assert not leftovers, f"temporary files left behind: {leftovers}"

@@ -34,6 +34,7 @@ from haipvs.drivers.announce import Announcer
 from haipvs.drivers.link_monitor import LinkMonitor
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.vrrp_socket import VrrpSocket
+from haipvs.resources import count_trio_tasks
 from haipvs.vrrp import core
 
 log = structlog.get_logger("haipvs.vrrp")
@@ -716,7 +717,8 @@ class VrrpRuntime:
             f"{group.ifname}/ipv{group.family}": {"drops": group.dispatcher.counters.as_dict()}
             for group in self._groups.values()
         }
-        return {"instances": instances, "interfaces": interfaces}
+        return {"instances": instances, "interfaces": interfaces,
+                "vrrp_loop_tasks": count_trio_tasks()}
 
     def take_timer_lateness(self, already_seen: int) -> tuple[int, list[float]]:
         """Called inside the VRRP loop: lateness values of timers fired since the caller's
