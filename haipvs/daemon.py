@@ -265,6 +265,10 @@ class Daemon:
         assert runtime is not None
         while runtime.alive:
             await trio.sleep(0.5)
+        if runtime.shutdown_requested:
+            # A stop in progress: the signal task ends the thread and drains. Signalling
+            # ourselves now would hit the default SIGTERM action and kill the drain.
+            return
         self._runtime_failed = True
         log.error("vrrp_runtime_died")
         os.kill(os.getpid(), signal.SIGTERM)

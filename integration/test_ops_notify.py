@@ -75,3 +75,19 @@ def test_flapping_instance_runs_each_notify_once_in_order(lan, ops_node, tmp_pat
     env = dict(line.split("=", 1) for line in env_dump.read_text().splitlines() if "=" in line)
     assert "NOTIFY_SOCKET" not in env and "SECRET_TOKEN" not in env
     assert env["HAIPVS_NAME"] == "VI_1" and env["HAIPVS_STATE"] == "STOP"
+
+
+def test_a_slow_notify_stop_finishes_and_the_daemon_exits_cleanly(lan, ops_node, tmp_path):
+    """Regression: the VRRP thread ends during the stop drain; the runtime watcher took that
+    for a crash and sent SIGTERM to its own process, whose handler was already gone, so the
+    daemon died by signal (exit -15) and the stop script's work was cut short."""
+    node = lan.add_node("d1")
+    done = tmp_path / "stop.done"
+    # Longer than the watcher's 0.5 s poll, so it always wakes during the drain.
+    slow_stop = ["/bin/sh", "-c", f"sleep 1.2; echo done > {done}"]
+    daemon = ops_node(node, VI_1.but(priority=100),
+                      per_instance={"VI_1": {"notify_stop": slow_stop}})
+    daemon.wait_state("MASTER", 8)
+    assert daemon.stop() == 0
+    assert done.read_text() == "done\n"
+    assert daemon.count_log("vrrp_runtime_died") == 0

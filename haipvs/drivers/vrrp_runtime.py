@@ -136,6 +136,7 @@ class VrrpRuntime:
         self._instances: dict[str, _Instance] = {}
         self._groups: dict[tuple[str, int], _InterfaceGroup] = {}
         self._shutdown = trio.Event()
+        self.shutdown_requested = False
         self._token: trio.lowlevel.TrioToken | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -174,6 +175,7 @@ class VrrpRuntime:
 
     def request_shutdown(self) -> None:
         """Thread-safe: MASTERs send prio 0 and release their VIPs, then the loop ends."""
+        self.shutdown_requested = True  # the thread ending after this is not a crash
         if self._token is not None:
             with contextlib.suppress(trio.RunFinishedError):
                 self._token.run_sync_soon(self._shutdown.set)
