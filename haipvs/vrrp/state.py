@@ -513,7 +513,12 @@ def _master_advert(m: VrrpMachine, now: float, event: AdvertReceived) -> list[Ac
     if advert.priority > m.effective_priority or (
         advert.priority == m.effective_priority and cmp > 0
     ):
-        actions = m._cancel_all()
+        # Parting advert at our own priority before stepping down: the winner takes it as a
+        # lower-priority advert and re-announces the VIPs (garp.lower_prio_repeat). Without
+        # it, when a partition heals and the winner's advert arrives first, nobody
+        # re-announces and neighbours keep our MAC for the VIP until their ARP entry ages.
+        actions: list[Action] = [m._send(m.effective_priority)]
+        actions += m._cancel_all()
         actions.append(RemoveVips())
         m.master_advert_int = m.params.advert_int
         actions += m._adopt_interval(advert)

@@ -235,6 +235,35 @@ def test_6_4_3_master_steps_down_for_higher_priority():
     assert machine.counters.released_master == 1
 
 
+def test_master_stepping_down_sends_one_parting_advert_first():
+    """Not in the RFC: one advert at our own priority before we stand down, so the winner
+    sees a lower-priority advert and re-announces the VIPs after a partition heals."""
+    p = params()
+    machine, now = to_master(p)
+    actions = machine.handle(now + 0.5, received(p, priority=101))
+    assert actions[0] == SendAdvert(100, 1.0)
+    assert _only(actions, SendAdvert) == [SendAdvert(100, 1.0)]
+    assert actions.index(SendAdvert(100, 1.0)) < actions.index(RemoveVips())
+    assert machine.counters.adverts_sent >= 2
+
+
+def test_healed_split_brain_winner_reannounces_even_if_its_advert_lands_first():
+    """Two masters after a partition. The winner's advert reaches the loser first; the
+    loser's parting advert makes the winner send its lower-priority GARP burst."""
+    winner_p = params(base_priority=150, garp=GarpParams(lower_prio_repeat=2))
+    loser_p = params(base_priority=120)
+    winner, now = to_master(winner_p)
+    loser, _ = to_master(loser_p)
+    loser_actions = loser.handle(now + 0.5, received(loser_p, src=PEER_V4, priority=150))
+    assert loser.state == State.BACKUP
+    (parting,) = _only(loser_actions, SendAdvert)
+    winner_actions = winner.handle(
+        now + 0.5, received(winner_p, src=LOW_PEER_V4, priority=parting.priority)
+    )
+    assert winner.state == State.MASTER
+    assert SendGratuitous(2) in winner_actions
+
+
 def test_6_4_3_equal_priority_from_higher_address_wins():
     p = params()
     machine, now = to_master(p)
