@@ -23,6 +23,8 @@ from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.vrrp_runtime import VrrpRuntime
 from haipvs.health import HealthEngine, ServerHealth, ServerKey, specs_from_config
 from haipvs.ipvs import desired as ipvs_desired
+from haipvs.ipvs.ownership import LEDGER_NAME as OWNERSHIP_LEDGER_NAME
+from haipvs.ipvs.ownership import OwnershipLedger
 from haipvs.ipvs.quorum import QuorumChange, QuorumTracker
 from haipvs.ipvs.reconcile import Reconciler
 from haipvs.ipvs.status import health_from_dump, render_status, status_json
@@ -103,7 +105,8 @@ class Daemon:
         self.health: ipvs_desired.HealthView = self.health_engine
         self.quorum = QuorumTracker()
         self.ha_suspended: set[Any] = set()  # service keys whose checks ha_suspend stopped
-        self.reconciler = Reconciler()
+        self.reconciler = Reconciler(
+            ownership=OwnershipLedger(Path(self.state_dir) / OWNERSHIP_LEDGER_NAME))
         self.systemd = SystemdNotifier()
         self.events = EventStream()
         self.notify_runner = NotifyRunner()

@@ -23,6 +23,7 @@ from haipvs.ipvs import kernel
 from haipvs.ipvs.errors import IpvsError, IpvsExists, IpvsMissing, IpvsUnavailable
 from haipvs.ipvs.kernel import Op, OpKind
 from haipvs.ipvs.model import IpvsTable, ServiceKey, SyncDaemonConfig, Timeouts
+from haipvs.ipvs.ownership import OwnershipLedger
 
 log = structlog.get_logger("haipvs.ipvs")
 
@@ -137,6 +138,7 @@ class Reconciler:
         ops_log_size: int = 1000,
         batch_threshold: int = 200,
         recheck_interval: float | None = None,
+        ownership: OwnershipLedger | None = None,
     ) -> None:
         self._factory = socket_factory or (lambda: kernel.IpvsSocket(netns=netns))
         self._thread: NetlinkThread | None = None
@@ -146,6 +148,9 @@ class Reconciler:
         # Every service key this process was ever told to manage, so a service removed from
         # the config is deleted rather than left behind as foreign.
         self.owned: set[ServiceKey] = set()
+        # On disk too, so a restart after a crash still knows what it added.
+        self._ledger = ownership
+        self._ledger_loaded = ownership is None
         self.state = "starting"
         self.error: str | None = None
         self.foreign: list[ServiceKey] = []
@@ -223,6 +228,10 @@ class Reconciler:
 
     async def _reconcile_locked(self) -> Plan:
         desired = self.desired
+        if not self._ledger_loaded:
+            assert self._ledger is not None
+            self.owned |= await trio.to_thread.run_sync(self._ledger.load)
+            self._ledger_loaded = True
         first_plan: Plan | None = None
         errors: list[IpvsError] = []
         for attempt in range(2):
@@ -235,6 +244,7 @@ class Reconciler:
                 self.observed = actual
                 errors = []
                 break
+            await self._save_ownership()  # before any op can add a service
             errors = await self._apply(current.ops)
             races = [e for e in errors if isinstance(e, IpvsExists | IpvsMissing)]
             if not races or attempt == 1:
@@ -250,6 +260,7 @@ class Reconciler:
         side_errors = await self._reconcile_side_state()
         self.owned -= {k for k in self.owned if k not in desired.by_key
                        and k not in self.observed.by_key}
+        await self._save_ownership()
         self.reconcile_count += 1
         self.last_reconcile_at = time.time()
         messages = [str(e) for e in errors] + side_errors
@@ -261,6 +272,16 @@ class Reconciler:
             self.error = None
         assert first_plan is not None
         return first_plan
+
+    async def _save_ownership(self) -> None:
+        if self._ledger is None:
+            return
+        try:
+            await trio.to_thread.run_sync(self._ledger.save, set(self.owned))
+        except OSError as exc:
+            # Programming the kernel matters more than the ledger; a later pass retries.
+            log.error("ipvs_ownership_ledger_write_failed", path=str(self._ledger.path),
+                      error=str(exc))
 
     async def _apply(self, ops: list[Op]) -> list[IpvsError]:
         job = kernel.apply_batch if len(ops) >= self._batch_threshold else _apply_all
