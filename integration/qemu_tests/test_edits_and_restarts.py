@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from conftest import sh
+from crash_point_program import NEW_TABLE
 from guest_configs import many_services, three_services
 
 from haipvs.ipvs import kernel
@@ -100,3 +101,58 @@ async def test_sigkill_mid_reconcile_then_hand_edits_then_restart_converges(dire
     assert table.restricted_to(owned_keys([config])) == desired
     assert table.get(FOREIGN) is not None
     print(f"killed with {partial} of 100 services programmed")
+
+
+CRASH_PROGRAM = Path(__file__).with_name("crash_point_program.py")
+
+
+def run_crash_program(netns, ns: str, ledger: Path, *extra: str) -> tuple[int, str]:
+    proc = netns.popen(ns, sys.executable, str(CRASH_PROGRAM), str(ledger), *extra,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode not in (0, -signal.SIGKILL):
+        raise AssertionError(f"crash program failed ({proc.returncode}): {err[-2000:]}")
+    return proc.returncode, out.strip()
+
+
+async def dump(ns: str):
+    rec = Reconciler(netns=ns)
+    try:
+        return await rec.call(kernel.dump_table)
+    finally:
+        rec.close()
+
+
+async def test_sigkill_after_every_op_of_an_edit_then_restart_converges(director, netns,
+                                                                         tmp_path):
+    """Kill points at each step of the reconcile path: an edit from OLD_TABLE to NEW_TABLE
+    (set service; add, set and delete destinations; add and delete services), killed after
+    op 0, 1, ..., all. The restart converges to NEW_TABLE exactly: the service that left the
+    config is deleted (the ownership ledger remembers it), the foreign one is untouched."""
+    ledger = tmp_path / "ipvs-owned.json"
+    add_foreign(director)
+    code, out = run_crash_program(netns, director, ledger, "--setup")
+    assert code == 0
+    total = int(out.split()[1])
+    assert total == 8, out  # 1 set_service, 3 dest ops, 3 for the new service, 1 delete
+    foreign = (await dump(director)).get(FOREIGN)
+
+    for kill_point in range(total + 1):
+        sh("ipvsadm", "-C", ns=director)
+        ledger.unlink()
+        add_foreign(director)
+        code, _ = run_crash_program(netns, director, ledger, "--setup",
+                                    "--kill-after", str(kill_point))
+        assert code == -signal.SIGKILL, f"not killed at op {kill_point}"
+        partial = await dump(director)
+        assert partial.get(FOREIGN) == foreign
+
+        code, out = run_crash_program(netns, director, ledger)
+        assert (code, out.split()[0]) == (0, "converged"), out
+        table = await dump(director)
+        assert table.keys() == NEW_TABLE.keys() | {FOREIGN}, f"killed after op {kill_point}"
+        assert table.restricted_to(NEW_TABLE.keys()) == NEW_TABLE, (
+            f"killed after op {kill_point}: restart did not converge")
+        assert table.get(FOREIGN) == foreign
+        assert partial != table or kill_point == total
+        print(f"kill after op {kill_point}: restart applied {out.split()[1]} ops")
