@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import signal
 import socket
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,35 +63,53 @@ def kill_when_it_steps_down(low, node, high) -> None:
     low.kill()
 
 
+KILL_AT_OP = [sys.executable, str(Path(__file__).with_name("kill_at_address_op.py"))]
+# Exact kill points between the address ops (no outside kill can land between them).
+EXACT = {"after_add_1": ("add", 1), "after_add_2": ("add", 2),
+         "after_del_1": ("del", 1), "after_del_2": ("del", 2)}
+
+
 @pytest.mark.parametrize("kill_point", ["steady_master", "just_became_master",
-                                        "between_adds", "stepping_down"])
+                                        "stepping_down", *EXACT])
 def test_restarted_director_drops_stale_vips_and_keeps_foreign_addresses(
         lan, haipvs_node, kill_point):
     d1, d2 = lan.add_node("d1"), lan.add_node("d2")
     d2.netns.ip("addr", "add", FOREIGN, "dev", "eth0")
     high = haipvs_node(d1, BASE.but(priority=150), start=False)
-    low = haipvs_node(d2, BASE.but(priority=120))
+    exact = EXACT.get(kill_point)
+    if exact is None:
+        low = haipvs_node(d2, BASE.but(priority=120))
+    else:
+        low = haipvs_node(d2, BASE.but(priority=120), start=False)
+        low.start(launcher=[*KILL_AT_OP, exact[0], str(exact[1]), "--"])
 
     if kill_point == "just_became_master":
         kill_when_first_vip_appears(low, d2)
     elif kill_point == "stepping_down":
         low.wait_state("MASTER", 8)
         kill_when_it_steps_down(low, d2, high)
+    elif exact is not None:
+        kind, count = exact
+        if kind == "del":
+            low.wait_state("MASTER", 8)
+            high.start()  # low steps down and starts removing its VIPs
+        wait_until(lambda: not low.alive, 10, what=f"{low} to die after {kind} #{count}",
+                   describe=low.describe)
+        assert low.proc.returncode == -signal.SIGKILL
     else:
         low.wait_state("MASTER", 8)
         wait_until(lambda: held_vips(d2) == set(VIPS), 3, what="all VIPs on d2")
         low.kill()
-        if kill_point == "between_adds":
-            # The three adds take well under a millisecond, so a real kill does not land
-            # between them; leave the state such a kill would leave.
-            d2.netns.ip("addr", "del", VIPS[2], "dev", "eth0")
     left_behind = held_vips(d2)
     print(f"killed at {kill_point} holding {sorted(left_behind)}")
     assert all(address_protos(d2)[vip] == HAIPVS_ADDR_PROTO for vip in left_behind)
     if kill_point == "steady_master":
         assert left_behind == set(VIPS)
-    if kill_point == "between_adds":
-        assert left_behind == set(VIPS[:2])
+    if exact is not None:
+        # VIPs are added and removed in config order.
+        kind, count = exact
+        expected = VIPS[:count] if kind == "add" else VIPS[count:]
+        assert left_behind == set(expected)
 
     if not high.alive:
         high.start()

@@ -103,12 +103,14 @@ class HaipvsNode(ProcessNode):
         self.conf_path.write_text(
             render_haipvs_config(self.router_id, self.state_dir, instances))
 
-    def start(self) -> HaipvsNode:
+    def start(self, launcher: list[str] | None = None) -> HaipvsNode:
+        """`launcher` replaces the `haipvs` binary (a test wrapper that takes its arguments)."""
         binary = haipvs_binary()
         if binary is None:
             raise RuntimeError(NOT_BUILT)
-        argv = [binary, "--config", str(self.conf_path), "--state-dir", str(self.state_dir),
-                "--pid-file", str(self.pid_path), "--log-format", "json"]
+        argv = [*(launcher or [binary]), "--config", str(self.conf_path),
+                "--state-dir", str(self.state_dir), "--pid-file", str(self.pid_path),
+                "--log-format", "json"]
         self.runs += 1
         self.proc = Proc(self.node.netns, argv, self.log_path, name=f"haipvs-{self.node.name}")
         return self
