@@ -18,6 +18,7 @@ Faults (target picked at random among the directors):
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import signal
 import statistics
@@ -42,6 +43,19 @@ from integration.chaos.invariant import (
     stale_garp_periods,
     takeovers,
 )
+from integration.chaos.load import (
+    LoadSummary,
+    Reading,
+    RealServerFarm,
+    accepted_between,
+    director_load,
+    down_event_count,
+    host_cpu_jiffies,
+    paused_seconds,
+    process_cpu_seconds,
+    reading_from_dump,
+    virtual_servers,
+)
 from integration.chaos.observer import Observer
 from integration.harness.instance import VrrpInstance
 from integration.harness.topology import Lan
@@ -56,6 +70,7 @@ PRIORITIES = {"d1": 150, "d2": 120, "d3": 100}
 TRACK_WEIGHT = -1
 TRACKER_POLL = 0.5  # haipvs reads track files every 0.5 s (docs/operations.md)
 QUIET = 1.0  # checked time after each settle window, before the next fault
+DUMP_TIMEOUT = 10.0  # a state dump of thousands of real servers on a loaded box
 
 
 def settle_seconds(advert_int: float = BASE.advert_int) -> float:
@@ -77,6 +92,7 @@ class Summary:
     observer_errors: list[str] = field(default_factory=list)
     double_owner_excluded: float = 0.0  # seconds with 2+ VIP holders inside excluded windows
     stale_garps: list[Violation] = field(default_factory=list)
+    load: LoadSummary | None = None  # with --check-load
 
     @property
     def longest_violation(self) -> float:
@@ -109,6 +125,8 @@ class Summary:
             lines.append(f"  stale GARP at +{period.start - origin:.2f} s "
                          f"for {period.duration:.2f} s: {period.reasons[0]}")
         lines.extend(f"  observer error: {e}" for e in self.observer_errors)
+        if self.load is not None:
+            lines.append(self.load.render())
         return "\n".join(lines)
 
 
@@ -116,15 +134,25 @@ class ChaosCluster:
     """The LAN (three directors + observer) with daemons; a context manager that tears all
     of it down, also on failure."""
 
-    def __init__(self, workdir: Path, prefix: str = "hc") -> None:
+    def __init__(self, workdir: Path, prefix: str = "hc", check_load: int = 0,
+                 load_lifetime: float = 3600.0) -> None:
+        """`check_load` > 0: each director also health-checks that many distinct TCP real
+        servers per second (see load.py); the real-server loop ends by itself after
+        `load_lifetime` seconds."""
         self.workdir = Path(workdir)
         self.lan = Lan(prefix=prefix)
         self.directors: dict[str, OpsNode] = {}
         self.track_files: dict[str, Path] = {}
         self.priority_shift: dict[str, int] = {}
+        self.farm: RealServerFarm | None = None
         try:
             nodes = {name: self.lan.add_node(name) for name in PRIORITIES}
             self.observer_node = self.lan.add_node("obs")
+            extra: dict[str, object] = {}
+            if check_load > 0:
+                self.farm = RealServerFarm(self.lan, nodes, self.workdir, check_load,
+                                           lifetime=load_lifetime)
+                extra["virtual_servers"] = virtual_servers(check_load, VIP)
             for name, node in nodes.items():
                 track = self.workdir / f"track-{name}"
                 track.write_text("0\n")
@@ -133,12 +161,14 @@ class ChaosCluster:
                 self.directors[name] = OpsNode(
                     node, self.workdir, [self._instance(name)],
                     top={"vrrp_track_files": [{"name": "chaos", "file": str(track),
-                                               "weight": TRACK_WEIGHT}]},
+                                               "weight": TRACK_WEIGHT}], **extra},
                     per_instance={"VI_1": {"track_file": ["chaos"]}})
             self.observer = Observer(self.observer_node, nodes,
                                      {n: d.log_path for n, d in self.directors.items()},
                                      VIP, BASE.vrid)
         except BaseException:
+            if self.farm is not None:
+                self.farm.close()
             self.lan.close()
             raise
 
@@ -154,6 +184,38 @@ class ChaosCluster:
             daemon.wait_ready()
         wait_until(lambda: self.observer.current_holders() == {"d1"}, timeout,
                    what="d1 alone holding the VIP", describe=self.describe)
+        if self.farm is not None:
+            # Every director's first round of checks reached the real servers. Watched
+            # from the real servers' side: a state dump would stall the daemon's loop.
+            farm = self.farm
+            wait_until(lambda: all(farm.accepted_total(address) >= farm.targets
+                                   for address in farm.director_addresses.values()),
+                       timeout, interval=0.5,
+                       what=f"a first round of {farm.targets} checks from every director",
+                       describe=self.describe)
+
+    def read_load(self) -> dict[str, Reading]:
+        """Each director's check counters, from a fresh state dump."""
+        readings = {}
+        for name, daemon in self.directors.items():
+            dump = daemon.dump(timeout=DUMP_TIMEOUT)
+            readings[name] = reading_from_dump(dump, process_cpu_seconds(daemon.proc.pid))
+        return readings
+
+    def load_summary(self, first: dict[str, Reading], last: dict[str, Reading],
+                     faults: list[FaultRecord]) -> LoadSummary:
+        """The check rate each director achieved between two sets of readings."""
+        assert self.farm is not None
+        reports = self.farm.accepted()
+        summary = LoadSummary(self.farm.checks_per_second)
+        for name, daemon in self.directors.items():
+            start, end = first[name].ts, last[name].ts
+            summary.directors.append(director_load(
+                name, first[name], last[name],
+                accepted_between(reports, self.farm.director_addresses[name], start, end),
+                paused=paused_seconds(faults, name, start, end),
+                down_events=down_event_count(daemon.log_path)))
+        return summary
 
     def describe(self) -> str:
         return "\n".join(d.describe() for d in self.directors.values())
@@ -166,6 +228,8 @@ class ChaosCluster:
                 with contextlib.suppress(Exception):
                     daemon.proc.signal(signal.SIGCONT)  # a frozen daemon cannot handle TERM
                     daemon.proc.stop(timeout=3)
+        if self.farm is not None:
+            self.farm.close()
         self.lan.close()
 
     def __enter__(self) -> ChaosCluster:
@@ -246,15 +310,21 @@ def loss_ruleset(percent: int) -> str:
 
 
 def run_chaos(workdir: Path, faults: int, seed: int, kinds: tuple[str, ...] = KINDS,
-              progress=None) -> Summary:
-    """Build the cluster, apply `faults` random faults, evaluate, tear down."""
+              progress=None, check_load: int = 0) -> Summary:
+    """Build the cluster, apply `faults` random faults, evaluate, tear down. With
+    `check_load`, every director health-checks that many real servers per second
+    throughout, and the summary says what rate each one achieved."""
     rng = random.Random(seed)
     settle = settle_seconds()
     records: list[FaultRecord] = []
     started = time.monotonic()
-    with ChaosCluster(workdir) as cluster:
+    # A bound for the real-server loop, far above the run's own length (~10 s a fault).
+    lifetime = 300.0 + 60.0 * faults
+    with ChaosCluster(workdir, check_load=check_load, load_lifetime=lifetime) as cluster:
         cluster.start()
         steady_at = time.time()
+        load_start = cluster.read_load() if cluster.farm is not None else None
+        cpu_start = host_cpu_jiffies()
         for index in range(faults):
             kind = rng.choice(kinds)
             target = rng.choice(sorted(PRIORITIES))
@@ -267,9 +337,17 @@ def run_chaos(workdir: Path, faults: int, seed: int, kinds: tuple[str, ...] = KI
                 progress(f"fault {index + 1}/{faults}: {kind} on {target}"
                          f"{' (master)' if record.target_was_master else ''} {record.detail}")
             time.sleep(settle + QUIET)
+        load = None
+        if load_start is not None:
+            load = cluster.load_summary(load_start, cluster.read_load(), records)
+            busy, total = (b - a for a, b in zip(cpu_start, host_cpu_jiffies(), strict=True))
+            load.cores = os.cpu_count() or 1
+            load.busy_cores = load.cores * busy / total if total else None
         cluster.observer.stop()
-        return evaluate(cluster.observer, records, seed, steady_at,
-                        wall_seconds=time.monotonic() - started)
+        summary = evaluate(cluster.observer, records, seed, steady_at,
+                           wall_seconds=time.monotonic() - started)
+        summary.load = load
+        return summary
 
 
 def evaluate(observer: Observer, records: list[FaultRecord], seed: int, steady_at: float,
