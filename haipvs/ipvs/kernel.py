@@ -9,6 +9,7 @@ netmasks as raw bytes, exactly as the kernel reads them.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -225,6 +226,10 @@ class IpvsSocket(GenericNetlinkSocket):
         try:
             super().__init__(netns=netns, **kwargs)
         except NetlinkError as exc:
+            # pyroute2 has opened its sockets by now and does not close them on failure:
+            # without this, each retry on a kernel without IPVS leaked two fds.
+            with contextlib.suppress(Exception):
+                super().close()
             if exc.code == errno.ENOENT:
                 raise IpvsUnavailable() from exc
             raise

@@ -1,5 +1,6 @@
 """The async Reconciler against a fake kernel, and its behaviour on this host (no IPVS)."""
 
+import contextlib
 import errno
 import os
 
@@ -223,3 +224,15 @@ def test_error_mapping():
     assert type(other) is IpvsError and other.code == errno.EINVAL
     assert "del_dest TCP 192.0.2.100:80 -> 198.51.100.10:8080" in str(other)
     assert "address not unicast" in str(other)
+
+
+def test_opening_the_ipvs_socket_leaks_no_fds_when_it_fails():
+    """Regression: on a kernel without IPVS each (retried) open leaked two netlink fds."""
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_fds()
+    for _ in range(10):
+        with contextlib.suppress(IpvsUnavailable):
+            k.IpvsSocket().close()
+    assert open_fds() == before
