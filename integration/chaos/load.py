@@ -9,11 +9,16 @@ The real-server node answers for the whole of 203.0.113.0/24 (a kernel "local" r
 NAT and so no conntrack): one accept-and-close loop listening on ports 10000.. serves
 203.0.113.1-250 on each port, so N targets need ceil(N / 250) ports, one virtual server each.
 The health engine de-duplicates identical checks, so every target is a distinct ip:port.
+The loop must accept: a checker's RST does not take an unaccepted connection out of the
+listen queue, which would fill after 4096 checks and then stall new ones.
 
-The achieved rate is measured twice, independently:
-  * from each director's state dump (SIGUSR1 -> haipvs.json, the `runs` and `failures` of
-    every check), read between faults; a SIGKILLed daemon restarts its counters from 0;
-  * from the accept loop, which counts accepted connections per source address.
+The achieved rate is measured twice:
+  * by the accept loop, which counts accepted connections per source address (every
+    second; measuring this way costs the daemons nothing);
+  * by each director's own counters (SIGUSR1 state dump: the `runs` and `failures` of every
+    check), read only at the start and the end of the run, because a dump of thousands of
+    servers holds the daemon's main loop for ~0.7 s; a SIGKILLed daemon restarts its
+    counters from 0, so they cover the span since its last start.
 """
 
 from __future__ import annotations
@@ -73,7 +78,7 @@ while True:
         if now - start > lifetime:
             break
     for fd, _mask in epoll.poll(max(0.0, next_report - now)):
-        accept = listeners[fd]._accept
+        accept = listeners[fd]._accept  # a bare fd: no socket object per connection
         while True:
             try:
                 conn, peer = accept()
