@@ -2,6 +2,10 @@
 faults, each followed by a settle period and a short checked quiet period.
 
     sudo .venv/bin/python -m integration.chaos --faults 200 --seed 1
+    sudo .venv/bin/python -m integration.chaos --faults 30 --seed 7 --check-load 5000
+
+`--check-load N`: every director also health-checks N distinct TCP real servers at
+delay_loop 1 s throughout, and the summary reports the rate each achieved (load.py).
 
 Faults (target picked at random among the directors):
 
