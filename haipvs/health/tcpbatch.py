@@ -38,13 +38,14 @@ FinishCallback = Callable[[Any, CheckResult, float], float | None]
 class TcpJob:
     """One scheduled TCP checker. `active` False = dropped (reload); `paused` = skip."""
 
-    __slots__ = ("active", "family", "owner", "paused", "probe", "sockaddr")
+    __slots__ = ("active", "family", "owner", "paused", "planned", "probe", "sockaddr")
 
     def __init__(self, probe: TcpProbe, owner: Any) -> None:
         self.probe = probe
         self.owner = owner
         self.active = True
         self.paused = False
+        self.planned = 0.0  # when the current attempt was due (the engine keeps its phase)
         self.family = socket.AF_INET6 if ":" in probe.endpoint.address else socket.AF_INET
         self.sockaddr = (probe.endpoint.address, probe.endpoint.port)
 
@@ -67,6 +68,7 @@ class TcpBatchScheduler:
         return len(self._inflight)
 
     def schedule(self, job: TcpJob, when: float) -> None:
+        job.planned = when
         heapq.heappush(self._due, (when, next(self._seq), job))
         scope = self._wait_scope
         if scope is not None and when < scope.deadline:

@@ -3,6 +3,7 @@ scripted probes (no sockets, no real time)."""
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -353,4 +354,46 @@ async def test_a_failing_callback_does_not_stop_the_engine(autojump_clock):
         await wait_for(lambda: not engine.health(SVC_A, RS1).up)
         probes.failing.clear()
         await wait_for(lambda: engine.health(SVC_A, RS1).up)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_passing_check_keeps_its_phase_when_a_probe_is_slow(autojump_clock):
+    """Starts stay on first + k * delay_loop even when one probe takes most of a period:
+    finish-based scheduling would shift the phase by the latency each time, so checks that
+    a stall made finish together would stay bunched for good."""
+    probes = FakeProbes()
+    probe = tcp(8080)
+    engine = HealthEngine({ServerKey(SVC_A, RS1): (spec(probe, delay_loop=1.0),)},
+                          probe_runner=probes)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(engine.run)
+        await wait_for(lambda: len(probes.calls[probe]) >= 1)
+        first = probes.calls[probe][0]
+        probes.latency = 0.4  # each probe takes 40% of the period
+        await wait_for(lambda: len(probes.calls[probe]) >= 6)
+        starts = [round(t - first, 6) for t in probes.calls[probe][:6]]
+        assert starts == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+        probes.latency = 1.5  # longer than the period: the missed start is skipped
+        await wait_for(lambda: len(probes.calls[probe]) >= 9)
+        later = [round(t - first, 6) for t in probes.calls[probe][6:9]]
+        assert later == [6.0, 8.0, 10.0]
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_failing_check_waits_its_delay_after_the_failure_like_keepalived(
+        autojump_clock):
+    probes = FakeProbes()
+    probe = tcp(8080)
+    probes.failing.add(probe)
+    probes.latency = 0.25
+    engine = HealthEngine(
+        {ServerKey(SVC_A, RS1): (spec(probe, delay_loop=2.0, retry=1, delay_before_retry=1.0),)},
+        probe_runner=probes)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(engine.run)
+        await wait_for(lambda: len(probes.calls[probe]) >= 4)
+        calls = probes.calls[probe]
+        gaps = [round(b - a, 6) for a, b in itertools.pairwise(calls[:4])]
+        # retry after 0.25 + 1.0; then down, delay_loop after each failure: 0.25 + 2.0
+        assert gaps == [1.25, 2.25, 2.25]
         nursery.cancel_scope.cancel()
