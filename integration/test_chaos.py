@@ -29,12 +29,11 @@ from integration.chaos.load import (
 from integration.chaos.observer import arp_request, parse_frame
 
 ADVERT_INT = 1.0
-# Lowest check rate accepted under load, as a fraction of the nominal 5,000/s. Measured on
-# the 2-core machine (three directors, the real servers and the observer share it): 83-92%
-# without faults on a quiet box, 68-76% under chaos while other work shared the box. The
-# daemon's checks bunch into one burst per delay_loop, so each round takes delay_loop plus
-# the burst's processing time, which grows with CPU contention (see load.py's summary).
-LOAD_FLOOR = 0.6
+# Lowest check rate accepted under load, as a fraction of the nominal 5,000/s. Since checks
+# keep their phase (haipvs/health/engine.py _next_run) the directors reach 5,021-5,067/s
+# while running on the shared 2-core machine (before: 68-76%, the checks had merged into
+# two bursts per delay_loop). 0.9 leaves room for a busier CI box.
+LOAD_FLOOR = 0.9
 
 
 def healthy(ts: float, owner: str = "d1") -> Sample:
