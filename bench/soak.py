@@ -82,6 +82,7 @@ REAL_SERVER_PORT = 8080
 DELAY_LOOP = 1.0
 METRICS_PORT = 9650
 FLAP_INTERVAL = 1.0
+FLAP_KINDS = ("mastership", "health")  # even flaps, odd flaps
 RELOAD_EVERY = 60  # flaps
 SAMPLE_EVERY = 10.0  # seconds
 WARMUP = 120.0  # seconds; the reference point for growth
@@ -136,6 +137,78 @@ while os.getppid() == parent:
         except BlockingIOError:
             pass
 """
+
+# --trace-memory: the daemon runs under this wrapper, which starts tracemalloc and every
+# `interval` seconds appends one JSON line to `trace_path`: RSS, traced memory, gc counters
+# and object counts, and (after `baseline_after` s) the biggest allocation growth by source
+# line and by object type against the snapshot taken then. Diagnosis only: tracemalloc
+# slows the daemon down and the watcher is one more thread.
+MEMORY_TRACER = r"""
+import gc, json, sys, threading, time, tracemalloc
+from collections import Counter
+trace_path, interval, baseline_after = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+sys.argv = ["haipvs", *sys.argv[4:]]
+tracemalloc.start(10)
+started = time.monotonic()
+
+def rss_kib():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+def watch():
+    baseline = base_types = None
+    while True:
+        time.sleep(interval)
+        snapshot = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(False, tracemalloc.__file__)])
+        types = Counter(type(o).__name__ for o in gc.get_objects())
+        entry = {"t": round(time.monotonic() - started, 1), "rss_kib": rss_kib(),
+                 "traced_kib": tracemalloc.get_traced_memory()[0] // 1024,
+                 "gc_count": gc.get_count(), "gc_objects": sum(types.values()),
+                 "gc_collections": [g["collections"] for g in gc.get_stats()],
+                 "gc_collected": [g["collected"] for g in gc.get_stats()],
+                 "gc_garbage": len(gc.garbage)}
+        if baseline is None and entry["t"] >= baseline_after:
+            baseline, base_types = snapshot, types
+        if baseline is not None:
+            entry["growth_by_line"] = [
+                {"where": str(stat.traceback[0]), "kib": round(stat.size_diff / 1024, 1),
+                 "count": stat.count_diff}
+                for stat in snapshot.compare_to(baseline, "lineno")[:12]]
+            entry["growth_by_traceback"] = [
+                {"kib": round(stat.size_diff / 1024, 1), "count": stat.count_diff,
+                 "traceback": [str(frame) for frame in stat.traceback]}
+                for stat in snapshot.compare_to(baseline, "traceback")[:4]]
+            entry["growth_by_type"] = (types - base_types).most_common(12)
+        with open(trace_path, "a") as out:
+            out.write(json.dumps(entry) + "\n")
+
+threading.Thread(target=watch, name="memtrace", daemon=True).start()
+from haipvs.cli import main
+sys.exit(main())
+"""
+
+
+class SoakNode(OpsNode):
+    """An OpsNode that can run its daemon under MEMORY_TRACER."""
+
+    trace: tuple[Path, float, float] | None = None  # (trace file, interval, baseline after)
+
+    def start(self) -> SoakNode:
+        if self.trace is None:
+            super().start()
+            return self
+        path, interval, baseline_after = self.trace
+        argv = [sys.executable, "-c", MEMORY_TRACER, str(path), str(interval),
+                str(baseline_after), "--config", str(self.conf_path), "--state-dir",
+                str(self.state_dir), "--pid-file", str(self.pid_path), "--log-format", "json"]
+        self.runs += 1
+        env = None if self.env is None else {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **self.env}
+        self.proc = Proc(self.node.netns, argv, self.log_path, name=f"haipvs-{self.node.name}",
+                         env=env)
+        return self
 
 
 @dataclass
@@ -227,12 +300,16 @@ class SoakCluster:
     """d1, d2 and the real-server node with their daemons; a context manager that tears all
     of it down, also on failure."""
 
-    def __init__(self, workdir: Path, prefix: str = "hs") -> None:
+    def __init__(self, workdir: Path, prefix: str = "hs",
+                 trace_memory: tuple[float, float] | None = None,
+                 daemon_env: dict[str, str] | None = None,
+                 flap_kinds: tuple[str, ...] = FLAP_KINDS) -> None:
+        self.flap_kinds = flap_kinds
         self.workdir = Path(workdir)
         self.control = self.workdir / "control"
         self.control.mkdir(parents=True, exist_ok=True)
         self.lan = Lan(prefix=prefix)
-        self.directors: dict[str, OpsNode] = {}
+        self.directors: dict[str, SoakNode] = {}
         self.listeners: Proc | None = None
         self.track_file = self.workdir / "track-d1"
         self.track_file.write_text("0\n")
@@ -252,14 +329,20 @@ class SoakCluster:
             for address in REAL_SERVERS:
                 self.rs_node.netns.ip("addr", "add", f"{address}/24", "dev", "eth1")
             for name, node in nodes.items():
-                self.directors[name] = OpsNode(node, self.workdir, [self._instance(name)],
-                                               top=self._top(name),
-                                               per_instance={"VI_1": self._per_instance(name)})
+                self.directors[name] = SoakNode(node, self.workdir, [self._instance(name)],
+                                                top=self._top(name),
+                                                per_instance={"VI_1": self._per_instance(name)},
+                                                env=daemon_env)
+                if trace_memory is not None:
+                    self.directors[name].trace = (self.memory_trace(name), *trace_memory)
         except BaseException:
             self.lan.close()
             raise
 
     # --- configuration ---
+
+    def memory_trace(self, name: str) -> Path:
+        return self.workdir / f"memtrace-{name}.jsonl"
 
     def event_log(self, name: str) -> Path:
         return self.workdir / f"events-{name}.jsonl"
@@ -298,7 +381,7 @@ class SoakCluster:
 
     # --- life cycle ---
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         """Listeners, then d1 (until MASTER: cold starts race otherwise), then d2; until both
         see every real server up."""
         log = self.workdir / "listeners.log"
@@ -367,10 +450,14 @@ class SoakCluster:
     # --- flaps ---
 
     def flap(self) -> str:
-        """One flap; even ones move mastership, odd ones flip a real server's health."""
+        """One flap; even ones move mastership, odd ones flip a real server's health (a kind
+        left out of `flap_kinds` leaves its slots empty, so the other keeps its pace)."""
         index = self.flaps
         self.flaps += 1
-        if index % 2 == 0:
+        kind = FLAP_KINDS[index % 2]
+        if kind not in self.flap_kinds:
+            did = f"({kind} left out)"
+        elif kind == "mastership":
             self.demoted = not self.demoted
             self.track_file.write_text(f"{DEMOTION if self.demoted else 0}\n")
             self.mastership_flaps += 1
@@ -595,14 +682,19 @@ def terminate_as_interrupt() -> Iterator[None]:
 
 
 def run_soak(out: Path, minutes: float, warmup: float, workdir: Path,
-             progress: Callable[[str], None]) -> dict[str, Any]:
+             progress: Callable[[str], None],
+             trace_memory: tuple[float, float] | None = None,
+             daemon_env: dict[str, str] | None = None,
+             flap_kinds: tuple[str, ...] = FLAP_KINDS) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     samples: list[Sample] = []
     csv_path = out / "soak.csv"
     started_wall = time.time()
     load_before = os.getloadavg()
     completed = False
-    with open(csv_path, "w", newline="") as csv_file, SoakCluster(workdir) as cluster:
+    with SoakCluster(workdir, trace_memory=trace_memory, daemon_env=daemon_env,
+                     flap_kinds=flap_kinds) as cluster, \
+            open(csv_path, "w", newline="") as csv_file:
         writer = csv.DictWriter(csv_file, fieldnames=CSV_FIELDS)
         writer.writeheader()
 
@@ -640,7 +732,8 @@ def run_soak(out: Path, minutes: float, warmup: float, workdir: Path,
                 "health_flaps": cluster.health_flaps, "reloads": cluster.reloads,
                 "samples": len(samples) // max(1, len(cluster.directors)),
                 "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
-                "cpus": os.cpu_count(),
+                "cpus": os.cpu_count(), "daemon_env": daemon_env or {},
+                "flap_kinds": list(flap_kinds),
                 "daemons": summarize(samples, warmup) if samples else {},
                 "settled": {when: [asdict(s) for s in batch] for when, batch in settled.items()},
                 "log_levels": cluster.log_levels(),
@@ -663,7 +756,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", type=Path, default=None,
                         help="also draw the curves (matplotlib) to this PNG")
     parser.add_argument("--quiet", action="store_true", help="no per-flap progress lines")
+    parser.add_argument("--trace-memory", type=float, default=None, metavar="SECONDS",
+                        help="diagnosis: run the daemons under tracemalloc and write "
+                             "WORKDIR/memtrace-dN.jsonl every SECONDS (growth against the "
+                             "snapshot at warm-up); use with --workdir")
+    parser.add_argument("--daemon-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="diagnosis: run the daemons with this environment variable "
+                             "(e.g. MALLOC_ARENA_MAX=1); repeatable. Without it they "
+                             "inherit the soak's environment")
+    parser.add_argument("--flaps", choices=("both", *FLAP_KINDS), default="both",
+                        help="diagnosis: only one kind of flap, in its usual slots (both)")
     args = parser.parse_args(argv)
+    flap_kinds = FLAP_KINDS if args.flaps == "both" else (args.flaps,)
+    daemon_env = dict(item.split("=", 1) for item in args.daemon_env) or None
     from integration.harness.requirements import (
         haipvs_unavailable_reason,
         netns_unavailable_reason,
@@ -682,7 +787,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="haipvs-soak-"))
     try:
         with terminate_as_interrupt():
-            summary = run_soak(args.out, args.minutes, warmup, workdir, progress)
+            trace = None if args.trace_memory is None else (args.trace_memory, warmup)
+            summary = run_soak(args.out, args.minutes, warmup, workdir, progress, trace,
+                               daemon_env, flap_kinds)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
