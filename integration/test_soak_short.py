@@ -24,9 +24,9 @@ pytestmark = pytest.mark.netns
 WARMUP_FLAPS = 30  # the 30th reloads
 MEASURED_FLAPS = 60  # the 60th (flap 90) reloads
 MAX_RSS_GROWTH_KIB = 8 * 1024
-# Uncollected failed IPVS opens seen at once: the 30-minute soak's maximum was 5
-# (docs/soak.md); one garbage-collector run takes them all.
-MAX_IPVS_LEFTOVERS = 6
+# Uncollected failed IPVS opens held at once: at most 7 in the 30-minute soak's 362 samples
+# (docs/soak.md), and any garbage-collector run of their generation takes them all.
+MAX_IPVS_LEFTOVERS = 10
 MIN_VRRP_TRANSITIONS = 40  # both directors together; 30 mastership moves make ~60
 MIN_HEALTH_TRANSITIONS = 10  # both directors together; 30 health flips make ~60
 
