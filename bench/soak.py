@@ -32,8 +32,8 @@ garbage collector runs. The samples count those leftovers (NETLINK_GENERIC socke
 daemon holds; it holds none otherwise) and report fds with and without them.
 
 Before the first flap and after the last one the cluster is brought back to its baseline
-(d1 MASTER, every real server up) and read once /proc has been still for 12 s ("settled"
-readings, compared in the summary; the CI test integration/test_soak_short.py uses them).
+(d1 MASTER, every real server up) and read once its fds and threads have not changed for
+12 s ("settled" readings, compared in the summary; integration/test_soak_short.py uses them).
 
 Output in --out: soak.csv (one row per daemon per sample, written as it goes) and
 summary.json; the summary is printed too (warm-up value, end value, max and least-squares
@@ -532,10 +532,10 @@ class SoakCluster:
 
     def settled_sample(self, elapsed: float, still_for: float = SETTLE_STILL,
                        timeout: float = 120.0) -> list[Sample]:
-        """Back to the baseline, then one sample per daemon once fds (without IPVS-open
-        leftovers) and OS threads have not changed for `still_for` seconds: no notify script,
-        GARP burst or idle trio worker thread is in the numbers. /proc only while waiting
-        (a dump would start a worker thread itself)."""
+        """Back to the baseline, then one sample per daemon once its fds (with and without
+        IPVS-open leftovers) and OS threads have not changed for `still_for` seconds: no
+        notify script, GARP burst, in-flight check or idle trio worker thread is in the
+        numbers. /proc only while waiting (a dump would start a worker thread itself)."""
         self.restore_baseline()
         pids = {name: daemon.proc.pid for name, daemon in self.directors.items()}
 
@@ -543,8 +543,9 @@ class SoakCluster:
             self.check_alive()
             return {name: read_proc(pid) for name, pid in pids.items()}
 
-        def shape(readings: dict[str, ProcReading]) -> dict[str, tuple[int, int]]:
-            return {n: (r.fds_without_leftovers, r.os_threads) for n, r in readings.items()}
+        def shape(readings: dict[str, ProcReading]) -> dict[str, tuple[int, int, int]]:
+            return {n: (r.fds, r.fds_without_leftovers, r.os_threads)
+                    for n, r in readings.items()}
 
         deadline = time.monotonic() + timeout
         readings = reading()
