@@ -18,6 +18,7 @@ the runtime's own advert timers fired (deadline -> wake-up), from inside the pro
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import gc
 import ipaddress
@@ -177,6 +178,8 @@ def inside(args: argparse.Namespace) -> None:
     rtnl = NetlinkThread(make_iproute, name="rtnl")
     rtnl.start()
     threaded = VrrpRuntime([binding(VRID_THREAD, "192.0.2.211")], rtnl, lambda e: None)
+    # The daemon keeps the last 8192; the benchmark wants every timer of the run.
+    threaded.timer_lateness = collections.deque(maxlen=None)
     shared = VrrpRuntime([binding(VRID_SHARED, "192.0.2.212")], rtnl, lambda e: None)
     threaded.start()
 
