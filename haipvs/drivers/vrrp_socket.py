@@ -8,6 +8,7 @@ is why keepalived keeps send and receive apart too.
 
 from __future__ import annotations
 
+import ctypes
 import ipaddress
 import socket
 import struct
@@ -23,6 +24,17 @@ VRRP_TTL = 255
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+SO_ATTACH_FILTER = 26
+_BPF_RET_ZERO = struct.pack("HBBI", 0x06, 0, 0, 0)  # BPF_RET | BPF_K, 0: accept 0 bytes
+
+
+def _drop_everything(sock: trio.socket.SocketType) -> None:
+    """A classic BPF filter that drops every packet before it is queued."""
+    program = ctypes.create_string_buffer(_BPF_RET_ZERO)
+    fprog = struct.pack("HL", 1, ctypes.addressof(program))  # struct sock_fprog
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)  # the kernel copies it
+
+
 class VrrpSocket:
     def __init__(self, ifname: str, ifindex: int, family: int) -> None:
         self.ifname = ifname
@@ -34,6 +46,9 @@ class VrrpSocket:
         try:
             for sock in (self._recv, self._send):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+            # The send socket is never read, but a raw socket gets a copy of every VRRP
+            # packet: without a filter its queue sits full (~200 KiB of kernel memory).
+            _drop_everything(self._send)
             if family == 4:
                 self._setup_v4()
             else:
