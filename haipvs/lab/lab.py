@@ -192,6 +192,12 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+# Generous: these only bound a failure. A start takes ~1 s here, but 15 s ran out in the
+# qemu guest (15-20x slower) on a busy host.
+DAEMON_START_TIMEOUT = 60.0
+ELECTION_TIMEOUT = 30.0
+
+
 def _wait(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -333,9 +339,10 @@ def _build(lab: Lab, out: Callable[[str], None]) -> None:
         lab.spawn(director, director, [python, "-m", "haipvs", "--config", str(conf),
                                        "--log-format", "json"])
     for director in ("lvs1", "lvs2"):
-        _wait(lambda d=director: _catches_sigusr1(lab, d), 15, f"{director}'s daemon to start")
+        _wait(lambda d=director: _catches_sigusr1(lab, d), DAEMON_START_TIMEOUT,
+              f"{director}'s daemon to start")
     out("waiting for the VRRP election (Master_Down_Interval, about 3.6 s)")
-    _wait(lambda: master_of(lab), 15, "a MASTER", interval=0.3)
+    _wait(lambda: master_of(lab), ELECTION_TIMEOUT, "a MASTER", interval=0.3)
     lab.spawn("client", "client", [python, "-m", "haipvs.lab.client", "--host", VIP,
                                     "--log", str(lab.node_dir("client") / "responses.log"),
                                     "--max-seconds", str(LIFETIME)])
