@@ -320,6 +320,8 @@ class VrrpMachine:
 
     def _become_backup(self, now: float, reason: str, down_after: float) -> list[Action]:
         actions = self._cancel_all()
+        if self.state == State.MASTER:
+            actions.append(RemoveVips())
         self.preempt_deadline = None
         actions.append(self._set(TIMER_MASTER_DOWN, now + down_after))
         actions.append(self._transition(now, State.BACKUP, reason))
@@ -517,22 +519,17 @@ def _master_advert(m: VrrpMachine, now: float, event: AdvertReceived) -> list[Ac
         # lower-priority advert and re-announces the VIPs (garp.lower_prio_repeat). Without
         # it, when a partition heals and the winner's advert arrives first, nobody
         # re-announces and neighbours keep our MAC for the VIP until their ARP entry ages.
-        actions: list[Action] = [m._send(m.effective_priority)]
-        actions += m._cancel_all()
-        actions.append(RemoveVips())
-        m.master_advert_int = m.params.advert_int
-        actions += m._adopt_interval(advert)
-        m.master_ip = event.src
-        m.master_priority = advert.priority
-        m.preempt_deadline = None
-        actions.append(m._set(TIMER_MASTER_DOWN, now + m.master_down_interval()))
+        parting = m._send(m.effective_priority)
         reason = (
             "higher_priority_advert"
             if advert.priority > m.effective_priority
             else "equal_priority_higher_address"
         )
-        actions.append(m._transition(now, State.BACKUP, reason))
-        return actions
+        m.master_advert_int = m.params.advert_int
+        learned = m._adopt_interval(advert)
+        m.master_ip = event.src
+        m.master_priority = advert.priority
+        return [parting, *learned, *m._become_backup(now, reason, m.master_down_interval())]
     if advert.priority == m.effective_priority and cmp == 0:
         return [Log("equal_priority_advert_from_own_address", {"from": str(event.src)})]
     # Lower priority: a split brain is healing. RFC 9568 §6.4.3 / keepalived: advertise at
@@ -631,12 +628,7 @@ def _master_sync_group(m: VrrpMachine, now: float, event: SyncGroupTransition) -
     interval stay as they were (ours), and the next advert heard sets them."""
     if event.target != State.BACKUP:
         return []
-    actions = m._cancel_all()
-    actions.append(RemoveVips())
-    m.preempt_deadline = None
-    actions.append(m._set(TIMER_MASTER_DOWN, now + m.master_down_interval()))
-    actions.append(m._transition(now, State.BACKUP, event.reason))
-    return actions
+    return m._become_backup(now, event.reason, m.master_down_interval())
 
 
 S = State
