@@ -26,7 +26,7 @@ from pathlib import Path
 
 from integration.chaos.invariant import AdvertSeen, Sample
 from integration.harness.netns import call_in_netns
-from integration.harness.sniffer import SO_TIMESTAMPNS, _open_capture
+from integration.harness.sniffer import _open_capture, kernel_timestamp
 from integration.harness.topology import Node
 
 ETH_P_IP = 0x0800
@@ -149,11 +149,7 @@ class Observer:
                 if not self._stop.is_set():
                     self.errors.append(f"capture: {exc!r}")
                 return
-            ts = time.time()
-            for level, kind, payload in ancdata:
-                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                    sec, nsec = struct.unpack("qq", payload[:16])
-                    ts = sec + nsec / 1e9
+            ts = kernel_timestamp(ancdata)
             seen = parse_frame(ts, data, self.vrid)
             with self._lock:
                 if isinstance(seen, ArpSeen):

@@ -28,6 +28,15 @@ IPPROTO_VRRP = 112
 IPPROTO_ICMPV6 = 58
 ICMPV6_NEIGHBOR_ADVERT = 136
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+def kernel_timestamp(ancdata: list) -> float:
+    """The SO_TIMESTAMPNS receive time from recvmsg's ancillary data, else now."""
+    for level, kind, payload in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            sec, nsec = struct.unpack("qq", payload[:16])
+            return sec + nsec / 1e9
+    return time.time()
 SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_PROMISC = 1
@@ -200,11 +209,7 @@ class Sniffer:
                     continue
                 if not self._keep(data):
                     continue
-                ts = time.time()
-                for level, kind, payload in ancdata:
-                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                        sec, nsec = struct.unpack("qq", payload[:16])
-                        ts = sec + nsec / 1e9
+                ts = kernel_timestamp(ancdata)
                 with self._lock:
                     self._frames.append(Frame(ts, data))
         except OSError as exc:
