@@ -9,6 +9,7 @@ back-off while IPVS is unavailable.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -17,9 +18,10 @@ from typing import Any
 
 import structlog
 import trio
+from pyroute2.netlink.exceptions import NetlinkError
 
 from haipvs.drivers.netlink_thread import NetlinkThread
-from haipvs.ipvs import kernel
+from haipvs.ipvs import kernel, wire
 from haipvs.ipvs.errors import IpvsError, IpvsExists, IpvsMissing, IpvsUnavailable
 from haipvs.ipvs.kernel import Op, OpKind
 from haipvs.ipvs.model import IpvsTable, ServiceKey, SyncDaemonConfig, Timeouts
@@ -118,6 +120,37 @@ def _apply_all(sock: kernel.IpvsSocket, ops: list[Op]) -> list[IpvsError | None]
     return results
 
 
+class IpvsFamilyProbe:
+    """Asks the kernel whether the IPVS family exists, over one netlink socket kept open
+    between calls, so retrying on a kernel without IPVS allocates nothing per attempt."""
+
+    def __init__(self, netns: str | None = None) -> None:
+        self._netns = netns
+        self._sock: Any = None
+        self._seq = 0
+        self._lock = threading.Lock()  # worker threads may ask concurrently
+
+    def available(self) -> bool:
+        with self._lock:
+            try:
+                if self._sock is None:
+                    self._sock = wire.open_socket(self._netns)
+                self._seq = self._seq % 0x7FFFFFFF + 1
+                return wire.lookup_family(self._sock, "IPVS", self._seq) is not None
+            except (OSError, NetlinkError) as exc:
+                self._close_locked()
+                raise IpvsError(f"cannot ask the kernel for the IPVS family: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
 class Reconciler:
     """Keeps the kernel IPVS table equal to the desired table for the services it owns.
 
@@ -126,6 +159,7 @@ class Reconciler:
     table is kept and retried with back-off, or at once on `request()`).
 
     `socket_factory` builds the IPVS socket inside the owner thread (tests pass a fake kernel).
+    `probe` says whether opening it can succeed; the default asks the kernel for the family.
     """
 
     def __init__(
@@ -133,6 +167,7 @@ class Reconciler:
         *,
         netns: str | None = None,
         socket_factory: Callable[[], Any] | None = None,
+        probe: Callable[[], bool] | None = None,
         retry_initial: float = 1.0,
         retry_max: float = 60.0,
         ops_log_size: int = 1000,
@@ -141,7 +176,13 @@ class Reconciler:
         ownership: OwnershipLedger | None = None,
     ) -> None:
         self._factory = socket_factory or (lambda: kernel.IpvsSocket(netns=netns))
+        self._family_probe: IpvsFamilyProbe | None = None
+        if probe is None and socket_factory is None:
+            self._family_probe = IpvsFamilyProbe(netns)
+            probe = self._family_probe.available
+        self._probe = probe
         self._thread: NetlinkThread | None = None
+        self._thread_lock = threading.Lock()  # status queries may race the run loop here
         self.desired = IpvsTable()
         self.timeouts: Timeouts | None = None
         self.sync_daemons: tuple[SyncDaemonConfig, ...] | None = None
@@ -191,16 +232,26 @@ class Reconciler:
     # -- netlink thread --------------------------------------------------------------
 
     def _ensure_thread(self) -> NetlinkThread:
-        if self._thread is None:
-            thread = NetlinkThread(self._factory, name="ipvs-netlink")
-            thread.start()  # raises IpvsUnavailable when the family is missing
-            self._thread = thread
-        return self._thread
+        with self._thread_lock:
+            if self._thread is None:
+                # Cheap check first: no thread or pyroute2 object per retry without IPVS.
+                if self._probe is not None and not self._probe():
+                    raise IpvsUnavailable()
+                thread = NetlinkThread(self._factory, name="ipvs-netlink")
+                thread.start()  # raises IpvsUnavailable when the family is missing
+                self._thread = thread
+            return self._thread
+
+    def _close_thread(self) -> None:
+        with self._thread_lock:
+            if self._thread is not None:
+                self._thread.close()
+                self._thread = None
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._thread.close()
-            self._thread = None
+        self._close_thread()
+        if self._family_probe is not None:
+            self._family_probe.close()
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run `fn(sock, *args)` in the IPVS owner thread (status queries, tests)."""
@@ -224,7 +275,7 @@ class Reconciler:
             log.error("ipvs_unavailable", error=str(exc))
         self.state = "unavailable"
         self.error = str(exc)
-        self.close()
+        self._close_thread()  # the probe's socket stays open for the retries
 
     async def _reconcile_locked(self) -> Plan:
         desired = self.desired

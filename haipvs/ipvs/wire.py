@@ -9,6 +9,7 @@ acks each one, so errors are still attributed to the op that caused them.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import struct
@@ -155,7 +156,7 @@ def apply_ops(ipvs_sock: kernel.IpvsSocket, ops: Sequence[Op]) -> list[Exception
     ]
 
 
-__all__ = ["apply_ops", "encode_op", "exchange", "open_socket"]
+__all__ = ["apply_ops", "encode_op", "exchange", "lookup_family", "open_socket"]
 
 
 # ---------------------------------------------------------------------------
@@ -288,3 +289,36 @@ def dump_table(ipvs_sock: kernel.IpvsSocket) -> kernel.IpvsTable:
         out.append(Service(svc.key, svc.scheduler, svc.flags, svc.persistence_timeout,
                            svc.netmask, svc.pe_name, dests))
     return kernel.IpvsTable(tuple(out))
+
+
+# ---------------------------------------------------------------------------
+# Family lookup: one CTRL_CMD_GETFAMILY on an existing socket. The reconciler asks this
+# before building pyroute2's IPVS object, which costs a thread and several sockets and
+# objects per attempt: retried on every health change on a kernel without IPVS, that grew
+# the daemon's memory. The kernel also loads ip_vs on demand for this request if it can.
+
+GENL_ID_CTRL = 0x10
+_CTRL_CMD_GETFAMILY = 3
+_CTRL_ATTR_FAMILY_ID, _CTRL_ATTR_FAMILY_NAME = 1, 2
+_CTRL_VERSION = 1
+
+
+def lookup_family(sock: socket.socket, name: str, seq: int = 1) -> int | None:
+    """The generic netlink family id of `name`, or None when the kernel has no such family.
+    Other netlink errors raise NetlinkError."""
+    body = _nla(_CTRL_ATTR_FAMILY_NAME, name.encode() + b"\0")
+    length = _NLMSGHDR.size + _GENLHDR.size + len(body)
+    sock.send(_NLMSGHDR.pack(length, GENL_ID_CTRL, NLM_F_REQUEST, seq, 0)
+              + _GENLHDR.pack(_CTRL_CMD_GETFAMILY, _CTRL_VERSION, 0) + body)
+    while True:
+        buf = sock.recv(1 << 16)
+        for mtype, msg_seq, payload in iter_messages(buf):
+            if msg_seq != seq:
+                continue  # a late reply to an earlier, interrupted request
+            if mtype == NLMSG_ERROR:
+                if payload == errno.ENOENT:
+                    return None
+                raise NetlinkError(payload, os.strerror(payload))
+            if mtype == GENL_ID_CTRL:
+                return _u(payload.get(_CTRL_ATTR_FAMILY_ID), "=H") or None
+

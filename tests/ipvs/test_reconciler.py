@@ -3,12 +3,14 @@
 import contextlib
 import errno
 import os
+import threading
 
 import pytest
 import trio
 from pyroute2.netlink.exceptions import NetlinkError
 
 from haipvs.ipvs import kernel as k
+from haipvs.ipvs import wire
 from haipvs.ipvs.errors import (
     UNAVAILABLE_MESSAGE,
     IpvsError,
@@ -191,6 +193,61 @@ async def test_unavailable_keeps_desired_and_recovers_on_request():
         await wait_for(lambda: rec.state == "ok")
         assert fake.table() == desired
         nursery.cancel_scope.cancel()
+
+
+async def test_probe_saying_unavailable_means_no_socket_is_built():
+    built = []
+    fake = FakeIpvsSocket()
+    answers = [False, False, False, True]
+
+    def factory():
+        built.append(1)
+        return fake
+
+    rec = Reconciler(socket_factory=factory, probe=lambda: answers.pop(0))
+    rec.set_desired(IpvsTable((web(RS1),)))
+    for _ in range(3):
+        with pytest.raises(IpvsUnavailable):
+            await rec.reconcile()
+        assert rec.state == "unavailable" and rec.error == UNAVAILABLE_MESSAGE
+    assert built == []
+    await rec.reconcile()
+    assert rec.state == "ok" and built == [1]
+    assert fake.table() == rec.desired
+    rec.close()
+
+
+def test_family_lookup_answers_from_the_kernel():
+    sock = wire.open_socket()
+    try:
+        assert wire.lookup_family(sock, "nlctrl", 1) == wire.GENL_ID_CTRL
+        assert wire.lookup_family(sock, "haipvs-none", 2) is None
+        assert (wire.lookup_family(sock, "IPVS", 3) is not None) == os.path.exists(
+            "/proc/net/ip_vs")
+    finally:
+        sock.close()
+
+
+@pytest.mark.skipif(os.path.exists("/proc/net/ip_vs"), reason="this kernel has IPVS")
+async def test_retries_without_ipvs_reuse_one_probe_socket(monkeypatch):
+    """Regression (soak): each retry built a thread and pyroute2's IPVS object, and RSS grew
+    with one health flap per second on a kernel without IPVS."""
+    built = []
+    monkeypatch.setattr(k, "IpvsSocket", lambda **kw: built.append(kw))
+    rec = Reconciler()
+    rec.set_desired(IpvsTable((web(RS1),)))
+    with pytest.raises(IpvsUnavailable):
+        await rec.reconcile()
+    fds = len(os.listdir("/proc/self/fd"))
+    threads = threading.active_count()
+    for _ in range(20):
+        with pytest.raises(IpvsUnavailable):
+            await rec.reconcile()
+    assert built == []
+    assert len(os.listdir("/proc/self/fd")) == fds
+    assert threading.active_count() == threads
+    rec.close()
+    assert len(os.listdir("/proc/self/fd")) == fds - 1
 
 
 @pytest.mark.skipif(os.path.exists("/proc/net/ip_vs"), reason="this kernel has IPVS")
