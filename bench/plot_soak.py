@@ -17,8 +17,8 @@ from pathlib import Path
 
 # (title, [(CSV column, label suffix, line style)], y label); one panel each.
 PANELS = [
-    ("open fds", [("fds", "all", "-"), ("fds_without_leftovers",
-                                        "without failed-IPVS-open leftovers", "--")], "fds"),
+    ("open fds", [("fds", "all", "-"), ("genl_sockets", "NETLINK_GENERIC sockets", "--")],
+     "fds"),
     ("OS threads", [("os_threads", "", "-")], "threads"),
     ("trio tasks", [("main_loop_tasks", "main loop", "-"), ("vrrp_loop_tasks", "VRRP loop",
                                                             "--")], "tasks"),
@@ -56,6 +56,8 @@ def plot(csv_path: Path, out: Path, warmup: float | None = None) -> None:
         for daemon, values in sorted(series.items()):
             minutes = [t / 60 for t in values["elapsed_s"]]
             for column, suffix, style in columns:
+                if column not in values:  # older soak CSVs lack some columns
+                    continue
                 ys = values[column]
                 if column == "rss_kib":
                     ys = [v / 1024 for v in ys]

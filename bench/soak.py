@@ -25,11 +25,12 @@ Every 10 s each daemon is sampled: fds (/proc/PID/fd), OS threads (/proc/PID/tas
 trio tasks of the main and VRRP loops; plus VRRP transitions (dump counters) and real-server
 transitions (the event log), so the report proves the flapping happened.
 
-IPVS is absent on the test kernel, so the daemon's reconciler keeps trying to open the IPVS
-generic-netlink socket and fails; each failed attempt leaves 4 fds (the NETLINK_GENERIC
-socket, pyroute2's asyncio epoll and its self-pipe socketpair) in a reference cycle until the
-garbage collector runs. The samples count those leftovers (NETLINK_GENERIC sockets the
-daemon holds; it holds none otherwise) and report fds with and without them.
+IPVS is absent on the test kernel, so the daemon's reconciler keeps retrying (at once after
+every real-server change). The samples count the NETLINK_GENERIC sockets the daemon holds:
+since 409daf9 that is the reconciler's one IPVS family probe socket, kept across retries.
+Before b60a7da each failed open left 4 fds behind (docs/soak/run1 counts them as
+"ipvs_probe_leftovers"), and until 409daf9 each retry built and dropped a thread and
+pyroute2's IPVS object.
 
 Before the first flap and after the last one the cluster is brought back to its baseline
 (d1 MASTER, every real server up) and read once its fds and threads have not changed for
@@ -88,14 +89,12 @@ SAMPLE_EVERY = 10.0  # seconds
 WARMUP = 120.0  # seconds; the reference point for growth
 
 NETLINK_GENERIC = 16
-FDS_PER_IPVS_LEFTOVER = 4  # genl socket + asyncio epoll + self-pipe socketpair
 SETTLE_STILL = 12.0  # s; longer than trio's 10 s idle timeout for worker threads
 
 # Summary metrics: CSV column -> what it is.
 METRICS = {
     "fds": "open fds (/proc/PID/fd)",
-    "fds_without_leftovers": "open fds minus 4 per failed-IPVS-open leftover",
-    "ipvs_probe_leftovers": "failed IPVS opens not yet garbage-collected",
+    "genl_sockets": "NETLINK_GENERIC sockets (the IPVS family probe's)",
     "os_threads": "OS threads (/proc/PID/task)",
     "py_threads": "Python threads (dump: threading.active_count)",
     "main_loop_tasks": "trio tasks, main loop (dump)",
@@ -219,8 +218,7 @@ class Sample:
     daemon: str
     flaps: int
     fds: int
-    ipvs_probe_leftovers: int
-    fds_without_leftovers: int
+    genl_sockets: int
     os_threads: int
     rss_kib: int
     cpu_s: float
@@ -241,7 +239,7 @@ class Sample:
 
 
 CSV_FIELDS = [f.name for f in fields(Sample)]
-SETTLED_KEYS = ("fds", "ipvs_probe_leftovers", "fds_without_leftovers", "os_threads",
+SETTLED_KEYS = ("fds", "genl_sockets", "os_threads",
                 "py_threads", "main_loop_tasks", "vrrp_loop_tasks", "rss_kib")
 
 
@@ -272,19 +270,15 @@ class ProcReading:
     """What /proc says about a process, without asking it anything."""
 
     fds: int
-    ipvs_probe_leftovers: int
+    genl_sockets: int
     os_threads: int
     rss_kib: int
     cpu_s: float
 
-    @property
-    def fds_without_leftovers(self) -> int:
-        return self.fds - FDS_PER_IPVS_LEFTOVER * self.ipvs_probe_leftovers
-
 
 def read_proc(pid: int) -> ProcReading:
     return ProcReading(fds=len(os.listdir(f"/proc/{pid}/fd")),
-                       ipvs_probe_leftovers=netlink_generic_sockets(pid),
+                       genl_sockets=netlink_generic_sockets(pid),
                        os_threads=len(os.listdir(f"/proc/{pid}/task")),
                        rss_kib=proc_status_kib(pid, "VmRSS"),
                        cpu_s=round(proc_cpu_seconds(pid), 2))
@@ -522,8 +516,7 @@ class SoakCluster:
         instance = dump["instances"]["VI_1"]
         return Sample(
             elapsed_s=round(elapsed, 2), daemon=name, flaps=self.flaps, fds=proc.fds,
-            ipvs_probe_leftovers=proc.ipvs_probe_leftovers,
-            fds_without_leftovers=proc.fds_without_leftovers, os_threads=proc.os_threads,
+            genl_sockets=proc.genl_sockets, os_threads=proc.os_threads,
             rss_kib=proc.rss_kib, cpu_s=proc.cpu_s, py_threads=process["threads"],
             main_loop_tasks=process["main_loop_tasks"],
             vrrp_loop_tasks=process["vrrp_loop_tasks"], state=instance["state"],
@@ -532,8 +525,8 @@ class SoakCluster:
 
     def settled_sample(self, elapsed: float, still_for: float = SETTLE_STILL,
                        timeout: float = 120.0) -> list[Sample]:
-        """Back to the baseline, then one sample per daemon once its fds (with and without
-        IPVS-open leftovers) and OS threads have not changed for `still_for` seconds: no
+        """Back to the baseline, then one sample per daemon once its fds, NETLINK_GENERIC
+        sockets and OS threads have not changed for `still_for` seconds: no
         notify script, GARP burst, in-flight check or idle trio worker thread is in the
         numbers. /proc only while waiting (a dump would start a worker thread itself)."""
         self.restore_baseline()
@@ -544,7 +537,7 @@ class SoakCluster:
             return {name: read_proc(pid) for name, pid in pids.items()}
 
         def shape(readings: dict[str, ProcReading]) -> dict[str, tuple[int, int, int]]:
-            return {n: (r.fds, r.fds_without_leftovers, r.os_threads)
+            return {n: (r.fds, r.genl_sockets, r.os_threads)
                     for n, r in readings.items()}
 
         deadline = time.monotonic() + timeout
