@@ -81,12 +81,16 @@ class Links:
         self.ipr.close()
 
     def index(self, ifname: str) -> int | None:
-        found = self.ipr.link_lookup(ifname=ifname)
-        return found[0] if found else None
+        from haipvs.drivers.addresses import get_link
+
+        link = get_link(self.ipr, ifname=ifname)
+        return None if link is None else link["index"]
 
     def is_up(self, ifname: str) -> bool:
-        (link,) = self.ipr.get_links(self.index(ifname))
-        return bool(link["flags"] & 1)
+        from haipvs.drivers.addresses import get_link
+
+        link = get_link(self.ipr, ifname=ifname)
+        return link is not None and bool(link["flags"] & 1)
 
     def has_address(self, ifname: str, address: str, prefixlen: int) -> bool:
         index = self.index(ifname)

@@ -14,9 +14,15 @@ import errno
 import ipaddress
 from dataclasses import dataclass
 
+from pyroute2.netlink import NLM_F_REQUEST
 from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.rtnl import RTM_GETLINK
 
 HAIPVS_ADDR_PROTO = 0x4B
+# RTM_GETLINK without NLM_F_ACK. pyroute2 0.9's "get" (get_links(index), link_lookup) asks
+# for an ACK but stops reading at the reply, so every ACK stayed in its unread queue: about
+# 2 KiB of RSS per link check, which the soak measured as steady growth.
+_GET_LINK = (RTM_GETLINK, NLM_F_REQUEST)
 
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
@@ -45,12 +51,24 @@ def _ifindex(ipr, ifname: str, fresh: bool = False) -> int | None:
     `fresh` bypasses the cache after the kernel said the device is gone."""
     cache = ipr.__dict__.setdefault("_haipvs_ifindex", {})
     if fresh or ifname not in cache:
-        found = ipr.link_lookup(ifname=ifname)
-        if not found:
+        link = get_link(ipr, ifname=ifname)
+        if link is None:
             cache.pop(ifname, None)
             return None
-        cache[ifname] = found[0]
+        cache[ifname] = link["index"]
     return cache[ifname]
+
+
+def get_link(ipr, **match: object):
+    """The RTM_NEWLINK message for `index=` or `ifname=`, or None when there is no such
+    link."""
+    try:
+        (link,) = ipr.link(_GET_LINK, **match)
+    except NetlinkError as exc:
+        if exc.code == errno.ENODEV:
+            return None
+        raise
+    return link
 
 
 def owned_addresses(ipr, ifname: str) -> set[IPInterface]:
@@ -168,7 +186,12 @@ def sync_link_state(ipr, ifname: str) -> LinkState:
     index = _ifindex(ipr, ifname)
     if index is None:
         return LinkState(ifname, None, False, b"", None, None)
-    link = ipr.get_links(index)[0]
+    link = get_link(ipr, index=index)
+    if link is None:  # the cached index is stale (interface re-created or gone)
+        index = _ifindex(ipr, ifname, fresh=True)
+        link = None if index is None else get_link(ipr, index=index)
+        if link is None:
+            return LinkState(ifname, None, False, b"", None, None)
     up = bool(link["flags"] & 0x1) and link.get_attr("IFLA_OPERSTATE") in ("UP", "UNKNOWN")
     mac_text = link.get_attr("IFLA_ADDRESS") or "00:00:00:00:00:00"
     mac = bytes(int(part, 16) for part in mac_text.split(":"))

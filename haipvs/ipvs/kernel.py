@@ -79,6 +79,9 @@ CMD_ZERO = 16
 CMD_FLUSH = 17
 
 FLAGS_REQUEST = NLM_F_REQUEST | NLM_F_ACK
+# For requests that have a reply. pyroute2 0.9 stops reading at the reply, so an ACK asked
+# for here would stay in its unread queue forever (a leak per request); errors still come.
+FLAGS_GET = NLM_F_REQUEST
 FLAGS_CREATE = FLAGS_REQUEST | NLM_F_CREATE | NLM_F_EXCL
 FLAGS_DUMP = NLM_F_REQUEST | NLM_F_DUMP
 
@@ -551,7 +554,7 @@ def apply_batch(sock: IpvsSocket, ops: Iterable[Op]) -> list[IpvsError | None]:
 
 def get_timeouts(sock: IpvsSocket) -> Timeouts:
     try:
-        (reply,) = sock.request(build_message(CMD_GET_CONFIG, []), FLAGS_REQUEST)
+        (reply,) = sock.request(build_message(CMD_GET_CONFIG, []), FLAGS_GET)
     except NetlinkError as exc:
         raise map_error(exc, what="get timeouts") from exc
     return Timeouts(
@@ -647,7 +650,7 @@ def flush(sock: IpvsSocket) -> None:
 def get_info(sock: IpvsSocket) -> IpvsInfo:
     try:
         with sock.reply_class(IpvsInfoMessage):
-            (reply,) = sock.request(build_message(CMD_GET_INFO, []), FLAGS_REQUEST)
+            (reply,) = sock.request(build_message(CMD_GET_INFO, []), FLAGS_GET)
     except NetlinkError as exc:
         raise map_error(exc, what="get info") from exc
     version = reply.get_attr("IPVS_INFO_ATTR_VERSION") or 0

@@ -50,3 +50,21 @@ async def test_three_services_match_ipvsadm_exactly(director):
         assert not await rec.reconcile()
     finally:
         rec.close()
+
+
+async def test_get_requests_leave_no_unread_replies(director):
+    """Regression: with NLM_F_ACK on GET_CONFIG / GET_INFO, pyroute2 read the reply and left
+    each ACK in its unread queue for good (a leak on every reconcile with timeouts)."""
+
+    def unread(sock: kernel.IpvsSocket) -> int:
+        return sock.asyncore.msg_queue.queues[0].qsize()
+
+    rec = Reconciler(netns=director)
+    try:
+        before = await rec.call(unread)
+        for _ in range(50):
+            await rec.call(kernel.get_timeouts)
+            await rec.call(kernel.get_info)
+        assert await rec.call(unread) == before
+    finally:
+        rec.close()
