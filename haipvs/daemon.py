@@ -30,7 +30,7 @@ from haipvs.ipvs.reconcile import Reconciler
 from haipvs.ipvs.status import health_from_dump, render_status, status_json
 from haipvs.notify import EventStream, NotifyRunner, transition_scripts
 from haipvs.reload import plan_reload
-from haipvs.resources import count_trio_tasks, process_resources
+from haipvs.resources import count_trio_tasks, fix_malloc_mmap_threshold, process_resources
 from haipvs.sdnotify import SystemdNotifier
 from haipvs.statedump import DUMP_FORMAT, write_dump
 from haipvs.trackers import Trackers
@@ -562,6 +562,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def run(config: Config, *, config_path: str, overrides: dict[str, str] | None = None) -> int:
+    fix_malloc_mmap_threshold()  # see resources.py: netlink buffers kept in the heap
     daemon = Daemon(config, config_path, overrides)
     with PidFile(daemon.config.global_settings.pid_file):
         return trio.run(daemon.main)
