@@ -53,8 +53,9 @@ def test_sixty_flaps_leave_no_fd_thread_or_task_behind(tmp_path):
         after = end[name]
         assert after.fds == before.fds, name
         assert after.genl_sockets == before.genl_sockets == 1, name
+        # OS threads, read from /proc while settling, are the measure. Not the dump's Python
+        # count: the dump itself runs in a trio worker, which that count may include or not.
         assert after.os_threads == before.os_threads, name
-        assert after.py_threads == before.py_threads, name
         assert after.main_loop_tasks == before.main_loop_tasks, name
         assert after.vrrp_loop_tasks == before.vrrp_loop_tasks, name
         assert after.rss_kib - before.rss_kib < MAX_RSS_GROWTH_KIB, name
