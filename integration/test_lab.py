@@ -68,7 +68,10 @@ def test_lab_up_status_failover_down(tmp_path: Path):
         assert result["new_master"] == "lvs2"
         assert result["master_down_interval"] == round(master_down_interval(100), 3)
         assert 0 < result["takeover_seconds"] <= result["master_down_interval"] + 0.1
-        assert result["reason"] == "master_down_timer"
+        # VI_FRONT's own Master_Down timer, or VI_BACK's firing first and the sync group
+        # taking VI_FRONT along: the two timers expire within the same few milliseconds.
+        assert result["reason"] in ("master_down_timer",
+                                    "sync group VG_LAB: VI_BACK became MASTER")
         assert result["first_ok_after"] is not None
         after = status()
         assert after["master"] == "lvs2" and not after["directors"]["lvs1"]["running"]
