@@ -28,7 +28,7 @@ from integration.harness.instance import VrrpInstance
 from integration.harness.netns import call_in_netns
 from integration.harness.proc import Proc
 from integration.harness.topology import Node
-from integration.harness.wait import wait_until
+from integration.harness.wait import WaitTimeout, wait_until
 
 # Fast VRRPv3 so takeovers take well under a second (Master_Down at prio 100: ~0.7 s).
 FAST = VrrpInstance(version=3, advert_int=0.2, password=None, garp={"master_delay": 0})
@@ -159,16 +159,26 @@ class AddressMonitor:
         self.close()
 
 
+PROBE_ATTEMPTS = 10  # 1 s each
+
+
 @contextlib.contextmanager
 def address_monitor(node: Node) -> Iterator[AddressMonitor]:
     monitor = AddressMonitor(node.ns)
     try:
-        # The monitor prints nothing until something changes; give it a moment to subscribe
-        # by waiting for a change we make ourselves.
+        # The monitor prints nothing until something changes, and a change made before it
+        # has subscribed is lost: toggle an address of our own until it reports one.
         probe = "203.0.113.254/32"
-        node.netns.ip("addr", "add", probe, "dev", "lo")
-        wait_until(lambda: monitor.mentioning("203.0.113.254"), 5, what="address monitor up")
-        node.netns.ip("addr", "del", probe, "dev", "lo")
+        for attempt in range(PROBE_ATTEMPTS):
+            node.netns.ip("addr", "add", probe, "dev", "lo")
+            node.netns.ip("addr", "del", probe, "dev", "lo")
+            try:
+                wait_until(lambda: monitor.mentioning("203.0.113.254"), 1.0,
+                           what="address monitor up")
+                break
+            except WaitTimeout:
+                if attempt == PROBE_ATTEMPTS - 1:
+                    raise
         yield monitor
     finally:
         monitor.close()
