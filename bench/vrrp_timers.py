@@ -178,7 +178,7 @@ def inside(args: argparse.Namespace) -> None:
     rtnl = NetlinkThread(make_iproute, name="rtnl")
     rtnl.start()
     threaded = VrrpRuntime([binding(VRID_THREAD, "192.0.2.211")], rtnl, lambda e: None)
-    # The daemon keeps the last 8192; the benchmark wants every timer of the run.
+    # The daemon keeps the last TIMER_LATENESS_KEPT; the benchmark wants every timer.
     threaded.timer_lateness = collections.deque(maxlen=None)
     shared = VrrpRuntime([binding(VRID_SHARED, "192.0.2.212")], rtnl, lambda e: None)
     threaded.start()

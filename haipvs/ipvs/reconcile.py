@@ -240,6 +240,8 @@ class Reconciler:
                 thread = NetlinkThread(self._factory, name="ipvs-netlink")
                 thread.start()  # raises IpvsUnavailable when the family is missing
                 self._thread = thread
+                if self._family_probe is not None:
+                    self._family_probe.close()  # reopened only if IPVS goes away again
             return self._thread
 
     def _close_thread(self) -> None:

@@ -251,7 +251,9 @@ def dump(sock: socket.socket, family_id: int, cmd: int, body: bytes, seq: int) -
               + _GENLHDR.pack(cmd, kernel.GENL_VERSION, 0) + body)
     replies = []
     while True:
-        buf = sock.recv(1 << 17)
+        # Dump datagrams are at most 32 KiB (the kernel caps them); 64 KiB also stays below
+        # glibc's mmap threshold, which the daemon fixes at 128 KiB (resources.py).
+        buf = sock.recv(1 << 16)
         for mtype, msg_seq, payload in iter_messages(buf):
             if msg_seq != seq:
                 continue
@@ -321,4 +323,3 @@ def lookup_family(sock: socket.socket, name: str, seq: int = 1) -> int | None:
                 raise NetlinkError(payload, os.strerror(payload))
             if mtype == GENL_ID_CTRL:
                 return _u(payload.get(_CTRL_ATTR_FAMILY_ID), "=H") or None
-

@@ -28,6 +28,10 @@ IPPROTO_VRRP = 112
 IPPROTO_ICMPV6 = 58
 ICMPV6_NEIGHBOR_ADVERT = 136
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+SOL_PACKET = 263
+PACKET_ADD_MEMBERSHIP = 1
+PACKET_MR_PROMISC = 1
+VRRP_MULTICAST = ("224.0.0.18", "ff02::12")
 
 
 def kernel_timestamp(ancdata: list) -> float:
@@ -37,10 +41,6 @@ def kernel_timestamp(ancdata: list) -> float:
             sec, nsec = struct.unpack("qq", payload[:16])
             return sec + nsec / 1e9
     return time.time()
-SOL_PACKET = 263
-PACKET_ADD_MEMBERSHIP = 1
-PACKET_MR_PROMISC = 1
-VRRP_MULTICAST = ("224.0.0.18", "ff02::12")
 
 
 @dataclass(frozen=True)
