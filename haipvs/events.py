@@ -1,0 +1,85 @@
+"""Typed events: what crosses between the VRRP thread, the main loop, notify, metrics and
+the state dump. One dataclass per kind; `as_record()` is the JSON-lines/dump form (the keys
+operators' consumers already read: `kind`, `at` and the kind's own fields).
+
+Pure: no I/O, no clock. The producer stamps `at` (wall-clock seconds) when it creates one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from haipvs.vrrp.state import State
+
+# JSON-ready: str, int, float, bool, None (what the event log and the dump hold).
+Record = dict[str, str | int | float | bool | None]
+
+
+@dataclass(frozen=True)
+class VrrpTransition:
+    """A VRRP instance changed state (core NotifyTransition, seen by the VRRP driver)."""
+
+    kind: ClassVar[str] = "vrrp_transition"
+    instance: str
+    old: State
+    new: State
+    reason: str
+    priority: int  # effective priority at the transition
+    at: float
+
+    def as_record(self) -> Record:
+        return {"kind": self.kind, "instance": self.instance, "from": str(self.old),
+                "to": str(self.new), "reason": self.reason, "priority": self.priority,
+                "at": self.at}
+
+
+@dataclass(frozen=True)
+class GroupTransition:
+    """A sync group's aggregate state changed (haipvs.policy.sync_group.group_state)."""
+
+    kind: ClassVar[str] = "vrrp_group_transition"
+    group: str
+    old: State
+    new: State
+    at: float
+
+    def as_record(self) -> Record:
+        return {"kind": self.kind, "group": self.group, "from": str(self.old),
+                "to": str(self.new), "at": self.at}
+
+
+@dataclass(frozen=True)
+class RealServerChange:
+    """A real server went up or down, or its dynamic weight changed."""
+
+    kind: ClassVar[str] = "realserver"
+    service: str
+    real_server: str
+    up: bool
+    weight: int
+    reason: str
+    at: float
+
+    def as_record(self) -> Record:
+        return {"kind": self.kind, "service": self.service, "real_server": self.real_server,
+                "up": self.up, "weight": self.weight, "reason": self.reason, "at": self.at}
+
+
+@dataclass(frozen=True)
+class QuorumEvent:
+    """A virtual server gained or lost quorum (`initial`: it started without)."""
+
+    kind: ClassVar[str] = "quorum"
+    service: str
+    up: bool
+    weight: int
+    initial: bool
+    at: float
+
+    def as_record(self) -> Record:
+        return {"kind": self.kind, "service": self.service, "up": self.up,
+                "weight": self.weight, "initial": self.initial, "at": self.at}
+
+
+Event = VrrpTransition | GroupTransition | RealServerChange | QuorumEvent
