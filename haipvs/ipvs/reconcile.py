@@ -206,6 +206,9 @@ class Reconciler:
         self._recheck_interval = recheck_interval
         self._wakeup = trio.Event()
         self._lock = trio.Lock()
+        # Set once the first pass finished (converged or not) or IPVS was reported
+        # unavailable: readiness (sd_notify READY=1) waits for it.
+        self._first_pass = trio.Event()
 
     # -- desired state ---------------------------------------------------------------
 
@@ -224,6 +227,10 @@ class Reconciler:
         self.sync_daemons = tuple(sync_daemons) if sync_daemons is not None else None
         self.owned |= table.keys() | set(owned)
         self.request()
+
+    async def wait_first_pass(self) -> None:
+        """Return once the first reconcile pass finished or IPVS was reported unavailable."""
+        await self._first_pass.wait()
 
     def request(self) -> None:
         """Ask the run loop to reconcile now (also cuts an unavailable back-off short)."""
@@ -271,6 +278,9 @@ class Reconciler:
             except IpvsUnavailable as exc:
                 self._mark_unavailable(exc)
                 raise
+            finally:
+                if self.state != "starting":
+                    self._first_pass.set()
 
     def _mark_unavailable(self, exc: IpvsError) -> None:
         if self.state != "unavailable":
@@ -435,6 +445,7 @@ class Reconciler:
                     log.warning("ipvs_reconcile_failed", error=str(exc))
                     delay = self._retry_delay
                     self._retry_delay = min(self._retry_delay * 2, self._retry_max)
+                    self._first_pass.set()
                 with trio.move_on_after(delay):
                     await self._wakeup.wait()
         finally:

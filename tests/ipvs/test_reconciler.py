@@ -293,3 +293,28 @@ def test_opening_the_ipvs_socket_leaks_no_fds_when_it_fails():
         with contextlib.suppress(IpvsUnavailable):
             k.IpvsSocket().close()
     assert open_fds() == before
+
+
+async def test_wait_first_pass_returns_after_the_first_pass():
+    fake = FakeIpvsSocket()
+    rec = make(fake)
+    rec.set_desired(IpvsTable((web(RS1),)))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(rec.run)
+        with trio.fail_after(5):
+            await rec.wait_first_pass()
+        assert rec.state == "ok"
+        nursery.cancel_scope.cancel()
+
+
+async def test_wait_first_pass_returns_when_ipvs_is_unavailable():
+    def factory():
+        raise IpvsUnavailable()
+
+    rec = Reconciler(socket_factory=factory, retry_initial=60, retry_max=60)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(rec.run)
+        with trio.fail_after(5):
+            await rec.wait_first_pass()
+        assert rec.state == "unavailable"
+        nursery.cancel_scope.cancel()
