@@ -11,6 +11,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from haipvs import limits
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
@@ -70,11 +72,12 @@ class VirtualAddress:
 class GarpSettings:
     """Gratuitous ARP / unsolicited NA timing, keepalived's garp_* settings (seconds, counts)."""
 
-    master_delay: float = 5.0  # second burst this long after becoming MASTER; 0 = none
-    master_repeat: int = 5  # announcements per burst
-    master_refresh: float = 0.0  # periodic refresh while MASTER; 0 = off
-    lower_prio_repeat: int = 1  # burst sent when a lower-priority advert is seen while MASTER
-    lower_prio_delay: float = 0.0
+    master_delay: float = limits.GARP_MASTER_DELAY  # second burst this long after MASTER; 0 = none
+    master_repeat: int = limits.GARP_MASTER_REPEAT  # announcements per burst
+    master_refresh: float = limits.GARP_MASTER_REFRESH  # periodic refresh while MASTER; 0 = off
+    # burst sent when a lower-priority advert is seen while MASTER
+    lower_prio_repeat: int = limits.GARP_LOWER_PRIO_REPEAT
+    lower_prio_delay: float = limits.GARP_LOWER_PRIO_DELAY
 
 
 @dataclass(frozen=True)
@@ -142,9 +145,9 @@ class VrrpInstance:
     virtual_router_id: int  # 1..255
     virtual_ipaddress: tuple[VirtualAddress, ...]  # at least one, all of `family`
     state: str = "BACKUP"  # initial state: "BACKUP" or "MASTER"
-    priority: int = 100  # 1..255
-    advert_int: float = 1.0  # seconds; whole seconds for v2, 0.01 steps for v3
-    version: int = 2  # 2 or 3; always 3 for IPv6
+    priority: int = limits.DEFAULT_PRIORITY  # 1..255
+    advert_int: float = limits.DEFAULT_ADVERT_INT  # seconds; whole for v2, 0.01 steps for v3
+    version: int = limits.DEFAULT_VRRP_VERSION  # 2 or 3; always 3 for IPv6
     family: int = 4  # 4 or 6, from the VIPs
     preempt: bool = True
     preempt_delay: float = 0.0
@@ -190,8 +193,8 @@ class Checker:
 
     kind: ClassVar[str] = ""
 
-    retry: int = 1
-    delay_before_retry: float = 1.0
+    retry: int = limits.DEFAULT_RETRY
+    delay_before_retry: float = limits.DEFAULT_DELAY_BEFORE_RETRY
     delay_loop: float | None = None
     warmup: float | None = None  # random delay up to this before the first check
     alpha: bool = False  # start "down" until the first success
@@ -202,7 +205,7 @@ class ConnectChecker(Checker):
     """A checker that opens a connection: to connect_ip (default the real server address)
     and connect_port (default the real server port), optionally from `bindto`."""
 
-    connect_timeout: float = 5.0
+    connect_timeout: float = limits.DEFAULT_CONNECT_TIMEOUT
     connect_ip: IPAddress | None = None
     connect_port: int | None = None
     bindto: IPAddress | None = None
@@ -217,7 +220,7 @@ class TcpCheck(ConnectChecker):
 class HttpGet(ConnectChecker):
     kind: ClassVar[str] = "http_get"
 
-    delay_before_retry: float = 3.0
+    delay_before_retry: float = limits.DEFAULT_HTTP_DELAY_BEFORE_RETRY
     urls: tuple[HttpUrl, ...] = ()  # at least one
     virtualhost: str | None = None  # Host header; default the connect address
     http_protocol: str = "1.0"  # "1.0" or "1.1"
@@ -293,18 +296,18 @@ class SorryServer:
 class VirtualServer:
     """A service: either address+port (port 0 = all ports, only with persistence) or fwmark."""
 
-    protocol: str = "TCP"  # "TCP" | "UDP" | "SCTP"
+    protocol: str = limits.DEFAULT_PROTOCOL  # "TCP" | "UDP" | "SCTP"
     address: IPAddress | None = None
     port: int | None = None  # int whenever address is set
     fwmark: int | None = None
     ip_family: int = 4  # family of the service (from address, or given for fwmark)
-    lb_algo: str = "wlc"
+    lb_algo: str = limits.DEFAULT_SCHEDULER
     sched_flags: frozenset[str] = frozenset()
-    lb_kind: str = "NAT"
+    lb_kind: str = limits.DEFAULT_LB_KIND
     persistence_timeout: int | None = None  # seconds; None = no persistence
     persistence_granularity: int | None = None  # netmask as prefix length; only with persistence
     ops: bool = False  # one-packet scheduling (UDP only)
-    delay_loop: float = 60.0
+    delay_loop: float = limits.DEFAULT_DELAY_LOOP
     real_servers: tuple[RealServer, ...] = ()
     inhibit_on_failure: bool = False  # keep failed servers with weight 0 instead of removing
     sorry_server: SorryServer | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import platform
 from typing import Any
 
+from haipvs import limits
 from haipvs.config import model
 from haipvs.config.spec import (
     REQUIRED,
@@ -34,15 +35,14 @@ from haipvs.config.spec import (
     Values,
 )
 
-# 31 days: keepalived's and ipvsadm's ceiling for IPVS timeouts.
-LVS_MAX_TIMEOUT = 31 * 24 * 3600
-DEFAULT_PERSISTENCE_TIMEOUT = 360
+LVS_MAX_TIMEOUT = limits.LVS_MAX_TIMEOUT
+DEFAULT_PERSISTENCE_TIMEOUT = limits.DEFAULT_PERSISTENCE_TIMEOUT
 
 IFNAME = Text(15, r"[^/:\s]+", "an interface name: no '/', ':' or spaces")
 ABS_PATH = Text(4096, r"/.*", "an absolute path")
-PORT = Int(1, 65535)
+PORT = Int(1, limits.PORT_MAX)
 SECONDS_LONG = Float(0, 86400)
-QUORUM_MAX = 2**31 - 1
+QUORUM_MAX = limits.QUORUM_MAX
 HOSTNAME = Text(253, r"[A-Za-z0-9_.:-]+", "a host name")
 
 
@@ -128,7 +128,7 @@ GLOBAL = Section(
 
 AUTH_FIELDS = (
     Field("type", Choice(("PASS",)), "PASS", "only simple-text `PASS` is supported"),
-    Field("password", Text(8, octets=True), REQUIRED,
+    Field("password", Text(limits.AUTH_PASS_MAX_OCTETS, octets=True), REQUIRED,
           "at most 8 octets (longer is an error, not silently truncated); quote it"),
 )
 AUTHENTICATION = Section(
@@ -164,13 +164,16 @@ VIRTUAL_ADDRESS = Section(
 )
 
 GARP_FIELDS = (
-    Field("master_delay", SECONDS_LONG, 5.0,
+    Field("master_delay", SECONDS_LONG, limits.GARP_MASTER_DELAY,
           "seconds after becoming MASTER before the second burst; 0 = no second burst"),
-    Field("master_repeat", Int(1, 255), 5, "gratuitous ARPs / NAs per burst"),
-    Field("master_refresh", SECONDS_LONG, 0.0, "repeat a burst this often while MASTER; 0 = off"),
-    Field("lower_prio_repeat", Int(0, 255), 1,
+    Field("master_repeat", Int(1, limits.GARP_REPEAT_MAX), limits.GARP_MASTER_REPEAT,
+          "gratuitous ARPs / NAs per burst"),
+    Field("master_refresh", SECONDS_LONG, limits.GARP_MASTER_REFRESH,
+          "repeat a burst this often while MASTER; 0 = off"),
+    Field("lower_prio_repeat", Int(0, limits.GARP_REPEAT_MAX), limits.GARP_LOWER_PRIO_REPEAT,
           "burst size when a lower-priority advert is seen while MASTER"),
-    Field("lower_prio_delay", SECONDS_LONG, 0.0, "delay before that burst"),
+    Field("lower_prio_delay", SECONDS_LONG, limits.GARP_LOWER_PRIO_DELAY,
+          "delay before that burst"),
 )
 GARP = Section(
     "garp",
@@ -180,7 +183,7 @@ GARP = Section(
     _make(model.GarpSettings, *_fields_of(GARP_FIELDS)),
 )
 
-TRACKER_WEIGHT = Int(-253, 253)
+TRACKER_WEIGHT = Int(limits.TRACKER_WEIGHT_MIN, limits.TRACKER_WEIGHT_MAX)
 SCRIPT_NAME = Text(64, r"[A-Za-z0-9_.:-]+", "letters, digits, '_', '.', ':', '-'")
 
 TRACK_INTERFACE_FIELDS = (
@@ -211,26 +214,39 @@ TRACK_REF = Section(
     _make(model.TrackRef, "name", "weight"),
 )
 
+# The advert_int rule, as the field doc and the section rule state it.
+ADVERT_INT_RULE = (
+    f"whole seconds {limits.ADVERT_INT_V2_MIN}..{limits.ADVERT_INT_V2_MAX} with version 2, "
+    f"{limits.ADVERT_INT_V3_MIN:g}..{limits.ADVERT_INT_V3_MAX:g} in {limits.ADVERT_INT_V3_STEP:g}"
+    " steps with version 3"
+)
+
 VRRP_FIELDS = (
     Field("name", Text(64, r"[A-Za-z0-9_.:-]+", "letters, digits, '_', '.', ':', '-'"), REQUIRED,
           "unique instance name"),
     Field("state", Choice(("BACKUP", "MASTER")), "BACKUP",
           "initial state; MASTER only takes effect at once with priority 255"),
     Field("interface", IFNAME, REQUIRED, "interface the adverts are sent and received on"),
-    Field("virtual_router_id", Int(1, 255), REQUIRED, "VRID, shared by the directors of a pair"),
-    Field("priority", Int(1, 255), 100, "higher wins; 255 = address owner"),
-    Field("advert_int", Float(0.01, 255), 1.0,
-          "seconds between adverts: whole seconds 1..255 with version 2, "
-          "0.01..40.95 in 0.01 steps with version 3"),
-    Field("version", Int(2, 3, (2, 3)), None, "VRRP version", doc_default="2 (3 for IPv6)"),
+    Field("virtual_router_id", Int(limits.VRID_MIN, limits.VRID_MAX), REQUIRED,
+          "VRID, shared by the directors of a pair"),
+    Field("priority", Int(limits.PRIORITY_MIN, limits.PRIORITY_MAX), limits.DEFAULT_PRIORITY,
+          f"higher wins; {limits.OWNER_PRIORITY} = address owner"),
+    Field("advert_int", Float(limits.ADVERT_INT_MIN, limits.ADVERT_INT_MAX),
+          limits.DEFAULT_ADVERT_INT, f"seconds between adverts: {ADVERT_INT_RULE}"),
+    Field("version", Int(min(limits.VRRP_VERSIONS), max(limits.VRRP_VERSIONS),
+                         limits.VRRP_VERSIONS), None, "VRRP version",
+          doc_default=f"{limits.DEFAULT_VRRP_VERSION} (3 for IPv6)"),
     Field("preempt", Bool(), True, "take over from a lower-priority MASTER"),
-    Field("preempt_delay", Float(0, 1000), 0.0, "seconds to wait before preempting"),
+    Field("preempt_delay", Float(0, limits.PREEMPT_DELAY_MAX), 0.0,
+          "seconds to wait before preempting"),
     Field("authentication", Nested(AUTHENTICATION), None, "VRRPv2 only"),
     Field("unicast_src_ip", IPAddr(), None,
           "source address of the adverts; required with unicast_peers"),
     Field("unicast_peers", ListOf(IPAddr()), (), "send adverts unicast to these peers"),
-    Field("unicast_min_ttl", Int(0, 255), None, "drop unicast adverts with a lower TTL"),
-    Field("unicast_max_ttl", Int(0, 255), None, "drop unicast adverts with a higher TTL"),
+    Field("unicast_min_ttl", Int(0, limits.TTL_MAX), None,
+          "drop unicast adverts with a lower TTL"),
+    Field("unicast_max_ttl", Int(0, limits.TTL_MAX), None,
+          "drop unicast adverts with a higher TTL"),
     Field("virtual_ipaddress", ListOf(ScalarOr(VIRTUAL_ADDRESS, "address"), 1), REQUIRED,
           "the VIPs (all of one family)"),
     Field("garp", Nested(GARP), model.GarpSettings(), "gratuitous ARP timing",
@@ -248,7 +264,7 @@ VRRP_FIELDS = (
 
 VRRP_RULES = (
     "All VIPs of an instance are of one family; IPv6 instances use version 3.",
-    "`advert_int`: whole seconds 1..255 with version 2; 0.01..40.95 in 0.01 steps with version 3.",
+    f"`advert_int`: {ADVERT_INT_RULE.replace(', ', '; ')}.",
     "`authentication` only with version 2.",
     "`unicast_src_ip` is required with `unicast_peers` (haipvs must know which local address "
     "the peers expect); peers are of its family, differ from it, and it is not a VIP.",
@@ -285,12 +301,16 @@ def _check_vrrp(v: Values) -> None:
         v.error("version", "IPv6 instances need VRRP version 3")
     if v.ok("advert_int") and version is not None:
         advert = v["advert_int"]
+        v2_range = f"{limits.ADVERT_INT_V2_MIN}..{limits.ADVERT_INT_V2_MAX}"
+        v3_range = f"{limits.ADVERT_INT_V3_MIN:g}..{limits.ADVERT_INT_V3_MAX:g}"
+        centis = advert * limits.CENTISECONDS_PER_SECOND
         if version == 2 and not advert.is_integer():
-            v.error("advert_int", f"{advert:g} is not whole seconds; version 2 needs 1..255 "
+            v.error("advert_int", f"{advert:g} is not whole seconds; version 2 needs {v2_range} "
                     "(sub-second adverts need version: 3)")
-        if version == 3 and (advert > 40.95 or abs(advert * 100 - round(advert * 100)) > 1e-6):
-            v.error("advert_int", f"{advert:g} is not valid for version 3: 0.01..40.95 "
-                    "in steps of 0.01")
+        if version == 3 and (advert > limits.ADVERT_INT_V3_MAX
+                             or abs(centis - round(centis)) > 1e-6):
+            v.error("advert_int", f"{advert:g} is not valid for version 3: {v3_range} "
+                    f"in steps of {limits.ADVERT_INT_V3_STEP:g}")
     if version == 3 and v["authentication"] is not None:
         v.error("authentication", "authentication exists only in VRRP version 2")
     _check_unicast(v, family)
@@ -364,11 +384,7 @@ VRRP_INSTANCE = Section(
         "auth_pass": "use authentication: {type: PASS, password: ...}",
         "unicast_peer": "use unicast_peers: [...]",
         "vrrp_version": "use version",
-        "garp_master_delay": "use garp: {master_delay: ...}",
-        "garp_master_repeat": "use garp: {master_repeat: ...}",
-        "garp_master_refresh": "use garp: {master_refresh: ...}",
-        "garp_lower_prio_repeat": "use garp: {lower_prio_repeat: ...}",
-        "garp_lower_prio_delay": "use garp: {lower_prio_delay: ...}",
+        **{old: f"use garp: {{{new}: ...}}" for old, new in limits.GARP_RENAMES.items()},
         "mcast_src_ip": "use unicast_src_ip (it also sets the source of multicast adverts)",
     },
 )
@@ -384,11 +400,12 @@ CHECKER_RENAMED = {
 
 def _base_checker_fields(delay_before_retry: float) -> tuple[Field, ...]:
     return (
-        Field("retry", Int(0, 10000), 1,
+        Field("retry", Int(0, limits.RETRY_MAX), limits.DEFAULT_RETRY,
               "retries after a failed check before the server is declared down"),
         Field("delay_before_retry", Float(0, 86400), delay_before_retry,
               "seconds between retries"),
-        Field("delay_loop", Float(0.01, 86400), None, "seconds between checks",
+        Field("delay_loop", Float(limits.DELAY_LOOP_MIN, limits.DELAY_LOOP_MAX), None,
+              "seconds between checks",
               doc_default="the virtual server's delay_loop"),
         Field("warmup", Float(0, 86400), None,
               "wait a random time up to this before the first check"),
@@ -399,7 +416,8 @@ def _base_checker_fields(delay_before_retry: float) -> tuple[Field, ...]:
 def _connect_checker_fields(delay_before_retry: float) -> tuple[Field, ...]:
     return (
         *_base_checker_fields(delay_before_retry),
-        Field("connect_timeout", Float(0.001, 3600), 5.0, "seconds to connect / get a reply"),
+        Field("connect_timeout", Float(0.001, 3600), limits.DEFAULT_CONNECT_TIMEOUT,
+              "seconds to connect / get a reply"),
         Field("connect_ip", IPAddr(), None, "address to check",
               doc_default="the real server's address"),
         Field("connect_port", PORT, None, "port to check", doc_default="the real server's port"),
@@ -420,7 +438,7 @@ def _checker_section(
                    **more)
 
 
-TCP_CHECK_FIELDS = _connect_checker_fields(1.0)
+TCP_CHECK_FIELDS = _connect_checker_fields(limits.DEFAULT_DELAY_BEFORE_RETRY)
 TCP_CHECK = _checker_section(
     "tcp_check", "TCP check", "Up when a TCP connection opens.",
     TCP_CHECK_FIELDS, _make(model.TcpCheck, *_fields_of(TCP_CHECK_FIELDS)),
@@ -452,7 +470,7 @@ HTTP_URL = Section(
 )
 
 HTTP_FIELDS = (
-    *_connect_checker_fields(3.0),
+    *_connect_checker_fields(limits.DEFAULT_HTTP_DELAY_BEFORE_RETRY),
     Field("url", ListOf(Nested(HTTP_URL), 1), REQUIRED, "URLs to GET"),
     Field("virtualhost", HOSTNAME, None, "Host header", doc_default="the connect address"),
     Field("http_protocol", Choice(("1.0", "1.1")), "1.0", "HTTP version of the request"),
@@ -496,7 +514,7 @@ SSL_GET = _checker_section(
 )
 
 MISC_FIELDS = (
-    *_base_checker_fields(1.0),
+    *_base_checker_fields(limits.DEFAULT_DELAY_BEFORE_RETRY),
     Field("path", Argv(), REQUIRED, "program and arguments; run directly, never by a shell"),
     Field("timeout", Float(0.01, 86400), None, "kill the program after this many seconds",
           doc_default="the effective delay_loop"),
@@ -512,7 +530,7 @@ MISC_CHECK = _checker_section(
 )
 
 UDP_FIELDS = (
-    *_connect_checker_fields(1.0),
+    *_connect_checker_fields(limits.DEFAULT_DELAY_BEFORE_RETRY),
     Field("payload", Text(1472), None, "datagram to send (text)", doc_default="empty"),
     Field("payload_hex", HexBytes(), None, "datagram to send (hex); instead of payload"),
     Field("require_reply", Bool(), False,
@@ -538,8 +556,8 @@ UDP_CHECK = _checker_section(
 )
 
 DNS_FIELDS = (
-    *_connect_checker_fields(1.0),
-    Field("type", Choice(("A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA")), "SOA",
+    *_connect_checker_fields(limits.DEFAULT_DELAY_BEFORE_RETRY),
+    Field("type", Choice(limits.DNS_TYPES), "SOA",
           "query type"),
     Field("name", HOSTNAME, ".", "query name"),
 )
@@ -553,10 +571,9 @@ CHECKERS = (TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, UDP_CHECK, DNS_CHECK)
 
 # --- virtual servers ------------------------------------------------------------------------
 
-LB_KINDS = ("NAT", "DR", "TUN")
-SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo",
-              "ovf", "twos")
-SCHED_FLAGS = ("sh-port", "sh-fallback", "mh-port", "mh-fallback")
+LB_KINDS = limits.LB_KINDS
+SCHEDULERS = limits.SCHEDULERS
+SCHED_FLAGS = limits.SCHED_FLAGS
 
 REAL_SERVER_FIELDS = (
     Field("address", IPAddr(), REQUIRED, "address of the real server"),
@@ -567,10 +584,10 @@ REAL_SERVER_FIELDS = (
           doc_default="the virtual server's"),
     Field("u_threshold", Int(0, 65535), None, "upper connection limit"),
     Field("l_threshold", Int(0, 65535), None, "lower connection limit (resume below it)"),
-    Field("tun_type", Choice(("ipip", "gue", "gre")), None, "tunnel type (TUN only)",
+    Field("tun_type", Choice(limits.TUN_TYPES), None, "tunnel type (TUN only)",
           doc_default="ipip"),
     Field("tun_port", PORT, None, "GUE destination port (gue only, required)"),
-    Field("tun_flags", ListOf(Choice(("nocsum", "csum", "remcsum"))), (),
+    Field("tun_flags", ListOf(Choice(limits.TUN_FLAGS)), (),
           "GUE/GRE checksum flags"),
     *(Field(c.name, OneOrMany(Nested(c)), (), f"{c.title}; one or a list") for c in CHECKERS),
     Field("inhibit_on_failure", Bool(), None, "when down, keep it with weight 0",
@@ -644,13 +661,14 @@ VS_FIELDS = (
     Field("address", IPAddr(), None, "virtual address (give this or fwmark)"),
     Field("port", Int(0, 65535), None, "virtual port; 0 = all ports (persistent services only)",
           doc_default="required with address unless persistent"),
-    Field("fwmark", Int(1, 2**32 - 1), None, "firewall mark service (instead of address)"),
+    Field("fwmark", Int(1, limits.FWMARK_MAX), None, "firewall mark service (instead of address)"),
     Field("ip_family", Int(4, 6, (4, 6)), None, "family of a fwmark service",
           doc_default="4, or the address's"),
-    Field("protocol", Choice(("TCP", "UDP", "SCTP")), "TCP", "transport protocol"),
-    Field("lb_algo", Choice(SCHEDULERS, fold_case=True), "wlc", "IPVS scheduler"),
+    Field("protocol", Choice(limits.PROTOCOLS), limits.DEFAULT_PROTOCOL, "transport protocol"),
+    Field("lb_algo", Choice(SCHEDULERS, fold_case=True), limits.DEFAULT_SCHEDULER,
+          "IPVS scheduler"),
     Field("sched_flags", ListOf(Choice(SCHED_FLAGS)), (), "scheduler flags (sh-* / mh-*)"),
-    Field("lb_kind", Choice(LB_KINDS), "NAT", "forwarding method"),
+    Field("lb_kind", Choice(LB_KINDS), limits.DEFAULT_LB_KIND, "forwarding method"),
     Field("persistence", Bool(), None,
           f"true = persistent with the default timeout ({DEFAULT_PERSISTENCE_TIMEOUT} s)",
           doc_default="on when persistence_timeout is set"),
@@ -659,7 +677,8 @@ VS_FIELDS = (
     Field("persistence_granularity", Netmask(), None,
           "clients in one such network share a real server"),
     Field("ops", Bool(), False, "one-packet scheduling (UDP only)"),
-    Field("delay_loop", Float(0.01, 86400), 60.0, "seconds between health checks"),
+    Field("delay_loop", Float(limits.DELAY_LOOP_MIN, limits.DELAY_LOOP_MAX),
+          limits.DEFAULT_DELAY_LOOP, "seconds between health checks"),
     Field("real_servers", ListOf(Nested(REAL_SERVER)), (), "the backends"),
     Field("inhibit_on_failure", Bool(), False,
           "keep failed real servers with weight 0 instead of removing them"),

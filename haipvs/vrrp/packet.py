@@ -11,6 +11,8 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
+from haipvs import limits
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 IPPROTO_VRRP = 112
@@ -20,7 +22,8 @@ AUTH_NONE = 0
 AUTH_PASS = 1
 AUTH_DATA_LEN = 8  # v2 only: the Authentication Data octets
 HEADER_LEN = 8  # fixed part of both versions
-MAX_V3_CENTISECONDS = 0x0FFF
+MAX_V3_CENTISECONDS = limits.ADVERT_INT_V3_MAX_CENTISECONDS  # 12 bits on the wire
+_V2_MAX_SECONDS = limits.ADVERT_INT_V2_MAX  # one octet on the wire
 
 _HEADER = struct.Struct("!BBBBBBH")  # vers|type, vrid, prio, count, auth|rsvd+int, int, csum
 _IPV4_MIN_HEADER = 20
@@ -168,20 +171,24 @@ def message_length(version: int, family: int, count: int) -> int:
 
 
 def v3_centiseconds(seconds: float) -> int:
-    return round(seconds * 100)
+    return round(seconds * limits.CENTISECONDS_PER_SECOND)
 
 
 def encode_advert(advert: Advert, src: IPAddress, dst: IPAddress) -> bytes:
     """The VRRP message (no IP header) with its checksum. v3 needs src/dst for the
     pseudo-header; v2 ignores them."""
     count = len(advert.addresses)
-    if not 0 <= count <= 255:
-        raise ValueError("at most 255 addresses fit in one advertisement")
+    if not 0 <= count <= limits.MAX_ADDRESSES_PER_ADVERT:
+        raise ValueError(
+            f"at most {limits.MAX_ADDRESSES_PER_ADVERT} addresses fit in one advertisement"
+        )
     addresses = b"".join(address.packed for address in advert.addresses)
     if advert.version == 2:
         seconds = round(advert.advert_int)
-        if seconds != advert.advert_int or not 0 <= seconds <= 255:
-            raise ValueError(f"v2 advert_int must be whole seconds 0..255: {advert.advert_int}")
+        if seconds != advert.advert_int or not 0 <= seconds <= _V2_MAX_SECONDS:
+            raise ValueError(
+                f"v2 advert_int must be whole seconds 0..{_V2_MAX_SECONDS}: {advert.advert_int}"
+            )
         if len(advert.auth_data) > AUTH_DATA_LEN:
             raise ValueError("v2 authentication data is at most 8 octets")
         auth = advert.auth_data.ljust(AUTH_DATA_LEN, b"\x00")
@@ -193,7 +200,9 @@ def encode_advert(advert: Advert, src: IPAddress, dst: IPAddress) -> bytes:
     elif advert.version == 3:
         centis = v3_centiseconds(advert.advert_int)
         if not 0 <= centis <= MAX_V3_CENTISECONDS:
-            raise ValueError(f"v3 advert_int must be 0..40.95 s: {advert.advert_int}")
+            raise ValueError(
+                f"v3 advert_int must be 0..{limits.ADVERT_INT_V3_MAX:g} s: {advert.advert_int}"
+            )
         header = _HEADER.pack(
             0x31, advert.vrid, advert.priority, count, centis >> 8, centis & 0xFF, 0
         )
@@ -240,7 +249,7 @@ def decode_advert(message: bytes, family: int) -> Advert:
         version=3,
         vrid=vrid,
         priority=priority,
-        advert_int=centis / 100,
+        advert_int=centis / limits.CENTISECONDS_PER_SECOND,
         addresses=addresses,
         checksum=checksum,
     )

@@ -1,0 +1,135 @@
+"""One home for the limits, names and defaults that several layers must agree on.
+
+The config (`haipvs/config/`), the VRRP core (`haipvs/vrrp/params.py`, `haipvs/vrrp/packet.py`)
+and the keepalived importer (`haipvs/importer/`) all read these constants instead of holding
+their own copies, so a limit cannot be changed in one place and forgotten in another.
+
+Pure data: this module imports nothing but `typing`, so anything may import it (the sans-I/O
+core included) without pulling in I/O or a cycle.
+
+What is here, by topic:
+
+- VRRP: VRID and priority ranges, the address owner's priority, the versions, and the
+  advertisement interval for each version (whole seconds for v2; centiseconds for v3).
+- Gratuitous ARP / NA timing: haipvs' defaults, and keepalived's `garp_*` (vrrp_instance) and
+  `vrrp_garp_*` (global_defs) keywords with the haipvs `garp:` key each becomes.
+- IPVS: scheduler names and their flags, forwarding methods (`lb_kind`) and keepalived's
+  keyword spellings for both, tunnel types and flags, protocols.
+- Virtual-server and checker defaults and ranges that the config and the importer share.
+
+Numbers keep the exact type (int or float) the config has always used: the JSON Schema prints
+`255`, not `255.0`, so changing a type here changes `haipvs schema` output.
+
+How the layers use the advert_int limits (each keeps its own error wording):
+
+- config: any version `ADVERT_INT_MIN..ADVERT_INT_MAX`; v2 whole seconds; v3 at most
+  `ADVERT_INT_V3_MAX` in `ADVERT_INT_V3_STEP` steps.
+- vrrp/params.py: v2 whole seconds `ADVERT_INT_V2_MIN..ADVERT_INT_V2_MAX`; v3 rounds to
+  1..`ADVERT_INT_V3_MAX_CENTISECONDS` centiseconds.
+- vrrp/packet.py: what fits the wire field (v2 one octet 0..`ADVERT_INT_V2_MAX`, v3 12 bits
+  0..`ADVERT_INT_V3_MAX_CENTISECONDS`); 0 is encodable, the config never produces it.
+- importer: reads a keepalived value in `ADVERT_INT_MIN..ADVERT_INT_MAX` and rounds a v2
+  fraction to whole seconds, at least `ADVERT_INT_V2_MIN`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# ---- VRRP (RFC 3768 §5.3, RFC 5798 §5.2; keepalived/vrrp/vrrp_parser.c, include/vrrp.h) ---------
+
+VRID_MIN: Final = 1
+VRID_MAX: Final = 255
+PRIORITY_MIN: Final = 1
+PRIORITY_MAX: Final = 255
+# The router that owns the VIPs advertises 255 (RFC 5798 §5.2.4, keepalived VRRP_PRIO_OWNER).
+OWNER_PRIORITY: Final = 255
+DEFAULT_PRIORITY: Final = 100  # keepalived VRRP_PRIO_DFL
+VRRP_VERSIONS: Final = (2, 3)
+DEFAULT_VRRP_VERSION: Final = 2  # IPv6 instances always use 3
+
+# Advertisement interval, seconds.
+# v2: an octet of whole seconds (RFC 3768 §5.3.7); 0 would never advertise, so 1 is the least.
+ADVERT_INT_V2_MIN: Final = 1
+ADVERT_INT_V2_MAX: Final = 255
+# v3: 12 bits of centiseconds (RFC 5798 §5.2.7): 0.01 .. 40.95 s.
+ADVERT_INT_V3_MAX_CENTISECONDS: Final = 0x0FFF
+CENTISECONDS_PER_SECOND: Final = 100
+ADVERT_INT_V3_STEP: Final = 0.01
+ADVERT_INT_V3_MIN: Final = 0.01
+ADVERT_INT_V3_MAX: Final = 40.95  # ADVERT_INT_V3_MAX_CENTISECONDS / 100 (a test checks it)
+# Whatever the version: the widest range a value may take before the version is known.
+ADVERT_INT_MIN: Final = ADVERT_INT_V3_MIN
+ADVERT_INT_MAX: Final = ADVERT_INT_V2_MAX
+DEFAULT_ADVERT_INT: Final = 1.0
+
+PREEMPT_DELAY_MAX: Final = 1000  # seconds
+TTL_MAX: Final = 255  # unicast_min_ttl / unicast_max_ttl
+AUTH_PASS_MAX_OCTETS: Final = 8  # v2 Authentication Data (RFC 2338 §5.3.10)
+MAX_ADDRESSES_PER_ADVERT: Final = 255  # the Count IPvX Addr octet
+
+# Tracker weights (track_interface, vrrp_script, vrrp_track_file), keepalived's range.
+TRACKER_WEIGHT_MIN: Final = -253
+TRACKER_WEIGHT_MAX: Final = 253
+
+# ---- Gratuitous ARP / unsolicited NA (keepalived's garp_* settings) ---------------------------
+
+GARP_MASTER_DELAY: Final = 5.0  # second burst this long after becoming MASTER; 0 = none
+GARP_MASTER_REPEAT: Final = 5  # announcements per burst
+GARP_MASTER_REFRESH: Final = 0.0  # periodic refresh interval while MASTER; 0 = off
+GARP_MASTER_REFRESH_REPEAT: Final = 1  # announcements per refresh (core only, not configurable)
+GARP_LOWER_PRIO_REPEAT: Final = 1  # burst when MASTER sees a lower-priority advert (0 = none)
+GARP_LOWER_PRIO_DELAY: Final = 0.0  # second lower-priority burst after this long
+GARP_DELAY_MAX: Final = 86400  # seconds, for the *_delay and *_refresh settings
+GARP_REPEAT_MAX: Final = 255
+
+# keepalived vrrp_instance keyword -> the key under haipvs' `garp:` mapping.
+GARP_RENAMES: Final[dict[str, str]] = {
+    "garp_master_delay": "master_delay",
+    "garp_master_repeat": "master_repeat",
+    "garp_master_refresh": "master_refresh",
+    "garp_lower_prio_repeat": "lower_prio_repeat",
+    "garp_lower_prio_delay": "lower_prio_delay",
+}
+# keepalived's global_defs spells the same settings with this prefix (vrrp_garp_master_delay).
+GLOBAL_GARP_PREFIX: Final = "vrrp_"
+# Which garp keys are counts (integers); the others are seconds (numbers).
+GARP_COUNT_KEYS: Final = frozenset({"master_repeat", "lower_prio_repeat"})
+
+# ---- IPVS services (keepalived/check/check_parser.c; ipvsadm(8)) ------------------------------
+
+SCHEDULERS: Final = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh",
+                     "fo", "ovf", "twos")
+DEFAULT_SCHEDULER: Final = "wlc"
+SCHED_FLAGS: Final = ("sh-port", "sh-fallback", "mh-port", "mh-fallback")
+LB_KINDS: Final = ("NAT", "DR", "TUN")  # forwarding methods, as haipvs and keepalived spell them
+DEFAULT_LB_KIND: Final = "NAT"
+PROTOCOLS: Final = ("TCP", "UDP", "SCTP")
+DEFAULT_PROTOCOL: Final = "TCP"
+TUN_TYPES: Final = ("ipip", "gue", "gre")
+TUN_FLAGS: Final = ("nocsum", "csum", "remcsum")
+
+# keepalived's keyword spellings (the old `lvs_*` names are still accepted by keepalived).
+KEEPALIVED_SCHEDULER_KEYWORDS: Final = ("lb_algo", "lvs_sched")
+KEEPALIVED_LB_KIND_KEYWORDS: Final = ("lb_kind", "lvs_method")
+
+# 31 days: keepalived's and ipvsadm's ceiling for IPVS timeouts (persistence, --set).
+LVS_MAX_TIMEOUT: Final = 31 * 24 * 3600
+# `persistence` without a timeout; keepalived's IPVS_SVC_PERSISTENT_TIMEOUT.
+DEFAULT_PERSISTENCE_TIMEOUT: Final = 360
+DEFAULT_DELAY_LOOP: Final = 60.0  # keepalived KEEPALIVED_DEFAULT_DELAY
+DELAY_LOOP_MIN: Final = 0.01
+DELAY_LOOP_MAX: Final = 86400
+FWMARK_MAX: Final = 2**32 - 1
+QUORUM_MAX: Final = 2**31 - 1
+PORT_MAX: Final = 65535
+WEIGHT_MAX: Final = 65535
+
+# ---- health checkers ---------------------------------------------------------------------------
+
+DNS_TYPES: Final = ("A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA")
+DEFAULT_RETRY: Final = 1
+RETRY_MAX: Final = 10000
+DEFAULT_DELAY_BEFORE_RETRY: Final = 1.0
+DEFAULT_HTTP_DELAY_BEFORE_RETRY: Final = 3.0  # http_get / ssl_get, as keepalived
+DEFAULT_CONNECT_TIMEOUT: Final = 5.0
