@@ -22,8 +22,8 @@ import time
 import structlog
 import trio
 
-from haipvs.ipvs import kernel
 from haipvs.ipvs.model import Destination, ForwardMethod, IpvsTable, Service, ServiceKey
+from haipvs.ipvs.netlink import NetlinkIpvs
 from haipvs.ipvs.reconcile import Reconciler
 
 
@@ -71,12 +71,12 @@ async def run_haipvs(table: IpvsTable, batched: bool) -> tuple[float, int, float
     rec = Reconciler(netns=ns, batch_threshold=200 if batched else 10**9, ops_log_size=10)
     try:
         rec.set_desired(table)
-        await rec.call(kernel.get_info)  # open the socket outside the timing
+        await rec.call(NetlinkIpvs.get_info)  # open the socket outside the timing
         start = time.perf_counter()
         result = await rec.reconcile()
         elapsed = time.perf_counter() - start
         assert rec.state == "ok", rec.error
-        assert await rec.call(kernel.dump_table) == table
+        assert await rec.call(NetlinkIpvs.dump) == table
         start = time.perf_counter()
         assert not await rec.reconcile()
         noop = time.perf_counter() - start

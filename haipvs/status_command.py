@@ -55,11 +55,12 @@ def refresh_dump(state_dir: str, pid_file: str, timeout: float = 3.0) -> bool:
 def _kernel_table():
     """(table, info) from the kernel, or raises IpvsUnavailable."""
     from haipvs.drivers.netlink_thread import NetlinkThread
-    from haipvs.ipvs import kernel
+    from haipvs.ipvs.netlink import NetlinkIpvs
 
-    with NetlinkThread(kernel.IpvsSocket, name="ipvs-status") as nl:
-        table = nl.call_blocking(kernel.dump_table)
-        info = nl.call_blocking(kernel.get_info)
+    # The backend's socket belongs to its owner thread, as in the daemon.
+    with NetlinkThread(NetlinkIpvs, name="ipvs-status") as nl:
+        table = nl.call_blocking(NetlinkIpvs.dump)
+        info = nl.call_blocking(NetlinkIpvs.get_info)
     return table, info
 
 

@@ -1,68 +1,63 @@
-"""IPVS: table model, kernel access over generic netlink, reconciler, status output.
+"""IPVS: table model, pure planning, the kernel backend, the reconciler, status output.
 
-Public API (see each module):
-    Reconciler, plan, Plan                    haipvs.ipvs.reconcile
-    desired_table, HealthView, AllUp, ...     haipvs.ipvs.desired
-    render_status, status_json, HealthNote    haipvs.ipvs.status
-    IpvsError and subclasses                  haipvs.ipvs.errors
-Kernel functions (owner thread only) live in haipvs.ipvs.kernel.
+Layers (a module imports only from layers below it):
+
+    model, errors, protocol           data, errors and the uapi's numbers (pure)
+    codec                             model objects <-> netlink attribute bytes (pure)
+    ops, plan, backend                typed ops, plan(desired, kernel) -> ops, the
+                                      IpvsBackend/NetlinkTransport protocols (pure)
+    desired, quorum, status           desired table from config + health, status output (pure)
+    netlink, ownership                I/O: the one backend (owner thread), the ledger file
+    reconcile                         the trio driver: dump -> plan -> apply
+
+The names below are re-exported lazily: importing `haipvs.ipvs` (or `haipvs.ipvs.model`)
+must not load trio, pyroute2 or structlog, which only the reconciler needs.
 """
 
-from haipvs.ipvs.desired import (
-    AllUp,
-    HealthView,
-    RealServerHealth,
-    StaticHealth,
-    desired_table,
-)
-from haipvs.ipvs.errors import (
-    IpvsError,
-    IpvsExists,
-    IpvsMissing,
-    IpvsUnavailable,
-    UnknownScheduler,
-)
-from haipvs.ipvs.model import (
-    Destination,
-    DestKey,
-    ForwardMethod,
-    IpvsInfo,
-    IpvsTable,
-    Service,
-    ServiceKey,
-    SyncDaemonConfig,
-    SyncState,
-    Timeouts,
-)
-from haipvs.ipvs.reconcile import Plan, Reconciler, plan
-from haipvs.ipvs.status import HealthNote, health_from_dump, render_status, status_json
+from __future__ import annotations
 
-__all__ = [
-    "AllUp",
-    "DestKey",
-    "Destination",
-    "ForwardMethod",
-    "HealthNote",
-    "HealthView",
-    "IpvsError",
-    "IpvsExists",
-    "IpvsInfo",
-    "IpvsMissing",
-    "IpvsTable",
-    "IpvsUnavailable",
-    "Plan",
-    "RealServerHealth",
-    "Reconciler",
-    "Service",
-    "ServiceKey",
-    "StaticHealth",
-    "SyncDaemonConfig",
-    "SyncState",
-    "Timeouts",
-    "UnknownScheduler",
-    "desired_table",
-    "health_from_dump",
-    "plan",
-    "render_status",
-    "status_json",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AllUp": "desired",
+    "HealthView": "desired",
+    "RealServerHealth": "desired",
+    "StaticHealth": "desired",
+    "desired_table": "desired",
+    "IpvsError": "errors",
+    "IpvsExists": "errors",
+    "IpvsMissing": "errors",
+    "IpvsUnavailable": "errors",
+    "UnknownScheduler": "errors",
+    "Destination": "model",
+    "DestKey": "model",
+    "ForwardMethod": "model",
+    "IpvsInfo": "model",
+    "IpvsTable": "model",
+    "Service": "model",
+    "ServiceKey": "model",
+    "SyncDaemonConfig": "model",
+    "SyncState": "model",
+    "Timeouts": "model",
+    "Plan": "plan",
+    "plan": "plan",
+    "Reconciler": "reconcile",
+    "HealthNote": "status",
+    "health_from_dump": "status",
+    "render_status": "status",
+    "status_json": "status",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'haipvs.ipvs' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"haipvs.ipvs.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -7,20 +7,21 @@ internal HASHED bit) so a desired table and a dumped table compare with `==`.
 from __future__ import annotations
 
 import ipaddress
-import socket
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cached_property, lru_cache
 
-AF_INET = socket.AF_INET
-AF_INET6 = socket.AF_INET6
+# Linux's numbers (<linux/socket.h>, <netinet/in.h>), spelled out so the model imports no
+# socket module: it is pure data shared by config, policy and the kernel codec.
+AF_INET = 2
+AF_INET6 = 10
 
 
 class Protocol(IntEnum):
-    TCP = socket.IPPROTO_TCP
-    UDP = socket.IPPROTO_UDP
-    SCTP = socket.IPPROTO_SCTP
+    TCP = 6
+    UDP = 17
+    SCTP = 132
 
     @classmethod
     def parse(cls, value: str | int) -> Protocol:

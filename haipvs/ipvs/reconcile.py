@@ -1,98 +1,49 @@
-"""Desired-vs-kernel IPVS reconciliation.
+"""Desired-vs-kernel IPVS reconciliation: the driver.
 
-`plan()` is pure: it compares a desired table with a dumped one and returns the smallest list
-of ops that makes the owned part of the kernel table equal to the desired one. `Reconciler`
-owns the IPVS netlink thread and runs dump -> plan -> apply whenever asked, retrying with
-back-off while IPVS is unavailable.
+`Reconciler` owns the IPVS owner thread and its one backend (haipvs/ipvs/netlink.py, behind
+haipvs/ipvs/backend.py's IpvsBackend) and runs dump -> plan -> apply whenever asked,
+retrying with back-off while IPVS is unavailable. What to change is decided by the pure
+`plan` (haipvs/ipvs/plan.py); this module only does the I/O and the logging.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 import trio
-from pyroute2.netlink.exceptions import NetlinkError
 
 from haipvs.drivers.netlink_thread import NetlinkThread
-from haipvs.ipvs import kernel, wire
+from haipvs.ipvs.backend import IpvsBackend, NetlinkTransport
 from haipvs.ipvs.errors import IpvsError, IpvsExists, IpvsMissing, IpvsUnavailable
-from haipvs.ipvs.kernel import Op, OpKind
 from haipvs.ipvs.model import IpvsTable, ServiceKey, SyncDaemonConfig, Timeouts
+from haipvs.ipvs.netlink import BATCH_WINDOW, NetlinkIpvs
+from haipvs.ipvs.ops import Op, SideOp, StartSyncDaemon, StopSyncDaemon
 from haipvs.ipvs.ownership import OwnershipLedger
+from haipvs.ipvs.plan import Plan, plan, plan_sync_daemons, plan_timeouts
 
 log = structlog.get_logger("haipvs.ipvs")
 
-# Traffic-safe order: new capacity is in place before old capacity is removed, services
-# exist before their destinations, and a service's removal (which drops its destinations in
-# the kernel) comes last.
-_ORDER = {
-    OpKind.ADD_SERVICE: 0,
-    OpKind.SET_SERVICE: 1,
-    OpKind.ADD_DEST: 2,
-    OpKind.SET_DEST: 3,
-    OpKind.DEL_DEST: 4,
-    OpKind.DEL_SERVICE: 5,
-}
+__all__ = ["OpRecord", "Plan", "Reconciler", "plan"]
+
+_dump = operator.methodcaller("dump")
+_get_timeouts = operator.methodcaller("get_timeouts")
+_get_sync_daemons = operator.methodcaller("get_sync_daemons")
 
 
-@dataclass
-class Plan:
-    ops: list[Op] = field(default_factory=list)
-    # Services in the kernel that haipvs does not own: reported, never touched.
-    foreign: list[ServiceKey] = field(default_factory=list)
-
-    def __iter__(self) -> Iterator[Op]:
-        return iter(self.ops)
-
-    def __len__(self) -> int:
-        return len(self.ops)
-
-    def __bool__(self) -> bool:
-        return bool(self.ops)
+def _apply(backend: IpvsBackend, ops: list[Op], window: int) -> list[IpvsError | None]:
+    return backend.apply(ops, window)
 
 
-def plan(desired: IpvsTable, actual: IpvsTable, owned: Iterable[ServiceKey]) -> Plan:
-    """Ops turning `actual` into `desired` for owned services (desired services are always
-    owned). Settings changes use SET, never delete and re-add."""
-    owned_keys = set(owned) | desired.keys()
-    ops: list[Op] = []
-    for want in desired:
-        have = actual.get(want.key)
-        bare = want.without_destinations()
-        if have is None:
-            ops.append(Op(OpKind.ADD_SERVICE, bare))
-            ops.extend(Op(OpKind.ADD_DEST, bare, d) for d in want.destinations)
-            continue
-        if have.settings != want.settings:
-            ops.append(Op(OpKind.SET_SERVICE, bare))
-        for dest in want.destinations:
-            current = have.dest_map.get(dest.key)
-            if current is None:
-                ops.append(Op(OpKind.ADD_DEST, bare, dest))
-            elif current != dest:
-                ops.append(Op(OpKind.SET_DEST, bare, dest))
-        ops.extend(
-            Op(OpKind.DEL_DEST, bare, d)
-            for d in have.destinations
-            if d.key not in want.dest_map
-        )
-    foreign = []
-    for have in actual:
-        if have.key in desired.by_key:
-            continue
-        if have.key in owned_keys:
-            ops.append(Op(OpKind.DEL_SERVICE, have.without_destinations()))
-        else:
-            foreign.append(have.key)
-    ops.sort(key=lambda op: _ORDER[op.kind])  # stable: keeps per-service order
-    return Plan(ops, foreign)
+def _apply_side(backend: IpvsBackend, op: SideOp) -> None:
+    backend.apply_side(op)
 
 
 @dataclass(frozen=True)
@@ -106,51 +57,6 @@ class OpRecord:
                 "error": self.error}
 
 
-def _apply_all(sock: kernel.IpvsSocket, ops: list[Op]) -> list[IpvsError | None]:
-    """Owner-thread job: apply every op, collecting errors instead of stopping, so one bad
-    service does not hold back the others."""
-    results: list[IpvsError | None] = []
-    for op in ops:
-        try:
-            kernel.apply(sock, op)
-        except IpvsError as exc:
-            results.append(exc)
-        else:
-            results.append(None)
-    return results
-
-
-class IpvsFamilyProbe:
-    """Asks the kernel whether the IPVS family exists, over one netlink socket kept open
-    between calls, so retrying on a kernel without IPVS allocates nothing per attempt."""
-
-    def __init__(self, netns: str | None = None) -> None:
-        self._netns = netns
-        self._sock: Any = None
-        self._seq = 0
-        self._lock = threading.Lock()  # worker threads may ask concurrently
-
-    def available(self) -> bool:
-        with self._lock:
-            try:
-                if self._sock is None:
-                    self._sock = wire.open_socket(self._netns)
-                self._seq = self._seq % 0x7FFFFFFF + 1
-                return wire.lookup_family(self._sock, "IPVS", self._seq) is not None
-            except (OSError, NetlinkError) as exc:
-                self._close_locked()
-                raise IpvsError(f"cannot ask the kernel for the IPVS family: {exc}") from exc
-
-    def close(self) -> None:
-        with self._lock:
-            self._close_locked()
-
-    def _close_locked(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
-
 class Reconciler:
     """Keeps the kernel IPVS table equal to the desired table for the services it owns.
 
@@ -158,16 +64,16 @@ class Reconciler:
     was refused; the message says which), "unavailable" (no IPVS in the kernel; the desired
     table is kept and retried with back-off, or at once on `request()`).
 
-    `socket_factory` builds the IPVS socket inside the owner thread (tests pass a fake kernel).
-    `probe` says whether opening it can succeed; the default asks the kernel for the family.
+    The backend (one NetlinkIpvs) is built inside the owner thread and opens its socket there.
+    `transport_factory` opens its netlink transport (default: a NETLINK_GENERIC socket in
+    `netns`); tests pass the fake kernel.
     """
 
     def __init__(
         self,
         *,
         netns: str | None = None,
-        socket_factory: Callable[[], Any] | None = None,
-        probe: Callable[[], bool] | None = None,
+        transport_factory: Callable[[], NetlinkTransport] | None = None,
         retry_initial: float = 1.0,
         retry_max: float = 60.0,
         ops_log_size: int = 1000,
@@ -175,12 +81,7 @@ class Reconciler:
         recheck_interval: float | None = None,
         ownership: OwnershipLedger | None = None,
     ) -> None:
-        self._factory = socket_factory or (lambda: kernel.IpvsSocket(netns=netns))
-        self._family_probe: IpvsFamilyProbe | None = None
-        if probe is None and socket_factory is None:
-            self._family_probe = IpvsFamilyProbe(netns)
-            probe = self._family_probe.available
-        self._probe = probe
+        self._backend_factory = lambda: NetlinkIpvs(transport_factory, netns)
         self._thread: NetlinkThread | None = None
         self._thread_lock = threading.Lock()  # status queries may race the run loop here
         self.desired = IpvsTable()
@@ -239,33 +140,24 @@ class Reconciler:
     # -- netlink thread --------------------------------------------------------------
 
     def _ensure_thread(self) -> NetlinkThread:
+        """The owner thread, started once and kept (also while IPVS is unavailable: its
+        backend's one socket then serves the family probe, so retries allocate nothing)."""
         with self._thread_lock:
             if self._thread is None:
-                # Cheap check first: no thread or pyroute2 object per retry without IPVS.
-                if self._probe is not None and not self._probe():
-                    raise IpvsUnavailable()
-                thread = NetlinkThread(self._factory, name="ipvs-netlink")
-                thread.start()  # raises IpvsUnavailable when the family is missing
+                thread = NetlinkThread(self._backend_factory, name="ipvs-netlink")
+                thread.start()  # the factory only builds the object; no I/O yet
                 self._thread = thread
-                if self._family_probe is not None:
-                    self._family_probe.close()  # reopened only if IPVS goes away again
             return self._thread
 
-    def _close_thread(self) -> None:
+    def close(self) -> None:
         with self._thread_lock:
             if self._thread is not None:
-                self._thread.close()
+                self._thread.close()  # closes the backend (and its socket) in its thread
                 self._thread = None
 
-    def close(self) -> None:
-        self._close_thread()
-        if self._family_probe is not None:
-            self._family_probe.close()
-
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run `fn(sock, *args)` in the IPVS owner thread (status queries, tests)."""
-        thread = await trio.to_thread.run_sync(self._ensure_thread)
-        return await thread.call(fn, *args)
+        """Run `fn(backend, *args)` in the IPVS owner thread (status queries, tests)."""
+        return await self._ensure_thread().call(fn, *args)
 
     # -- reconcile -------------------------------------------------------------------
 
@@ -287,7 +179,6 @@ class Reconciler:
             log.error("ipvs_unavailable", error=str(exc))
         self.state = "unavailable"
         self.error = str(exc)
-        self._close_thread()  # the probe's socket stays open for the retries
 
     async def _reconcile_locked(self) -> Plan:
         desired = self.desired
@@ -298,7 +189,7 @@ class Reconciler:
         first_plan: Plan | None = None
         errors: list[IpvsError] = []
         for attempt in range(2):
-            actual = await self.call(kernel.dump_table)
+            actual = await self.call(_dump)
             current = plan(desired, actual, self.owned)
             if first_plan is None:
                 first_plan = current
@@ -314,7 +205,7 @@ class Reconciler:
                 break
             log.info("ipvs_race_retry", races=len(races))
         if errors:
-            self.observed = await self.call(kernel.dump_table)
+            self.observed = await self.call(_dump)
         elif first_plan:
             # Every op succeeded, so the kernel now holds the desired services plus the
             # foreign ones (connection counters of changed services are not refreshed).
@@ -347,8 +238,10 @@ class Reconciler:
                       error=str(exc))
 
     async def _apply(self, ops: list[Op]) -> list[IpvsError]:
-        job = kernel.apply_batch if len(ops) >= self._batch_threshold else _apply_all
-        results = await self.call(job, ops)
+        # One request per op (each waits for its ACK) for ordinary changes; big ones (a
+        # start with thousands of destinations) go BATCH_WINDOW messages per write.
+        window = BATCH_WINDOW if len(ops) >= self._batch_threshold else 1
+        results = await self.call(_apply, ops, window)
         now = time.time()
         errors = []
         for op, err in zip(ops, results, strict=True):
@@ -383,36 +276,21 @@ class Reconciler:
         return errors
 
     async def _reconcile_timeouts(self, want: Timeouts) -> list[str]:
-        have = await self.call(kernel.get_timeouts)
-        differs = any(
-            getattr(want, name) and getattr(want, name) != getattr(have, name)
-            for name in ("tcp", "tcpfin", "udp")
-        )
-        if differs:
-            await self.call(kernel.set_timeouts, want)
+        op = plan_timeouts(want, await self.call(_get_timeouts))
+        if op is not None:
+            await self.call(_apply_side, op)
             log.info("ipvs_set_timeouts", tcp=want.tcp, tcpfin=want.tcpfin, udp=want.udp)
         return []
 
     async def _reconcile_sync(self, want: tuple[SyncDaemonConfig, ...]) -> list[str]:
-        have = await self.call(kernel.get_sync_daemons)
-        wanted = {d.state: d for d in want}
-        running = {d.state: d for d in have}
-        for state, daemon in running.items():
-            target = wanted.get(state)
-            if target is None or (target.interface, target.syncid) != (
-                daemon.interface, daemon.syncid
-            ):
-                await self.call(kernel.stop_sync_daemon, state)
-                log.info("ipvs_sync_daemon_stopped", state=state.name.lower())
-        for state, daemon in wanted.items():
-            current = running.get(state)
-            if current is not None and (current.interface, current.syncid) == (
-                daemon.interface, daemon.syncid
-            ):
-                continue
-            await self.call(kernel.start_sync_daemon, daemon)
-            log.info("ipvs_sync_daemon_started", state=state.name.lower(),
-                     interface=daemon.interface, syncid=daemon.syncid)
+        for op in plan_sync_daemons(want, await self.call(_get_sync_daemons)):
+            await self.call(_apply_side, op)
+            if isinstance(op, StopSyncDaemon):
+                log.info("ipvs_sync_daemon_stopped", state=op.state.name.lower())
+            elif isinstance(op, StartSyncDaemon):
+                daemon = op.config
+                log.info("ipvs_sync_daemon_started", state=daemon.state.name.lower(),
+                         interface=daemon.interface, syncid=daemon.syncid)
         return []
 
     def _report_foreign(self, foreign: list[ServiceKey]) -> None:

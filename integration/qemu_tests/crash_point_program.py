@@ -17,8 +17,8 @@ import sys
 import structlog
 import trio
 
-from haipvs.ipvs import kernel
 from haipvs.ipvs.model import Destination, IpvsTable, Service, ServiceKey
+from haipvs.ipvs.netlink import NetlinkIpvs
 from haipvs.ipvs.ownership import OwnershipLedger
 from haipvs.ipvs.reconcile import Reconciler
 
@@ -45,20 +45,24 @@ NEW_TABLE = IpvsTable((
 
 
 def kill_after(count: int) -> None:
-    """Make kernel.apply (the per-op path the reconciler uses) die after `count` ops."""
-    real_apply = kernel.apply
+    """Make the backend's apply (the per-op path the reconciler uses here) die after
+    `count` ops."""
+    real_apply = NetlinkIpvs.apply
     done = 0
 
-    def apply(sock, op):
+    def apply(self, ops, window=1):
         nonlocal done
-        if done >= count:  # count 0: before the first op
-            os.kill(os.getpid(), signal.SIGKILL)
-        real_apply(sock, op)
-        done += 1
-        if done == count:
-            os.kill(os.getpid(), signal.SIGKILL)
+        results = []
+        for op in ops:
+            if done >= count:  # count 0: before the first op
+                os.kill(os.getpid(), signal.SIGKILL)
+            results += real_apply(self, [op], window)
+            done += 1
+            if done == count:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return results
 
-    kernel.apply = apply
+    NetlinkIpvs.apply = apply
 
 
 async def main(args: argparse.Namespace) -> None:

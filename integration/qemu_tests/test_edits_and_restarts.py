@@ -12,10 +12,10 @@ from conftest import sh
 from crash_point_program import NEW_TABLE
 from guest_configs import many_services, three_services
 
-from haipvs.ipvs import kernel
 from haipvs.ipvs.desired import desired_table, owned_keys
-from haipvs.ipvs.kernel import OpKind
 from haipvs.ipvs.model import ServiceKey
+from haipvs.ipvs.netlink import NetlinkIpvs
+from haipvs.ipvs.ops import OpKind
 from haipvs.ipvs.reconcile import Reconciler
 
 PROGRAM = Path(__file__).with_name("reconcile_program.py")
@@ -33,7 +33,7 @@ async def test_weight_edit_is_one_set_dest_and_foreign_survives(director):
         rec.set_desired(desired_table(three_services()))
         await rec.reconcile()
         add_foreign(director)
-        before = await rec.call(kernel.dump_table)
+        before = await rec.call(NetlinkIpvs.dump)
         logged = len(rec.ops_log)
 
         rec.set_desired(desired_table(three_services(web_weights=(1, 5, 3))))
@@ -43,7 +43,7 @@ async def test_weight_edit_is_one_set_dest_and_foreign_survives(director):
             (OpKind.SET_DEST, "198.51.100.11:8080", 5)]
         assert [r.op.kind for r in list(rec.ops_log)[logged:]] == [OpKind.SET_DEST]
         assert rec.foreign == [FOREIGN]
-        after = await rec.call(kernel.dump_table)
+        after = await rec.call(NetlinkIpvs.dump)
         assert after.get(FOREIGN) == before.get(FOREIGN)
         for key in before.keys() - {ServiceKey.inet("tcp", "192.0.2.100", 80)}:
             assert after.get(key) == before.get(key)
@@ -95,7 +95,7 @@ async def test_sigkill_mid_reconcile_then_hand_edits_then_restart_converges(dire
 
     rec = Reconciler(netns=director)
     try:
-        table = await rec.call(kernel.dump_table)
+        table = await rec.call(NetlinkIpvs.dump)
     finally:
         rec.close()
     assert table.restricted_to(owned_keys([config])) == desired
@@ -118,7 +118,7 @@ def run_crash_program(netns, ns: str, ledger: Path, *extra: str) -> tuple[int, s
 async def dump(ns: str):
     rec = Reconciler(netns=ns)
     try:
-        return await rec.call(kernel.dump_table)
+        return await rec.call(NetlinkIpvs.dump)
     finally:
         rec.close()
 

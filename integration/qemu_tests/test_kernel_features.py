@@ -2,7 +2,6 @@
 
 from conftest import sh
 
-from haipvs.ipvs import kernel
 from haipvs.ipvs.model import (
     AF_INET6,
     SVC_F_MH_FALLBACK,
@@ -17,6 +16,7 @@ from haipvs.ipvs.model import (
     SyncDaemonConfig,
     SyncState,
 )
+from haipvs.ipvs.netlink import NetlinkIpvs
 from haipvs.ipvs.reconcile import Reconciler
 
 WEB = ServiceKey.inet("tcp", "192.0.2.100", 80)
@@ -47,22 +47,22 @@ async def test_eexist_and_enoent_races_are_reconciled(director, monkeypatch):
         # RS[0] is missing (ADD -> EEXIST) and an extra destination exists (DEL -> ENOENT).
         stale = IpvsTable((Service(WEB, "wrr", destinations=(
             RS[1], RS[2], Destination("198.51.100.99", 8080))),))
-        real_dump = kernel.dump_table
+        real_dump = NetlinkIpvs.dump
         calls = []
 
         def stale_once(sock):
             calls.append(1)
             return stale if len(calls) == 1 else real_dump(sock)
 
-        monkeypatch.setattr(kernel, "dump_table", stale_once)
+        monkeypatch.setattr(NetlinkIpvs, "dump", stale_once)
         logged = len(rec.ops_log)
         await rec.reconcile()
         errors = [r.error for r in list(rec.ops_log)[logged:] if r.error]
         assert any("already exists" in e for e in errors)
         assert any("no such object" in e for e in errors)
         assert rec.state == "ok", rec.error
-        monkeypatch.setattr(kernel, "dump_table", real_dump)
-        assert await rec.call(kernel.dump_table) == want
+        monkeypatch.setattr(NetlinkIpvs, "dump", real_dump)
+        assert await rec.call(NetlinkIpvs.dump) == want
     finally:
         rec.close()
 
@@ -105,7 +105,7 @@ async def test_ipv6_and_sh_mh_flags(director):
         assert "  -> [2001:db8:1::10]:443         Masq    2      0          0" in lines
         assert "FWM  9 IPv6 mh (mh-fallback,mh-port)" in lines
         assert "TCP  192.0.2.100:80 mh (mh-port)" in lines
-        assert await rec.call(kernel.dump_table) == want
+        assert await rec.call(NetlinkIpvs.dump) == want
         assert not await rec.reconcile()
     finally:
         rec.close()

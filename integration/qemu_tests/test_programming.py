@@ -1,10 +1,12 @@
 """A config with three virtual servers reaches the real kernel table exactly."""
 
+import select
+
 from conftest import sh
 from guest_configs import three_services
 
-from haipvs.ipvs import kernel
 from haipvs.ipvs.desired import desired_table, desired_timeouts
+from haipvs.ipvs.netlink import NetlinkIpvs
 from haipvs.ipvs.reconcile import Reconciler
 from haipvs.ipvs.status import render_status
 
@@ -43,8 +45,8 @@ async def test_three_services_match_ipvsadm_exactly(director):
         assert ipvsadm_lines(director, "-L", "--timeout") == [
             "Timeout (tcp tcpfin udp): 100 20 30"]
         # Our own status output is byte-for-byte ipvsadm's.
-        table = await rec.call(kernel.dump_table)
-        info = await rec.call(kernel.get_info)
+        table = await rec.call(NetlinkIpvs.dump)
+        info = await rec.call(NetlinkIpvs.get_info)
         assert render_status(table, None, info) == sh("ipvsadm", "-Ln", ns=director)
         # Nothing left to do.
         assert not await rec.reconcile()
@@ -54,17 +56,21 @@ async def test_three_services_match_ipvsadm_exactly(director):
 
 async def test_get_requests_leave_no_unread_replies(director):
     """Regression: with NLM_F_ACK on GET_CONFIG / GET_INFO, pyroute2 read the reply and left
-    each ACK in its unread queue for good (a leak on every reconcile with timeouts)."""
+    each ACK in its unread queue for good (a leak on every reconcile with timeouts). Now
+    nothing may be left on the backend's socket after a request."""
 
-    def unread(sock: kernel.IpvsSocket) -> int:
-        return sock.asyncore.msg_queue.queues[0].qsize()
+    def unread(backend: NetlinkIpvs) -> int:
+        readable, _, _ = select.select([backend.transport], [], [], 0)
+        return len(readable)
 
     rec = Reconciler(netns=director)
     try:
+        await rec.call(NetlinkIpvs.get_info)  # opens the socket
         before = await rec.call(unread)
+        assert before == 0
         for _ in range(50):
-            await rec.call(kernel.get_timeouts)
-            await rec.call(kernel.get_info)
+            await rec.call(NetlinkIpvs.get_timeouts)
+            await rec.call(NetlinkIpvs.get_info)
         assert await rec.call(unread) == before
     finally:
         rec.close()

@@ -1,22 +1,25 @@
-"""An in-memory stand-in for the kernel's IPVS generic netlink family.
+"""An in-memory stand-in for the kernel's IPVS generic netlink family, at the byte level.
 
-It takes the same `IpvsMessage` requests the real socket does (encoded to bytes and decoded
-again, so the codec is exercised), answers with encoded-and-decoded replies, and returns the
-kernel's errno for the same mistakes: EEXIST, ESRCH (no service), ENOENT (no dest, or an
-unknown scheduler on NEW/SET_SERVICE).
+It is a NetlinkTransport (haipvs/ipvs/backend.py): the production backend (NetlinkIpvs)
+sends it the same request bytes it sends the kernel and decodes its reply bytes with the
+same codec, so the tests run the production encoder and decoder end to end. It parses the
+requests with haipvs.ipvs.codec too, answers CTRL_CMD_GETFAMILY (with no IPVS family while
+`has_ipvs` is false), sends an ACK only when asked for one (NLM_F_ACK), splits dumps over
+several datagrams, and returns the kernel's errno for the same mistakes: EEXIST, ESRCH (no
+service), ENOENT (no dest, or an unknown scheduler on NEW/SET_SERVICE).
 """
 
 from __future__ import annotations
 
 import errno
+from collections import deque
 from collections.abc import Callable
-from typing import Any
 
-from pyroute2.netlink.exceptions import NetlinkError
-
-from haipvs.ipvs import kernel as k
+from haipvs.ipvs import codec
+from haipvs.ipvs import protocol as p
 from haipvs.ipvs.model import (
     Destination,
+    IpvsInfo,
     IpvsTable,
     Service,
     ServiceKey,
@@ -27,29 +30,33 @@ from haipvs.ipvs.model import (
 
 KNOWN_SCHEDULERS = {"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh",
                     "fo", "ovf", "twos"}
+FAMILY_ID = 0x20
+DUMP_MESSAGES_PER_DATAGRAM = 2  # small, so the backend's multi-datagram reads are exercised
 
 
-def _roundtrip(msg: k.IpvsMessage, cls: type = k.IpvsMessage) -> Any:
-    msg["header"]["type"] = 0x20
-    msg["header"]["flags"] = 0
-    msg.encode()
-    out = cls(msg.data)
-    out.decode()
-    return out
+class KernelError(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
-class FakeIpvsSocket:
-    prid = 0x20
-
-    def __init__(self, table: IpvsTable | None = None) -> None:
+class FakeIpvsKernel:
+    def __init__(self, table: IpvsTable | None = None, *, has_ipvs: bool = True) -> None:
+        self.has_ipvs = has_ipvs
         self.services: dict[ServiceKey, Service] = {}
         self.dests: dict[ServiceKey, dict[tuple[str, int], Destination]] = {}
         self.timeouts = Timeouts(900, 120, 300)
         self.daemons: dict[SyncState, SyncDaemonConfig] = {}
-        self.commands: list[int] = []  # every command received, in order
+        self.info = IpvsInfo("1.2.1", 4096)
+        self.commands: list[int] = []  # every IPVS command received, in order
+        self.writes = 0  # send() calls carrying IPVS commands
+        self.family_lookups = 0
+        # Replies still queued when a new request came: what pyroute2 0.9 leaked.
+        self.unread_at_send = 0
         # Called with the decoded request before it is handled (to simulate races).
-        self.before: Callable[[FakeIpvsSocket, int, Any], None] | None = None
+        self.before: Callable[[FakeIpvsKernel, int, codec.Message], None] | None = None
         self.closed = False
+        self._queue: deque[bytes] = deque()
         for svc in table or ():
             self.load(svc)
 
@@ -64,142 +71,176 @@ class FakeIpvsSocket:
             for key, s in self.services.items()
         ))
 
+    # -- NetlinkTransport ----------------------------------------------------------
+
+    def send(self, data: bytes, /) -> int:
+        assert not self.closed, "send on a closed transport"
+        if self._queue:
+            self.unread_at_send += 1
+        ipvs = False
+        for msg in codec.iter_messages(data):
+            if msg.type == p.GENL_ID_CTRL:
+                self._getfamily(msg)
+            else:
+                ipvs = True
+                self._ipvs(msg)
+        self.writes += ipvs
+        return len(data)
+
+    def recv(self, bufsize: int, /) -> bytes:
+        assert not self.closed, "recv on a closed transport"
+        # A real socket would block for good here: a backend bug, so fail loudly.
+        assert self._queue, "recv with nothing to receive (would block forever)"
+        datagram = self._queue.popleft()
+        assert len(datagram) <= bufsize, "datagram larger than the receive buffer"
+        return datagram
+
     def close(self) -> None:
         self.closed = True
 
-    # -- the request entry point used by haipvs.ipvs.kernel ------------------------
+    def reopen(self) -> FakeIpvsKernel:
+        """A transport factory's answer: the same kernel, a fresh socket."""
+        self.closed = False
+        self._queue.clear()
+        return self
 
-    def request(self, msg: k.IpvsMessage, flags: int = k.FLAGS_REQUEST) -> list:
-        req = _roundtrip(msg)
-        cmd = req["cmd"]
-        self.commands.append(cmd)
-        if self.before is not None:
-            self.before(self, cmd, req)
-        handler = getattr(self, f"_cmd_{cmd}", None)
-        if handler is None:
-            raise NetlinkError(errno.EOPNOTSUPP)
-        return handler(req)
+    # -- dispatch ------------------------------------------------------------------
 
-    def _svc_key(self, req: Any) -> ServiceKey:
-        return k.decode_service_key(req.get_attr("IPVS_CMD_ATTR_SERVICE"))
+    def _getfamily(self, msg: codec.Message) -> None:
+        self.family_lookups += 1
+        name = msg.attrs[p.CTRL_ATTR_FAMILY_NAME].split(b"\0", 1)[0].decode()
+        ids = {"nlctrl": p.GENL_ID_CTRL, **({p.GENL_NAME: FAMILY_ID} if self.has_ipvs else {})}
+        if name in ids:
+            self._queue.append(codec.family_reply(name, ids[name], msg.seq))
+        else:
+            self._queue.append(codec.error_message(msg.seq, errno.ENOENT))
 
-    def _existing(self, req: Any) -> ServiceKey:
-        key = self._svc_key(req)
+    def _ipvs(self, msg: codec.Message) -> None:
+        if not self.has_ipvs or msg.type != FAMILY_ID:
+            self._queue.append(codec.error_message(msg.seq, errno.ENOENT))
+            return
+        self.commands.append(msg.cmd)
+        try:
+            if self.before is not None:
+                self.before(self, msg.cmd, msg)
+            handler = getattr(self, f"_cmd_{msg.cmd}", None)
+            if handler is None:
+                raise KernelError(errno.EOPNOTSUPP)
+            replies = handler(msg)
+        except KernelError as exc:
+            self._queue.append(codec.error_message(msg.seq, exc.code))
+            return
+        dump = msg.flags & p.NLM_F_DUMP == p.NLM_F_DUMP
+        if dump:
+            replies = [codec.message(FAMILY_ID, 0x2, msg.seq, cmd, body) for cmd, body in replies]
+            replies.append(codec.done_message(msg.seq))
+            step = DUMP_MESSAGES_PER_DATAGRAM
+            self._queue.extend(b"".join(replies[i:i + step]) for i in range(0, len(replies), step))
+            return
+        for cmd, body in replies:
+            self._queue.append(codec.message(FAMILY_ID, 0, msg.seq, cmd, body))
+        if msg.flags & p.NLM_F_ACK:
+            self._queue.append(codec.error_message(msg.seq, 0))
+
+    # -- commands ------------------------------------------------------------------
+
+    @staticmethod
+    def _svc_attrs(msg: codec.Message) -> codec.Attrs:
+        return codec.parse_attrs(msg.attrs[p.CMD_ATTR_SERVICE])
+
+    def _existing(self, msg: codec.Message) -> ServiceKey:
+        key = codec.decode_service_key(self._svc_attrs(msg))
         if key not in self.services:
-            raise NetlinkError(errno.ESRCH)
+            raise KernelError(errno.ESRCH)
         return key
 
-    def _dest_key(self, req: Any, family: int) -> tuple[str, int]:
-        a = dict(req.get_attr("IPVS_CMD_ATTR_DEST")["attrs"])
-        fam = a.get("IPVS_DEST_ATTR_ADDR_FAMILY", family)
-        return (k._decode_addr(a["IPVS_DEST_ATTR_ADDR"], fam), a["IPVS_DEST_ATTR_PORT"])
-
-    def _new_or_set_service(self, req: Any, new: bool) -> list:
-        key = self._svc_key(req)
-        if new and key in self.services:
-            raise NetlinkError(errno.EEXIST)
-        if not new and key not in self.services:
-            raise NetlinkError(errno.ESRCH)
-        svc = k.decode_service(req.get_attr("IPVS_CMD_ATTR_SERVICE"))
+    def _new_or_set_service(self, msg: codec.Message, new: bool) -> list:
+        svc = codec.decode_service(self._svc_attrs(msg))
+        if new and svc.key in self.services:
+            raise KernelError(errno.EEXIST)
+        if not new and svc.key not in self.services:
+            raise KernelError(errno.ESRCH)
         if svc.scheduler not in KNOWN_SCHEDULERS:
-            raise NetlinkError(errno.ENOENT)
-        self.services[key] = svc
-        self.dests.setdefault(key, {})
+            raise KernelError(errno.ENOENT)
+        self.services[svc.key] = svc
+        self.dests.setdefault(svc.key, {})
         return []
 
-    def _cmd_1(self, req: Any) -> list:  # NEW_SERVICE
-        return self._new_or_set_service(req, new=True)
+    def _cmd_1(self, msg: codec.Message) -> list:  # NEW_SERVICE
+        return self._new_or_set_service(msg, new=True)
 
-    def _cmd_2(self, req: Any) -> list:  # SET_SERVICE
-        return self._new_or_set_service(req, new=False)
+    def _cmd_2(self, msg: codec.Message) -> list:  # SET_SERVICE
+        return self._new_or_set_service(msg, new=False)
 
-    def _cmd_3(self, req: Any) -> list:  # DEL_SERVICE
-        key = self._existing(req)
+    def _cmd_3(self, msg: codec.Message) -> list:  # DEL_SERVICE
+        key = self._existing(msg)
         del self.services[key]
         del self.dests[key]
         return []
 
-    def _cmd_4(self, req: Any) -> list:  # GET_SERVICE (dump)
-        return [
-            _roundtrip(k.build_message(
-                k.CMD_NEW_SERVICE, [("IPVS_CMD_ATTR_SERVICE", {"attrs": k.service_attrs(s)})]
-            ))
-            for s in self.services.values()
-        ]
+    def _cmd_4(self, msg: codec.Message) -> list:  # GET_SERVICE (dump)
+        return [(p.CMD_NEW_SERVICE, codec.nla(p.CMD_ATTR_SERVICE, codec.service_attrs(s)))
+                for s in self.services.values()]
 
-    def _dest_op(self, req: Any, cmd: int) -> list:
-        key = self._existing(req)
-        dkey = self._dest_key(req, key.family)
+    def _dest_op(self, msg: codec.Message, cmd: int) -> list:
+        key = self._existing(msg)
+        attrs = codec.parse_attrs(msg.attrs[p.CMD_ATTR_DEST])
+        dkey = codec.decode_dest_key(attrs, key.family)
         table = self.dests[key]
-        if cmd == k.CMD_NEW_DEST and dkey in table:
-            raise NetlinkError(errno.EEXIST)
-        if cmd != k.CMD_NEW_DEST and dkey not in table:
-            raise NetlinkError(errno.ENOENT)
-        if cmd == k.CMD_DEL_DEST:
+        if cmd == p.CMD_NEW_DEST and dkey in table:
+            raise KernelError(errno.EEXIST)
+        if cmd != p.CMD_NEW_DEST and dkey not in table:
+            raise KernelError(errno.ENOENT)
+        if cmd == p.CMD_DEL_DEST:
             del table[dkey]
         else:
-            table[dkey] = k.decode_dest(req.get_attr("IPVS_CMD_ATTR_DEST"), key.family)
+            table[dkey] = codec.decode_dest(attrs, key.family)
         return []
 
-    def _cmd_5(self, req: Any) -> list:
-        return self._dest_op(req, k.CMD_NEW_DEST)
+    def _cmd_5(self, msg: codec.Message) -> list:
+        return self._dest_op(msg, p.CMD_NEW_DEST)
 
-    def _cmd_6(self, req: Any) -> list:
-        return self._dest_op(req, k.CMD_SET_DEST)
+    def _cmd_6(self, msg: codec.Message) -> list:
+        return self._dest_op(msg, p.CMD_SET_DEST)
 
-    def _cmd_7(self, req: Any) -> list:
-        return self._dest_op(req, k.CMD_DEL_DEST)
+    def _cmd_7(self, msg: codec.Message) -> list:
+        return self._dest_op(msg, p.CMD_DEL_DEST)
 
-    def _cmd_8(self, req: Any) -> list:  # GET_DEST (dump)
-        key = self._existing(req)
-        return [
-            _roundtrip(k.build_message(
-                k.CMD_NEW_DEST, [("IPVS_CMD_ATTR_DEST", {"attrs": k.dest_attrs(d)})]
-            ))
-            for d in self.dests[key].values()
-        ]
+    def _cmd_8(self, msg: codec.Message) -> list:  # GET_DEST (dump)
+        key = self._existing(msg)
+        return [(p.CMD_NEW_DEST, codec.nla(p.CMD_ATTR_DEST, codec.dest_reply_attrs(d)))
+                for d in self.dests[key].values()]
 
-    def _cmd_9(self, req: Any) -> list:  # NEW_DAEMON
-        a = dict(req.get_attr("IPVS_CMD_ATTR_DAEMON")["attrs"])
-        state = SyncState(a["IPVS_DAEMON_ATTR_STATE"])
-        if state in self.daemons:
-            raise NetlinkError(errno.EEXIST)
-        self.daemons[state] = SyncDaemonConfig(state, a["IPVS_DAEMON_ATTR_MCAST_IFN"],
-                                               a.get("IPVS_DAEMON_ATTR_SYNC_ID", 0))
+    def _cmd_9(self, msg: codec.Message) -> list:  # NEW_DAEMON
+        cfg = codec.decode_daemon(codec.parse_attrs(msg.attrs[p.CMD_ATTR_DAEMON]))
+        if cfg.state in self.daemons:
+            raise KernelError(errno.EEXIST)
+        self.daemons[cfg.state] = SyncDaemonConfig(cfg.state, cfg.interface, cfg.syncid)
         return []
 
-    def _cmd_10(self, req: Any) -> list:  # DEL_DAEMON
-        a = dict(req.get_attr("IPVS_CMD_ATTR_DAEMON")["attrs"])
-        if self.daemons.pop(SyncState(a["IPVS_DAEMON_ATTR_STATE"]), None) is None:
-            raise NetlinkError(errno.ESRCH)
+    def _cmd_10(self, msg: codec.Message) -> list:  # DEL_DAEMON
+        attrs = codec.parse_attrs(msg.attrs[p.CMD_ATTR_DAEMON])
+        state = SyncState(int.from_bytes(attrs[p.DAEMON_ATTR_STATE][:4], "little"))
+        if self.daemons.pop(state, None) is None:
+            raise KernelError(errno.ESRCH)
         return []
 
-    def _cmd_11(self, req: Any) -> list:  # GET_DAEMON
-        return [
-            _roundtrip(k.build_message(k.CMD_NEW_DAEMON, [(
-                "IPVS_CMD_ATTR_DAEMON", {"attrs": k._daemon_attrs(d)}
-            )]))
-            for d in self.daemons.values()
-        ]
+    def _cmd_11(self, msg: codec.Message) -> list:  # GET_DAEMON (dump)
+        return [(p.CMD_NEW_DAEMON, codec.nla(p.CMD_ATTR_DAEMON, codec.daemon_attrs(d)))
+                for d in self.daemons.values()]
 
-    def _cmd_12(self, req: Any) -> list:  # SET_CONFIG
-        t = self.timeouts
-        self.timeouts = Timeouts(
-            req.get_attr("IPVS_CMD_ATTR_TIMEOUT_TCP") or t.tcp,
-            req.get_attr("IPVS_CMD_ATTR_TIMEOUT_TCP_FIN") or t.tcpfin,
-            req.get_attr("IPVS_CMD_ATTR_TIMEOUT_UDP") or t.udp,
-        )
+    def _cmd_12(self, msg: codec.Message) -> list:  # SET_CONFIG: zero leaves a value alone
+        want, t = codec.decode_timeouts(msg.attrs), self.timeouts
+        self.timeouts = Timeouts(want.tcp or t.tcp, want.tcpfin or t.tcpfin, want.udp or t.udp)
         return []
 
-    def _cmd_13(self, req: Any) -> list:  # GET_CONFIG
-        t = self.timeouts
-        return [_roundtrip(k.build_message(k.CMD_SET_CONFIG, [
-            ("IPVS_CMD_ATTR_TIMEOUT_TCP", t.tcp),
-            ("IPVS_CMD_ATTR_TIMEOUT_TCP_FIN", t.tcpfin),
-            ("IPVS_CMD_ATTR_TIMEOUT_UDP", t.udp),
-        ]))]
+    def _cmd_13(self, msg: codec.Message) -> list:  # GET_CONFIG
+        return [(p.CMD_SET_CONFIG, codec.timeouts_attrs(self.timeouts))]
 
-    def _cmd_17(self, req: Any) -> list:  # FLUSH
+    def _cmd_15(self, msg: codec.Message) -> list:  # GET_INFO
+        return [(p.CMD_SET_INFO, codec.info_attrs(self.info))]
+
+    def _cmd_17(self, msg: codec.Message) -> list:  # FLUSH
         self.services.clear()
         self.dests.clear()
         return []

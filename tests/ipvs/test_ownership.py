@@ -4,11 +4,12 @@ foreign one is still never touched."""
 
 import json
 
-from haipvs.ipvs import kernel as k
+from haipvs.ipvs import protocol as k
 from haipvs.ipvs.model import Destination, IpvsTable, Service, ServiceKey
+from haipvs.ipvs.ops import OpKind
 from haipvs.ipvs.ownership import LEDGER_NAME, OwnershipLedger, decode_key, encode_key
 from haipvs.ipvs.reconcile import Reconciler
-from tests.ipvs.fake_ipvs_kernel import FakeIpvsSocket
+from tests.ipvs.fake_ipvs_kernel import FakeIpvsKernel
 
 WEB = ServiceKey.inet("tcp", "192.0.2.100", 80)
 API = ServiceKey.inet("tcp", "192.0.2.100", 8443)
@@ -22,8 +23,8 @@ def svc(key: ServiceKey) -> Service:
     return Service(key, "wrr", destinations=(RS,))
 
 
-def reconciler(fake: FakeIpvsSocket, ledger_path) -> Reconciler:
-    return Reconciler(socket_factory=lambda: fake, ownership=OwnershipLedger(ledger_path))
+def reconciler(fake: FakeIpvsKernel, ledger_path) -> Reconciler:
+    return Reconciler(transport_factory=fake.reopen, ownership=OwnershipLedger(ledger_path))
 
 
 def ledger_keys(path) -> set[ServiceKey]:
@@ -37,7 +38,7 @@ def test_keys_round_trip_for_every_kind_of_service():
 
 async def test_a_restart_deletes_what_the_old_run_added_and_the_new_config_dropped(tmp_path):
     path = tmp_path / LEDGER_NAME
-    fake = FakeIpvsSocket(IpvsTable((svc(FOREIGN),)))
+    fake = FakeIpvsKernel(IpvsTable((svc(FOREIGN),)))
     first = reconciler(fake, path)
     try:
         first.set_desired(IpvsTable((svc(WEB), svc(API))))
@@ -50,7 +51,7 @@ async def test_a_restart_deletes_what_the_old_run_added_and_the_new_config_dropp
     try:
         restarted.set_desired(IpvsTable((svc(WEB),)))  # API left the config meanwhile
         plan = await restarted.reconcile()
-        assert [(op.kind, op.service.key) for op in plan] == [(k.OpKind.DEL_SERVICE, API)]
+        assert [(op.kind, op.service.key) for op in plan] == [(OpKind.DEL_SERVICE, API)]
         assert set(fake.services) == {WEB, FOREIGN}
         assert restarted.foreign == [FOREIGN]
     finally:
@@ -60,7 +61,7 @@ async def test_a_restart_deletes_what_the_old_run_added_and_the_new_config_dropp
 
 async def test_the_ledger_names_a_service_before_the_kernel_gets_it(tmp_path):
     path = tmp_path / LEDGER_NAME
-    fake = FakeIpvsSocket()
+    fake = FakeIpvsKernel()
     seen_at_add: list[set[ServiceKey]] = []
 
     def check(_fake, cmd, _req):
@@ -80,7 +81,7 @@ async def test_the_ledger_names_a_service_before_the_kernel_gets_it(tmp_path):
 async def test_an_unreadable_ledger_is_ignored_and_rewritten(tmp_path):
     path = tmp_path / LEDGER_NAME
     path.write_text("{not json")
-    fake = FakeIpvsSocket(IpvsTable((svc(FOREIGN),)))
+    fake = FakeIpvsKernel(IpvsTable((svc(FOREIGN),)))
     rec = reconciler(fake, path)
     try:
         rec.set_desired(IpvsTable((svc(WEB),)))
@@ -94,7 +95,7 @@ async def test_an_unreadable_ledger_is_ignored_and_rewritten(tmp_path):
 async def test_an_unwritable_ledger_does_not_stop_programming(tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    fake = FakeIpvsSocket()
+    fake = FakeIpvsKernel()
     rec = reconciler(fake, blocker / LEDGER_NAME)
     try:
         rec.set_desired(IpvsTable((svc(WEB),)))

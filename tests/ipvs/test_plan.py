@@ -5,7 +5,6 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from haipvs.ipvs.kernel import OpKind
 from haipvs.ipvs.model import (
     AF_INET6,
     SVC_F_SH_PORT,
@@ -16,7 +15,8 @@ from haipvs.ipvs.model import (
     ServiceKey,
     TunnelType,
 )
-from haipvs.ipvs.reconcile import plan
+from haipvs.ipvs.ops import OpKind
+from haipvs.ipvs.plan import plan
 
 WEB = ServiceKey.inet("tcp", "192.0.2.100", 80)
 DNS = ServiceKey.inet("udp", "192.0.2.100", 53)

@@ -7,10 +7,8 @@ import threading
 
 import pytest
 import trio
-from pyroute2.netlink.exceptions import NetlinkError
 
-from haipvs.ipvs import kernel as k
-from haipvs.ipvs import wire
+from haipvs.ipvs import protocol as k
 from haipvs.ipvs.errors import (
     UNAVAILABLE_MESSAGE,
     IpvsError,
@@ -19,7 +17,6 @@ from haipvs.ipvs.errors import (
     IpvsUnavailable,
     UnknownScheduler,
 )
-from haipvs.ipvs.kernel import Op, OpKind
 from haipvs.ipvs.model import (
     Destination,
     IpvsTable,
@@ -29,8 +26,10 @@ from haipvs.ipvs.model import (
     SyncState,
     Timeouts,
 )
+from haipvs.ipvs.netlink import NetlinkIpvs
+from haipvs.ipvs.ops import Op, OpKind, error_for
 from haipvs.ipvs.reconcile import Reconciler
-from tests.ipvs.fake_ipvs_kernel import FakeIpvsSocket
+from tests.ipvs.fake_ipvs_kernel import FakeIpvsKernel
 
 WEB = ServiceKey.inet("tcp", "192.0.2.100", 80)
 DNS = ServiceKey.inet("udp", "192.0.2.100", 53)
@@ -48,12 +47,12 @@ async def wait_for(condition, timeout=5.0):
             await trio.sleep(0.01)
 
 
-def make(fake: FakeIpvsSocket, **kw) -> Reconciler:
-    return Reconciler(socket_factory=lambda: fake, **kw)
+def make(fake: FakeIpvsKernel, **kw) -> Reconciler:
+    return Reconciler(transport_factory=fake.reopen, **kw)
 
 
 async def test_converges_and_second_pass_is_a_noop():
-    fake = FakeIpvsSocket()
+    fake = FakeIpvsKernel()
     rec = make(fake)
     try:
         rec.set_desired(IpvsTable((web(RS1, RS2),)))
@@ -69,7 +68,7 @@ async def test_converges_and_second_pass_is_a_noop():
 
 async def test_weight_change_is_exactly_one_set_dest_and_foreign_survives():
     foreign = Service(DNS, "rr", destinations=(Destination("198.51.100.20", 53),))
-    fake = FakeIpvsSocket(IpvsTable((web(RS1, RS2), foreign)))
+    fake = FakeIpvsKernel(IpvsTable((web(RS1, RS2), foreign)))
     rec = make(fake)
     try:
         rec.set_desired(IpvsTable((web(RS1, Destination("198.51.100.11", 8080, weight=7)),)))
@@ -82,7 +81,7 @@ async def test_weight_change_is_exactly_one_set_dest_and_foreign_survives():
 
 
 async def test_removed_service_is_deleted_after_config_edit():
-    fake = FakeIpvsSocket()
+    fake = FakeIpvsKernel()
     rec = make(fake)
     try:
         rec.set_desired(IpvsTable((web(RS1), Service(DNS, "rr"))))
@@ -96,7 +95,7 @@ async def test_removed_service_is_deleted_after_config_edit():
 
 
 async def test_eexist_race_is_reconciled_by_redump():
-    fake = FakeIpvsSocket()
+    fake = FakeIpvsKernel()
 
     def someone_else_adds_rs1(sock, cmd, req):
         if cmd == k.CMD_NEW_DEST and (RS1.address, RS1.port) not in sock.dests[WEB]:
@@ -118,7 +117,7 @@ async def test_eexist_race_is_reconciled_by_redump():
 
 
 async def test_enoent_race_on_set_dest_is_reconciled():
-    fake = FakeIpvsSocket(IpvsTable((web(RS1, RS2),)))
+    fake = FakeIpvsKernel(IpvsTable((web(RS1, RS2),)))
 
     def someone_else_deletes_rs2(sock, cmd, req):
         if cmd == k.CMD_SET_DEST:
@@ -137,7 +136,7 @@ async def test_enoent_race_on_set_dest_is_reconciled():
 
 
 async def test_unknown_scheduler_names_the_module_and_other_services_still_apply():
-    fake = FakeIpvsSocket()
+    fake = FakeIpvsKernel()
     rec = make(fake)
     try:
         rec.set_desired(IpvsTable((web(RS1, scheduler="nosuch"), Service(DNS, "rr"))))
@@ -151,7 +150,7 @@ async def test_unknown_scheduler_names_the_module_and_other_services_still_apply
 
 
 async def test_timeouts_and_sync_daemon_follow_the_desired_state():
-    fake = FakeIpvsSocket()
+    fake = FakeIpvsKernel()
     rec = make(fake)
     try:
         master = SyncDaemonConfig(SyncState.MASTER, "eth1", 5)
@@ -171,16 +170,8 @@ async def test_timeouts_and_sync_daemon_follow_the_desired_state():
 
 
 async def test_unavailable_keeps_desired_and_recovers_on_request():
-    attempts = []
-    fake = FakeIpvsSocket()
-
-    def factory():
-        attempts.append(1)
-        if len(attempts) < 2:
-            raise IpvsUnavailable()
-        return fake
-
-    rec = Reconciler(socket_factory=factory, retry_initial=60, retry_max=60)
+    fake = FakeIpvsKernel(has_ipvs=False)
+    rec = make(fake, retry_initial=60, retry_max=60)
     desired = IpvsTable((web(RS1),))
     rec.set_desired(desired)
     async with trio.open_nursery() as nursery:
@@ -189,51 +180,53 @@ async def test_unavailable_keeps_desired_and_recovers_on_request():
         assert rec.error == UNAVAILABLE_MESSAGE
         assert rec.desired == desired
         assert rec.snapshot()["status"] == "unavailable"
-        rec.request()  # e.g. after `modprobe ip_vs`: retry without waiting for back-off
+        fake.has_ipvs = True  # `modprobe ip_vs`
+        rec.request()  # retry without waiting for back-off
         await wait_for(lambda: rec.state == "ok")
         assert fake.table() == desired
         nursery.cancel_scope.cancel()
 
 
-async def test_probe_saying_unavailable_means_no_socket_is_built():
-    built = []
-    fake = FakeIpvsSocket()
-    answers = [False, False, False, True]
+async def test_retries_without_ipvs_ask_for_the_family_on_one_socket():
+    """The family probe runs in the owner thread on the backend's one socket: retries open
+    nothing new, send no IPVS command, and the same socket carries the requests once IPVS
+    is there (so no probe socket is left open beside it)."""
+    opened = []
+    fake = FakeIpvsKernel(has_ipvs=False)
 
     def factory():
-        built.append(1)
-        return fake
+        opened.append(1)
+        return fake.reopen()
 
-    rec = Reconciler(socket_factory=factory, probe=lambda: answers.pop(0))
+    rec = Reconciler(transport_factory=factory)
     rec.set_desired(IpvsTable((web(RS1),)))
     for _ in range(3):
         with pytest.raises(IpvsUnavailable):
             await rec.reconcile()
         assert rec.state == "unavailable" and rec.error == UNAVAILABLE_MESSAGE
-    assert built == []
+    assert (opened, fake.family_lookups, fake.commands) == ([1], 3, [])
+    fake.has_ipvs = True
     await rec.reconcile()
-    assert rec.state == "ok" and built == [1]
+    assert rec.state == "ok" and opened == [1] and fake.family_lookups == 4
     assert fake.table() == rec.desired
     rec.close()
+    assert fake.closed
 
 
 def test_family_lookup_answers_from_the_kernel():
-    sock = wire.open_socket()
+    backend = NetlinkIpvs()
     try:
-        assert wire.lookup_family(sock, "nlctrl", 1) == wire.GENL_ID_CTRL
-        assert wire.lookup_family(sock, "haipvs-none", 2) is None
-        assert (wire.lookup_family(sock, "IPVS", 3) is not None) == os.path.exists(
-            "/proc/net/ip_vs")
+        assert backend.lookup_family("nlctrl") == k.GENL_ID_CTRL
+        assert backend.lookup_family("haipvs-none") is None
+        assert backend.available() == os.path.exists("/proc/net/ip_vs")
     finally:
-        sock.close()
+        backend.close()
 
 
 @pytest.mark.skipif(os.path.exists("/proc/net/ip_vs"), reason="this kernel has IPVS")
-async def test_retries_without_ipvs_reuse_one_probe_socket(monkeypatch):
+async def test_retries_without_ipvs_reuse_one_probe_socket():
     """Regression (soak): each retry built a thread and pyroute2's IPVS object, and RSS grew
     with one health flap per second on a kernel without IPVS."""
-    built = []
-    monkeypatch.setattr(k, "IpvsSocket", lambda **kw: built.append(kw))
     rec = Reconciler()
     rec.set_desired(IpvsTable((web(RS1),)))
     with pytest.raises(IpvsUnavailable):
@@ -243,7 +236,6 @@ async def test_retries_without_ipvs_reuse_one_probe_socket(monkeypatch):
     for _ in range(20):
         with pytest.raises(IpvsUnavailable):
             await rec.reconcile()
-    assert built == []
     assert len(os.listdir("/proc/self/fd")) == fds
     assert threading.active_count() == threads
     rec.close()
@@ -252,8 +244,10 @@ async def test_retries_without_ipvs_reuse_one_probe_socket(monkeypatch):
 
 @pytest.mark.skipif(os.path.exists("/proc/net/ip_vs"), reason="this kernel has IPVS")
 async def test_on_this_host_ipvs_is_reported_unavailable_with_a_clear_message():
+    backend = NetlinkIpvs()
     with pytest.raises(IpvsUnavailable) as info:
-        k.IpvsSocket()
+        backend.dump()
+    backend.close()
     assert str(info.value) == "IPVS is not available in this kernel (ip_vs module not loaded?)"
     rec = Reconciler(retry_initial=30)
     desired = IpvsTable((web(RS1),))
@@ -269,18 +263,22 @@ async def test_on_this_host_ipvs_is_reported_unavailable_with_a_clear_message():
 def test_error_mapping():
     svc = Service(WEB, "wrr")
     add = Op(OpKind.ADD_SERVICE, svc)
-    err = k.map_error(NetlinkError(errno.ENOENT), add)
+    err = error_for(errno.ENOENT, add)
     assert isinstance(err, UnknownScheduler) and err.scheduler == "wrr"
     assert str(err) == ("unknown IPVS scheduler 'wrr' for TCP 192.0.2.100:80: kernel module"
                         " ip_vs_wrr is missing")
-    assert isinstance(k.map_error(NetlinkError(errno.EEXIST), add), IpvsExists)
+    assert isinstance(error_for(errno.EEXIST, add), IpvsExists)
     dest = Op(OpKind.DEL_DEST, svc, RS1)
-    assert isinstance(k.map_error(NetlinkError(errno.ENOENT), dest), IpvsMissing)
-    assert isinstance(k.map_error(NetlinkError(errno.ESRCH), dest), IpvsMissing)
-    other = k.map_error(NetlinkError(errno.EINVAL, "address not unicast"), dest)
+    assert isinstance(error_for(errno.ENOENT, dest), IpvsMissing)
+    assert isinstance(error_for(errno.ESRCH, dest), IpvsMissing)
+    other = error_for(errno.EINVAL, dest, strerror=os.strerror(errno.EINVAL),
+                      reason="address not unicast")
     assert type(other) is IpvsError and other.code == errno.EINVAL
     assert "del_dest TCP 192.0.2.100:80 -> 198.51.100.10:8080" in str(other)
     assert "address not unicast" in str(other)
+    plain = error_for(errno.EINVAL, what="set timeouts", strerror="Invalid argument")
+    assert str(plain) == ("set timeouts: kernel refused (Invalid argument [22]"
+                          " Invalid argument)")
 
 
 def test_opening_the_ipvs_socket_leaks_no_fds_when_it_fails():
@@ -290,13 +288,15 @@ def test_opening_the_ipvs_socket_leaks_no_fds_when_it_fails():
 
     before = open_fds()
     for _ in range(10):
+        backend = NetlinkIpvs()
         with contextlib.suppress(IpvsUnavailable):
-            k.IpvsSocket().close()
+            backend.dump()
+        backend.close()
     assert open_fds() == before
 
 
 async def test_wait_first_pass_returns_after_the_first_pass():
-    fake = FakeIpvsSocket()
+    fake = FakeIpvsKernel()
     rec = make(fake)
     rec.set_desired(IpvsTable((web(RS1),)))
     async with trio.open_nursery() as nursery:
@@ -308,10 +308,7 @@ async def test_wait_first_pass_returns_after_the_first_pass():
 
 
 async def test_wait_first_pass_returns_when_ipvs_is_unavailable():
-    def factory():
-        raise IpvsUnavailable()
-
-    rec = Reconciler(socket_factory=factory, retry_initial=60, retry_max=60)
+    rec = make(FakeIpvsKernel(has_ipvs=False), retry_initial=60, retry_max=60)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(rec.run)
         with trio.fail_after(5):

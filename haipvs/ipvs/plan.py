@@ -1,0 +1,115 @@
+"""Desired state vs the kernel's: the smallest list of ops that makes them equal. Pure.
+
+keepalived's check/ipwrapper.c does the same job service by service (ADD/EDIT/DEL of
+virtual and real servers, SET_CONFIG for timeouts, sync daemons started per
+lvs_sync_daemon); here it is one function of two tables, so the reconciler (the driver)
+only dumps, calls `plan` and applies what it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from haipvs.ipvs.model import IpvsTable, ServiceKey, SyncDaemonConfig, Timeouts
+from haipvs.ipvs.ops import Op, OpKind, SetTimeouts, StartSyncDaemon, StopSyncDaemon
+
+# Traffic-safe order: new capacity is in place before old capacity is removed, services
+# exist before their destinations, and a service's removal (which drops its destinations in
+# the kernel) comes last.
+_ORDER = {
+    OpKind.ADD_SERVICE: 0,
+    OpKind.SET_SERVICE: 1,
+    OpKind.ADD_DEST: 2,
+    OpKind.SET_DEST: 3,
+    OpKind.DEL_DEST: 4,
+    OpKind.DEL_SERVICE: 5,
+}
+
+
+@dataclass
+class Plan:
+    ops: list[Op] = field(default_factory=list)
+    # Services in the kernel that haipvs does not own: reported, never touched.
+    foreign: list[ServiceKey] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Op]:
+        return iter(self.ops)
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def __bool__(self) -> bool:
+        return bool(self.ops)
+
+
+def plan(desired: IpvsTable, actual: IpvsTable, owned: Iterable[ServiceKey]) -> Plan:
+    """Ops turning `actual` into `desired` for owned services (desired services are always
+    owned). Settings changes use SET, never delete and re-add."""
+    owned_keys = set(owned) | desired.keys()
+    ops: list[Op] = []
+    for want in desired:
+        have = actual.get(want.key)
+        bare = want.without_destinations()
+        if have is None:
+            ops.append(Op(OpKind.ADD_SERVICE, bare))
+            ops.extend(Op(OpKind.ADD_DEST, bare, d) for d in want.destinations)
+            continue
+        if have.settings != want.settings:
+            ops.append(Op(OpKind.SET_SERVICE, bare))
+        for dest in want.destinations:
+            current = have.dest_map.get(dest.key)
+            if current is None:
+                ops.append(Op(OpKind.ADD_DEST, bare, dest))
+            elif current != dest:
+                ops.append(Op(OpKind.SET_DEST, bare, dest))
+        ops.extend(
+            Op(OpKind.DEL_DEST, bare, d)
+            for d in have.destinations
+            if d.key not in want.dest_map
+        )
+    foreign = []
+    for have in actual:
+        if have.key in desired.by_key:
+            continue
+        if have.key in owned_keys:
+            ops.append(Op(OpKind.DEL_SERVICE, have.without_destinations()))
+        else:
+            foreign.append(have.key)
+    ops.sort(key=lambda op: _ORDER[op.kind])  # stable: keeps per-service order
+    return Plan(ops, foreign)
+
+
+def plan_timeouts(want: Timeouts, have: Timeouts) -> SetTimeouts | None:
+    """SET_CONFIG only when a configured (non-zero) timeout differs from the kernel's; zero
+    means "leave the kernel's value", as in ipvsadm --set."""
+    differs = any(
+        getattr(want, name) and getattr(want, name) != getattr(have, name)
+        for name in ("tcp", "tcpfin", "udp")
+    )
+    return SetTimeouts(want) if differs else None
+
+
+def plan_sync_daemons(
+    want: Iterable[SyncDaemonConfig], have: Iterable[SyncDaemonConfig]
+) -> list[StopSyncDaemon | StartSyncDaemon]:
+    """Stops first, then starts. A running daemon whose interface or syncid differs from
+    the wanted one is restarted (the kernel cannot change either in place); one of an
+    unwanted state is stopped."""
+    wanted = {d.state: d for d in want}
+    running = {d.state: d for d in have}
+    ops: list[StopSyncDaemon | StartSyncDaemon] = []
+    for state, daemon in running.items():
+        target = wanted.get(state)
+        if target is None or (target.interface, target.syncid) != (
+            daemon.interface, daemon.syncid
+        ):
+            ops.append(StopSyncDaemon(state))
+    for state, daemon in wanted.items():
+        current = running.get(state)
+        if current is not None and (current.interface, current.syncid) == (
+            daemon.interface, daemon.syncid
+        ):
+            continue
+        ops.append(StartSyncDaemon(daemon))
+    return ops
