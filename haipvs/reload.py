@@ -1,11 +1,12 @@
 """SIGHUP reload: what changes between two valid configurations, decided without I/O.
 
 An instance keeps its state (a MASTER stays MASTER: no VIP delete/add, no GARP burst) when
-its identity is unchanged: name, VRID, interface, family, version, owner-ness and VIPs (see
-`InstanceBinding.identity`). Other parameter changes (priority, advert_int, preempt,
-authentication, GARP timing, unicast peers, tracked interfaces, sync group) are applied to
-the running machine. A changed identity is a remove plus an add; added instances start as
-BACKUP; removed ones resign (priority 0) and release their VIPs.
+its identity is unchanged: name, VRID, interface, family, version, owner-ness and VIPs
+(`InstanceBinding.same_identity` is the one place that decides it). Other parameter
+changes (priority, advert_int, preempt, authentication, GARP timing, unicast peers, tracked
+interfaces, sync group) are applied to the running machine. A changed identity is a remove
+plus an add; added instances start as BACKUP; removed ones resign (priority 0) and release
+their VIPs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from haipvs.config.model import Config
-from haipvs.drivers.vrrp_runtime import InstanceBinding
+from haipvs.drivers.vrrp_instance import InstanceBinding
 from haipvs.vrrp_binding import bindings_from_config
 
 
@@ -38,7 +39,7 @@ def plan_vrrp(old: list[InstanceBinding], new: list[InstanceBinding]) -> VrrpPla
     keep, add, remove, retuned = [], [], [], []
     for binding in new:
         previous = before.get(binding.name)
-        if previous is not None and previous.identity == binding.identity:
+        if previous is not None and previous.same_identity(binding):
             keep.append(binding)
             if previous != binding:
                 retuned.append(binding.name)

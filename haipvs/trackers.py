@@ -1,15 +1,13 @@
 """track_script and track_file, run on the MAIN loop; their results go to the VRRP thread
-with `VrrpRuntime.set_tracker` (a priority delta and/or a fault per source).
+with `VrrpRuntime.set_tracker` (a priority delta and/or a fault per typed source).
 
 (track_interface runs inside the VRRP runtime, next to its link monitor.)
 
-keepalived semantics:
-- script: exit 0 = success. `fall` failures in a row make an OK script failed, `rise`
-  successes make a failed script OK; the first result decides at once. weight 0: failed =
-  FAULT; weight < 0: added (i.e. subtracted) while failed; weight > 0: added while OK.
-- file: an integer (missing, empty or unreadable = 0). weight 0: non-zero = FAULT; otherwise
-  value x weight is added; a result <= -254 is a FAULT.
-Until a tracker has its first result it contributes nothing.
+This module runs the scripts and reads the files; the rules are haipvs.policy.priority's
+(keepalived's): `RiseFall` for a script's rise/fall, `weighted` for a script's weight (the
+rule track_interface shares), `file_weighted` for a file's value x weight. A file is an
+integer (missing, empty or unreadable = 0). Until a tracker has its first result it
+contributes nothing.
 """
 
 from __future__ import annotations
@@ -22,18 +20,26 @@ import trio
 
 from haipvs.config.model import Config, TrackFile, VrrpScript
 from haipvs.notify import run_script
+from haipvs.policy.priority import (
+    NOTHING,
+    Contribution,
+    Kind,
+    RiseFall,
+    Source,
+    file_weighted,
+    weighted,
+)
 
 log = structlog.get_logger("haipvs.trackers")
 
 FILE_POLL_INTERVAL = 0.5
-FAULT_RESULT = -254  # keepalived: a track_file result below -253 is a fault
 
 # set_tracker(instance, source, delta=..., fault=...)
 Publish = Callable[..., None]
 
 
 class _Tracker:
-    kind = ""
+    kind: Kind
 
     def __init__(self, spec: VrrpScript | TrackFile) -> None:
         self.spec = spec
@@ -41,57 +47,46 @@ class _Tracker:
         self.scope = trio.CancelScope()
 
     @property
-    def source(self) -> str:
-        return f"{self.kind}:{self.spec.name}"
+    def source(self) -> Source:
+        return Source(self.kind, self.spec.name)
 
-    def contribution(self, weight: int) -> tuple[int, str | None]:
+    def contribution(self, weight: int) -> Contribution:
         raise NotImplementedError
 
     def publish(self, publish: Publish, only: str | None = None) -> None:
         for instance, weight in self.users.items():
             if only is None or only == instance:
-                delta, fault = self.contribution(weight)
-                publish(instance, self.source, delta=delta, fault=fault)
+                contribution = self.contribution(weight)
+                publish(instance, self.source, delta=contribution.delta,
+                        fault=contribution.fault)
 
     def describe(self) -> dict:
         raise NotImplementedError
 
 
 class ScriptTracker(_Tracker):
-    kind = "track_script"
+    kind = Kind.TRACK_SCRIPT
     spec: VrrpScript
 
     def __init__(self, spec: VrrpScript) -> None:
         super().__init__(spec)
-        self.ok: bool | None = None
-        self.streak = 0  # results in a row that disagree with `ok`
+        self.state = RiseFall(rise=spec.rise, fall=spec.fall)
         self.runs = 0
         self.last_detail = ""
+
+    @property
+    def ok(self) -> bool | None:
+        return self.state.ok
 
     def record(self, success: bool) -> bool:
         """Feed one result; True when the OK/failed state changed."""
         self.runs += 1
-        if self.ok is None:
-            self.ok = success
-            return True
-        if success == self.ok:
-            self.streak = 0
-            return False
-        self.streak += 1
-        if self.streak >= (self.spec.rise if success else self.spec.fall):
-            self.ok = success
-            self.streak = 0
-            return True
-        return False
+        return self.state.record(success)
 
-    def contribution(self, weight: int) -> tuple[int, str | None]:
+    def contribution(self, weight: int) -> Contribution:
         if self.ok is None:
-            return 0, None
-        if weight == 0:
-            return 0, None if self.ok else f"track_script {self.spec.name} failed"
-        if (self.ok and weight > 0) or (not self.ok and weight < 0):
-            return weight, None
-        return 0, None
+            return NOTHING
+        return weighted(weight, self.ok, f"track_script {self.spec.name} failed")
 
     def describe(self) -> dict:
         return {"ok": self.ok, "runs": self.runs, "detail": self.last_detail,
@@ -124,22 +119,17 @@ def read_track_file(path: str) -> int:
 
 
 class FileTracker(_Tracker):
-    kind = "track_file"
+    kind = Kind.TRACK_FILE
     spec: TrackFile
 
     def __init__(self, spec: TrackFile) -> None:
         super().__init__(spec)
         self.value: int | None = None
 
-    def contribution(self, weight: int) -> tuple[int, str | None]:
+    def contribution(self, weight: int) -> Contribution:
         if self.value is None:
-            return 0, None
-        if weight == 0:
-            return 0, (f"track_file {self.spec.name} holds {self.value}" if self.value else None)
-        result = self.value * weight
-        if result <= FAULT_RESULT:
-            return 0, f"track_file {self.spec.name}: {self.value} x {weight} = {result}"
-        return result, None
+            return NOTHING
+        return file_weighted(self.spec.name, self.value, weight)
 
     def describe(self) -> dict:
         return {"value": self.value, "users": dict(self.users)}

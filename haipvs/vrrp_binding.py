@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from haipvs.config.model import Config, VrrpInstance
 from haipvs.drivers.addresses import Vip
-from haipvs.drivers.vrrp_runtime import InstanceBinding
+from haipvs.drivers.vrrp_instance import InstanceBinding
 from haipvs.vrrp.params import GarpParams, InstanceParams
 
 

@@ -1,28 +1,30 @@
-"""The VRRP runtime: its own thread, its own trio loop, nothing else on it.
+"""The VRRP runtime: its own thread (haipvs/drivers/vrrp_thread.py), its own trio loop,
+nothing else on it.
 
 It owns the raw sockets, the core state machines and their timers, GARP/NA, VIP changes
 (through the rtnetlink owner thread, so netlink never blocks this loop), the link monitor,
-track_interface and sync groups. Checker load on the main loop cannot make adverts late: the
-only thing shared is the GIL, and the switch interval is lowered so this thread gets it back
-quickly.
+track_interface and sync groups. It decides nothing itself: the core (haipvs/vrrp) decides
+the protocol, haipvs.policy.priority the priority and fault of each instance from its
+sources, haipvs.policy.sync_group the sync-group rules; this module does their I/O.
 
-Faults and priority have several sources (the instance's own link, tracked interfaces, the
-main loop's track_script / track_file, the sync group). Each source owns one entry in
-`_Instance.fault_reasons` / `_Instance.priority_parts`; the machine sees their sum.
+One input queue, drained in order by one task (`_drain`): received adverts, tracker
+updates, link observations, set_priority, reconfigure and startup steps all go through it,
+and sync-group follow-ups are fed right after the input that caused them (keepalived moves
+a sync group within the same event, vrrp_sync.c). So no lock is needed: one input and the
+I/O it asks for finish before the next input starts. Timers are not queued: the drainer
+waits on the queue with the earliest deadline as its own deadline and fires due timers
+itself, so a timer wakes the loop as directly as a dedicated timer task would.
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
-import ipaddress
+import functools
 import itertools
 import math
-import sys
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,93 +35,73 @@ from haipvs.drivers import addresses
 from haipvs.drivers.announce import Announcer
 from haipvs.drivers.link_monitor import LinkMonitor
 from haipvs.drivers.netlink_thread import NetlinkThread
+from haipvs.drivers.vrrp_actions import ActionRunner
+from haipvs.drivers.vrrp_instance import Instance, InstanceBinding, InterfaceGroup
 from haipvs.drivers.vrrp_socket import VrrpSocket
+from haipvs.drivers.vrrp_thread import GIL_SWITCH_INTERVAL, LoopThread
+from haipvs.events import VrrpTransition
+from haipvs.policy import priority, sync_group
+from haipvs.policy.priority import (
+    LINK,
+    NOTHING,
+    SET_PRIORITY,
+    SYNC_GROUP,
+    Contribution,
+    InstancePriority,
+    Kind,
+    Source,
+)
 from haipvs.resources import count_trio_tasks
 from haipvs.vrrp import core
+
+__all__ = ["GIL_SWITCH_INTERVAL", "InstanceBinding", "VrrpRuntime"]
 
 TIMER_LATENESS_KEPT = 1024
 log = structlog.get_logger("haipvs.vrrp")
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-EventSink = Callable[[dict[str, Any]], None]
+EventSink = Callable[[VrrpTransition], None]
+Changes = list[tuple[Source, Contribution]]
 
-# Python hands the GIL to another thread every 5 ms by default; a busy main loop would
-# then delay an advert by up to that much. 1 ms keeps VRRP punctual at little cost.
-GIL_SWITCH_INTERVAL = 0.001
+
+# ---- the inputs of the queue ----------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class InstanceBinding:
-    """What the runtime needs for one instance: the core's parameters plus the I/O facts."""
+class _Packet:
+    group: InterfaceGroup
+    datagram: core.Datagram
 
-    params: core.InstanceParams
-    ifname: str
-    vips: tuple[addresses.Vip, ...]
-    unicast_src: IPAddress | None = None
-    unicast_peers: tuple[IPAddress, ...] = ()
-    # (interface, weight): weight 0 = down is a fault; else added while up (>0) or down (<0)
-    track_interfaces: tuple[tuple[str, int], ...] = ()
-    sync_group: str | None = None
 
-    @property
-    def name(self) -> str:
-        return self.params.name
+@dataclass(frozen=True)
+class _SourceUpdate:
+    """A tracker's contribution (set_tracker), or set_priority's effective priority."""
 
-    @property
-    def identity(self) -> tuple:
-        """What a reload may not change for the instance to keep its state: VRID, interface,
-        family, version, owner-ness and the VIPs (with device and label)."""
-        params = self.params
-        return (params.name, params.vrid, self.ifname, params.family, params.version,
-                params.owner, frozenset(self.vips))
+    name: str
+    source: Source
+    contribution: Contribution = NOTHING
+    effective_priority: int | None = None
 
-    @property
-    def family(self) -> int:
-        return self.params.family
+
+@dataclass(frozen=True)
+class _LinkObserved:
+    """Link states read after the monitor saw a change (None: not re-read)."""
+
+    name: str
+    own: addresses.LinkState | None
+    tracked: dict[str, addresses.LinkState] | None
 
 
 @dataclass
-class _Instance:
-    binding: InstanceBinding
-    machine: core.VrrpMachine
-    group: _InterfaceGroup
-    timers: dict[str, float] = field(default_factory=dict)
-    timer_scope: trio.CancelScope | None = None
-    loop_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
-    primary: IPAddress | None = None
-    faulted: bool = False
-    fault_reason: str | None = None  # what the machine was told
-    fault_reasons: dict[str, str] = field(default_factory=dict)  # source -> reason
-    priority_parts: dict[str, int] = field(default_factory=dict)  # source -> delta
-    tracked_ifindex: dict[str, int | None] = field(default_factory=dict)
-    started: bool = False
-    vips_held: bool = False
-    transitions: list[dict[str, Any]] = field(default_factory=list)
+class _Job:
+    """A startup, reconfigure or shutdown step, run in queue order; the submitter waits."""
 
-    @property
-    def name(self) -> str:
-        return self.binding.name
-
-    @property
-    def family(self) -> int:
-        return self.binding.family
+    run: Callable[[], Awaitable[Any]]
+    done: trio.Event = field(default_factory=trio.Event)
+    result: Any = None
+    error: Exception | None = None
 
 
-@dataclass
-class _InterfaceGroup:
-    """Instances sharing one interface and address family share one socket pair."""
-
-    ifname: str
-    family: int
-    ifindex: int
-    sock: VrrpSocket
-    announcer: Announcer
-    dispatcher: core.Dispatcher
-    instances: dict[int, _Instance] = field(default_factory=dict)
-    loop_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
-    # Every core input of this group and the execution of its actions happen under this
-    # lock, so a state change and the I/O it asks for are never interleaved with another.
-    lock: trio.Lock = field(default_factory=trio.Lock)
+_Input = _Packet | _SourceUpdate | _LinkObserved | _Job
 
 
 class VrrpRuntime:
@@ -134,16 +116,15 @@ class VrrpRuntime:
         self._rtnl = rtnl
         self._event_sink = event_sink
         self._wall_clock = clock
-        self._instances: dict[str, _Instance] = {}
-        self._groups: dict[tuple[str, int], _InterfaceGroup] = {}
-        self._shutdown = trio.Event()
-        self.shutdown_requested = False
-        self._token: trio.lowlevel.TrioToken | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._failure: BaseException | None = None
+        self._actions = ActionRunner(rtnl, self._notify)
+        self._instances: dict[str, Instance] = {}
+        self._groups: dict[tuple[str, int], InterfaceGroup] = {}
+        self._loop = LoopThread(self._main, name="vrrp")
         self._nursery: trio.Nursery | None = None
-        self._tracker_in, self._tracker_out = trio.open_memory_channel[tuple](math.inf)
+        self._inputs_in, self._inputs_out = trio.open_memory_channel[_Input](math.inf)
+        self._followups: collections.deque[tuple[str, core.SyncGroupTransition]] = (
+            collections.deque()
+        )
         # time.monotonic() of the last loop tick (comparable across threads, unlike each
         # trio run's own clock); the watchdog pings systemd only while this is fresh.
         self.heartbeat = 0.0
@@ -160,98 +141,66 @@ class VrrpRuntime:
     # ---- thread control (called from the main thread) ----------------------------------
 
     def start(self, timeout: float = 10.0) -> None:
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-        self._thread = threading.Thread(target=self._thread_main, name="vrrp", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise RuntimeError("VRRP runtime did not start in time")
-        if self._failure is not None:
-            raise self._failure
-
-    def _thread_main(self) -> None:
-        try:
-            trio.run(self._main)
-        except BaseException as exc:
-            self._failure = exc
-            log.error("vrrp_runtime_failed", error=repr(exc))
-        finally:
-            self._ready.set()
+        self._loop.start(timeout)
 
     def request_shutdown(self) -> None:
         """Thread-safe: MASTERs send prio 0 and release their VIPs, then the loop ends."""
-        self.shutdown_requested = True  # the thread ending after this is not a crash
-        if self._token is not None:
-            with contextlib.suppress(trio.RunFinishedError):
-                self._token.run_sync_soon(self._shutdown.set)
+        self._loop.request_shutdown()
 
     def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._loop.join(timeout)
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._loop.alive
+
+    @property
+    def shutdown_requested(self) -> bool:
+        return self._loop.shutdown_requested
 
     def call_in_loop(self, fn: Callable[[], Any]) -> Any:
         """Thread-safe, blocking: run fn inside the VRRP loop and return its result."""
-        if self._token is None:
-            raise RuntimeError("VRRP runtime is not running")
-        return trio.from_thread.run_sync(fn, trio_token=self._token)
+        return self._loop.call_in_loop(fn)
 
     def set_priority(self, name: str, effective_priority: int) -> None:
-        """Thread-safe: set an instance's effective priority outright (as a tracker delta
-        against its base priority, so later tracker updates add to it)."""
-        instance = self._instances.get(name)
-        if instance is not None:
-            delta = effective_priority - instance.binding.params.base_priority
-            self.set_tracker(name, "set_priority", delta=delta)
+        """Thread-safe: set an instance's effective priority outright (as a delta against
+        its base priority, so later tracker updates add to it)."""
+        self._loop.run_sync_soon(self._inputs_in.send_nowait,
+                                 _SourceUpdate(name, SET_PRIORITY,
+                                               effective_priority=effective_priority))
 
-    def set_tracker(self, name: str, source: str, *, delta: int = 0,
+    def set_tracker(self, name: str, source: Source, *, delta: int = 0,
                     fault: str | None = None) -> None:
         """Thread-safe, non-blocking: tracker `source` of instance `name` now contributes
         `delta` to its priority and, if `fault` is set, holds it in FAULT. Updates from one
-        thread are applied in the order they were made."""
-        if self._token is None:
-            return
-        update = (name, source, delta, fault)
-        # run_sync_soon callbacks run in order, and one task drains the channel: FIFO.
-        with contextlib.suppress(trio.RunFinishedError):
-            self._token.run_sync_soon(self._tracker_in.send_nowait, update)
+        thread are applied in the order they were made (run_sync_soon is FIFO)."""
+        update = _SourceUpdate(name, source, Contribution(delta, fault))
+        self._loop.run_sync_soon(self._inputs_in.send_nowait, update)
 
     def reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],
                     remove: list[str]) -> None:
         """Thread-safe, blocking (reload): `remove` instances stop (a MASTER resigns with
         priority 0 and releases its VIPs); `keep` instances get their new parameters and keep
         their state; `add` instances start (as BACKUP unless address owner)."""
-        if self._token is None:
-            raise RuntimeError("VRRP runtime is not running")
-        trio.from_thread.run(self._reconfigure, keep, add, remove, trio_token=self._token)
-
-    def block_loop_for_test(self, seconds: float) -> None:
-        """TEST HOOK ONLY (HAIPVS_TEST_HOOKS=1, SIGUSR2): freeze the VRRP loop, as a stuck
-        thread would be, so tests can see the watchdog pings stop."""
-        if self._token is not None:
-            self._token.run_sync_soon(time.sleep, seconds)
+        self._loop.run(self._reconfigure, keep, add, remove)
 
     # ---- the loop ---------------------------------------------------------------------
 
     async def _main(self) -> None:
-        self._token = trio.lowlevel.current_trio_token()
+        self._loop.attach()
         monitor = LinkMonitor()
         try:
             await monitor.bind()
-            await self._release_stale_vips(self._bindings)
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                created = [await self._open_instance(binding) for binding in self._bindings]
+                nursery.start_soon(self._drain)
                 nursery.start_soon(self._heartbeat_loop)
-                nursery.start_soon(self._tracker_loop)
-                for instance in created:
-                    await self._start_instance(instance)
+                await self._release_stale_vips(self._bindings)
+                await self._add_instances(self._bindings, announce=False)
                 nursery.start_soon(self._link_loop, monitor)
-                self._ready.set()
-                await self._shutdown.wait()
-                await self._stop_all()
+                self._loop.mark_ready()
+                await self._loop.shutdown.wait()
+                await self._submit(self._stop_all)
                 nursery.cancel_scope.cancel()
         finally:
             self._nursery = None
@@ -259,6 +208,82 @@ class VrrpRuntime:
             for group in self._groups.values():
                 group.sock.close()
                 group.announcer.close()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            self.heartbeat = time.monotonic()
+            await trio.sleep(self.heartbeat_interval)
+
+    async def _drain(self) -> None:
+        """The one task that feeds the machines: due timers first, then the next input."""
+        while True:
+            await self._fire_due_timers()
+            item: _Input | None = None
+            with trio.move_on_at(self._next_deadline()):
+                item = await self._inputs_out.receive()
+            if item is not None:
+                await self._process(item)
+
+    def _next_deadline(self) -> float:
+        return min((d for i in self._instances.values() for d in i.timers.values()),
+                   default=math.inf)
+
+    async def _fire_due_timers(self) -> None:
+        now = trio.current_time()
+        due = sorted(
+            ((deadline, instance.name, name, instance)
+             for instance in self._instances.values()
+             for name, deadline in instance.timers.items() if deadline <= now),
+            key=lambda entry: entry[:3],
+        )
+        for deadline, _, name, instance in due:
+            # An earlier feed may have cancelled or re-armed it, or removed the instance.
+            if self._instances.get(instance.name) is instance and \
+                    instance.timers.get(name, math.inf) <= now:
+                del instance.timers[name]
+                self.timer_lateness.append((name, now - deadline))
+                self.timers_fired += 1
+                await self._actions.feed(instance, core.TimerExpired(name))
+                await self._run_followups()
+
+    async def _process(self, item: _Input) -> None:
+        match item:
+            case _Packet(group=group, datagram=datagram):
+                try:
+                    await self._receive(group, datagram)
+                finally:
+                    group.credit.release()
+            case _SourceUpdate():
+                await self._source_update(item)
+            case _LinkObserved():
+                await self._link_observed(item)
+            case _Job():
+                try:
+                    item.result = await item.run()
+                except Exception as exc:  # handed to the submitter, who raises it
+                    item.error = exc
+                finally:
+                    item.done.set()
+        await self._run_followups()
+
+    async def _submit(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """Run fn(*args) as one queued input and wait for it (steps of startup, reload and
+        shutdown, so they never interleave with another input's feed)."""
+        job = _Job(functools.partial(fn, *args))
+        self._inputs_in.send_nowait(job)
+        await job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    async def _run_followups(self) -> None:
+        while self._followups:
+            name, event = self._followups.popleft()
+            member = self._instances.get(name)
+            if member is not None:
+                await self._actions.feed(member, event)
+
+    # ---- instances: startup, reload, shutdown -----------------------------------------
 
     async def _release_stale_vips(self, bindings: list[InstanceBinding]) -> None:
         """After a crash the kernel may still hold VIPs we marked; we start as BACKUP, so
@@ -269,17 +294,37 @@ class VrrpRuntime:
             if change.action == "remove":
                 log.info("stale_vip_removed", vip=str(change.vip.interface), dev=change.vip.ifname)
 
-    async def _open_instance(self, binding: InstanceBinding) -> _Instance:
-        """Create the instance (and its interface group) and start its loops; it stays in
-        INIT until `_start_instance`."""
+    async def _link_state(self, ifname: str) -> addresses.LinkState:
+        return await self._rtnl.call(addresses.sync_link_state, ifname)
+
+    async def _tracked_states(self, binding: InstanceBinding) -> dict[str, addresses.LinkState]:
+        return {ifname: await self._link_state(ifname) for ifname, _ in binding.track_interfaces}
+
+    async def _add_instances(self, bindings: list[InstanceBinding], announce: bool) -> None:
+        """Create all (they stay in INIT), then start each. The netlink reads happen here,
+        outside the queue; the queued steps only decide and feed."""
+        created = []
+        for binding in bindings:
+            state = None
+            if (binding.ifname, binding.family) not in self._groups:
+                state = await self._link_state(binding.ifname)
+            created.append(await self._submit(self._open_instance, binding, state))
+        for instance in created:
+            if announce:
+                log.info("instance_added", instance=instance.name)
+            state = await self._link_state(instance.binding.ifname)
+            tracked = await self._tracked_states(instance.binding)
+            await self._submit(self._start_instance, instance, state, tracked)
+
+    async def _open_instance(self, binding: InstanceBinding,
+                             state: addresses.LinkState | None) -> Instance:
         assert self._nursery is not None
         key = (binding.ifname, binding.family)
         group = self._groups.get(key)
         if group is None:
-            state = await self._rtnl.call(addresses.sync_link_state, binding.ifname)
-            if state.index is None:
+            if state is None or state.index is None:
                 raise RuntimeError(f"interface {binding.ifname} does not exist")
-            group = _InterfaceGroup(
+            group = InterfaceGroup(
                 ifname=binding.ifname,
                 family=binding.family,
                 ifindex=state.index,
@@ -289,75 +334,64 @@ class VrrpRuntime:
             )
             self._groups[key] = group
             self._nursery.start_soon(self._receive_loop, group)
-        machine = core.VrrpMachine(binding.params)
-        instance = _Instance(binding=binding, machine=machine, group=group)
-        group.instances[binding.params.vrid] = instance
+        params = binding.params
+        machine = core.VrrpMachine(params)
+        policy = InstancePriority(params.base_priority, owner=params.owner)
+        instance = Instance(binding=binding, machine=machine, group=group, policy=policy)
+        group.instances[params.vrid] = instance
         group.dispatcher.add(machine)
         self._instances[binding.name] = instance
-        self._nursery.start_soon(self._timer_loop, instance)
         return instance
 
-    async def _start_instance(self, instance: _Instance) -> None:
-        state = await self._rtnl.call(addresses.sync_link_state, instance.binding.ifname)
-        instance.primary = self._source_address(instance, state)
-        await self._check_tracked_interfaces(instance)
-        self._set_link_fault(instance, state)
+    async def _start_instance(self, instance: Instance, state: addresses.LinkState,
+                              tracked: dict[str, addresses.LinkState]) -> None:
+        instance.primary = instance.source_address(state)
+        changes = instance.tracked_changes(tracked)
+        changes.append((LINK, instance.link_contribution(state)))
+        instance.policy.handle(priority.Update(tuple(changes)))
         instance.started = True
-        self._sync_group_fault_into(instance)
-        if instance.fault_reasons:
-            instance.faulted = True
-            instance.fault_reason = self._combined_reason(instance)
-        wanted = self._wanted_priority(instance)
-        if wanted != instance.machine.effective_priority:
-            await self._feed(instance, core.PriorityChanged(wanted))
-        await self._feed(
-            instance,
-            core.Startup(primary_address=instance.primary, fault=instance.fault_reason),
-        )
+        wanted = self._sync_pull().get(instance.name)
+        instance.policy.handle(priority.Update(((SYNC_GROUP, Contribution(fault=wanted)),)))
+        await self._forward(instance, instance.policy.handle(priority.Start()))
         await self._refresh_sync_faults()
 
-    async def _refresh_sync_faults(self) -> None:
-        for instance in list(self._instances.values()):
-            if instance.started and self._sync_group_fault_into(instance):
-                await self._apply_fault(instance)
-
-    async def _stop_instance(self, instance: _Instance) -> None:
-        await self._feed(instance, core.Shutdown())
-        instance.loop_scope.cancel()
+    async def _stop_instance(self, name: str) -> None:
+        instance = self._instances.get(name)
+        if instance is None:
+            return
+        log.info("instance_removed", instance=name)
+        await self._actions.feed(instance, core.Shutdown())
         group = instance.group
         group.dispatcher.remove(instance.machine)
         group.instances.pop(instance.binding.params.vrid, None)
-        self._instances.pop(instance.name, None)
+        self._instances.pop(name, None)
         if not group.instances:
             group.loop_scope.cancel()
             group.sock.close()
             group.announcer.close()
-            self._groups.pop((group.ifname, group.family), None)
+            self._groups.pop(group.key, None)
 
     async def _stop_all(self) -> None:
         for instance in self._instances.values():
-            await self._feed(instance, core.Shutdown())
+            await self._actions.feed(instance, core.Shutdown())
 
     async def _reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],
                            remove: list[str]) -> None:
         for name in remove:
-            instance = self._instances.get(name)
-            if instance is not None:
-                log.info("instance_removed", instance=name)
-                await self._stop_instance(instance)
+            await self._submit(self._stop_instance, name)
         for binding in keep:
-            await self._retune(self._instances[binding.name], binding)
+            tracked = await self._tracked_states(binding)
+            await self._submit(self._retune, binding, tracked)
         await self._release_stale_vips(add)
-        created = [await self._open_instance(binding) for binding in add]
-        for instance in created:
-            log.info("instance_added", instance=instance.name)
-            await self._start_instance(instance)
-        await self._refresh_sync_faults()
+        await self._add_instances(add, announce=True)
+        await self._submit(self._refresh_sync_faults)
 
-    async def _retune(self, instance: _Instance, binding: InstanceBinding) -> None:
+    async def _retune(self, binding: InstanceBinding,
+                      tracked: dict[str, addresses.LinkState]) -> None:
         """New parameters for a running machine whose identity did not change: its state,
-        timers and VIPs stay. The core's Retune takes the parameters; priority follows through
-        its PriorityChanged (base priority plus the trackers, in `_apply_trackers`)."""
+        timers and VIPs stay. The core's Retune takes the parameters; the priority policy
+        gets the new base priority and tracked interfaces in one update."""
+        instance = self._instances[binding.name]
         old = instance.binding
         if binding == old:
             return
@@ -365,164 +399,76 @@ class VrrpRuntime:
         # The binding first: actions of the Retune (an advert, GARP) use its I/O facts.
         instance.binding = binding
         if params != old.params:
-            await self._feed(instance, core.Retune(params))
-        tracked = {ifname for ifname, _ in binding.track_interfaces}
-        for source in [s for s in instance.fault_reasons if s.startswith("track_interface:")]:
-            if source.split(":", 1)[1] not in tracked:
-                del instance.fault_reasons[source]
-        for source in [s for s in instance.priority_parts if s.startswith("track_interface:")]:
-            if source.split(":", 1)[1] not in tracked:
-                del instance.priority_parts[source]
-        await self._check_tracked_interfaces(instance)
+            await self._actions.feed(instance, core.Retune(params))
+        names = {ifname for ifname, _ in binding.track_interfaces}
+        changes: Changes = [(source, NOTHING)
+                            for source in instance.policy.sources(Kind.TRACK_INTERFACE)
+                            if source.name not in names]
+        for gone in set(instance.tracked_ifindex) - names:
+            del instance.tracked_ifindex[gone]
+        changes += instance.tracked_changes(tracked)
         changed = [f.name for f in dataclasses.fields(params)
                    if getattr(params, f.name) != getattr(old.params, f.name)]
         log.info("instance_retuned", instance=instance.name, changed=changed)
-        await self._apply_trackers(instance)
+        await self._update(instance, changes, base_priority=params.base_priority)
 
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            self.heartbeat = time.monotonic()
-            await trio.sleep(self.heartbeat_interval)
+    # ---- sources: trackers, link, sync group ------------------------------------------
 
-    # ---- trackers, faults, sync groups -------------------------------------------------
-
-    def _wanted_priority(self, instance: _Instance) -> int:
-        return instance.binding.params.base_priority + sum(instance.priority_parts.values())
-
-    @staticmethod
-    def _combined_reason(instance: _Instance) -> str:
-        return "; ".join(instance.fault_reasons[k] for k in sorted(instance.fault_reasons))
-
-    async def _tracker_loop(self) -> None:
-        async for name, source, delta, fault in self._tracker_out:
-            await self._update_tracker(name, source, delta, fault)
-
-    async def _update_tracker(self, name: str, source: str, delta: int,
-                              fault: str | None) -> None:
-        instance = self._instances.get(name)
+    async def _source_update(self, update: _SourceUpdate) -> None:
+        instance = self._instances.get(update.name)
         if instance is None:
             return
-        if delta:
-            instance.priority_parts[source] = delta
-        else:
-            instance.priority_parts.pop(source, None)
-        if fault is not None:
-            instance.fault_reasons[source] = fault
-        else:
-            instance.fault_reasons.pop(source, None)
-        if instance.started:
-            await self._apply_trackers(instance)
+        contribution = update.contribution
+        if update.effective_priority is not None:
+            base = instance.binding.params.base_priority
+            contribution = Contribution(delta=update.effective_priority - base)
+        await self._update(instance, [(update.source, contribution)])
 
-    async def _apply_trackers(self, instance: _Instance) -> None:
-        """Bring the machine in line with the sources: priority first (so a fault clearing
-        starts with the right priority), then fault in/out, then the sync group."""
-        wanted = self._wanted_priority(instance)
-        if wanted != instance.machine.effective_priority:
-            await self._feed(instance, core.PriorityChanged(wanted))
-        await self._apply_fault(instance)
-        if instance.binding.sync_group is not None:
+    async def _update(self, instance: Instance, changes: Changes,
+                      base_priority: int | None = None) -> None:
+        outputs = instance.policy.handle(priority.Update(tuple(changes), base_priority))
+        await self._forward(instance, outputs)
+        if instance.started and instance.binding.sync_group is not None:
             await self._refresh_sync_faults()
 
-    async def _apply_fault(self, instance: _Instance) -> None:
-        if instance.fault_reasons:
-            reason = self._combined_reason(instance)
-            if not instance.faulted or reason != instance.fault_reason:
-                instance.faulted = True
-                instance.fault_reason = reason
-                await self._feed(instance, core.FaultDetected(reason))
-        elif instance.faulted:
-            instance.faulted = False
-            instance.fault_reason = None
-            await self._feed(instance, core.FaultCleared(primary_address=instance.primary))
+    async def _forward(self, instance: Instance, outputs: list[priority.Output]) -> None:
+        """The policy's outputs, as core inputs."""
+        primary = instance.primary
+        for output in outputs:
+            match output:
+                case priority.PriorityChanged(priority=value):
+                    event: core.Input = core.PriorityChanged(value)
+                case priority.FaultDetected(reason=reason):
+                    event = core.FaultDetected(reason)
+                case priority.FaultCleared():
+                    event = core.FaultCleared(primary_address=primary)
+                case priority.Begin(fault=fault):
+                    event = core.Startup(primary_address=primary, fault=fault)
+            await self._actions.feed(instance, event)
 
-    def _members(self, group: str) -> list[_Instance]:
-        return [i for i in self._instances.values() if i.binding.sync_group == group]
+    def _sync_pull(self) -> dict[str, str | None]:
+        """Every grouped instance's sync-group fault (haipvs.policy.sync_group.fault_pull)."""
+        groups: dict[str, list[sync_group.Member]] = {}
+        for instance in self._instances.values():
+            if instance.binding.sync_group is not None:
+                groups.setdefault(instance.binding.sync_group, []).append(sync_group.Member(
+                    instance.name, instance.started, instance.policy.own_fault()))
+        pulled: dict[str, str | None] = {}
+        for group, members in groups.items():
+            pulled.update(sync_group.fault_pull(group, members))
+        return pulled
 
-    def _sync_group_fault_into(self, instance: _Instance) -> bool:
-        """keepalived: one member in FAULT (by its own sources) pulls the whole group into
-        FAULT. Sets/clears this member's "sync_group" source; True when it changed."""
-        group = instance.binding.sync_group
-        before = instance.fault_reasons.get("sync_group")
-        culprit = None
-        if group is not None:
-            for member in self._members(group):
-                own = [k for k in member.fault_reasons if k != "sync_group"]
-                if member is not instance and member.started and own:
-                    culprit = member.name
-                    break
-        if culprit is not None:
-            instance.fault_reasons["sync_group"] = f"sync group {group}: {culprit} is in FAULT"
-        else:
-            instance.fault_reasons.pop("sync_group", None)
-        return instance.fault_reasons.get("sync_group") != before
-
-    async def _sync_follow(self, leader: _Instance, new_state: core.State) -> None:
-        """keepalived's sync group: a member becoming MASTER takes the BACKUP members to
-        MASTER; one stepping down to BACKUP takes the MASTER members to BACKUP. The core
-        decides which members move (see SyncGroupTransition)."""
-        group = leader.binding.sync_group or ""
-        reason = f"sync group {group}: {leader.name} became {new_state}"
-        for member in self._members(group):
-            if member is leader or member.name not in self._instances:
-                continue
-            await self._feed(member, core.SyncGroupTransition(new_state, reason))
-
-    # ---- inputs -----------------------------------------------------------------------
-
-    async def _receive_loop(self, group: _InterfaceGroup) -> None:
-        with group.loop_scope:
-            await self._receive_forever(group)
-
-    async def _receive_forever(self, group: _InterfaceGroup) -> None:
-        while True:
-            try:
-                data, source, destination, hop_limit = await group.sock.receive()
-            except OSError as exc:
-                log.warning("vrrp_receive_error", interface=group.ifname, error=str(exc))
-                await trio.sleep(0.1)
-                continue
-            if group.family == 4:
-                datagram = core.parse_ipv4_datagram(data)
-            else:
-                datagram = core.Datagram(
-                    family=6,
-                    src=source,
-                    dst=destination or group.sock.multicast_group,
-                    ttl=hop_limit if hop_limit is not None else -1,
-                    payload=data,
-                    ip_total_length=None,
-                )
-            async with group.lock:
-                verdict = group.dispatcher.receive(trio.current_time(), datagram)
-                if verdict.machine is not None:
-                    instance = group.instances[verdict.machine.params.vrid]
-                    await self._execute_locked(instance, verdict.actions)
-
-    async def _timer_loop(self, instance: _Instance) -> None:
-        with instance.loop_scope:
-            await self._timers_forever(instance)
-
-    async def _timers_forever(self, instance: _Instance) -> None:
-        while True:
-            with trio.CancelScope(deadline=self._next_deadline(instance)) as scope:
-                instance.timer_scope = scope
-                await trio.sleep_forever()
-            instance.timer_scope = None
-            now = trio.current_time()
-            due = sorted(
-                (deadline, name) for name, deadline in instance.timers.items() if deadline <= now
-            )
-            for deadline, name in due:
-                if instance.timers.get(name, math.inf) <= now:
-                    del instance.timers[name]
-                    self.timer_lateness.append((name, now - deadline))
-                    self.timers_fired += 1
-                    await self._feed(instance, core.TimerExpired(name))
-
-    def _next_deadline(self, instance: _Instance) -> float:
-        return min(instance.timers.values(), default=math.inf)
+    async def _refresh_sync_faults(self) -> None:
+        pulled = self._sync_pull()
+        for instance in list(self._instances.values()):
+            wanted = pulled.get(instance.name)
+            if instance.started and instance.policy.faults.get(SYNC_GROUP) != wanted:
+                update = priority.Update(((SYNC_GROUP, Contribution(fault=wanted)),))
+                await self._forward(instance, instance.policy.handle(update))
 
     async def _link_loop(self, monitor: LinkMonitor) -> None:
+        """Reads the link states a change touches (netlink, outside the queue), then queues
+        them for the drainer."""
         while True:
             changed = await monitor.next_change()
             for instance in list(self._instances.values()):
@@ -534,197 +480,86 @@ class VrrpRuntime:
                     for index in instance.tracked_ifindex.values()
                 )
                 if own or tracked:
-                    await self._recheck_link(instance, own, tracked)
+                    binding = instance.binding
+                    observed = _LinkObserved(
+                        instance.name,
+                        await self._link_state(binding.ifname) if own else None,
+                        await self._tracked_states(binding) if tracked else None,
+                    )
+                    self._inputs_in.send_nowait(observed)
 
-    async def _recheck_link(self, instance: _Instance, own: bool = True,
-                            tracked: bool = True) -> None:
-        if own:
-            state = await self._rtnl.call(addresses.sync_link_state, instance.binding.ifname)
-            source = self._source_address(instance, state)
-            if self._usable(instance, state) and source != instance.primary:
+    async def _link_observed(self, observed: _LinkObserved) -> None:
+        instance = self._instances.get(observed.name)
+        if instance is None or not instance.started:
+            return
+        changes: Changes = []
+        state = observed.own
+        if state is not None:
+            source = instance.source_address(state)
+            if instance.usable(state) and source != instance.primary:
                 instance.primary = source
                 if not instance.faulted:
-                    await self._feed(instance, core.PrimaryAddressChanged(source))
-            self._set_link_fault(instance, state)
-        if tracked:
-            await self._check_tracked_interfaces(instance)
-        await self._apply_trackers(instance)
+                    await self._actions.feed(instance, core.PrimaryAddressChanged(source))
+            changes.append((LINK, instance.link_contribution(state)))
+        if observed.tracked is not None:
+            changes += instance.tracked_changes(observed.tracked)
+        await self._update(instance, changes)
 
-    def _set_link_fault(self, instance: _Instance, state: addresses.LinkState) -> None:
-        if self._usable(instance, state):
-            instance.fault_reasons.pop("link", None)
-        else:
-            instance.fault_reasons["link"] = self._fault_reason(instance, state)
+    # ---- received adverts -------------------------------------------------------------
 
-    async def _check_tracked_interfaces(self, instance: _Instance) -> None:
-        """keepalived track_interface: weight 0 = down is a fault; a negative weight is
-        subtracted while down, a positive one added while up."""
-        for ifname, weight in instance.binding.track_interfaces:
-            source = f"track_interface:{ifname}"
-            state = await self._rtnl.call(addresses.sync_link_state, ifname)
-            instance.tracked_ifindex[ifname] = state.index
-            up = state.index is not None and state.up
-            if weight == 0:
-                instance.priority_parts.pop(source, None)
-                if up:
-                    instance.fault_reasons.pop(source, None)
-                else:
-                    instance.fault_reasons[source] = f"tracked interface {ifname} is down"
-                continue
-            instance.fault_reasons.pop(source, None)
-            delta = weight if (up and weight > 0) or (not up and weight < 0) else 0
-            if delta:
-                instance.priority_parts[source] = delta
-            else:
-                instance.priority_parts.pop(source, None)
+    async def _receive_loop(self, group: InterfaceGroup) -> None:
+        with group.loop_scope:
+            while True:
+                await group.credit.acquire()
+                try:
+                    data, source, destination, hop_limit = await group.sock.receive()
+                except OSError as exc:
+                    group.credit.release()
+                    log.warning("vrrp_receive_error", interface=group.ifname, error=str(exc))
+                    await trio.sleep(0.1)
+                    continue
+                datagram = group.datagram(data, source, destination, hop_limit)
+                self._inputs_in.send_nowait(_Packet(group, datagram))
 
-    def _source_address(self, instance: _Instance, state: addresses.LinkState) -> IPAddress | None:
-        if instance.binding.unicast_src is not None:
-            return instance.binding.unicast_src
-        return state.primary_v4 if instance.family == 4 else state.primary_v6_linklocal
-
-    def _usable(self, instance: _Instance, state: addresses.LinkState) -> bool:
-        return state.up and self._source_address(instance, state) is not None
-
-    def _fault_reason(self, instance: _Instance, state: addresses.LinkState) -> str:
-        if state.index is None:
-            return f"interface {instance.binding.ifname} is gone"
-        if not state.up:
-            return f"interface {instance.binding.ifname} is down"
-        return f"interface {instance.binding.ifname} has no usable source address"
+    async def _receive(self, group: InterfaceGroup, datagram: core.Datagram) -> None:
+        if self._groups.get(group.key) is not group:
+            return  # queued before its interface's last instance was removed
+        verdict = group.dispatcher.receive(trio.current_time(), datagram)
+        if verdict.machine is not None:
+            instance = group.instances[verdict.machine.params.vrid]
+            await self._actions.execute(instance, verdict.actions)
 
     # ---- core → actions ---------------------------------------------------------------
 
-    async def _feed(self, instance: _Instance, event: Any) -> None:
-        async with instance.group.lock:
-            actions = instance.machine.handle(trio.current_time(), event)
-            await self._execute_locked(instance, actions)
-
-    async def _execute_locked(self, instance: _Instance, actions: list[Any]) -> None:
-        for action in actions:
-            match action:
-                case core.SendAdvert():
-                    await self._send_advert(instance, action)
-                case core.SetTimer(name=name, deadline=deadline):
-                    instance.timers[name] = deadline
-                case core.CancelTimer(name=name):
-                    instance.timers.pop(name, None)
-                case core.AddVips():
-                    await self._add_vips(instance)
-                case core.RemoveVips():
-                    await self._remove_vips(instance)
-                case core.SendGratuitous(count=count):
-                    self._announce(instance, count)
-                case core.NotifyTransition():
-                    self._notify(instance, action)
-                case core.Log(event=event, fields=fields):
-                    log.info(event, instance=instance.name, **fields)
-        if instance.timer_scope is not None:
-            instance.timer_scope.deadline = self._next_deadline(instance)
-
-    async def _send_advert(self, instance: _Instance, action: Any) -> None:
-        binding = instance.binding
-        src = instance.primary
-        if src is None:
-            return
-        destinations = binding.unicast_peers or (instance.group.sock.multicast_group,)
-        advert = instance.machine.advert(action.priority)
-        for dst in destinations:
-            message = core.encode_advert(advert, src, dst)
-            try:
-                await instance.group.sock.send(message, src, dst)
-            except OSError as exc:
-                log.warning(
-                    "vrrp_send_failed", instance=instance.name, dst=str(dst), error=str(exc)
-                )
-
-    async def _add_vips(self, instance: _Instance) -> None:
-        changes = await self._rtnl.call(addresses.sync_add, list(instance.binding.vips))
-        instance.vips_held = True
-        self._log_changes(instance, changes)
-
-    async def _remove_vips(self, instance: _Instance) -> None:
-        changes = await self._rtnl.call(addresses.sync_remove, list(instance.binding.vips))
-        instance.vips_held = False
-        self._log_changes(instance, changes)
-
-    def _log_changes(self, instance: _Instance, changes: list[addresses.AddressChange]) -> None:
-        for change in changes:
-            level = log.warning if change.action in ("failed", "kept-foreign") else log.info
-            level(
-                f"vip_{change.action.replace('-', '_')}",
-                instance=instance.name,
-                vip=str(change.vip.interface),
-                dev=change.vip.ifname,
-                detail=change.detail or None,
-            )
-
-    def _announce(self, instance: _Instance, count: int) -> None:
-        vips = [vip.address for vip in instance.binding.vips]
-        for _ in range(count):
-            instance.group.announcer.announce(vips)
-
-    def _notify(self, instance: _Instance, action: Any) -> None:
-        record = {
-            "at": self._wall_clock(),
-            "from": str(action.old),
-            "to": str(action.new),
-            "reason": action.reason,
-        }
+    def _notify(self, instance: Instance, action: core.NotifyTransition) -> None:
+        at = self._wall_clock()
+        record = {"at": at, "from": str(action.old), "to": str(action.new),
+                  "reason": action.reason}
         instance.transitions.append(record)
         del instance.transitions[:-10]
-        log.info(
-            "vrrp_transition",
-            instance=instance.name,
-            old=record["from"],
-            new=record["to"],
-            reason=action.reason,
-        )
-        self._event_sink({"kind": "vrrp_transition", "instance": instance.name,
-                          "priority": instance.machine.effective_priority, **record})
+        log.info("vrrp_transition", instance=instance.name, old=record["from"],
+                 new=record["to"], reason=action.reason)
+        self._event_sink(VrrpTransition(
+            instance=instance.name, old=action.old, new=action.new, reason=action.reason,
+            priority=instance.machine.effective_priority, at=at,
+        ))
         group = instance.binding.sync_group
-        if group is not None and self._nursery is not None:
-            new = action.new
-            if new == core.State.MASTER or (
-                new == core.State.BACKUP and action.old == core.State.MASTER
-            ):
-                self._nursery.start_soon(self._sync_follow, instance, new)
+        if group is not None:
+            members = [i.name for i in self._instances.values()
+                       if i.binding.sync_group == group]
+            self._followups.extend(
+                sync_group.follow(group, instance.name, action.old, action.new, members))
 
     # ---- state dump -------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
         """Called inside the VRRP loop (see call_in_loop)."""
-        instances = {}
-        for name, instance in self._instances.items():
-            machine = instance.machine
-            params = machine.params
-            instances[name] = {
-                "state": str(machine.state),
-                "interface": instance.binding.ifname,
-                "vrid": params.vrid,
-                "version": params.version,
-                "family": params.family,
-                "base_priority": params.base_priority,
-                "effective_priority": machine.effective_priority,
-                "advert_int": machine.advert_int,
-                "master_ip": str(machine.master_ip) if machine.master_ip else None,
-                "source_ip": str(instance.primary) if instance.primary else None,
-                "fault_reasons": dict(sorted(instance.fault_reasons.items())),
-                "priority_parts": dict(sorted(instance.priority_parts.items())),
-                "sync_group": instance.binding.sync_group,
-                "vips_held": [str(v.interface) for v in instance.binding.vips]
-                if instance.vips_held
-                else [],
-                "counters": machine.counters.as_dict(),
-                "last_transitions": list(instance.transitions),
-                "garp_sent": instance.group.announcer.sent,
-            }
         interfaces = {
             f"{group.ifname}/ipv{group.family}": {"drops": group.dispatcher.counters.as_dict()}
             for group in self._groups.values()
         }
-        return {"instances": instances, "interfaces": interfaces,
-                "vrrp_loop_tasks": count_trio_tasks()}
+        return {"instances": {name: i.describe() for name, i in self._instances.items()},
+                "interfaces": interfaces, "vrrp_loop_tasks": count_trio_tasks()}
 
     def take_timer_lateness(self, already_seen: int) -> tuple[int, list[float]]:
         """Called inside the VRRP loop: lateness values of timers fired since the caller's

@@ -6,7 +6,11 @@ import trio
 
 from haipvs.config import load_config
 from haipvs.config.model import TrackFile, VrrpScript
+from haipvs.policy.priority import NOTHING, Contribution, Kind, Source
 from haipvs.trackers import FileTracker, ScriptTracker, Trackers, read_track_file
+
+OK = Source(Kind.TRACK_SCRIPT, "ok")
+BAD = Source(Kind.TRACK_SCRIPT, "bad")
 
 
 def script(**kw):
@@ -15,7 +19,7 @@ def script(**kw):
 
 def test_first_result_decides_then_fall_and_rise_apply():
     tracker = ScriptTracker(script(rise=2, fall=3))
-    assert tracker.contribution(-10) == (0, None)  # nothing known yet
+    assert tracker.contribution(-10) == NOTHING  # nothing known yet
     assert tracker.record(True) and tracker.ok
     assert not tracker.record(False) and not tracker.record(False)
     assert tracker.record(False) and tracker.ok is False  # third failure in a row
@@ -28,28 +32,28 @@ def test_first_result_decides_then_fall_and_rise_apply():
 def test_script_weight_semantics():
     tracker = ScriptTracker(script())
     tracker.record(True)
-    assert tracker.contribution(20) == (20, None)  # positive: added while OK
-    assert tracker.contribution(-20) == (0, None)
-    assert tracker.contribution(0) == (0, None)
+    assert tracker.contribution(20) == Contribution(delta=20)  # positive: added while OK
+    assert tracker.contribution(-20) == NOTHING
+    assert tracker.contribution(0) == NOTHING
     tracker = ScriptTracker(script())
     tracker.record(False)
-    assert tracker.contribution(20) == (0, None)
-    assert tracker.contribution(-20) == (-20, None)  # negative: subtracted while failed
-    delta, fault = tracker.contribution(0)  # weight 0: failed = FAULT
-    assert delta == 0 and "chk" in fault
+    assert tracker.contribution(20) == NOTHING
+    assert tracker.contribution(-20) == Contribution(delta=-20)  # subtracted while failed
+    # weight 0: failed = FAULT
+    assert tracker.contribution(0) == Contribution(fault="track_script chk failed")
 
 
 def test_file_value_times_weight_and_faults():
     tracker = FileTracker(TrackFile(name="f", file="/nonexistent"))
-    assert tracker.contribution(3) == (0, None)
+    assert tracker.contribution(3) == NOTHING
     tracker.value = 5
-    assert tracker.contribution(3) == (15, None)
-    assert tracker.contribution(-2) == (-10, None)
-    assert tracker.contribution(0)[1] is not None  # non-zero with weight 0 = FAULT
+    assert tracker.contribution(3) == Contribution(delta=15)
+    assert tracker.contribution(-2) == Contribution(delta=-10)
+    assert tracker.contribution(0).fault is not None  # non-zero with weight 0 = FAULT
     tracker.value = 127
-    assert tracker.contribution(-2)[1] is not None  # -254 is a fault
+    assert tracker.contribution(-2).fault is not None  # -254 is a fault
     tracker.value = 0
-    assert tracker.contribution(0) == (0, None)
+    assert tracker.contribution(0) == NOTHING
 
 
 def test_read_track_file(tmp_path):
@@ -91,13 +95,13 @@ async def test_trackers_publish_and_follow_reload(tmp_path):
             return {(i, s): (d, f) for i, s, d, f in published}
 
         with trio.fail_after(5):  # until both scripts have a first result
-            while not (latest().get(("VI_1", "track_script:ok")) == (10, None)
-                       and latest().get(("VI_1", "track_script:bad"), (0, None))[1]):
+            while not (latest().get(("VI_1", OK)) == (10, None)
+                       and latest().get(("VI_1", BAD), (0, None))[1]):
                 await trio.sleep(0.01)
         latest = latest()
-        assert latest[("VI_1", "track_script:ok")] == (10, None)
-        assert latest[("VI_2", "track_script:ok")] == (0, None)  # OK with a negative weight
-        assert latest[("VI_1", "track_script:bad")][1] == "track_script bad failed"
+        assert latest[("VI_1", OK)] == (10, None)
+        assert latest[("VI_2", OK)] == (0, None)  # OK with a negative weight
+        assert latest[("VI_1", BAD)][1] == "track_script bad failed"
         ok_tracker = trackers.scripts["ok"]
 
         # Reload: VI_2 stops using `ok`, `bad` disappears; `ok` keeps running (same spec).
@@ -107,6 +111,6 @@ async def test_trackers_publish_and_follow_reload(tmp_path):
         new = new.replace(",\n     track_script: [{name: ok, weight: -5}]", "")
         trackers.update(load(tmp_path, new, "b.yaml"))
         assert trackers.scripts["ok"] is ok_tracker and "bad" not in trackers.scripts
-        assert ("VI_2", "track_script:ok", 0, None) in published
-        assert ("VI_1", "track_script:bad", 0, None) in published
+        assert ("VI_2", OK, 0, None) in published
+        assert ("VI_1", BAD, 0, None) in published
         nursery.cancel_scope.cancel()

@@ -1,0 +1,184 @@
+"""What the VRRP runtime holds per instance and per interface, and the instance's identity.
+
+`InstanceBinding` is the one home of an instance's identity (what a reload may not change
+for the instance to keep its state): the I/O facts here (name, interface, VIPs with device
+and label) plus the core's own rule for its parameters, asked through the core's public
+`Retune` input rather than restated.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from haipvs.drivers import addresses
+from haipvs.drivers.announce import Announcer
+from haipvs.drivers.vrrp_socket import VrrpSocket
+from haipvs.policy.priority import NOTHING, Contribution, InstancePriority, Kind, Source, weighted
+from haipvs.vrrp import core
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Packets a receive loop may have queued for the runtime's input queue before it waits:
+# beyond that the kernel's socket buffer holds them, as when the loop was busy before.
+RECEIVE_QUEUE_CREDIT = 64
+
+
+@dataclass(frozen=True)
+class InstanceBinding:
+    """What the runtime needs for one instance: the core's parameters plus the I/O facts."""
+
+    params: core.InstanceParams
+    ifname: str
+    vips: tuple[addresses.Vip, ...]
+    unicast_src: IPAddress | None = None
+    unicast_peers: tuple[IPAddress, ...] = ()
+    # (interface, weight): keepalived's track_interface (haipvs.policy.priority.weighted)
+    track_interfaces: tuple[tuple[str, int], ...] = ()
+    sync_group: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.params.name
+
+    @property
+    def family(self) -> int:
+        return self.params.family
+
+    def same_identity(self, new: InstanceBinding) -> bool:
+        """Whether `new` can retune this instance in place: same name, interface and VIPs
+        (with device and label), and parameters the core accepts as a Retune (VRID, family,
+        version, VIP addresses and owner-ness: haipvs.vrrp's rule)."""
+        if (self.name, self.ifname, frozenset(self.vips)) != (
+            new.name, new.ifname, frozenset(new.vips)
+        ):
+            return False
+        probe = core.VrrpMachine(self.params)  # INIT: a Retune only checks and stores
+        try:
+            probe.handle(0.0, core.Retune(new.params))
+        except ValueError:
+            return False
+        return True
+
+
+@dataclass
+class Instance:
+    binding: InstanceBinding
+    machine: core.VrrpMachine
+    group: InterfaceGroup
+    policy: InstancePriority
+    timers: dict[str, float] = field(default_factory=dict)  # armed by the core's SetTimer
+    primary: IPAddress | None = None
+    tracked_ifindex: dict[str, int | None] = field(default_factory=dict)
+    started: bool = False
+    vips_held: bool = False
+    transitions: list[dict[str, Any]] = field(default_factory=list)  # the dump's last ten
+
+    @property
+    def name(self) -> str:
+        return self.binding.name
+
+    @property
+    def family(self) -> int:
+        return self.binding.family
+
+    @property
+    def faulted(self) -> bool:
+        """What the machine was told (not what the sources say right now)."""
+        return self.policy.told_fault is not None
+
+    # ---- link facts -> sources (the rules are haipvs.policy.priority's) ----
+
+    def source_address(self, state: addresses.LinkState) -> IPAddress | None:
+        if self.binding.unicast_src is not None:
+            return self.binding.unicast_src
+        return state.primary_v4 if self.family == 4 else state.primary_v6_linklocal
+
+    def usable(self, state: addresses.LinkState) -> bool:
+        return state.up and self.source_address(state) is not None
+
+    def link_contribution(self, state: addresses.LinkState) -> Contribution:
+        if self.usable(state):
+            return NOTHING
+        ifname = self.binding.ifname
+        if state.index is None:
+            return Contribution(fault=f"interface {ifname} is gone")
+        if not state.up:
+            return Contribution(fault=f"interface {ifname} is down")
+        return Contribution(fault=f"interface {ifname} has no usable source address")
+
+    def tracked_changes(self, states: dict[str, addresses.LinkState]
+                        ) -> list[tuple[Source, Contribution]]:
+        """keepalived track_interface, with the weight rule every up/down tracker shares."""
+        changes = []
+        for ifname, weight in self.binding.track_interfaces:
+            state = states.get(ifname)
+            if state is None:  # read before a reload started tracking it
+                continue
+            self.tracked_ifindex[ifname] = state.index
+            up = state.index is not None and state.up
+            contribution = weighted(weight, up, f"tracked interface {ifname} is down")
+            changes.append((Source(Kind.TRACK_INTERFACE, ifname), contribution))
+        return changes
+
+    def describe(self) -> dict[str, Any]:
+        """The state dump's entry (format unchanged)."""
+        machine = self.machine
+        params = machine.params
+        return {
+            "state": str(machine.state),
+            "interface": self.binding.ifname,
+            "vrid": params.vrid,
+            "version": params.version,
+            "family": params.family,
+            "base_priority": params.base_priority,
+            "effective_priority": machine.effective_priority,
+            "advert_int": machine.advert_int,
+            "master_ip": str(machine.master_ip) if machine.master_ip else None,
+            "source_ip": str(self.primary) if self.primary else None,
+            "fault_reasons": self.policy.fault_reasons(),
+            "priority_parts": self.policy.priority_parts(),
+            "sync_group": self.binding.sync_group,
+            "vips_held": [str(v.interface) for v in self.binding.vips] if self.vips_held else [],
+            "counters": machine.counters.as_dict(),
+            "last_transitions": list(self.transitions),
+            "garp_sent": self.group.announcer.sent,
+        }
+
+
+@dataclass
+class InterfaceGroup:
+    """Instances sharing one interface and address family share one socket pair."""
+
+    ifname: str
+    family: int
+    ifindex: int
+    sock: VrrpSocket
+    announcer: Announcer
+    dispatcher: core.Dispatcher
+    instances: dict[int, Instance] = field(default_factory=dict)
+    loop_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    # The receive loop takes one credit per queued packet; the runtime returns it once the
+    # packet is handled (backpressure into the socket buffer instead of an unbounded queue).
+    credit: trio.Semaphore = field(default_factory=lambda: trio.Semaphore(RECEIVE_QUEUE_CREDIT))
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.ifname, self.family
+
+    def datagram(self, data: bytes, source: Any, destination: Any,
+                 hop_limit: int | None) -> core.Datagram:
+        """What the socket gave, as the core's datagram (IPv4 comes with its header)."""
+        if self.family == 4:
+            return core.parse_ipv4_datagram(data)
+        return core.Datagram(
+            family=6,
+            src=source,
+            dst=destination or self.sock.multicast_group,
+            ttl=hop_limit if hop_limit is not None else -1,
+            payload=data,
+            ip_total_length=None,
+        )
