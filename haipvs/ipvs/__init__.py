@@ -4,7 +4,7 @@ Layers (a module imports only from layers below it):
 
     model, errors, protocol           data, errors and the uapi's numbers (pure)
     codec                             model objects <-> netlink attribute bytes (pure)
-    ops, plan, backend                typed ops, plan(desired, kernel) -> ops, the
+    ops, planner, backend             typed ops, plan(desired, kernel) -> ops, the
                                       IpvsBackend/NetlinkTransport protocols (pure)
     desired, quorum, status           desired table from config + health, status output (pure)
     netlink, ownership                I/O: the one backend (owner thread), the ledger file
@@ -40,8 +40,8 @@ _EXPORTS = {
     "SyncDaemonConfig": "model",
     "SyncState": "model",
     "Timeouts": "model",
-    "Plan": "plan",
-    "plan": "plan",
+    "Plan": "planner",
+    "plan": "planner",
     "Reconciler": "reconcile",
     "HealthNote": "status",
     "health_from_dump": "status",

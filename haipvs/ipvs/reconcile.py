@@ -3,7 +3,7 @@
 `Reconciler` owns the IPVS owner thread and its one backend (haipvs/ipvs/netlink.py, behind
 haipvs/ipvs/backend.py's IpvsBackend) and runs dump -> plan -> apply whenever asked,
 retrying with back-off while IPVS is unavailable. What to change is decided by the pure
-`plan` (haipvs/ipvs/plan.py); this module only does the I/O and the logging.
+`plan` (haipvs/ipvs/planner.py); this module only does the I/O and the logging.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from haipvs.ipvs.model import IpvsTable, ServiceKey, SyncDaemonConfig, Timeouts
 from haipvs.ipvs.netlink import BATCH_WINDOW, NetlinkIpvs
 from haipvs.ipvs.ops import Op, SideOp, StartSyncDaemon, StopSyncDaemon
 from haipvs.ipvs.ownership import OwnershipLedger
-from haipvs.ipvs.plan import Plan, plan, plan_sync_daemons, plan_timeouts
+from haipvs.ipvs.planner import Plan, plan, plan_sync_daemons, plan_timeouts
 
 log = structlog.get_logger("haipvs.ipvs")
 

@@ -13,10 +13,13 @@ from haipvs.ipvs.model import (
     IpvsTable,
     Service,
     ServiceKey,
+    SyncDaemonConfig,
+    SyncState,
+    Timeouts,
     TunnelType,
 )
-from haipvs.ipvs.ops import OpKind
-from haipvs.ipvs.plan import plan
+from haipvs.ipvs.ops import OpKind, SetTimeouts, StartSyncDaemon, StopSyncDaemon
+from haipvs.ipvs.planner import plan, plan_sync_daemons, plan_timeouts
 
 WEB = ServiceKey.inet("tcp", "192.0.2.100", 80)
 DNS = ServiceKey.inet("udp", "192.0.2.100", 53)
@@ -174,3 +177,38 @@ def test_plan_converges_in_one_pass_and_keeps_foreign(desired, actual, extra_own
     assert sorted(result.foreign, key=lambda k: k.sort_key) == sorted(
         actual.keys() - owned, key=lambda k: k.sort_key)
     assert not plan(desired, after, owned)
+
+
+# keepalived's check/ipvswrapper.c: ipvs_set_timeouts() sends only the configured
+# lvs_timeouts (0 keeps the kernel's value, as `ipvsadm --set` does).
+
+def test_timeouts_set_only_when_a_configured_value_differs():
+    have = Timeouts(900, 120, 300)
+    assert plan_timeouts(Timeouts(900, 0, 0), have) is None
+    assert plan_timeouts(Timeouts(0, 0, 0), have) is None
+    want = Timeouts(100, 0, 30)
+    assert plan_timeouts(want, have) == SetTimeouts(want)
+
+
+# keepalived's check/ipvswrapper.c: ipvs_start/stop_syncd(); the kernel cannot change a
+# running daemon's interface or syncid, so a changed one is stopped and started again.
+
+MASTER = SyncDaemonConfig(SyncState.MASTER, "eth1", 5)
+BACKUP = SyncDaemonConfig(SyncState.BACKUP, "eth1", 5)
+
+
+def test_sync_daemon_started_when_missing_and_left_alone_when_running():
+    assert plan_sync_daemons([MASTER], []) == [StartSyncDaemon(MASTER)]
+    # the kernel reports maxlen/port/ttl it chose; only interface and syncid are compared
+    running = replace(MASTER, maxlen=1472, mcast_port=8848, mcast_ttl=1)
+    assert plan_sync_daemons([MASTER], [running]) == []
+
+
+def test_sync_daemon_switch_stops_before_it_starts():
+    assert plan_sync_daemons([BACKUP], [MASTER]) == [
+        StopSyncDaemon(SyncState.MASTER), StartSyncDaemon(BACKUP)]
+    moved = replace(MASTER, interface="eth2")
+    assert plan_sync_daemons([moved], [MASTER]) == [
+        StopSyncDaemon(SyncState.MASTER), StartSyncDaemon(moved)]
+    assert plan_sync_daemons([], [MASTER, BACKUP]) == [
+        StopSyncDaemon(SyncState.MASTER), StopSyncDaemon(SyncState.BACKUP)]
