@@ -1,22 +1,15 @@
 """The public face of the sans-I/O VRRP core: everything a driver needs, in one namespace.
 
+Modules: packet (codec), validate (receive ladder, dispatcher), messages (State, inputs,
+actions, timer names), state (VrrpMachine), transitions (the TRANSITIONS table and its
+handlers), params and counters.
+
 Nothing here opens a socket, reads a clock or draws a random number; time comes in as
 `now` (monotonic seconds) with every input.
 """
 
 from haipvs.vrrp.counters import InstanceCounters, InterfaceCounters
-from haipvs.vrrp.packet import (
-    IPPROTO_VRRP,
-    VRRP_TTL,
-    Advert,
-    Datagram,
-    PacketError,
-    decode_advert,
-    encode_advert,
-    parse_ipv4_datagram,
-)
-from haipvs.vrrp.params import OWNER_PRIORITY, GarpParams, InstanceParams
-from haipvs.vrrp.state import (
+from haipvs.vrrp.messages import (
     INPUT_TYPES,
     TIMER_ADVERT,
     TIMER_GARP_DELAY,
@@ -24,7 +17,6 @@ from haipvs.vrrp.state import (
     TIMER_GARP_REFRESH,
     TIMER_MASTER_DOWN,
     TIMER_PREEMPT_DELAY,
-    TRANSITIONS,
     Action,
     AddVips,
     AdvertReceived,
@@ -46,8 +38,20 @@ from haipvs.vrrp.state import (
     State,
     SyncGroupTransition,
     TimerExpired,
-    VrrpMachine,
 )
+from haipvs.vrrp.packet import (
+    IPPROTO_VRRP,
+    VRRP_TTL,
+    Advert,
+    Datagram,
+    PacketError,
+    decode_advert,
+    encode_advert,
+    parse_ipv4_datagram,
+)
+from haipvs.vrrp.params import OWNER_PRIORITY, GarpParams, InstanceParams
+from haipvs.vrrp.state import VrrpMachine
+from haipvs.vrrp.transitions import TRANSITIONS
 from haipvs.vrrp.validate import (
     LADDER,
     Dispatcher,
