@@ -1,55 +1,66 @@
 """Health checkers: which real servers are up (keepalived TCP/HTTP/SSL/MISC/UDP/DNS checks).
 
+Layers (a module imports only from layers below it):
+
+    spec, state                 check definitions and up/down bookkeeping (pure)
+    net, tcp, http, ...         one probe attempt each, over the network (trio, sockets)
+    url_digest                  genhash: the MD5 of a URL's body
+    probes, tcpbatch            run_probe dispatch; the batched TCP scheduler
+    engine, config_map          the trio engine; the plan for a config
+
 Public API:
 - `HealthEngine(plan, on_change)`: run in a trio nursery; `engine.health(service, dest)` is
   the IPVS HealthView; `update(plan)` on reload; `pause`/`resume`/`pause_services` for
   ha_suspend; `snapshot()` for the state dump.
 - `specs_from_config(config)`: the plan for a config.
 - `genhash(url)`: MD5 of a URL's body for http_get/ssl_get `digest`.
+
+The names are re-exported lazily: importing `haipvs.health.state` or `haipvs.health.spec`
+must not load trio or structlog, which only the probes and the engine need. (No submodule
+shares a re-exported name: importing it would replace the name with the module.)
 """
 
-from haipvs.health.config_map import check_spec, specs_from_config
-from haipvs.health.engine import HealthEngine, HealthPlan, ServerKey
-from haipvs.health.genhash import fetch_url, genhash, genhash_async
-from haipvs.health.net import ProbeFailure
-from haipvs.health.probes import run_probe
-from haipvs.health.spec import (
-    CheckSpec,
-    DnsProbe,
-    Endpoint,
-    HttpProbe,
-    MiscProbe,
-    TcpProbe,
-    Timing,
-    TlsSpec,
-    UdpProbe,
-    UrlSpec,
-)
-from haipvs.health.state import CheckResult, CheckState, ServerHealth, aggregate
+from __future__ import annotations
 
-__all__ = [
-    "CheckResult",
-    "CheckSpec",
-    "CheckState",
-    "DnsProbe",
-    "Endpoint",
-    "HealthEngine",
-    "HealthPlan",
-    "HttpProbe",
-    "MiscProbe",
-    "ProbeFailure",
-    "ServerHealth",
-    "ServerKey",
-    "TcpProbe",
-    "Timing",
-    "TlsSpec",
-    "UdpProbe",
-    "UrlSpec",
-    "aggregate",
-    "check_spec",
-    "fetch_url",
-    "genhash",
-    "genhash_async",
-    "run_probe",
-    "specs_from_config",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "check_spec": "config_map",
+    "specs_from_config": "config_map",
+    "HealthEngine": "engine",
+    "HealthPlan": "engine",
+    "ServerKey": "engine",
+    "fetch_url": "url_digest",
+    "genhash": "url_digest",
+    "genhash_async": "url_digest",
+    "ProbeFailure": "net",
+    "run_probe": "probes",
+    "CheckSpec": "spec",
+    "DnsProbe": "spec",
+    "Endpoint": "spec",
+    "HttpProbe": "spec",
+    "MiscProbe": "spec",
+    "TcpProbe": "spec",
+    "Timing": "spec",
+    "TlsSpec": "spec",
+    "UdpProbe": "spec",
+    "UrlSpec": "spec",
+    "CheckResult": "state",
+    "CheckState": "state",
+    "ServerHealth": "state",
+    "aggregate": "state",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'haipvs.health' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"haipvs.health.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -82,29 +82,35 @@ def _checker_states(checkers: Iterable[_Checker]) -> Iterable[tuple[str, CheckSt
 
 class HealthEngine:
     """Run with `await nursery.start(engine.run)`; then `health()` answers for every server
-    in the plan (servers not in the plan, or without checks, are up)."""
+    in the plan (servers not in the plan, or without checks, are up).
+
+    `probe_runner(probe) -> CheckResult` runs one attempt of any probe; leave it out to probe
+    the network (run_probe, TCP batched)."""
 
     def __init__(
         self,
         plan: HealthPlan,
         on_change: ChangeCallback | None = None,
         *,
-        probe_runner: ProbeRunner = run_probe,
+        probe_runner: ProbeRunner | None = None,
         rng: random.Random | None = None,
         max_spread: float | None = None,
     ) -> None:
         self._plan = _normalize(plan)
         self._on_change = on_change
-        self._run_probe = probe_runner
+        # Probing is an explicit dependency. Without a runner the engine probes the network
+        # itself: TCP checks through the batched scheduler (tcpbatch.py: many non-blocking
+        # connects in one task, what 10k checks/s needs), every other kind through
+        # run_probe. A given runner (fakes in tests) runs every probe, TCP ones included.
+        self._run_probe: ProbeRunner = run_probe if probe_runner is None else probe_runner
+        self._batch_tcp = probe_runner is None
         self._rng = rng if rng is not None else random.Random()
         self._max_spread = max_spread
         self._checkers: dict[CheckSpec, _Checker] = {}
         self._servers: dict[ServerKey, _Server] = {}
         self._paused: set[ServerKey] = set()
         self._nursery: trio.Nursery | None = None
-        # TCP checks go to the batched scheduler unless tests inject their own probes.
         self._tcp: TcpBatchScheduler | None = None
-        self._batch_tcp = probe_runner is run_probe
 
     # -- lifecycle -------------------------------------------------------------------------
 
