@@ -1,0 +1,242 @@
+"""Health checkers of a real server (keepalived's TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK,
+UDP_CHECK, DNS_CHECK) and the URLs of the HTTP ones."""
+
+# setting() returns a dataclasses.field (see settings.py); ruff only knows field() itself.
+# ruff: noqa: RUF009
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from haipvs import limits
+from haipvs.config.common import ABS_PATH, HOSTNAME, PORT
+from haipvs.config.compound import ListOf, Nested
+from haipvs.config.kinds import (
+    Argv,
+    Bool,
+    Choice,
+    Float,
+    HexBytes,
+    Int,
+    IPAddr,
+    Regex,
+    StatusCodes,
+    Text,
+)
+from haipvs.config.settings import inputs, model_section, override, setting
+from haipvs.config.spec import REQUIRED, Field, Section, Values
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+CHECKER_RENAMED = {
+    "nb_get_retry": "nb_get_retry is keepalived's old name; use retry",
+    "connect_timeout_ms": "use connect_timeout (seconds, fractions allowed)",
+}
+
+
+@dataclass(frozen=True)
+class HttpUrl:
+    path: str = setting(Text(8192, r"/\S*", "starts with '/', no spaces"), doc="path to GET")
+    # Accepted status codes as inclusive (low, high) ranges; default 200..299.
+    status_code: tuple[tuple[int, int], ...] = setting(
+        StatusCodes(), ((200, 299),), "accepted status codes", doc_default="200-299"
+    )
+    # 32 lower-case hex digits: MD5 of the body
+    digest: str | None = setting(Text(32, r"[0-9a-fA-F]{32}", "32 hex digits"), None,
+                                 "MD5 of the body (see `haipvs genhash`)")
+    # Python `re` syntax, validated; searched in the body
+    regex: str | None = setting(Regex(), None, "the body must contain a match")
+    # When both digest and regex are set, both must match.
+
+    def status_ok(self, code: int) -> bool:
+        return any(low <= code <= high for low, high in self.status_code)
+
+
+def _derive_url(v: Values) -> dict[str, Any]:
+    return {"digest": v["digest"].lower() if v["digest"] is not None else None}
+
+
+HTTP_URL = model_section(
+    HttpUrl,
+    "http_url",
+    "URL to check",
+    "One URL of an HTTP/SSL check. Every listed URL must pass.",
+    derive=_derive_url,
+    rules=("With both `digest` and `regex`, both must match.",),
+    renamed={"status": "use status_code"},
+)
+
+
+@dataclass(frozen=True)
+class Checker:
+    """Fields shared by every health checker. Times are seconds. `delay_loop` None means the
+    virtual server's delay_loop. `retry` is the number of retries after a failure before the
+    real server is declared down (keepalived `retry`, formerly `nb_get_retry`)."""
+
+    kind: ClassVar[str] = ""
+
+    retry: int = setting(Int(0, limits.RETRY_MAX), limits.DEFAULT_RETRY,
+                         "retries after a failed check before the server is declared down")
+    delay_before_retry: float = setting(Float(0, 86400), limits.DEFAULT_DELAY_BEFORE_RETRY,
+                                        "seconds between retries")
+    delay_loop: float | None = setting(Float(limits.DELAY_LOOP_MIN, limits.DELAY_LOOP_MAX),
+                                       None, "seconds between checks",
+                                       doc_default="the virtual server's delay_loop")
+    # random delay up to this before the first check
+    warmup: float | None = setting(Float(0, 86400), None,
+                                   "wait a random time up to this before the first check")
+    # start "down" until the first success
+    alpha: bool = setting(Bool(), False, "start the server as down until its first success")
+
+
+@dataclass(frozen=True)
+class ConnectChecker(Checker):
+    """A checker that opens a connection: to connect_ip (default the real server address)
+    and connect_port (default the real server port), optionally from `bindto`."""
+
+    connect_timeout: float = setting(Float(0.001, 3600), limits.DEFAULT_CONNECT_TIMEOUT,
+                                     "seconds to connect / get a reply")
+    connect_ip: IPAddress | None = setting(IPAddr(), None, "address to check",
+                                           doc_default="the real server's address")
+    connect_port: int | None = setting(PORT, None, "port to check",
+                                       doc_default="the real server's port")
+    bindto: IPAddress | None = setting(IPAddr(), None, "local source address")
+
+
+def _checker_section(
+    cls: type, title: str, doc: str, renamed: dict[str, str] | None = None, **more: Any
+) -> Section:
+    return model_section(cls, cls.kind, title, doc,
+                         renamed={**CHECKER_RENAMED, **(renamed or {})}, **more)
+
+
+@dataclass(frozen=True)
+class TcpCheck(ConnectChecker):
+    kind: ClassVar[str] = "tcp_check"
+
+
+TCP_CHECK = _checker_section(TcpCheck, "TCP check", "Up when a TCP connection opens.")
+
+
+@dataclass(frozen=True)
+class HttpGet(ConnectChecker):
+    kind: ClassVar[str] = "http_get"
+
+    delay_before_retry: float = override(Checker, "delay_before_retry",
+                                         limits.DEFAULT_HTTP_DELAY_BEFORE_RETRY)
+    # at least one
+    urls: tuple[HttpUrl, ...] = setting(ListOf(Nested(HTTP_URL), 1), REQUIRED, "URLs to GET",
+                                        key="url", model_default=())
+    # Host header; default the connect address
+    virtualhost: str | None = setting(HOSTNAME, None, "Host header",
+                                      doc_default="the connect address")
+    # "1.0" or "1.1"
+    http_protocol: str = setting(Choice(("1.0", "1.1")), "1.0", "HTTP version of the request")
+
+
+HTTP_RENAMED = {"urls": "use url: [{path: ...}]"}
+HTTP_GET = _checker_section(
+    HttpGet, "HTTP check", "Up when every URL answers with an accepted status (and body).",
+    HTTP_RENAMED,
+)
+
+
+@dataclass(frozen=True)
+class SslGet(HttpGet):
+    kind: ClassVar[str] = "ssl_get"
+
+    # send SNI (server_name, else virtualhost) when a name is known
+    sni: bool = setting(Bool(), True,
+                        "send SNI (server_name, else virtualhost) when a name is known")
+    server_name: str | None = setting(HOSTNAME, None, "SNI and certificate name",
+                                      doc_default="virtualhost")
+    # verify the certificate chain and name
+    verify: bool = setting(Bool(), False, "verify the certificate chain and name")
+    # CA bundle for verify; default the system store
+    ca_file: str | None = setting(ABS_PATH, None, "CA bundle for verify",
+                                  doc_default="the system store")
+
+
+def _check_ssl(v: Values) -> None:
+    if v.ok("ca_file", "verify") and v["ca_file"] is not None and not v["verify"]:
+        v.error("ca_file", "ca_file is only used with verify: true")
+
+
+SSL_GET = _checker_section(
+    SslGet, "HTTPS check", "Like http_get, over TLS.", HTTP_RENAMED,
+    check=_check_ssl, rules=("`ca_file` only with `verify: true`.",),
+)
+
+
+@dataclass(frozen=True)
+class MiscCheck(Checker):
+    """Runs `path` (argv, no shell). Exit 0 = up; with misc_dynamic, exit 2..255 = up with
+    weight (code - 2), 1 = down. `timeout` None means the effective delay_loop."""
+
+    kind: ClassVar[str] = "misc_check"
+
+    path: tuple[str, ...] = setting(Argv(), REQUIRED,
+                                    "program and arguments; run directly, never by a shell",
+                                    model_default=())
+    timeout: float | None = setting(Float(0.01, 86400), None,
+                                    "kill the program after this many seconds",
+                                    doc_default="the effective delay_loop")
+    misc_dynamic: bool = setting(Bool(), False,
+                                 "exit 0 = up, 1 = down, 2..255 = up with weight (code - 2)")
+    user: str | None = setting(
+        Text(32, r"[A-Za-z_][A-Za-z0-9_.-]*(:[A-Za-z_][A-Za-z0-9_.-]*)?", "user or user:group"),
+        None, "run as this user", doc_default="root",
+    )
+
+
+MISC_CHECK = _checker_section(
+    MiscCheck, "Program check", "Up when a program exits 0.",
+    {"misc_path": "use path", "misc_timeout": "use timeout"},
+)
+
+
+@dataclass(frozen=True)
+class UdpCheck(ConnectChecker):
+    kind: ClassVar[str] = "udp_check"
+
+    payload: bytes = inputs(
+        Field("payload", Text(1472), None, "datagram to send (text)", doc_default="empty"),
+        Field("payload_hex", HexBytes(), None, "datagram to send (hex); instead of payload"),
+        default=b"",
+    )
+    require_reply: bool = setting(
+        Bool(), False, "up only if a reply arrives (else: up unless ICMP port unreachable)"
+    )
+
+
+def _check_udp(v: Values) -> None:
+    if v["payload"] is not None and v["payload_hex"] is not None:
+        v.error("payload_hex", "give payload or payload_hex, not both")
+
+
+def _derive_udp(v: Values) -> dict[str, Any]:
+    hex_payload = v["payload_hex"]
+    return {"payload": hex_payload if hex_payload is not None else (v["payload"] or "").encode()}
+
+
+UDP_CHECK = _checker_section(
+    UdpCheck, "UDP check", "Sends a datagram; see require_reply.",
+    derive=_derive_udp, check=_check_udp,
+    rules=("`payload` and `payload_hex` are exclusive.",),
+)
+
+
+@dataclass(frozen=True)
+class DnsCheck(ConnectChecker):
+    kind: ClassVar[str] = "dns_check"
+
+    type: str = setting(Choice(limits.DNS_TYPES), "SOA", "query type")
+    name: str = setting(HOSTNAME, ".", "query name")
+
+
+DNS_CHECK = _checker_section(DnsCheck, "DNS check", "Up when the server answers the query.")
+
+CHECKERS = (TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, UDP_CHECK, DNS_CHECK)
+CHECKER_NAMES = frozenset(c.name for c in CHECKERS)

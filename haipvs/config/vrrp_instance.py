@@ -1,0 +1,340 @@
+"""VRRP instances (keepalived's `vrrp_instance`) and what they are built from: VIPs,
+authentication, gratuitous ARP timing and references to tracked interfaces, scripts and files."""
+
+# setting() returns a dataclasses.field (see settings.py); ruff only knows field() itself.
+# ruff: noqa: RUF009
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from haipvs import limits
+from haipvs.config.common import IFNAME, SCRIPT_NAME, SECONDS_LONG, TRACKER_WEIGHT
+from haipvs.config.compound import ListOf, Nested, ScalarOr
+from haipvs.config.kinds import Argv, Bool, Choice, Float, Int, IPAddr, IPInterfaceKind, Text
+from haipvs.config.settings import derived, model_section, setting
+from haipvs.config.spec import REQUIRED, Values
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """VRRPv2 simple-text authentication (RFC 2338). `password` is at most 8 octets (UTF-8);
+    on the wire it is zero-padded to 8."""
+
+    type: str = setting(Choice(("PASS",)), "PASS", "only simple-text `PASS` is supported",
+                        model_default=REQUIRED)
+    password: str = setting(
+        Text(limits.AUTH_PASS_MAX_OCTETS, octets=True),
+        doc="at most 8 octets (longer is an error, not silently truncated); quote it",
+    )
+
+
+AUTHENTICATION = model_section(
+    Authentication,
+    "authentication",
+    "VRRPv2 authentication",
+    "VRRPv2 simple-text authentication (RFC 2338). Not available with version 3.",
+    renamed={"auth_type": "use type", "auth_pass": "use password"},
+)
+
+
+@dataclass(frozen=True)
+class VirtualAddress:
+    """A VIP. `address` carries the prefix (bare addresses are /32 or /128). `dev` None means
+    the instance's interface. `label` (IPv4 only) starts with the device name and ':'."""
+
+    address: IPInterface = setting(IPInterfaceKind(), doc="the virtual address and prefix length")
+    dev: str | None = setting(IFNAME, None, "interface to add it to",
+                              doc_default="the instance's interface")
+    label: str | None = setting(
+        Text(15), None,
+        "IPv4 address label; must start with the device name and ':', e.g. `eth0:1`",
+    )
+
+
+def _check_vip(v: Values) -> None:
+    if v.ok("address", "label") and v["label"] is not None and v["address"].version == 6:
+        v.error("label", "labels exist only for IPv4 addresses")
+
+
+VIRTUAL_ADDRESS = model_section(
+    VirtualAddress,
+    "virtual_address",
+    "Virtual IP address",
+    "A VIP: `192.0.2.100/24`, bare `192.0.2.100` (= /32, /128 for IPv6), or the mapping form.",
+    check=_check_vip,
+    rules=("`label` only for IPv4.",),
+)
+
+
+@dataclass(frozen=True)
+class GarpSettings:
+    """Gratuitous ARP / unsolicited NA timing, keepalived's garp_* settings (seconds, counts)."""
+
+    master_delay: float = setting(
+        SECONDS_LONG, limits.GARP_MASTER_DELAY,
+        "seconds after becoming MASTER before the second burst; 0 = no second burst",
+    )
+    master_repeat: int = setting(Int(1, limits.GARP_REPEAT_MAX), limits.GARP_MASTER_REPEAT,
+                                 "gratuitous ARPs / NAs per burst")
+    master_refresh: float = setting(SECONDS_LONG, limits.GARP_MASTER_REFRESH,
+                                    "repeat a burst this often while MASTER; 0 = off")
+    lower_prio_repeat: int = setting(
+        Int(0, limits.GARP_REPEAT_MAX), limits.GARP_LOWER_PRIO_REPEAT,
+        "burst size when a lower-priority advert is seen while MASTER",
+    )
+    lower_prio_delay: float = setting(SECONDS_LONG, limits.GARP_LOWER_PRIO_DELAY,
+                                      "delay before that burst")
+
+
+GARP = model_section(
+    GarpSettings,
+    "garp",
+    "Gratuitous ARP timing",
+    "When the MASTER announces its VIPs (keepalived's `garp_*` settings).",
+)
+
+
+@dataclass(frozen=True)
+class TrackInterface:
+    """An interface an instance depends on. weight 0: down puts the instance into FAULT;
+    negative: subtracted from the priority while down; positive: added while up."""
+
+    name: str = setting(IFNAME, doc="the tracked interface")
+    weight: int = setting(
+        TRACKER_WEIGHT, 0,
+        "0: down = FAULT; negative: subtracted while down; positive: added while up",
+    )
+
+
+TRACK_INTERFACE = model_section(
+    TrackInterface,
+    "track_interface",
+    "Tracked interface",
+    "An interface the instance depends on (keepalived `track_interface`); `eth1` or the "
+    "mapping form.",
+)
+
+
+@dataclass(frozen=True)
+class TrackRef:
+    """An instance's use of a `vrrp_scripts` / `vrrp_track_files` entry; `weight` None means
+    the entry's own weight."""
+
+    name: str = setting(SCRIPT_NAME, doc="name of the `vrrp_scripts` / `vrrp_track_files` entry")
+    weight: int | None = setting(TRACKER_WEIGHT, None, "overrides the entry's weight",
+                                 doc_default="the entry's weight")
+
+
+TRACK_REF = model_section(
+    TrackRef,
+    "track_ref",
+    "Tracker reference",
+    "An instance's use of a tracking script or file, by name (keepalived `track_script` / "
+    "`track_file`); `chk_web` or the mapping form.",
+)
+
+# The advert_int rule, as the field doc and the section rule state it.
+ADVERT_INT_RULE = (
+    f"whole seconds {limits.ADVERT_INT_V2_MIN}..{limits.ADVERT_INT_V2_MAX} with version 2, "
+    f"{limits.ADVERT_INT_V3_MIN:g}..{limits.ADVERT_INT_V3_MAX:g} in {limits.ADVERT_INT_V3_STEP:g}"
+    " steps with version 3"
+)
+VRRP_VERSION = Int(min(limits.VRRP_VERSIONS), max(limits.VRRP_VERSIONS), limits.VRRP_VERSIONS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VrrpInstance:
+    """One virtual router. Keyword-only: its attributes are in file order (the order of the
+    reference and of `haipvs schema`), not in an order fit for positional arguments."""
+
+    name: str = setting(Text(64, r"[A-Za-z0-9_.:-]+", "letters, digits, '_', '.', ':', '-'"),
+                        doc="unique instance name")
+    # initial state: "BACKUP" or "MASTER"
+    state: str = setting(Choice(("BACKUP", "MASTER")), "BACKUP",
+                         "initial state; MASTER only takes effect at once with priority 255")
+    interface: str = setting(IFNAME, doc="interface the adverts are sent and received on")
+    virtual_router_id: int = setting(Int(limits.VRID_MIN, limits.VRID_MAX),
+                                     doc="VRID, shared by the directors of a pair")
+    priority: int = setting(Int(limits.PRIORITY_MIN, limits.PRIORITY_MAX),
+                            limits.DEFAULT_PRIORITY,
+                            f"higher wins; {limits.OWNER_PRIORITY} = address owner")
+    # seconds; whole for v2, 0.01 steps for v3
+    advert_int: float = setting(Float(limits.ADVERT_INT_MIN, limits.ADVERT_INT_MAX),
+                                limits.DEFAULT_ADVERT_INT,
+                                f"seconds between adverts: {ADVERT_INT_RULE}")
+    # 2 or 3; always 3 for IPv6 (absent in the file: derived from the VIPs)
+    version: int = setting(VRRP_VERSION, None, "VRRP version",
+                           doc_default=f"{limits.DEFAULT_VRRP_VERSION} (3 for IPv6)",
+                           model_default=limits.DEFAULT_VRRP_VERSION)
+    family: int = derived(4)  # 4 or 6, from the VIPs
+    preempt: bool = setting(Bool(), True, "take over from a lower-priority MASTER")
+    preempt_delay: float = setting(Float(0, limits.PREEMPT_DELAY_MAX), 0.0,
+                                   "seconds to wait before preempting")
+    authentication: Authentication | None = setting(Nested(AUTHENTICATION), None, "VRRPv2 only")
+    # set whenever unicast_peers is non-empty
+    unicast_src_ip: IPAddress | None = setting(
+        IPAddr(), None, "source address of the adverts; required with unicast_peers"
+    )
+    unicast_peers: tuple[IPAddress, ...] = setting(ListOf(IPAddr()), (),
+                                                   "send adverts unicast to these peers")
+    # only with unicast_peers
+    unicast_min_ttl: int | None = setting(Int(0, limits.TTL_MAX), None,
+                                          "drop unicast adverts with a lower TTL")
+    unicast_max_ttl: int | None = setting(Int(0, limits.TTL_MAX), None,
+                                          "drop unicast adverts with a higher TTL")
+    # at least one, all of `family`
+    virtual_ipaddress: tuple[VirtualAddress, ...] = setting(
+        ListOf(ScalarOr(VIRTUAL_ADDRESS, "address"), 1), doc="the VIPs (all of one family)"
+    )
+    garp: GarpSettings = setting(Nested(GARP), GarpSettings(), "gratuitous ARP timing",
+                                 doc_default="see [garp](#garp)")
+    track_interface: tuple[TrackInterface, ...] = setting(
+        ListOf(ScalarOr(TRACK_INTERFACE, "name")), (), "tracked interfaces"
+    )
+    track_script: tuple[TrackRef, ...] = setting(ListOf(ScalarOr(TRACK_REF, "name")), (),
+                                                 "tracking scripts, by name")
+    track_file: tuple[TrackRef, ...] = setting(ListOf(ScalarOr(TRACK_REF, "name")), (),
+                                               "tracking files, by name")
+    # Notify scripts (argv, no shell). `notify` also gets: INSTANCE <name> <state> <priority>.
+    notify_master: tuple[str, ...] | None = setting(Argv(), None, "run on becoming MASTER")
+    notify_backup: tuple[str, ...] | None = setting(Argv(), None, "run on becoming BACKUP")
+    notify_fault: tuple[str, ...] | None = setting(Argv(), None, "run on entering FAULT")
+    notify_stop: tuple[str, ...] | None = setting(Argv(), None, "run when the instance stops")
+    notify: tuple[str, ...] | None = setting(
+        Argv(), None,
+        "run on every transition with arguments `INSTANCE <name> <state> <priority>` appended",
+    )
+
+    @property
+    def unicast(self) -> bool:
+        return bool(self.unicast_peers)
+
+
+VRRP_RULES = (
+    "All VIPs of an instance are of one family; IPv6 instances use version 3.",
+    f"`advert_int`: {ADVERT_INT_RULE.replace(', ', '; ')}.",
+    "`authentication` only with version 2.",
+    "`unicast_src_ip` is required with `unicast_peers` (haipvs must know which local address "
+    "the peers expect); peers are of its family, differ from it, and it is not a VIP.",
+    "`unicast_min_ttl` / `unicast_max_ttl` only with `unicast_peers`; min <= max.",
+    "A VIP `label` starts with its device name (`dev`, else `interface`) and ':'.",
+    "A VIP appears once per instance and in one instance only.",
+    "`virtual_router_id` is unique per interface and family.",
+)
+
+
+def _vip_families(v: Values) -> set[int]:
+    return {vip.address.version for _, vip in v.items("virtual_ipaddress")}
+
+
+def _vip_family(v: Values) -> int | None:
+    families = _vip_families(v)
+    return families.pop() if len(families) == 1 else None
+
+
+def _vrrp_version(v: Values) -> int | None:
+    if not v.ok("version"):
+        return None
+    if v["version"] is not None:
+        return v["version"]
+    return 3 if _vip_family(v) == 6 else 2
+
+
+def _check_vrrp(v: Values) -> None:
+    if len(_vip_families(v)) > 1:
+        v.error("virtual_ipaddress", "mixes IPv4 and IPv6 addresses; use one instance per family")
+    family = _vip_family(v)
+    version = _vrrp_version(v)
+    if family == 6 and v["version"] == 2:
+        v.error("version", "IPv6 instances need VRRP version 3")
+    if v.ok("advert_int") and version is not None:
+        advert = v["advert_int"]
+        v2_range = f"{limits.ADVERT_INT_V2_MIN}..{limits.ADVERT_INT_V2_MAX}"
+        v3_range = f"{limits.ADVERT_INT_V3_MIN:g}..{limits.ADVERT_INT_V3_MAX:g}"
+        centis = advert * limits.CENTISECONDS_PER_SECOND
+        if version == 2 and not advert.is_integer():
+            v.error("advert_int", f"{advert:g} is not whole seconds; version 2 needs {v2_range} "
+                    "(sub-second adverts need version: 3)")
+        if version == 3 and (advert > limits.ADVERT_INT_V3_MAX
+                             or abs(centis - round(centis)) > 1e-6):
+            v.error("advert_int", f"{advert:g} is not valid for version 3: {v3_range} "
+                    f"in steps of {limits.ADVERT_INT_V3_STEP:g}")
+    if version == 3 and v["authentication"] is not None:
+        v.error("authentication", "authentication exists only in VRRP version 2")
+    _check_unicast(v, family)
+    seen: dict[Any, int] = {}
+    for i, vip in v.items("virtual_ipaddress"):
+        if v.ok("interface"):
+            dev = vip.dev or v["interface"]
+            if vip.label is not None and not vip.label.startswith(dev + ":"):
+                v.error(("virtual_ipaddress", i, "label"),
+                        f"label {vip.label!r} must start with the device name: '{dev}:...'")
+        if vip.address.ip in seen:
+            v.error(("virtual_ipaddress", i),
+                    f"{vip.address.ip} is already listed at line "
+                    f"{v.line('virtual_ipaddress', seen[vip.address.ip])}")
+        seen.setdefault(vip.address.ip, i)
+
+
+def _check_unicast(v: Values, family: int | None) -> None:
+    if not v.ok("unicast_src_ip"):
+        return
+    src, peers = v["unicast_src_ip"], v.items("unicast_peers")
+    if v["unicast_peers"] and src is None:
+        v.error("unicast_peers", "unicast_src_ip is required with unicast_peers: "
+                "haipvs must know which local address the peers expect")
+    if src is not None:
+        if family is not None and src.version != family:
+            v.error("unicast_src_ip", f"IPv{src.version} source for an IPv{family} instance")
+        if any(vip.address.ip == src for _, vip in v.items("virtual_ipaddress")):
+            v.error("unicast_src_ip", f"{src} is one of this instance's VIPs; "
+                    "use the director's own address")
+        seen: set[Any] = set()
+        for i, peer in peers:
+            if peer.version != src.version:
+                v.error(("unicast_peers", i), f"IPv{peer.version} peer with an "
+                        f"IPv{src.version} unicast_src_ip")
+            elif peer == src:
+                v.error(("unicast_peers", i), f"{peer} is unicast_src_ip itself")
+            elif peer in seen:
+                v.error(("unicast_peers", i), f"{peer} is listed twice")
+            seen.add(peer)
+    if not v.ok("unicast_min_ttl", "unicast_max_ttl"):
+        return
+    for name in ("unicast_min_ttl", "unicast_max_ttl"):
+        if v[name] is not None and not v["unicast_peers"]:
+            v.error(name, f"{name} applies only with unicast_peers")
+    low, high = v["unicast_min_ttl"], v["unicast_max_ttl"]
+    if low is not None and high is not None and low > high:
+        v.error("unicast_min_ttl", f"unicast_min_ttl {low} is above unicast_max_ttl {high}")
+
+
+def _derive_vrrp(v: Values) -> dict[str, Any]:
+    return {"version": _vrrp_version(v), "family": _vip_family(v)}
+
+
+VRRP_INSTANCE = model_section(
+    VrrpInstance,
+    "vrrp_instance",
+    "VRRP instance",
+    "One virtual router: the directors sharing its `virtual_router_id` elect a MASTER, which "
+    "holds the VIPs.",
+    derive=_derive_vrrp,
+    check=_check_vrrp,
+    rules=VRRP_RULES,
+    renamed={
+        "nopreempt": "use preempt: false",
+        "auth_type": "use authentication: {type: PASS, password: ...}",
+        "auth_pass": "use authentication: {type: PASS, password: ...}",
+        "unicast_peer": "use unicast_peers: [...]",
+        "vrrp_version": "use version",
+        **{old: f"use garp: {{{new}: ...}}" for old, new in limits.GARP_RENAMES.items()},
+        "mcast_src_ip": "use unicast_src_ip (it also sets the source of multicast adverts)",
+    },
+)
