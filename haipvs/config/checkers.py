@@ -6,12 +6,11 @@ UDP_CHECK, DNS_CHECK) and the URLs of the HTTP ones."""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from haipvs import limits
-from haipvs.config.common import ABS_PATH, HOSTNAME, PORT
+from haipvs.config.common import ABS_PATH, HOSTNAME, PORT, IPAddress
 from haipvs.config.compound import ListOf, Nested
 from haipvs.config.kinds import (
     Argv,
@@ -27,8 +26,6 @@ from haipvs.config.kinds import (
 )
 from haipvs.config.settings import inputs, model_section, override, setting
 from haipvs.config.spec import REQUIRED, Field, Section, Values
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 CHECKER_RENAMED = {
     "nb_get_retry": "nb_get_retry is keepalived's old name; use retry",
@@ -46,7 +43,6 @@ class HttpUrl:
     # 32 lower-case hex digits: MD5 of the body
     digest: str | None = setting(Text(32, r"[0-9a-fA-F]{32}", "32 hex digits"), None,
                                  "MD5 of the body (see `haipvs genhash`)")
-    # Python `re` syntax, validated; searched in the body
     regex: str | None = setting(Regex(), None, "the body must contain a match")
     # When both digest and regex are set, both must match.
 
@@ -84,10 +80,8 @@ class Checker:
     delay_loop: float | None = setting(Float(limits.DELAY_LOOP_MIN, limits.DELAY_LOOP_MAX),
                                        None, "seconds between checks",
                                        doc_default="the virtual server's delay_loop")
-    # random delay up to this before the first check
     warmup: float | None = setting(Float(0, 86400), None,
                                    "wait a random time up to this before the first check")
-    # start "down" until the first success
     alpha: bool = setting(Bool(), False, "start the server as down until its first success")
 
 
@@ -126,13 +120,10 @@ class HttpGet(ConnectChecker):
 
     delay_before_retry: float = override(Checker, "delay_before_retry",
                                          limits.DEFAULT_HTTP_DELAY_BEFORE_RETRY)
-    # at least one
     urls: tuple[HttpUrl, ...] = setting(ListOf(Nested(HTTP_URL), 1), REQUIRED, "URLs to GET",
                                         key="url", model_default=())
-    # Host header; default the connect address
     virtualhost: str | None = setting(HOSTNAME, None, "Host header",
                                       doc_default="the connect address")
-    # "1.0" or "1.1"
     http_protocol: str = setting(Choice(("1.0", "1.1")), "1.0", "HTTP version of the request")
 
 
@@ -147,14 +138,11 @@ HTTP_GET = _checker_section(
 class SslGet(HttpGet):
     kind: ClassVar[str] = "ssl_get"
 
-    # send SNI (server_name, else virtualhost) when a name is known
     sni: bool = setting(Bool(), True,
                         "send SNI (server_name, else virtualhost) when a name is known")
     server_name: str | None = setting(HOSTNAME, None, "SNI and certificate name",
                                       doc_default="virtualhost")
-    # verify the certificate chain and name
     verify: bool = setting(Bool(), False, "verify the certificate chain and name")
-    # CA bundle for verify; default the system store
     ca_file: str | None = setting(ABS_PATH, None, "CA bundle for verify",
                                   doc_default="the system store")
 

@@ -1,9 +1,14 @@
-"""Value kinds that several sections of the file share."""
+"""Value kinds and types that several sections of the file share."""
 
 from __future__ import annotations
 
+import ipaddress
+
 from haipvs import limits
 from haipvs.config.kinds import Float, Int, Text
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 IFNAME = Text(15, r"[^/:\s]+", "an interface name: no '/', ':' or spaces")
 ABS_PATH = Text(4096, r"/.*", "an absolute path")

@@ -69,15 +69,12 @@ class GlobalSettings:
                                                "IPVS connection timeouts")
     lvs_sync_daemon: LvsSyncDaemon | None = setting(Nested(LVS_SYNC_DAEMON), None,
                                                     "IPVS connection sync daemon")
-    # keepalived-format event lines go to this FIFO
     notify_fifo: str | None = setting(ABS_PATH, None, "FIFO for keepalived-format event lines "
                                       "(`INSTANCE \"VI_1\" MASTER 150`); created if missing")
-    # the same events as JSON lines, appended to this file
     event_log: str | None = setting(ABS_PATH, None,
                                     "append every event as one JSON line to this file")
     notify_timeout: float = setting(Float(0.1, 3600), 10.0,
                                     "seconds before a notify script is killed")
-    # "host:port" of the Prometheus endpoint; None = off
     metrics_listen: str | None = setting(
         Text(300, r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):[0-9]{1,5}", "host:port or [v6]:port"),
         None,

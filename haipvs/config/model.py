@@ -5,7 +5,7 @@ has been validated, so code consuming them can trust the invariants documented h
 docs/config.md. Everything is frozen and hashable; two loads of the same file compare equal.
 
 Each class is defined, with the YAML spec of each attribute, beside its section in the topic
-module named below (see haipvs/config/settings.py); this module is the one import for code
+module imported below (see haipvs/config/settings.py); this module is the one import for code
 that reads the config.
 """
 
@@ -22,6 +22,7 @@ from haipvs.config.checkers import (
     TcpCheck,
     UdpCheck,
 )
+from haipvs.config.common import IPAddress, IPInterface
 from haipvs.config.global_defs import GlobalSettings, LvsSyncDaemon, LvsTimeouts
 from haipvs.config.sections import Config
 from haipvs.config.tracking import SyncGroup, TrackFile, VrrpScript
@@ -29,8 +30,6 @@ from haipvs.config.virtual_server import RealServer, SorryServer, VirtualServer
 from haipvs.config.vrrp_instance import (
     Authentication,
     GarpSettings,
-    IPAddress,
-    IPInterface,
     TrackInterface,
     TrackRef,
     VirtualAddress,

@@ -6,19 +6,16 @@ sorry server."""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
 from haipvs import limits
 from haipvs.config.checkers import CHECKER_NAMES, CHECKERS, Checker, ConnectChecker
-from haipvs.config.common import PORT
+from haipvs.config.common import PORT, IPAddress
 from haipvs.config.compound import ListOf, Nested, OneOrMany
 from haipvs.config.kinds import Argv, Bool, Choice, Float, Int, IPAddr, Netmask
 from haipvs.config.settings import inputs, model_section, setting
 from haipvs.config.spec import Field, Values
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 LB_KINDS = limits.LB_KINDS
 SCHEDULERS = limits.SCHEDULERS
@@ -36,17 +33,14 @@ class RealServer:
                                doc_default="required when the virtual server has a port")
     weight: int = setting(Int(0, limits.WEIGHT_MAX), 1,
                           "scheduling weight; 0 = no new connections")
-    # override of the virtual server's lb_kind
     lb_kind: str | None = setting(Choice(LB_KINDS), None, "forwarding method for this server",
                                   doc_default="the virtual server's")
     u_threshold: int | None = setting(Int(0, 65535), None, "upper connection limit")
     l_threshold: int | None = setting(Int(0, 65535), None,
                                       "lower connection limit (resume below it)")
-    # "ipip" | "gue" | "gre"; only when the effective kind is TUN
     tun_type: str | None = setting(Choice(limits.TUN_TYPES), None, "tunnel type (TUN only)",
                                    doc_default="ipip")
     tun_port: int | None = setting(PORT, None, "GUE destination port (gue only, required)")
-    # subset of {"nocsum", "csum", "remcsum"}
     tun_flags: frozenset[str] = setting(ListOf(Choice(limits.TUN_FLAGS)), (),
                                         "GUE/GRE checksum flags", model_default=frozenset())
     # One key per checker kind, each one checker or a list; kept in file order.
@@ -167,7 +161,6 @@ class VirtualServer:
                                 limits.DEFAULT_DELAY_LOOP, "seconds between health checks")
     real_servers: tuple[RealServer, ...] = setting(ListOf(Nested(REAL_SERVER)), (),
                                                    "the backends")
-    # keep failed servers with weight 0 instead of removing
     inhibit_on_failure: bool = setting(
         Bool(), False, "keep failed real servers with weight 0 instead of removing them"
     )
@@ -187,7 +180,6 @@ class VirtualServer:
     quorum_down: tuple[str, ...] | None = setting(
         Argv(), None, "run when the quorum is lost (and at start if it is down then)"
     )
-    # no health checks while the VIP's VRRP instance is not MASTER
     ha_suspend: bool = setting(Bool(), False, "suspend health checks while the VRRP instance "
                                "holding `address` as a VIP is not MASTER")
 

@@ -6,19 +6,22 @@ authentication, gratuitous ARP timing and references to tracked interfaces, scri
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
 from haipvs import limits
-from haipvs.config.common import IFNAME, SCRIPT_NAME, SECONDS_LONG, TRACKER_WEIGHT
+from haipvs.config.common import (
+    IFNAME,
+    SCRIPT_NAME,
+    SECONDS_LONG,
+    TRACKER_WEIGHT,
+    IPAddress,
+    IPInterface,
+)
 from haipvs.config.compound import ListOf, Nested, ScalarOr
 from haipvs.config.kinds import Argv, Bool, Choice, Float, Int, IPAddr, IPInterfaceKind, Text
 from haipvs.config.settings import derived, model_section, setting
 from haipvs.config.spec import REQUIRED, Values
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,8 @@ class Authentication:
                         model_default=REQUIRED)
     password: str = setting(
         Text(limits.AUTH_PASS_MAX_OCTETS, octets=True),
-        doc="at most 8 octets (longer is an error, not silently truncated); quote it",
+        doc=f"at most {limits.AUTH_PASS_MAX_OCTETS} octets (longer is an error, not silently "
+        "truncated); quote it",
     )
 
 
@@ -155,7 +159,6 @@ class VrrpInstance:
 
     name: str = setting(Text(64, r"[A-Za-z0-9_.:-]+", "letters, digits, '_', '.', ':', '-'"),
                         doc="unique instance name")
-    # initial state: "BACKUP" or "MASTER"
     state: str = setting(Choice(("BACKUP", "MASTER")), "BACKUP",
                          "initial state; MASTER only takes effect at once with priority 255")
     interface: str = setting(IFNAME, doc="interface the adverts are sent and received on")
@@ -164,7 +167,6 @@ class VrrpInstance:
     priority: int = setting(Int(limits.PRIORITY_MIN, limits.PRIORITY_MAX),
                             limits.DEFAULT_PRIORITY,
                             f"higher wins; {limits.OWNER_PRIORITY} = address owner")
-    # seconds; whole for v2, 0.01 steps for v3
     advert_int: float = setting(Float(limits.ADVERT_INT_MIN, limits.ADVERT_INT_MAX),
                                 limits.DEFAULT_ADVERT_INT,
                                 f"seconds between adverts: {ADVERT_INT_RULE}")
