@@ -13,13 +13,14 @@ answers with reply bytes. So tests and production run the same encoder and decod
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from haipvs.ipvs.errors import IpvsError
 from haipvs.ipvs.model import IpvsInfo, IpvsTable, SyncDaemonConfig, Timeouts
 from haipvs.ipvs.ops import Op, SideOp
 
 
+@runtime_checkable
 class NetlinkTransport(Protocol):
     """What the backend needs of a netlink socket: datagrams in and out."""
 
@@ -30,6 +31,7 @@ class NetlinkTransport(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
 class IpvsBackend(Protocol):
     """Kernel IPVS access. Methods raise IpvsUnavailable when the kernel has no IPVS family
     and IpvsError (mapped from the errno) when the kernel refuses a request."""
@@ -37,10 +39,6 @@ class IpvsBackend(Protocol):
     def available(self) -> bool:
         """The family probe: whether the kernel has the IPVS family (asked on one kept
         socket, opened in the owner thread; the kernel loads ip_vs on demand if it can)."""
-        ...
-
-    def forget(self) -> None:
-        """Forget the family id (IPVS went away): the next request asks again."""
         ...
 
     def dump(self) -> IpvsTable: ...

@@ -315,3 +315,21 @@ async def test_wait_first_pass_returns_when_ipvs_is_unavailable():
             await rec.wait_first_pass()
         assert rec.state == "unavailable"
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(("threshold", "writes"), [(200, 11), (5, 1)])
+async def test_small_changes_go_one_request_per_op_big_ones_batched(threshold, writes):
+    """Below `batch_threshold` (200) ops each request waits for its ACK; a big change (a
+    start with thousands of destinations) goes many messages per write."""
+    fake = FakeIpvsKernel()
+    rec = make(fake, batch_threshold=threshold)
+    try:
+        dests = tuple(Destination("198.51.100.10", 8000 + i) for i in range(10))
+        rec.set_desired(IpvsTable((web(*dests),)))
+        before = fake.writes
+        assert len(await rec.reconcile()) == 11
+        # one write for the service dump (the kernel has no service yet), then the ops'
+        assert fake.writes - before == 1 + writes
+        assert fake.table() == rec.desired
+    finally:
+        rec.close()
