@@ -44,14 +44,17 @@ def ipvs_imports(module: str) -> set[str]:
             if name.startswith("haipvs.ipvs.")}
 
 
+MODULES = sorted({path.stem for path in PACKAGE.glob("*.py")} - {"__init__"})
+
+
 def test_every_module_has_a_layer():
-    modules = {path.stem for path in PACKAGE.glob("*.py")} - {"__init__"}
-    assert modules == set(RANK)
+    """A new module in haipvs/ipvs gets a place in RANK (and so in the layering)."""
+    assert set(MODULES) <= set(RANK)
 
 
-@pytest.mark.parametrize("module", sorted(RANK))
+@pytest.mark.parametrize("module", MODULES)
 def test_imports_go_only_to_lower_layers(module):
-    upward = {name for name in ipvs_imports(module) if RANK[name] >= RANK[module]}
+    upward = {name for name in ipvs_imports(module) if RANK.get(name, -1) >= RANK[module]}
     assert not upward, f"{module} (layer {RANK[module]}) imports {upward}"
 
 
