@@ -333,3 +333,36 @@ async def test_small_changes_go_one_request_per_op_big_ones_batched(threshold, w
         assert fake.table() == rec.desired
     finally:
         rec.close()
+
+
+async def test_the_socket_is_opened_and_used_only_in_the_owner_thread():
+    """Sockets belong to one thread (pyroute2's sync objects leaked one per thread); the
+    family probe too runs there, not in a trio worker thread."""
+    threads = set()
+    fake = FakeIpvsKernel(has_ipvs=False)
+
+    class Recording:
+        def __init__(self):
+            threads.add(threading.current_thread().name)
+            fake.reopen()
+
+        def send(self, data):
+            threads.add(threading.current_thread().name)
+            return fake.send(data)
+
+        def recv(self, bufsize):
+            threads.add(threading.current_thread().name)
+            return fake.recv(bufsize)
+
+        def close(self):
+            threads.add(threading.current_thread().name)
+            fake.close()
+
+    rec = Reconciler(transport_factory=Recording)
+    rec.set_desired(IpvsTable((web(RS1),)))
+    with pytest.raises(IpvsUnavailable):
+        await rec.reconcile()
+    fake.has_ipvs = True
+    await rec.reconcile()
+    rec.close()
+    assert threads == {"ipvs-netlink"} and fake.closed
