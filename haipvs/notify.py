@@ -17,28 +17,32 @@ import math
 import os
 import stat
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import structlog
 import trio
+
+from haipvs.events import Event, GroupTransition, RealServerChange, VrrpTransition
+from haipvs.policy.notify_scripts import transition_scripts
+
+__all__ = ["EventStream", "NotifyRunner", "fifo_line", "run_script", "script_environment",
+           "transition_scripts"]
 
 log = structlog.get_logger("haipvs.notify")
 
 SCRIPT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def fifo_line(event: dict[str, Any]) -> str | None:
-    """keepalived's notify_fifo line for an event, or None for events it has no line for."""
-    kind = event.get("kind")
-    if kind == "vrrp_transition":
-        return f'INSTANCE "{event["instance"]}" {event["to"]} {event.get("priority", 0)}'
-    if kind == "vrrp_group_transition":
-        return f'GROUP "{event["group"]}" {event["to"]} 0'
-    if kind == "realserver":
-        state = "UP" if event.get("up") else "DOWN"
-        return f"RS {event.get('real_server')} {event.get('service')} {state}"
+def fifo_line(event: Event) -> str | None:
+    """keepalived's notify_fifo line for an event (the text keepalived's own FIFO readers
+    parse), or None for events it has no line for."""
+    if isinstance(event, VrrpTransition):
+        return f'INSTANCE "{event.instance}" {event.new} {event.priority}'
+    if isinstance(event, GroupTransition):
+        return f'GROUP "{event.group}" {event.new} 0'
+    if isinstance(event, RealServerChange):
+        return f"RS {event.real_server} {event.service} {'UP' if event.up else 'DOWN'}"
     return None
 
 
@@ -81,13 +85,14 @@ class EventStream:
                     os.close(fd)
         self._fifo_fd = self._json_fd = None
 
-    def write(self, event: dict[str, Any]) -> None:
+    def write(self, event: Event) -> None:
         if self._fifo_fd is not None:
             line = fifo_line(event)
             if line is not None:
                 self._write(self._fifo_fd, line + "\n")
         if self._json_fd is not None:
-            self._write(self._json_fd, json.dumps(event, sort_keys=True, default=str) + "\n")
+            record = event.as_record()
+            self._write(self._json_fd, json.dumps(record, sort_keys=True, default=str) + "\n")
 
     def _write(self, fd: int, text: str) -> None:
         try:
@@ -102,7 +107,7 @@ class EventStream:
             log.warning("event_write_failed", error=str(exc))
 
 
-def script_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+def script_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """A clean environment for scripts: PATH, LANG and the HAIPVS_* facts, nothing else."""
     env = {"PATH": SCRIPT_PATH, "LANG": "C.UTF-8"}
     env.update(extra or {})
@@ -110,7 +115,7 @@ def script_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 async def run_script(argv: Sequence[str], timeout: float,
-                     env: dict[str, str] | None = None) -> tuple[int | None, str]:
+                     env: Mapping[str, str] | None = None) -> tuple[int | None, str]:
     """Run argv with a deadline; returns (exit code or None on timeout/failure, detail).
     The script leads its own session so a timeout kills the whole group it started."""
     try:
@@ -144,11 +149,14 @@ class NotifyRunner:
         self.runs = 0
         self.failures = 0
         self.pending = 0  # queued or running batches
+        self._idle: trio.Event | None = None  # set when pending drops to 0
 
     async def wait_idle(self) -> None:
         """Until every queued script has run (shutdown lets notify_stop finish)."""
         while self.pending:
-            await trio.sleep(0.02)
+            if self._idle is None:
+                self._idle = trio.Event()
+            await self._idle.wait()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -156,7 +164,8 @@ class NotifyRunner:
             task_status.started()
             await trio.sleep_forever()
 
-    def submit(self, owner: str, scripts: list[Sequence[str]], env: dict[str, str]) -> None:
+    def submit(self, owner: str, scripts: Sequence[Sequence[str]],
+               env: Mapping[str, str]) -> None:
         """Queue `scripts` (run one after the other) for `owner`; returns at once."""
         if not scripts or self._nursery is None:
             return
@@ -182,16 +191,7 @@ class NotifyRunner:
                                     exit_code=code, detail=detail)
             finally:
                 self.pending -= 1
+                if not self.pending and self._idle is not None:
+                    self._idle.set()
+                    self._idle = None
 
-
-def transition_scripts(entity: Any, kind: str, name: str, state: str,
-                       priority: int) -> list[tuple[str, ...]]:
-    """keepalived order: the state's own script (notify_master/backup/fault/stop) first, then
-    the generic `notify` with `INSTANCE|GROUP <name> <state> <priority>` appended."""
-    scripts: list[tuple[str, ...]] = []
-    specific = getattr(entity, f"notify_{state.lower()}", None)
-    if specific:
-        scripts.append(tuple(specific))
-    if entity.notify:
-        scripts.append((*entity.notify, kind, name, state, str(priority)))
-    return scripts

@@ -1,17 +1,22 @@
 """Acceptance: a fake NOTIFY_SOCKET receives READY=1 with STATUS, RELOADING=1/READY=1 around a
-reload, WATCHDOG=1 pings that stop while the VRRP loop is blocked (test hook) and come back,
-and STOPPING=1; /metrics shows the right series after a failover."""
+reload, WATCHDOG=1 pings that stop while the VRRP loop is blocked (by the test launcher
+integration/harness/blocking_daemon.py) and come back, and STOPPING=1; /metrics shows the
+right series after a failover."""
 
 import itertools
 import socket
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from integration.harness.proc import Proc
 from integration.harness.wait import wait_until
 from integration.test_ops_support import (  # noqa: F401 - the fixture is used by name
     FAST,
+    OpsNode,
     metric_value,
     ops_node_fixture,
     scrape,
@@ -22,6 +27,20 @@ pytestmark = pytest.mark.netns
 VI_1 = FAST.but(name="VI_1", vrid=51, vips=("192.0.2.100/24",))
 BLOCK_SECONDS = 4.0
 WATCHDOG_USEC = 400_000  # the daemon pings every 0.2 s
+REPO = Path(__file__).resolve().parents[1]
+
+
+def start_blocking(daemon: OpsNode) -> OpsNode:
+    """Start `daemon` under the blocking launcher: SIGUSR2 freezes its VRRP loop."""
+    argv = [sys.executable, "-m", "integration.harness.blocking_daemon", str(BLOCK_SECONDS),
+            "--", "--config", str(daemon.conf_path), "--state-dir", str(daemon.state_dir),
+            "--pid-file", str(daemon.pid_path), "--log-format", "json"]
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO),
+           **(daemon.env or {})}
+    daemon.runs += 1
+    daemon.proc = Proc(daemon.node.netns, argv, daemon.log_path,
+                       name=f"haipvs-{daemon.node.name}", env=env)
+    return daemon
 
 
 class NotifyListener:
@@ -63,9 +82,8 @@ def test_sd_notify_ready_reload_watchdog_stopping(lan, ops_node, tmp_path):
     node = lan.add_node("d1")
     listener = NotifyListener(tmp_path / "notify.sock")
     try:
-        daemon = ops_node(node, VI_1, env={
-            "NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": str(WATCHDOG_USEC),
-            "HAIPVS_TEST_HOOKS": "1", "HAIPVS_TEST_BLOCK_SECONDS": str(BLOCK_SECONDS)})
+        daemon = start_blocking(ops_node(node, VI_1, run=False, env={
+            "NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": str(WATCHDOG_USEC)}))
         wait_until(lambda: "READY=1" in listener.fields(), 10, what="READY=1",
                    describe=daemon.describe)
         first = next(f for _, fields in listener.messages if "READY=1" in fields for f in fields
@@ -86,7 +104,7 @@ def test_sd_notify_ready_reload_watchdog_stopping(lan, ops_node, tmp_path):
         # Watchdog: steady pings, none while the VRRP loop is frozen, then pings again.
         wait_until(lambda: len(listener.times_of("WATCHDOG=1")) >= 5, 3, what="pings")
         blocked_at = time.monotonic()
-        daemon.proc.signal(12)  # SIGUSR2: the test hook
+        daemon.proc.signal(12)  # SIGUSR2: the launcher freezes the VRRP loop
         daemon.wait_log("test_hook_blocking_vrrp_loop", 3)
         wait_until(lambda: any(t > blocked_at + BLOCK_SECONDS + 0.2
                                for t in listener.times_of("WATCHDOG=1")),

@@ -2,7 +2,7 @@
 
 A real server that is down is left out of its service, or kept with weight 0 when the
 virtual server asks for `inhibit_on_failure`. While a service has lost its quorum (the total
-weight of its live real servers is too low: `quorum`, `hysteresis`, haipvs/ipvs/quorum.py;
+weight of its live real servers is too low: `quorum`, `hysteresis`, haipvs/policy/quorum.py;
 by default: no real server is usable), its `sorry_server` (if configured) takes the place of
 the live real servers. These options are read from the config model when it has them
 (`VirtualServer.inhibit_on_failure` / `RealServer.inhibit_on_failure`, `sorry_server`,
@@ -34,7 +34,8 @@ from haipvs.ipvs.model import (
     TunnelType,
     sched_flag_bits,
 )
-from haipvs.ipvs.quorum import QuorumInput, initial_quorum
+from haipvs.policy.quorum import QuorumInput, initial_quorum
+from haipvs.vrrp.state import State
 
 _TUN_FLAG_BITS = {"nocsum": 0, "csum": TUN_FLAG_CSUM, "remcsum": TUN_FLAG_REMCSUM}
 
@@ -185,33 +186,13 @@ def desired_timeouts(config: Config) -> Timeouts | None:
 
 
 def desired_sync_daemons(
-    config: Config, instance_states: Mapping[str, str]
+    config: Config, instance_states: Mapping[str, State]
 ) -> tuple[SyncDaemonConfig, ...] | None:
     """Sync daemon following its VRRP instance: MASTER runs the master daemon, any other
     state the backup daemon (keepalived's behaviour). None when not configured."""
     sync = config.global_settings.lvs_sync_daemon
     if sync is None:
         return None
-    state = instance_states.get(sync.vrrp_instance, "BACKUP")
-    role = SyncState.MASTER if state.upper() == "MASTER" else SyncState.BACKUP
+    state = instance_states.get(sync.vrrp_instance, State.BACKUP)
+    role = SyncState.MASTER if state == State.MASTER else SyncState.BACKUP
     return (SyncDaemonConfig(role, sync.interface, sync.sync_id),)
-
-
-def ha_suspended_services(
-    config: Config, instance_states: Mapping[str, str]
-) -> dict[ServiceKey, bool]:
-    """For every virtual server: should its health checks be suspended (`ha_suspend`)?
-    True while its address is a VIP of at least one VRRP instance and none of those
-    instances is MASTER. A service without ha_suspend, a fwmark service and one whose
-    address no instance holds are never suspended."""
-    holders: dict[Any, list[str]] = {}
-    for instance in config.vrrp_instances:
-        for vip in instance.virtual_ipaddress:
-            holders.setdefault(vip.address.ip, []).append(instance.name)
-    result: dict[ServiceKey, bool] = {}
-    for vs in config.virtual_servers:
-        names = holders.get(vs.address, []) if vs.address is not None else []
-        result[service_key(vs)] = bool(
-            getattr(vs, "ha_suspend", False) and names
-            and all(instance_states.get(name, "INIT") != "MASTER" for name in names))
-    return result

@@ -36,6 +36,7 @@ from haipvs.ipvs.model import (
     Timeouts,
     TunnelType,
 )
+from haipvs.vrrp.state import State
 
 ip = ipaddress.ip_address
 
@@ -128,8 +129,8 @@ def test_owned_keys_timeouts_and_sync_daemon():
                  lvs_sync_daemon=LvsSyncDaemon("eth1", "VI_1", 5))
     assert desired_timeouts(cfg) == Timeouts(100, 0, 30)
     assert desired_timeouts(config(WEB)) is None
-    assert desired_sync_daemons(cfg, {"VI_1": "MASTER"}) == (
+    assert desired_sync_daemons(cfg, {"VI_1": State.MASTER}) == (
         SyncDaemonConfig(SyncState.MASTER, "eth1", 5),)
-    assert desired_sync_daemons(cfg, {"VI_1": "BACKUP"}) == (
+    assert desired_sync_daemons(cfg, {"VI_1": State.BACKUP}) == (
         SyncDaemonConfig(SyncState.BACKUP, "eth1", 5),)
     assert desired_sync_daemons(config(WEB), {}) is None

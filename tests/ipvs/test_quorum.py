@@ -22,7 +22,6 @@ from haipvs.ipvs.desired import (
     StaticHealth,
     desired_table,
     dest_key,
-    ha_suspended_services,
     live_weight,
     quorum_input,
     service_key,
@@ -34,6 +33,8 @@ from haipvs.ipvs.quorum import (
     initial_quorum,
     next_quorum,
 )
+from haipvs.policy.ha_suspend import ha_suspended_services
+from haipvs.vrrp.state import State
 
 ip = ipaddress.ip_address
 
@@ -185,8 +186,8 @@ def test_ha_suspend_follows_the_instance_holding_the_address():
     cfg = config(held, unheld, plain, mark,
                  instances=(instance("VI_1", "192.0.2.100/24"), instance("VI_2", "192.0.2.1")))
     keys = [service_key(v) for v in (held, unheld, plain, mark)]
-    for states, suspended in (({}, True), ({"VI_1": "BACKUP"}, True),
-                              ({"VI_1": "FAULT"}, True), ({"VI_1": "MASTER"}, False)):
+    for states, suspended in (({}, True), ({"VI_1": State.BACKUP}, True),
+                              ({"VI_1": State.FAULT}, True), ({"VI_1": State.MASTER}, False)):
         assert ha_suspended_services(cfg, states) == dict(
             zip(keys, [suspended, False, False, False], strict=True)), states
 
@@ -195,8 +196,10 @@ def test_ha_suspend_with_the_address_in_two_instances_needs_one_master():
     held = dataclasses.replace(WEB, ha_suspend=True)
     cfg = config(held, instances=(instance("VI_1", "192.0.2.100"),
                                   instance("VI_2", "192.0.2.100")))
-    assert ha_suspended_services(cfg, {"VI_1": "BACKUP", "VI_2": "BACKUP"}) == {KEY: True}
-    assert ha_suspended_services(cfg, {"VI_1": "BACKUP", "VI_2": "MASTER"}) == {KEY: False}
+    assert ha_suspended_services(cfg, {"VI_1": State.BACKUP, "VI_2": State.BACKUP}) == {
+        KEY: True}
+    assert ha_suspended_services(cfg, {"VI_1": State.BACKUP, "VI_2": State.MASTER}) == {
+        KEY: False}
 
 
 # -- config -----------------------------------------------------------------------------------

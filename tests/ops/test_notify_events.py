@@ -8,6 +8,7 @@ import stat
 import trio
 
 from haipvs.config.model import SyncGroup
+from haipvs.events import GroupTransition, QuorumEvent, RealServerChange, VrrpTransition
 from haipvs.notify import (
     EventStream,
     NotifyRunner,
@@ -16,17 +17,26 @@ from haipvs.notify import (
     script_environment,
     transition_scripts,
 )
+from haipvs.vrrp.state import State
+
+
+def vrrp(state: State, priority: int = 100, instance: str = "VI_1") -> VrrpTransition:
+    return VrrpTransition(instance=instance, old=State.BACKUP, new=state, reason="test",
+                          priority=priority, at=1.5)
+
+
+def realserver(up: bool, service: str = "s", real_server: str = "r") -> RealServerChange:
+    return RealServerChange(service=service, real_server=real_server, up=up, weight=1,
+                            reason="", at=2.0)
 
 
 def test_fifo_lines_use_keepalived_format():
-    assert fifo_line({"kind": "vrrp_transition", "instance": "VI_1", "to": "MASTER",
-                      "priority": 150}) == 'INSTANCE "VI_1" MASTER 150'
-    assert fifo_line({"kind": "vrrp_group_transition", "group": "G1",
-                      "to": "FAULT"}) == 'GROUP "G1" FAULT 0'
-    assert fifo_line({"kind": "realserver", "service": "TCP 192.0.2.100:80",
-                      "real_server": "198.51.100.2:80", "up": False}
+    assert fifo_line(vrrp(State.MASTER, 150)) == 'INSTANCE "VI_1" MASTER 150'
+    assert fifo_line(GroupTransition(group="G1", old=State.MASTER, new=State.FAULT, at=0.0)
+                     ) == 'GROUP "G1" FAULT 0'
+    assert fifo_line(realserver(False, "TCP 192.0.2.100:80", "198.51.100.2:80")
                      ) == "RS 198.51.100.2:80 TCP 192.0.2.100:80 DOWN"
-    assert fifo_line({"kind": "something_else"}) is None
+    assert fifo_line(QuorumEvent(service="s", up=True, weight=3, initial=False, at=0.0)) is None
 
 
 def test_event_stream_writes_fifo_and_json_in_order(tmp_path):
@@ -36,9 +46,7 @@ def test_event_stream_writes_fifo_and_json_in_order(tmp_path):
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     try:
         assert stat.S_ISFIFO(fifo.stat().st_mode)
-        events = [{"kind": "vrrp_transition", "instance": "VI_1", "to": state, "priority": p}
-                  for state, p in (("BACKUP", 100), ("MASTER", 100), ("FAULT", 100))]
-        events.append({"kind": "realserver", "service": "s", "real_server": "r", "up": True})
+        events = [vrrp(State.BACKUP), vrrp(State.MASTER), vrrp(State.FAULT), realserver(True)]
         for event in events:
             stream.write(event)
         lines = os.read(reader, 65536).decode().splitlines()
@@ -47,14 +55,18 @@ def test_event_stream_writes_fifo_and_json_in_order(tmp_path):
         stream.close()
     assert lines == ['INSTANCE "VI_1" BACKUP 100', 'INSTANCE "VI_1" MASTER 100',
                      'INSTANCE "VI_1" FAULT 100', "RS r s UP"]
-    assert [json.loads(line) for line in log.read_text().splitlines()] == events
+    assert [json.loads(line) for line in log.read_text().splitlines()] == [
+        event.as_record() for event in events]
+    assert json.loads(log.read_text().splitlines()[0]) == {
+        "kind": "vrrp_transition", "instance": "VI_1", "from": "BACKUP", "to": "BACKUP",
+        "reason": "test", "priority": 100, "at": 1.5}
 
 
 def test_event_stream_never_blocks_on_a_full_fifo(tmp_path):
     stream = EventStream(str(tmp_path / "f"))
     stream.open()
     try:
-        event = {"kind": "vrrp_transition", "instance": "X" * 200, "to": "MASTER"}
+        event = vrrp(State.MASTER, instance="X" * 200)
         for _ in range(2000):  # far more than a pipe holds; nobody reads
             stream.write(event)
         assert stream.dropped > 0 and stream.written > 0

@@ -10,10 +10,13 @@ import trio
 
 from haipvs.config import load_config_text
 from haipvs.daemon import Daemon
+from haipvs.events import VrrpTransition
 from haipvs.health import HealthEngine, specs_from_config
 from haipvs.health.state import CheckResult
 from haipvs.ipvs.desired import service_key
 from haipvs.ipvs.model import DestKey
+from haipvs.policy.director import RefreshIpvs, Start
+from haipvs.vrrp.state import State
 
 CONFIG = """
 vrrp_instances:
@@ -58,7 +61,6 @@ def make_daemon(tmp_path: Path) -> tuple[Daemon, FakeProbes, Path]:
     probes = FakeProbes()
     daemon.health_engine = HealthEngine(specs_from_config(config), daemon._health_changed,
                                         probe_runner=probes)
-    daemon.health = daemon.health_engine
     return daemon, probes, log
 
 
@@ -89,27 +91,28 @@ def log_lines(log: Path) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
-def transition(daemon: Daemon, old: str, new: str) -> None:
-    daemon._events_in.send_nowait({"kind": "vrrp_transition", "instance": "VI_1", "from": old,
-                                   "to": new, "reason": "test", "priority": 100})
+def transition(daemon: Daemon, old: State, new: State) -> None:
+    daemon._events_in.send_nowait(VrrpTransition(instance="VI_1", old=old, new=new,
+                                                 reason="test", priority=100, at=0.0))
 
 
 async def test_quorum_and_ha_suspend_in_the_daemon(tmp_path, nursery):
     daemon, probes, log = make_daemon(tmp_path)
     key = service_key(daemon.config.virtual_servers[0])
     await nursery.start(daemon.notify_runner.run)
-    nursery.start_soon(daemon._consume_events)
+    nursery.start_soon(daemon.consume_events)
     # As Daemon.main: every instance is INIT, so the service starts with its checks paused.
-    daemon._apply_ha_suspend()
+    daemon.feed(Start())
     await nursery.start(daemon.health_engine.run)
-    daemon.update_ipvs()
-    assert paused(daemon) == {True} and daemon.ha_suspended == {key}
-    assert daemon.quorum.states == {key: True}  # 3 live >= quorum 2 + hysteresis 1
+    daemon.feed(RefreshIpvs())
+    policy = daemon.director
+    assert paused(daemon) == {True} and policy.ha_suspended == {key}
+    assert policy.quorum.states == {key: True}  # 3 live >= quorum 2 + hysteresis 1
     assert desired(daemon) == list(SERVERS) and probes.calls.total() == 0
 
-    transition(daemon, "INIT", "MASTER")
+    transition(daemon, State.INIT, State.MASTER)
     await wait_for(lambda: probes.calls.total() >= 3, "checks to resume on MASTER")
-    assert paused(daemon) == {False} and daemon.ha_suspended == set()
+    assert paused(daemon) == {False} and policy.ha_suspended == set()
 
     def health_settled(*down: str):
         return lambda: all(daemon.health_engine.health(key, DestKey(a, 8080)).up == (a not in down)
@@ -118,7 +121,7 @@ async def test_quorum_and_ha_suspend_in_the_daemon(tmp_path, nursery):
     # Two of three down: 1 live is still >= quorum - hysteresis = 1, quorum holds.
     probes.failing = {SERVERS[0], SERVERS[1]}
     await wait_for(health_settled(SERVERS[0], SERVERS[1]), "two servers down")
-    assert daemon.quorum.states == {key: True} and quorum_events(daemon) == []
+    assert policy.quorum.states == {key: True} and quorum_events(daemon) == []
     assert desired(daemon) == [SERVERS[2]]
 
     probes.failing = set(SERVERS)
@@ -129,16 +132,16 @@ async def test_quorum_and_ha_suspend_in_the_daemon(tmp_path, nursery):
     # Regaining needs quorum + hysteresis = 3: two live servers are not enough.
     probes.failing = {SERVERS[0]}
     await wait_for(health_settled(SERVERS[0]), "two servers back")
-    assert daemon.quorum.states == {key: False} and desired(daemon) == ["198.51.100.99"]
+    assert policy.quorum.states == {key: False} and desired(daemon) == ["198.51.100.99"]
 
     probes.failing = set()
     await wait_for(lambda: quorum_events(daemon) == [(False, 0), (True, 3)], "quorum regained")
     assert desired(daemon) == list(SERVERS)
     await wait_for(lambda: log_lines(log) == ["down 0", f"up 3 {key}"], "quorum_up script")
 
-    transition(daemon, "MASTER", "BACKUP")
+    transition(daemon, State.MASTER, State.BACKUP)
     await wait_for(lambda: paused(daemon) == {True}, "checks paused on BACKUP")
-    assert daemon.ha_suspended == {key}
+    assert policy.ha_suspended == {key}
     # Health keeps its last state while suspended: the table does not change.
     assert desired(daemon) == list(SERVERS)
     event = next(e for e in daemon.recent_events if e["kind"] == "quorum")

@@ -1,0 +1,193 @@
+"""The daemon's control paths: signals (TERM/INT stop, USR1 state dump, HUP reload), the
+graceful stop, the reload, and the state dump. Semantics: docs/operations.md."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import time
+from typing import TYPE_CHECKING, Any
+
+import structlog
+import trio
+
+from haipvs.config import Config
+from haipvs.health import specs_from_config
+from haipvs.ipvs.status import health_from_dump, render_status, status_json
+from haipvs.policy import director
+from haipvs.reload import plan_reload
+from haipvs.resources import count_trio_tasks, process_resources
+from haipvs.statedump import DUMP_FORMAT, write_dump
+from haipvs.vrrp.state import State
+
+if TYPE_CHECKING:
+    from haipvs.daemon import Daemon
+
+log = structlog.get_logger("haipvs")
+
+# The graceful stop waits this long at most for the VRRP thread, and for notify_stop.
+STOP_TIMEOUT = 10.0
+
+
+def with_overrides(config: Config, overrides: dict[str, str]) -> Config:
+    """Command-line settings (--pid-file, --state-dir) win over the file, also on reload."""
+    if not overrides:
+        return config
+    settings = dataclasses.replace(config.global_settings, **overrides)
+    return dataclasses.replace(config, global_settings=settings)
+
+
+# ---- signals and the graceful stop ----------------------------------------------------------
+
+
+async def signals_task(daemon: Daemon, cancel_scope: trio.CancelScope,
+                       ready: trio.Event) -> None:
+    daemon.exit_code = await handle_signals(daemon, ready)
+    await stop_vrrp_and_drain(daemon)
+    cancel_scope.cancel()
+
+
+async def handle_signals(daemon: Daemon, ready: trio.Event | None = None) -> int:
+    """Until TERM/INT; returns the exit code."""
+    wanted = [signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGHUP]
+    with trio.open_signal_receiver(*wanted) as signals:
+        if ready is not None:
+            ready.set()
+        async for signum in signals:
+            if signum in (signal.SIGTERM, signal.SIGINT):
+                log.info("shutdown_requested", signal=signal.Signals(signum).name)
+                return 1 if daemon.runtime_failed else 0
+            if signum == signal.SIGUSR1:
+                await dump_state(daemon)
+            elif signum == signal.SIGHUP:
+                await reload(daemon)
+    return 0
+
+
+async def stop_vrrp_and_drain(daemon: Daemon) -> None:
+    """Stop VRRP while the main loop still runs, so the STOP transitions reach the event
+    stream and notify_stop scripts run (bounded by the notify timeout, at most 10 s)."""
+    daemon.systemd.notify("STOPPING=1")
+    runtime = daemon.runtime
+    if runtime is None:
+        return
+    runtime.request_shutdown()
+    await trio.to_thread.run_sync(runtime.join, STOP_TIMEOUT)
+    with trio.move_on_after(min(daemon.notify_runner.timeout, STOP_TIMEOUT)):
+        await daemon.flush_events()  # the thread's last transitions are handled
+        await daemon.notify_runner.wait_idle()  # and the scripts they queued have run
+
+
+# ---- reload -----------------------------------------------------------------------------
+
+
+async def reload(daemon: Daemon) -> None:
+    """SIGHUP: parse and validate; an invalid file changes nothing. A valid one is applied
+    as a difference (haipvs/reload.py): unchanged instances keep their state."""
+    from haipvs.config import ConfigError, load_config
+
+    daemon.systemd.notify("RELOADING=1", "STATUS=reloading")
+    try:
+        try:
+            new = await trio.to_thread.run_sync(load_config, daemon.config_path)
+            new = with_overrides(new, daemon.overrides)
+        except ConfigError as exc:
+            for issue in exc.issues:
+                log.error("reload_rejected", error=str(issue))
+            log.error("reload_failed", errors=len(exc.issues),
+                      detail="the running configuration is kept")
+            return
+        except OSError as exc:
+            log.error("reload_failed", error=str(exc),
+                      detail="the running configuration is kept")
+            return
+        if new == daemon.config:
+            log.info("reload_unchanged")
+            return
+        await apply_config(daemon, new)
+    finally:
+        daemon.systemd.notify("READY=1", f"STATUS={daemon.status_line()}")
+
+
+async def apply_config(daemon: Daemon, new: Config) -> None:
+    runtime = daemon.runtime
+    assert runtime is not None
+    plan = plan_reload(daemon.config, new)
+    try:
+        daemon.configure_outputs(new)
+    except OSError as exc:
+        log.error("reload_outputs_failed", error=str(exc))
+    await trio.to_thread.run_sync(runtime.reconfigure, list(plan.keep), list(plan.add),
+                                  list(plan.remove))
+    # From here on no await: the policy, trackers and checkers switch in one step.
+    daemon.feed(director.ConfigChanged(new, removed=tuple(plan.remove),
+                                       added=tuple(b.name for b in plan.add)))
+    if daemon.trackers is not None:
+        daemon.trackers.update(new)
+    # Unchanged checks keep their state; changes reach the director as HealthChanged.
+    daemon.health_engine.update(specs_from_config(new))
+    daemon.feed(director.ConfigApplied())
+    daemon.reloads += 1
+    log.info("reload_applied", **plan.describe())
+
+
+# ---- the state dump (format: docs/operations.md) ----------------------------------------
+
+
+async def dump_state(daemon: Daemon) -> None:
+    dump = await snapshot(daemon)
+    path = await trio.to_thread.run_sync(write_dump, daemon.state_dir, dump)
+    log.info("state_dumped", path=str(path))
+
+
+async def snapshot(daemon: Daemon) -> dict[str, Any]:
+    runtime = daemon.runtime
+    vrrp: dict[str, Any] = {"instances": {}, "interfaces": {}}
+    if runtime is not None and runtime.alive:
+        vrrp = await trio.to_thread.run_sync(runtime.call_in_loop, runtime.snapshot)
+    vrrp_loop_tasks = vrrp.pop("vrrp_loop_tasks", None)
+    config = daemon.config
+    groups = daemon.director.group_states
+    return {
+        "format": DUMP_FORMAT,
+        "generated_at": time.time(),
+        "started_at": daemon.started_at,
+        "pid": os.getpid(),
+        "router_id": config.global_settings.router_id,
+        "config": daemon.config_path,
+        **vrrp,
+        "sync_groups": {
+            group.name: {"members": list(group.group),
+                         "state": str(groups.get(group.name, State.INIT))}
+            for group in config.vrrp_sync_groups
+        },
+        "trackers": daemon.trackers.snapshot() if daemon.trackers is not None else {},
+        "ipvs": ipvs_snapshot(daemon),
+        "reloads": daemon.reloads,
+        "recent_events": list(daemon.recent_events[-20:]),
+        "process": {
+            **process_resources(),
+            "main_loop_tasks": count_trio_tasks(),
+            "vrrp_loop_tasks": vrrp_loop_tasks,
+        },
+    }
+
+
+def ipvs_snapshot(daemon: Daemon) -> dict[str, Any]:
+    reconciler = daemon.reconciler
+    snapshot = reconciler.snapshot()
+    snapshot["desired"] = status_json(reconciler.desired)["services"]
+    servers = daemon.health_engine.snapshot()
+    # What `haipvs status` joins with the kernel table.
+    snapshot["health"] = [
+        {"service": s["service"], "dest": s["real_server"], "up": s["up"],
+         "reason": s["reason"]}
+        for s in servers
+    ]
+    snapshot["real_servers"] = servers
+    snapshot["quorum"] = {str(key): up for key, up in daemon.director.quorum.states.items()}
+    snapshot["ha_suspended"] = sorted(str(key) for key in daemon.director.ha_suspended)
+    snapshot["desired_text"] = render_status(reconciler.desired,
+                                             health_from_dump(snapshot["health"]))
+    return snapshot

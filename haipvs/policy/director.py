@@ -1,0 +1,265 @@
+"""The director's policy, pure: VRRP states and real-server health in; events, notify
+scripts, ha_suspend and the desired IPVS table out.
+
+Driven like the VRRP core: `Director.handle(now, input) -> list[Output]`, where `now` is the
+wall-clock time (seconds) the events it creates are stamped with. The daemon
+(haipvs/daemon.py) feeds it, in the main loop, one input at a time, and turns each output
+into I/O in the order given: that order is the order operators see (the event stream, then
+scripts, then the table).
+
+The rules, each in its own pure module:
+- sync-group state (keepalived/vrrp/vrrp_sync.c): haipvs.policy.sync_group.group_state;
+- ha_suspend (keepalived/check/check_api.c): haipvs.policy.ha_suspend;
+- quorum with hysteresis (keepalived/check/ipwrapper.c): haipvs.policy.quorum;
+- the table itself (health, inhibit_on_failure, sorry server): haipvs.ipvs.desired.
+
+IPVS entries are kept on MASTER and BACKUP alike, as keepalived does: a BACKUP that takes
+over must not have to program its table first. Only the sync daemon's role follows VRRP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from haipvs.config.model import Config, VirtualServer
+from haipvs.events import Event, GroupTransition, QuorumEvent, RealServerChange, VrrpTransition
+from haipvs.ipvs import desired
+from haipvs.ipvs.desired import UP, RealServerHealth
+from haipvs.ipvs.model import DestKey, IpvsTable, ServiceKey, SyncDaemonConfig, Timeouts
+from haipvs.policy.ha_suspend import ha_suspended_services
+from haipvs.policy.notify_scripts import RunNotify, group_notify, instance_notify, quorum_notify
+from haipvs.policy.quorum import QuorumChange, QuorumTracker
+from haipvs.policy.sync_group import group_state
+from haipvs.vrrp.state import State
+
+# ---- inputs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Start:
+    """The daemon starts, before the health checkers: every instance is INIT, so the checks
+    of ha_suspend services start suspended."""
+
+
+@dataclass(frozen=True)
+class HealthChanged:
+    """The checkers changed a real server's up/down state or dynamic weight (also when a
+    reload re-created it with another health)."""
+
+    service: ServiceKey
+    dest: DestKey
+    health: RealServerHealth
+
+
+@dataclass(frozen=True)
+class RefreshIpvs:
+    """Recompute quorum and the desired table (once the checkers have started)."""
+
+
+@dataclass(frozen=True)
+class ConfigChanged:
+    """A reload: the new config is in force from now on. `removed` instances are forgotten,
+    `added` ones start in INIT (an identity change is both). Outputs nothing: the daemon
+    updates the checkers next, whose changes arrive as HealthChanged, then sends
+    ConfigApplied."""
+
+    config: Config
+    removed: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConfigApplied:
+    """The drivers run the new config: re-apply ha_suspend, group states and the table."""
+
+
+# A VrrpTransition (haipvs/events.py) is an input too: an instance changed state.
+Input = Start | VrrpTransition | HealthChanged | RefreshIpvs | ConfigChanged | ConfigApplied
+
+# ---- outputs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Record the event: recent events in the dump, the notify FIFO, the JSON event log."""
+
+    event: Event
+
+
+@dataclass(frozen=True)
+class SuspendChecks:
+    """Stop the checks of these services (health keeps its last state)."""
+
+    services: frozenset[ServiceKey]
+
+
+@dataclass(frozen=True)
+class ResumeChecks:
+    services: frozenset[ServiceKey]
+
+
+@dataclass(frozen=True)
+class Log:
+    """An info log line: `event` is the log event name, `fields` its key/values."""
+
+    event: str
+    fields: Mapping[str, str | int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    """The instance states changed: tell systemd (STATUS=)."""
+
+
+@dataclass(frozen=True)
+class DesiredIpvs:
+    """Hand the reconciler this table. `timeouts` None leaves kernel timeouts alone;
+    `sync_daemons` None leaves sync daemons alone; `owned` are the config's service keys."""
+
+    table: IpvsTable
+    timeouts: Timeouts | None
+    sync_daemons: tuple[SyncDaemonConfig, ...] | None
+    owned: frozenset[ServiceKey]
+
+
+Output = Emit | RunNotify | SuspendChecks | ResumeChecks | Log | StatusChanged | DesiredIpvs
+
+
+class Health:
+    """Real-server health as the checkers last reported it (the IPVS HealthView the desired
+    table reads). A server never reported is up: with no checker, or before its first
+    result, keepalived counts it in."""
+
+    def __init__(self) -> None:
+        self._states: dict[tuple[ServiceKey, DestKey], RealServerHealth] = {}
+
+    def health(self, service: ServiceKey, dest: DestKey) -> RealServerHealth:
+        return self._states.get((service, dest), UP)
+
+    def set(self, service: ServiceKey, dest: DestKey, health: RealServerHealth) -> None:
+        self._states[(service, dest)] = health
+
+    def keep_only(self, config: Config) -> None:
+        """Forget servers the config no longer has (the checkers drop them silently)."""
+        wanted = {(desired.service_key(vs), desired.dest_key(rs))
+                  for vs in config.virtual_servers for rs in vs.real_servers}
+        self._states = {key: value for key, value in self._states.items() if key in wanted}
+
+
+class Director:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.instance_states: dict[str, State] = {
+            i.name: State.INIT for i in config.vrrp_instances}
+        self.group_states: dict[str, State] = {}
+        self.health = Health()
+        self.quorum = QuorumTracker()
+        self.ha_suspended: frozenset[ServiceKey] = frozenset()
+
+    def handle(self, now: float, event: Input) -> list[Output]:
+        out: list[Output] = []
+        match event:
+            case Start():
+                self._ha_suspend(out)
+            case VrrpTransition():
+                self._transition(now, event, out)
+            case HealthChanged(service, dest, health):
+                self.health.set(service, dest, health)
+                out.append(Emit(RealServerChange(
+                    service=str(service), real_server=str(dest), up=health.up,
+                    weight=health.weight, reason=health.reason, at=now)))
+                self._ipvs(now, out)
+            case RefreshIpvs():
+                self._ipvs(now, out)
+            case ConfigChanged(config, removed, added):
+                self._reconfigure(config, removed, added)
+            case ConfigApplied():
+                self._ha_suspend(out)
+                self._groups(now, out)
+                self._ipvs(now, out)
+        return out
+
+    # ---- the rules, in the order their outputs go out ---------------------------------------
+
+    def _transition(self, now: float, event: VrrpTransition, out: list[Output]) -> None:
+        out.append(Emit(event))
+        # Recorded whatever the name: a removed instance's last STOP still shows until the
+        # next reload, as before.
+        self.instance_states[event.instance] = event.new
+        try:
+            instance = self.config.instance(event.instance)
+        except KeyError:
+            instance = None  # removed by a reload meanwhile: its scripts are gone too
+        if instance is not None and (run := instance_notify(instance, event)) is not None:
+            out.append(run)
+        self._groups(now, out)
+        self._ha_suspend(out)
+        out.append(StatusChanged())
+        if self.config.global_settings.lvs_sync_daemon is not None:
+            self._ipvs(now, out)
+
+    def _groups(self, now: float, out: list[Output]) -> None:
+        """A sync group is FAULT when any member is, MASTER/BACKUP/STOP once all members are
+        (keepalived/vrrp/vrrp_sync.c); a change is an event and runs the group's scripts."""
+        for group in self.config.vrrp_sync_groups:
+            state = group_state(self.instance_states.get(m, State.INIT) for m in group.group)
+            previous = self.group_states.get(group.name, State.INIT)
+            if state is None or state == previous:
+                continue
+            self.group_states[group.name] = state
+            change = GroupTransition(group=group.name, old=previous, new=state, at=now)
+            out.append(Emit(change))
+            if (run := group_notify(group, change)) is not None:
+                out.append(run)
+
+    def _ha_suspend(self, out: list[Output]) -> None:
+        wanted = ha_suspended_services(self.config, self.instance_states)
+        suspended = frozenset(key for key, paused in wanted.items() if paused)
+        # Always both, not only on a change: a reload may add services or drop the flag.
+        out.append(SuspendChecks(suspended))
+        out.append(ResumeChecks(frozenset(key for key in wanted if key not in suspended)))
+        for key in sorted(suspended ^ self.ha_suspended, key=str):
+            out.append(Log("health_checks_suspended" if key in suspended
+                           else "health_checks_resumed", {"service": str(key)}))
+        self.ha_suspended = suspended
+
+    def _ipvs(self, now: float, out: list[Output]) -> None:
+        """Quorum first (its events and scripts), then the table it shapes."""
+        config = self.config
+        changes = self.quorum.update(
+            desired.quorum_input(vs, self.health) for vs in config.virtual_servers)
+        if changes:
+            by_key = {desired.service_key(vs): vs for vs in config.virtual_servers}
+            for change in changes:
+                self._quorum_changed(now, by_key[change.service], change, out)
+        out.append(DesiredIpvs(
+            table=desired.desired_table(config, self.health, self.quorum.states),
+            timeouts=desired.desired_timeouts(config),
+            sync_daemons=desired.desired_sync_daemons(config, self.instance_states),
+            owned=frozenset(desired.owned_keys([config])),
+        ))
+
+    def _quorum_changed(self, now: float, vs: VirtualServer, change: QuorumChange,
+                        out: list[Output]) -> None:
+        service = str(change.service)
+        event = QuorumEvent(service=service, up=change.up, weight=change.weight,
+                            initial=change.initial, at=now)
+        out.append(Emit(event))
+        out.append(Log("quorum_gained" if change.up else "quorum_lost",
+                       {"service": service, "weight": change.weight, "quorum": vs.quorum,
+                        "hysteresis": vs.hysteresis}))
+        script = vs.quorum_up if change.up else vs.quorum_down
+        if (run := quorum_notify(script, vs.quorum, vs.hysteresis, event)) is not None:
+            out.append(run)
+
+    def _reconfigure(self, config: Config, removed: tuple[str, ...],
+                     added: tuple[str, ...]) -> None:
+        self.config = config
+        for name in removed:
+            self.instance_states.pop(name, None)
+        for name in added:
+            self.instance_states.setdefault(name, State.INIT)
+        groups = {g.name for g in config.vrrp_sync_groups}
+        self.group_states = {k: v for k, v in self.group_states.items() if k in groups}
+        self.health.keep_only(config)

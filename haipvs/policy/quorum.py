@@ -1,0 +1,78 @@
+"""Virtual-server quorum with hysteresis (keepalived `quorum`, `hysteresis`;
+keepalived/check/ipwrapper.c update_quorum_state, and check_data.c for the settings).
+
+A service "has quorum" while the total weight of its live real servers is high enough. With
+hysteresis H the quorum is lost when that weight drops below `quorum - H` (or to nothing at
+all) and regained once it reaches `quorum + H`; in between the previous state holds. The
+starting state is up only when the weight reaches `quorum + H` (keepalived's start-up rule).
+Pure state, no I/O: the director policy (haipvs/policy/director.py) feeds it live weights and
+acts on the changes it reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+
+
+def initial_quorum(weight: int, quorum: int, hysteresis: int) -> bool:
+    return weight >= quorum + hysteresis
+
+
+def next_quorum(up: bool, weight: int, quorum: int, hysteresis: int) -> bool:
+    """The quorum state after the live weight became `weight`, from state `up`."""
+    if up:
+        # A service with no live weight at all has no quorum, whatever the settings.
+        return weight > 0 and weight >= quorum - hysteresis
+    return weight >= quorum + hysteresis
+
+
+@dataclass(frozen=True)
+class QuorumInput:
+    """One service's live weight and its quorum settings."""
+
+    service: Hashable
+    weight: int
+    quorum: int = 1
+    hysteresis: int = 0
+
+
+@dataclass(frozen=True)
+class QuorumChange:
+    """A service gained or lost its quorum. `initial` marks the first state of a service that
+    starts without quorum (keepalived runs quorum_down then too)."""
+
+    service: Hashable
+    up: bool
+    weight: int
+    initial: bool = False
+
+
+class QuorumTracker:
+    """The quorum state of every configured service, kept across health changes and reloads."""
+
+    def __init__(self) -> None:
+        self._up: dict[Hashable, bool] = {}
+
+    @property
+    def states(self) -> Mapping[Hashable, bool]:
+        return self._up
+
+    def update(self, inputs: Iterable[QuorumInput]) -> list[QuorumChange]:
+        """Feed the current live weight of every configured service. Services not listed are
+        forgotten (removed on reload). Returns the changes, in input order."""
+        changes: list[QuorumChange] = []
+        states: dict[Hashable, bool] = {}
+        for item in inputs:
+            previous = self._up.get(item.service)
+            if previous is None:
+                up = initial_quorum(item.weight, item.quorum, item.hysteresis)
+                if not up:
+                    changes.append(QuorumChange(item.service, False, item.weight, initial=True))
+            else:
+                up = next_quorum(previous, item.weight, item.quorum, item.hysteresis)
+                if up != previous:
+                    changes.append(QuorumChange(item.service, up, item.weight))
+            states[item.service] = up
+        self._up = states
+        return changes
