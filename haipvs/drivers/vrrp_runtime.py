@@ -119,7 +119,7 @@ class VrrpRuntime:
         self._actions = ActionRunner(rtnl, self._notify)
         self._instances: dict[str, Instance] = {}
         self._groups: dict[tuple[str, int], InterfaceGroup] = {}
-        self._loop = LoopThread(self._main, name="vrrp")
+        self._loop = LoopThread(self._main, name="vrrp", label="VRRP runtime")
         self._nursery: trio.Nursery | None = None
         self._inputs_in, self._inputs_out = trio.open_memory_channel[_Input](math.inf)
         self._followups: collections.deque[tuple[str, core.SyncGroupTransition]] = (

@@ -26,9 +26,10 @@ class LoopThread:
     """Runs `main` in `trio.run` in a daemon thread. `main` calls `attach()` first and
     `mark_ready()` once it is up, and returns when `shutdown` is set."""
 
-    def __init__(self, main: Callable[[], Awaitable[None]], name: str) -> None:
+    def __init__(self, main: Callable[[], Awaitable[None]], name: str, label: str) -> None:
         self._main = main
-        self._name = name
+        self._name = name  # the thread's name
+        self._label = label  # for error messages, e.g. "VRRP runtime"
         self._token: trio.lowlevel.TrioToken | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -43,7 +44,7 @@ class LoopThread:
         self._thread = threading.Thread(target=self._thread_main, name=self._name, daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
-            raise RuntimeError(f"{self._name} loop did not start in time")
+            raise RuntimeError(f"{self._label} did not start in time")
         if self._failure is not None:
             raise self._failure
 
@@ -83,13 +84,13 @@ class LoopThread:
     def call_in_loop(self, fn: Callable[[], Any]) -> Any:
         """Thread-safe, blocking: run fn inside the loop and return its result."""
         if self._token is None:
-            raise RuntimeError(f"{self._name} loop is not running")
+            raise RuntimeError(f"{self._label} is not running")
         return trio.from_thread.run_sync(fn, trio_token=self._token)
 
     def run(self, async_fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """Thread-safe, blocking: await async_fn(*args) in the loop and return its result."""
         if self._token is None:
-            raise RuntimeError(f"{self._name} loop is not running")
+            raise RuntimeError(f"{self._label} is not running")
         return trio.from_thread.run(async_fn, *args, trio_token=self._token)
 
     # ---- called by `main`, inside the loop ----
