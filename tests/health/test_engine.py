@@ -397,3 +397,22 @@ async def test_a_failing_check_waits_its_delay_after_the_failure_like_keepalived
         # retry after 0.25 + 1.0; then down, delay_loop after each failure: 0.25 + 2.0
         assert gaps == [1.25, 2.25, 2.25]
         nursery.cancel_scope.cancel()
+
+
+async def test_an_injected_probe_runner_runs_every_probe_tcp_included(autojump_clock):
+    """The runner is the engine's one way to probe when given: TCP checks do not bypass it
+    through the batched network scheduler, whatever the runner is (a wrapper of run_probe
+    included)."""
+    probes = FakeProbes()
+    probe = tcp(8080)
+
+    async def wrapper(p):
+        return await probes(p)
+
+    engine = HealthEngine({ServerKey(SVC_A, RS1): (spec(probe, delay_loop=1.0),)},
+                          probe_runner=wrapper)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(engine.run)
+        await wait_for(lambda: len(probes.calls[probe]) >= 3)
+        assert engine._tcp is None  # no scheduler started: nothing probes the network
+        nursery.cancel_scope.cancel()
