@@ -18,7 +18,10 @@ from prometheus_client.core import (
     HistogramMetricFamily,
 )
 
-STATES = ("INIT", "BACKUP", "MASTER", "FAULT", "STOP")
+from haipvs.vrrp.state import State
+
+# One series per VRRP state, in the state machine's order (INIT, BACKUP, MASTER, FAULT, STOP).
+STATES = tuple(str(state) for state in State)
 LATENESS_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 CHECK_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
