@@ -57,7 +57,7 @@ class RealServerChange:
     service: str
     real_server: str
     up: bool
-    weight: int
+    weight: int | None  # a checker's dynamic weight; None: the configured weight
     reason: str
     at: float
 
