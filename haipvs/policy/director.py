@@ -129,7 +129,10 @@ Output = Emit | RunNotify | SuspendChecks | ResumeChecks | Log | StatusChanged |
 class Health:
     """Real-server health as the checkers last reported it (the IPVS HealthView the desired
     table reads). A server never reported is up: with no checker, or before its first
-    result, keepalived counts it in."""
+    result, keepalived counts it in. The health engine reports every change of a server's
+    up/down or weight, including the initial "down" of an alpha check; servers a reload
+    removes it drops without a report, so ConfigChanged forgets them here. Keeping the copy
+    makes the table a function of the director's inputs alone."""
 
     def __init__(self) -> None:
         self._states: dict[tuple[ServiceKey, DestKey], RealServerHealth] = {}
