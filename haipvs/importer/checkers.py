@@ -1,0 +1,215 @@
+"""keepalived's real_server health checkers -> haipvs checker mappings.
+
+TCP_CHECK, HTTP_GET / SSL_GET, MISC_CHECK, UDP_CHECK and DNS_CHECK (keepalived/check/
+check_tcp.c, check_http.c, check_misc.c, check_udp.c, check_dns.c). Each checker has its
+own keyword table, made of the parts it shares with the others: a keyword another checker
+takes (connect_port in a MISC_CHECK, say) is reported like any unknown one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from haipvs import limits
+from haipvs.importer.emit import Block
+from haipvs.importer.grammar import Node
+from haipvs.importer.rules import (
+    SECONDS_MAX,
+    Choice,
+    Command,
+    Context,
+    Draft,
+    Flag,
+    Rule,
+    Value,
+    address,
+    hex_bytes,
+    number,
+    ordered,
+    rules_for,
+    text,
+)
+
+CHECKERS = {
+    "TCP_CHECK": "tcp_check",
+    "HTTP_GET": "http_get",
+    "SSL_GET": "ssl_get",
+    "MISC_CHECK": "misc_check",
+    "UDP_CHECK": "udp_check",
+    "DNS_CHECK": "dns_check",
+}
+# Checkers that connect to the real server (all but MISC_CHECK): they need a port.
+CONNECTING = ("tcp_check", "http_get", "ssl_get", "udp_check", "dns_check")
+HTTP = ("http_get", "ssl_get")
+CHECKER_ORDER = ("url", "path", "virtualhost", "http_protocol", "sni", "type", "name",
+                 "payload_hex", "require_reply", "connect_ip", "connect_port", "bindto",
+                 "connect_timeout", "timeout", "misc_dynamic", "user", "retry",
+                 "delay_before_retry", "delay_loop", "warmup", "alpha")
+
+
+@dataclass
+class CheckerDraft(Draft):
+    kind: str = ""  # haipvs name: tcp_check, http_get, ...
+    urls: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class UrlDraft(Draft):
+    checker: CheckerDraft = field(default_factory=CheckerDraft)
+
+
+# ---- url { ... } ---------------------------------------------------------------------------
+
+def url_path(ctx: Context, node: Node, draft: UrlDraft) -> None:
+    value = ctx.one(node)
+    if value is not None and value.startswith("/") and " " not in value:
+        draft.fields["path"] = value
+    elif value is not None:
+        ctx.skip(node, f"path {value!r} does not start with '/'")
+
+
+def url_digest(ctx: Context, node: Node, draft: UrlDraft) -> None:
+    value = ctx.one(node)
+    if value is not None and re.fullmatch(r"[0-9a-fA-F]{32}", value):
+        draft.fields["digest"] = value.lower()
+    elif value is not None:
+        ctx.skip(node, "not an MD5 digest (32 hex digits)")
+
+
+def url_status_code(ctx: Context, node: Node, draft: UrlDraft) -> None:
+    """Codes (200) and ranges (200-299), as many as given; one stays a scalar."""
+    codes: list[Any] = []
+    for word in node.values:
+        if re.fullmatch(r"[1-5][0-9][0-9]", word):
+            codes.append(int(word))
+        elif re.fullmatch(r"[1-5][0-9][0-9]-[1-5][0-9][0-9]", word):
+            codes.append(word)
+        else:
+            ctx.skip(node, f"bad status code {word!r}")
+    if codes:
+        draft.fields["status_code"] = codes[0] if len(codes) == 1 else codes
+
+
+def url_regex(ctx: Context, node: Node, draft: UrlDraft) -> None:
+    """haipvs matches with Python's `re`; keepalived's PCRE syntax mostly agrees."""
+    value = ctx.one(node, text)
+    if value is None:
+        return
+    try:
+        re.compile(value)
+    except re.error as exc:
+        ctx.skip(node, f"not a Python regular expression: {exc}")
+    else:
+        draft.fields["regex"] = value
+
+
+def url_virtualhost(ctx: Context, node: Node, draft: UrlDraft) -> None:
+    """keepalived has a virtualhost per url; haipvs one per checker (the first given)."""
+    value = ctx.one(node)
+    if value is not None and draft.checker.fields.setdefault("virtualhost", value) != value:
+        ctx.skip(node, "haipvs has one virtualhost per checker")
+
+
+URL: dict[str, Rule] = {
+    "path": url_path,
+    "digest": url_digest,
+    "status_code": url_status_code,
+    "regex": url_regex,
+    "virtualhost": url_virtualhost,
+}
+
+
+# ---- checker keywords ----------------------------------------------------------------------
+
+def url(ctx: Context, node: Node, draft: CheckerDraft) -> None:
+    entry = UrlDraft(checker=draft)
+    ctx.apply_all(URL, node, entry)
+    if "path" not in entry.fields:
+        ctx.skip(node, "url without a path")
+        return
+    draft.urls.append(entry.fields)
+
+
+def http_protocol(ctx: Context, node: Node, draft: CheckerDraft) -> None:
+    value = ctx.one(node)
+    if value in ("1.0", "1.1"):
+        draft.fields["http_protocol"] = value
+    elif value in ("1.0C", "1.0c"):
+        draft.fields["http_protocol"] = "1.0"
+        ctx.changed(node, "1.0C is 1.0 with Connection: close; haipvs closes every check "
+                    "connection")
+    elif value is not None:
+        ctx.skip(node, f"haipvs speaks HTTP 1.0 and 1.1, not {value}")
+
+
+def require_reply(ctx: Context, node: Node, draft: CheckerDraft) -> None:
+    draft.fields["require_reply"] = True
+    if node.args:
+        ctx.skip(node, "haipvs checks that a reply arrives, not its contents")
+
+
+COMMON: dict[str, Rule] = {
+    **rules_for(("retry", "nb_get_retry"),
+                lambda _key: Value("retry", int, 0, limits.RETRY_MAX)),
+    **rules_for(("delay_before_retry", "warmup"),
+                lambda key: Value(key, number, 0, SECONDS_MAX)),
+    "delay_loop": Value("delay_loop", number, limits.DELAY_LOOP_MIN, limits.DELAY_LOOP_MAX),
+    "alpha": Flag("alpha"),
+}
+CONNECT: dict[str, Rule] = {
+    "connect_timeout": Value("connect_timeout", number, 0.001, SECONDS_MAX),
+    **rules_for(("connect_ip", "bindto"), lambda key: Value(key, address)),
+    "connect_port": Value("connect_port", int, 1, limits.PORT_MAX),
+}
+HTTP_GET: dict[str, Rule] = {
+    "url": url,
+    "virtualhost": Value("virtualhost"),
+    "http_protocol": http_protocol,
+}
+TABLES: dict[str, dict[str, Rule]] = {
+    "tcp_check": {**COMMON, **CONNECT},
+    "http_get": {**COMMON, **CONNECT, **HTTP_GET},
+    "ssl_get": {**COMMON, **CONNECT, **HTTP_GET, "enable_sni": Flag("sni")},
+    "misc_check": {
+        **COMMON,
+        "misc_timeout": Value("timeout", number, 0.001, SECONDS_MAX),
+        "misc_path": Command("path"),
+        "misc_dynamic": Flag("misc_dynamic"),
+        "user": Value("user"),
+    },
+    "udp_check": {
+        **COMMON, **CONNECT,
+        "payload": Value("payload_hex", hex_bytes),
+        "require_reply": require_reply,
+    },
+    "dns_check": {
+        **COMMON, **CONNECT,
+        "type": Choice("type", str.upper, limits.DNS_TYPES,
+                       "haipvs has no DNS query type {value!r}"),
+        "name": Value("name"),
+    },
+}
+
+
+def checker(ctx: Context, node: Node) -> dict[str, Any] | None:
+    """The checker's settings (before the real server's defaults), or None (noted)."""
+    draft = CheckerDraft(kind=CHECKERS[node.keyword])
+    ctx.apply_all(TABLES[draft.kind], node, draft)
+    c = draft.fields
+    if draft.kind in HTTP:
+        if not draft.urls:
+            ctx.skip(node, "HTTP check without a url { path ... }")
+            return None
+        c["url"] = draft.urls
+        if draft.kind == "ssl_get" and "sni" not in c and "virtualhost" in c:
+            c["sni"] = False
+    if draft.kind == "misc_check" and not c.get("path"):
+        ctx.skip(node, "MISC_CHECK without misc_path")
+        return None
+    return c
+
+
+def checker_block(settings: dict[str, Any]) -> Block:
+    return Block(ordered(settings, CHECKER_ORDER))

@@ -1,0 +1,114 @@
+"""keepalived's global_defs -> haipvs `global:` (and defaults for every vrrp_instance).
+
+keepalived/core/global_parser.c reads these keywords; the ones haipvs has no use for are
+reported with the reason in reasons.WHY.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from haipvs import limits
+from haipvs.importer.grammar import Node
+from haipvs.importer.rules import SECONDS_MAX, Context, Rule, Value, number
+from haipvs.importer.state import GlobalDefs
+
+LVS_TIMEOUTS = ("tcp", "tcpfin", "udp")
+# lvs_sync_daemon options haipvs leaves to the kernel.
+SYNC_DAEMON_KERNEL_OPTIONS = ("maxlen", "port", "ttl", "group")
+
+
+def garp_convert(name: str) -> Any:
+    """Counts are integers; delays and the refresh interval are seconds."""
+    return int if name in limits.GARP_COUNT_KEYS else number
+
+
+def global_garp(name: str) -> Rule:
+    """`vrrp_garp_*`: a default for every vrrp_instance's `garp:` (applied once all are read)."""
+    convert = garp_convert(name)
+
+    def rule(ctx: Context, node: Node, draft: GlobalDefs) -> None:
+        value = ctx.one(node, convert, 0, SECONDS_MAX)
+        if value is not None:
+            draft.garp[name] = value
+    return rule
+
+
+def vrrp_version(ctx: Context, node: Node, draft: GlobalDefs) -> None:
+    value = ctx.one(node, int, min(limits.VRRP_VERSIONS), max(limits.VRRP_VERSIONS))
+    if value is not None:
+        draft.version = value
+
+
+def lvs_timeouts(ctx: Context, node: Node, draft: GlobalDefs) -> None:
+    """`lvs_timeouts tcp N tcpfin N udp N`: name/value pairs."""
+    values = node.values
+    timeouts: dict[str, int] = {}
+    i = 0
+    while i < len(values):
+        name = values[i]
+        if name in LVS_TIMEOUTS and i + 1 < len(values):
+            try:
+                timeouts[name] = int(values[i + 1])
+            except ValueError:
+                ctx.skip(node, f"bad {name} timeout {values[i + 1]!r}")
+            i += 2
+        else:
+            ctx.skip(node, f"unknown timeout {name!r} (haipvs has tcp, tcpfin, udp)")
+            i += 1
+    if timeouts:
+        draft.fields["lvs_timeouts"] = timeouts
+
+
+def lvs_sync_daemon(ctx: Context, node: Node, draft: GlobalDefs) -> None:
+    """`lvs_sync_daemon IFACE INSTANCE [id N] [maxlen N] [port N] [ttl N] [group ADDR]`."""
+    values = node.values
+    if len(values) < 2:
+        ctx.skip(node, "needs an interface and a vrrp instance")
+        return
+    sync: dict[str, Any] = {"interface": values[0], "vrrp_instance": values[1]}
+    rest = values[2:]
+    i = 0
+    while i < len(rest):
+        if rest[i] == "id" and i + 1 < len(rest):
+            try:
+                sync["sync_id"] = int(rest[i + 1])
+            except ValueError:
+                ctx.skip(node, f"bad sync id {rest[i + 1]!r}")
+            i += 2
+        elif rest[i] in SYNC_DAEMON_KERNEL_OPTIONS and i + 1 < len(rest):
+            ctx.skip(node, f"{rest[i]} {rest[i + 1]}: haipvs uses the kernel's defaults")
+            i += 2
+        else:
+            ctx.skip(node, f"unknown option {rest[i]!r}")
+            i += 1
+    draft.fields["lvs_sync_daemon"] = sync
+    draft.sync_daemon_node = node
+
+
+def notify_fifo(ctx: Context, node: Node, draft: GlobalDefs) -> None:
+    if not node.args:
+        ctx.skip(node, "needs a path")
+        return
+    path = node.values[0]
+    if not path.startswith("/"):
+        ctx.skip(node, "haipvs needs an absolute path")
+        return
+    draft.fields["notify_fifo"] = path
+    if len(node.args) > 1:
+        ctx.skip(node, "the FIFO's owner options are not translated")
+
+
+GLOBAL_DEFS: dict[str, Rule] = {
+    "router_id": Value("router_id"),
+    "lvs_timeouts": lvs_timeouts,
+    "lvs_sync_daemon": lvs_sync_daemon,
+    "vrrp_version": vrrp_version,
+    "notify_fifo": notify_fifo,
+    **{limits.GLOBAL_GARP_PREFIX + keyword: global_garp(name)
+       for keyword, name in limits.GARP_RENAMES.items()},
+}
+
+
+def global_defs(ctx: Context, node: Node) -> None:
+    ctx.apply_all(GLOBAL_DEFS, node, ctx.state.global_defs)

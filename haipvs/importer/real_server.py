@@ -1,0 +1,186 @@
+"""keepalived's real_server -> a haipvs `real_servers:` entry, with its checkers; and the
+forwarding-method and checker-default keywords it shares with virtual_server
+(keepalived/check/check_parser.c)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from haipvs import limits
+from haipvs.importer.checkers import CHECKERS, CONNECTING, HTTP, checker, checker_block
+from haipvs.importer.emit import Block
+from haipvs.importer.grammar import Node
+from haipvs.importer.rules import SECONDS_MAX, Context, Draft, Flag, Rule, Value, number, ordered
+
+THRESHOLD_MAX = 65535  # as haipvs' config (u_threshold / l_threshold)
+RS_ORDER = ("address", "port", "weight", "lb_kind", "tun_type", "tun_port", "tun_flags",
+            "u_threshold", "l_threshold", "inhibit_on_failure")
+# Checker settings a virtual_server or real_server may give for all of its checkers.
+CHECKER_DEFAULT_KEYWORDS = ("retry", "delay_before_retry", "warmup", "connect_timeout",
+                            "alpha")
+
+
+@dataclass
+class Checked:
+    kind: str  # haipvs checker name
+    settings: dict[str, Any]
+    node: Node
+
+
+@dataclass
+class RealServerDraft(Draft):
+    # Checker settings given outside the checkers, applied to each where it means something.
+    defaults: dict[str, Any] = field(default_factory=dict)
+    tun: dict[str, Any] = field(default_factory=dict)  # TUN options of this lvs_method
+    checkers: list[Checked] = field(default_factory=list)
+
+
+# ---- shared with virtual_server --------------------------------------------------------------
+
+def lb_kind(ctx: Context, node: Node, tun: dict[str, Any]) -> str | None:
+    """`lvs_method NAT|DR|TUN [type ipip|gue|gre] [port N] [nocsum|csum|remcsum]`; the TUN
+    options go into `tun` (cleared again when the method is not TUN)."""
+    if not node.args:
+        ctx.skip(node, "needs a value")
+        return None
+    kind = node.values[0].upper()
+    if kind not in limits.LB_KINDS:
+        ctx.skip(node, f"unknown forwarding method {node.values[0]!r}")
+        return None
+    rest = node.values[1:]
+    i = 0
+    while i < len(rest):
+        word = rest[i]
+        if word == "type" and i + 1 < len(rest) and rest[i + 1] in limits.TUN_TYPES:
+            tun["tun_type"] = rest[i + 1]
+            i += 2
+        elif word == "port" and i + 1 < len(rest):
+            try:
+                tun["tun_port"] = int(rest[i + 1])
+            except ValueError:
+                ctx.skip(node, f"bad tunnel port {rest[i + 1]!r}")
+            i += 2
+        elif word in limits.TUN_FLAGS:
+            tun.setdefault("tun_flags", []).append(word)
+            i += 1
+        else:
+            ctx.skip(node, f"unknown option {word!r}")
+            i += 1
+    if tun and kind != "TUN":
+        ctx.skip(node, "tunnel options only apply to TUN")
+        tun.clear()
+    return kind
+
+
+def forwarding(ctx: Context, node: Node, draft: Any) -> None:
+    """lb_kind / lvs_method in a virtual_server or real_server."""
+    kind = lb_kind(ctx, node, draft.tun)
+    if kind is not None:
+        draft.fields["lb_kind"] = kind
+
+
+def checker_default(ctx: Context, node: Node, draft: Any) -> None:
+    key = node.keyword
+    if key == "alpha":
+        draft.defaults["alpha"] = True
+        return
+    convert = int if key == "retry" else number
+    value = ctx.one(node, convert, 0, SECONDS_MAX)
+    if value is not None:
+        draft.defaults[key] = value
+
+
+def virtualhost_default(ctx: Context, node: Node, draft: Any) -> None:
+    value = ctx.one(node)
+    if value is not None:
+        draft.defaults["virtualhost"] = value
+
+
+CHECKER_DEFAULTS: dict[str, Rule] = {
+    "virtualhost": virtualhost_default,
+    **{keyword: checker_default for keyword in CHECKER_DEFAULT_KEYWORDS},
+}
+
+
+# ---- real_server -------------------------------------------------------------------------------
+
+def add_checker(ctx: Context, node: Node, draft: RealServerDraft) -> None:
+    settings = checker(ctx, node)
+    if settings is not None:
+        draft.checkers.append(Checked(CHECKERS[node.keyword], settings, node))
+
+
+REAL_SERVER: dict[str, Rule] = {
+    "weight": Value("weight", int, 0, limits.WEIGHT_MAX),
+    **{keyword: forwarding for keyword in limits.KEEPALIVED_LB_KIND_KEYWORDS},
+    "uthreshold": Value("u_threshold", int, 0, THRESHOLD_MAX),
+    "lthreshold": Value("l_threshold", int, 0, THRESHOLD_MAX),
+    "inhibit_on_failure": Flag("inhibit_on_failure"),
+    **CHECKER_DEFAULTS,
+    "delay_loop": checker_default,
+    **{keyword: add_checker for keyword in CHECKERS},
+}
+
+
+def real_server(ctx: Context, node: Node, vs: dict[str, Any], vs_defaults: dict[str, Any],
+                vs_tun: dict[str, Any]) -> Block | None:
+    """`real_server ADDRESS [PORT] { ... }` of the virtual server whose fields are `vs`;
+    `vs_defaults` are its checker settings and `vs_tun` the TUN options of its lvs_method,
+    which apply to its real servers."""
+    values = node.values
+    try:
+        address = str(ipaddress.ip_address(values[0]))
+        port = int(values[1]) if len(values) > 1 else None
+    except (ValueError, IndexError):
+        ctx.skip(node, f"bad real server {' '.join(values)!r}")
+        return None
+    draft = RealServerDraft(fields={"address": address}, defaults=dict(vs_defaults))
+    rs = draft.fields
+    comments: dict[str, str] = {}
+    ctx.apply_all(REAL_SERVER, node, draft)
+    kind = rs.get("lb_kind") or vs.get("lb_kind", limits.DEFAULT_LB_KIND)
+    vs_port = vs.get("port")
+    if port is None and vs_port:
+        port = vs_port
+        comments["port"] = "keepalived uses the virtual server's port"
+    if kind in ("DR", "TUN") and vs_port is not None and port not in (None, vs_port):
+        # DR and TUN forward to the VIP's port; the checks still go to the one configured.
+        ctx.changed(node, f"port {port} -> {vs_port}: {kind} cannot change the port; "
+                    f"checks still go to port {port}", "real_server")
+        for checked in draft.checkers:
+            if checked.kind in CONNECTING:
+                checked.settings.setdefault("connect_port", port)
+        port = vs_port
+    if port is not None:
+        rs["port"] = port
+    elif "fwmark" in vs and kind == "NAT":
+        ctx.skip(node, "a NAT real server of a fwmark service needs a port")
+        return None
+    tun = draft.tun
+    if not tun and kind == "TUN":
+        tun = vs_tun
+    if tun:
+        if kind == "TUN":
+            rs.update(tun)
+        else:
+            ctx.skip(node, "tunnel options without TUN")
+    by_kind: dict[str, list[Block]] = {}
+    for checked in draft.checkers:
+        settings = checked.settings
+        for setting, value in draft.defaults.items():
+            if setting == "connect_timeout" and checked.kind not in CONNECTING:
+                continue
+            if setting == "virtualhost" and checked.kind not in HTTP:
+                continue
+            settings.setdefault(setting, value)
+        if checked.kind in CONNECTING and port is None and "connect_port" not in settings:
+            ctx.skip(checked.node, "the real server has no port; haipvs needs connect_port")
+            continue
+        by_kind.setdefault(checked.kind, []).append(checker_block(settings))
+    block = Block(ordered(rs, RS_ORDER))
+    for name, items in by_kind.items():
+        block[name] = items[0] if len(items) == 1 else items
+    block.notes.update(comments)
+    return block

@@ -1,0 +1,316 @@
+"""keepalived's virtual_server and virtual_server_group -> haipvs `virtual_servers:`.
+
+A `virtual_server group NAME` becomes one haipvs virtual server per group member (address
+ranges expanded), each with the same body (keepalived/check/check_parser.c).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from haipvs import limits
+from haipvs.importer.emit import Block
+from haipvs.importer.grammar import Node
+from haipvs.importer.real_server import CHECKER_DEFAULTS, forwarding, lb_kind, real_server
+from haipvs.importer.rules import (
+    Choice,
+    Command,
+    Context,
+    Draft,
+    Flag,
+    Rule,
+    Value,
+    number,
+    ordered,
+    rules_for,
+)
+from haipvs.importer.state import GroupMember
+
+MAX_GROUP_EXPANSION = 256
+# keepalived's scheduler flags: the named ones, and flag-1..3 (IP_VS_SVC_F_SCHED1..3), which
+# mean fallback / port for sh and mh.
+SCHED_FLAG_KEYWORDS = (*limits.SCHED_FLAGS, "flag-1", "flag-2", "flag-3")
+VS_ORDER = ("address", "port", "fwmark", "ip_family", "protocol", "lb_algo", "sched_flags",
+            "lb_kind", "persistence_timeout", "persistence_granularity", "ops",
+            "delay_loop", "inhibit_on_failure", "sorry_server", "quorum", "hysteresis",
+            "quorum_up", "quorum_down", "ha_suspend", "real_servers")
+
+
+@dataclass
+class VirtualServerDraft(Draft):
+    # Checker settings given at the virtual server level, for its real servers' checkers.
+    defaults: dict[str, Any] = field(default_factory=dict)
+    flags: list[tuple[str, Node]] = field(default_factory=list)  # scheduler flag keywords
+    real_nodes: list[Node] = field(default_factory=list)
+    tun: dict[str, Any] = field(default_factory=dict)  # TUN options of its lvs_method
+    sorry_kind: str | None = None
+    sources: dict[str, Node] = field(default_factory=dict)  # keyword -> its statement
+
+
+# ---- rules -------------------------------------------------------------------------------
+
+PERSISTENCE_TIMEOUT = Value("persistence_timeout", int, 1, limits.LVS_MAX_TIMEOUT)
+
+
+def persistence_timeout(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
+    """Without a value keepalived uses its default (IPVS_SVC_PERSISTENT_TIMEOUT)."""
+    if not node.args:
+        draft.fields["persistence_timeout"] = limits.DEFAULT_PERSISTENCE_TIMEOUT
+    else:
+        PERSISTENCE_TIMEOUT(ctx, node, draft)
+
+
+def sched_flag_keyword(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
+    """Kept until the scheduler is known (the flag keyword may come first)."""
+    draft.flags.append((node.keyword, node))
+
+
+def sorry_server(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
+    values = node.values
+    if not values:
+        ctx.skip(node, "needs an address")
+        return
+    try:
+        sorry: dict[str, Any] = {"address": str(ipaddress.ip_address(values[0]))}
+        if len(values) > 1:
+            sorry["port"] = int(values[1])
+    except ValueError:
+        ctx.skip(node, f"bad sorry server {' '.join(values)!r}")
+        return
+    draft.fields["sorry_server"] = sorry
+
+
+def sorry_server_lvs_method(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
+    draft.sorry_kind = lb_kind(ctx, node, {})
+
+
+def real_server_node(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
+    """Translated once the whole body is read: the real servers inherit from it."""
+    draft.real_nodes.append(node)
+
+
+VIRTUAL_SERVER: dict[str, Rule] = {
+    "delay_loop": Value("delay_loop", number, limits.DELAY_LOOP_MIN, limits.DELAY_LOOP_MAX),
+    **rules_for(limits.KEEPALIVED_SCHEDULER_KEYWORDS, lambda _key: Choice(
+        "lb_algo", str.lower, limits.SCHEDULERS,
+        "unknown scheduler {value!r}; haipvs uses " + limits.DEFAULT_SCHEDULER)),
+    **{keyword: forwarding for keyword in limits.KEEPALIVED_LB_KIND_KEYWORDS},
+    "persistence_timeout": persistence_timeout,
+    "persistence_granularity": Value("persistence_granularity"),
+    "protocol": Choice("protocol", str.upper, limits.PROTOCOLS, "unknown protocol {value!r}"),
+    "ops": Flag("ops"),
+    **{keyword: sched_flag_keyword for keyword in SCHED_FLAG_KEYWORDS},
+    "ip_family": Choice("ip_family", str, {"inet": 4, "inet6": 6}, "unknown family {value!r}"),
+    "inhibit_on_failure": Flag("inhibit_on_failure"),
+    "quorum": Value("quorum", int, 1, limits.QUORUM_MAX),
+    "hysteresis": Value("hysteresis", int, 0, limits.QUORUM_MAX),
+    **rules_for(("quorum_up", "quorum_down"), Command),
+    "ha_suspend": Flag("ha_suspend"),
+    "sorry_server": sorry_server,
+    "sorry_server_lvs_method": sorry_server_lvs_method,
+    **CHECKER_DEFAULTS,
+    "real_server": real_server_node,
+}
+
+
+# ---- virtual_server_group ------------------------------------------------------------------
+
+def virtual_server_group(ctx: Context, node: Node) -> None:
+    """Read before any virtual_server, which may name a group defined after it."""
+    name = ctx.one(node)
+    if name is None:
+        return
+    members: list[GroupMember] = []
+    for entry in ctx.block(node):
+        if entry.keyword == "fwmark":
+            value = ctx.one(entry, int, 1, limits.FWMARK_MAX)
+            if value is not None:
+                members.append(GroupMember({"fwmark": value}, entry))
+            continue
+        addresses = address_range(ctx, entry)
+        if addresses is None:
+            continue
+        port = None
+        if entry.args:
+            try:
+                port = int(entry.values[0])
+            except ValueError:
+                ctx.skip(entry, f"bad port {entry.values[0]!r}")
+                continue
+        members.extend(GroupMember({"address": a, "port": port}, entry) for a in addresses)
+    ctx.state.vs_groups[name] = members
+
+
+def address_range(ctx: Context, entry: Node) -> list[str] | None:
+    """`192.0.2.1-10` (last octet / last group) expanded; a single address as is."""
+    text = entry.keyword
+    if "-" not in text:
+        try:
+            return [str(ipaddress.ip_address(text))]
+        except ValueError:
+            ctx.skip(entry, "not an IP address")
+            return None
+    first, _, last = text.rpartition("-")
+    try:
+        start = ipaddress.ip_address(first)
+        if start.version == 4:
+            end_value = (int(start) & ~0xFF) | int(last)
+        else:
+            end_value = (int(start) & ~0xFFFF) | int(last, 16)
+    except ValueError:
+        ctx.skip(entry, "not an address range")
+        return None
+    count = end_value - int(start) + 1
+    if count < 1:
+        ctx.skip(entry, "empty address range")
+        return None
+    if count > MAX_GROUP_EXPANSION:
+        ctx.skip(entry, f"range of {count} addresses; haipvs expands at most "
+                 f"{MAX_GROUP_EXPANSION} (list them as separate virtual servers)")
+        return None
+    return [str(ipaddress.ip_address(int(start) + i)) for i in range(count)]
+
+
+# ---- virtual_server ------------------------------------------------------------------------
+
+def virtual_server(ctx: Context, node: Node) -> None:
+    """`virtual_server ADDRESS PORT`, `virtual_server fwmark N` or `virtual_server group
+    NAME`."""
+    values = node.values
+    if values[:1] == ["group"]:
+        if len(values) < 2 or values[1] not in ctx.state.vs_groups:
+            ctx.skip(node, f"virtual_server_group {values[1:2]} is not defined")
+            return
+        members = ctx.state.vs_groups[values[1]]
+        if not members:
+            ctx.skip(node, f"virtual_server_group {values[1]} is empty")
+            return
+        for member in members:
+            if member.head.get("port") is None and "fwmark" not in member.head:
+                ctx.skip(member.node, "group entry without a port")
+                continue
+            add_virtual_server(ctx, node, member.head, f"virtual_server group {values[1]} "
+                               f"member at {member.node.where}")
+        return
+    if values[:1] == ["fwmark"]:
+        mark = ctx.one(Node("fwmark", node.args[1:], None, node.file, node.line), int,
+                       1, limits.FWMARK_MAX)
+        if mark is not None:
+            add_virtual_server(ctx, node, {"fwmark": mark}, None)
+        return
+    if not values:
+        ctx.skip(node, "needs an address and port, fwmark N or group NAME")
+        return
+    try:
+        address = str(ipaddress.ip_address(values[0].strip("[]")))
+    except ValueError:
+        ctx.skip(node, f"bad address {values[0]!r}")
+        return
+    port = None
+    if len(values) > 1:
+        try:
+            port = int(values[1])
+        except ValueError:
+            ctx.skip(node, f"bad port {values[1]!r}")
+            return
+    add_virtual_server(ctx, node, {"address": address, "port": port}, None)
+
+
+def service_key(vs: dict[str, Any]) -> tuple[Any, ...]:
+    return (vs.get("protocol", limits.DEFAULT_PROTOCOL), vs.get("address"), vs.get("port"),
+            vs.get("fwmark"))
+
+
+def add_virtual_server(ctx: Context, node: Node, head: dict[str, Any],
+                       origin: str | None) -> None:
+    vs = virtual_server_body(ctx, node, head)
+    if vs is None:
+        return
+    key = service_key(vs)
+    if any(service_key(other) == key for other in ctx.state.virtual_servers):
+        ctx.skip(node, "this virtual server is already defined; keepalived uses the first")
+        return
+    vs.above.append(origin or f"virtual_server from {node.where}")
+    ctx.state.virtual_servers.append(vs)
+
+
+def virtual_server_body(ctx: Context, node: Node, head: dict[str, Any]) -> Block | None:
+    draft = VirtualServerDraft(fields=dict(head))
+    f = draft.fields
+    if f.get("port") is None:
+        f.pop("port", None)
+    for child in ctx.block(node):
+        draft.sources[child.keyword] = child
+        ctx.apply(VIRTUAL_SERVER, child, draft)
+    if draft.sorry_kind is not None and "sorry_server" in f:
+        f["sorry_server"]["lb_kind"] = draft.sorry_kind
+    check_hysteresis(ctx, f, draft.sources)
+    algo = f.get("lb_algo", limits.DEFAULT_SCHEDULER)
+    sched_flags = []
+    for name, child in draft.flags:
+        flag = sched_flag(ctx, name, algo, child)
+        if flag is not None and flag not in sched_flags:
+            sched_flags.append(flag)
+    if sched_flags:
+        f["sched_flags"] = sched_flags
+    if f.get("ops") and f.get("protocol", limits.DEFAULT_PROTOCOL) != "UDP":
+        ctx.skip(draft.sources["ops"], "ops applies only to UDP services")
+        del f["ops"]
+    if "persistence_granularity" in f and "persistence_timeout" not in f:
+        ctx.skip(draft.sources["persistence_granularity"],
+                 "persistence_granularity without persistence_timeout")
+        del f["persistence_granularity"]
+    if "address" in f and "port" not in f and "persistence_timeout" not in f:
+        ctx.skip(node, "virtual server without a port (only persistent services may omit it)")
+        return None
+    comments: dict[str, str] = {}
+    reals = []
+    seen: set[tuple[str, Any]] = set()
+    for rs_node in draft.real_nodes:
+        rs = real_server(ctx, rs_node, f, draft.defaults, draft.tun)
+        if rs is None:
+            continue
+        rs_key = (rs["address"], rs.get("port"))
+        if rs_key in seen:
+            ctx.skip(rs_node, "this real server is already listed")
+            continue
+        seen.add(rs_key)
+        reals.append(rs)
+    if reals:
+        f["real_servers"] = reals
+    if "fwmark" in f and "ip_family" not in f and reals and all(
+            ":" in r["address"] for r in reals):
+        f["ip_family"] = 6
+        comments["ip_family"] = "from the real servers' addresses"
+    vs = Block(ordered(f, VS_ORDER))
+    vs.notes.update(comments)
+    return vs
+
+
+def check_hysteresis(ctx: Context, f: dict[str, Any], sources: dict[str, Node]) -> None:
+    """haipvs needs hysteresis < quorum. keepalived takes any value; from quorum - 1 up it
+    loses quorum only at live weight 0 either way, so only the regain threshold moves."""
+    hysteresis = f.get("hysteresis")
+    quorum = f.get("quorum", 1)
+    if hysteresis is None or hysteresis < quorum:
+        return
+    f["hysteresis"] = quorum - 1
+    ctx.changed(sources["hysteresis"], f"hysteresis {hysteresis} is not below quorum "
+                f"{quorum}; haipvs uses {quorum - 1}: quorum is still lost only at live "
+                f"weight 0, but regained at {2 * quorum - 1} instead of "
+                f"{quorum + hysteresis}")
+
+
+def sched_flag(ctx: Context, name: str, algo: str, node: Node) -> str | None:
+    """The haipvs flag for a keepalived flag keyword under scheduler `algo`, or None."""
+    if name.startswith(("sh-", "mh-")):
+        if name[:2] != algo:
+            ctx.skip(node, f"{name} applies only to the {name[:2]} scheduler")
+            return None
+        return name
+    if algo not in ("sh", "mh") or name == "flag-3":
+        ctx.skip(node, f"{name} has no meaning haipvs can set with the {algo} scheduler")
+        return None
+    return f"{algo}-{'fallback' if name == 'flag-1' else 'port'}"

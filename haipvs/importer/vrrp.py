@@ -1,0 +1,274 @@
+"""keepalived's vrrp_instance -> a haipvs `vrrp_instances:` entry.
+
+Keywords as keepalived/vrrp/vrrp_parser.c reads them; the ranges come from haipvs.limits, so
+the importer and the config agree on what a VRID, priority or advert_int may be.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from haipvs import limits
+from haipvs.importer.emit import Block
+from haipvs.importer.global_defs import garp_convert
+from haipvs.importer.grammar import Node
+from haipvs.importer.rules import (
+    SECONDS_MAX,
+    Choice,
+    Command,
+    Context,
+    Flag,
+    Rule,
+    Value,
+    address,
+    number,
+    ordered,
+    rules_for,
+)
+from haipvs.importer.state import Draft, Instance
+
+NOTIFY = ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")
+INSTANCE_ORDER = ("name", "state", "interface", "virtual_router_id", "priority", "advert_int",
+                  "version", "preempt", "preempt_delay", "authentication", "unicast_src_ip",
+                  "unicast_peers", "virtual_ipaddress", "garp", "track_interface",
+                  "track_script", "track_file", *NOTIFY)
+# VIP options (ip-address(8) words) haipvs leaves at the kernel's defaults, each with a value.
+VIP_KERNEL_OPTIONS = ("brd", "broadcast", "scope", "preferred_lft", "valid_lft", "metric")
+VIP_FLAGS_NOT_KEPT = ("no_track", "home", "nodad", "noprefixroute", "autojoin")
+
+
+@dataclass
+class InstanceDraft(Draft):
+    name: str = ""
+    sources: dict[str, Node] = field(default_factory=dict)  # key -> the statement it came from
+    comments: dict[str, str] = field(default_factory=dict)
+    garp: dict[str, Any] = field(default_factory=dict)
+    unicast_node: Node | None = None  # the unicast_peer block, to report if it is dropped
+
+
+# ---- rules -------------------------------------------------------------------------------
+
+def mcast_src_ip(ctx: Context, node: Node, draft: InstanceDraft) -> None:
+    """haipvs has one source address for both multicast and unicast adverts."""
+    value = ctx.one(node, address)
+    if value is not None:
+        draft.fields["unicast_src_ip"] = value
+        draft.comments["unicast_src_ip"] = f"mcast_src_ip at {node.where}"
+        ctx.changed(node, "became unicast_src_ip, which haipvs also uses as the source of "
+                    "multicast adverts")
+
+
+def unicast_peer(ctx: Context, node: Node, draft: InstanceDraft) -> None:
+    peers = []
+    for peer in ctx.block(node):
+        try:
+            peers.append(address(peer.keyword))
+        except ValueError:
+            ctx.skip(peer, "not an IP address")
+            continue
+        if peer.args:
+            ctx.skip(peer, f"{' '.join(peer.values)}: per-peer options are not translated")
+    draft.fields["unicast_peers"] = peers
+    draft.unicast_node = node
+
+
+def authentication(ctx: Context, node: Node, draft: InstanceDraft) -> None:
+    kind, password = "PASS", None
+    for child in ctx.block(node):
+        if child.keyword == "auth_type":
+            kind = (ctx.one(child) or "PASS").upper()
+            if kind != "PASS":
+                ctx.skip(child, f"{kind}: haipvs has only simple-text PASS authentication")
+                return
+        elif child.keyword == "auth_pass":
+            password = ctx.one(child)
+            octets = limits.AUTH_PASS_MAX_OCTETS
+            if password is not None and len(password.encode()) > octets:
+                ctx.changed(child, "truncated to 8 octets, as keepalived does")
+                password = password.encode()[:octets].decode(errors="ignore")
+        else:
+            ctx.skip(child)
+    if password is None:
+        ctx.skip(node, "no auth_pass")
+        return
+    draft.fields["authentication"] = {"type": kind, "password": password}
+
+
+def virtual_ipaddress(ctx: Context, node: Node, draft: InstanceDraft) -> None:
+    """`ADDRESS[/LEN] [dev IF] [label L] ...`, one family per instance."""
+    vips: list[Any] = []
+    family: int | None = None
+    for entry in ctx.block(node):
+        try:
+            interface = ipaddress.ip_interface(entry.keyword)
+        except ValueError:
+            ctx.skip(entry, "not an IP address")
+            continue
+        if family is None:
+            family = interface.version
+        elif interface.version != family:
+            ctx.skip(entry, f"IPv{interface.version} VIP in an IPv{family} instance; "
+                     "haipvs instances are single-family: put it in its own instance")
+            continue
+        vip: dict[str, str] = {"address": entry.keyword}
+        values = entry.values
+        i = 0
+        while i < len(values):
+            word = values[i]
+            if word in ("dev", "label") and i + 1 < len(values):
+                vip[word] = values[i + 1]
+                i += 2
+            elif word in VIP_KERNEL_OPTIONS and i + 1 < len(values):
+                ctx.skip(entry, f"{word} {values[i + 1]}: haipvs adds VIPs with the kernel's "
+                         "defaults")
+                i += 2
+            elif word in VIP_FLAGS_NOT_KEPT:
+                ctx.skip(entry, f"{word}: haipvs has no such VIP option")
+                i += 1
+            else:
+                ctx.skip(entry, f"unknown VIP option {word!r}")
+                i += 1
+        if "label" in vip and interface.version == 6:
+            ctx.skip(entry, "label: IPv6 addresses have no labels")
+            del vip["label"]
+        vips.append(vip["address"] if len(vip) == 1 else vip)
+    draft.fields["virtual_ipaddress"] = vips
+
+
+def garp(name: str) -> Rule:
+    convert = garp_convert(name)
+
+    def rule(ctx: Context, node: Node, draft: InstanceDraft) -> None:
+        value = ctx.one(node, convert, 0, SECONDS_MAX)
+        if value is not None:
+            draft.garp[name] = value
+    return rule
+
+
+def tracked(keyword: str) -> Rule:
+    """track_interface / track_script / track_file: `NAME [weight W]` per line. Each item's
+    statement is kept as a source, to report it if what it names is not translated."""
+    what = keyword[len("track_"):]
+
+    def rule(ctx: Context, node: Node, draft: InstanceDraft) -> None:
+        items: list[Any] = []
+        for entry in ctx.block(node):
+            draft.sources[f"{keyword}:{entry.keyword}"] = entry
+            item: dict[str, Any] = {"name": entry.keyword}
+            values = entry.values
+            i = 0
+            while i < len(values):
+                if values[i] == "weight" and i + 1 < len(values):
+                    weight = tracker_weight(ctx, entry, values[i + 1])
+                    if weight is not None:
+                        item["weight"] = weight
+                    i += 2
+                else:
+                    ctx.skip(entry, f"{values[i]}: haipvs has no such track_{what} option")
+                    i += 1
+            items.append(item["name"] if len(item) == 1 else item)
+        draft.fields[keyword] = items
+    return rule
+
+
+def tracker_weight(ctx: Context, entry: Node, word: str) -> int | None:
+    try:
+        weight = int(word)
+    except ValueError:
+        ctx.skip(entry, f"bad weight {word!r}")
+        return None
+    if not limits.TRACKER_WEIGHT_MIN <= weight <= limits.TRACKER_WEIGHT_MAX:
+        ctx.skip(entry, f"weight {weight} is out of range "
+                 f"{limits.TRACKER_WEIGHT_MIN}..{limits.TRACKER_WEIGHT_MAX}")
+        return None
+    return weight
+
+
+def lvs_sync_daemon_interface(ctx: Context, node: Node, draft: InstanceDraft) -> None:
+    """keepalived's old spelling of global_defs lvs_sync_daemon, given in the instance."""
+    value = ctx.one(node)
+    if value is not None:
+        global_defs = ctx.state.global_defs
+        global_defs.fields["lvs_sync_daemon"] = {"interface": value,
+                                                 "vrrp_instance": draft.name}
+        global_defs.sync_daemon_node = node
+        ctx.changed(node, "became global.lvs_sync_daemon")
+
+
+VERSION = Value("version", int, min(limits.VRRP_VERSIONS), max(limits.VRRP_VERSIONS))
+VRRP_INSTANCE: dict[str, Rule] = {
+    "virtual_router_id": Value("virtual_router_id", int, limits.VRID_MIN, limits.VRID_MAX),
+    "priority": Value("priority", int, limits.PRIORITY_MIN, limits.PRIORITY_MAX),
+    "advert_int": Value("advert_int", number, limits.ADVERT_INT_MIN, limits.ADVERT_INT_MAX),
+    "vrrp_version": VERSION,
+    "version": VERSION,
+    "preempt_delay": Value("preempt_delay", number, 0, limits.PREEMPT_DELAY_MAX),
+    "state": Choice("state", str.upper, ("MASTER", "BACKUP"), "unknown state {value!r}"),
+    "interface": Value("interface"),
+    "nopreempt": Flag("preempt", False),
+    "preempt": Flag("preempt", True),
+    "authentication": authentication,
+    "unicast_src_ip": Value("unicast_src_ip", address),
+    "mcast_src_ip": mcast_src_ip,
+    "unicast_peer": unicast_peer,
+    "virtual_ipaddress": virtual_ipaddress,
+    **{keyword: garp(name) for keyword, name in limits.GARP_RENAMES.items()},
+    **rules_for(("track_interface", "track_script", "track_file"), tracked),
+    **rules_for(NOTIFY, Command),
+    "lvs_sync_daemon_interface": lvs_sync_daemon_interface,
+}
+
+
+# ---- the block -----------------------------------------------------------------------------
+
+def vrrp_instance(ctx: Context, node: Node) -> None:
+    name = ctx.one(node)
+    if name is None:
+        return
+    draft = InstanceDraft(name=name)
+    f = draft.fields
+    for child in ctx.block(node):
+        draft.sources[child.keyword] = child
+        ctx.apply(VRRP_INSTANCE, child, draft)
+    if draft.garp:
+        f["garp"] = draft.garp
+    missing = [k for k in ("interface", "virtual_router_id") if k not in f]
+    if not f.get("virtual_ipaddress"):
+        missing.append("virtual_ipaddress")
+    if missing:
+        ctx.skip(node, f"vrrp_instance {name} has no {', '.join(missing)}; haipvs needs them")
+        return
+    if f.get("unicast_peers") and "unicast_src_ip" not in f:
+        assert draft.unicast_node is not None
+        ctx.skip(draft.unicast_node, "haipvs needs unicast_src_ip with unicast peers "
+                 "(keepalived guesses it from the interface); add both by hand")
+        del f["unicast_peers"]
+    check_auth_version(ctx, f, draft.sources)
+    f["name"] = name
+    instance = Block({k: v for k, v in ordered(f, INSTANCE_ORDER).items()
+                      if v not in ([], None)})
+    instance.notes.update(draft.comments)
+    instance.above.append(f"vrrp_instance {name} from {node.where}")
+    ctx.state.instances.append(Instance(instance, draft.sources))
+
+
+def check_auth_version(ctx: Context, f: dict[str, Any], sources: Mapping[str, Node]) -> None:
+    """Run once the version is known (the instance's own, or global_defs vrrp_version).
+    VRRPv3 has no authentication (keepalived/vrrp/vrrp_parser.c ignores it too); a VRRPv2
+    advert carries whole seconds (RFC 3768 §5.3.7), IPv6 instances being v3 anyway."""
+    version = f.get("version", ctx.state.global_defs.version)
+    if version == 3 and "authentication" in f:
+        ctx.skip(sources["authentication"],
+                 "VRRPv3 has no authentication; keepalived ignores it too")
+        del f["authentication"]
+    advert = f.get("advert_int")
+    if advert is not None and version in (2, None) and not float(advert).is_integer():
+        family_v6 = any(":" in str(v if isinstance(v, str) else v.get("address", ""))
+                        for v in f.get("virtual_ipaddress", []))
+        if not family_v6:
+            f["advert_int"] = max(limits.ADVERT_INT_V2_MIN, round(advert))
+            ctx.changed(sources["advert_int"], f"{advert} rounded to {f['advert_int']}: "
+                        "VRRPv2 adverts are whole seconds")
