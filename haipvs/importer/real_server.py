@@ -30,10 +30,16 @@ class Checked:
 
 
 @dataclass
-class RealServerDraft(Draft):
+class ServerDraft(Draft):
+    """What a virtual_server and a real_server body both gather besides their fields."""
+
     # Checker settings given outside the checkers, applied to each where it means something.
     defaults: dict[str, Any] = field(default_factory=dict)
-    tun: dict[str, Any] = field(default_factory=dict)  # TUN options of this lvs_method
+    tun: dict[str, Any] = field(default_factory=dict)  # TUN options of its lvs_method
+
+
+@dataclass
+class RealServerDraft(ServerDraft):
     checkers: list[Checked] = field(default_factory=list)
 
 
@@ -74,14 +80,14 @@ def lb_kind(ctx: Context, node: Node, tun: dict[str, Any]) -> str | None:
     return kind
 
 
-def forwarding(ctx: Context, node: Node, draft: Any) -> None:
+def forwarding(ctx: Context, node: Node, draft: ServerDraft) -> None:
     """lb_kind / lvs_method in a virtual_server or real_server."""
     kind = lb_kind(ctx, node, draft.tun)
     if kind is not None:
         draft.fields["lb_kind"] = kind
 
 
-def checker_default(ctx: Context, node: Node, draft: Any) -> None:
+def checker_default(ctx: Context, node: Node, draft: ServerDraft) -> None:
     key = node.keyword
     if key == "alpha":
         draft.defaults["alpha"] = True
@@ -92,7 +98,7 @@ def checker_default(ctx: Context, node: Node, draft: Any) -> None:
         draft.defaults[key] = value
 
 
-def virtualhost_default(ctx: Context, node: Node, draft: Any) -> None:
+def virtualhost_default(ctx: Context, node: Node, draft: ServerDraft) -> None:
     value = ctx.one(node)
     if value is not None:
         draft.defaults["virtualhost"] = value

@@ -13,12 +13,17 @@ from typing import Any
 from haipvs import limits
 from haipvs.importer.emit import Block
 from haipvs.importer.grammar import Node
-from haipvs.importer.real_server import CHECKER_DEFAULTS, forwarding, lb_kind, real_server
+from haipvs.importer.real_server import (
+    CHECKER_DEFAULTS,
+    ServerDraft,
+    forwarding,
+    lb_kind,
+    real_server,
+)
 from haipvs.importer.rules import (
     Choice,
     Command,
     Context,
-    Draft,
     Flag,
     Rule,
     Value,
@@ -39,12 +44,11 @@ VS_ORDER = ("address", "port", "fwmark", "ip_family", "protocol", "lb_algo", "sc
 
 
 @dataclass
-class VirtualServerDraft(Draft):
-    # Checker settings given at the virtual server level, for its real servers' checkers.
-    defaults: dict[str, Any] = field(default_factory=dict)
+class VirtualServerDraft(ServerDraft):
+    """`defaults` and `tun` also apply to its real servers."""
+
     flags: list[tuple[str, Node]] = field(default_factory=list)  # scheduler flag keywords
     real_nodes: list[Node] = field(default_factory=list)
-    tun: dict[str, Any] = field(default_factory=dict)  # TUN options of its lvs_method
     sorry_kind: str | None = None
     sources: dict[str, Node] = field(default_factory=dict)  # keyword -> its statement
 
