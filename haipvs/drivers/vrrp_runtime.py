@@ -38,7 +38,7 @@ from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.vrrp_actions import ActionRunner
 from haipvs.drivers.vrrp_instance import Instance, InstanceBinding, InterfaceGroup
 from haipvs.drivers.vrrp_socket import VrrpSocket
-from haipvs.drivers.vrrp_thread import GIL_SWITCH_INTERVAL, LoopThread
+from haipvs.drivers.vrrp_thread import LoopThread
 from haipvs.events import VrrpTransition
 from haipvs.policy import priority, sync_group
 from haipvs.policy.priority import (
@@ -54,7 +54,8 @@ from haipvs.policy.priority import (
 from haipvs.resources import count_trio_tasks
 from haipvs.vrrp import core
 
-__all__ = ["GIL_SWITCH_INTERVAL", "InstanceBinding", "VrrpRuntime"]
+# InstanceBinding lives in vrrp_instance; re-exported for callers that build a runtime.
+__all__ = ["InstanceBinding", "VrrpRuntime"]
 
 TIMER_LATENESS_KEPT = 1024
 log = structlog.get_logger("haipvs.vrrp")
