@@ -82,10 +82,9 @@ def named_block(ctx: Context, node: Node, table: dict[str, Rule]) -> Block | Non
     name = ctx.one(node)
     if name is None:
         return None
-    draft = Draft(Block(name=name))
-    ctx.apply_all(table, node, draft)
-    assert isinstance(draft.fields, Block)
-    return draft.fields
+    fields = Block(name=name)
+    ctx.apply_all(table, node, Draft(fields))
+    return fields
 
 
 def vrrp_script(ctx: Context, node: Node) -> None:
