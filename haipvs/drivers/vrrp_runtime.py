@@ -25,7 +25,6 @@ import itertools
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -36,6 +35,7 @@ from haipvs.drivers.announce import Announcer
 from haipvs.drivers.link_monitor import LinkMonitor
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.vrrp_actions import ActionRunner
+from haipvs.drivers.vrrp_inputs import Input, Job, LinkObserved, Packet, SourceUpdate
 from haipvs.drivers.vrrp_instance import Instance, InstanceBinding, InterfaceGroup
 from haipvs.drivers.vrrp_socket import VrrpSocket
 from haipvs.drivers.vrrp_thread import LoopThread
@@ -64,47 +64,6 @@ EventSink = Callable[[VrrpTransition], None]
 Changes = list[tuple[Source, Contribution]]
 
 
-# ---- the inputs of the queue ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Packet:
-    group: InterfaceGroup
-    datagram: core.Datagram
-
-
-@dataclass(frozen=True)
-class _SourceUpdate:
-    """A tracker's contribution (set_tracker), or set_priority's effective priority."""
-
-    name: str
-    source: Source
-    contribution: Contribution = NOTHING
-    effective_priority: int | None = None
-
-
-@dataclass(frozen=True)
-class _LinkObserved:
-    """Link states read after the monitor saw a change (None: not re-read)."""
-
-    name: str
-    own: addresses.LinkState | None
-    tracked: dict[str, addresses.LinkState] | None
-
-
-@dataclass
-class _Job:
-    """A startup, reconfigure or shutdown step, run in queue order; the submitter waits."""
-
-    run: Callable[[], Awaitable[Any]]
-    done: trio.Event = field(default_factory=trio.Event)
-    result: Any = None
-    error: Exception | None = None
-
-
-_Input = _Packet | _SourceUpdate | _LinkObserved | _Job
-
-
 class VrrpRuntime:
     def __init__(
         self,
@@ -122,7 +81,7 @@ class VrrpRuntime:
         self._groups: dict[tuple[str, int], InterfaceGroup] = {}
         self._loop = LoopThread(self._main, name="vrrp", label="VRRP runtime")
         self._nursery: trio.Nursery | None = None
-        self._inputs_in, self._inputs_out = trio.open_memory_channel[_Input](math.inf)
+        self._inputs_in, self._inputs_out = trio.open_memory_channel[Input](math.inf)
         self._followups: collections.deque[tuple[str, core.SyncGroupTransition]] = (
             collections.deque()
         )
@@ -167,7 +126,7 @@ class VrrpRuntime:
         """Thread-safe: set an instance's effective priority outright (as a delta against
         its base priority, so later tracker updates add to it)."""
         self._loop.run_sync_soon(self._inputs_in.send_nowait,
-                                 _SourceUpdate(name, SET_PRIORITY,
+                                 SourceUpdate(name, SET_PRIORITY,
                                                effective_priority=effective_priority))
 
     def set_tracker(self, name: str, source: Source, *, delta: int = 0,
@@ -175,7 +134,7 @@ class VrrpRuntime:
         """Thread-safe, non-blocking: tracker `source` of instance `name` now contributes
         `delta` to its priority and, if `fault` is set, holds it in FAULT. Updates from one
         thread are applied in the order they were made (run_sync_soon is FIFO)."""
-        update = _SourceUpdate(name, source, Contribution(delta, fault))
+        update = SourceUpdate(name, source, Contribution(delta, fault))
         self._loop.run_sync_soon(self._inputs_in.send_nowait, update)
 
     def reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],
@@ -219,7 +178,7 @@ class VrrpRuntime:
         """The one task that feeds the machines: due timers first, then the next input."""
         while True:
             await self._fire_due_timers()
-            item: _Input | None = None
+            item: Input | None = None
             with trio.move_on_at(self._next_deadline()):
                 item = await self._inputs_out.receive()
             if item is not None:
@@ -247,18 +206,18 @@ class VrrpRuntime:
                 await self._actions.feed(instance, core.TimerExpired(name))
                 await self._run_followups()
 
-    async def _process(self, item: _Input) -> None:
+    async def _process(self, item: Input) -> None:
         match item:
-            case _Packet(group=group, datagram=datagram):
+            case Packet(group=group, datagram=datagram):
                 try:
                     await self._receive(group, datagram)
                 finally:
                     group.credit.release()
-            case _SourceUpdate():
+            case SourceUpdate():
                 await self._source_update(item)
-            case _LinkObserved():
+            case LinkObserved():
                 await self._link_observed(item)
-            case _Job():
+            case Job():
                 try:
                     item.result = await item.run()
                 except Exception as exc:  # handed to the submitter, who raises it
@@ -270,7 +229,7 @@ class VrrpRuntime:
     async def _submit(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         """Run fn(*args) as one queued input and wait for it (steps of startup, reload and
         shutdown, so they never interleave with another input's feed)."""
-        job = _Job(functools.partial(fn, *args))
+        job = Job(functools.partial(fn, *args))
         self._inputs_in.send_nowait(job)
         await job.done.wait()
         if job.error is not None:
@@ -415,7 +374,7 @@ class VrrpRuntime:
 
     # ---- sources: trackers, link, sync group ------------------------------------------
 
-    async def _source_update(self, update: _SourceUpdate) -> None:
+    async def _source_update(self, update: SourceUpdate) -> None:
         instance = self._instances.get(update.name)
         if instance is None:
             return
@@ -482,14 +441,14 @@ class VrrpRuntime:
                 )
                 if own or tracked:
                     binding = instance.binding
-                    observed = _LinkObserved(
+                    observed = LinkObserved(
                         instance.name,
                         await self._link_state(binding.ifname) if own else None,
                         await self._tracked_states(binding) if tracked else None,
                     )
                     self._inputs_in.send_nowait(observed)
 
-    async def _link_observed(self, observed: _LinkObserved) -> None:
+    async def _link_observed(self, observed: LinkObserved) -> None:
         instance = self._instances.get(observed.name)
         if instance is None or not instance.started:
             return
@@ -520,7 +479,7 @@ class VrrpRuntime:
                     await trio.sleep(0.1)
                     continue
                 datagram = group.datagram(data, source, destination, hop_limit)
-                self._inputs_in.send_nowait(_Packet(group, datagram))
+                self._inputs_in.send_nowait(Packet(group, datagram))
 
     async def _receive(self, group: InterfaceGroup, datagram: core.Datagram) -> None:
         if self._groups.get(group.key) is not group:
