@@ -105,6 +105,7 @@ class Observer:
         self.errors: list[str] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.capture_ended: float | None = None
         self._threads: list[threading.Thread] = []
         self._capture: socket.socket | None = None
         self._sender: socket.socket | None = None
@@ -122,6 +123,9 @@ class Observer:
         return self
 
     def stop(self) -> None:
+        # Capture ends now: a tick whose reply window reaches past this was not fully heard
+        # (its ARP reply may arrive after the capture loop left), so samples() drops it.
+        self.capture_ended = time.time()
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
@@ -225,6 +229,8 @@ class Observer:
                     last_advert[adverts[a].node] = adverts[a].ts
                 a += 1
             window_end = ticks[i + 1].ts if i + 1 < len(ticks) else tick.ts + self.interval
+            if self.capture_ended is not None and window_end > self.capture_ended:
+                break  # the capture stopped inside this tick's reply window
             while r < len(replies) and replies[r].ts < tick.ts:
                 r += 1
             responders = set()
