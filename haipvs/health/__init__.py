@@ -22,8 +22,7 @@ shares a re-exported name: importing it would replace the name with the module.)
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from haipvs.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "check_spec": "config_map",
@@ -55,12 +54,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'haipvs.health' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"haipvs.health.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -16,8 +16,7 @@ must not load trio, pyroute2 or structlog, which only the reconciler needs.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from haipvs.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "AllUp": "desired",
@@ -52,12 +51,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'haipvs.ipvs' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"haipvs.ipvs.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
