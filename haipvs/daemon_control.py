@@ -19,7 +19,7 @@ from haipvs.policy import director
 from haipvs.reload import plan_reload
 from haipvs.resources import count_trio_tasks, process_resources
 from haipvs.statedump import DUMP_FORMAT, write_dump
-from haipvs.vrrp.state import State
+from haipvs.vrrp.messages import State
 
 if TYPE_CHECKING:
     from haipvs.daemon import Daemon

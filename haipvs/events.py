@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from haipvs.vrrp.state import State
+from haipvs.vrrp.messages import State
 
 # JSON-ready: str, int, float, bool, None (what the event log and the dump hold).
 Record = dict[str, str | int | float | bool | None]

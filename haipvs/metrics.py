@@ -18,7 +18,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
 )
 
-from haipvs.vrrp.state import State
+from haipvs.vrrp.messages import State
 
 # One series per VRRP state, in the state machine's order (INIT, BACKUP, MASTER, FAULT, STOP).
 STATES = tuple(str(state) for state in State)

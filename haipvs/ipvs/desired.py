@@ -35,7 +35,7 @@ from haipvs.ipvs.model import (
     sched_flag_bits,
 )
 from haipvs.policy.quorum import QuorumInput, initial_quorum
-from haipvs.vrrp.state import State
+from haipvs.vrrp.messages import State
 
 _TUN_FLAG_BITS = {"nocsum": 0, "csum": TUN_FLAG_CSUM, "remcsum": TUN_FLAG_REMCSUM}
 

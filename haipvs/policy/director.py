@@ -31,7 +31,7 @@ from haipvs.policy.ha_suspend import ha_suspended_services
 from haipvs.policy.notify_scripts import RunNotify, group_notify, instance_notify, quorum_notify
 from haipvs.policy.quorum import QuorumChange, QuorumTracker
 from haipvs.policy.sync_group import group_state
-from haipvs.vrrp.state import State
+from haipvs.vrrp.messages import State
 
 # ---- inputs ---------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from haipvs.config.model import Config
 from haipvs.ipvs.desired import service_key
 from haipvs.ipvs.model import ServiceKey
-from haipvs.vrrp.state import State
+from haipvs.vrrp.messages import State
 
 
 def ha_suspended_services(

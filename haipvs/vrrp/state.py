@@ -3,83 +3,35 @@
 
 What each (state, input) pair does is in `transitions.py` (`TRANSITIONS`); the inputs,
 actions and `State` are in `messages.py`. The machine owns every timer; the driver arms what
-`SetTimer` says, and feeds `TimerExpired(name)` back once `now >= deadline`. This module
-re-exports those names, so `haipvs.vrrp.state` keeps its old public surface.
+`SetTimer` says, and feeds `TimerExpired(name)` back once `now >= deadline`.
 """
 
 from __future__ import annotations
 
 from haipvs.vrrp.counters import InstanceCounters
 from haipvs.vrrp.messages import (
-    INPUT_TYPES,
     TIMER_ADVERT,
     TIMER_GARP_DELAY,
-    TIMER_GARP_LOWER_PRIO,
     TIMER_GARP_REFRESH,
     TIMER_MASTER_DOWN,
-    TIMER_PREEMPT_DELAY,
     Action,
     AddVips,
     AdvertReceived,
     CancelTimer,
-    FaultCleared,
-    FaultDetected,
     Input,
     IPAddress,
     Log,
     NotifyTransition,
-    PrimaryAddressChanged,
-    PriorityChanged,
     RemoveVips,
-    Retune,
     SendAdvert,
     SendGratuitous,
     SetTimer,
-    Shutdown,
-    Startup,
     State,
-    SyncGroupTransition,
     TimerExpired,
 )
 from haipvs.vrrp.packet import Advert
 from haipvs.vrrp.params import OWNER_PRIORITY, InstanceParams
-from haipvs.vrrp.transitions import IGNORED, TRANSITIONS, Handler, preempt_settings
-
-__all__ = [
-    "IGNORED",
-    "INPUT_TYPES",
-    "TIMER_ADVERT",
-    "TIMER_GARP_DELAY",
-    "TIMER_GARP_LOWER_PRIO",
-    "TIMER_GARP_REFRESH",
-    "TIMER_MASTER_DOWN",
-    "TIMER_PREEMPT_DELAY",
-    "TRANSITIONS",
-    "Action",
-    "AddVips",
-    "AdvertReceived",
-    "CancelTimer",
-    "FaultCleared",
-    "FaultDetected",
-    "Handler",
-    "IPAddress",
-    "Input",
-    "Log",
-    "NotifyTransition",
-    "PrimaryAddressChanged",
-    "PriorityChanged",
-    "RemoveVips",
-    "Retune",
-    "SendAdvert",
-    "SendGratuitous",
-    "SetTimer",
-    "Shutdown",
-    "Startup",
-    "State",
-    "SyncGroupTransition",
-    "TimerExpired",
-    "VrrpMachine",
-]
+from haipvs.vrrp.transitions import IGNORED, TRANSITIONS, preempt_settings
 
 
 class VrrpMachine:

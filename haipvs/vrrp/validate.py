@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from haipvs.vrrp.counters import InterfaceCounters
+from haipvs.vrrp.messages import Action, AdvertReceived
 from haipvs.vrrp.packet import (
     AUTH_NONE,
     AUTH_PASS,
@@ -30,7 +31,7 @@ from haipvs.vrrp.packet import (
     v3_checksum_ok,
 )
 from haipvs.vrrp.params import OWNER_PRIORITY, InstanceParams
-from haipvs.vrrp.state import Action, AdvertReceived, VrrpMachine
+from haipvs.vrrp.state import VrrpMachine
 
 
 class DropReason(enum.StrEnum):

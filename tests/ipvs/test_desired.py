@@ -36,7 +36,7 @@ from haipvs.ipvs.model import (
     Timeouts,
     TunnelType,
 )
-from haipvs.vrrp.state import State
+from haipvs.vrrp.messages import State
 
 ip = ipaddress.ip_address
 

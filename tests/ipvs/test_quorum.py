@@ -34,7 +34,7 @@ from haipvs.ipvs.quorum import (
     next_quorum,
 )
 from haipvs.policy.ha_suspend import ha_suspended_services
-from haipvs.vrrp.state import State
+from haipvs.vrrp.messages import State
 
 ip = ipaddress.ip_address
 

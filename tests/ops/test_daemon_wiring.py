@@ -12,7 +12,7 @@ import trio
 from haipvs.config import load_config_text
 from haipvs.daemon import Daemon
 from haipvs.events import VrrpTransition
-from haipvs.vrrp.state import State
+from haipvs.vrrp.messages import State
 
 CONFIG = """
 global:

@@ -17,7 +17,7 @@ from haipvs.notify import (
     script_environment,
     transition_scripts,
 )
-from haipvs.vrrp.state import State
+from haipvs.vrrp.messages import State
 
 
 def vrrp(state: State, priority: int = 100, instance: str = "VI_1") -> VrrpTransition:

@@ -16,7 +16,7 @@ from haipvs.health.state import CheckResult
 from haipvs.ipvs.desired import service_key
 from haipvs.ipvs.model import DestKey
 from haipvs.policy.director import RefreshIpvs, Start
-from haipvs.vrrp.state import State
+from haipvs.vrrp.messages import State
 
 CONFIG = """
 vrrp_instances:

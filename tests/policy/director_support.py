@@ -11,7 +11,7 @@ from haipvs.events import VrrpTransition
 from haipvs.ipvs.desired import RealServerHealth
 from haipvs.ipvs.model import DestKey, ServiceKey
 from haipvs.policy.director import Director, Emit, HealthChanged, Output
-from haipvs.vrrp.state import State
+from haipvs.vrrp.messages import State
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from haipvs.events import RealServerChange
 from haipvs.ipvs.model import ServiceKey
 from haipvs.policy.director import ConfigApplied, ConfigChanged, DesiredIpvs, RefreshIpvs
-from haipvs.vrrp.state import State
+from haipvs.vrrp.messages import State
 from tests.policy.director_support import (
     RS,
     WEB_KEY,

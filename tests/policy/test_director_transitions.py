@@ -15,7 +15,7 @@ from haipvs.policy.director import (
     StatusChanged,
 )
 from haipvs.policy.notify_scripts import RunNotify
-from haipvs.vrrp.state import State
+from haipvs.vrrp.messages import State
 from tests.policy.director_support import config, director, events, kinds, of_type, transition
 
 INIT, BACKUP, MASTER, FAULT, STOP = (State.INIT, State.BACKUP, State.MASTER, State.FAULT,

@@ -18,7 +18,7 @@ from haipvs.policy.director import (
     SuspendChecks,
 )
 from haipvs.policy.ha_suspend import ha_suspended_services
-from haipvs.vrrp.state import State
+from haipvs.vrrp.messages import State
 from tests.policy.director_support import WEB_KEY, config, director, health, of_type, transition
 
 INIT, BACKUP, MASTER, FAULT, STOP = (State.INIT, State.BACKUP, State.MASTER, State.FAULT,

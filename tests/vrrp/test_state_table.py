@@ -36,7 +36,7 @@ from haipvs.vrrp.core import (
     TimerExpired,
     VrrpMachine,
 )
-from haipvs.vrrp.state import IGNORED
+from haipvs.vrrp.transitions import IGNORED
 
 from .builders import LOW_PEER_V4, OUR_V4, PEER_V4, advert_for, ip, params, started, to_master
 
