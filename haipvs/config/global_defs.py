@@ -12,7 +12,7 @@ from typing import Any
 from haipvs import limits
 from haipvs.config.common import ABS_PATH, IFNAME
 from haipvs.config.compound import Nested
-from haipvs.config.kinds import Float, Int, Text
+from haipvs.config.kinds import Argv, Float, Int, Text
 from haipvs.config.settings import model_section, setting
 from haipvs.config.spec import REQUIRED, Values
 
@@ -71,6 +71,18 @@ class GlobalSettings:
                                                     "IPVS connection sync daemon")
     notify_fifo: str | None = setting(ABS_PATH, None, "FIFO for keepalived-format event lines "
                                       "(`INSTANCE \"VI_1\" MASTER 150`); created if missing")
+    # keepalived's notify_fifo_script, vrrp_notify_fifo[_script], lvs_notify_fifo[_script]
+    # (keepalived/core/global_parser.c; lib/notify.c fifo_open runs the script).
+    notify_fifo_script: tuple[str, ...] | None = setting(
+        Argv(), None, "started with the FIFO path appended; SIGTERM at stop (needs notify_fifo)")
+    vrrp_notify_fifo: str | None = setting(ABS_PATH, None,
+                                           "FIFO for the VRRP lines only (INSTANCE, GROUP)")
+    vrrp_notify_fifo_script: tuple[str, ...] | None = setting(
+        Argv(), None, "like notify_fifo_script, for vrrp_notify_fifo")
+    lvs_notify_fifo: str | None = setting(ABS_PATH, None,
+                                          "FIFO for the real-server and quorum lines only (RS, VS)")
+    lvs_notify_fifo_script: tuple[str, ...] | None = setting(
+        Argv(), None, "like notify_fifo_script, for lvs_notify_fifo")
     event_log: str | None = setting(ABS_PATH, None,
                                     "append every event as one JSON line to this file")
     notify_timeout: float = setting(Float(0.1, 3600), 10.0,
@@ -86,6 +98,14 @@ def default_router_id() -> str:
     return platform.node() or "haipvs"
 
 
+def _check_fifo_scripts(v: Values) -> None:
+    """A FIFO script needs its FIFO: keepalived silently never runs one without it."""
+    for fifo in ("notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo"):
+        script = f"{fifo}_script"
+        if v.ok(fifo, script) and v[script] is not None and v[fifo] is None:
+            v.error(script, f"{script} is run with the path of {fifo}, which is not set")
+
+
 def _derive_global(v: Values) -> dict[str, Any]:
     return {"router_id": v["router_id"] if v["router_id"] is not None else default_router_id()}
 
@@ -96,6 +116,8 @@ GLOBAL = model_section(
     "Global settings",
     "Settings of the director as a whole (keepalived's `global_defs`).",
     derive=_derive_global,
+    check=_check_fifo_scripts,
+    rules=("`notify_fifo_script` needs `notify_fifo` (`vrrp_`, `lvs_` likewise).",),
     renamed={"lvs_sync_daemon_interface": "use lvs_sync_daemon: {interface: ...}"},
 )
 
