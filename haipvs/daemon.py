@@ -34,7 +34,7 @@ from haipvs.ipvs.desired import RealServerHealth
 from haipvs.ipvs.ownership import LEDGER_NAME as OWNERSHIP_LEDGER_NAME
 from haipvs.ipvs.ownership import OwnershipLedger
 from haipvs.ipvs.reconcile import Reconciler
-from haipvs.notify import EventStream, NotifyRunner
+from haipvs.notify import EventStream, NotifyRunner, notify_fifos
 from haipvs.policy import director
 from haipvs.policy.director import Director
 from haipvs.policy.notify_scripts import RunNotify
@@ -181,7 +181,7 @@ class Daemon:
             runtime.request_shutdown()
             await trio.to_thread.run_sync(runtime.join, 10.0)
             rtnl.close()
-            self.events.close()
+            await self.events.aclose()
             if self.metrics is not None:
                 self.metrics.stop()
             self.systemd.close()
@@ -194,12 +194,16 @@ class Daemon:
         """Event stream, notify timeout and the metrics endpoint, from `global`."""
         settings = config.global_settings
         self.notify_runner.timeout = settings.notify_timeout
-        if (settings.notify_fifo, settings.event_log) != (
-            self.events.fifo_path, self.events.json_path
-        ):
-            stream = EventStream(settings.notify_fifo, settings.event_log)
-            stream.open()
+        fifos, notes = notify_fifos(settings)
+        if (fifos, settings.event_log) != (self.events.fifos, self.events.json_path):
+            for note in notes:
+                log.info("notify_fifo_ignored", detail=note)
+            # The old FIFOs go first: one it created and the new config names again is
+            # unlinked and made anew, its script restarted, as keepalived does on reload.
             self.events.close()
+            self.events = EventStream()
+            stream = EventStream(json_lines=settings.event_log, fifos=fifos)
+            stream.open()
             self.events = stream
         listen = settings.metrics_listen
         if listen != getattr(self.metrics, "listen", None):

@@ -50,8 +50,22 @@ class GroupTransition:
 
 
 @dataclass(frozen=True)
+class VirtualService:
+    """A virtual server as keepalived names it in its notify FIFO lines
+    (keepalived/check/check_data.c format_vs, format_rs): address, port and IP protocol
+    number (6 TCP, 17 UDP, 132 SCTP), or a firewall mark with protocol 0 (keepalived clears
+    the protocol of a fwmark service, check_data.c validate_check_config)."""
+
+    protocol: int
+    address: str = ""  # "" for a fwmark service
+    port: int = 0
+    fwmark: int = 0
+
+
+@dataclass(frozen=True)
 class RealServerChange:
-    """A real server went up or down, or its dynamic weight changed."""
+    """A real server went up or down, or its dynamic weight changed (`up_changed` False:
+    only the weight did; keepalived writes no FIFO line for that)."""
 
     kind: ClassVar[str] = "realserver"
     service: str
@@ -60,6 +74,10 @@ class RealServerChange:
     weight: int | None  # a checker's dynamic weight; None: the configured weight
     reason: str
     at: float
+    virtual: VirtualService  # the service, typed (`service` is its display form)
+    rs_address: str
+    rs_port: int
+    up_changed: bool
 
     def as_record(self) -> Record:
         return {"kind": self.kind, "service": self.service, "real_server": self.real_server,
@@ -76,6 +94,7 @@ class QuorumEvent:
     weight: int
     initial: bool
     at: float
+    virtual: VirtualService  # the service, typed (`service` is its display form)
 
     def as_record(self) -> Record:
         return {"kind": self.kind, "service": self.service, "up": self.up,

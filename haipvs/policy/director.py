@@ -23,7 +23,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from haipvs.config.model import Config, VirtualServer
-from haipvs.events import Event, GroupTransition, QuorumEvent, RealServerChange, VrrpTransition
+from haipvs.events import (
+    Event,
+    GroupTransition,
+    QuorumEvent,
+    RealServerChange,
+    VirtualService,
+    VrrpTransition,
+)
 from haipvs.ipvs import desired
 from haipvs.ipvs.desired import UP, RealServerHealth
 from haipvs.ipvs.model import DestKey, IpvsTable, ServiceKey, SyncDaemonConfig, Timeouts
@@ -150,6 +157,12 @@ class Health:
         self._states = {key: value for key, value in self._states.items() if key in wanted}
 
 
+def virtual_service(key: ServiceKey) -> VirtualService:
+    """The service as events carry it (a fwmark key has protocol 0, as keepalived's)."""
+    return VirtualService(protocol=key.protocol, address=key.address, port=key.port,
+                          fwmark=key.fwmark)
+
+
 class Director:
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -168,10 +181,13 @@ class Director:
             case VrrpTransition():
                 self._transition(now, event, out)
             case HealthChanged(service, dest, health):
+                was_up = self.health.health(service, dest).up
                 self.health.set(service, dest, health)
                 out.append(Emit(RealServerChange(
                     service=str(service), real_server=str(dest), up=health.up,
-                    weight=health.weight, reason=health.reason, at=now)))
+                    weight=health.weight, reason=health.reason, at=now,
+                    virtual=virtual_service(service), rs_address=dest.address,
+                    rs_port=dest.port, up_changed=health.up != was_up)))
                 self._ipvs(now, out)
             case RefreshIpvs():
                 self._ipvs(now, out)
@@ -247,7 +263,8 @@ class Director:
                         out: list[Output]) -> None:
         service = str(change.service)
         event = QuorumEvent(service=service, up=change.up, weight=change.weight,
-                            initial=change.initial, at=now)
+                            initial=change.initial, at=now,
+                            virtual=virtual_service(desired.service_key(vs)))
         out.append(Emit(event))
         out.append(Log("quorum_gained" if change.up else "quorum_lost",
                        {"service": service, "weight": change.weight, "quorum": vs.quorum,

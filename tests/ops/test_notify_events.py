@@ -8,7 +8,13 @@ import stat
 import trio
 
 from haipvs.config.model import SyncGroup
-from haipvs.events import GroupTransition, QuorumEvent, RealServerChange, VrrpTransition
+from haipvs.events import (
+    GroupTransition,
+    QuorumEvent,
+    RealServerChange,
+    VirtualService,
+    VrrpTransition,
+)
 from haipvs.notify import (
     EventStream,
     NotifyRunner,
@@ -25,18 +31,23 @@ def vrrp(state: State, priority: int = 100, instance: str = "VI_1") -> VrrpTrans
                           priority=priority, at=1.5)
 
 
-def realserver(up: bool, service: str = "s", real_server: str = "r") -> RealServerChange:
-    return RealServerChange(service=service, real_server=real_server, up=up, weight=1,
-                            reason="", at=2.0)
+WEB = VirtualService(6, "192.0.2.100", 80)
+
+
+def realserver(up: bool) -> RealServerChange:
+    return RealServerChange(service="TCP 192.0.2.100:80", real_server="198.51.100.2:80",
+                            up=up, weight=1, reason="", at=2.0, virtual=WEB,
+                            rs_address="198.51.100.2", rs_port=80, up_changed=True)
 
 
 def test_fifo_lines_use_keepalived_format():
     assert fifo_line(vrrp(State.MASTER, 150)) == 'INSTANCE "VI_1" MASTER 150'
     assert fifo_line(GroupTransition(group="G1", old=State.MASTER, new=State.FAULT, at=0.0)
                      ) == 'GROUP "G1" FAULT 0'
-    assert fifo_line(realserver(False, "TCP 192.0.2.100:80", "198.51.100.2:80")
-                     ) == "RS 198.51.100.2:80 TCP 192.0.2.100:80 DOWN"
-    assert fifo_line(QuorumEvent(service="s", up=True, weight=3, initial=False, at=0.0)) is None
+    # More kinds, byte for byte against keepalived's formats: tests/test_notify_fifo_format.py
+    assert fifo_line(realserver(False)) == "RS [198.51.100.2]:tcp:80 [192.0.2.100]:tcp:80 DOWN"
+    assert fifo_line(QuorumEvent(service="s", up=True, weight=3, initial=False, at=0.0,
+                                 virtual=WEB)) == "VS [192.0.2.100]:tcp:80 UP"
 
 
 def test_event_stream_writes_fifo_and_json_in_order(tmp_path):
@@ -54,7 +65,8 @@ def test_event_stream_writes_fifo_and_json_in_order(tmp_path):
         os.close(reader)
         stream.close()
     assert lines == ['INSTANCE "VI_1" BACKUP 100', 'INSTANCE "VI_1" MASTER 100',
-                     'INSTANCE "VI_1" FAULT 100', "RS r s UP"]
+                     'INSTANCE "VI_1" FAULT 100',
+                     "RS [198.51.100.2]:tcp:80 [192.0.2.100]:tcp:80 UP"]
     assert [json.loads(line) for line in log.read_text().splitlines()] == [
         event.as_record() for event in events]
     assert json.loads(log.read_text().splitlines()[0]) == {

@@ -5,7 +5,7 @@ the configured one). IPVS entries do not depend on the VRRP state."""
 
 from __future__ import annotations
 
-from haipvs.events import RealServerChange
+from haipvs.events import RealServerChange, VirtualService
 from haipvs.ipvs.model import ServiceKey
 from haipvs.policy.director import ConfigApplied, ConfigChanged, DesiredIpvs, RefreshIpvs
 from haipvs.vrrp.messages import State
@@ -53,7 +53,9 @@ def test_real_server_change_is_an_event_stamped_with_now_then_the_table():
     (event,) = events(out)
     assert event == RealServerChange(service=str(WEB_KEY), real_server="198.51.100.12:8080",
                                      up=False, weight=None, reason="connect refused",
-                                     at=42.5)
+                                     at=42.5, virtual=VirtualService(6, "192.0.2.100", 80),
+                                     rs_address="198.51.100.12", rs_port=8080,
+                                     up_changed=True)
     assert set(event.as_record()) == {"kind", "service", "real_server", "up", "weight",
                                       "reason", "at"}
 

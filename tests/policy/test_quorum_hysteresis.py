@@ -4,7 +4,7 @@ what the director does on a change (event, log line, quorum_up/quorum_down scrip
 
 from __future__ import annotations
 
-from haipvs.events import QuorumEvent
+from haipvs.events import QuorumEvent, VirtualService
 from haipvs.policy.director import DesiredIpvs, Log, RefreshIpvs
 from haipvs.policy.notify_scripts import RunNotify
 from haipvs.policy.quorum import (
@@ -83,7 +83,8 @@ def test_check_quorum_loss_emits_event_logs_runs_quorum_down_then_sorry_server()
     out = policy.handle(3.0, health(RS[2], False))
     assert kinds(out) == ["Emit:realserver", "Emit:quorum", "Log", "RunNotify", "DesiredIpvs"]
     assert events(out)[1] == QuorumEvent(service=str(WEB_KEY), up=False, weight=0,
-                                         initial=False, at=3.0)
+                                         initial=False, at=3.0,
+                                         virtual=VirtualService(6, "192.0.2.100", 80))
     assert of_type(out, Log) == [Log("quorum_lost", {"service": str(WEB_KEY), "weight": 0,
                                                       "quorum": 2, "hysteresis": 1})]
     (run,) = of_type(out, RunNotify)
