@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from haipvs.config.model import Config, VirtualServer
+from haipvs.config.model import Config, SyncGroup, VirtualServer
 from haipvs.events import (
     Event,
     GroupTransition,
@@ -202,6 +202,7 @@ class Director:
     # ---- the rules, in the order their outputs go out ---------------------------------------
 
     def _transition(self, now: float, event: VrrpTransition, out: list[Output]) -> None:
+        self._group_at_start(now, event, out)
         out.append(Emit(event))
         # Recorded whatever the name: a removed instance's last STOP still shows until the
         # next reload, as before.
@@ -220,17 +221,37 @@ class Director:
 
     def _groups(self, now: float, out: list[Output]) -> None:
         """A sync group is FAULT when any member is, MASTER/BACKUP/STOP once all members are
-        (keepalived/vrrp/vrrp_sync.c); a change is an event and runs the group's scripts."""
+        (keepalived/vrrp/vrrp_sync.c); a change is an event and runs the group's scripts.
+        FAULT is told once the members it pulls have left MASTER/BACKUP: keepalived's
+        vrrp_sync_fault moves them first, then notifies the group."""
         for group in self.config.vrrp_sync_groups:
-            state = group_state(self.instance_states.get(m, State.INIT) for m in group.group)
+            states = [self.instance_states.get(m, State.INIT) for m in group.group]
+            state = group_state(states)
             previous = self.group_states.get(group.name, State.INIT)
             if state is None or state == previous:
                 continue
-            self.group_states[group.name] = state
-            change = GroupTransition(group=group.name, old=previous, new=state, at=now)
-            out.append(Emit(change))
-            if (run := group_notify(group, change)) is not None:
-                out.append(run)
+            if state == State.FAULT and {State.MASTER, State.BACKUP} & set(states):
+                continue  # the pulled members' transitions come next (sync-group follow)
+            self._group_changed(now, group, previous, state, out)
+
+    def _group_at_start(self, now: float, event: VrrpTransition, out: list[Output]) -> None:
+        """A sync group starts in its first member's BACKUP or FAULT and is notified before
+        that member (keepalived/vrrp/vrrp_sync.c vrrp_sync_set_group gives the group its
+        state at start; vrrp_scheduler.c vrrp_init_state notifies groups first)."""
+        if event.old != State.INIT or event.new not in (State.BACKUP, State.FAULT):
+            return
+        for group in self.config.vrrp_sync_groups:
+            previous = self.group_states.get(group.name, State.INIT)
+            if event.instance in group.group and previous == State.INIT:
+                self._group_changed(now, group, previous, event.new, out)
+
+    def _group_changed(self, now: float, group: SyncGroup, previous: State, state: State,
+                       out: list[Output]) -> None:
+        self.group_states[group.name] = state
+        change = GroupTransition(group=group.name, old=previous, new=state, at=now)
+        out.append(Emit(change))
+        if (run := group_notify(group, change)) is not None:
+            out.append(run)
 
     def _ha_suspend(self, out: list[Output]) -> None:
         wanted = ha_suspended_services(self.config, self.instance_states)

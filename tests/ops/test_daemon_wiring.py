@@ -67,14 +67,15 @@ async def test_transitions_reach_dump_fifo_event_log_and_scripts_in_order(tmp_pa
         os.close(reader)
         daemon.events.close()
     records = daemon.recent_events
-    assert [r["kind"] for r in records] == ["vrrp_transition", "vrrp_transition",
-                                             "vrrp_group_transition", "vrrp_transition"]
-    assert records[0] == {"kind": "vrrp_transition", "instance": "VI_1", "from": "INIT",
+    # keepalived notifies a sync group starting BACKUP before its members (vrrp_init_state)
+    assert [r["kind"] for r in records] == ["vrrp_group_transition", "vrrp_transition",
+                                             "vrrp_transition", "vrrp_transition"]
+    assert records[1] == {"kind": "vrrp_transition", "instance": "VI_1", "from": "INIT",
                           "to": "BACKUP", "reason": "test", "priority": 100, "at": 1.0}
-    assert {k: v for k, v in records[2].items() if k != "at"} == {
+    assert {k: v for k, v in records[0].items() if k != "at"} == {
         "kind": "vrrp_group_transition", "group": "G1", "from": "INIT", "to": "BACKUP"}
-    assert fifo == ['INSTANCE "VI_1" BACKUP 100', 'INSTANCE "VI_2" BACKUP 100',
-                    'GROUP "G1" BACKUP 0', 'INSTANCE "VI_1" MASTER 100']
+    assert fifo == ['GROUP "G1" BACKUP 0', 'INSTANCE "VI_1" BACKUP 100',
+                    'INSTANCE "VI_2" BACKUP 100', 'INSTANCE "VI_1" MASTER 100']
     logged = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert logged == records
     # One queue per owner: the instance's lines are in order; the group's runs beside them.

@@ -80,34 +80,35 @@ def test_vrrp_notify_without_a_state_script_runs_only_the_generic_one():
 
 def test_vrrp_instance_without_scripts_queues_nothing():
     policy = director(TWO_IN_A_GROUP)
-    assert of_type(policy.handle(0.0, transition("VI_2", INIT, BACKUP)), RunNotify) == []
+    runs = of_type(policy.handle(0.0, transition("VI_2", INIT, BACKUP)), RunNotify)
+    assert [r for r in runs if r.owner == "instance:VI_2"] == []
 
 
-def test_vrrp_sync_group_stays_init_until_all_members_agree():
+def test_vrrp_sync_group_starts_backup_notified_before_its_first_member_stamped_with_now():
+    """keepalived/vrrp/vrrp_sync.c vrrp_sync_set_group: a group starts BACKUP (or FAULT);
+    vrrp_scheduler.c vrrp_init_state notifies it before its members."""
     policy = director(TWO_IN_A_GROUP)
-    out = policy.handle(1.0, transition("VI_1", INIT, BACKUP))
-    assert [e for e in events(out) if isinstance(e, GroupTransition)] == []
-    assert policy.group_states == {}
-
-
-def test_vrrp_sync_group_state_settles_when_all_members_agree_stamped_with_now():
-    policy = director(TWO_IN_A_GROUP)
-    policy.handle(1.0, transition("VI_1", INIT, BACKUP))
-    out = policy.handle(2.5, transition("VI_2", INIT, BACKUP))
-    assert kinds(out)[:3] == ["Emit:vrrp_transition", "Emit:vrrp_group_transition",
-                              "RunNotify"]
-    group = events(out)[1]
-    assert group == GroupTransition(group="G1", old=INIT, new=BACKUP, at=2.5)
+    out = policy.handle(1.5, transition("VI_1", INIT, BACKUP))
+    assert kinds(out)[:3] == ["Emit:vrrp_group_transition", "RunNotify",
+                              "Emit:vrrp_transition"]
+    group = events(out)[0]
+    assert group == GroupTransition(group="G1", old=INIT, new=BACKUP, at=1.5)
     assert group.as_record() == {"kind": "vrrp_group_transition", "group": "G1",
-                                 "from": "INIT", "to": "BACKUP", "at": 2.5}
+                                 "from": "INIT", "to": "BACKUP", "at": 1.5}
     assert policy.group_states == {"G1": BACKUP}
+    out = policy.handle(2.5, transition("VI_2", INIT, BACKUP))  # the group is BACKUP already
+    assert [e for e in events(out) if isinstance(e, GroupTransition)] == []
 
 
-def test_vrrp_sync_group_is_fault_as_soon_as_one_member_is():
+def test_vrrp_sync_group_is_fault_once_the_members_it_pulls_have_followed():
+    """keepalived/vrrp/vrrp_sync.c vrrp_sync_fault: the other members leave MASTER/BACKUP
+    first, then the group is notified (the FIFO reads VI_2 FAULT, VI_1 FAULT, G1 FAULT)."""
     policy = director(TWO_IN_A_GROUP)
     for name in ("VI_1", "VI_2"):
         policy.handle(1.0, transition(name, INIT, MASTER))
     out = policy.handle(3.0, transition("VI_2", MASTER, FAULT))
+    assert [e for e in events(out) if isinstance(e, GroupTransition)] == []
+    out = policy.handle(3.0, transition("VI_1", MASTER, FAULT))  # pulled by the group
     (group,) = [e for e in events(out) if isinstance(e, GroupTransition)]
     assert (group.old, group.new) == (MASTER, FAULT)
     (run,) = [r for r in of_type(out, RunNotify) if r.owner == "group:G1"]
