@@ -1,0 +1,538 @@
+"""A second, small keepalived.conf reader, independent of haipvs.importer.
+
+The corpus test (test_real_corpus.py) compares what this reader says keepalived 2.2.7 would run
+with what `haipvs import-keepalived` produced. It is written from keepalived's own sources, not
+from the importer, so the two can disagree; every disagreement must then be a note of the
+importer, or a defect. Sources (tag v2.2.7):
+  lib/parser.c            decomment(), read_line(), alloc_strvec_r(), check_definition(),
+                          replace_param(), check_include(): tokens, comments, quotes, $VAR, @id
+  keepalived/check/*.c    alloc_vs()/alloc_rs() (check_data.c), validate_check_config(),
+                          the checker handlers and their defaults (check_api.c, check_*.c)
+  keepalived/vrrp/vrrp_parser.c, keepalived/core/global_parser.c   VRRP and lvs_sync_daemon
+
+`read_conf(path)` returns {fact key: Fact(value, file, line)}. A fact that keepalived takes from
+a default carries the line of the block it belongs to.
+"""
+
+from __future__ import annotations
+
+import glob
+import ipaddress
+import os
+import re
+from dataclasses import dataclass, field
+
+SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr",
+              "sed", "nq", "twos")  # check_parser.c lvs_schedulers[], compared with strcmp
+METHODS = {"NAT": "NAT", "DR": "DR", "TUN": "TUN"}  # svr_forwarding_handler(), strcmp
+CHECKERS = {"TCP_CHECK": "tcp_check", "HTTP_GET": "http_get", "SSL_GET": "ssl_get",
+            "MISC_CHECK": "misc_check", "DNS_CHECK": "dns_check", "UDP_CHECK": "udp_check",
+            "SMTP_CHECK": "smtp_check", "PING_CHECK": "ping_check", "FILE_CHECK": "file_check",
+            "BFD_CHECK": "bfd_check"}
+# check_api.c alloc_checker(): retry 1, delay_before_retry 1 s; check_http.c: 3 s;
+# check_misc.c: retry 0; check_dns.c: retry 3, delay_before_retry = delay_loop (None here).
+RETRY = {"misc_check": 0, "dns_check": 3}
+DELAY_BEFORE_RETRY = {"http_get": 3.0, "ssl_get": 3.0, "dns_check": None}
+
+
+@dataclass(frozen=True)
+class Fact:
+    value: object
+    file: str
+    line: int
+    lines: tuple[int, ...] = ()  # every line an aggregate fact (a list) was written on
+
+    @property
+    def all_lines(self) -> tuple[int, ...]:
+        return (self.line, *self.lines)
+
+
+@dataclass
+class Node:
+    words: list[str]
+    file: str
+    line: int
+    children: list[Node] | None = None
+
+    @property
+    def key(self) -> str:
+        return self.words[0]
+
+    def arg(self, i: int = 1, default: str | None = None) -> str | None:
+        return self.words[i] if len(self.words) > i else default
+
+    def kids(self, name: str | None = None) -> list[Node]:
+        return [k for k in self.children or () if name is None or k.key == name]
+
+    def first(self, name: str) -> Node | None:
+        found = self.kids(name)
+        return found[0] if found else None
+
+    def last(self, name: str) -> Node | None:
+        found = self.kids(name)
+        return found[-1] if found else None
+
+
+# ---------------------------------------------------------------- lexing (lib/parser.c)
+
+def _decomment(text: str) -> str:
+    """decomment(): '!' or '#' outside double quotes ends the line; '\\#' and '\\!' escape."""
+    out, quote, i = [], False, 0
+    text = text.lstrip(" \t")
+    while i < len(text):
+        c = text[i]
+        if c == '"':
+            quote = not quote
+        elif c == "\\" and i + 1 < len(text):
+            if not quote and text[i + 1] in "#!":
+                out.append(text[i + 1])
+                i += 2
+                continue
+            out.append(text[i:i + 2])
+            i += 2
+            continue
+        elif c in "!#" and not quote:
+            break
+        out.append(c)
+        i += 1
+    return "".join(out).rstrip(" \t")
+
+
+def _split_words(text: str) -> list[str]:
+    """alloc_strvec_r(): whitespace-separated words; "a b" is one word without its quotes."""
+    words, i = [], 0
+    while i < len(text):
+        if text[i] in " \t":
+            i += 1
+            continue
+        if text[i] == '"':
+            end = text.find('"', i + 1)
+            if end < 0:
+                break
+            words.append(text[i + 1:end])
+            i = end + 1
+        else:
+            m = re.compile(r'[^ \t"]+').match(text, i)
+            words.append(m.group(0))
+            i = m.end()
+    return words
+
+
+def _split_braces(text: str) -> list[str]:
+    """read_line(): a '{' or '}' outside quotes starts a new line, as does the rest after one."""
+    parts, start, quote = [], 0, False
+    for i, c in enumerate(text):
+        if c == '"':
+            quote = not quote
+        elif c in "{}" and not quote:
+            parts += [text[start:i], c]
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip(" \t") for p in parts if p.strip(" \t")]
+
+
+class _Lexer:
+    def __init__(self) -> None:
+        self.defs: dict[str, str] = {"_HASH": "#", "_BANG": "!"}  # parser.c add_std_definition
+        self.lines: list[tuple[list[str], str, int]] = []
+
+    def _replace(self, text: str) -> str:
+        """replace_param(): $NAME or ${NAME} of a defined NAME; anything else stays."""
+        def sub(m: re.Match) -> str:
+            name = m.group(1) or m.group(2)
+            return self.defs.get(name, m.group(0))
+        return re.sub(r"\$\{(\w+)\}|\$(\w+)", sub, text)
+
+    def read(self, path: str, depth: int = 0) -> None:
+        self.defs["_PWD"] = os.path.dirname(os.path.abspath(path))
+        with open(path, encoding="utf-8", errors="replace") as f:
+            raw = f.read().splitlines()
+        for number, line in enumerate(raw, 1):
+            text = _decomment(line)
+            if text.startswith("@"):  # @id lines: no config id here, so only @^id lines run
+                if not text.startswith("@^") or not re.match(r"@\^\S+[ \t]", text):
+                    continue
+                text = text.split(None, 1)[1]
+            m = re.match(r"\$([A-Za-z_]\w*)[ \t]*=[ \t]*(.*)$", text)
+            if m:  # check_definition(): $NAME=TEXT
+                self.defs[m.group(1)] = m.group(2)
+                continue
+            if "$" in text:
+                text = _decomment(self._replace(text))
+            words = _split_words(text)
+            if words and words[0] == "include" and len(words) > 1 and depth < 8:
+                base = os.path.dirname(path)
+                for inc in sorted(glob.glob(os.path.join(base, words[1]))):
+                    self.read(inc, depth + 1)
+                continue
+            for part in _split_braces(text):
+                self.lines.append((_split_words(part), path, number))
+
+
+def parse_tree(path: str) -> list[Node]:
+    lexer = _Lexer()
+    lexer.read(path)
+    root = Node(["<root>"], path, 0, [])
+    stack, prev = [root], None
+    for words, file, line in lexer.lines:
+        if not words:
+            continue
+        if words == ["{"]:
+            if prev is not None and prev.children is None:
+                prev.children = []
+                stack.append(prev)
+            else:  # a stray '{': keep the nesting balanced
+                stack.append(Node(["{"], file, line, []))
+            prev = None
+            continue
+        if words == ["}"]:
+            if len(stack) > 1:
+                stack.pop()
+            prev = None
+            continue
+        prev = Node(words, file, line)
+        stack[-1].children.append(prev)
+    return root.children or []
+
+
+# ---------------------------------------------------------------- facts
+
+def _num(text: str | None, kind=float):
+    try:
+        return kind(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _argv(node: Node) -> str:
+    """A script as the words it runs (keepalived splits a quoted command line too)."""
+    return " ".join(" ".join(node.words[1:]).split())
+
+
+def _vip(text: str) -> str | None:
+    try:
+        iface = ipaddress.ip_interface(text)
+    except ValueError:
+        return None
+    return str(iface)
+
+
+@dataclass
+class Reader:
+    facts: dict[str, Fact] = field(default_factory=dict)
+
+    def put(self, key: str, value, node: Node, parts: list[Node] = ()) -> None:
+        self.facts[key] = Fact(value, node.file, node.line, tuple(p.line for p in parts))
+
+    def setting(self, key: str, block: Node, name: str, convert, default) -> None:
+        node = block.last(name)
+        value = convert(node) if node is not None else None
+        if value is None:
+            self.put(key, default, block)
+        else:
+            self.put(key, value, node)
+
+    # ---- VRRP (vrrp_parser.c)
+    def vrrp_instance(self, node: Node, sync_seen: list) -> None:
+        name = node.arg()
+        k = f"vrrp {name}"
+        vips: list[str] = []
+        parts: list[Node] = []
+        first_vip = None
+        for block in node.kids("virtual_ipaddress") + node.kids("virtual_ipaddress_excluded"):
+            parts.append(block)
+            for v in block.kids():
+                addr = _vip(v.key)
+                parts.append(v)
+                if addr and addr not in vips:  # keepalived ignores a second copy of a VIP
+                    vips.append(addr)
+                    first_vip = first_vip or v
+        self.put(k, True, node)
+        self.put(f"{k}.virtual_ipaddress", tuple(sorted(vips)), first_vip or node, parts)
+        v6 = any(":" in v for v in vips)
+        self.setting(f"{k}.virtual_router_id", node, "virtual_router_id",
+                     lambda n: _num(n.arg(), int), None)
+        self.setting(f"{k}.priority", node, "priority",
+                     lambda n: p if (p := _num(n.arg(), int)) and 1 <= p <= 255 else 100, 100)
+        state = next((n for n in node.kids("state") if n.arg() == "MASTER"), None)
+        self.put(f"{k}.state", "MASTER" if state else "BACKUP", state or node)
+        self.setting(f"{k}.interface", node, "interface", lambda n: n.arg(), None)
+        self.setting(f"{k}.advert_int", node, "advert_int",
+                     lambda n: a if (a := _num(n.arg())) and a > 0 else None, 1.0)
+        self.setting(f"{k}.version", node, "version",
+                     lambda n: 3 if v6 else _num(n.arg(), int), 3 if v6 else 2)
+        nopreempt = node.first("nopreempt")
+        self.put(f"{k}.preempt", nopreempt is None, nopreempt or node)
+        self.setting(f"{k}.preempt_delay", node, "preempt_delay",
+                     lambda n: _num(n.arg()), 0.0)
+        auth = node.last("authentication")
+        if auth is not None and not v6 and self.facts[f"{k}.version"].value == 2:
+            typ = auth.last("auth_type")
+            pw = auth.last("auth_pass")
+            if typ is not None and typ.arg() in ("PASS", "AH"):
+                # vrrp_auth_pass_handler(): the password is truncated to 8 bytes
+                self.put(f"{k}.authentication", (typ.arg(), (pw.arg() or "")[:8] if pw else ""),
+                         auth, auth.kids())
+        src = next((n for n in reversed(node.kids()) if n.key in
+                    ("unicast_src_ip", "mcast_src_ip")), None)  # both set vrrp->saddr
+        if src is not None:
+            self.put(f"{k}.unicast_src_ip", src.arg(), src)
+        peers = [p for b in node.kids("unicast_peer") for p in b.kids()]
+        if peers:
+            self.put(f"{k}.unicast_peers", tuple(sorted({p.key for p in peers})), peers[0],
+                     peers)
+        scripts = [s for b in node.kids("track_script") for s in b.kids()]
+        if scripts:
+            refs = tuple(sorted((s.key, _num(s.arg(2), int) if s.arg() == "weight" else None)
+                                for s in scripts))
+            self.put(f"{k}.track_script", refs, scripts[0], scripts)
+        for what in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
+            n = node.last(what)
+            if n is not None:
+                self.put(f"{k}.{what}", _argv(n), n)
+        syncd = node.first("lvs_sync_daemon_interface")
+        if syncd is not None and not sync_seen:
+            sync_seen.append((syncd.arg(), name, None, syncd))
+
+    def vrrp_script(self, node: Node) -> None:
+        k = f"vrrp_script {node.arg()}"
+        self.put(k, True, node)
+        self.setting(f"{k}.script", node, "script", _argv, None)
+        self.setting(f"{k}.interval", node, "interval", lambda n: _num(n.arg()), 1.0)
+        self.setting(f"{k}.weight", node, "weight", lambda n: _num(n.arg(), int), 0)
+        self.setting(f"{k}.rise", node, "rise", lambda n: _num(n.arg(), int), 1)
+        self.setting(f"{k}.fall", node, "fall", lambda n: _num(n.arg(), int), 1)
+
+    def sync_group(self, node: Node) -> None:
+        k = f"vrrp_sync_group {node.arg()}"
+        self.put(k, True, node)
+        members = [m for g in node.kids("group") for m in g.kids()]
+        self.put(f"{k}.group", tuple(m.key for m in members), node.first("group") or node,
+                 members)
+        for what in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
+            n = node.last(what)
+            if n is not None:
+                self.put(f"{k}.{what}", _argv(n), n)
+
+    # ---- LVS (check_parser.c, check_data.c)
+    def virtual_server(self, node: Node, groups: dict[str, list[Node]]) -> None:
+        rss = node.kids("real_server")
+        if len(node.words) < 2:
+            return
+        if not rss:  # validate_check_config(): "has no real servers - ignoring"
+            self.put(_unique(self.facts, "vs " + " ".join(node.words[1:3])), False, node)
+            return
+        if node.arg() == "group":
+            members = [(m.key, m.arg()) for m in groups.get(node.arg(2), [])]
+            services = []
+            for addr, port in members:
+                if addr == "fwmark":
+                    services.append((f"fwmark {port}", None, True))
+                    continue
+                lo, _, hi = addr.partition("-")
+                for a in _range(lo, hi):
+                    services.append((f"{a} {int(port or 0)}", int(port or 0), False))
+        elif node.arg() == "fwmark":
+            services = [(f"fwmark {node.arg(2)}", None, True)]
+        else:
+            if _vip(node.arg() or "") is None:  # alloc_vs(): invalid address, block skipped
+                self.put(_unique(self.facts, "vs " + " ".join(node.words[1:3])), False, node)
+                return
+            port = _num(node.arg(2, "0"), int) or 0
+            services = [(f"{ipaddress.ip_address(node.arg())} {port}", port, False)]
+        for name, port, fwmark in services:
+            k = _unique(self.facts, f"vs {name}")
+            self.put(k, True, node)
+            self.service(k, node, rss, port, fwmark, node.arg() == "group")
+
+    def service(self, k, node, rss, vs_port, fwmark, grouped) -> None:
+        proto = node.last("protocol")
+        proto_v = proto.arg().upper() if proto is not None and (proto.arg() or "").upper() in (
+            "TCP", "UDP", "SCTP") else None
+        if fwmark:
+            self.put(f"{k}.protocol", None, node)  # "protocol will be ignored" for a fwmark
+        else:  # "no protocol set - defaulting to UDP"
+            self.put(f"{k}.protocol", proto_v or "UDP", proto if proto_v else node)
+        algo = [n for n in node.kids() if n.key in ("lb_algo", "lvs_sched")
+                and n.arg() in SCHEDULERS]
+        self.put(f"{k}.lb_algo", algo[-1].arg() if algo else "wlc", algo[-1] if algo else node)
+        kinds = [n for n in node.kids() if n.key in ("lb_kind", "lvs_method")
+                 and n.arg() in METHODS]
+        method = kinds[-1].arg() if kinds else "NAT"
+        self.put(f"{k}.lb_kind", method, kinds[-1] if kinds else node)
+        pto = node.last("persistence_timeout")
+        timeout = None
+        if pto is not None:
+            timeout = 360 if len(pto.words) < 2 else _num(pto.arg(), int)
+            timeout = timeout if timeout and 1 <= timeout <= 2678400 else None
+        if timeout is None and not fwmark and not vs_port and not grouped:
+            timeout = 360  # "zero port only valid for persistent services - setting"
+        self.put(f"{k}.persistence_timeout", timeout, pto if pto is not None and timeout
+                 else node)
+        pgr = node.last("persistence_granularity")
+        if timeout and pgr is not None:  # ipvswrapper.c: the netmask only goes with a timeout
+            g = pgr.arg() or ""
+            try:  # pgr_handler(): a dotted IPv4 netmask, or an IPv6 prefix length
+                bits = ipaddress.ip_network(f"0.0.0.0/{g}").prefixlen if "." in g else int(g)
+                self.put(f"{k}.persistence_granularity", bits, pgr)
+            except ValueError:
+                pass
+        self.setting(f"{k}.delay_loop", node, "delay_loop", lambda n: _num(n.arg()), 60.0)
+        vs_inhibit = node.last("inhibit_on_failure") is not None
+        weight_sum, seen = 0, {}
+        for rs in rss:
+            rk = self.real_server(k, node, rs, method, vs_port, fwmark, vs_inhibit, seen)
+            weight_sum += self.facts[f"{rk}.weight"].value if rk else 0
+        q = node.last("quorum")
+        quorum = _num(q.arg(), int) if q is not None else 1
+        quorum = quorum if quorum and quorum >= 1 else 1
+        quorum = min(quorum, weight_sum)  # "exceeds total weight ... reducing quorum"
+        self.put(f"{k}.quorum", quorum, q if q is not None else node)
+        h = node.last("hysteresis")
+        hyst = _num(h.arg(), int) if h is not None else 0
+        self.put(f"{k}.hysteresis", min(hyst or 0, max(quorum - 1, 0)),
+                 h if h is not None else node)
+        ss = node.last("sorry_server")
+        if ss is not None and _vip(ss.arg() or "") is not None:
+            port = _num(ss.arg(2, "0"), int) or 0
+            if method != "NAT" or not port:
+                port = None if fwmark else vs_port
+            self.put(f"{k}.sorry_server", f"{ipaddress.ip_address(ss.arg())} {port}", ss)
+
+    def real_server(self, k, vs, rs, vs_method, vs_port, fwmark, vs_inhibit, seen):
+        if _vip(rs.arg() or "") is None:
+            return None
+        addr = str(ipaddress.ip_address(rs.arg()))
+        port = _num(rs.arg(2, "0"), int) or 0
+        if (addr, port) in seen:  # "real server ... is duplicated - removing second rs"
+            return None
+        seen[(addr, port)] = rs
+        rk = f"{k}.rs {addr}#{sum(1 for a, _ in seen if a == addr) - 1}"
+        self.put(rk, True, rs)
+        meth = [n for n in rs.kids("lvs_method") if n.arg() in METHODS]
+        method = meth[-1].arg() if meth else vs_method
+        # ipvswrapper.c: DR/TUN use the service's port (0 for a fwmark); NAT keeps its own,
+        # and a NAT port 0 makes IPVS keep the packet's port (the service port for an address)
+        eff = (None if fwmark else vs_port) if method != "NAT" or not port else port
+        self.put(f"{rk}.port", eff, rs)
+        w = rs.last("weight")
+        weight = _num(w.arg(), int) if w is not None else None
+        vsw = vs.last("weight")
+        default_w = (_num(vsw.arg(), int) or 1) if vsw is not None else 1
+        self.put(f"{rk}.weight", weight if weight is not None and weight >= 0 else default_w,
+                 w if w is not None else rs)
+        inhibit = rs.last("inhibit_on_failure")
+        self.put(f"{rk}.inhibit_on_failure", inhibit is not None or vs_inhibit,
+                 inhibit or vs.last("inhibit_on_failure") or rs)
+        checks = [c for c in rs.kids() if c.key in CHECKERS]
+        self.put(f"{rk}.checkers", tuple(sorted(CHECKERS[c.key] for c in checks)),
+                 checks[0] if checks else rs, checks)
+        kinds: list[str] = []
+        for c in checks:
+            kinds.append(CHECKERS[c.key])
+            ck = f"{rk}.{kinds[-1]}#{kinds.count(kinds[-1]) - 1}"
+            self.checker(ck, kinds[-1], c, rs, vs)
+        return rk
+
+    def checker(self, ck, kind, c, rs, vs) -> None:
+        self.put(ck, True, c)
+        def inherit(name, convert, default):
+            for block in (c, rs, vs):  # check_data.c: checker <- real server <- service
+                n = block.last(name)
+                if n is not None and convert(n) is not None:
+                    self.put(f"{ck}.{name}", convert(n), n)
+                    return
+            self.put(f"{ck}.{name}", default, c)
+        retry_keys = ("retry", "nb_get_retry") if kind in ("http_get", "ssl_get") else ("retry",)
+        for block in (c, rs, vs):
+            n = [x for x in block.kids() if x.key in retry_keys
+                 and (block is c or x.key == "retry")]
+            if n and _num(n[-1].arg(), int) is not None:
+                self.put(f"{ck}.retry", _num(n[-1].arg(), int), n[-1])
+                break
+        else:  # a note on a line keepalived rejects (nb_get_retry in TCP_CHECK) counts too
+            self.put(f"{ck}.retry", RETRY.get(kind, 1), c, c.kids("nb_get_retry"))
+        inherit("delay_before_retry", lambda n: _num(n.arg()), DELAY_BEFORE_RETRY.get(kind, 1.0))
+        if kind not in ("misc_check",):
+            inherit("connect_timeout", lambda n: _num(n.arg()), 5.0)
+            port = c.last("connect_port")
+            if port is not None:
+                self.put(f"{ck}.connect_port", _num(port.arg(), int), port)
+        if kind in ("http_get", "ssl_get"):
+            urls = []
+            for u in c.kids("url"):
+                path = u.last("path")
+                digest = u.last("digest")
+                codes = status_ranges([w for s in u.kids("status_code") for w in s.words[1:]])
+                urls.append((path.arg() if path else None,
+                             digest.arg().lower() if digest else None, codes))
+            self.put(f"{ck}.urls", tuple(urls), c.first("url") or c, c.kids("url"))
+        if kind == "misc_check":
+            path = c.last("misc_path")
+            self.put(f"{ck}.misc_path", _argv(path) if path else None, path or c)
+
+
+def _unique(facts: dict, key: str) -> str:
+    """Two services on one address and port (TCP and UDP) get '#2', '#3'..."""
+    n, base = 1, key
+    while key in facts:
+        n += 1
+        key = f"{base}#{n}"
+    return key
+
+
+def status_ranges(words: list[str]) -> tuple[tuple[int, int], ...]:
+    """status_code 200 / 200-299 / several; none means 200-299 (check_http.c)."""
+    out = set()
+    for w in words:
+        lo, _, hi = w.partition("-")
+        if _num(lo, int) is not None:
+            out.add((int(lo), _num(hi, int) or int(lo)))
+    return tuple(sorted(out)) or ((200, 299),)
+
+
+def _range(lo: str, hi: str) -> list[str]:
+    """A virtual_server_group 'a.b.c.d-e' range (check_data.c alloc_vsg_entry())."""
+    start = ipaddress.ip_address(lo)
+    if not hi:
+        return [str(start)]
+    last = int(hi, 16) if start.version == 6 else int(hi)
+    step = 0xffff if start.version == 6 else 0xff
+    base = int(start) & ~step
+    return [str(ipaddress.ip_address(base + i)) for i in range(int(start) & step, last + 1)]
+
+
+def read_conf(path: str) -> dict[str, Fact]:
+    """What keepalived 2.2.7 would run from `path`, as {fact key: Fact}."""
+    tree = parse_tree(path)
+    reader = Reader()
+    groups = {n.arg(): n.kids() for n in tree if n.key == "virtual_server_group" and n.arg()}
+    syncd: list = []
+    for g in [n for n in tree if n.key == "global_defs"]:
+        for s in g.kids("lvs_sync_daemon"):
+            if not syncd and len(s.words) > 1:  # lvs_syncd_handler(): the first one wins
+                inst = next((w for i, w in enumerate(s.words[2:], 2)
+                             if i == 2 and w not in ("inst", "id")), None)
+                if "inst" in s.words[2:-1]:
+                    inst = s.words[s.words.index("inst") + 1]
+                sid = s.words[s.words.index("id") + 1] if "id" in s.words[2:-1] else None
+                syncd.append((s.arg(), inst, sid, s))
+    for node in tree:
+        # vrrp_handler(), vrrp_sync_group_handler(): "already defined", the first one counts
+        if node.key == "vrrp_instance" and len(node.words) == 2:
+            if f"vrrp {node.arg()}" not in reader.facts:
+                reader.vrrp_instance(node, syncd)
+        elif node.key == "vrrp_script" and node.arg():
+            if f"vrrp_script {node.arg()}.script" not in reader.facts:  # the first one counts
+                reader.vrrp_script(node)
+        elif node.key == "vrrp_sync_group" and node.arg():
+            if f"vrrp_sync_group {node.arg()}" not in reader.facts:
+                reader.sync_group(node)
+        elif node.key == "virtual_server":
+            reader.virtual_server(node, groups)
+    if syncd:
+        iface, inst, sid, node = syncd[0]
+        vrid = reader.facts.get(f"vrrp {inst}.virtual_router_id")
+        reader.put("lvs_sync_daemon", (iface, inst, _num(sid, int) if sid else
+                                       (vrid.value if vrid else None)), node)
+    return reader.facts
