@@ -261,9 +261,9 @@ class EventStream:
 
     def _stop(self) -> list[subprocess.Popen]:
         """SIGTERM to the FIFO scripts' process groups, unlink the FIFOs we created, close
-        everything; returns the scripts still running. As keepalived
-        at stop and on reload (lib/notify.c script_killall, fifo_close), except that the
-        STOP lines are already written: a reader that exits on SIGTERM still got them."""
+        everything; returns the scripts still running. As keepalived at stop and on reload
+        (lib/notify.c script_killall, fifo_close), except that the STOP lines are already
+        written: a reader that exits on SIGTERM still got them."""
         for process in self._scripts:
             if process.poll() is None:
                 _signal_group(process, signal.SIGTERM)

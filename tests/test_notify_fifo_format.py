@@ -292,3 +292,57 @@ async def test_fifo_script_ignoring_sigterm_is_killed_a_second_later(tmp_path):
     assert 0.9 <= trio.current_time() - start < 3
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+RELOAD_CONFIG = """
+global:
+  vrrp_notify_fifo: {tmp}/{name}.fifo
+  vrrp_notify_fifo_script: [/bin/sh, -c, 'echo "$$ $1" >> {tmp}/starts; exec sleep 30', sh]
+vrrp_instances: []
+"""
+
+
+async def test_a_reload_that_changes_a_fifo_restarts_its_script_on_the_new_fifo(tmp_path):
+    """keepalived's reload: script_killall(SIGTERM), fifo_close (unlink), fifo_open anew with
+    the (possibly changed) script. haipvs does it when a FIFO setting changed."""
+    from haipvs.config import load_config_text
+    from haipvs.daemon import Daemon
+
+    def config(name: str):
+        return load_config_text(RELOAD_CONFIG.format(tmp=tmp_path, name=name), "fifo.yaml")
+
+    starts = tmp_path / "starts"
+
+    def started() -> list[tuple[int, str]]:
+        text = starts.read_text() if starts.exists() else ""
+        return [(int(pid), path) for pid, path in (line.split() for line in text.splitlines())]
+
+    daemon = Daemon(config("a"), "fifo.yaml")
+    with trio.fail_after(10):
+        daemon.configure_outputs(daemon.config)
+        while len(started()) < 1:
+            await trio.sleep(0.02)
+        daemon.configure_outputs(config("a"))  # nothing changed: the script keeps running
+        daemon.configure_outputs(config("b"))
+        while len(started()) < 2:
+            await trio.sleep(0.02)
+        (first, first_path), (second, second_path) = started()
+        assert (first_path, second_path) == (f"{tmp_path}/a.fifo", f"{tmp_path}/b.fifo")
+        assert not (tmp_path / "a.fifo").exists()
+        while _alive(first):
+            await trio.sleep(0.02)  # SIGTERM ended it
+        assert _alive(second)
+        await daemon.events.aclose()
+    assert not _alive(second) and not (tmp_path / "b.fifo").exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie still answers kill(0): count it dead
+        with open(f"/proc/{pid}/stat") as stat_file:
+            return stat_file.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
