@@ -8,6 +8,7 @@ import contextlib
 import os
 import stat
 import sys
+import time
 
 import pytest
 
@@ -128,34 +129,61 @@ class FifoReader:
         os.close(self.fd)
 
 
-def sync_group_run(daemon, fifo, fault) -> str:
-    """Start (both MASTER), VI_1's track file faults the group, repair, stop: the lines."""
+def sync_group_run(daemon, fifo, fault, start_faulty: bool) -> str:
+    """Start (both MASTER), VI_1's track file faults the group, repair, stop; or start with
+    it faulty, then repair and stop: the lines."""
     reader = FifoReader(fifo, daemon.describe)
     try:
-        for name in ("VI_2", "VI_1"):
-            daemon.wait_state("MASTER", 8, name=name)
-        fault.write_text("1\n")
-        for name in ("VI_1", "VI_2"):
-            daemon.wait_state("FAULT", 8, name=name)
+        if not start_faulty:
+            for name in ("VI_2", "VI_1"):
+                daemon.wait_state("MASTER", 8, name=name)
+            fault.write_text("1\n")
+            for name in ("VI_1", "VI_2"):
+                daemon.wait_state("FAULT", 8, name=name)
+        # keepalived logs a FAULT at start in other words: wait for the FIFO's own line
         wait_until(lambda: 'GROUP "G1" FAULT' in reader.read(), 5, what="the group's FAULT")
+        time.sleep(0.3)  # both members' FAULT lines too, if any
         fault.write_text("0\n")
         for name in ("VI_2", "VI_1"):
             daemon.wait_state("MASTER", 8, name=name)
-        wait_until(lambda: reader.read().count('GROUP "G1" MASTER') == 2, 5,
-                   what="the group's second MASTER")
+        masters = 1 if start_faulty else 2
+        wait_until(lambda: reader.read().count('GROUP "G1" MASTER') == masters, 5,
+                   what="the group's last MASTER")
         assert daemon.stop() == 0
         return reader.read()
     finally:
         reader.close()
 
 
+# What keepalived 2.2.7 wrote for the first run, spelled with its format string.
+KEEPALIVED_LINES = [
+    ("GROUP", "G1", "BACKUP", 0), ("INSTANCE", "VI_1", "BACKUP", 100),
+    ("INSTANCE", "VI_2", "BACKUP", 200), ("INSTANCE", "VI_2", "MASTER", 200),
+    ("INSTANCE", "VI_1", "MASTER", 100), ("GROUP", "G1", "MASTER", 0),
+    ("INSTANCE", "VI_1", "FAULT", 100), ("INSTANCE", "VI_2", "FAULT", 200),
+    ("GROUP", "G1", "FAULT", 0), ("INSTANCE", "VI_1", "BACKUP", 100),
+    ("INSTANCE", "VI_2", "BACKUP", 200), ("GROUP", "G1", "BACKUP", 0),
+    ("INSTANCE", "VI_2", "MASTER", 200), ("INSTANCE", "VI_1", "MASTER", 100),
+    ("GROUP", "G1", "MASTER", 0), ("INSTANCE", "VI_1", "STOP", 100),
+    ("INSTANCE", "VI_2", "STOP", 200), ("GROUP", "G1", "STOP", 0)]
+
+
+START_FAULTY_DIFFERS = (
+    "haipvs starts its instances before the trackers' first read, so a member whose track "
+    "file is faulty at start writes INSTANCE BACKUP lines (and GROUP BACKUP) before its FAULT; "
+    "keepalived reads track files while loading and goes INIT -> FAULT directly")
+
+
+@pytest.mark.parametrize("start_faulty", [
+    False, pytest.param(True, marks=pytest.mark.xfail(reason=START_FAULTY_DIFFERS, strict=True))],
+    ids=["start-ok", "start-faulty"])
 def test_vrrp_fifo_lines_are_keepalived_2_2_7s_bytes(lan, ops_node, keepalived_node,
-                                                     tmp_path):
+                                                     tmp_path, start_faulty):
     """The same sync group on keepalived 2.2.7 (VRRP only) and on haipvs, one after the
     other on one LAN: start, a member's fault pulls the group, repair, stop. The FIFOs hold
     the same bytes."""
     fault = tmp_path / "fault"
-    fault.write_text("0\n")
+    fault.write_text("1\n" if start_faulty else "0\n")
     k_fifo, h_fifo = tmp_path / "keepalived.fifo", tmp_path / "haipvs.fifo"
 
     keepalived = keepalived_node(lan.add_node("k1"), SYNC_VI_1, SYNC_VI_2, start=False)
@@ -167,28 +195,20 @@ def test_vrrp_fifo_lines_are_keepalived_2_2_7s_bytes(lan, ops_node, keepalived_n
     conf += "vrrp_sync_group G1 {\n    group {\n        VI_1\n        VI_2\n    }\n}\n"
     keepalived.conf_path.write_text(conf)
     keepalived.start()
-    expected = sync_group_run(keepalived, k_fifo, fault)
+    expected = sync_group_run(keepalived, k_fifo, fault, start_faulty)
 
-    fault.write_text("0\n")
+    fault.write_text("1\n" if start_faulty else "0\n")
     haipvs = ops_node(
         lan.add_node("h1"), SYNC_VI_1, SYNC_VI_2,
         top={"global": {"notify_fifo": str(h_fifo)},
              "vrrp_sync_groups": [{"name": "G1", "group": ["VI_1", "VI_2"]}],
              "vrrp_track_files": [{"name": "tf", "file": str(fault), "weight": 0}]},
         per_instance={"VI_1": {"track_file": ["tf"]}})
-    got = sync_group_run(haipvs, h_fifo, fault)
+    got = sync_group_run(haipvs, h_fifo, fault, start_faulty)
 
-    # What keepalived wrote, spelled with its format string (a check on the comparison).
-    lines = [("GROUP", "G1", "BACKUP", 0), ("INSTANCE", "VI_1", "BACKUP", 100),
-             ("INSTANCE", "VI_2", "BACKUP", 200), ("INSTANCE", "VI_2", "MASTER", 200),
-             ("INSTANCE", "VI_1", "MASTER", 100), ("GROUP", "G1", "MASTER", 0),
-             ("INSTANCE", "VI_1", "FAULT", 100), ("INSTANCE", "VI_2", "FAULT", 200),
-             ("GROUP", "G1", "FAULT", 0), ("INSTANCE", "VI_1", "BACKUP", 100),
-             ("INSTANCE", "VI_2", "BACKUP", 200), ("GROUP", "G1", "BACKUP", 0),
-             ("INSTANCE", "VI_2", "MASTER", 200), ("INSTANCE", "VI_1", "MASTER", 100),
-             ("GROUP", "G1", "MASTER", 0), ("INSTANCE", "VI_1", "STOP", 100),
-             ("INSTANCE", "VI_2", "STOP", 200), ("GROUP", "G1", "STOP", 0)]
-    assert same_steps(expected) == same_steps("".join(VRRP_FMT % line for line in lines))
+    if not start_faulty:
+        spelled = "".join(VRRP_FMT % line for line in KEEPALIVED_LINES)
+        assert same_steps(expected) == same_steps(spelled)
     assert same_steps(got) == same_steps(expected)
     assert not h_fifo.exists()  # haipvs made it, so it removes it (lib/notify.c fifo_close)
 

@@ -84,6 +84,38 @@ def test_init_is_never_written():
                                      at=0.0)) is None
 
 
+def test_group_lines_come_where_keepalived_writes_them():
+    """A group starting BACKUP before its members (vrrp_scheduler.c vrrp_init_state); a
+    group FAULT after its members, both at start (a track file's fault, as keepalived 2.2.7
+    wrote it) and when one member pulls the other (vrrp_sync.c vrrp_sync_fault)."""
+    config = """
+vrrp_instances:
+  - {name: VI_1, interface: eth0, virtual_router_id: 51, virtual_ipaddress: [192.0.2.1/24]}
+  - {name: VI_2, interface: eth0, virtual_router_id: 52, virtual_ipaddress: [192.0.2.2/24]}
+vrrp_sync_groups: [{name: G1, group: [VI_1, VI_2]}]
+"""
+
+    def lines(policy, *steps):
+        out = []
+        for name, old, new in steps:
+            out += events(policy.handle(0.0, VrrpTransition(
+                instance=name, old=old, new=new, reason="", priority=100, at=0.0)))
+        return [line(e) for e in out]
+
+    group = [VRRP_FMT % ("GROUP", "G1", state, 0) for state in ("BACKUP", "FAULT")]
+    inst = {(n, s): VRRP_FMT % ("INSTANCE", n, s, 100) for n in ("VI_1", "VI_2")
+            for s in ("BACKUP", "MASTER", "FAULT")}
+    ini, B, M, F = State.INIT, State.BACKUP, State.MASTER, State.FAULT
+    assert lines(director(config), ("VI_1", ini, B), ("VI_2", ini, B)) == [
+        group[0], inst["VI_1", "BACKUP"], inst["VI_2", "BACKUP"]]
+    assert lines(director(config), ("VI_1", ini, F), ("VI_2", ini, F)) == [
+        inst["VI_1", "FAULT"], inst["VI_2", "FAULT"], group[1]]
+    policy = director(config)
+    lines(policy, ("VI_1", ini, M), ("VI_2", ini, M))
+    assert lines(policy, ("VI_1", M, F), ("VI_2", M, F)) == [
+        inst["VI_1", "FAULT"], inst["VI_2", "FAULT"], group[1]]
+
+
 # ---- LVS: RS and VS ------------------------------------------------------------------------
 
 def test_rs_line_ipv4_tcp():

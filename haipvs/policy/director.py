@@ -222,23 +222,25 @@ class Director:
     def _groups(self, now: float, out: list[Output]) -> None:
         """A sync group is FAULT when any member is, MASTER/BACKUP/STOP once all members are
         (keepalived/vrrp/vrrp_sync.c); a change is an event and runs the group's scripts.
-        FAULT is told once the members it pulls have left MASTER/BACKUP: keepalived's
-        vrrp_sync_fault moves them first, then notifies the group."""
+        FAULT is told once the members it pulls have left INIT/MASTER/BACKUP: keepalived's
+        vrrp_sync_fault moves them all (INIT ones too) first, then notifies the group."""
         for group in self.config.vrrp_sync_groups:
             states = [self.instance_states.get(m, State.INIT) for m in group.group]
             state = group_state(states)
             previous = self.group_states.get(group.name, State.INIT)
             if state is None or state == previous:
                 continue
-            if state == State.FAULT and {State.MASTER, State.BACKUP} & set(states):
+            if state == State.FAULT and {State.INIT, State.MASTER, State.BACKUP} & set(states):
                 continue  # the pulled members' transitions come next (sync-group follow)
             self._group_changed(now, group, previous, state, out)
 
     def _group_at_start(self, now: float, event: VrrpTransition, out: list[Output]) -> None:
-        """A sync group starts in its first member's BACKUP or FAULT and is notified before
-        that member (keepalived/vrrp/vrrp_sync.c vrrp_sync_set_group gives the group its
-        state at start; vrrp_scheduler.c vrrp_init_state notifies groups first)."""
-        if event.old != State.INIT or event.new not in (State.BACKUP, State.FAULT):
+        """A sync group starting BACKUP is notified before its first member
+        (keepalived/vrrp/vrrp_sync.c vrrp_sync_set_group gives the group that state at start;
+        vrrp_scheduler.c vrrp_init_state notifies groups first). One starting FAULT takes the
+        usual way, after its members: keepalived 2.2.7 writes a track file's fault at start
+        as INSTANCE, INSTANCE, GROUP (seen on its FIFO)."""
+        if event.old != State.INIT or event.new != State.BACKUP:
             return
         for group in self.config.vrrp_sync_groups:
             previous = self.group_states.get(group.name, State.INIT)
