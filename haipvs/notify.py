@@ -71,7 +71,10 @@ def _inet(address: str) -> str:
     """The address as glibc's inet_ntop writes it (what keepalived prints: an IPv4-mapped
     IPv6 address as ::ffff:192.0.2.1, zero runs compressed as RFC 5952 says)."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    return socket.inet_ntop(family, socket.inet_pton(family, address))
+    try:
+        return socket.inet_ntop(family, socket.inet_pton(family, address))
+    except OSError:  # not an address inet_pton knows (a scoped one): as given, never fatal
+        return address
 
 
 def _trio(address: str, protocol: int, port: int) -> str:
