@@ -53,6 +53,7 @@ class Node:
     file: str
     line: int
     children: list[Node] | None = None
+    opened: bool = False  # a value block whose '{' (or first value) has been read
 
     @property
     def key(self) -> str:
@@ -169,13 +170,39 @@ class _Lexer:
                 self.lines.append((_split_words(part), path, number))
 
 
+# Keywords whose block is a list of values, read by alloc_value_block() (lib/parser.c): after
+# an optional '{', every line up to the first '}' is a value, even one that looks like a block
+# ("Block track_interface has extra parameters" when the '{' is missing: the lines after it
+# are eaten, an authentication block included).
+VALUE_BLOCKS = {"virtual_ipaddress", "virtual_ipaddress_excluded", "virtual_routes",
+                "virtual_rules", "static_ipaddress", "static_routes", "static_rules",
+                "unicast_peer", "track_interface", "track_script", "track_file", "track_process",
+                "track_bfd", "linkbeat_interfaces", "virtual_server_group"}
+
+
 def parse_tree(path: str) -> list[Node]:
     lexer = _Lexer()
     lexer.read(path)
     root = Node(["<root>"], path, 0, [])
-    stack, prev = [root], None
+    stack, prev, values = [root], None, None
     for words, file, line in lexer.lines:
         if not words:
+            continue
+        if values is not None:  # inside a value block
+            if words == ["}"]:
+                values = None
+            elif words == ["{"] and not values.children and not values.opened:
+                values.opened = True
+            else:
+                values.children.append(Node(words, file, line))
+                values.opened = True
+            continue
+        if prev is not None and prev.key in VALUE_BLOCKS and prev.children is None:
+            prev.children, values = [], prev
+            values.opened = words != ["{"]
+            if values.opened:
+                prev.children.append(Node(words, file, line))
+            prev = None
             continue
         if words == ["{"]:
             if prev is not None and prev.children is None:
@@ -220,6 +247,7 @@ def _vip(text: str) -> str | None:
 @dataclass
 class Reader:
     facts: dict[str, Fact] = field(default_factory=dict)
+    strict: bool = False  # global_defs vrrp_strict
 
     def put(self, key: str, value, node: Node, parts: list[Node] = ()) -> None:
         self.facts[key] = Fact(value, node.file, node.line, tuple(p.line for p in parts))
@@ -252,27 +280,47 @@ class Reader:
         v6 = any(":" in v for v in vips)
         self.setting(f"{k}.virtual_router_id", node, "virtual_router_id",
                      lambda n: _num(n.arg(), int), None)
-        self.setting(f"{k}.priority", node, "priority",
-                     lambda n: p if (p := _num(n.arg(), int)) and 1 <= p <= 255 else 100, 100)
-        state = next((n for n in node.kids("state") if n.arg() == "MASTER"), None)
-        self.put(f"{k}.state", "MASTER" if state else "BACKUP", state or node)
         self.setting(f"{k}.interface", node, "interface", lambda n: n.arg(), None)
         self.setting(f"{k}.advert_int", node, "advert_int",
                      lambda n: a if (a := _num(n.arg())) and a > 0 else None, 1.0)
         self.setting(f"{k}.version", node, "version",
                      lambda n: 3 if v6 else _num(n.arg(), int), 3 if v6 else 2)
-        nopreempt = node.first("nopreempt")
-        self.put(f"{k}.preempt", nopreempt is None, nopreempt or node)
-        self.setting(f"{k}.preempt_delay", node, "preempt_delay",
-                     lambda n: _num(n.arg()), 0.0)
-        auth = node.last("authentication")
-        if auth is not None and not v6 and self.facts[f"{k}.version"].value == 2:
-            typ = auth.last("auth_type")
-            pw = auth.last("auth_pass")
+        # vrrp_state_handler(): MASTER, else BACKUP ("unknown state ..., defaulting to BACKUP")
+        states = node.kids("state")
+        want = ("MASTER" if any(n.arg() == "MASTER" for n in states) else "BACKUP") \
+            if states else None
+        prio_node = node.last("priority")
+        prio = None
+        if prio_node is not None:
+            p = _num(prio_node.arg(), int)
+            prio = p if p and 1 <= p <= 255 else 100  # "Priority not valid! ... default 100"
+        # vrrp.c vrrp_complete_instance(): an unset priority follows the state (MASTER: 255),
+        # an unset state follows the priority; strict mode makes them agree
+        prio = prio if prio is not None else (255 if want == "MASTER" else 100)
+        strict = node.first("strict_mode") is not None or self.strict
+        if want is None or strict:
+            want = "MASTER" if prio == 255 else "BACKUP"
+        auth, auth_v = node.last("authentication"), None
+        if auth is not None and not v6 and not strict and self.facts[f"{k}.version"].value == 2:
+            typ, pw = auth.last("auth_type"), auth.last("auth_pass")
             if typ is not None and typ.arg() in ("PASS", "AH"):
                 # vrrp_auth_pass_handler(): the password is truncated to 8 bytes
-                self.put(f"{k}.authentication", (typ.arg(), (pw.arg() or "")[:8] if pw else ""),
-                         auth, auth.kids())
+                auth_v = (typ.arg(), (pw.arg() or "")[:8] if pw else "")
+                self.put(f"{k}.authentication", auth_v, auth, auth.kids())
+        master = next((n for n in states if n.arg() == "MASTER"), None)
+        if auth_v and auth_v[0] == "AH" and want == "MASTER" and prio != 255:
+            want = "BACKUP"  # "Initial state master is incompatible with AH authentication"
+        self.put(f"{k}.priority", prio, prio_node or master or node)
+        self.put(f"{k}.state", want, master or prio_node or node)
+        # vrrp.c:3100-3135: nopreempt is cleared for the owner and for an initial MASTER;
+        # preempt_delay for an initial MASTER, in strict mode and with nopreempt
+        nopreempt = node.first("nopreempt")
+        preempt = nopreempt is None or prio == 255 or want == "MASTER"
+        self.put(f"{k}.preempt", preempt, nopreempt or master or node)
+        delay = node.last("preempt_delay")
+        d = _num(delay.arg()) if delay is not None else None
+        d = 0.0 if not d or want == "MASTER" or strict or not preempt else d
+        self.put(f"{k}.preempt_delay", d, delay if delay is not None else node)
         src = next((n for n in reversed(node.kids()) if n.key in
                     ("unicast_src_ip", "mcast_src_ip")), None)  # both set vrrp->saddr
         if src is not None:
@@ -508,6 +556,7 @@ def read_conf(path: str) -> dict[str, Fact]:
     reader = Reader()
     groups = {n.arg(): n.kids() for n in tree if n.key == "virtual_server_group" and n.arg()}
     syncd: list = []
+    reader.strict = any(g.first("vrrp_strict") for g in tree if g.key == "global_defs")
     for g in [n for n in tree if n.key == "global_defs"]:
         for s in g.kids("lvs_sync_daemon"):
             if not syncd and len(s.words) > 1:  # lvs_syncd_handler(): the first one wins
