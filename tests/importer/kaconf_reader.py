@@ -170,55 +170,59 @@ class _Lexer:
                 self.lines.append((_split_words(part), path, number))
 
 
-# Keywords whose block is a list of values, read by alloc_value_block() (lib/parser.c): after
-# an optional '{', every line up to the first '}' is a value, even one that looks like a block
-# ("Block track_interface has extra parameters" when the '{' is missing: the lines after it
-# are eaten, an authentication block included).
+# Keywords whose block is a list of values, read by alloc_value_block() or read_value_block()
+# (lib/parser.c): after an optional '{', every line up to the first '}' is a value, even one
+# that looks like a block ("Block track_interface has extra parameters" when the '{' is
+# missing: the lines after it are eaten, an authentication block included).
 VALUE_BLOCKS = {"virtual_ipaddress", "virtual_ipaddress_excluded", "virtual_routes",
                 "virtual_rules", "static_ipaddress", "static_routes", "static_rules",
                 "unicast_peer", "track_interface", "track_script", "track_file", "track_process",
-                "track_bfd", "linkbeat_interfaces", "virtual_server_group"}
+                "track_bfd", "linkbeat_interfaces", "virtual_server_group", "group",
+                "notification_email"}
+# Keywords installed with a sub level (install_keyword_root() / install_sublevel()), by the
+# block they are valid in. Only these open a block: after any other keyword process_stream()
+# ignores a '{' ("Unexpected '{' - ignoring"), its lines belong to the enclosing block, and
+# its '}' closes the enclosing block (so a misspelt checker ends the real_server early).
+SUBS = {"<root>": {"global_defs", "vrrp_instance", "vrrp_sync_group", "vrrp_script",
+                   "vrrp_track_file", "track_file", "vrrp_track_process", "virtual_server",
+                   "SSL", "bfd_instance", "garp_group", "track_group"},
+        "vrrp_instance": {"authentication"}, "virtual_server": {"real_server"},
+        "real_server": set(CHECKERS), "HTTP_GET": {"url"}, "SSL_GET": {"url"},
+        "SMTP_CHECK": {"host"}}
 
 
 def parse_tree(path: str) -> list[Node]:
+    """process_stream(): the statements of the file as a tree of blocks."""
     lexer = _Lexer()
     lexer.read(path)
     root = Node(["<root>"], path, 0, [])
-    stack, prev, values = [root], None, None
+    stack, values, need_bob = [root], None, False
     for words, file, line in lexer.lines:
-        if not words:
-            continue
         if values is not None:  # inside a value block
             if words == ["}"]:
                 values = None
-            elif words == ["{"] and not values.children and not values.opened:
-                values.opened = True
-            else:
+                continue
+            if not (words == ["{"] and not values.opened):
                 values.children.append(Node(words, file, line))
-                values.opened = True
+            values.opened = True
             continue
-        if prev is not None and prev.key in VALUE_BLOCKS and prev.children is None:
-            prev.children, values = [], prev
-            values.opened = words != ["{"]
-            if values.opened:
-                prev.children.append(Node(words, file, line))
-            prev = None
-            continue
+        if need_bob:  # a sub level starts with or without its '{' ("Missing '{'")
+            need_bob = False
+            if words == ["{"]:
+                continue
         if words == ["{"]:
-            if prev is not None and prev.children is None:
-                prev.children = []
-                stack.append(prev)
-            else:  # a stray '{': keep the nesting balanced
-                stack.append(Node(["{"], file, line, []))
-            prev = None
-            continue
+            continue  # "Unexpected '{' - ignoring"
         if words == ["}"]:
             if len(stack) > 1:
                 stack.pop()
-            prev = None
             continue
-        prev = Node(words, file, line)
-        stack[-1].children.append(prev)
+        node = Node(words, file, line)
+        stack[-1].children.append(node)
+        if node.key in VALUE_BLOCKS:
+            node.children, values = [], node
+        elif node.key in SUBS.get(stack[-1].key, ()):
+            node.children, need_bob = [], True
+            stack.append(node)
     return root.children or []
 
 
@@ -472,7 +476,9 @@ class Reader:
         inhibit = rs.last("inhibit_on_failure")
         self.put(f"{rk}.inhibit_on_failure", inhibit is not None or vs_inhibit,
                  inhibit or vs.last("inhibit_on_failure") or rs)
-        checks = [c for c in rs.kids() if c.key in CHECKERS]
+        # misc_end_handler(): "No script path has been specified for MISC_CHECKER - skipping"
+        checks = [c for c in rs.kids() if c.key in CHECKERS
+                  and (c.key != "MISC_CHECK" or c.first("misc_path") is not None)]
         self.put(f"{rk}.checkers", tuple(sorted(CHECKERS[c.key] for c in checks)),
                  checks[0] if checks else rs, checks)
         kinds: list[str] = []
