@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr",
               "sed", "nq", "twos")  # check_parser.c lvs_schedulers[], compared with strcmp
 METHODS = {"NAT": "NAT", "DR": "DR", "TUN": "TUN"}  # svr_forwarding_handler(), strcmp
+TRUE_FALSE = {"true": True, "on": True, "yes": True, "false": False, "off": False, "no": False}
 CHECKERS = {"TCP_CHECK": "tcp_check", "HTTP_GET": "http_get", "SSL_GET": "ssl_get",
             "MISC_CHECK": "misc_check", "DNS_CHECK": "dns_check", "UDP_CHECK": "udp_check",
             "SMTP_CHECK": "smtp_check", "PING_CHECK": "ping_check", "FILE_CHECK": "file_check",
@@ -447,7 +448,8 @@ class Reader:
         ss = node.last("sorry_server")
         if ss is not None and _vip(ss.arg() or "") is not None:
             port = _num(ss.arg(2, "0"), int) or 0
-            if method != "NAT" or not port:
+            ssm = [n.arg() for n in node.kids("sorry_server_lvs_method") if n.arg() in METHODS]
+            if (ssm[-1] if ssm else method) != "NAT" or not port:
                 port = None if fwmark else vs_port
             self.put(f"{k}.sorry_server", f"{ipaddress.ip_address(ss.arg())} {port}", ss)
 
@@ -473,9 +475,12 @@ class Reader:
         default_w = (_num(vsw.arg(), int) or 1) if vsw is not None else 1
         self.put(f"{rk}.weight", weight if weight is not None and weight >= 0 else default_w,
                  w if w is not None else rs)
-        inhibit = rs.last("inhibit_on_failure")
-        self.put(f"{rk}.inhibit_on_failure", inhibit is not None or vs_inhibit,
-                 inhibit or vs.last("inhibit_on_failure") or rs)
+        # rs_inhibit_handler(): an optional true/false (check_true_false()); else the service's
+        inhibit = [n for n in rs.kids("inhibit_on_failure")
+                   if len(n.words) < 2 or n.arg() in TRUE_FALSE]
+        value = TRUE_FALSE.get(inhibit[-1].arg(), True) if inhibit else vs_inhibit
+        self.put(f"{rk}.inhibit_on_failure", value,
+                 inhibit[-1] if inhibit else vs.last("inhibit_on_failure") or rs)
         # misc_end_handler(): "No script path has been specified for MISC_CHECKER - skipping"
         checks = [c for c in rs.kids() if c.key in CHECKERS
                   and (c.key != "MISC_CHECK" or c.first("misc_path") is not None)]
@@ -506,7 +511,10 @@ class Reader:
                 break
         else:  # a note on a line keepalived rejects (nb_get_retry in TCP_CHECK) counts too
             self.put(f"{ck}.retry", RETRY.get(kind, 1), c, c.kids("nb_get_retry"))
-        inherit("delay_before_retry", lambda n: _num(n.arg()), DELAY_BEFORE_RETRY.get(kind, 1.0))
+        default = DELAY_BEFORE_RETRY.get(kind, 1.0)
+        if default is None:  # DNS_CHECK: the checker's delay_loop (check_data.c:1364-1369)
+            default = self.facts[f"{ck.split('.rs ')[0]}.delay_loop"].value
+        inherit("delay_before_retry", lambda n: _num(n.arg()), default)
         if kind not in ("misc_check",):
             inherit("connect_timeout", lambda n: _num(n.arg()), 5.0)
             port = c.last("connect_port")
@@ -575,7 +583,12 @@ def read_conf(path: str) -> dict[str, Fact]:
     for node in tree:
         # vrrp_handler(), vrrp_sync_group_handler(): "already defined", the first one counts
         if node.key == "vrrp_instance" and len(node.words) == 2:
-            if f"vrrp {node.arg()}" not in reader.facts:
+            vrid = node.last("virtual_router_id")
+            if not _num(vrid.arg() if vrid else None, int):
+                # vrrp.c chk_min_cfg(): "the virtual router id must be set", and the VRRP
+                # process does not start
+                reader.put(f"vrrp {node.arg()}", False, node)
+            elif f"vrrp {node.arg()}" not in reader.facts:
                 reader.vrrp_instance(node, syncd)
         elif node.key == "vrrp_script" and node.arg():
             if f"vrrp_script {node.arg()}.script" not in reader.facts:  # the first one counts
