@@ -67,34 +67,26 @@ class Node:
         return [k for k in self.children or () if name is None or k.key == name]
 
     def first(self, name: str) -> Node | None:
-        found = self.kids(name)
-        return found[0] if found else None
+        return next(iter(self.kids(name)), None)
 
     def last(self, name: str) -> Node | None:
-        found = self.kids(name)
-        return found[-1] if found else None
+        return next(reversed(self.kids(name)), None)
 
 
 # ---------------------------------------------------------------- lexing (lib/parser.c)
 
 def _decomment(text: str) -> str:
     """decomment(): '!' or '#' outside double quotes ends the line; '\\#' and '\\!' escape."""
-    out, quote, i = [], False, 0
-    text = text.lstrip(" \t")
+    out, quote, i, text = [], False, 0, text.lstrip(" \t")
     while i < len(text):
-        c = text[i]
-        if c == '"':
-            quote = not quote
-        elif c == "\\" and i + 1 < len(text):
-            if not quote and text[i + 1] in "#!":
-                out.append(text[i + 1])
-                i += 2
-                continue
-            out.append(text[i:i + 2])
+        c, nxt = text[i], text[i + 1:i + 2]
+        if c == "\\" and nxt:
+            out.append(nxt if not quote and nxt in "#!" else c + nxt)
             i += 2
             continue
-        elif c in "!#" and not quote:
+        if c in "!#" and not quote:
             break
+        quote ^= c == '"'
         out.append(c)
         i += 1
     return "".join(out).rstrip(" \t")
@@ -102,22 +94,8 @@ def _decomment(text: str) -> str:
 
 def _split_words(text: str) -> list[str]:
     """alloc_strvec_r(): whitespace-separated words; "a b" is one word without its quotes."""
-    words, i = [], 0
-    while i < len(text):
-        if text[i] in " \t":
-            i += 1
-            continue
-        if text[i] == '"':
-            end = text.find('"', i + 1)
-            if end < 0:
-                break
-            words.append(text[i + 1:end])
-            i = end + 1
-        else:
-            m = re.compile(r'[^ \t"]+').match(text, i)
-            words.append(m.group(0))
-            i = m.end()
-    return words
+    return [q if q is not None and w == "" else w
+            for q, w in re.findall(r'"([^"]*)"|([^ \t"]+)', text)] if text else []
 
 
 def _split_braces(text: str) -> list[str]:
@@ -133,42 +111,31 @@ def _split_braces(text: str) -> list[str]:
     return [p.strip(" \t") for p in parts if p.strip(" \t")]
 
 
-class _Lexer:
-    def __init__(self) -> None:
-        self.defs: dict[str, str] = {"_HASH": "#", "_BANG": "!"}  # parser.c add_std_definition
-        self.lines: list[tuple[list[str], str, int]] = []
-
-    def _replace(self, text: str) -> str:
-        """replace_param(): $NAME or ${NAME} of a defined NAME; anything else stays."""
-        def sub(m: re.Match) -> str:
-            name = m.group(1) or m.group(2)
-            return self.defs.get(name, m.group(0))
-        return re.sub(r"\$\{(\w+)\}|\$(\w+)", sub, text)
-
-    def read(self, path: str, depth: int = 0) -> None:
-        self.defs["_PWD"] = os.path.dirname(os.path.abspath(path))
-        with open(path, encoding="utf-8", errors="replace") as f:
-            raw = f.read().splitlines()
-        for number, line in enumerate(raw, 1):
-            text = _decomment(line)
-            if text.startswith("@"):  # @id lines: no config id here, so only @^id lines run
-                if not text.startswith("@^") or not re.match(r"@\^\S+[ \t]", text):
-                    continue
-                text = text.split(None, 1)[1]
-            m = re.match(r"\$([A-Za-z_]\w*)[ \t]*=[ \t]*(.*)$", text)
-            if m:  # check_definition(): $NAME=TEXT
-                self.defs[m.group(1)] = m.group(2)
+def _lex(path: str, defs: dict[str, str], out: list, depth: int = 0) -> list:
+    """read_line(): (words, file, line) per logical line, includes followed."""
+    defs["_PWD"] = os.path.dirname(os.path.abspath(path))
+    with open(path, encoding="utf-8", errors="replace") as f:
+        raw = f.read().splitlines()
+    for number, line in enumerate(raw, 1):
+        text = _decomment(line)
+        if text.startswith("@"):  # @id lines: no config id here, so only @^id lines run
+            if not re.match(r"@\^\S+[ \t]", text):
                 continue
-            if "$" in text:
-                text = _decomment(self._replace(text))
-            words = _split_words(text)
-            if words and words[0] == "include" and len(words) > 1 and depth < 8:
-                base = os.path.dirname(path)
-                for inc in sorted(glob.glob(os.path.join(base, words[1]))):
-                    self.read(inc, depth + 1)
-                continue
-            for part in _split_braces(text):
-                self.lines.append((_split_words(part), path, number))
+            text = text.split(None, 1)[1]
+        m = re.match(r"\$([A-Za-z_]\w*)[ \t]*=[ \t]*(.*)$", text)
+        if m:  # check_definition(): $NAME=TEXT
+            defs[m.group(1)] = m.group(2)
+            continue
+        if "$" in text:  # replace_param(): $NAME or ${NAME} of a defined NAME
+            text = _decomment(re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: defs.get(
+                m.group(1) or m.group(2), m.group(0)), text))
+        words = _split_words(text)
+        if words[:1] == ["include"] and len(words) > 1 and depth < 8:
+            for inc in sorted(glob.glob(os.path.join(os.path.dirname(path), words[1]))):
+                _lex(inc, defs, out, depth + 1)
+            continue
+        out += [(_split_words(part), path, number) for part in _split_braces(text)]
+    return out
 
 
 # Keywords whose block is a list of values, read by alloc_value_block() or read_value_block()
@@ -194,11 +161,9 @@ SUBS = {"<root>": {"global_defs", "vrrp_instance", "vrrp_sync_group", "vrrp_scri
 
 def parse_tree(path: str) -> list[Node]:
     """process_stream(): the statements of the file as a tree of blocks."""
-    lexer = _Lexer()
-    lexer.read(path)
     root = Node(["<root>"], path, 0, [])
     stack, values, need_bob = [root], None, False
-    for words, file, line in lexer.lines:
+    for words, file, line in _lex(path, {"_HASH": "#", "_BANG": "!"}, []):
         if values is not None:  # inside a value block
             if words == ["}"]:
                 values = None
@@ -242,11 +207,12 @@ def _argv(node: Node) -> str:
 
 
 def _vip(text: str) -> str | None:
-    try:
-        iface = ipaddress.ip_interface(text)
-    except ValueError:
-        return None
-    return str(iface)
+    return _num(text, lambda t: str(ipaddress.ip_interface(t)))
+
+
+def _prefix(text: str) -> int | None:
+    return _num(text, lambda t: ipaddress.ip_network(f"0.0.0.0/{t}").prefixlen
+                if "." in t else int(t))
 
 
 @dataclass
@@ -257,31 +223,27 @@ class Reader:
     def put(self, key: str, value, node: Node, parts: list[Node] = ()) -> None:
         self.facts[key] = Fact(value, node.file, node.line, tuple(p.line for p in parts))
 
-    def setting(self, key: str, block: Node, name: str, convert, default) -> None:
-        node = block.last(name)
-        value = convert(node) if node is not None else None
-        if value is None:
-            self.put(key, default, block)
-        else:
-            self.put(key, value, node)
+    def setting(self, key: str, block: Node, names, convert, default) -> Node | None:
+        """The last valid `names` line, else the default; any line written counts for a note
+        (keepalived ignores an invalid value and keeps the earlier or default one)."""
+        written = [n for n in block.kids() if n.key in (names if isinstance(names, tuple)
+                                                         else (names,))]
+        valid = [(n, v) for n in written if (v := convert(n)) is not None]
+        node, value = valid[-1] if valid else (None, default)
+        self.put(key, value, node or (written[-1] if written else block), written)
+        return node
 
     # ---- VRRP (vrrp_parser.c)
     def vrrp_instance(self, node: Node, sync_seen: list) -> None:
-        name = node.arg()
-        k = f"vrrp {name}"
-        vips: list[str] = []
-        parts: list[Node] = []
-        first_vip = None
-        for block in node.kids("virtual_ipaddress") + node.kids("virtual_ipaddress_excluded"):
-            parts.append(block)
-            for v in block.kids():
-                addr = _vip(v.key)
-                parts.append(v)
-                if addr and addr not in vips:  # keepalived ignores a second copy of a VIP
-                    vips.append(addr)
-                    first_vip = first_vip or v
+        k = f"vrrp {node.arg()}"
         self.put(k, True, node)
-        self.put(f"{k}.virtual_ipaddress", tuple(sorted(vips)), first_vip or node, parts)
+        vips: list[str] = []
+        blocks = node.kids("virtual_ipaddress") + node.kids("virtual_ipaddress_excluded")
+        entries = [v for b in blocks for v in b.kids()]
+        for addr in filter(None, (_vip(v.key) for v in entries)):
+            if addr not in vips:  # keepalived ignores a second copy of a VIP
+                vips.append(addr)
+        self.put(f"{k}.virtual_ipaddress", tuple(sorted(vips)), node, blocks + entries)
         v6 = any(":" in v for v in vips)
         self.setting(f"{k}.virtual_router_id", node, "virtual_router_id",
                      lambda n: _num(n.arg(), int), None)
@@ -292,16 +254,15 @@ class Reader:
                      lambda n: 3 if v6 else _num(n.arg(), int), 3 if v6 else 2)
         # vrrp_state_handler(): MASTER, else BACKUP ("unknown state ..., defaulting to BACKUP")
         states = node.kids("state")
-        want = ("MASTER" if any(n.arg() == "MASTER" for n in states) else "BACKUP") \
-            if states else None
-        prio_node = node.last("priority")
-        prio = None
-        if prio_node is not None:
-            p = _num(prio_node.arg(), int)
-            prio = p if p and 1 <= p <= 255 else 100  # "Priority not valid! ... default 100"
+        master = next((n for n in states if n.arg() == "MASTER"), None)
+        want = ("MASTER" if master else "BACKUP") if states else None
+        prio_nodes = node.kids("priority")
+        prio = _num(prio_nodes[-1].arg(), int) if prio_nodes else None
+        if prio_nodes and not (prio and 1 <= prio <= 255):
+            prio = 100  # "Priority not valid! must be between 1 & 255. Using default 100"
         # vrrp.c vrrp_complete_instance(): an unset priority follows the state (MASTER: 255),
         # an unset state follows the priority; strict mode makes them agree
-        prio = prio if prio is not None else (255 if want == "MASTER" else 100)
+        prio = prio or (255 if want == "MASTER" else 100)
         strict = node.first("strict_mode") is not None or self.strict
         if want is None or strict:
             want = "MASTER" if prio == 255 else "BACKUP"
@@ -312,40 +273,36 @@ class Reader:
                 # vrrp_auth_pass_handler(): the password is truncated to 8 bytes
                 auth_v = (typ.arg(), (pw.arg() or "")[:8] if pw else "")
                 self.put(f"{k}.authentication", auth_v, auth, auth.kids())
-        master = next((n for n in states if n.arg() == "MASTER"), None)
         if auth_v and auth_v[0] == "AH" and want == "MASTER" and prio != 255:
             want = "BACKUP"  # "Initial state master is incompatible with AH authentication"
-        self.put(f"{k}.priority", prio, prio_node or master or node)
-        self.put(f"{k}.state", want, master or prio_node or node)
+        self.put(f"{k}.priority", prio, node, prio_nodes + states)
+        self.put(f"{k}.state", want, node, states + prio_nodes)
         # vrrp.c:3100-3135: nopreempt is cleared for the owner and for an initial MASTER;
         # preempt_delay for an initial MASTER, in strict mode and with nopreempt
-        nopreempt = node.first("nopreempt")
-        preempt = nopreempt is None or prio == 255 or want == "MASTER"
-        self.put(f"{k}.preempt", preempt, nopreempt or master or node)
-        delay = node.last("preempt_delay")
-        d = _num(delay.arg()) if delay is not None else None
+        nopreempt = node.kids("nopreempt")
+        preempt = not nopreempt or prio == 255 or want == "MASTER"
+        self.put(f"{k}.preempt", preempt, node, nopreempt + states)
+        delays = node.kids("preempt_delay")
+        d = _num(delays[-1].arg()) if delays else None
         d = 0.0 if not d or want == "MASTER" or strict or not preempt else d
-        self.put(f"{k}.preempt_delay", d, delay if delay is not None else node)
-        src = next((n for n in reversed(node.kids()) if n.key in
-                    ("unicast_src_ip", "mcast_src_ip")), None)  # both set vrrp->saddr
-        if src is not None:
-            self.put(f"{k}.unicast_src_ip", src.arg(), src)
+        self.put(f"{k}.preempt_delay", d, node, delays + states + nopreempt)
+        # vrrp_srcip_handler(): mcast_src_ip and unicast_src_ip both set the source address
+        self.setting(f"{k}.unicast_src_ip", node, ("unicast_src_ip", "mcast_src_ip"),
+                     lambda n: n.arg() if _vip(n.arg() or "") else None, None)
         peers = [p for b in node.kids("unicast_peer") for p in b.kids()]
-        if peers:
-            self.put(f"{k}.unicast_peers", tuple(sorted({p.key for p in peers})), peers[0],
-                     peers)
+        self.put(f"{k}.unicast_peers", tuple(sorted({p.key for p in peers})), node, peers)
         scripts = [s for b in node.kids("track_script") for s in b.kids()]
-        if scripts:
-            refs = tuple(sorted((s.key, _num(s.arg(2), int) if s.arg() == "weight" else None)
-                                for s in scripts))
-            self.put(f"{k}.track_script", refs, scripts[0], scripts)
-        for what in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
-            n = node.last(what)
-            if n is not None:
-                self.put(f"{k}.{what}", _argv(n), n)
+        refs = tuple(sorted((s.key, _num(s.arg(2), int) if s.arg() == "weight" else None)
+                            for s in scripts))
+        self.put(f"{k}.track_script", refs, node, scripts)
+        self.notify(k, node)
         syncd = node.first("lvs_sync_daemon_interface")
         if syncd is not None and not sync_seen:
-            sync_seen.append((syncd.arg(), name, None, syncd))
+            sync_seen.append((syncd.arg(), node.arg(), None, syncd))
+
+    def notify(self, k: str, node: Node) -> None:
+        for what in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
+            self.setting(f"{k}.{what}", node, what, _argv, None)
 
     def vrrp_script(self, node: Node) -> None:
         k = f"vrrp_script {node.arg()}"
@@ -362,10 +319,7 @@ class Reader:
         members = [m for g in node.kids("group") for m in g.kids()]
         self.put(f"{k}.group", tuple(m.key for m in members), node.first("group") or node,
                  members)
-        for what in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
-            n = node.last(what)
-            if n is not None:
-                self.put(f"{k}.{what}", _argv(n), n)
+        self.notify(k, node)
 
     # ---- LVS (check_parser.c, check_data.c)
     def virtual_server(self, node: Node, groups: dict[str, list[Node]]) -> None:
@@ -375,16 +329,11 @@ class Reader:
         if not rss:  # validate_check_config(): "has no real servers - ignoring"
             self.put(_unique(self.facts, "vs " + " ".join(node.words[1:3])), False, node)
             return
-        if node.arg() == "group":
-            members = [(m.key, m.arg()) for m in groups.get(node.arg(2), [])]
-            services = []
-            for addr, port in members:
-                if addr == "fwmark":
-                    services.append((f"fwmark {port}", None, True))
-                    continue
-                lo, _, hi = addr.partition("-")
-                for a in _range(lo, hi):
-                    services.append((f"{a} {int(port or 0)}", int(port or 0), False))
+        if node.arg() == "group":  # one service per group entry (ipvswrapper.c ipvs_group_cmd)
+            services = [(f"fwmark {m.arg()}", None, True) if m.key == "fwmark" else
+                        (f"{a} {_num(m.arg(), int) or 0}", _num(m.arg(), int) or 0, False)
+                        for m in groups.get(node.arg(2), [])
+                        for a in ([None] if m.key == "fwmark" else _range(m.key))]
         elif node.arg() == "fwmark":
             services = [(f"fwmark {node.arg(2)}", None, True)]
         else:
@@ -399,52 +348,43 @@ class Reader:
             self.service(k, node, rss, port, fwmark, node.arg() == "group")
 
     def service(self, k, node, rss, vs_port, fwmark, grouped) -> None:
-        proto = node.last("protocol")
-        proto_v = proto.arg().upper() if proto is not None and (proto.arg() or "").upper() in (
-            "TCP", "UDP", "SCTP") else None
-        if fwmark:
-            self.put(f"{k}.protocol", None, node)  # "protocol will be ignored" for a fwmark
-        else:  # "no protocol set - defaulting to UDP"
-            self.put(f"{k}.protocol", proto_v or "UDP", proto if proto_v else node)
-        algo = [n for n in node.kids() if n.key in ("lb_algo", "lvs_sched")
-                and n.arg() in SCHEDULERS]
-        self.put(f"{k}.lb_algo", algo[-1].arg() if algo else "wlc", algo[-1] if algo else node)
-        kinds = [n for n in node.kids() if n.key in ("lb_kind", "lvs_method")
-                 and n.arg() in METHODS]
-        method = kinds[-1].arg() if kinds else "NAT"
-        self.put(f"{k}.lb_kind", method, kinds[-1] if kinds else node)
-        pto = node.last("persistence_timeout")
-        timeout = None
-        if pto is not None:
-            timeout = 360 if len(pto.words) < 2 else _num(pto.arg(), int)
-            timeout = timeout if timeout and 1 <= timeout <= 2678400 else None
-        if timeout is None and not fwmark and not vs_port and not grouped:
-            timeout = 360  # "zero port only valid for persistent services - setting"
-        self.put(f"{k}.persistence_timeout", timeout, pto if pto is not None and timeout
-                 else node)
-        pgr = node.last("persistence_granularity")
-        if timeout and pgr is not None:  # ipvswrapper.c: the netmask only goes with a timeout
-            g = pgr.arg() or ""
-            try:  # pgr_handler(): a dotted IPv4 netmask, or an IPv6 prefix length
-                bits = ipaddress.ip_network(f"0.0.0.0/{g}").prefixlen if "." in g else int(g)
-                self.put(f"{k}.persistence_granularity", bits, pgr)
-            except ValueError:
-                pass
+        if fwmark:  # "protocol specified for fwmark - protocol will be ignored"
+            self.put(f"{k}.protocol", None, node, node.kids("protocol"))
+        else:  # proto_handler() (strcasecmp); "no protocol set - defaulting to UDP"
+            self.setting(f"{k}.protocol", node, "protocol", lambda n: (n.arg() or "").upper()
+                         if (n.arg() or "").upper() in ("TCP", "UDP", "SCTP") else None, "UDP")
+        self.setting(f"{k}.lb_algo", node, ("lb_algo", "lvs_sched"),
+                     lambda n: n.arg() if n.arg() in SCHEDULERS else None, "wlc")
+        self.setting(f"{k}.lb_kind", node, ("lb_kind", "lvs_method"),
+                     lambda n: n.arg() if n.arg() in METHODS else None, "NAT")
+        method = self.facts[f"{k}.lb_kind"].value
+        # pto_handler(): no value means 360, 0 or junk is "invalid" and ignored
+        self.setting(f"{k}.persistence_timeout", node, "persistence_timeout",
+                     lambda n: 360 if len(n.words) < 2 else t if (
+                         t := _num(n.arg(), int)) and 1 <= t <= 2678400 else None, None)
+        if self.facts[f"{k}.persistence_timeout"].value is None and not (
+                fwmark or vs_port or grouped):  # "zero port only valid for persistent services"
+            self.put(f"{k}.persistence_timeout", 360, node, node.kids("persistence_timeout"))
+        if self.facts[f"{k}.persistence_timeout"].value:
+            # pgr_handler(): a dotted IPv4 netmask or an IPv6 prefix length; ipvswrapper.c
+            # sends the netmask only with a timeout
+            self.setting(f"{k}.persistence_granularity", node, "persistence_granularity",
+                         lambda n: _prefix(n.arg() or ""), None)
         self.setting(f"{k}.delay_loop", node, "delay_loop", lambda n: _num(n.arg()), 60.0)
         vs_inhibit = node.last("inhibit_on_failure") is not None
         weight_sum, seen = 0, {}
         for rs in rss:
             rk = self.real_server(k, node, rs, method, vs_port, fwmark, vs_inhibit, seen)
             weight_sum += self.facts[f"{rk}.weight"].value if rk else 0
-        q = node.last("quorum")
-        quorum = _num(q.arg(), int) if q is not None else 1
-        quorum = quorum if quorum and quorum >= 1 else 1
-        quorum = min(quorum, weight_sum)  # "exceeds total weight ... reducing quorum"
-        self.put(f"{k}.quorum", quorum, q if q is not None else node)
-        h = node.last("hysteresis")
-        hyst = _num(h.arg(), int) if h is not None else 0
-        self.put(f"{k}.hysteresis", min(hyst or 0, max(quorum - 1, 0)),
-                 h if h is not None else node)
+        # quorum_handler(): invalid means 1; validate_check_config() lowers it to the total
+        # weight ("exceeds total weight of real servers") and hysteresis below the quorum
+        self.setting(f"{k}.quorum", node, "quorum",
+                     lambda n: q if (q := _num(n.arg(), int)) and q >= 1 else 1, 1)
+        quorum = min(self.facts[f"{k}.quorum"].value, weight_sum)
+        self.put(f"{k}.quorum", quorum, node, node.kids("quorum"))
+        self.setting(f"{k}.hysteresis", node, "hysteresis", lambda n: _num(n.arg(), int), 0)
+        hyst = min(self.facts[f"{k}.hysteresis"].value, max(quorum - 1, 0))
+        self.put(f"{k}.hysteresis", hyst, node, node.kids("hysteresis"))
         ss = node.last("sorry_server")
         if ss is not None and _vip(ss.arg() or "") is not None:
             port = _num(ss.arg(2, "0"), int) or 0
@@ -469,12 +409,10 @@ class Reader:
         # and a NAT port 0 makes IPVS keep the packet's port (the service port for an address)
         eff = (None if fwmark else vs_port) if method != "NAT" or not port else port
         self.put(f"{rk}.port", eff, rs)
-        w = rs.last("weight")
-        weight = _num(w.arg(), int) if w is not None else None
-        vsw = vs.last("weight")
-        default_w = (_num(vsw.arg(), int) or 1) if vsw is not None else 1
-        self.put(f"{rk}.weight", weight if weight is not None and weight >= 0 else default_w,
-                 w if w is not None else rs)
+        # rs_weight_handler(): 0..; unset or invalid takes the service's `weight` (default 1)
+        vsw = [w for n in vs.kids("weight") if (w := _num(n.arg(), int)) and w >= 1]
+        self.setting(f"{rk}.weight", rs, "weight", lambda n: w if (
+            w := _num(n.arg(), int)) is not None and w >= 0 else None, vsw[-1] if vsw else 1)
         # rs_inhibit_handler(): an optional true/false (check_true_false()); else the service's
         inhibit = [n for n in rs.kids("inhibit_on_failure")
                    if len(n.words) < 2 or n.arg() in TRUE_FALSE]
@@ -495,43 +433,41 @@ class Reader:
 
     def checker(self, ck, kind, c, rs, vs) -> None:
         self.put(ck, True, c)
-        def inherit(name, convert, default):
-            for block in (c, rs, vs):  # check_data.c: checker <- real server <- service
-                n = block.last(name)
-                if n is not None and convert(n) is not None:
-                    self.put(f"{ck}.{name}", convert(n), n)
-                    return
-            self.put(f"{ck}.{name}", default, c)
-        retry_keys = ("retry", "nb_get_retry") if kind in ("http_get", "ssl_get") else ("retry",)
-        for block in (c, rs, vs):
-            n = [x for x in block.kids() if x.key in retry_keys
-                 and (block is c or x.key == "retry")]
-            if n and _num(n[-1].arg(), int) is not None:
-                self.put(f"{ck}.retry", _num(n[-1].arg(), int), n[-1])
-                break
-        else:  # a note on a line keepalived rejects (nb_get_retry in TCP_CHECK) counts too
-            self.put(f"{ck}.retry", RETRY.get(kind, 1), c, c.kids("nb_get_retry"))
-        default = DELAY_BEFORE_RETRY.get(kind, 1.0)
-        if default is None:  # DNS_CHECK: the checker's delay_loop (check_data.c:1364-1369)
-            default = self.facts[f"{ck.split('.rs ')[0]}.delay_loop"].value
-        inherit("delay_before_retry", lambda n: _num(n.arg()), default)
-        if kind not in ("misc_check",):
-            inherit("connect_timeout", lambda n: _num(n.arg()), 5.0)
-            port = c.last("connect_port")
-            if port is not None:
-                self.put(f"{ck}.connect_port", _num(port.arg(), int), port)
+        # check_data.c:1356-1369: checker <- real server <- service <- the checker's default;
+        # nb_get_retry only exists in HTTP_GET/SSL_GET (check_http.c), elsewhere "Unknown"
+        names = {"retry": ("retry", "nb_get_retry") if kind in ("http_get", "ssl_get")
+                 else ("retry",), "delay_before_retry": ("delay_before_retry",),
+                 "connect_timeout": ("connect_timeout",)}
+        default_delay = DELAY_BEFORE_RETRY.get(kind, 1.0)
+        if default_delay is None:  # DNS_CHECK: the delay_loop
+            default_delay = self.facts[f"{ck.split('.rs ')[0]}.delay_loop"].value
+        defaults = {"retry": RETRY.get(kind, 1), "delay_before_retry": default_delay,
+                    "connect_timeout": 5.0}
+        for name, keys in names.items():
+            if name == "connect_timeout" and kind == "misc_check":
+                continue
+            for block in (c, rs, vs):
+                n = [x for x in block.kids() if x.key in (keys if block is c else (name,))
+                     and _num(x.arg()) is not None]
+                if n:
+                    self.put(f"{ck}.{name}", _num(n[-1].arg(), int if name == "retry"
+                                                  else float), n[-1])
+                    break
+            else:  # a note on a line keepalived rejects (nb_get_retry in TCP_CHECK) counts
+                self.put(f"{ck}.{name}", defaults[name], c, c.kids("nb_get_retry"))
+        port = c.last("connect_port")
+        if port is not None and kind != "misc_check":
+            self.put(f"{ck}.connect_port", _num(port.arg(), int), port)
         if kind in ("http_get", "ssl_get"):
             urls = []
             for u in c.kids("url"):
-                path = u.last("path")
-                digest = u.last("digest")
+                path, digest = u.last("path"), u.last("digest")
                 codes = status_ranges([w for s in u.kids("status_code") for w in s.words[1:]])
                 urls.append((path.arg() if path else None,
                              digest.arg().lower() if digest else None, codes))
             self.put(f"{ck}.urls", tuple(urls), c.first("url") or c, c.kids("url"))
         if kind == "misc_check":
-            path = c.last("misc_path")
-            self.put(f"{ck}.misc_path", _argv(path) if path else None, path or c)
+            self.setting(f"{ck}.misc_path", c, "misc_path", _argv, None)
 
 
 def _unique(facts: dict, key: str) -> str:
@@ -553,15 +489,14 @@ def status_ranges(words: list[str]) -> tuple[tuple[int, int], ...]:
     return tuple(sorted(out)) or ((200, 299),)
 
 
-def _range(lo: str, hi: str) -> list[str]:
+def _range(text: str) -> list[str]:
     """A virtual_server_group 'a.b.c.d-e' range (check_data.c alloc_vsg_entry())."""
+    lo, _, hi = text.partition("-")
     start = ipaddress.ip_address(lo)
-    if not hi:
-        return [str(start)]
-    last = int(hi, 16) if start.version == 6 else int(hi)
     step = 0xffff if start.version == 6 else 0xff
-    base = int(start) & ~step
-    return [str(ipaddress.ip_address(base + i)) for i in range(int(start) & step, last + 1)]
+    last = (int(hi, 16) if start.version == 6 else int(hi)) if hi else int(start) & step
+    return [str(ipaddress.ip_address((int(start) & ~step) + i))
+            for i in range(int(start) & step, last + 1)]
 
 
 def read_conf(path: str) -> dict[str, Fact]:
@@ -571,15 +506,21 @@ def read_conf(path: str) -> dict[str, Fact]:
     groups = {n.arg(): n.kids() for n in tree if n.key == "virtual_server_group" and n.arg()}
     syncd: list = []
     reader.strict = any(g.first("vrrp_strict") for g in tree if g.key == "global_defs")
-    for g in [n for n in tree if n.key == "global_defs"]:
-        for s in g.kids("lvs_sync_daemon"):
-            if not syncd and len(s.words) > 1:  # lvs_syncd_handler(): the first one wins
-                inst = next((w for i, w in enumerate(s.words[2:], 2)
-                             if i == 2 and w not in ("inst", "id")), None)
-                if "inst" in s.words[2:-1]:
-                    inst = s.words[s.words.index("inst") + 1]
-                sid = s.words[s.words.index("id") + 1] if "id" in s.words[2:-1] else None
-                syncd.append((s.arg(), inst, sid, s))
+    for s in [s for g in tree if g.key == "global_defs" for s in g.kids("lvs_sync_daemon")]:
+        if syncd or len(s.words) < 2:  # lvs_syncd_handler(): "already specified - ignoring"
+            continue
+        inst = sid = None
+        i = 2
+        while i < len(s.words):  # "inst NAME", "id N", others with a value; IF NAME [ID]
+            word, value = s.words[i], s.arg(i + 1)
+            if word in ("inst", "id", "maxlen", "port", "ttl", "group"):
+                inst, sid = (value, sid) if word == "inst" else (inst, value if word == "id"
+                                                                 else sid)
+                i += 2
+                continue
+            inst, sid = (word, sid) if i == 2 else (inst, word if i == 3 else sid)
+            i += 1
+        syncd.append((s.arg(), inst, sid, s))
     for node in tree:
         # vrrp_handler(), vrrp_sync_group_handler(): "already defined", the first one counts
         if node.key == "vrrp_instance" and len(node.words) == 2:

@@ -113,10 +113,8 @@ def haipvs_facts(config) -> dict[str, object]:
             f[f"{k}.authentication"] = (vi.authentication.type, vi.authentication.password)
         if vi.unicast_src_ip is not None:
             f[f"{k}.unicast_src_ip"] = str(vi.unicast_src_ip)
-        if vi.unicast_peers:
-            f[f"{k}.unicast_peers"] = tuple(sorted(str(p) for p in vi.unicast_peers))
-        if vi.track_script:
-            f[f"{k}.track_script"] = tuple(sorted((t.name, t.weight) for t in vi.track_script))
+        f[f"{k}.unicast_peers"] = tuple(sorted(str(p) for p in vi.unicast_peers))
+        f[f"{k}.track_script"] = tuple(sorted((t.name, t.weight) for t in vi.track_script))
         for what in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
             if getattr(vi, what) is not None:
                 f[f"{k}.{what}"] = _argv(getattr(vi, what))
@@ -282,3 +280,40 @@ def test_corpus_size() -> None:
     with_vs = [n for n in FILES if re.search(r"^\s*virtual_server\s", (REAL / n).read_text(
         errors="replace"), re.M)]
     assert len(with_vs) >= 25
+
+
+# The reader's own rules, each one a keepalived 2.2.7 behaviour from its source (and, for the
+# block rules, what `keepalived -t` reports on these snippets).
+READER_CASES = {
+    # process_stream(): an unknown keyword's '{' is ignored and its '}' closes real_server;
+    # `weight 5` then lands in virtual_server (the service weight real servers default to)
+    "misspelt": ("virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.10 80 {\n"
+                 "  TCP_CHEK {\n   connect_timeout 3\n  }\n  weight 5\n }\n"
+                 " real_server 192.0.2.11 80 {\n }\n}\n",
+                 {"vs 192.0.2.1 80.rs 192.0.2.10#0.weight": 5,
+                  "vs 192.0.2.1 80.rs 192.0.2.10#0.checkers": (),
+                  "vs 192.0.2.1 80.rs 192.0.2.11#0": None}),
+    # alloc_value_block(): without '{' the following lines up to '}' are values
+    "value block": ("vrrp_instance V {\n interface eth0\n virtual_router_id 7\n"
+                    " track_interface eth0\n authentication {\n  auth_type PASS\n }\n"
+                    " virtual_ipaddress {\n  192.0.2.5/24\n  192.0.2.5/24\n }\n}\n",
+                    {"vrrp V.authentication": None, "vrrp V.virtual_ipaddress":
+                     ("192.0.2.5/24",), "vrrp V.priority": 100, "vrrp V.state": "BACKUP"}),
+    # check_definition()/replace_param(), @id lines, the first lvs_sync_daemon, sync id = VRID,
+    # an unset priority with state MASTER is 255 (vrrp.c vrrp_complete_instance())
+    "defs": ("$IF=eth1\n@other priority 10\nglobal_defs {\n lvs_sync_daemon $IF V\n"
+             " lvs_sync_daemon eth9 W id 3\n}\nvrrp_instance V {\n interface ${IF}\n"
+             " state MASTER\n virtual_router_id 9 # comment\n nopreempt\n}\n",
+             {"vrrp V.interface": "eth1", "vrrp V.priority": 255, "vrrp V.preempt": True,
+              "lvs_sync_daemon": ("eth1", "V", 9)}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(READER_CASES))
+def test_reader_rules(case: str, tmp_path: Path) -> None:
+    text, expected = READER_CASES[case]
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(text)
+    facts = read_conf(str(conf))
+    got = {key: facts[key].value if key in facts else None for key in expected}
+    assert got == expected
