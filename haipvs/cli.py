@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -171,10 +170,11 @@ def run_lab(args: argparse.Namespace) -> int:
 
 
 def run_daemon(args: argparse.Namespace) -> int:
-    # SIGUSR1 (dump) and SIGHUP (reload) terminate a process by default; until the daemon
-    # installs its handlers, a dump or reload request must not kill it during start-up.
-    for signum in (signal.SIGUSR1, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_IGN)
+    # Most signals terminate a process by default; until the daemon's signal task listens,
+    # none an operator sends may kill it (haipvs/daemon_signals.py).
+    from haipvs import daemon_signals
+
+    daemon_signals.install_early()
     import structlog
 
     from haipvs.config import ConfigError, load_config
@@ -201,7 +201,8 @@ def run_daemon(args: argparse.Namespace) -> int:
     except ImportError as exc:
         log.error("daemon_unavailable", error=f"cannot load the daemon: {exc}")
         return EXIT_FAILURE
-    return daemon.run(config, config_path=args.config, overrides=overrides)
+    return daemon.run(config, config_path=args.config, overrides=overrides,
+                      release_ipvs=not args.dont_release_ipvs)
 
 
 # --- status -----------------------------------------------------------------------------------
@@ -319,6 +320,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="console (key=value) on a terminal, json otherwise (default auto)",
     )
     parser.add_argument("--log-level", choices=LEVELS, default="info")
+    parser.add_argument(
+        "--dont-release-ipvs",
+        "-I",
+        action="store_true",
+        help="on stop, leave the IPVS services in the kernel (keepalived's -I); by default "
+        "a graceful stop removes the services haipvs owns",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for cmd in COMMANDS.values():
         sub = subparsers.add_parser(cmd.name, help=cmd.help, description=cmd.help)

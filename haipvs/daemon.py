@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 import trio
 
-from haipvs import daemon_control, daemon_tasks
+from haipvs import daemon_control, daemon_signals, daemon_tasks
 from haipvs.config import Config
 from haipvs.daemon_control import with_overrides
 from haipvs.drivers.netlink_thread import NetlinkThread
@@ -42,6 +42,7 @@ from haipvs.resources import fix_malloc_mmap_threshold
 from haipvs.sdnotify import SystemdNotifier
 from haipvs.trackers import Trackers
 from haipvs.vrrp_binding import bindings_from_config
+from haipvs.vrrp_stats import VrrpStats
 
 log = structlog.get_logger("haipvs")
 
@@ -86,9 +87,14 @@ class Flush:
 
 class Daemon:
     def __init__(
-        self, config: Config, config_path: str, overrides: dict[str, str] | None = None
+        self, config: Config, config_path: str, overrides: dict[str, str] | None = None,
+        *, release_ipvs: bool = True,
     ) -> None:
         self.overrides = dict(overrides or {})
+        # A graceful stop removes the owned IPVS services unless --dont-release-ipvs.
+        self.release_ipvs = release_ipvs
+        # SIGSTATS_CLEAR: haipvs.stats counts from this copy (the counters stay monotonic).
+        self.stats_baseline: VrrpStats | None = None
         self.config_path = config_path
         self.started_at = time.time()
         # The policy: instance, group, quorum and ha_suspend state, and the config in force.
@@ -131,6 +137,10 @@ class Daemon:
 
     async def main(self) -> int:
         self._token = trio.lowlevel.current_trio_token()
+        early = daemon_signals.stop_pending()
+        if early is not None:  # asked to stop before anything started: nothing to undo
+            log.info("shutdown_requested", signal=early.name, during="start-up")
+            return 0
         rtnl = NetlinkThread(_make_iproute, name="rtnl")
         rtnl.start()
         runtime = VrrpRuntime(bindings_from_config(self.config), rtnl, self._event_from_vrrp_thread)
@@ -289,8 +299,9 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def run(config: Config, *, config_path: str, overrides: dict[str, str] | None = None) -> int:
+def run(config: Config, *, config_path: str, overrides: dict[str, str] | None = None,
+        release_ipvs: bool = True) -> int:
     fix_malloc_mmap_threshold()  # see resources.py: netlink buffers kept in the heap
-    daemon = Daemon(config, config_path, overrides)
+    daemon = Daemon(config, config_path, overrides, release_ipvs=release_ipvs)
     with PidFile(daemon.config.global_settings.pid_file):
         return trio.run(daemon.main)

@@ -1,5 +1,6 @@
-"""The daemon's control paths: signals (TERM/INT stop, USR1 state dump, HUP reload), the
-graceful stop, the reload, and the state dump. Semantics: docs/operations.md."""
+"""The daemon's control paths: signals (TERM/INT/QUIT stop, USR1 and SIGJSON state dump,
+USR2 and SIGSTATS_CLEAR statistics, HUP reload), the graceful stop, the reload, the state
+dump and the statistics. Semantics: docs/operations.md ("Signals", "Stopping")."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
+from haipvs import daemon_signals
 from haipvs.config import Config
+from haipvs.daemon_signals import SIGJSON, SIGSTATS_CLEAR, STOP_SIGNALS
 from haipvs.health import specs_from_config
 from haipvs.ipvs.status import health_from_dump, render_status, status_json
 from haipvs.policy import director
 from haipvs.reload import plan_reload
 from haipvs.resources import count_trio_tasks, process_resources
-from haipvs.statedump import DUMP_FORMAT, write_dump
+from haipvs.statedump import DUMP_FORMAT, write_dump, write_stats
 from haipvs.vrrp.messages import State
+from haipvs.vrrp_stats import VrrpStats, render_stats
 
 if TYPE_CHECKING:
     from haipvs.daemon import Daemon
@@ -45,21 +49,32 @@ async def signals_task(daemon: Daemon, cancel_scope: trio.CancelScope,
                        ready: trio.Event) -> None:
     daemon.exit_code = await handle_signals(daemon, ready)
     await stop_vrrp_and_drain(daemon)
+    await release_ipvs(daemon)
     cancel_scope.cancel()
 
 
 async def handle_signals(daemon: Daemon, ready: trio.Event | None = None) -> int:
-    """Until TERM/INT; returns the exit code."""
-    wanted = [signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGHUP]
-    with trio.open_signal_receiver(*wanted) as signals:
+    """Until a stop signal; returns the exit code. Every signal in daemon_signals.HANDLED is
+    taken here; one that arrives while an earlier one is handled (a reload, a dump) waits in
+    the receiver's queue, so none meets its default action."""
+    with trio.open_signal_receiver(*daemon_signals.HANDLED) as signals:
         if ready is not None:
             ready.set()
+        early = daemon_signals.stop_pending()
+        if early is not None:  # TERM/INT/QUIT during start-up: stop now, gracefully
+            log.info("shutdown_requested", signal=early.name, during="start-up")
+            return 1 if daemon.runtime_failed else 0
         async for signum in signals:
-            if signum in (signal.SIGTERM, signal.SIGINT):
+            if signum in STOP_SIGNALS:
                 log.info("shutdown_requested", signal=signal.Signals(signum).name)
                 return 1 if daemon.runtime_failed else 0
-            if signum == signal.SIGUSR1:
+            if signum in (signal.SIGUSR1, SIGJSON):
+                # keepalived writes keepalived.data on USR1 and keepalived.json on SIGJSON
+                # (vrrp_daemon.c sigusr1_vrrp / sigjson_vrrp); haipvs writes both files on
+                # either (statedump.py).
                 await dump_state(daemon)
+            elif signum in (signal.SIGUSR2, SIGSTATS_CLEAR):
+                await dump_stats(daemon, clear=signum == SIGSTATS_CLEAR)
             elif signum == signal.SIGHUP:
                 await reload(daemon)
     return 0
@@ -77,6 +92,23 @@ async def stop_vrrp_and_drain(daemon: Daemon) -> None:
     with trio.move_on_after(min(daemon.notify_runner.timeout, STOP_TIMEOUT)):
         await daemon.flush_events()  # the thread's last transitions are handled
         await daemon.notify_runner.wait_idle()  # and the scripts they queued have run
+
+
+async def release_ipvs(daemon: Daemon) -> None:
+    """After VRRP has stopped (priority 0 sent, VIPs gone), as keepalived's checker process
+    stops after its VRRP one: remove the IPVS services haipvs owns, unless
+    `--dont-release-ipvs`. Not after the VRRP thread died: that exit is a crash, and the
+    restart systemd makes adopts the services through the ownership ledger."""
+    if daemon.runtime_failed:
+        log.info("ipvs_services_kept", reason="the VRRP thread failed; a restart adopts them")
+        return
+    keep = not daemon.release_ipvs
+    with trio.move_on_after(STOP_TIMEOUT):
+        await daemon.reconciler.release(keep_services=keep)
+    if keep:
+        log.info("ipvs_services_kept", reason="--dont-release-ipvs")
+    else:
+        log.info("ipvs_services_released", state=daemon.reconciler.state)
 
 
 # ---- reload -----------------------------------------------------------------------------
@@ -132,7 +164,22 @@ async def apply_config(daemon: Daemon, new: Config) -> None:
     log.info("reload_applied", **plan.describe())
 
 
-# ---- the state dump (format: docs/operations.md) ----------------------------------------
+# ---- the state dump and the statistics (formats: docs/operations.md) -----------------------
+
+
+async def dump_stats(daemon: Daemon, *, clear: bool) -> None:
+    """SIGUSR2 (and SIGSTATS_CLEAR, which then starts the counts again from 0): haipvs.stats.
+    The counters are copied inside the VRRP loop in one call, between two of its inputs, so
+    the numbers are of one moment (the same path as the dump's VRRP part)."""
+    runtime = daemon.runtime
+    stats = VrrpStats()
+    if runtime is not None and runtime.alive:
+        stats = await trio.to_thread.run_sync(runtime.call_in_loop, runtime.stats)
+    shown = stats.minus(daemon.stats_baseline)
+    if clear:
+        daemon.stats_baseline = stats
+    path = await trio.to_thread.run_sync(write_stats, daemon.state_dir, render_stats(shown))
+    log.info("stats_written", path=str(path), cleared=clear)
 
 
 async def dump_state(daemon: Daemon) -> None:

@@ -1,5 +1,7 @@
-"""The SIGUSR1 state dump: `haipvs.json` (machine-readable, format 1) and `haipvs.data`
-(the same facts laid out for people, like keepalived's /tmp/keepalived.data).
+"""The SIGUSR1 (and SIGJSON) state dump: `haipvs.json` (machine-readable, format 1) and
+`haipvs.data` (the same facts laid out for people, like keepalived's /tmp/keepalived.data);
+and the SIGUSR2 statistics `haipvs.stats` (like /tmp/keepalived.stats, rendered by
+haipvs/vrrp_stats.py).
 
 Both files are written to a temporary name and renamed, so a reader never sees half a dump.
 The JSON format is documented in docs/operations.md.
@@ -15,6 +17,7 @@ from typing import Any
 DUMP_FORMAT = 1
 JSON_NAME = "haipvs.json"
 TEXT_NAME = "haipvs.data"
+STATS_NAME = "haipvs.stats"
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -82,6 +85,14 @@ def write_dump(state_dir: str | os.PathLike, dump: dict[str, Any]) -> Path:
     json_path = directory / JSON_NAME
     _write_atomically(json_path, json.dumps(dump, indent=2, sort_keys=True) + "\n")
     return json_path
+
+
+def write_stats(state_dir: str | os.PathLike, text: str) -> Path:
+    directory = Path(state_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / STATS_NAME
+    _write_atomically(path, text)
+    return path
 
 
 def read_dump(state_dir: str | os.PathLike) -> dict[str, Any]:

@@ -53,6 +53,7 @@ from haipvs.policy.priority import (
 )
 from haipvs.resources import count_trio_tasks
 from haipvs.vrrp import core
+from haipvs.vrrp_stats import InstanceStats, InterfaceStats, VrrpStats
 
 # InstanceBinding lives in vrrp_instance; re-exported for callers that build a runtime.
 __all__ = ["InstanceBinding", "VrrpRuntime"]
@@ -520,6 +521,14 @@ class VrrpRuntime:
         }
         return {"instances": {name: i.describe() for name, i in self._instances.items()},
                 "interfaces": interfaces, "vrrp_loop_tasks": count_trio_tasks()}
+
+    def stats(self) -> VrrpStats:
+        """Called inside the VRRP loop (SIGUSR2): copies of every counter, of one moment."""
+        return VrrpStats(
+            tuple(InstanceStats.of(name, i.machine.counters)
+                  for name, i in self._instances.items()),
+            tuple(InterfaceStats.of(f"{g.ifname}/ipv{g.family}", g.dispatcher.counters)
+                  for g in self._groups.values()))
 
     def take_timer_lateness(self, already_seen: int) -> tuple[int, list[float]]:
         """Called inside the VRRP loop: lateness values of timers fired since the caller's

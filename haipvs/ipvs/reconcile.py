@@ -110,6 +110,7 @@ class Reconciler:
         # Set once the first pass finished (converged or not) or IPVS was reported
         # unavailable: readiness (sd_notify READY=1) waits for it.
         self._first_pass = trio.Event()
+        self.released = False  # release() ran: the desired table is frozen
 
     # -- desired state ---------------------------------------------------------------
 
@@ -123,6 +124,8 @@ class Reconciler:
     ) -> None:
         """Replace the desired state and wake the run loop. `timeouts` None leaves kernel
         timeouts alone; `sync_daemons` None leaves sync daemons alone, () stops them."""
+        if self.released:
+            return  # the daemon is stopping: nothing may add back what release() removed
         self.desired = table
         self.timeouts = timeouts
         self.sync_daemons = tuple(sync_daemons) if sync_daemons is not None else None
@@ -136,6 +139,26 @@ class Reconciler:
     def request(self) -> None:
         """Ask the run loop to reconcile now (also cuts an unavailable back-off short)."""
         self._wakeup.set()
+
+    async def release(self, *, keep_services: bool) -> None:
+        """The graceful stop's IPVS half, as keepalived's checker does on stop
+        (check/check_daemon.c `checker_terminate_phase1` -> ipwrapper.c `clear_services`,
+        skipped under `-I`; `checker_terminate_phase2` stops the sync daemons either way):
+        delete every service this director owns (never a foreign one) unless
+        `keep_services`, and stop the sync daemons it runs. One pass, then the desired table
+        is frozen; the ledger ends up naming what is left, so a later start adopts it."""
+        self.released = True
+        if not keep_services:
+            self.desired = IpvsTable()
+        self.timeouts = None  # kernel-wide timeouts stay as they are, as in keepalived
+        if self.sync_daemons is not None:
+            self.sync_daemons = ()
+        elif keep_services:
+            return  # nothing to change in the kernel
+        try:
+            await self.reconcile()
+        except IpvsError as exc:  # unavailable included: the stop goes on regardless
+            log.warning("ipvs_release_failed", error=str(exc))
 
     # -- netlink thread --------------------------------------------------------------
 
