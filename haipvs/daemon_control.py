@@ -66,7 +66,7 @@ async def handle_signals(daemon: Daemon, ready: trio.Event | None = None) -> int
             return 1 if daemon.runtime_failed else 0
         async for signum in signals:
             if signum in STOP_SIGNALS:
-                log.info("shutdown_requested", signal=signal.Signals(signum).name)
+                log.info("shutdown_requested", signal=daemon_signals.name(signum))
                 return 1 if daemon.runtime_failed else 0
             if signum in (signal.SIGUSR1, SIGJSON):
                 # keepalived writes keepalived.data on USR1 and keepalived.json on SIGJSON

@@ -23,8 +23,9 @@ import signal
 # keepalived 2.2.7 lib/signals.h: `#define SIGJSON (SIGRTMIN + 2)` and
 # `#define SIGSTATS_CLEAR (SIGRTMAX - 1)`, with glibc's SIGRTMIN (34, as Python's) that is
 # 36 and 63: `keepalived --signum=JSON` prints 36, `--signum=STATS_CLEAR` 63.
-SIGJSON = signal.Signals(signal.SIGRTMIN + 2)
-SIGSTATS_CLEAR = signal.Signals(signal.SIGRTMAX - 1)
+# (Plain ints: Python's signal.Signals has no members for real-time signals.)
+SIGJSON: int = signal.SIGRTMIN + 2
+SIGSTATS_CLEAR: int = signal.SIGRTMAX - 1
 
 # keepalived stops on TERM and INT (main.c `signal_init`, vrrp_daemon.c `vrrp_signal_init`)
 # and leaves SIGQUIT at its default (core dump, no priority-0 advert, VIPs left behind).
@@ -32,9 +33,9 @@ SIGSTATS_CLEAR = signal.Signals(signal.SIGRTMAX - 1)
 # sends QUIT, would otherwise cost a failover after three advert intervals and leave the VIPs
 # on this host; a core dump of a Python process helps no one.
 STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
-CONTROL_SIGNALS: tuple[signal.Signals, ...] = (
+CONTROL_SIGNALS: tuple[int, ...] = (
     signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, SIGJSON, SIGSTATS_CLEAR)
-HANDLED: tuple[signal.Signals, ...] = STOP_SIGNALS + CONTROL_SIGNALS
+HANDLED: tuple[int, ...] = STOP_SIGNALS + CONTROL_SIGNALS
 
 _stop_pending: list[signal.Signals] = []
 
@@ -51,6 +52,18 @@ def install_early() -> None:
     for signum in STOP_SIGNALS:
         signal.signal(signum, _remember_stop)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
+def name(signum: int) -> str:
+    """For logs: SIGTERM, ..., and keepalived's names for its real-time signals."""
+    if signum == SIGJSON:
+        return "SIGJSON"
+    if signum == SIGSTATS_CLEAR:
+        return "SIGSTATS_CLEAR"
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 def stop_pending() -> signal.Signals | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from integration.harness.blocking_daemon import FREEZE_SIGNAL
 from integration.harness.proc import Proc
 from integration.harness.wait import wait_until
 from integration.test_ops_support import (  # noqa: F401 - the fixture is used by name
@@ -31,7 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def start_blocking(daemon: OpsNode) -> OpsNode:
-    """Start `daemon` under the blocking launcher: SIGUSR2 freezes its VRRP loop."""
+    """Start `daemon` under the blocking launcher: FREEZE_SIGNAL (SIGURG) freezes its VRRP
+    loop."""
     argv = [sys.executable, "-m", "integration.harness.blocking_daemon", str(BLOCK_SECONDS),
             "--", "--config", str(daemon.conf_path), "--state-dir", str(daemon.state_dir),
             "--pid-file", str(daemon.pid_path), "--log-format", "json"]
@@ -104,7 +106,7 @@ def test_sd_notify_ready_reload_watchdog_stopping(lan, ops_node, tmp_path):
         # Watchdog: steady pings, none while the VRRP loop is frozen, then pings again.
         wait_until(lambda: len(listener.times_of("WATCHDOG=1")) >= 5, 3, what="pings")
         blocked_at = time.monotonic()
-        daemon.proc.signal(12)  # SIGUSR2: the launcher freezes the VRRP loop
+        daemon.proc.signal(FREEZE_SIGNAL)  # the launcher freezes the VRRP loop
         daemon.wait_log("test_hook_blocking_vrrp_loop", 3)
         wait_until(lambda: any(t > blocked_at + BLOCK_SECONDS + 0.2
                                for t in listener.times_of("WATCHDOG=1")),

@@ -1,4 +1,4 @@
-"""Run the haipvs daemon; on SIGUSR2 freeze its VRRP loop for SECONDS.
+"""Run the haipvs daemon; on SIGURG freeze its VRRP loop for SECONDS.
 
     python -m integration.harness.blocking_daemon SECONDS -- <haipvs arguments>
 
@@ -7,6 +7,10 @@ the systemd watchdog pings stop while the VRRP loop is stuck, and resume after. 
 goes through the runtime's public `call_in_loop`, from a helper thread (the signal handler
 must return at once: the main loop has to go on running to show that only VRRP is stuck).
 Logs `test_hook_blocking_vrrp_loop` when it starts a freeze.
+
+SIGURG because no operator sends it and haipvs does not use it (its default action is to
+ignore, and haipvs sets no socket owner, so the kernel never raises it for out-of-band
+data); SIGUSR2 belongs to the daemon (statistics, docs/operations.md).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from haipvs import cli
 from haipvs.drivers.vrrp_runtime import VrrpRuntime
 
 log = structlog.get_logger("haipvs.test")
+FREEZE_SIGNAL = signal.SIGURG
 
 
 def main() -> int:
@@ -44,7 +49,7 @@ def main() -> int:
         except RuntimeError as exc:  # the loop is not (or no longer) running
             log.warning("test_hook_block_failed", error=str(exc))
 
-    def on_usr2(signum: int, frame: object) -> None:
+    def on_urg(signum: int, frame: object) -> None:
         if not runtimes:
             log.warning("test_hook_block_failed", error="the VRRP runtime has not started")
             return
@@ -52,7 +57,7 @@ def main() -> int:
         threading.Thread(target=freeze, args=(runtimes[-1],), name="freeze-vrrp",
                          daemon=True).start()
 
-    signal.signal(signal.SIGUSR2, on_usr2)
+    signal.signal(FREEZE_SIGNAL, on_urg)
     return cli.main(haipvs_args)
 
 
