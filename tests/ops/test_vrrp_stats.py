@@ -129,3 +129,17 @@ def test_stats_clear_counts_from_the_baseline_and_keeps_the_counters():
     assert shown.instances[1].adverts_sent == 4  # added by a reload since the clear
     assert c.adverts_sent == 15  # the live counters (and the metrics) are untouched
     assert now.minus(None) is now
+
+
+def documented_example() -> str:
+    """The example block of docs/operations.md "Statistics (`haipvs.stats`, SIGUSR2)"."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    section = doc[doc.index("### Statistics (`haipvs.stats`, SIGUSR2)"):]
+    return section.split("```\n", 2)[1]
+
+
+def test_the_documented_example_is_what_the_formatter_writes():
+    c = counters(adverts_sent=152, became_master=1)
+    stats = VrrpStats((InstanceStats.of("VI_1", c),),
+                      (InterfaceStats.of("eth0/ipv4", InterfaceCounters()),))
+    assert render_stats(stats) == documented_example()
