@@ -219,6 +219,7 @@ def _prefix(text: str) -> int | None:
 class Reader:
     facts: dict[str, Fact] = field(default_factory=dict)
     strict: bool = False  # global_defs vrrp_strict
+    unweighted: set[str] = field(default_factory=set)  # instances whose weights are ignored
 
     def put(self, key: str, value, node: Node, parts: list[Node] = ()) -> None:
         self.facts[key] = Fact(value, node.file, node.line, tuple(p.line for p in parts))
@@ -276,6 +277,8 @@ class Reader:
         if auth_v and auth_v[0] == "AH" and want == "MASTER" and prio != 255:
             want = "BACKUP"  # "Initial state master is incompatible with AH authentication"
         self.put(f"{k}.priority", prio, node, prio_nodes + states)
+        if prio == 255:
+            self.unweighted.add(node.arg())
         self.put(f"{k}.state", want, node, states + prio_nodes)
         # vrrp.c:3100-3135: nopreempt is cleared for the owner and for an initial MASTER;
         # preempt_delay for an initial MASTER, in strict mode and with nopreempt
@@ -291,9 +294,12 @@ class Reader:
                      lambda n: n.arg() if _vip(n.arg() or "") else None, None)
         peers = [p for b in node.kids("unicast_peer") for p in b.kids()]
         self.put(f"{k}.unicast_peers", tuple(sorted({p.key for p in peers})), node, peers)
+        # alloc_track_script() looks the script up while parsing: one defined further down the
+        # file is "not found, ignoring...", and a second reference is a "duplicate"
         scripts = [s for b in node.kids("track_script") for s in b.kids()]
-        refs = tuple(sorted((s.key, _num(s.arg(2), int) if s.arg() == "weight" else None)
-                            for s in scripts))
+        refs = tuple(sorted({s.key: (s.key, _num(s.arg(2), int) if s.arg() == "weight" else None)
+                             for s in reversed(scripts)
+                             if f"vrrp_script {s.key}" in self.facts}.values()))
         self.put(f"{k}.track_script", refs, node, scripts)
         self.notify(k, node)
         syncd = node.first("lvs_sync_daemon_interface")
@@ -313,13 +319,22 @@ class Reader:
         self.setting(f"{k}.rise", node, "rise", lambda n: _num(n.arg(), int), 1)
         self.setting(f"{k}.fall", node, "fall", lambda n: _num(n.arg(), int), 1)
 
-    def sync_group(self, node: Node) -> None:
+    def sync_group(self, node: Node, claimed: set[str], unweighted: bool) -> None:
+        """vrrp_sync_set_group(): members are existing instances not yet in a group; a group
+        left without one is removed ("no matching virtual router found")."""
         k = f"vrrp_sync_group {node.arg()}"
-        self.put(k, True, node)
-        members = [m for g in node.kids("group") for m in g.kids()]
-        self.put(f"{k}.group", tuple(m.key for m in members), node.first("group") or node,
-                 members)
-        self.notify(k, node)
+        written = [m for g in node.kids("group") for m in g.kids()]
+        members = []
+        for m in written:
+            if self.facts.get(f"vrrp {m.key}", Fact(False, "", 0)).value and m.key not in claimed:
+                members.append(m.key)
+                claimed.add(m.key)
+                if unweighted:
+                    self.unweighted.add(m.key)
+        self.put(k, bool(members), node)
+        if members:
+            self.put(f"{k}.group", tuple(members), node.first("group") or node, written)
+            self.notify(k, node)
 
     # ---- LVS (check_parser.c, check_data.c)
     def virtual_server(self, node: Node, groups: dict[str, list[Node]]) -> None:
@@ -403,8 +418,9 @@ class Reader:
         seen[(addr, port)] = rs
         rk = f"{k}.rs {addr}#{sum(1 for a, _ in seen if a == addr) - 1}"
         self.put(rk, True, rs)
-        meth = [n for n in rs.kids("lvs_method") if n.arg() in METHODS]
-        method = meth[-1].arg() if meth else vs_method
+        meth = self.setting(f"{rk}.lb_kind", rs, "lvs_method",
+                            lambda n: n.arg() if n.arg() in METHODS else None, vs_method)
+        method = meth.arg() if meth else vs_method
         # ipvswrapper.c: DR/TUN use the service's port (0 for a fwmark); NAT keeps its own,
         # and a NAT port 0 makes IPVS keep the packet's port (the service port for an address)
         eff = (None if fwmark else vs_port) if method != "NAT" or not port else port
@@ -505,6 +521,7 @@ def read_conf(path: str) -> dict[str, Fact]:
     reader = Reader()
     groups = {n.arg(): n.kids() for n in tree if n.key == "virtual_server_group" and n.arg()}
     syncd: list = []
+    groups_seen: list[Node] = []
     reader.strict = any(g.first("vrrp_strict") for g in tree if g.key == "global_defs")
     for s in [s for g in tree if g.key == "global_defs" for s in g.kids("lvs_sync_daemon")]:
         if syncd or len(s.words) < 2:  # lvs_syncd_handler(): "already specified - ignoring"
@@ -535,10 +552,21 @@ def read_conf(path: str) -> dict[str, Fact]:
             if f"vrrp_script {node.arg()}.script" not in reader.facts:  # the first one counts
                 reader.vrrp_script(node)
         elif node.key == "vrrp_sync_group" and node.arg():
-            if f"vrrp_sync_group {node.arg()}" not in reader.facts:
-                reader.sync_group(node)
+            if node.arg() not in [g.arg() for g in groups_seen]:  # "already defined"
+                groups_seen.append(node)
         elif node.key == "virtual_server":
             reader.virtual_server(node, groups)
+    claimed: set[str] = set()
+    for node in groups_seen:  # vrrp_complete_init(), after the whole file is read
+        reader.sync_group(node, claimed, not any(  # also the deprecated global_tracking
+            node.kids(k) for k in ("sync_group_tracking_weight", "global_tracking")))
+    for name in reader.unweighted:
+        # vrrp.c vrrp_complete_instance(): in a sync group (without sync_group_tracking_weight)
+        # or as address owner, "ignoring tracked script %s with weights" drops weighted scripts
+        f = reader.facts[f"vrrp {name}.track_script"]
+        kept = tuple((n, w) for n, w in f.value if (w if w is not None else reader.facts[
+            f"vrrp_script {n}.weight"].value) == 0)
+        reader.facts[f"vrrp {name}.track_script"] = Fact(kept, f.file, f.line, f.lines)
     if syncd:
         iface, inst, sid, node = syncd[0]
         vrid = reader.facts.get(f"vrrp {inst}.virtual_router_id")

@@ -167,6 +167,7 @@ def _virtual_server(f: dict, vs) -> None:
         rk = f"{k}.rs {addr}#{seen[addr]}"
         f[rk] = True
         method = rs.lb_kind or vs.lb_kind
+        f[f"{rk}.lb_kind"] = method
         if method != "NAT" or not rs.port:
             f[f"{rk}.port"] = None if fwmark else vs.port
         else:
@@ -299,6 +300,15 @@ READER_CASES = {
                     " virtual_ipaddress {\n  192.0.2.5/24\n  192.0.2.5/24\n }\n}\n",
                     {"vrrp V.authentication": None, "vrrp V.virtual_ipaddress":
                      ("192.0.2.5/24",), "vrrp V.priority": 100, "vrrp V.state": "BACKUP"}),
+    # alloc_track_script() resolves names while parsing: a script defined later is "not found,
+    # ignoring..."; vrrp_sync_set_group() drops unknown members and empty groups
+    "order": ("vrrp_script early {\n script /bin/true\n}\nvrrp_sync_group G {\n group {\n"
+              "  V\n  nosuch\n }\n}\nvrrp_sync_group E {\n group {\n  nosuch\n }\n}\n"
+              "vrrp_instance V {\n interface eth0\n virtual_router_id 7\n track_script {\n"
+              "  early weight -5\n  late\n }\n}\nvrrp_script late {\n script /bin/true\n}\n",
+              # ... and a sync group member drops weighted scripts (vrrp_complete_instance())
+              {"vrrp V.track_script": (), "vrrp_sync_group G.group": ("V",),
+               "vrrp_sync_group E": False}),
     # check_definition()/replace_param(), @id lines, the first lvs_sync_daemon, sync id = VRID,
     # an unset priority with state MASTER is 255 (vrrp.c vrrp_complete_instance())
     "defs": ("$IF=eth1\n@other priority 10\nglobal_defs {\n lvs_sync_daemon $IF V\n"
