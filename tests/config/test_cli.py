@@ -79,11 +79,14 @@ def fake_daemon(monkeypatch):
     calls: list[dict] = []
     module = types.ModuleType("haipvs.daemon")
 
-    def run(config, *, config_path, overrides):
-        calls.append({"config": config, "config_path": config_path, "overrides": overrides})
+    def run(config, *, config_path, overrides, release_ipvs=True):
+        calls.append({"config": config, "config_path": config_path, "overrides": overrides,
+                      "release_ipvs": release_ipvs})
         return 7
 
     module.run = run
+    # The daemon's early signal dispositions are process-wide: keep pytest's own.
+    monkeypatch.setattr("haipvs.daemon_signals.install_early", lambda: None)
     monkeypatch.setitem(sys.modules, "haipvs.daemon", module)
     monkeypatch.setattr(haipvs, "daemon", module, raising=False)
     return calls
