@@ -1,17 +1,12 @@
-"""A second, small keepalived.conf reader, independent of haipvs.importer.
+"""A second, small keepalived.conf reader, independent of haipvs.importer, written from
+keepalived 2.2.7's sources: lib/parser.c (read_line(), decomment(), alloc_strvec_r(), $VAR,
+@id, include, process_stream()), keepalived/check/ (check_parser.c, check_data.c
+validate_check_config(), the checkers' defaults), keepalived/vrrp/ (vrrp_parser.c, vrrp.c
+vrrp_complete_instance(), vrrp_sync.c) and core/global_parser.c (lvs_sync_daemon).
 
-The corpus test (test_real_corpus.py) compares what this reader says keepalived 2.2.7 would run
-with what `haipvs import-keepalived` produced. It is written from keepalived's own sources, not
-from the importer, so the two can disagree; every disagreement must then be a note of the
-importer, or a defect. Sources (tag v2.2.7):
-  lib/parser.c            decomment(), read_line(), alloc_strvec_r(), check_definition(),
-                          replace_param(), check_include(): tokens, comments, quotes, $VAR, @id
-  keepalived/check/*.c    alloc_vs()/alloc_rs() (check_data.c), validate_check_config(),
-                          the checker handlers and their defaults (check_api.c, check_*.c)
-  keepalived/vrrp/vrrp_parser.c, keepalived/core/global_parser.c   VRRP and lvs_sync_daemon
-
-`read_conf(path)` returns {fact key: Fact(value, file, line)}. A fact that keepalived takes from
-a default carries the line of the block it belongs to.
+`read_conf(path)` says what keepalived would run, as {fact key: Fact(value, file, line)}; a
+fact keepalived takes from a default carries the line of its block, and `lines` are the other
+lines that wrote it. test_real_corpus.py compares these facts with the importer's output.
 """
 
 from __future__ import annotations
@@ -41,11 +36,7 @@ class Fact:
     value: object
     file: str
     line: int
-    lines: tuple[int, ...] = ()  # every line an aggregate fact (a list) was written on
-
-    @property
-    def all_lines(self) -> tuple[int, ...]:
-        return (self.line, *self.lines)
+    lines: tuple[int, ...] = ()  # the other lines that wrote it (a list, an invalid value)
 
 
 @dataclass
@@ -54,7 +45,6 @@ class Node:
     file: str
     line: int
     children: list[Node] | None = None
-    opened: bool = False  # a value block whose '{' (or first value) has been read
 
     @property
     def key(self) -> str:
@@ -138,19 +128,17 @@ def _lex(path: str, defs: dict[str, str], out: list, depth: int = 0) -> list:
     return out
 
 
-# Keywords whose block is a list of values, read by alloc_value_block() or read_value_block()
-# (lib/parser.c): after an optional '{', every line up to the first '}' is a value, even one
-# that looks like a block ("Block track_interface has extra parameters" when the '{' is
-# missing: the lines after it are eaten, an authentication block included).
+# alloc_value_block() / read_value_block() blocks: after an optional '{', every line up to
+# the first '}' is a value; without the '{' ("Block track_interface has extra parameters")
+# the lines after it are eaten, an authentication block included.
 VALUE_BLOCKS = {"virtual_ipaddress", "virtual_ipaddress_excluded", "virtual_routes",
                 "virtual_rules", "static_ipaddress", "static_routes", "static_rules",
                 "unicast_peer", "track_interface", "track_script", "track_file", "track_process",
                 "track_bfd", "linkbeat_interfaces", "virtual_server_group", "group",
                 "notification_email"}
-# Keywords installed with a sub level (install_keyword_root() / install_sublevel()), by the
-# block they are valid in. Only these open a block: after any other keyword process_stream()
-# ignores a '{' ("Unexpected '{' - ignoring"), its lines belong to the enclosing block, and
-# its '}' closes the enclosing block (so a misspelt checker ends the real_server early).
+# Keywords with a sub level, by enclosing block. Only these open a block: after any other one
+# process_stream() ignores the '{' ("Unexpected '{' - ignoring") and its '}' closes the
+# enclosing block (so a misspelt checker ends the real_server early).
 SUBS = {"<root>": {"global_defs", "vrrp_instance", "vrrp_sync_group", "vrrp_script",
                    "vrrp_track_file", "track_file", "vrrp_track_process", "virtual_server",
                    "SSL", "bfd_instance", "garp_group", "track_group"},
@@ -162,22 +150,18 @@ SUBS = {"<root>": {"global_defs", "vrrp_instance", "vrrp_sync_group", "vrrp_scri
 def parse_tree(path: str) -> list[Node]:
     """process_stream(): the statements of the file as a tree of blocks."""
     root = Node(["<root>"], path, 0, [])
-    stack, values, need_bob = [root], None, False
+    stack, values, opened = [root], None, False
     for words, file, line in _lex(path, {"_HASH": "#", "_BANG": "!"}, []):
         if values is not None:  # inside a value block
             if words == ["}"]:
                 values = None
                 continue
-            if not (words == ["{"] and not values.opened):
+            if words != ["{"] or opened:  # the first '{' opens it; later ones are values
                 values.children.append(Node(words, file, line))
-            values.opened = True
+            opened = True
             continue
-        if need_bob:  # a sub level starts with or without its '{' ("Missing '{'")
-            need_bob = False
-            if words == ["{"]:
-                continue
-        if words == ["{"]:
-            continue  # "Unexpected '{' - ignoring"
+        if words == ["{"]:  # opens the sub level just started (which starts without it too:
+            continue        # "Missing '{'"), or else "Unexpected '{' - ignoring"
         if words == ["}"]:
             if len(stack) > 1:
                 stack.pop()
@@ -185,9 +169,9 @@ def parse_tree(path: str) -> list[Node]:
         node = Node(words, file, line)
         stack[-1].children.append(node)
         if node.key in VALUE_BLOCKS:
-            node.children, values = [], node
+            node.children, values, opened = [], node, False
         elif node.key in SUBS.get(stack[-1].key, ()):
-            node.children, need_bob = [], True
+            node.children = []
             stack.append(node)
     return root.children or []
 
@@ -341,7 +325,9 @@ class Reader:
         rss = node.kids("real_server")
         if len(node.words) < 2:
             return
-        if not rss:  # validate_check_config(): "has no real servers - ignoring"
+        if not rss or (node.arg() not in ("group", "fwmark") and _vip(node.arg()) is None):
+            # validate_check_config(): "has no real servers - ignoring"; alloc_vs(): "Invalid
+            # virtual server IP address ... - skipping"
             self.put(_unique(self.facts, "vs " + " ".join(node.words[1:3])), False, node)
             return
         if node.arg() == "group":  # one service per group entry (ipvswrapper.c ipvs_group_cmd)
@@ -352,9 +338,6 @@ class Reader:
         elif node.arg() == "fwmark":
             services = [(f"fwmark {node.arg(2)}", None, True)]
         else:
-            if _vip(node.arg() or "") is None:  # alloc_vs(): invalid address, block skipped
-                self.put(_unique(self.facts, "vs " + " ".join(node.words[1:3])), False, node)
-                return
             port = _num(node.arg(2, "0"), int) or 0
             services = [(f"{ipaddress.ip_address(node.arg())} {port}", port, False)]
         for name, port, fwmark in services:
@@ -526,17 +509,12 @@ def read_conf(path: str) -> dict[str, Fact]:
     for s in [s for g in tree if g.key == "global_defs" for s in g.kids("lvs_sync_daemon")]:
         if syncd or len(s.words) < 2:  # lvs_syncd_handler(): "already specified - ignoring"
             continue
-        inst = sid = None
-        i = 2
-        while i < len(s.words):  # "inst NAME", "id N", others with a value; IF NAME [ID]
-            word, value = s.words[i], s.arg(i + 1)
-            if word in ("inst", "id", "maxlen", "port", "ttl", "group"):
-                inst, sid = (value, sid) if word == "inst" else (inst, value if word == "id"
-                                                                 else sid)
-                i += 2
-                continue
-            inst, sid = (word, sid) if i == 2 else (inst, word if i == 3 else sid)
-            i += 1
+        w, kw = s.words, ("inst", "id", "maxlen", "port", "ttl", "group")
+        opts = {w[i]: w[i + 1] for i in range(2, len(w) - 1) if w[i] in kw}
+        old = [x for x in w[2:4] if x not in kw] if w[2:3] and w[2] not in kw else []
+        # "inst NAME", "id N"; the old form is "lvs_sync_daemon IF NAME [ID]"
+        inst, sid = opts.get("inst", old[0] if old else None), opts.get(
+            "id", old[1] if len(old) > 1 else None)
         syncd.append((s.arg(), inst, sid, s))
     for node in tree:
         # vrrp_handler(), vrrp_sync_group_handler(): "already defined", the first one counts

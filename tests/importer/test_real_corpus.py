@@ -247,7 +247,7 @@ def differences(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
         if _same(want, got) or _parent_differs(key, ka, hp):
             continue
         fact = _where(key, ka)
-        lines = fact.all_lines if fact else (0,)
+        lines = (fact.line, *fact.lines) if fact else (0,)
         if any((os.path.basename(fact.file), line) in noted for line in lines if fact):
             continue
         where = f"{name}:{lines[0]}"
