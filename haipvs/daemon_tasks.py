@@ -72,8 +72,9 @@ async def watch_runtime(daemon: Daemon) -> None:
     while runtime.alive:
         await trio.sleep(RUNTIME_CHECK_INTERVAL)
     if runtime.shutdown_requested:
-        # A stop in progress: the signal task ends the thread and drains. Signalling
-        # ourselves now would hit the default SIGTERM action and kill the drain.
+        # A stop in progress: the signal task ends the thread and drains. A SIGTERM to
+        # ourselves now would only be remembered (daemon_signals.py), and the stop must
+        # not be taken for a crash (runtime_failed keeps the IPVS services).
         return
     daemon.runtime_failed = True
     log.error("vrrp_runtime_died")
