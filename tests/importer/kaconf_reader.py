@@ -194,6 +194,16 @@ def _vip(text: str) -> str | None:
     return _num(text, lambda t: str(ipaddress.ip_interface(t)))
 
 
+def _tunnel(rs: Node, vs_method: str) -> bool:
+    methods = [n.arg() for n in rs.kids("lvs_method") if n.arg() in METHODS]
+    return (methods[-1] if methods else vs_method) == "TUN"
+
+
+def _addr(text: str | None) -> str | None:
+    """inet_stosockaddr() (lib/utils.c): an address, ignoring any '-range' or '/prefix'."""
+    return _num(re.split(r"[-/]", text or "")[0], lambda t: str(ipaddress.ip_address(t)))
+
+
 def _prefix(text: str) -> int | None:
     return _num(text, lambda t: ipaddress.ip_network(f"0.0.0.0/{t}").prefixlen
                 if "." in t else int(t))
@@ -254,9 +264,9 @@ class Reader:
         auth, auth_v = node.last("authentication"), None
         if auth is not None and not v6 and not strict and self.facts[f"{k}.version"].value == 2:
             typ, pw = auth.last("auth_type"), auth.last("auth_pass")
-            if typ is not None and typ.arg() in ("PASS", "AH"):
+            if typ is not None and typ.arg() in ("PASS", "AH") and pw and pw.arg():
                 # vrrp_auth_pass_handler(): the password is truncated to 8 bytes
-                auth_v = (typ.arg(), (pw.arg() or "")[:8] if pw else "")
+                auth_v = (typ.arg(), pw.arg()[:8])
                 self.put(f"{k}.authentication", auth_v, auth, auth.kids())
         if auth_v and auth_v[0] == "AH" and want == "MASTER" and prio != 255:
             want = "BACKUP"  # "Initial state master is incompatible with AH authentication"
@@ -325,7 +335,7 @@ class Reader:
         rss = node.kids("real_server")
         if len(node.words) < 2:
             return
-        if not rss or (node.arg() not in ("group", "fwmark") and _vip(node.arg()) is None):
+        if not rss or (node.arg() not in ("group", "fwmark") and _addr(node.arg()) is None):
             # validate_check_config(): "has no real servers - ignoring"; alloc_vs(): "Invalid
             # virtual server IP address ... - skipping"
             self.put(_unique(self.facts, "vs " + " ".join(node.words[1:3])), False, node)
@@ -339,7 +349,7 @@ class Reader:
             services = [(f"fwmark {node.arg(2)}", None, True)]
         else:
             port = _num(node.arg(2, "0"), int) or 0
-            services = [(f"{ipaddress.ip_address(node.arg())} {port}", port, False)]
+            services = [(f"{_addr(node.arg())} {port}", port, False)]
         for name, port, fwmark in services:
             k = _unique(self.facts, f"vs {name}")
             self.put(k, True, node)
@@ -371,9 +381,18 @@ class Reader:
         self.setting(f"{k}.delay_loop", node, "delay_loop", lambda n: _num(n.arg()), 60.0)
         vs_inhibit = node.last("inhibit_on_failure") is not None
         weight_sum, seen = 0, {}
+        # an IPv6 service? a fwmark one takes the family of its first non-tunnel real server
+        family = ":" in k.split()[1] if not fwmark else next(
+            (":" in a for r in rss if (a := _addr(r.arg())) and not _tunnel(r, method)), None)
         for rs in rss:
-            rk = self.real_server(k, node, rs, method, vs_port, fwmark, vs_inhibit, seen)
+            rk = self.real_server(k, node, rs, method, vs_port, fwmark, vs_inhibit, seen, family)
             weight_sum += self.facts[f"{rk}.weight"].value if rk else 0
+        if not any(key.startswith(f"{k}.rs ") for key in self.facts):
+            # every real server skipped: "has no real servers - ignoring"
+            self.facts = {key: f for key, f in self.facts.items()
+                          if not key.startswith(f"{k}.")}
+            self.put(k, False, node)
+            return
         # quorum_handler(): invalid means 1; validate_check_config() lowers it to the total
         # weight ("exceeds total weight of real servers") and hysteresis below the quorum
         self.setting(f"{k}.quorum", node, "quorum",
@@ -384,19 +403,20 @@ class Reader:
         hyst = min(self.facts[f"{k}.hysteresis"].value, max(quorum - 1, 0))
         self.put(f"{k}.hysteresis", hyst, node, node.kids("hysteresis"))
         ss = node.last("sorry_server")
-        if ss is not None and _vip(ss.arg() or "") is not None:
+        if ss is not None and _addr(ss.arg()) is not None:
             port = _num(ss.arg(2, "0"), int) or 0
             ssm = [n.arg() for n in node.kids("sorry_server_lvs_method") if n.arg() in METHODS]
             if (ssm[-1] if ssm else method) != "NAT" or not port:
                 port = None if fwmark else vs_port
-            self.put(f"{k}.sorry_server", f"{ipaddress.ip_address(ss.arg())} {port}", ss)
+            self.put(f"{k}.sorry_server", f"{_addr(ss.arg())} {port}", ss)
 
-    def real_server(self, k, vs, rs, vs_method, vs_port, fwmark, vs_inhibit, seen):
-        if _vip(rs.arg() or "") is None:
-            return None
-        addr = str(ipaddress.ip_address(rs.arg()))
-        port = _num(rs.arg(2, "0"), int) or 0
-        if (addr, port) in seen:  # "real server ... is duplicated - removing second rs"
+    def real_server(self, k, vs, rs, vs_method, vs_port, fwmark, vs_inhibit, seen, family):
+        addr, port = _addr(rs.arg()), _num(rs.arg(2, "0"), int) or 0
+        tunnel = _tunnel(rs, vs_method)
+        if addr is None or (addr, port) in seen or (not tunnel and family is not None
+                                                     and (":" in addr) != family):
+            # "Invalid real server ip address", "Address family of virtual server and real
+            # server ... don't match - skipping", "real server ... is duplicated - removing"
             return None
         seen[(addr, port)] = rs
         rk = f"{k}.rs {addr}#{sum(1 for a, _ in seen if a == addr) - 1}"
