@@ -29,6 +29,7 @@ CHECKERS = {"TCP_CHECK": "tcp_check", "HTTP_GET": "http_get", "SSL_GET": "ssl_ge
 # check_misc.c: retry 0; check_dns.c: retry 3, delay_before_retry = delay_loop (None here).
 RETRY = {"misc_check": 0, "dns_check": 3}
 DELAY_BEFORE_RETRY = {"http_get": 3.0, "ssl_get": 3.0, "dns_check": None}
+HTTP = ("http_get", "ssl_get")
 
 
 @dataclass(frozen=True)
@@ -412,18 +413,17 @@ class Reader:
 
     def real_server(self, k, vs, rs, vs_method, vs_port, fwmark, vs_inhibit, seen, family):
         addr, port = _addr(rs.arg()), _num(rs.arg(2, "0"), int) or 0
-        tunnel = _tunnel(rs, vs_method)
-        if addr is None or (addr, port) in seen or (not tunnel and family is not None
-                                                     and (":" in addr) != family):
+        if addr is None or (addr, port) in seen or (
+                not _tunnel(rs, vs_method) and family not in (None, ":" in addr)):
             # "Invalid real server ip address", "Address family of virtual server and real
             # server ... don't match - skipping", "real server ... is duplicated - removing"
             return None
         seen[(addr, port)] = rs
         rk = f"{k}.rs {addr}#{sum(1 for a, _ in seen if a == addr) - 1}"
         self.put(rk, True, rs)
-        meth = self.setting(f"{rk}.lb_kind", rs, "lvs_method",
-                            lambda n: n.arg() if n.arg() in METHODS else None, vs_method)
-        method = meth.arg() if meth else vs_method
+        self.setting(f"{rk}.lb_kind", rs, "lvs_method",
+                     lambda n: n.arg() if n.arg() in METHODS else None, vs_method)
+        method = self.facts[f"{rk}.lb_kind"].value
         # ipvswrapper.c: DR/TUN use the service's port (0 for a fwmark); NAT keeps its own,
         # and a NAT port 0 makes IPVS keep the packet's port (the service port for an address)
         eff = (None if fwmark else vs_port) if method != "NAT" or not port else port
@@ -433,11 +433,8 @@ class Reader:
         self.setting(f"{rk}.weight", rs, "weight", lambda n: w if (
             w := _num(n.arg(), int)) is not None and w >= 0 else None, vsw[-1] if vsw else 1)
         # rs_inhibit_handler(): an optional true/false (check_true_false()); else the service's
-        inhibit = [n for n in rs.kids("inhibit_on_failure")
-                   if len(n.words) < 2 or n.arg() in TRUE_FALSE]
-        value = TRUE_FALSE.get(inhibit[-1].arg(), True) if inhibit else vs_inhibit
-        self.put(f"{rk}.inhibit_on_failure", value,
-                 inhibit[-1] if inhibit else vs.last("inhibit_on_failure") or rs)
+        self.setting(f"{rk}.inhibit_on_failure", rs, "inhibit_on_failure", lambda n: TRUE_FALSE.get(
+            n.arg()) if len(n.words) > 1 else True, vs_inhibit)
         # misc_end_handler(): "No script path has been specified for MISC_CHECKER - skipping"
         checks = [c for c in rs.kids() if c.key in CHECKERS
                   and (c.key != "MISC_CHECK" or c.first("misc_path") is not None)]
@@ -454,30 +451,22 @@ class Reader:
         self.put(ck, True, c)
         # check_data.c:1356-1369: checker <- real server <- service <- the checker's default;
         # nb_get_retry only exists in HTTP_GET/SSL_GET (check_http.c), elsewhere "Unknown"
-        names = {"retry": ("retry", "nb_get_retry") if kind in ("http_get", "ssl_get")
-                 else ("retry",), "delay_before_retry": ("delay_before_retry",),
-                 "connect_timeout": ("connect_timeout",)}
-        default_delay = DELAY_BEFORE_RETRY.get(kind, 1.0)
-        if default_delay is None:  # DNS_CHECK: the delay_loop
-            default_delay = self.facts[f"{ck.split('.rs ')[0]}.delay_loop"].value
-        defaults = {"retry": RETRY.get(kind, 1), "delay_before_retry": default_delay,
-                    "connect_timeout": 5.0}
-        for name, keys in names.items():
-            if name == "connect_timeout" and kind == "misc_check":
-                continue
-            for block in (c, rs, vs):
-                n = [x for x in block.kids() if x.key in (keys if block is c else (name,))
-                     and _num(x.arg()) is not None]
-                if n:
-                    self.put(f"{ck}.{name}", _num(n[-1].arg(), int if name == "retry"
-                                                  else float), n[-1])
-                    break
-            else:  # a note on a line keepalived rejects (nb_get_retry in TCP_CHECK) counts
-                self.put(f"{ck}.{name}", defaults[name], c, c.kids("nb_get_retry"))
+        delay = DELAY_BEFORE_RETRY.get(kind, 1.0)
+        for name, default in (("retry", RETRY.get(kind, 1)), ("delay_before_retry", delay if
+                              delay is not None else self.facts[f"{ck.split('.rs ')[0]}."
+                                                                "delay_loop"].value),
+                              ("connect_timeout", None if kind == "misc_check" else 5.0)):
+            keys = (name, "nb_get_retry") if name == "retry" and kind in HTTP else (name,)
+            n = next((x for b in (c, rs, vs) for x in reversed(b.kids()) if x.key in (
+                keys if b is c else (name,)) and _num(x.arg()) is not None), None)
+            value = _num(n.arg(), int if name == "retry" else float) if n else default
+            if value is not None:  # a note on nb_get_retry that keepalived rejects counts too
+                self.put(f"{ck}.{name}", value, n or c,
+                         c.kids("nb_get_retry") if name == "retry" and not n else [])
         port = c.last("connect_port")
         if port is not None and kind != "misc_check":
             self.put(f"{ck}.connect_port", _num(port.arg(), int), port)
-        if kind in ("http_get", "ssl_get"):
+        if kind in HTTP:
             urls = []
             for u in c.kids("url"):
                 path, digest = u.last("path"), u.last("digest")
