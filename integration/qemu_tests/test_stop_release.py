@@ -1,0 +1,131 @@
+"""Stop semantics against the real kernel IPVS table, as keepalived 2.2.7: a graceful stop
+removes the services the director programmed (keepalived/check/check_daemon.c
+`checker_terminate_phase1` -> ipwrapper.c `clear_services`) unless started with `-I` /
+`--dont-release-ipvs`; a service someone else added is never touched. With `-I` the next
+start adopts the table through the ownership ledger instead of re-adding it.
+
+Runs only in the qemu guest:
+
+    integration/qemu/run-in-guest -- .venv/bin/python -m pytest -p no:cacheprovider \
+        integration/qemu_tests/test_stop_release.py
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import sh
+
+CONFIG = """
+global: {router_id: guest, state_dir: STATE, pid_file: STATE/haipvs.pid}
+vrrp_instances:
+  - name: VI_1
+    interface: eth0
+    virtual_router_id: 51
+    priority: 255
+    advert_int: 1
+    virtual_ipaddress: [192.0.2.100/24]
+virtual_servers:
+  - address: 192.0.2.100
+    port: 80
+    protocol: TCP
+    lb_algo: rr
+    lb_kind: NAT
+    real_servers:
+      - {address: 198.51.100.11, port: 8080}
+      - {address: 198.51.100.12, port: 8080}
+  - address: 192.0.2.100
+    port: 443
+    protocol: TCP
+    lb_algo: wrr
+    lb_kind: NAT
+    real_servers:
+      - {address: 198.51.100.11, port: 8443}
+"""
+OURS = {"TCP 192.0.2.100:80", "TCP 192.0.2.100:443"}
+FOREIGN = "UDP 192.0.2.200:53"
+DEADLINE = 120.0  # the guest runs Python 15-30x slower than the host
+
+
+def wait_until(predicate, what: str, timeout: float = DEADLINE):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+
+
+def services(ns: str) -> set[str]:
+    """Virtual services in `ipvsadm -Ln` (the independent view), as "TCP addr:port"."""
+    found = set()
+    for line in sh("ipvsadm", "-Ln", ns=ns).splitlines():
+        fields = line.split()
+        if fields and fields[0] in ("TCP", "UDP", "SCTP", "FWM"):
+            found.add(f"{fields[0]} {fields[1]}")
+    return found
+
+
+class Daemon:
+    def __init__(self, netns, ns: str, tmp_path: Path, *args: str) -> None:
+        self.state = tmp_path / "state"
+        config = tmp_path / "lvs.yaml"
+        config.write_text(CONFIG.replace("STATE", str(self.state)))
+        self.log_path = tmp_path / f"haipvs-{len(list(tmp_path.glob('haipvs-*.log')))}.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = netns.popen(ns, sys.executable, "-m", "haipvs", "--config", str(config),
+                                "--log-format", "json", *args, stdout=self._log,
+                                stderr=subprocess.STDOUT)
+
+    def events(self) -> list[str]:
+        return [json.loads(line).get("event") for line in self.log_path.read_text().splitlines()
+                if line.startswith("{")]
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(signum)
+        try:
+            return self.proc.wait(timeout=DEADLINE)
+        finally:
+            self._log.close()
+            print(self.log_path.read_text()[-3000:])
+
+
+def setup(director: str) -> None:
+    sh("ip", "link", "add", "eth0", "type", "dummy", ns=director)
+    sh("ip", "link", "set", "eth0", "up", ns=director)
+    sh("ip", "addr", "add", "192.0.2.1/24", "dev", "eth0", ns=director)
+    sh("ipvsadm", "-A", "-u", "192.0.2.200:53", "-s", "rr", ns=director)  # not haipvs's
+
+
+def test_a_graceful_stop_removes_owned_services_and_keeps_foreign(netns, director, tmp_path):
+    setup(director)
+    daemon = Daemon(netns, director, tmp_path)
+    wait_until(lambda: services(director) == OURS | {FOREIGN}, "haipvs's services programmed")
+    assert daemon.stop() == 0
+    assert services(director) == {FOREIGN}
+    assert "ipvs_services_released" in daemon.events()
+
+
+def test_dont_release_ipvs_keeps_the_table_and_the_next_start_adopts_it(netns, director,
+                                                                       tmp_path):
+    setup(director)
+    first = Daemon(netns, director, tmp_path, "--dont-release-ipvs")
+    wait_until(lambda: services(director) == OURS | {FOREIGN}, "haipvs's services programmed")
+    assert first.stop() == 0
+    assert services(director) == OURS | {FOREIGN}
+    assert "ipvs_services_kept" in first.events()
+
+    second = Daemon(netns, director, tmp_path)  # no -I: this one releases at its stop
+    wait_until(lambda: "haipvs_ready" in second.events(), "the second start ready")
+    # Adopted: nothing was added again.
+    assert "ipvs_add_service" not in second.events()
+    assert services(director) == OURS | {FOREIGN}
+    assert second.stop(signal.SIGQUIT) == 0  # QUIT is a graceful stop too
+    assert services(director) == {FOREIGN}
