@@ -233,12 +233,9 @@ class Reader:
     def vrrp_instance(self, node: Node, sync_seen: list) -> None:
         k = f"vrrp {node.arg()}"
         self.put(k, True, node)
-        vips: list[str] = []
         blocks = node.kids("virtual_ipaddress") + node.kids("virtual_ipaddress_excluded")
         entries = [v for b in blocks for v in b.kids()]
-        for addr in filter(None, (_vip(v.key) for v in entries)):
-            if addr not in vips:  # keepalived ignores a second copy of a VIP
-                vips.append(addr)
+        vips = set(filter(None, (_vip(v.key) for v in entries)))  # a second copy is ignored
         self.put(f"{k}.virtual_ipaddress", tuple(sorted(vips)), node, blocks + entries)
         v6 = any(":" in v for v in vips)
         self.setting(f"{k}.virtual_router_id", node, "virtual_router_id",
@@ -253,9 +250,9 @@ class Reader:
         master = next((n for n in states if n.arg() == "MASTER"), None)
         want = ("MASTER" if master else "BACKUP") if states else None
         prio_nodes = node.kids("priority")
-        prio = _num(prio_nodes[-1].arg(), int) if prio_nodes else None
-        if prio_nodes and not (prio and 1 <= prio <= 255):
-            prio = 100  # "Priority not valid! must be between 1 & 255. Using default 100"
+        # "Priority not valid! must be between 1 & 255. Using default 100"
+        prio = (p if (p := _num(prio_nodes[-1].arg(), int)) and 1 <= p <= 255 else 100) \
+            if prio_nodes else None
         # vrrp.c vrrp_complete_instance(): an unset priority follows the state (MASTER: 255),
         # an unset state follows the priority; strict mode makes them agree
         prio = prio or (255 if want == "MASTER" else 100)
@@ -480,21 +477,14 @@ class Reader:
 
 def _unique(facts: dict, key: str) -> str:
     """Two services on one address and port (TCP and UDP) get '#2', '#3'..."""
-    n, base = 1, key
-    while key in facts:
-        n += 1
-        key = f"{base}#{n}"
-    return key
+    return next(k for n in range(1, 99) if (k := f"{key}#{n}" if n > 1 else key) not in facts)
 
 
 def status_ranges(words: list[str]) -> tuple[tuple[int, int], ...]:
     """status_code 200 / 200-299 / several; none means 200-299 (check_http.c)."""
-    out = set()
-    for w in words:
-        lo, _, hi = w.partition("-")
-        if _num(lo, int) is not None:
-            out.add((int(lo), _num(hi, int) or int(lo)))
-    return tuple(sorted(out)) or ((200, 299),)
+    pairs = {(int(lo), int(hi or lo)) for lo, _, hi in (w.partition("-") for w in words)
+             if lo.isdigit() and (hi or "0").isdigit()}
+    return tuple(sorted(pairs)) or ((200, 299),)
 
 
 def _range(text: str) -> list[str]:
