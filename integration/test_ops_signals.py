@@ -1,7 +1,9 @@
 """Acceptance (issue 14, item 1): every signal an operator sends a running MASTER either
 leaves it running (HUP, USR1, USR2, SIGJSON, SIGSTATS_CLEAR: still MASTER, VIP held, the
 file written) or stops it through the graceful path (TERM, INT, QUIT: a priority-0 advert on
-the wire, the VIP removed, exit 0). `haipvs.stats` matches the example in docs/operations.md.
+the wire, the VIP removed, exit 0). `haipvs.stats` matches the example in docs/operations.md,
+and its keepalived block matches the /tmp/keepalived.stats a keepalived 2.2.7 peer writes on
+the same LAN; that peer also counts our priority-0 advert when we stop.
 
 keepalived 2.2.7 is the reference: keepalived/core/main.c `signal_init`, vrrp_daemon.c
 `vrrp_signal_init`, lib/signals.h (SIGJSON = SIGRTMIN+2, SIGSTATS_CLEAR = SIGRTMAX-1)."""
@@ -17,6 +19,10 @@ from pathlib import Path
 import pytest
 
 from haipvs.daemon_signals import SIGJSON, SIGSTATS_CLEAR
+from integration.harness.fixtures import Daemons
+from integration.harness.keepalived import KeepalivedNode, keepalived_binary
+from integration.harness.proc import Proc
+from integration.harness.requirements import keepalived_unavailable_reason
 from integration.harness.wait import wait_until
 from integration.test_ops_support import (  # noqa: F401 - the fixture is used by name
     FAST,
@@ -170,3 +176,65 @@ def test_stop_signals_leave_through_the_graceful_path(lan, ops_node, sniffer, si
     # No IPVS in this kernel: the release is tried and reported, the stop goes on.
     assert "ipvs_services_released" in events
     wait_until(lambda: not daemon.alive, 1, what="the process gone")
+
+
+
+class StatsKeepalived(KeepalivedNode):
+    """keepalived with TMPDIR set: it writes keepalived.stats to $TMPDIR (lib/utils.c
+    `make_tmp_filename`), not to the host's shared /tmp."""
+
+    def start(self) -> StatsKeepalived:
+        d = self.workdir
+        argv = [keepalived_binary(), "--dont-fork", "--log-console", "--log-detail",
+                "--no-syslog", "--vrrp", "--dont-respawn", "-f", str(self.conf_path),
+                "-p", str(d / "keepalived.pid"), "-r", str(d / "vrrp.pid"),
+                "-c", str(d / "checkers.pid")]
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TMPDIR": str(d)}
+        self.proc = Proc(self.node.netns, argv, self.log_path,
+                         name=f"keepalived-{self.node.name}", env=env)
+        return self
+
+    def stats(self) -> str:
+        """SIGUSR2, then the whole file (keepalived writes it with stdio, not by rename:
+        wait until its last instance block ends with the priority-zero counts)."""
+        path = self.workdir / "keepalived.stats"
+        path.unlink(missing_ok=True)
+        self.signal(signal.SIGUSR2)
+
+        def complete() -> str | None:
+            text = path.read_text() if path.exists() else ""
+            lines = text.splitlines()
+            return text if len(lines) >= 3 and lines[-3] == "  Priority Zero:" else None
+
+        return wait_until(complete, 5, what="keepalived.stats", describe=self.describe)
+
+
+def test_keepalived_peer_writes_the_same_stats_block_and_sees_our_priority_zero(
+        lan, ops_node, daemons: Daemons, tmp_path):
+    reason = keepalived_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    ours = ops_node(lan.add_node("d1"), VI_1)
+    ours.wait_state("MASTER", 8)
+    peer = daemons.add(StatsKeepalived(lan.add_node("k1"), tmp_path,
+                                       [VI_1.but(priority=100)])).start()
+    peer.wait_state("BACKUP", 5)
+    time.sleep(1.0)  # adverts flow
+
+    send_and_wait_log(ours, signal.SIGUSR2, "stats_written")
+    ours_text = (ours.state_dir / "haipvs.stats").read_text()
+    theirs = peer.stats()
+    # keepalived's own file and the first block of ours: the same lines, word for word.
+    block = ours_text.splitlines()
+    block = block[:block.index("  Dropped by reason:")]
+    assert shape(theirs) == shape("\n".join(block)), (theirs, ours_text)
+    assert counts(theirs, "Advertisements")["Received"] > 0
+    assert counts(ours_text, "Advertisements")["Sent"] >= counts(
+        theirs, "Advertisements")["Received"]
+
+    sent = time.time()
+    assert ours.proc.stop(25) == 0, ours.describe()
+    peer.wait_state("MASTER", 3)
+    assert time.time() - sent < 1.5  # at once on priority 0, not after Master_Down
+    # keepalived counted our priority-0 advert itself.
+    assert counts(peer.stats(), "Priority Zero")["Received"] >= 1
