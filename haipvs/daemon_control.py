@@ -71,10 +71,17 @@ async def handle_signals(daemon: Daemon, ready: trio.Event | None = None) -> int
             if signum in (signal.SIGUSR1, SIGJSON):
                 # keepalived writes keepalived.data on USR1 and keepalived.json on SIGJSON
                 # (vrrp_daemon.c sigusr1_vrrp / sigjson_vrrp); haipvs writes both files on
-                # either (statedump.py).
-                await dump_state(daemon)
+                # either (statedump.py). A file that cannot be written is logged: a
+                # dump request must never end the daemon.
+                try:
+                    await dump_state(daemon)
+                except OSError as exc:
+                    log.error("state_dump_failed", error=str(exc))
             elif signum in (signal.SIGUSR2, SIGSTATS_CLEAR):
-                await dump_stats(daemon, clear=signum == SIGSTATS_CLEAR)
+                try:
+                    await dump_stats(daemon, clear=signum == SIGSTATS_CLEAR)
+                except OSError as exc:
+                    log.error("stats_write_failed", error=str(exc))
             elif signum == signal.SIGHUP:
                 await reload(daemon)
     return 0

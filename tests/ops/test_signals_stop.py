@@ -187,3 +187,24 @@ async def test_the_stop_path_releases_unless_told_not_to_or_after_a_crash():
                                  runtime_failed=failed)
         await daemon_control.release_ipvs(daemon)
         assert rec.calls == expected, (release_ipvs, failed)
+
+
+async def test_an_unwritable_state_dir_is_logged_not_fatal(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")  # state_dir below a regular file: mkdir fails
+    daemon = SimpleNamespace(runtime=None, runtime_failed=False, stats_baseline=None,
+                             state_dir=str(blocker / "state"))
+    ready = trio.Event()
+    result: list[int] = []
+
+    async def run() -> None:
+        result.append(await daemon_control.handle_signals(daemon, ready))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        await ready.wait()
+        os.kill(os.getpid(), signal.SIGUSR2)
+        await trio.sleep(0.05)
+        assert not result  # still listening
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert result == [0]
