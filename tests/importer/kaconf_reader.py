@@ -214,6 +214,7 @@ def _prefix(text: str) -> int | None:
 class Reader:
     facts: dict[str, Fact] = field(default_factory=dict)
     strict: bool = False  # global_defs vrrp_strict
+    version: int = 2  # global_defs vrrp_version
     unweighted: set[str] = field(default_factory=set)  # instances whose weights are ignored
 
     def put(self, key: str, value, node: Node, parts: list[Node] = ()) -> None:
@@ -243,8 +244,8 @@ class Reader:
         self.setting(f"{k}.interface", node, "interface", lambda n: n.arg(), None)
         self.setting(f"{k}.advert_int", node, "advert_int",
                      lambda n: a if (a := _num(n.arg())) and a > 0 else None, 1.0)
-        self.setting(f"{k}.version", node, "version",
-                     lambda n: 3 if v6 else _num(n.arg(), int), 3 if v6 else 2)
+        self.setting(f"{k}.version", node, "version",  # IPv6 is 3, else global vrrp_version
+                     lambda n: 3 if v6 else _num(n.arg(), int), 3 if v6 else self.version)
         # vrrp_state_handler(): MASTER, else BACKUP ("unknown state ..., defaulting to BACKUP")
         states = node.kids("state")
         master = next((n for n in states if n.arg() == "MASTER"), None)
@@ -505,6 +506,8 @@ def read_conf(path: str) -> dict[str, Fact]:
     syncd: list = []
     groups_seen: list[Node] = []
     reader.strict = any(g.first("vrrp_strict") for g in tree if g.key == "global_defs")
+    reader.version = ([v for g in tree if g.key == "global_defs" for n in g.kids("vrrp_version")
+                       if (v := _num(n.arg(), int)) in (2, 3)] or [2])[-1]
     for s in [s for g in tree if g.key == "global_defs" for s in g.kids("lvs_sync_daemon")]:
         if syncd or len(s.words) < 2:  # lvs_syncd_handler(): "already specified - ignoring"
             continue
