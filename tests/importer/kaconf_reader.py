@@ -472,8 +472,11 @@ class Reader:
                 urls.append((path.arg() if path else None,
                              digest.arg().lower() if digest else None, codes))
             self.put(f"{ck}.urls", tuple(urls), c.first("url") or c, c.kids("url"))
-        if kind == "misc_check":
+        if kind == "misc_check":  # check_misc.c: no (or 0) misc_timeout means the delay_loop
             self.setting(f"{ck}.misc_path", c, "misc_path", _argv, None)
+            self.setting(f"{ck}.misc_timeout", c, "misc_timeout", lambda n: _num(n.arg()) or None,
+                         self.facts[f"{ck.split('.rs ')[0]}.delay_loop"].value)
+            self.put(f"{ck}.misc_dynamic", bool(c.kids("misc_dynamic")), c, c.kids("misc_dynamic"))
 
 
 def _unique(facts: dict, key: str) -> str:

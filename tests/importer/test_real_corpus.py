@@ -212,6 +212,8 @@ def _virtual_server(f: dict, vs) -> None:
                     for u in c.urls)
             if c.kind == "misc_check":
                 f[f"{ck}.misc_path"] = _argv(c.path)
+                f[f"{ck}.misc_timeout"] = c.timeout or c.delay_loop or vs.delay_loop
+                f[f"{ck}.misc_dynamic"] = c.misc_dynamic
 
 
 def _same(a, b) -> bool:
