@@ -90,15 +90,8 @@ def _split_words(text: str) -> list[str]:
 
 
 def _split_braces(text: str) -> list[str]:
-    """read_line(): a '{' or '}' outside quotes starts a new line, as does the rest after one."""
-    parts, start, quote = [], 0, False
-    for i, c in enumerate(text):
-        if c == '"':
-            quote = not quote
-        elif c in "{}" and not quote:
-            parts += [text[start:i], c]
-            start = i + 1
-    parts.append(text[start:])
+    """read_line(): a '{' or '}' outside double quotes is a line of its own."""
+    parts = re.findall(r'(?:"[^"]*"?|[^{}"])+|[{}]', text)
     return [p.strip(" \t") for p in parts if p.strip(" \t")]
 
 
