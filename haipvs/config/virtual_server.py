@@ -223,6 +223,15 @@ def _check_virtual_server(v: Values) -> None:
         None, address.version,
     ):
         v.error("ip_family", f"ip_family {v['ip_family']} does not match {address}")
+    if v.ok("quorum", "real_servers"):
+        # A quorum above the total weight could never be reached: the service would start
+        # with quorum lost for good. keepalived lowers it with a warning (check_data.c
+        # validate_check_config()); haipvs' config is strict and says so instead.
+        total = sum(rs.weight for rs in v["real_servers"])
+        if v["quorum"] > max(total, 1):
+            v.error("quorum", f"quorum {v['quorum']} exceeds the total weight of the real "
+                    f"servers ({total}): it could never be reached (keepalived would lower "
+                    f"it to {total})")
     if v.ok("quorum", "hysteresis") and v["hysteresis"] >= v["quorum"]:
         v.error("hysteresis", f"hysteresis {v['hysteresis']} must be below quorum "
                 f"{v['quorum']}")
@@ -325,7 +334,8 @@ VIRTUAL_SERVER = model_section(
         "A checker that connects needs `connect_port` when its real server has no port.",
         "A real server (address, port) is listed once per virtual server.",
         "A virtual server (protocol, address, port) or (fwmark, family) is listed once.",
-        "`hysteresis` < `quorum`.",
+        "`hysteresis` < `quorum`; `quorum` at most the total weight of the real servers "
+        "(or 1).",
         "`ha_suspend` applies when `address` is a VIP of a VRRP instance; a fwmark service, "
         "or one whose address no instance holds, is never suspended.",
     ),

@@ -23,6 +23,7 @@ from haipvs.importer.rules import (
     Draft,
     Flag,
     Rule,
+    Skip,
     Value,
     address,
     hex_bytes,
@@ -58,6 +59,7 @@ class CheckerDraft(Draft):
 @dataclass
 class UrlDraft(Draft):
     checker: CheckerDraft = field(default_factory=CheckerDraft)
+    negated: Node | None = None  # the regex_no_match statement
 
 
 # ---- url { ... } ---------------------------------------------------------------------------
@@ -112,8 +114,15 @@ def url_virtualhost(ctx: Context, node: Node, draft: UrlDraft) -> None:
         ctx.skip(node, "haipvs has one virtualhost per checker")
 
 
+def regex_no_match(ctx: Context, node: Node, draft: UrlDraft) -> None:
+    """keepalived's check_http.c: the url is up when the regex does *not* match. haipvs has
+    no negated regex, so the regex is left out (see `checker_url`)."""
+    draft.negated = node
+
+
 URL: dict[str, Rule] = {
     "path": url_path,
+    "regex_no_match": regex_no_match,
     "digest": url_digest,
     "status_code": url_status_code,
     "regex": url_regex,
@@ -129,6 +138,11 @@ def url(ctx: Context, node: Node, draft: CheckerDraft) -> None:
     if "path" not in entry.fields:
         ctx.skip(node, "url without a path")
         return
+    if entry.negated is not None:
+        # A positive regex would mark down exactly the servers keepalived sees up.
+        dropped = entry.fields.pop("regex", None)
+        ctx.skip(entry.negated, "haipvs has no negated regex: the url is checked without "
+                 + (f"its regex {dropped!r}" if dropped is not None else "a regex"))
     draft.urls.append(entry.fields)
 
 
@@ -150,9 +164,14 @@ def require_reply(ctx: Context, node: Node, draft: CheckerDraft) -> None:
         ctx.skip(node, "haipvs checks that a reply arrives, not its contents")
 
 
+RETRY = Value("retry", int, 0, limits.RETRY_MAX)
 COMMON: dict[str, Rule] = {
-    **rules_for(("retry", "nb_get_retry"),
-                lambda _key: Value("retry", int, 0, limits.RETRY_MAX)),
+    "retry": RETRY,
+    # keepalived 2.2.7 knows nb_get_retry only in HTTP_GET / SSL_GET (check_http.c); in the
+    # other checkers it is "Unknown keyword" and the checker keeps its default retry.
+    "nb_get_retry": Skip("keepalived 2.2.7 takes nb_get_retry only in HTTP_GET and SSL_GET: "
+                         "here it ignores it and keeps the checker's default retry, as "
+                         "haipvs does (write retry if you meant it)"),
     **rules_for(("delay_before_retry", "warmup"),
                 lambda key: Value(key, number, 0, SECONDS_MAX)),
     "delay_loop": Value("delay_loop", number, limits.DELAY_LOOP_MIN, limits.DELAY_LOOP_MAX),
@@ -164,6 +183,7 @@ CONNECT: dict[str, Rule] = {
     "connect_port": Value("connect_port", int, 1, limits.PORT_MAX),
 }
 HTTP_GET: dict[str, Rule] = {
+    "nb_get_retry": RETRY,
     "url": url,
     "virtualhost": Value("virtualhost"),
     "http_protocol": http_protocol,

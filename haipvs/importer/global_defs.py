@@ -63,6 +63,12 @@ def lvs_timeouts(ctx: Context, node: Node, draft: GlobalDefs) -> None:
 def lvs_sync_daemon(ctx: Context, node: Node, draft: GlobalDefs) -> None:
     """`lvs_sync_daemon IFACE INSTANCE [id N] [maxlen N] [port N] [ttl N] [group ADDR]`."""
     values = node.values
+    if draft.sync_daemon_node is not None:
+        # global_parser.c lvs_syncd_handler(): "lvs_sync_daemon has already been specified
+        # ... - ignoring" (the same for vrrp_parser.c vrrp_lvs_syncd_handler()).
+        ctx.skip(node, f"lvs_sync_daemon is already set at {draft.sync_daemon_node.where}; "
+                 "keepalived keeps the first")
+        return
     if len(values) < 2:
         ctx.skip(node, "needs an interface and a vrrp instance")
         return

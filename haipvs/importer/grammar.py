@@ -4,10 +4,11 @@ keepalived reads its file line by line: each statement is a keyword and its argu
 line, and `{ ... }` opens a block of statements (the `{` may also start the next line). This
 module reproduces what its reader does before any keyword is interpreted:
 
-- comments start at a word beginning with `#` or `!` (outside quotes) and run to the end of
-  the line;
+- comments start at any `#` or `!` outside double quotes and run to the end of the line;
 - `"quoted strings"` are one word (the quotes are removed);
-- `$NAME=value` defines a variable; `$NAME` and `${NAME}` are replaced in later lines;
+- `$NAME=value` defines a variable; `$NAME` and `${NAME}` are replaced in later lines, and
+  keepalived's built-in definitions `_PWD`, `_INSTANCE`, `_RANDOM`, `_HASH` and `_BANG`
+  (lib/parser.c set_std_definitions()) are defined as keepalived defines them;
 - `@ID line` / `@^ID line` keep the line only when the config id is (is not) ID;
 - `include PATTERN` reads the files matching the glob, relative to the including file's
   directory, in sorted order, in place.
@@ -23,14 +24,19 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from haipvs.importer.notes import Note
+from haipvs.importer.notes import CHANGED, NOT_TRANSLATED, Note
 
 WORD, OPEN, CLOSE, EOL = "word", "open", "close", "eol"
 MAX_INCLUDE_DEPTH = 16
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
 _VAR_DEF = re.compile(r"\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
-_VAR_USE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+# lib/parser.c find_definition(): `${NAME}` or `${NAME PARAMS}` (digits and spaces, for
+# _RANDOM), or `$NAME` followed by a space, tab, ',', ')' or the end of the line.
+_VAR_USE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?: +[0-9]+)*)\}"
+                      r"|\$([A-Za-z_][A-Za-z0-9_]*)(?=[ \t,)]|$)")
+# keepalived's _RANDOM range without parameters (lib/parser.c get_random()).
+RANDOM_DEFAULT = (0, 32767)
 _CONDITIONAL = re.compile(r"\s*@(\^?)(\S+)\s+(.*)$")
 
 
@@ -76,8 +82,9 @@ class Reader:
         self._read_file(path, display or path, tokens, 0)
         return tokens
 
-    def _note(self, file: str, line: int, keyword: str, why: str) -> None:
-        self.notes.append(Note(file, line, keyword, why))
+    def _note(self, file: str, line: int, keyword: str, why: str,
+              kind: str = NOT_TRANSLATED) -> None:
+        self.notes.append(Note(file, line, keyword, why, kind))
 
     def _read_file(self, path: str, display: str, out: list[Token], depth: int) -> None:
         real = os.path.realpath(path)
@@ -103,9 +110,10 @@ class Reader:
         definition = _VAR_DEF.match(line)
         if definition:
             name, value = definition.groups()
-            self.variables[name] = self._substitute(strip_comment(value), display, number)
+            self.variables[name] = self._substitute(strip_comment(value), display, number,
+                                                    path)
             return
-        line = self._substitute(strip_comment(line), display, number)
+        line = self._substitute(strip_comment(line), display, number, path)
         words = list(tokenize(line, display, number))
         if words and words[0].kind == WORD and words[0].text == "include" and not words[0].quoted:
             self._include(words, path, display, number, out, depth)
@@ -125,15 +133,62 @@ class Reader:
         keep = (self.config_id == wanted) != bool(negate)
         return rest if keep else None
 
-    def _substitute(self, line: str, display: str, number: int) -> str:
+    def _substitute(self, line: str, display: str, number: int, path: str = "") -> str:
         def replace(match: re.Match[str]) -> str:
-            name = match.group(1) or match.group(2)
-            if name in self.variables:
+            name = match.group(1) or match.group(3)
+            params = (match.group(2) or "").split()
+            if name in self.variables and not params:
                 return self.variables[name]
+            builtin = self._builtin(name, params, path, display, number)
+            if builtin is not None:
+                return builtin
             self._note(display, number, f"${name}", "undefined variable; left as written")
             return match.group(0)
 
         return _VAR_USE.sub(replace, line) if "$" in line else line
+
+    def _builtin(self, name: str, params: list[str], path: str, display: str,
+                 number: int) -> str | None:
+        """keepalived's standard definitions (lib/parser.c set_std_definitions()); a user
+        definition of the same name comes first, as in find_definition()."""
+        if params and name != "_RANDOM":
+            return None  # only _RANDOM takes parameters (max_params)
+        if name == "_HASH":
+            return "#"
+        if name == "_BANG":
+            return "!"
+        if name == "_PWD":
+            # get_cwd(): keepalived chdir()s to the directory of each file it reads whose
+            # name has a '/' (lib/parser.c open_conf_file()), so this is the file's directory.
+            directory = os.path.dirname(os.path.realpath(path)) if path else os.getcwd()
+            self._note(display, number, "${_PWD}", f"the directory of this file here, "
+                       f"{directory}; keepalived uses the directory it reads the file from",
+                       CHANGED)
+            return directory
+        if name == "_INSTANCE":
+            # get_instance(): the config id, -i, which defaults to the short host name
+            # (core/main.c).
+            if self.config_id is not None:
+                return self.config_id
+            host = os.uname().nodename.split(".")[0]
+            self._note(display, number, "${_INSTANCE}", f"keepalived's config id: -i, or the "
+                       f"short host name of the director; used this machine's, {host!r} "
+                       "(pass --config-id to choose)", CHANGED)
+            return host
+        if name == "_RANDOM":
+            low, high = RANDOM_DEFAULT
+            try:
+                if params:
+                    low = int(params[0])
+                if len(params) > 1:
+                    high = int(params[1])
+            except ValueError:
+                return None
+            self._note(display, number, "${_RANDOM}", f"keepalived picks a random number in "
+                       f"{low}..{high} each time it reads the line; the translation uses "
+                       f"{low}", CHANGED)
+            return str(low)
+        return None
 
     def _include(self, words: list[Token], path: str, display: str, number: int,
                  out: list[Token], depth: int) -> None:
@@ -163,19 +218,25 @@ class UnreadableConfig(Exception):
 
 
 def strip_comment(line: str) -> str:
-    """Cut a `#` / `!` comment that starts a word outside quotes."""
-    quote: str | None = None
-    previous = " "
-    for i, char in enumerate(line):
-        if quote:
-            if char == quote:
-                quote = None
-        elif char in "\"'" and (previous.isspace() or previous in "{}"):
-            quote = char
-        elif char in "#!" and (previous.isspace() or previous in "{}"):
-            return line[:i]
-        previous = char
-    return line
+    """Cut the comment as keepalived does (lib/parser.c read_line()): an unquoted `#` or `!`
+    anywhere ends the line (`Test123!` is `Test123`); `\\#` and `\\!` stand for the character;
+    only double quotes quote."""
+    out: list[str] = []
+    quote = False
+    i = 0
+    while i < len(line):
+        char = line[i]
+        if char == "\\" and i + 1 < len(line):
+            out.append(line[i + 1] if not quote and line[i + 1] in "#!" else line[i:i + 2])
+            i += 2
+            continue
+        if char == '"':
+            quote = not quote
+        elif char in "#!" and not quote:
+            break
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def tokenize(line: str, file: str, number: int) -> Iterator[Token]:
@@ -199,6 +260,10 @@ def tokenize(line: str, file: str, number: int) -> Iterator[Token]:
         else:
             start = i
             while i < n and not line[i].isspace() and line[i] not in "{}":
+                if line.startswith("${", i) and line.find("}", i) > 0:
+                    # a `${NAME}` left as written: keepalived splits words at white space
+                    # only (lib/parser.c alloc_strvec_r()), so it stays one word
+                    i = line.find("}", i)
                 i += 1
             yield Token(WORD, line[start:i], file, number)
 

@@ -51,9 +51,18 @@ def lb_kind(ctx: Context, node: Node, tun: dict[str, Any]) -> str | None:
     if not node.args:
         ctx.skip(node, "needs a value")
         return None
-    kind = node.values[0].upper()
+    kind = node.values[0]
     if kind not in limits.LB_KINDS:
-        ctx.skip(node, f"unknown forwarding method {node.values[0]!r}")
+        # check_parser.c svr_forwarding_handler() compares with strcmp: `dr` is "unknown
+        # [dr] routing method" and ignored; with no method set, validate_check_config()
+        # makes the server NAT ("no forwarding method set, setting default NAT").
+        if kind.upper() in limits.LB_KINDS:
+            ctx.skip(node, f"keepalived takes NAT, DR and TUN in upper case only: it "
+                     f"ignores {kind!r}, and unless another line sets the method the server "
+                     f"runs {limits.DEFAULT_LB_KIND}, as it does here (write "
+                     f"{kind.upper()!r} if you meant it)")
+        else:
+            ctx.skip(node, f"unknown forwarding method {kind!r}; keepalived ignores it too")
         return None
     rest = node.values[1:]
     i = 0
@@ -159,11 +168,21 @@ def real_server(ctx: Context, node: Node, vs: dict[str, Any], vs_defaults: dict[
             if checked.kind in CONNECTING:
                 checked.settings.setdefault("connect_port", port)
         port = vs_port
+    if "fwmark" in vs and kind != "NAT" and port:
+        # check_data.c validate_check_config(): "fwmark virtual server ..., real server ...
+        # has port specified - clearing"; the checks still go to the port configured.
+        ctx.changed(node, f"port {port} dropped: keepalived clears the port of a {kind} real "
+                    f"server of a fwmark service; checks still go to port {port}",
+                    "real_server")
+        for checked in draft.checkers:
+            if checked.kind in CONNECTING:
+                checked.settings.setdefault("connect_port", port)
+        port = None
+    elif "fwmark" in vs and kind == "NAT" and port is None:
+        port = 0  # IPVS then keeps the packet's destination port (keepalived's sample too)
+        comments["port"] = "0: IPVS keeps the packet's destination port"
     if port is not None:
         rs["port"] = port
-    elif "fwmark" in vs and kind == "NAT":
-        ctx.skip(node, "a NAT real server of a fwmark service needs a port")
-        return None
     tun = draft.tun
     if not tun and kind == "TUN":
         tun = vs_tun
@@ -181,7 +200,7 @@ def real_server(ctx: Context, node: Node, vs: dict[str, Any], vs_defaults: dict[
             if setting == "virtualhost" and checked.kind not in HTTP:
                 continue
             settings.setdefault(setting, value)
-        if checked.kind in CONNECTING and port is None and "connect_port" not in settings:
+        if checked.kind in CONNECTING and not port and "connect_port" not in settings:
             ctx.skip(checked.node, "the real server has no port; haipvs needs connect_port")
             continue
         by_kind.setdefault(checked.kind, []).append(checker_block(settings))

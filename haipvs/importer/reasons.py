@@ -31,8 +31,9 @@ WHY = {
     "vrrp_rt_priority": "haipvs runs its VRRP thread at normal priority",
     "checker_rt_priority": "haipvs runs checkers at normal priority",
     # vrrp_instance
-    "virtual_ipaddress_excluded": "haipvs advertises every VIP; moving them to "
-    "virtual_ipaddress would change the adverts a keepalived peer sees",
+    "virtual_ipaddress_excluded": "haipvs has no excluded VIPs yet: these addresses will NOT "
+    "be added or removed on MASTER/BACKUP changes (moving them to virtual_ipaddress would "
+    "put them in the adverts a keepalived peer checks); add them by other means",
     "virtual_routes": NO_STATIC, "virtual_rules": NO_STATIC,
     "static_ipaddress": NO_STATIC, "static_routes": NO_STATIC, "static_rules": NO_STATIC,
     "use_vmac": "haipvs has no VRRP virtual MAC (vmac) interfaces",
@@ -53,9 +54,11 @@ WHY = {
     "nat_mask": "keepalived ignores it too; IPVS services have no netmask except for "
     "persistence_granularity",
     "omega": "haipvs runs no quorum_down / notify_down scripts at shutdown",
-    "sorry_server_inhibit": "haipvs removes the sorry server when a real server is usable",
-    "hashed": "haipvs sets no IPVS hashed flag", "persistence_engine": "haipvs has no "
-    "persistence engines (sip)",
+    "sorry_server_inhibit": "keepalived then keeps the sorry server in the IPVS table with "
+    "weight 0 while it is not needed; haipvs always removes it once the quorum is back",
+    "hashed": "haipvs sets no IPVS hashed flag", "persistence_engine": "the service is "
+    "programmed without a persistence engine (IPVS pe_name, e.g. sip): haipvs' config has no "
+    "such setting, so persistence is by client address only",
     "notify_up": "haipvs has no per-real-server notify scripts; read the state dump",
     "notify_down": "haipvs has no per-real-server notify scripts; read the state dump",
     "bind_port": "haipvs checkers use an ephemeral source port",
@@ -65,7 +68,7 @@ WHY = {
     "PING_CHECK": "haipvs has no ping checker; use MISC_CHECK",
     "min_length": "haipvs UDP checks do not check the reply length",
     "max_length": "haipvs UDP checks do not check the reply length",
-    "regex_no_match": "haipvs has no negated regex", "regex_options": "haipvs regexes are "
+    "regex_options": "haipvs regexes are "
     "Python `re` without options", "regex_stack": "haipvs needs no regex stack size",
     "regex_min_offset": "haipvs searches the whole body",
     "regex_max_offset": "haipvs searches the whole body",

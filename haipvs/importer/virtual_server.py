@@ -50,6 +50,9 @@ class VirtualServerDraft(ServerDraft):
     flags: list[tuple[str, Node]] = field(default_factory=list)  # scheduler flag keywords
     real_nodes: list[Node] = field(default_factory=list)
     sorry_kind: str | None = None
+    sorry_node: Node | None = None
+    # persistence_granularity set the default persistence_timeout (reported at the end).
+    granularity_made_persistent: Node | None = None
     sources: dict[str, Node] = field(default_factory=dict)  # keyword -> its statement
 
 
@@ -71,6 +74,51 @@ def sched_flag_keyword(ctx: Context, node: Node, draft: VirtualServerDraft) -> N
     draft.flags.append((node.keyword, node))
 
 
+def lb_algo(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
+    """keepalived compares the name with strcmp (check_parser.c lbalgo_handler()): `RR` is
+    "Invalid lvs_scheduler" and ignored, and the service keeps its default, wlc."""
+    value = ctx.one(node)
+    if value is None:
+        return
+    if value in limits.SCHEDULERS:
+        draft.fields["lb_algo"] = value
+    elif value.lower() in limits.SCHEDULERS:
+        ctx.skip(node, f"keepalived takes scheduler names in lower case only: it ignores "
+                 f"{value!r} and the service runs {limits.DEFAULT_SCHEDULER}, as it does here "
+                 f"(write {value.lower()!r} if you meant it)")
+    else:
+        ctx.skip(node, f"unknown scheduler {value!r}; keepalived ignores it too and uses "
+                 f"{limits.DEFAULT_SCHEDULER}")
+
+
+def persistence_granularity(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
+    """check_parser.c pgr_handler(): a dotted IPv4 netmask, or an IPv6 prefix length 1..128
+    (the family is the service's, else IPv4 when the value has a '.'). It also makes the
+    service persistent (IPVS_SVC_PERSISTENT_TIMEOUT) when no persistence_timeout came
+    before; one that comes after replaces that timeout."""
+    value = ctx.one(node)
+    if value is None:
+        return
+    address = draft.fields.get("address")
+    v6 = (":" in address) if address else "." not in value
+    try:
+        if v6:
+            prefix = int(value)
+            if not 1 <= prefix <= 128:
+                raise ValueError(value)
+            draft.fields["persistence_granularity"] = prefix
+        else:
+            ipaddress.IPv4Network(f"0.0.0.0/{value}")
+            draft.fields["persistence_granularity"] = value
+    except ValueError:
+        ctx.skip(node, f"not an IPv{6 if v6 else 4} persistence granularity; keepalived "
+                 "ignores it too")
+        return
+    if "persistence_timeout" not in draft.fields:
+        draft.fields["persistence_timeout"] = limits.DEFAULT_PERSISTENCE_TIMEOUT
+        draft.granularity_made_persistent = node
+
+
 def sorry_server(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
     values = node.values
     if not values:
@@ -84,6 +132,7 @@ def sorry_server(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
         ctx.skip(node, f"bad sorry server {' '.join(values)!r}")
         return
     draft.fields["sorry_server"] = sorry
+    draft.sorry_node = node
 
 
 def sorry_server_lvs_method(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
@@ -97,12 +146,10 @@ def real_server_node(ctx: Context, node: Node, draft: VirtualServerDraft) -> Non
 
 VIRTUAL_SERVER: dict[str, Rule] = {
     "delay_loop": Value("delay_loop", number, limits.DELAY_LOOP_MIN, limits.DELAY_LOOP_MAX),
-    **rules_for(limits.KEEPALIVED_SCHEDULER_KEYWORDS, lambda _key: Choice(
-        "lb_algo", str.lower, limits.SCHEDULERS,
-        "unknown scheduler {value!r}; haipvs uses " + limits.DEFAULT_SCHEDULER)),
+    **{keyword: lb_algo for keyword in limits.KEEPALIVED_SCHEDULER_KEYWORDS},
     **{keyword: forwarding for keyword in limits.KEEPALIVED_LB_KIND_KEYWORDS},
     "persistence_timeout": persistence_timeout,
-    "persistence_granularity": Value("persistence_granularity"),
+    "persistence_granularity": persistence_granularity,
     "protocol": Choice("protocol", str.upper, limits.PROTOCOLS, "unknown protocol {value!r}"),
     "ops": Flag("ops"),
     **{keyword: sched_flag_keyword for keyword in SCHED_FLAG_KEYWORDS},
@@ -191,12 +238,13 @@ def virtual_server(ctx: Context, node: Node) -> None:
         if not members:
             ctx.skip(node, f"virtual_server_group {values[1]} is empty")
             return
+        # check_data.c validate_check_config(): one address entry without a port makes the
+        # whole group persistent (each member here is its own haipvs virtual server).
+        portless = next((m.node for m in members
+                         if "fwmark" not in m.head and not m.head.get("port")), None)
         for member in members:
-            if member.head.get("port") is None and "fwmark" not in member.head:
-                ctx.skip(member.node, "group entry without a port")
-                continue
             add_virtual_server(ctx, node, member.head, f"virtual_server group {values[1]} "
-                               f"member at {member.node.where}")
+                               f"member at {member.node.where}", portless)
         return
     if values[:1] == ["fwmark"]:
         mark = ctx.one(Node("fwmark", node.args[1:], None, node.file, node.line), int,
@@ -228,8 +276,8 @@ def service_key(vs: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def add_virtual_server(ctx: Context, node: Node, head: dict[str, Any],
-                       origin: str | None) -> None:
-    vs = virtual_server_body(ctx, node, head)
+                       origin: str | None, portless: Node | None = None) -> None:
+    vs = virtual_server_body(ctx, node, head, portless)
     if vs is None:
         return
     key = service_key(vs)
@@ -240,7 +288,8 @@ def add_virtual_server(ctx: Context, node: Node, head: dict[str, Any],
     ctx.state.virtual_servers.append(vs)
 
 
-def virtual_server_body(ctx: Context, node: Node, head: dict[str, Any]) -> Block | None:
+def virtual_server_body(ctx: Context, node: Node, head: dict[str, Any],
+                        portless: Node | None = None) -> Block | None:
     draft = VirtualServerDraft(fields=dict(head))
     f = draft.fields
     if f.get("port") is None:
@@ -250,7 +299,6 @@ def virtual_server_body(ctx: Context, node: Node, head: dict[str, Any]) -> Block
         ctx.apply(VIRTUAL_SERVER, child, draft)
     if draft.sorry_kind is not None and "sorry_server" in f:
         f["sorry_server"]["lb_kind"] = draft.sorry_kind
-    check_hysteresis(ctx, f, draft.sources)
     algo = f.get("lb_algo", limits.DEFAULT_SCHEDULER)
     sched_flags = []
     for name, child in draft.flags:
@@ -259,17 +307,23 @@ def virtual_server_body(ctx: Context, node: Node, head: dict[str, Any]) -> Block
             sched_flags.append(flag)
     if sched_flags:
         f["sched_flags"] = sched_flags
-    if f.get("ops") and f.get("protocol", limits.DEFAULT_PROTOCOL) != "UDP":
-        ctx.skip(draft.sources["ops"], "ops applies only to UDP services")
-        del f["ops"]
-    if "persistence_granularity" in f and "persistence_timeout" not in f:
-        ctx.skip(draft.sources["persistence_granularity"],
-                 "persistence_granularity without persistence_timeout")
-        del f["persistence_granularity"]
-    if "address" in f and "port" not in f and "persistence_timeout" not in f:
-        ctx.skip(node, "virtual server without a port (only persistent services may omit it)")
-        return None
     comments: dict[str, str] = {}
+    if draft.granularity_made_persistent is not None and "persistence_timeout" not in \
+            draft.sources:
+        ctx.changed(draft.granularity_made_persistent, "without persistence_timeout: "
+                    "keepalived makes the service persistent for "
+                    f"{limits.DEFAULT_PERSISTENCE_TIMEOUT} s (check_parser.c pgr_handler()), "
+                    "and so does this translation")
+        comments["persistence_timeout"] = "keepalived's default, set by persistence_granularity"
+    if "persistence_timeout" not in f and (portless is not None or (
+            "address" in f and not f.get("port"))):
+        # check_data.c validate_check_config(): "zero port only valid for persistent
+        # services - setting" (IPVS_SVC_PERSISTENT_TIMEOUT).
+        f["persistence_timeout"] = limits.DEFAULT_PERSISTENCE_TIMEOUT
+        ctx.changed(portless or node, "no port (all ports) without persistence: keepalived "
+                    f"makes the service persistent for {limits.DEFAULT_PERSISTENCE_TIMEOUT} s, "
+                    "and so does this translation")
+        comments["persistence_timeout"] = "keepalived's default for a service without a port"
     reals = []
     seen: set[tuple[str, Any]] = set()
     for rs_node in draft.real_nodes:
@@ -282,8 +336,25 @@ def virtual_server_body(ctx: Context, node: Node, head: dict[str, Any]) -> Block
             continue
         seen.add(rs_key)
         reals.append(rs)
-    if reals:
-        f["real_servers"] = reals
+    if not reals:
+        # check_data.c validate_check_config(): "has no real servers - ignoring".
+        ctx.skip(node, "no real server is left: keepalived ignores such a virtual server "
+                 "(programs nothing), and so does this translation")
+        return None
+    f["real_servers"] = reals
+    if "address" in f and "protocol" not in f:
+        # check_data.c validate_check_config(): "no protocol set - defaulting to UDP" (the
+        # kernel's default for protocol 0); haipvs' own default is TCP.
+        f["protocol"] = "UDP"
+        ctx.changed(node, "no protocol: keepalived 2.2.7 makes the service UDP ('no protocol "
+                    "set - defaulting to UDP'), and so does this translation; add "
+                    "`protocol TCP` if you meant TCP", "virtual_server")
+    if f.get("ops") and f.get("protocol", limits.DEFAULT_PROTOCOL) != "UDP":
+        ctx.skip(draft.sources["ops"], "ops applies only to UDP services")
+        del f["ops"]
+    sorry_port(ctx, f, draft.sorry_node, comments)
+    check_quorum(ctx, f, draft.sources)
+    check_hysteresis(ctx, f, draft.sources)
     if "fwmark" in f and "ip_family" not in f and reals and all(
             ":" in r["address"] for r in reals):
         f["ip_family"] = 6
@@ -293,18 +364,64 @@ def virtual_server_body(ctx: Context, node: Node, head: dict[str, Any]) -> Block
     return vs
 
 
+def sorry_port(ctx: Context, f: dict[str, Any], node: Node | None,
+               comments: dict[str, str]) -> None:
+    """The sorry server's port as keepalived programs it (check_data.c
+    validate_check_config(), ipvswrapper.c ipvs_cmd()): DR/TUN use the service's port (none
+    for a fwmark service); NAT keeps its own, or takes the service's."""
+    sorry = f.get("sorry_server")
+    if sorry is None or node is None:
+        return
+    kind = sorry.get("lb_kind") or f.get("lb_kind", limits.DEFAULT_LB_KIND)
+    port, vs_port = sorry.get("port"), f.get("port")
+    if "fwmark" in f:
+        if kind != "NAT" and port:
+            del sorry["port"]
+            ctx.changed(node, f"port {port} dropped: keepalived clears the port of a {kind} "
+                        "sorry server of a fwmark service (the packet keeps its own)")
+        elif kind == "NAT" and port is None:
+            sorry["port"] = 0
+            comments["sorry_server"] = "port 0: IPVS keeps the packet's destination port"
+        return
+    if port is None and vs_port:
+        sorry["port"] = vs_port
+        comments["sorry_server"] = "keepalived uses the virtual server's port"
+    elif kind != "NAT" and vs_port and port != vs_port:
+        sorry["port"] = vs_port
+        ctx.changed(node, f"port {port} -> {vs_port}: keepalived programs a {kind} sorry "
+                    "server with the service's port, as haipvs does")
+
+
+def check_quorum(ctx: Context, f: dict[str, Any], sources: dict[str, Node]) -> None:
+    """check_data.c validate_check_config(): "quorum ... exceeds total weight of real
+    servers ..., reducing quorum" to that total."""
+    quorum = f.get("quorum")
+    total = sum(rs.get("weight", 1) for rs in f.get("real_servers", ()))
+    if quorum is None or quorum <= total:
+        return
+    if total >= 1:
+        f["quorum"] = total
+        ctx.changed(sources["quorum"], f"quorum {quorum} exceeds the total weight of the real "
+                    f"servers, {total}: keepalived lowers it to {total}, and so does this "
+                    "translation (haipvs refuses a quorum it could never reach)")
+        return
+    del f["quorum"]
+    ctx.changed(sources["quorum"], f"quorum {quorum} with every real server at weight 0: "
+                "keepalived lowers it to 0 and never loses quorum (the sorry server is never "
+                "used); haipvs' lowest quorum is 1, so with live weight 0 it counts the "
+                "quorum lost and puts the sorry server in")
+
+
 def check_hysteresis(ctx: Context, f: dict[str, Any], sources: dict[str, Node]) -> None:
-    """haipvs needs hysteresis < quorum. keepalived takes any value; from quorum - 1 up it
-    loses quorum only at live weight 0 either way, so only the regain threshold moves."""
+    """haipvs needs hysteresis < quorum; keepalived lowers it the same way (check_data.c
+    validate_check_config(): "hysteresis >= quorum; setting hysteresis to quorum - 1")."""
     hysteresis = f.get("hysteresis")
     quorum = f.get("quorum", 1)
     if hysteresis is None or hysteresis < quorum:
         return
     f["hysteresis"] = quorum - 1
     ctx.changed(sources["hysteresis"], f"hysteresis {hysteresis} is not below quorum "
-                f"{quorum}; haipvs uses {quorum - 1}: quorum is still lost only at live "
-                f"weight 0, but regained at {2 * quorum - 1} instead of "
-                f"{quorum + hysteresis}")
+                f"{quorum}: keepalived sets it to {quorum - 1}, and so does this translation")
 
 
 def sched_flag(ctx: Context, name: str, algo: str, node: Node) -> str | None:

@@ -47,6 +47,8 @@ class InstanceDraft(Draft):
     comments: dict[str, str] = field(default_factory=dict)
     garp: dict[str, Any] = field(default_factory=dict)
     unicast_node: Node | None = None  # the unicast_peer block, to report if it is dropped
+    ah_node: Node | None = None  # `auth_type AH`, which keepalived lets start only as BACKUP
+    vip_nodes: dict[str, Node] = field(default_factory=dict)  # VIP address -> its line
 
 
 # ---- rules -------------------------------------------------------------------------------
@@ -82,6 +84,8 @@ def authentication(ctx: Context, node: Node, draft: InstanceDraft) -> None:
             kind = (ctx.one(child) or "PASS").upper()
             if kind != "PASS":
                 ctx.skip(child, f"{kind}: haipvs has only simple-text PASS authentication")
+                if kind == "AH":
+                    draft.ah_node = child
                 return
         elif child.keyword == "auth_pass":
             password = ctx.one(child)
@@ -113,6 +117,13 @@ def virtual_ipaddress(ctx: Context, node: Node, draft: InstanceDraft) -> None:
             ctx.skip(entry, f"IPv{interface.version} VIP in an IPv{family} instance; "
                      "haipvs instances are single-family: put it in its own instance")
             continue
+        if str(interface.ip) in draft.vip_nodes:
+            # keepalived 2.2.7 ignores the second copy of an address (issue 14, keepalived -t).
+            ctx.skip(entry, f"{interface.ip} is already listed at "
+                     f"{draft.vip_nodes[str(interface.ip)].where}; keepalived ignores the "
+                     "second copy too")
+            continue
+        draft.vip_nodes[str(interface.ip)] = entry
         vip: dict[str, str] = {"address": entry.keyword}
         values = entry.values
         i = 0
@@ -190,8 +201,11 @@ def tracker_weight(ctx: Context, entry: Node, word: str) -> int | None:
 def lvs_sync_daemon_interface(ctx: Context, node: Node, draft: InstanceDraft) -> None:
     """keepalived's old spelling of global_defs lvs_sync_daemon, given in the instance."""
     value = ctx.one(node)
-    if value is not None:
-        global_defs = ctx.state.global_defs
+    global_defs = ctx.state.global_defs
+    if value is not None and global_defs.sync_daemon_node is not None:
+        ctx.skip(node, f"lvs_sync_daemon is already set at {global_defs.sync_daemon_node.where}"
+                 "; keepalived keeps the first (vrrp_parser.c vrrp_lvs_syncd_handler())")
+    elif value is not None:
         global_defs.fields["lvs_sync_daemon"] = {"interface": value,
                                                  "vrrp_instance": draft.name}
         global_defs.sync_daemon_node = node
@@ -228,6 +242,11 @@ def vrrp_instance(ctx: Context, node: Node) -> None:
     name = ctx.one(node)
     if name is None:
         return
+    if any(i.block["name"] == name for i in ctx.state.instances):
+        # vrrp_parser.c vrrp_handler(): "vrrp instance %s already defined", skip_block().
+        ctx.skip(node, f"vrrp_instance {name} is already defined; keepalived skips this "
+                 "block and keeps the first")
+        return
     draft = InstanceDraft(name=name)
     f = draft.fields
     for child in ctx.block(node):
@@ -247,12 +266,45 @@ def vrrp_instance(ctx: Context, node: Node) -> None:
                  "(keepalived guesses it from the interface); add both by hand")
         del f["unicast_peers"]
     check_auth_version(ctx, f, draft.sources)
+    if draft.ah_node is not None and f.get("state") == "MASTER":
+        # vrrp.c vrrp_complete_instance(): "Initial state master is incompatible with AH
+        # authentication - clearing".
+        f["state"] = "BACKUP"
+        ctx.changed(draft.sources["state"], "MASTER -> BACKUP: keepalived starts an instance "
+                    f"with auth_type AH ({draft.ah_node.where}) as BACKUP, and so does this "
+                    "translation (which drops AH)")
+    shared_vips(ctx, f, draft)
+    if not f.get("virtual_ipaddress"):
+        ctx.skip(node, f"vrrp_instance {name}: every VIP is another instance's; haipvs "
+                 "needs at least one")
+        return
     f["name"] = name
     instance = Block({k: v for k, v in ordered(f, INSTANCE_ORDER).items()
                       if v not in ([], None)})
     instance.notes.update(draft.comments)
     instance.above.append(f"vrrp_instance {name} from {node.where}")
     ctx.state.instances.append(Instance(instance, draft.sources))
+
+
+def shared_vips(ctx: Context, f: dict[str, Any], draft: InstanceDraft) -> None:
+    """keepalived lets several instances hold one VIP (each adds and removes it with its own
+    state, so it comes and goes when their states differ). haipvs gives a VIP one owner, so
+    it stays with the first instance that lists it."""
+    owners: dict[str, str] = {}
+    for instance in ctx.state.instances:
+        for vip in instance.block.get("virtual_ipaddress", []):
+            text = vip if isinstance(vip, str) else vip["address"]
+            owners.setdefault(str(ipaddress.ip_interface(text).ip), instance.block["name"])
+    kept = []
+    for vip in f.get("virtual_ipaddress", []):
+        ip = str(ipaddress.ip_interface(vip if isinstance(vip, str) else vip["address"]).ip)
+        if ip in owners:
+            ctx.skip(draft.vip_nodes[ip], f"{ip} is also a VIP of vrrp_instance "
+                     f"{owners[ip]!r}: keepalived adds and removes it from both (it flaps when "
+                     "their states differ); haipvs gives a VIP one owner, the first")
+        else:
+            kept.append(vip)
+    f["virtual_ipaddress"] = kept
 
 
 def check_auth_version(ctx: Context, f: dict[str, Any], sources: Mapping[str, Node]) -> None:

@@ -94,6 +94,12 @@ def vrrp_script(ctx: Context, node: Node) -> None:
     if "script" not in script:
         ctx.skip(node, f"vrrp_script {script['name']} has no script")
         return
+    if any(other["name"] == script["name"] for other in ctx.state.scripts):
+        # vrrp_parser.c alloc_vrrp_script() keeps both; a track_script finds the first by
+        # name (vrrp_data.c find_script_by_name()), and the unused one is disabled.
+        ctx.skip(node, f"vrrp_script {script['name']} is already defined; keepalived uses "
+                 "the first")
+        return
     ctx.state.scripts.append(script)
 
 
@@ -113,6 +119,11 @@ def vrrp_sync_group(ctx: Context, node: Node) -> None:
         return
     if not group.get("group"):
         ctx.skip(node, f"vrrp_sync_group {group['name']} has no group {{ ... }}")
+        return
+    if any(other["name"] == group["name"] for other in ctx.state.sync_groups):
+        # vrrp_parser.c vrrp_group_handler(): "vrrp sync group %s already defined".
+        ctx.skip(node, f"vrrp_sync_group {group['name']} is already defined; keepalived "
+                 "skips this block and keeps the first")
         return
     group.above.append(f"vrrp_sync_group from {node.where}")
     ctx.state.sync_groups.append(group)

@@ -22,9 +22,11 @@ KINDS = {"not translated": NOT_TRANSLATED, "changed": CHANGED}
 
 
 # The seed files are verbatim copies of the tutorial, so their expectations live here.
+# nat_mask 255.255.240.0, and nb_get_retry in TCP_CHECK (keepalived 2.2.7 takes it only in
+# HTTP_GET / SSL_GET, check_http.c).
 SEED_NOTES = {
-    "lvs01.conf": {("lvs01.conf", 24, NOT_TRANSLATED)},  # nat_mask 255.255.240.0
-    "lvs02.conf": {("lvs02.conf", 23, NOT_TRANSLATED)},
+    "lvs01.conf": {("lvs01.conf", line, NOT_TRANSLATED) for line in (24, 32, 42)},
+    "lvs02.conf": {("lvs02.conf", line, NOT_TRANSLATED) for line in (23, 31, 41)},
 }
 
 
@@ -67,8 +69,17 @@ def test_note_lines_name_the_file_and_keyword(path: Path):
 
 @pytest.mark.parametrize("name", ["lvs01", "lvs02"])
 def test_seed_003_matches_the_hand_written_translation(name: str):
-    """conf/lvs0N.yaml was written by hand from the same tutorial; the importer agrees."""
+    """conf/lvs0N.yaml was written by hand from the same tutorial; the importer agrees, but
+    for the tutorial's `nb_get_retry 3` in TCP_CHECK, which keepalived 2.2.7 ignores (it
+    keeps the checker's default retry): the hand translation made it retry 3."""
     imported = load_config_text(import_keepalived(HERE / "seed003" / f"{name}.conf").yaml,
                                 "conf.yaml")
     by_hand = load_config(HERE.parent.parent / "conf" / f"{name}.yaml")
-    assert imported == dataclasses.replace(by_hand, source="conf.yaml")
+    default_retry = imported.virtual_servers[0].real_servers[0].checkers[0].retry
+    by_hand = dataclasses.replace(by_hand, source="conf.yaml", virtual_servers=tuple(
+        dataclasses.replace(vs, real_servers=tuple(
+            dataclasses.replace(rs, checkers=tuple(
+                dataclasses.replace(c, retry=default_retry) for c in rs.checkers))
+            for rs in vs.real_servers))
+        for vs in by_hand.virtual_servers))
+    assert imported == by_hand

@@ -22,11 +22,16 @@ def test_braces_split_from_words_and_quotes_keep_spaces():
 @pytest.mark.parametrize(("line", "kept"), [
     ("router_id x # comment", "router_id x "),
     ("router_id x ! comment", "router_id x "),
-    ("auth_pass pa#ss", "auth_pass pa#ss"),
+    # lib/parser.c read_line(): any unquoted # or ! starts the comment, even inside a word;
+    # a backslash keeps the character, and only double quotes quote.
+    ("auth_pass pa#ss", "auth_pass pa"),
+    ("auth_pass Test123!", "auth_pass Test123"),
+    ("auth_pass pa\\#ss", "auth_pass pa#ss"),
+    ("auth_pass 'pa#ss'", "auth_pass 'pa"),
     ('notify "/bin/a #1" # real comment', 'notify "/bin/a #1" '),
     ("! whole line", ""),
 ])
-def test_comments_start_a_word(line: str, kept: str):
+def test_comments_start_like_keepalived(line: str, kept: str):
     assert strip_comment(line) == kept
 
 

@@ -85,17 +85,19 @@ def test_instance_garp_overrides_the_global_default(tmp_path: Path):
 @pytest.mark.parametrize("algo", limits.SCHEDULERS)
 def test_every_ipvs_scheduler_is_translated(tmp_path: Path, algo: str):
     """keepalived/check/check_parser.c lb_algo takes any scheduler name IPVS has."""
-    config, result = imported(tmp_path, f"virtual_server 192.0.2.1 80 {{\n  lvs_sched {algo}\n"
-                              "  real_server 192.0.2.2 80 {\n  }\n}\n")
+    config, result = imported(tmp_path, f"virtual_server 192.0.2.1 80 {{\n  protocol TCP\n"
+                              f"  lvs_sched {algo}\n  real_server 192.0.2.2 80 {{\n  }}\n}}\n")
     assert config.virtual_servers[0].lb_algo == algo
     assert not result.notes
 
 
 def test_unknown_scheduler_is_reported(tmp_path: Path):
-    config, result = imported(tmp_path, "virtual_server 192.0.2.1 80 {\n  lb_algo xyz\n}\n")
+    config, result = imported(tmp_path, "virtual_server 192.0.2.1 80 {\n  lb_algo xyz\n"
+                              "  protocol TCP\n  real_server 192.0.2.2 80 {\n  }\n}\n")
     assert config.virtual_servers[0].lb_algo == limits.DEFAULT_SCHEDULER
     assert [str(n) for n in result.notes] == [
-        "keepalived.conf:2: lb_algo: not translated (unknown scheduler 'xyz'; haipvs uses wlc)"]
+        "keepalived.conf:2: lb_algo: not translated (unknown scheduler 'xyz'; keepalived "
+        "ignores it too and uses wlc)"]
 
 
 @pytest.mark.parametrize("kind", limits.LB_KINDS)
@@ -110,7 +112,7 @@ def test_tunnel_options_of_the_virtual_server_apply_to_its_real_servers(tmp_path
     """keepalived/check/check_parser.c: `lvs_method TUN type gre` in a virtual_server is the
     default of its real servers; a real server's own lvs_method replaces it."""
     config, result = imported(tmp_path, (
-        "virtual_server 192.0.2.1 80 {\n  lvs_method TUN type gre nocsum\n"
+        "virtual_server 192.0.2.1 80 {\n  protocol TCP\n  lvs_method TUN type gre nocsum\n"
         "  real_server 192.0.2.2 80 {\n  }\n"
         "  real_server 192.0.2.3 80 {\n    lvs_method TUN type ipip\n  }\n}\n"))
     first, second = config.virtual_servers[0].real_servers
@@ -132,10 +134,13 @@ def test_a_keyword_of_another_checker_is_reported(tmp_path: Path, checker: str, 
     body = "misc_path /bin/true\n" if checker == "MISC_CHECK" else ""
     body += "url {\n path /\n }\n" if checker == "HTTP_GET" else ""
     _, result = imported(tmp_path, (
-        f"virtual_server 192.0.2.1 80 {{\n  real_server 192.0.2.2 80 {{\n"
+        f"virtual_server 192.0.2.1 80 {{\n  protocol TCP\n  real_server 192.0.2.2 80 {{\n"
         f"    {checker} {{\n{body}{keyword}\n    }}\n  }}\n}}\n"))
     name = keyword.split()[0]
-    assert [(n.keyword, n.kind) for n in result.notes] == [(name, NOT_TRANSLATED)]
+    expected = [(name, NOT_TRANSLATED)]
+    if name == "url":  # keepalived reads a block it does not know as lines of the checker
+        expected.append(("path", NOT_TRANSLATED))
+    assert [(n.keyword, n.kind) for n in result.notes] == expected
 
 
 def test_every_checker_reads_the_shared_timing_keywords():
