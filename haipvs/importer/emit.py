@@ -125,4 +125,8 @@ def to_yaml(document: dict, header: list[str] = ()) -> str:
         if isinstance(value, Block):
             lines.extend(f"# {text}" for text in value.above)
         lines.extend(_mapping_lines({key: value}, 0))
+    if not document:
+        # Nothing was translatable (keepalived would run with nothing configured too): an
+        # empty mapping, which `haipvs check` accepts, rather than an empty file it refuses.
+        lines += ["", "{}"]
     return "\n".join(lines) + "\n"

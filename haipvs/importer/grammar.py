@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from haipvs.importer.notes import CHANGED, NOT_TRANSLATED, Note
 
 WORD, OPEN, CLOSE, EOL = "word", "open", "close", "eol"
+# keepalived splits words at spaces and tabs only (lib/parser.c alloc_strvec_r(),
+# WHITE_SPACE): a non-breaking space is part of a word; \r is what a CRLF line leaves.
+BLANKS = " \t\r\n\f\v"
 MAX_INCLUDE_DEPTH = 16
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
@@ -142,7 +145,9 @@ class Reader:
             builtin = self._builtin(name, params, path, display, number)
             if builtin is not None:
                 return builtin
-            self._note(display, number, f"${name}", "undefined variable; left as written")
+            self._note(display, number, f"${name}", "undefined variable; left as written" + (
+                ", and its braces then open and close a block, as keepalived reads them "
+                "(lib/parser.c read_line())" if match.group(1) else ""))
             return match.group(0)
 
         return _VAR_USE.sub(replace, line) if "$" in line else line
@@ -243,7 +248,7 @@ def tokenize(line: str, file: str, number: int) -> Iterator[Token]:
     i, n = 0, len(line)
     while i < n:
         char = line[i]
-        if char.isspace():
+        if char in BLANKS:
             i += 1
         elif char == "{":
             yield Token(OPEN, "{", file, number)
@@ -259,11 +264,7 @@ def tokenize(line: str, file: str, number: int) -> Iterator[Token]:
             i = end + 1
         else:
             start = i
-            while i < n and not line[i].isspace() and line[i] not in "{}":
-                if line.startswith("${", i) and line.find("}", i) > 0:
-                    # a `${NAME}` left as written: keepalived splits words at white space
-                    # only (lib/parser.c alloc_strvec_r()), so it stays one word
-                    i = line.find("}", i)
+            while i < n and line[i] not in BLANKS and line[i] not in "{}":
                 i += 1
             yield Token(WORD, line[start:i], file, number)
 

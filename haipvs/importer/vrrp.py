@@ -312,15 +312,16 @@ def check_auth_version(ctx: Context, f: dict[str, Any], sources: Mapping[str, No
     VRRPv3 has no authentication (keepalived/vrrp/vrrp_parser.c ignores it too); a VRRPv2
     advert carries whole seconds (RFC 3768 §5.3.7), IPv6 instances being v3 anyway."""
     version = f.get("version", ctx.state.global_defs.version)
+    family_v6 = any(":" in str(v if isinstance(v, str) else v.get("address", ""))
+                    for v in f.get("virtual_ipaddress", []))
+    if family_v6:
+        version = 3  # IPv6 VRRP is version 3 (vrrp.c vrrp_complete_instance())
     if version == 3 and "authentication" in f:
         ctx.skip(sources["authentication"],
                  "VRRPv3 has no authentication; keepalived ignores it too")
         del f["authentication"]
     advert = f.get("advert_int")
     if advert is not None and version in (2, None) and not float(advert).is_integer():
-        family_v6 = any(":" in str(v if isinstance(v, str) else v.get("address", ""))
-                        for v in f.get("virtual_ipaddress", []))
-        if not family_v6:
-            f["advert_int"] = max(limits.ADVERT_INT_V2_MIN, round(advert))
-            ctx.changed(sources["advert_int"], f"{advert} rounded to {f['advert_int']}: "
-                        "VRRPv2 adverts are whole seconds")
+        f["advert_int"] = max(limits.ADVERT_INT_V2_MIN, round(advert))
+        ctx.changed(sources["advert_int"], f"{advert} rounded to {f['advert_int']}: "
+                    "VRRPv2 adverts are whole seconds")

@@ -163,12 +163,23 @@ def test_regex_no_match_leaves_the_regex_out(tmp_path: Path):
 
 # ---- lost or mangled text ------------------------------------------------------------------
 
-def test_unknown_braced_variable_stays_one_word(tmp_path: Path):
-    """lib/parser.c alloc_strvec_r() splits words at white space only."""
+def test_unknown_braced_variable_splits_like_keepalived(tmp_path: Path):
+    """replace_param() leaves an undefined `${X}` alone; read_line() then splits the line at
+    its braces, so keepalived reads `router_id $` followed by a block (lib/parser.c)."""
     _, result = run(tmp_path, "global_defs {\n    router_id ${NOPE}x\n}\n" + VIP_INSTANCE.format(
         body="    virtual_ipaddress {\n        192.0.2.10\n    }"))
-    assert result.document["global"]["router_id"] == "${NOPE}x"
-    assert [n.keyword for n in result.notes] == ["$NOPE"]
+    assert result.document["global"]["router_id"] == "$"
+    (note, *_) = result.notes
+    assert note.keyword == "$NOPE" and "braces" in note.why
+
+
+def test_only_spaces_and_tabs_separate_words(tmp_path: Path):
+    """lib/parser.c alloc_strvec_r() splits at WHITE_SPACE (space, tab): a line indented
+    with non-breaking spaces starts with an unknown keyword, and is lost."""
+    config, result = run(tmp_path, vs("    real_server 192.0.2.2 80 {\n    TCP_CHECK {\n"
+                                      "\u00a0\u00a0connect_timeout 10\n    }\n    }\n"))
+    assert config.virtual_servers[0].real_servers[0].checkers[0].connect_timeout != 10
+    assert [n.line for n in result.notes] == [5]
 
 
 def test_builtin_definitions(tmp_path: Path):
@@ -330,3 +341,22 @@ def test_ah_master_starts_as_backup(tmp_path: Path):
         "        auth_pass secret\n    }\n    virtual_ipaddress {\n        192.0.2.10\n    }")))
     assert config.vrrp_instances[0].state == "BACKUP"
     assert [n.kind for n in notes_at(result, 4)] == [CHANGED]
+
+
+def test_nothing_translatable_is_still_a_file_check_accepts(tmp_path: Path):
+    """check_data.c alloc_vs(): "Invalid virtual server IP address ... - skipping";
+    keepalived then runs with nothing configured, and the output is an empty mapping."""
+    config, result = run(tmp_path, vs("    real_server 192.0.2.2 80 {\n    }\n",
+                                      head="XX.XX.XX.1 80"))
+    assert not config.virtual_servers and not config.vrrp_instances
+    assert result.yaml.rstrip().endswith("{}")
+
+
+def test_authentication_in_an_ipv6_instance_is_dropped(tmp_path: Path):
+    """IPv6 VRRP is version 3, which has no authentication (vrrp.c
+    vrrp_complete_instance(): "VRRP version 3 does not support authentication. Ignoring.")."""
+    config, result = run(tmp_path, VIP_INSTANCE.format(body=(
+        "    authentication {\n        auth_type PASS\n        auth_pass secret\n    }\n"
+        "    virtual_ipaddress {\n        2001:db8::10/64\n    }")))
+    assert config.vrrp_instances[0].authentication is None
+    assert [n.line for n in result.notes] == [4]
