@@ -277,9 +277,10 @@ class Reader:
         self.put(f"{k}.preempt_delay", d, node, delays + states + nopreempt)
         # vrrp_srcip_handler(): mcast_src_ip and unicast_src_ip both set the source address
         self.setting(f"{k}.unicast_src_ip", node, ("unicast_src_ip", "mcast_src_ip"),
-                     lambda n: n.arg() if _vip(n.arg() or "") else None, None)
+                     lambda n: _addr(n.arg()), None)
         peers = [p for b in node.kids("unicast_peer") for p in b.kids()]
-        self.put(f"{k}.unicast_peers", tuple(sorted({p.key for p in peers})), node, peers)
+        self.put(f"{k}.unicast_peers", tuple(sorted({_addr(p.key) or p.key for p in peers})),
+                 node, peers)
         # alloc_track_script() looks the script up while parsing: one defined further down the
         # file is "not found, ignoring...", and a second reference is a "duplicate"
         scripts = [s for b in node.kids("track_script") for s in b.kids()]
