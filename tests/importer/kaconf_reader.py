@@ -85,8 +85,7 @@ def _decomment(text: str) -> str:
 
 def _split_words(text: str) -> list[str]:
     """alloc_strvec_r(): whitespace-separated words; "a b" is one word without its quotes."""
-    return [q if q is not None and w == "" else w
-            for q, w in re.findall(r'"([^"]*)"|([^ \t"]+)', text)] if text else []
+    return [q or w for q, w in re.findall(r'"([^"]*)"|([^ \t"]+)', text)]
 
 
 def _split_braces(text: str) -> list[str]:
