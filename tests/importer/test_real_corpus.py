@@ -26,81 +26,21 @@ FILES = sorted(p.name for p in REAL.glob("*.conf"))
 # Known importer defects, each written up in the defect list handed to the importer's owner
 # (/tmp/importer_defects.md, section "Real-world corpus", bullets [RC-n]):
 # (corpus file, fact key, or "check" for an output `haipvs check` rejects) -> bullet tag.
-#   RC-1 TCP_CHECK nb_get_retry: keepalived rejects it and keeps retry 1; we emit retry 3
 #   RC-2 MISC_CHECK default retry is 0 in keepalived (check_misc.c); we run 1
-#   RC-3 quorum above the total weight: keepalived lowers it (check_data.c:1265); no note
-#   RC-4 nothing translatable left: the YAML is empty and `haipvs check` rejects it
-#   RC-5 `lb_kind dr` in lower case: keepalived runs NAT; we made DR (then rejected)
-#   RC-6 DR sorry_server port: keepalived uses the service's port; we keep it (rejected)
-#   RC-7 duplicate vrrp_instance name: keepalived keeps the first; we emit both (rejected)
-#   RC-8 state MASTER with auth_type AH: keepalived starts it as BACKUP (vrrp.c); no note
-#   RC-9 misspelt checker block: its '}' ends keepalived's real_server early; we kept it all
-#   RC-10 authentication in an IPv6 (VRRPv3) instance: keepalived ignores it; we emit it
-#   RC-11 U+00A0 indentation: keepalived splits on space/tab only, the settings are lost
-#   RC-12 `auth_pass Test123!`: keepalived's decomment() makes it Test123; we keep the '!'
+#   RC-3 quorum above the total weight: keepalived lowers it (check_data.c:1265), here to 0
+#        (haipvs's minimum is 1); no note
+# Fixed and removed (importer commits 29a72a2, 97ac96d): RC-1 nb_get_retry in TCP_CHECK,
+# RC-4 empty output, RC-5 `lb_kind dr`, RC-6 DR sorry-server port, RC-7 duplicate instance,
+# RC-8 AH + MASTER, RC-9 misspelt checker block, RC-10 auth in VRRPv3, RC-11 U+00A0 blanks,
+# RC-12 '!' inside a word.
 # Remove an entry as soon as it passes. The importer is being fixed in parallel, so a stale
 # entry is reported as a warning (StaleXfail), not a failure, and a file whose only
 # differences are listed here is reported as xfail.
 XFAIL: dict[tuple[str, str], str] = {
-    ("angeloyang-magic--lvs-keepalived.conf",
-     "vrrp VI_DB_DBFW.authentication"): "RC-12",
-    ("pmzgit-old-note--keepalived-mysql.conf",
-     "vs 172.16.1.153 3307.rs 172.16.1.151#0.tcp_check#0.connect_port"): "RC-11",
-    ("pmzgit-old-note--keepalived-mysql.conf",
-     "vs 172.16.1.153 3307.rs 172.16.1.151#0.tcp_check#0.connect_timeout"): "RC-11",
-    ("pmzgit-old-note--keepalived-mysql.conf",
-     "vs 172.16.1.153 3307.rs 172.16.1.151#0.tcp_check#0.delay_before_retry"): "RC-11",
-    ("pmzgit-old-note--keepalived-mysql.conf",
-     "vs 172.16.1.153 3307.rs 172.16.1.151#0.tcp_check#0.retry"): "RC-11",
-    ("acassen-keepalived-issue1462--dns-check-ipv6.conf", "check"): "RC-4",
-    ("acassen-keepalived-issue713--ipv6-vs-ipv4-rs.conf", "check"): "RC-10",
-    ("yuuki-gokc--unicast_mcast.conf", "check"): "RC-4",
-    ("shidg-note--keepalived.conf",
-     "vs 10.203.43.240 0.rs 10.203.43.231#0.checkers"): "RC-9",
-    ("shidg-note--keepalived.conf",
-     "vs 10.203.43.240 0.rs 10.203.43.233#0"): "RC-9",
-    ("acassen-keepalived--keepalived.conf.SSL_GET.conf",
-     "vrrp VI_1.state"): "RC-8",
-    ("MX-Steve-nsd01--keepalived.gaokeyong.conf",
-     "vs 192.168.1.253 80.rs 192.168.1.100#0.tcp_check#0.retry"): "RC-1",
-    ("MX-Steve-nsd01--keepalived.gaokeyong.conf",
-     "vs 192.168.1.253 80.rs 192.168.1.200#0.tcp_check#0.retry"): "RC-1",
     ("acassen-keepalived--keepalived.conf.misc_check.conf",
      "vs 10.10.10.2 1358.rs 192.168.200.6#0.misc_check#0.retry"): "RC-2",
     ("acassen-keepalived-issue1757--weight-0.conf",
      "vs 10.0.2.15 80.quorum"): "RC-3",
-    ("acassen-keepalived-issue2067--invalid-vs-ip.conf",
-     "check"): "RC-4",
-    ("acassen-keepalived-issue490--sorry-server-group.conf",
-     "check"): "RC-6",
-    ("angeloyang-magic--lvs-keepalived.conf",
-     "check"): "RC-5",
-    ("coregear-linux--keepalived.conf",
-     "vs 118.144.83.99 80.rs 118.144.83.110#0.tcp_check#0.retry"): "RC-1",
-    ("coregear-linux--keepalived.conf",
-     "vs 118.144.83.99 80.rs 118.144.83.111#0.tcp_check#0.retry"): "RC-1",
-    ("coregear-linux--keepalived.conf",
-     "vs 172.16.83.99 3306.rs 172.16.83.118#0.tcp_check#0.retry"): "RC-1",
-    ("coregear-linux--keepalived.conf",
-     "vs 172.16.83.99 3306.rs 172.16.83.119#0.tcp_check#0.retry"): "RC-1",
-    ("haq0003-keepalived--keepalived.conf",
-     "check"): "RC-4",
-    ("lesaux-docker-keepalived--keepalived.conf",
-     "check"): "RC-4",
-    ("outsrkem-script--keepalived.conf",
-     "vs 10.10.10.100 80.rs 10.10.10.11#0.tcp_check#0.retry"): "RC-1",
-    ("outsrkem-script--keepalived.conf",
-     "vs 10.10.10.100 80.rs 10.10.10.12#0.tcp_check#0.retry"): "RC-1",
-    ("pythonee-work-tools--keepalived.conf",
-     "vs 10.18.223.157 3306.rs 10.18.223.145#0.tcp_check#0.retry"): "RC-1",
-    ("pythonee-work-tools--keepalived.conf",
-     "vs 10.18.223.157 3306.rs 10.18.223.151#0.tcp_check#0.retry"): "RC-1",
-    ("zhangzuoqiang-DevOps--lvs-keepalived.conf",
-     "vs 192.168.32.150 80.rs 192.168.32.149#0.tcp_check#0.retry"): "RC-1",
-    ("zhangzuoqiang-DevOps--lvs-keepalived.conf",
-     "vs 192.168.32.150 80.rs 192.168.32.151#0.tcp_check#0.retry"): "RC-1",
-    ("zznan0o0-AutoInstallShell--keepalived_test.conf",
-     "check"): "RC-7",
 }
 
 
