@@ -353,7 +353,7 @@ def virtual_server_body(ctx: Context, node: Node, head: dict[str, Any],
         ctx.skip(draft.sources["ops"], "ops applies only to UDP services")
         del f["ops"]
     sorry_port(ctx, f, draft.sorry_node, comments)
-    check_quorum(ctx, f, draft.sources)
+    check_quorum(ctx, f, draft.sources.get("quorum", node))
     check_hysteresis(ctx, f, draft.sources)
     if "fwmark" in f and "ip_family" not in f and reals and all(
             ":" in r["address"] for r in reals):
@@ -392,21 +392,22 @@ def sorry_port(ctx: Context, f: dict[str, Any], node: Node | None,
                     "server with the service's port, as haipvs does")
 
 
-def check_quorum(ctx: Context, f: dict[str, Any], sources: dict[str, Node]) -> None:
+def check_quorum(ctx: Context, f: dict[str, Any], node: Node) -> None:
     """check_data.c validate_check_config(): "quorum ... exceeds total weight of real
-    servers ..., reducing quorum" to that total."""
-    quorum = f.get("quorum")
+    servers ..., reducing quorum" to that total. `node` is the quorum statement, or the
+    virtual_server's when the quorum is keepalived's default, 1."""
+    quorum = f.get("quorum", 1)
     total = sum(rs.get("weight", 1) for rs in f.get("real_servers", ()))
-    if quorum is None or quorum <= total:
+    if quorum <= total:
         return
     if total >= 1:
         f["quorum"] = total
-        ctx.changed(sources["quorum"], f"quorum {quorum} exceeds the total weight of the real "
+        ctx.changed(node, f"quorum {quorum} exceeds the total weight of the real "
                     f"servers, {total}: keepalived lowers it to {total}, and so does this "
                     "translation (haipvs refuses a quorum it could never reach)")
         return
-    del f["quorum"]
-    ctx.changed(sources["quorum"], f"quorum {quorum} with every real server at weight 0: "
+    f.pop("quorum", None)
+    ctx.changed(node, f"quorum {quorum} with every real server at weight 0: "
                 "keepalived lowers it to 0 and never loses quorum (the sorry server is never "
                 "used); haipvs' lowest quorum is 1, so with live weight 0 it counts the "
                 "quorum lost and puts the sorry server in")

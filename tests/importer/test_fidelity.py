@@ -360,3 +360,13 @@ def test_authentication_in_an_ipv6_instance_is_dropped(tmp_path: Path):
         "    virtual_ipaddress {\n        2001:db8::10/64\n    }")))
     assert config.vrrp_instances[0].authentication is None
     assert [n.line for n in result.notes] == [4]
+
+
+def test_default_quorum_with_every_weight_0_is_noted(tmp_path: Path):
+    """keepalived lowers even its default quorum 1 to a total weight of 0, and then never
+    loses quorum; haipvs' lowest quorum is 1, so the difference is a note on the service."""
+    config, result = run(tmp_path, vs("    real_server 192.0.2.2 80 {\n        weight 0\n"
+                                      "    }\n"))
+    assert config.virtual_servers[0].quorum == 1
+    (note,) = notes_at(result, 1)
+    assert note.kind == CHANGED and "lowers it to 0" in note.why
