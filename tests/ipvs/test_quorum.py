@@ -214,7 +214,7 @@ virtual_servers:
     quorum_down: [/usr/local/bin/vs-down, web]
     ha_suspend: true
     real_servers:
-      - {{address: 198.51.100.10, port: 8080}}
+      - {{address: 198.51.100.10, port: 8080, weight: 3}}
 """
 
 
