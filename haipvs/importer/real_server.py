@@ -139,6 +139,25 @@ REAL_SERVER: dict[str, Rule] = {
 }
 
 
+# The checkers whose defaults keepalived 2.2.7 sets apart from check_api.c alloc_checker()'s
+# (retry 1, delay_before_retry 1 s): written out, so the output means what keepalived runs
+# whatever haipvs' own defaults are.
+KEEPALIVED_RETRY = {
+    "misc_check": 0,  # check_misc.c misc_check_handler(): default_retry = 0
+    "dns_check": 3,   # check_dns.c: default_retry = DNS_DEFAULT_RETRY
+}
+
+
+def keepalived_checker_defaults(kind: str, settings: dict[str, Any], vs: dict[str, Any]) -> None:
+    if kind in KEEPALIVED_RETRY:
+        settings.setdefault("retry", KEEPALIVED_RETRY[kind])
+    if kind == "dns_check":
+        # check_dns.c: default_delay_before_retry = 0, which check_data.c
+        # validate_check_config() turns into the checker's delay_loop.
+        settings.setdefault("delay_before_retry", settings.get(
+            "delay_loop", vs.get("delay_loop", limits.DEFAULT_DELAY_LOOP)))
+
+
 def real_server(ctx: Context, node: Node, vs: dict[str, Any], vs_defaults: dict[str, Any],
                 vs_tun: dict[str, Any]) -> Block | None:
     """`real_server ADDRESS [PORT] { ... }` of the virtual server whose fields are `vs`;
@@ -200,6 +219,7 @@ def real_server(ctx: Context, node: Node, vs: dict[str, Any], vs_defaults: dict[
             if setting == "virtualhost" and checked.kind not in HTTP:
                 continue
             settings.setdefault(setting, value)
+        keepalived_checker_defaults(checked.kind, settings, vs)
         if checked.kind in CONNECTING and not port and "connect_port" not in settings:
             ctx.skip(checked.node, "the real server has no port; haipvs needs connect_port")
             continue

@@ -370,3 +370,16 @@ def test_default_quorum_with_every_weight_0_is_noted(tmp_path: Path):
     assert config.virtual_servers[0].quorum == 1
     (note,) = notes_at(result, 1)
     assert note.kind == CHANGED and "lowers it to 0" in note.why
+
+
+def test_checker_defaults_are_keepalived_s(tmp_path: Path):
+    """check_misc.c: MISC_CHECK default retry 0; check_dns.c: DNS_CHECK retry 3 and
+    delay_before_retry = delay_loop (check_data.c validate_check_config())."""
+    config, result = run(tmp_path, vs(
+        "    delay_loop 7\n    real_server 192.0.2.2 53 {\n"
+        "    MISC_CHECK {\n        misc_path /bin/true\n    }\n"
+        "    DNS_CHECK {\n        name example.com\n    }\n    }\n", head="192.0.2.1 53"))
+    misc, dns = config.virtual_servers[0].real_servers[0].checkers
+    assert (misc.kind, misc.retry) == ("misc_check", 0)
+    assert (dns.kind, dns.retry, dns.delay_before_retry) == ("dns_check", 3, 7)
+    assert not result.notes
