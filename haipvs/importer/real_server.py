@@ -58,9 +58,9 @@ def lb_kind(ctx: Context, node: Node, tun: dict[str, Any]) -> str | None:
         # makes the server NAT ("no forwarding method set, setting default NAT").
         if kind.upper() in limits.LB_KINDS:
             ctx.skip(node, f"keepalived takes NAT, DR and TUN in upper case only: it "
-                     f"ignores {kind!r}, and unless another line sets the method the server "
-                     f"runs {limits.DEFAULT_LB_KIND}, as it does here (write "
-                     f"{kind.upper()!r} if you meant it)")
+                     f"ignores {kind!r}, so the method is the one set elsewhere (a real "
+                     f"server's is its virtual_server's), else {limits.DEFAULT_LB_KIND}, as "
+                     f"here (write {kind.upper()!r} if you meant it)")
         else:
             ctx.skip(node, f"unknown forwarding method {kind!r}; keepalived ignores it too")
         return None
