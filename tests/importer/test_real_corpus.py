@@ -23,25 +23,16 @@ from tests.importer.kaconf_reader import Fact, read_conf, status_ranges
 REAL = Path(__file__).parent / "corpus" / "real"
 FILES = sorted(p.name for p in REAL.glob("*.conf"))
 
-# Known importer defects, each written up in the defect list handed to the importer's owner
-# (/tmp/importer_defects.md, section "Real-world corpus", bullets [RC-n]):
-# (corpus file, fact key, or "check" for an output `haipvs check` rejects) -> bullet tag.
-#   RC-2 MISC_CHECK default retry is 0 in keepalived (check_misc.c); we run 1
-#   RC-3 quorum above the total weight: keepalived lowers it (check_data.c:1265), here to 0
-#        (haipvs's minimum is 1); no note
-# Fixed and removed (importer commits 29a72a2, 97ac96d): RC-1 nb_get_retry in TCP_CHECK,
-# RC-4 empty output, RC-5 `lb_kind dr`, RC-6 DR sorry-server port, RC-7 duplicate instance,
-# RC-8 AH + MASTER, RC-9 misspelt checker block, RC-10 auth in VRRPv3, RC-11 U+00A0 blanks,
-# RC-12 '!' inside a word.
-# Remove an entry as soon as it passes. The importer is being fixed in parallel, so a stale
-# entry is reported as a warning (StaleXfail), not a failure, and a file whose only
-# differences are listed here is reported as xfail.
-XFAIL: dict[tuple[str, str], str] = {
-    ("acassen-keepalived--keepalived.conf.misc_check.conf",
-     "vs 10.10.10.2 1358.rs 192.168.200.6#0.misc_check#0.retry"): "RC-2",
-    ("acassen-keepalived-issue1757--weight-0.conf",
-     "vs 10.0.2.15 80.quorum"): "RC-3",
-}
+# Known importer defects: (corpus file, fact key, or "check" for an output `haipvs check`
+# rejects) -> the tag of its write-up (with keepalived's source cited) in the defect list
+# handed to the importer's owner. The importer is fixed in parallel, so a stale entry is a
+# StaleXfail warning rather than a failure, and a file whose only differences are listed here
+# is reported as xfail. Remove an entry as soon as it passes.
+# History: RC-1..RC-12 found by this test were fixed by importer commits 29a72a2, 97ac96d,
+# de91709 (TCP_CHECK nb_get_retry, MISC_CHECK retry 0, quorum above the total weight, empty
+# output, `lb_kind dr`, DR sorry-server port, duplicate instance, AH + MASTER, misspelt
+# checker block, auth in VRRPv3, U+00A0 blanks, '!' inside a word).
+XFAIL: dict[tuple[str, str], str] = {}
 
 
 def _argv(words) -> str | None:
