@@ -1,4 +1,4 @@
-"""keepalived's reading of an unknown block inside a virtual_server.
+"""keepalived's reading of an unknown block inside a virtual_server or vrrp_instance.
 
 keepalived's parser (lib/parser.c process_stream()) knows, at each level, which keywords open
 a sub-level. A word it does not know is "Unknown keyword": the `{` at the end of that line is
@@ -9,8 +9,9 @@ the rest of the real_server is read as virtual_server keywords, whose `}` ends t
 virtual_server; and what is left of the virtual_server is read at top level, where nothing in
 it means anything (keepalived ignores a `}` at top level).
 
-The grammar builds the tree from the braces alone; `reshape_virtual_server` rebuilds a
-virtual_server's body the way keepalived reads it, and reports what keepalived loses.
+The same holds in a vrrp_instance. The grammar builds the tree from the braces alone;
+`reshape` rebuilds a virtual_server's or vrrp_instance's body the way keepalived reads it, and
+reports what keepalived loses.
 """
 
 from __future__ import annotations
@@ -25,8 +26,16 @@ CHECKER_KEYWORDS = ("TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "SMTP_CHEC
                     "DNS_CHECK", "UDP_CHECK", "BFD_CHECK", "FILE_CHECK", "PING_CHECK")
 # level -> {keyword that opens a sub-level: that sub-level}, from keepalived 2.2.7's
 # install_keyword()/install_sublevel() calls: check_parser.c (real_server), check_http.c
-# (url), check_smtp.c (host) and each checker's install_*_check_keyword().
+# (url), check_smtp.c (host), each checker's install_*_check_keyword(), and
+# vrrp/vrrp_parser.c init_vrrp_keywords() (the value blocks read by alloc_value_block(), and
+# authentication's sublevel).
+VRRP_VALUE_BLOCKS = ("unicast_peer", "track_interface", "track_script", "track_file",
+                     "track_process", "track_bfd", "virtual_ipaddress",
+                     "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules")
+TOP_LEVEL_BLOCKS = ("virtual_server", "vrrp_instance")
 SUBLEVELS: dict[str, dict[str, str]] = {
+    "vrrp_instance": {**{keyword: RAW for keyword in VRRP_VALUE_BLOCKS},
+                      "authentication": "authentication"},
     "virtual_server": {"real_server": "real_server"},
     "real_server": {keyword: keyword for keyword in CHECKER_KEYWORDS},
     "HTTP_GET": {"url": "url"},
@@ -99,16 +108,16 @@ class _Reader:
         return [e.node for e in self.events[self.pos:] if e.kind == "stmt"]
 
 
-def reshape_virtual_server(node: Node, notes: list[Note]) -> Node:
-    """`node` (a virtual_server) as keepalived reads it; what keepalived would read at top
-    level instead (ignored there) is reported line by line."""
-    if node.children is None:
+def reshape(node: Node, notes: list[Note]) -> Node:
+    """`node` (a virtual_server or vrrp_instance) as keepalived reads it; what keepalived
+    would read at top level instead (ignored there) is reported line by line."""
+    if node.children is None or node.keyword not in TOP_LEVEL_BLOCKS:
         return node
     reader = _Reader(_events(node.children), notes)
-    children = reader.level("virtual_server", f"virtual_server at {node.where}")
+    children = reader.level(node.keyword, f"{node.keyword} at {node.where}")
     lost = reader.rest()
     for item in lost:
         notes.append(Note(item.file, item.line, item.keyword, (
-            f"keepalived reads this at top level, where it means nothing: the virtual_server "
+            f"keepalived reads this at top level, where it means nothing: the {node.keyword} "
             f"at {node.where} already ended at a misspelt block above")))
     return Node(node.keyword, node.args, children, node.file, node.line)

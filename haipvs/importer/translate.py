@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from haipvs.importer.blocks import reshape_virtual_server
+from haipvs.importer.blocks import reshape
 from haipvs.importer.global_defs import global_defs
 from haipvs.importer.grammar import Node
 from haipvs.importer.notes import Note
@@ -56,8 +56,7 @@ class Translator:
             if node.keyword == "virtual_server_group":
                 virtual_server_group(ctx, node)
         for node in nodes:
-            if node.keyword == "virtual_server":
-                node = reshape_virtual_server(node, ctx.notes)
+            node = reshape(node, ctx.notes)
             handler = TOP_LEVEL.get(node.keyword)
             if handler is None:
                 ctx.skip(node, WHY.get(node.keyword, "unknown or unsupported top-level block"))

@@ -383,3 +383,25 @@ def test_checker_defaults_are_keepalived_s(tmp_path: Path):
     assert (misc.kind, misc.retry) == ("misc_check", 0)
     assert (dns.kind, dns.retry, dns.delay_before_retry) == ("dns_check", 3, 7)
     assert not result.notes
+
+
+def test_misspelt_block_ends_the_vrrp_instance(tmp_path: Path):
+    """The same parser rule in a vrrp_instance: `virtual_ipadress {` (misspelt) is unknown,
+    its addresses are read as instance keywords, and its '}' ends the instance; `priority`
+    after it is read at top level and lost."""
+    _, result = run(tmp_path, (
+        "vrrp_instance VI_1 {\n"            # 1
+        "    interface eth0\n"
+        "    virtual_router_id 51\n"
+        "    virtual_ipaddress {\n"         # 4
+        "        192.0.2.10\n"
+        "    }\n"
+        "    virtual_ipadress {\n"          # 7
+        "        192.0.2.11\n"              # 8: an unknown instance keyword
+        "    }\n"
+        "    priority 150\n"                # 10: lost
+        "}\n"))
+    (instance,) = result.document["vrrp_instances"]
+    assert "priority" not in instance
+    assert instance["virtual_ipaddress"] == ["192.0.2.10"]
+    assert {n.line for n in result.notes} == {7, 8, 10}
