@@ -269,6 +269,21 @@ READER_CASES = {
               # ... and a sync group member drops weighted scripts (vrrp_complete_instance())
               {"vrrp V.track_script": (), "vrrp_sync_group G.group": ("V",),
                "vrrp_sync_group E": False}),
+    # `keepalived -t` on this one: "Address family of virtual server and real server ...
+    # don't match - skipping real server" then "has no real servers - ignoring"; "unknown [dr]
+    # routing method"; "Invalid lvs_scheduler 'RR'"; "Unknown keyword '\u00a0weight'"
+    # (words split at space/tab only); "Unknown keyword 'nb_get_retry'" in TCP_CHECK; "no
+    # protocol set - defaulting to UDP"; "zero port only valid for persistent services -
+    # setting"; "quorum 9 ... exceeds total weight of real servers 1, reducing quorum to 1"
+    "lvs": ("virtual_server 2001:db8::1/64 80 {\n real_server 192.0.2.1 80 {\n }\n}\n"
+            "virtual_server 192.0.2.9 0 {\n lb_kind dr\n lb_algo RR\n quorum 9\n"
+            " real_server 192.0.2.2 {\n  \u00a0weight 5\n  TCP_CHECK {\n   nb_get_retry 3\n"
+            "  }\n }\n}\n",
+            {"vs 2001:db8::1 80": False, "vs 192.0.2.9 0.protocol": "UDP",
+             "vs 192.0.2.9 0.lb_kind": "NAT", "vs 192.0.2.9 0.lb_algo": "wlc",
+             "vs 192.0.2.9 0.persistence_timeout": 360, "vs 192.0.2.9 0.quorum": 1,
+             "vs 192.0.2.9 0.rs 192.0.2.2#0.weight": 1,
+             "vs 192.0.2.9 0.rs 192.0.2.2#0.tcp_check#0.retry": 1}),
     # check_definition()/replace_param(), @id lines, the first lvs_sync_daemon, sync id = VRID,
     # an unset priority with state MASTER is 255 (vrrp.c vrrp_complete_instance())
     "defs": ("$IF=eth1\n@other priority 10\nglobal_defs {\n lvs_sync_daemon $IF V\n"
@@ -283,7 +298,7 @@ READER_CASES = {
 def test_reader_rules(case: str, tmp_path: Path) -> None:
     text, expected = READER_CASES[case]
     conf = tmp_path / "keepalived.conf"
-    conf.write_text(text)
+    conf.write_text(text, encoding="utf-8")
     facts = read_conf(str(conf))
     got = {key: facts[key].value if key in facts else None for key in expected}
     assert got == expected
