@@ -10,7 +10,7 @@ from typing import Any
 
 from haipvs import limits
 from haipvs.importer.grammar import Node
-from haipvs.importer.rules import SECONDS_MAX, Context, Rule, Value, number
+from haipvs.importer.rules import SECONDS_MAX, Context, Rule, Skip, Value, argv, number
 from haipvs.importer.state import GlobalDefs
 
 LVS_TIMEOUTS = ("tcp", "tcpfin", "udp")
@@ -92,17 +92,57 @@ def lvs_sync_daemon(ctx: Context, node: Node, draft: GlobalDefs) -> None:
     draft.sync_daemon_node = node
 
 
+FIFO_KEYWORDS = ("notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo")
+OWNER_NOTE = ("{words}: haipvs has no setting for the FIFO's owner or the script's user "
+              "(the script runs as haipvs' own user)")
+
+
 def notify_fifo(ctx: Context, node: Node, draft: GlobalDefs) -> None:
-    if not node.args:
-        ctx.skip(node, "needs a path")
+    """`[vrrp_|lvs_]notify_fifo FIFO [username [groupname]]` (global_parser.c
+    notify_fifo(): the first one is kept, "already specified - ignoring")."""
+    if not _first_fifo_setting(ctx, node, draft):
         return
     path = node.values[0]
     if not path.startswith("/"):
         ctx.skip(node, "haipvs needs an absolute path")
         return
-    draft.fields["notify_fifo"] = path
+    draft.fields[node.keyword] = path
+    draft.fifo_nodes[node.keyword] = node
     if len(node.args) > 1:
-        ctx.skip(node, "the FIFO's owner options are not translated")
+        ctx.skip(node, OWNER_NOTE.format(words=" ".join(node.values[1:])))
+
+
+def notify_fifo_script(ctx: Context, node: Node, draft: GlobalDefs) -> None:
+    """`[vrrp_|lvs_]notify_fifo_script STRING [username [groupname]]`: run with the FIFO's
+    path appended (global_parser.c notify_fifo_script(), first one kept)."""
+    if not _first_fifo_setting(ctx, node, draft):
+        return
+    draft.fields[node.keyword] = argv(node.args[:1])
+    draft.fifo_nodes[node.keyword] = node
+    if len(node.args) > 1:
+        ctx.skip(node, OWNER_NOTE.format(words=" ".join(node.values[1:])))
+
+
+def _first_fifo_setting(ctx: Context, node: Node, draft: GlobalDefs) -> bool:
+    if not node.args:
+        ctx.skip(node, "needs a value")
+        return False
+    if node.keyword in draft.fifo_nodes:
+        ctx.skip(node, f"already set at {draft.fifo_nodes[node.keyword].where}; keepalived "
+                 "keeps the first")
+        return False
+    return True
+
+
+def finish_fifos(ctx: Context, draft: GlobalDefs) -> None:
+    """keepalived ignores a FIFO script without its FIFO (nothing to run it on); haipvs
+    refuses one, so it is left out."""
+    for fifo in FIFO_KEYWORDS:
+        script = f"{fifo}_script"
+        if script in draft.fields and fifo not in draft.fields:
+            ctx.skip(draft.fifo_nodes[script], f"{script} without {fifo}: keepalived never "
+                     "runs it either")
+            del draft.fields[script]
 
 
 GLOBAL_DEFS: dict[str, Rule] = {
@@ -110,7 +150,10 @@ GLOBAL_DEFS: dict[str, Rule] = {
     "lvs_timeouts": lvs_timeouts,
     "lvs_sync_daemon": lvs_sync_daemon,
     "vrrp_version": vrrp_version,
-    "notify_fifo": notify_fifo,
+    **{keyword: notify_fifo for keyword in FIFO_KEYWORDS},
+    **{f"{keyword}_script": notify_fifo_script for keyword in FIFO_KEYWORDS},
+    "fifo_write_vrrp_states_on_reload": Skip("haipvs writes no state lines to the FIFOs on "
+                                             "reload"),
     **{limits.GLOBAL_GARP_PREFIX + keyword: global_garp(name)
        for keyword, name in limits.GARP_RENAMES.items()},
 }

@@ -28,6 +28,7 @@ class GlobalDefs(Draft):
     version: int | None = None
     # The statement that set global.lvs_sync_daemon, to report if its instance is dropped.
     sync_daemon_node: Node | None = None
+    fifo_nodes: dict[str, Node] = field(default_factory=dict)  # FIFO keyword -> its statement
 
 
 @dataclass

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from haipvs.importer.blocks import reshape
-from haipvs.importer.global_defs import global_defs
+from haipvs.importer.global_defs import finish_fifos, global_defs
 from haipvs.importer.grammar import Node
 from haipvs.importer.notes import Note
 from haipvs.importer.reasons import WHY
@@ -63,6 +63,7 @@ class Translator:
             else:
                 handler(ctx, node)
         finish_instances(ctx)
+        finish_fifos(ctx, ctx.state.global_defs)
         state = ctx.state
         document: dict[str, Any] = {}
         if state.global_defs.fields:

@@ -405,3 +405,21 @@ def test_misspelt_block_ends_the_vrrp_instance(tmp_path: Path):
     assert "priority" not in instance
     assert instance["virtual_ipaddress"] == ["192.0.2.10"]
     assert {n.line for n in result.notes} == {7, 8, 10}
+
+
+def test_notify_fifo_keys(tmp_path: Path):
+    """global_parser.c notify_fifo()/notify_fifo_script(): the first of each is kept; the
+    owner words have no haipvs setting; a script without its FIFO is never run."""
+    config, result = run(tmp_path, (
+        "global_defs {\n"
+        "    notify_fifo /run/a.fifo\n"                        # 2
+        "    notify_fifo /run/b.fifo\n"                        # 3: ignored
+        "    notify_fifo_script \"/bin/rd.sh -v\" nobody\n"    # 4: owner noted
+        "    vrrp_notify_fifo /run/v.fifo\n"
+        "    lvs_notify_fifo_script /bin/lvs.sh\n"             # 6: no lvs_notify_fifo
+        "}\n" + VIP_INSTANCE.format(body="    virtual_ipaddress {\n        192.0.2.10\n    }")))
+    assert result.document["global"] == {
+        "notify_fifo": "/run/a.fifo", "notify_fifo_script": ["/bin/rd.sh", "-v"],
+        "vrrp_notify_fifo": "/run/v.fifo"}
+    assert config.vrrp_instances
+    assert [n.line for n in result.notes] == [3, 4, 6]
