@@ -12,7 +12,17 @@ from haipvs import limits
 from haipvs.importer.checkers import CHECKERS, CONNECTING, HTTP, checker, checker_block
 from haipvs.importer.emit import Block
 from haipvs.importer.grammar import Node
-from haipvs.importer.rules import SECONDS_MAX, Context, Draft, Flag, Rule, Value, number, ordered
+from haipvs.importer.rules import (
+    SECONDS_MAX,
+    Context,
+    Draft,
+    Flag,
+    Rule,
+    Skip,
+    Value,
+    number,
+    ordered,
+)
 
 THRESHOLD_MAX = 65535  # as haipvs' config (u_threshold / l_threshold)
 RS_ORDER = ("address", "port", "weight", "lb_kind", "tun_type", "tun_port", "tun_flags",
@@ -129,7 +139,10 @@ def add_checker(ctx: Context, node: Node, draft: RealServerDraft) -> None:
 
 REAL_SERVER: dict[str, Rule] = {
     "weight": Value("weight", int, 0, limits.WEIGHT_MAX),
-    **{keyword: forwarding for keyword in limits.KEEPALIVED_LB_KIND_KEYWORDS},
+    "lvs_method": forwarding,
+    # check_parser.c installs only lvs_method in a real_server; lb_kind is "Unknown keyword".
+    "lb_kind": Skip("keepalived 2.2.7 takes only lvs_method in a real_server: it ignores "
+                    "lb_kind here, and the server uses its virtual_server's method"),
     "uthreshold": Value("u_threshold", int, 0, THRESHOLD_MAX),
     "lthreshold": Value("l_threshold", int, 0, THRESHOLD_MAX),
     "inhibit_on_failure": Flag("inhibit_on_failure"),
@@ -159,7 +172,7 @@ def keepalived_checker_defaults(kind: str, settings: dict[str, Any], vs: dict[st
 
 
 def real_server(ctx: Context, node: Node, vs: dict[str, Any], vs_defaults: dict[str, Any],
-                vs_tun: dict[str, Any]) -> Block | None:
+                vs_tun: dict[str, Any], weight: int | None = None) -> Block | None:
     """`real_server ADDRESS [PORT] { ... }` of the virtual server whose fields are `vs`;
     `vs_defaults` are its checker settings and `vs_tun` the TUN options of its lvs_method,
     which apply to its real servers."""
@@ -171,6 +184,8 @@ def real_server(ctx: Context, node: Node, vs: dict[str, Any], vs_defaults: dict[
         ctx.skip(node, f"bad real server {' '.join(values)!r}")
         return None
     draft = RealServerDraft(fields={"address": address}, defaults=dict(vs_defaults))
+    if weight is not None:  # the virtual_server's `weight`, its real servers' default
+        draft.fields["weight"] = weight
     rs = draft.fields
     comments: dict[str, str] = {}
     ctx.apply_all(REAL_SERVER, node, draft)

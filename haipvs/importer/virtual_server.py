@@ -51,6 +51,7 @@ class VirtualServerDraft(ServerDraft):
     real_nodes: list[Node] = field(default_factory=list)
     sorry_kind: str | None = None
     sorry_node: Node | None = None
+    rs_weight: int | None = None  # `weight` in a virtual_server: its real servers' default
     # persistence_granularity set the default persistence_timeout (reported at the end).
     granularity_made_persistent: Node | None = None
     sources: dict[str, Node] = field(default_factory=dict)  # keyword -> its statement
@@ -139,6 +140,14 @@ def sorry_server_lvs_method(ctx: Context, node: Node, draft: VirtualServerDraft)
     draft.sorry_kind = lb_kind(ctx, node, {})
 
 
+def default_weight(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
+    """check_parser.c vs_weight_handler(): 1..IPVS_WEIGHT_LIMIT, the weight of each real
+    server that gives none (check_data.c validate_check_config())."""
+    value = ctx.one(node, int, 1, limits.WEIGHT_MAX)
+    if value is not None:
+        draft.rs_weight = value
+
+
 def real_server_node(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
     """Translated once the whole body is read: the real servers inherit from it."""
     draft.real_nodes.append(node)
@@ -162,6 +171,7 @@ VIRTUAL_SERVER: dict[str, Rule] = {
     "sorry_server": sorry_server,
     "sorry_server_lvs_method": sorry_server_lvs_method,
     **CHECKER_DEFAULTS,
+    "weight": default_weight,
     "real_server": real_server_node,
 }
 
@@ -327,7 +337,7 @@ def virtual_server_body(ctx: Context, node: Node, head: dict[str, Any],
     reals = []
     seen: set[tuple[str, Any]] = set()
     for rs_node in draft.real_nodes:
-        rs = real_server(ctx, rs_node, f, draft.defaults, draft.tun)
+        rs = real_server(ctx, rs_node, f, draft.defaults, draft.tun, draft.rs_weight)
         if rs is None:
             continue
         rs_key = (rs["address"], rs.get("port"))

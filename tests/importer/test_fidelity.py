@@ -423,3 +423,17 @@ def test_notify_fifo_keys(tmp_path: Path):
         "vrrp_notify_fifo": "/run/v.fifo"}
     assert config.vrrp_instances
     assert [n.line for n in result.notes] == [3, 4, 6]
+
+
+def test_real_server_method_is_lvs_method_and_vs_weight_is_their_default(tmp_path: Path):
+    """check_parser.c: a real_server takes `lvs_method` only (`lb_kind` there is "Unknown
+    keyword"); a virtual_server's `weight` is the weight of its real servers that give none
+    (vs_weight_handler(), check_data.c validate_check_config())."""
+    config, result = run(tmp_path, vs("    lb_kind DR\n    weight 4\n"
+                                      "    real_server 192.0.2.2 80 {\n        lb_kind NAT\n"
+                                      "    }\n    real_server 192.0.2.3 80 {\n"
+                                      "        lvs_method TUN\n        weight 2\n    }\n"))
+    first, second = config.virtual_servers[0].real_servers
+    assert (first.lb_kind, first.weight) == (None, 4)
+    assert (second.lb_kind, second.weight) == ("TUN", 2)
+    assert [n.line for n in result.notes] == [6]

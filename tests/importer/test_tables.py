@@ -102,8 +102,8 @@ def test_unknown_scheduler_is_reported(tmp_path: Path):
 
 @pytest.mark.parametrize("kind", limits.LB_KINDS)
 def test_forwarding_methods_in_either_spelling(tmp_path: Path, kind: str):
-    config, _ = imported(tmp_path, f"virtual_server 192.0.2.1 80 {{\n  lvs_method {kind}\n"
-                         f"  real_server 192.0.2.2 80 {{\n    lb_kind {kind}\n  }}\n}}\n")
+    config, _ = imported(tmp_path, f"virtual_server 192.0.2.1 80 {{\n  lb_kind {kind}\n"
+                         f"  real_server 192.0.2.2 80 {{\n    lvs_method {kind}\n  }}\n}}\n")
     vs = config.virtual_servers[0]
     assert vs.lb_kind == kind and vs.real_servers[0].lb_kind == kind
 
