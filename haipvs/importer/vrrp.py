@@ -273,6 +273,7 @@ def vrrp_instance(ctx: Context, node: Node) -> None:
         ctx.changed(draft.sources["state"], "MASTER -> BACKUP: keepalived starts an instance "
                     f"with auth_type AH ({draft.ah_node.where}) as BACKUP, and so does this "
                     "translation (which drops AH)")
+    preempt_rules(ctx, f, draft.sources)
     shared_vips(ctx, f, draft)
     if not f.get("virtual_ipaddress"):
         ctx.skip(node, f"vrrp_instance {name}: every VIP is another instance's; haipvs "
@@ -284,6 +285,25 @@ def vrrp_instance(ctx: Context, node: Node) -> None:
     instance.notes.update(draft.comments)
     instance.above.append(f"vrrp_instance {name} from {node.where}")
     ctx.state.instances.append(Instance(instance, draft.sources))
+
+
+def preempt_rules(ctx: Context, f: dict[str, Any], sources: Mapping[str, Node]) -> None:
+    """vrrp.c vrrp_complete_instance(): nopreempt is cleared at priority 255 ("incompatible
+    with priority 255") and, like preempt_delay, with initial state MASTER ("will not work
+    with initial state MASTER - clearing")."""
+    why = None
+    if f.get("priority") == limits.PRIORITY_MAX and f.get("preempt") is False:
+        why = "nopreempt is incompatible with priority 255"
+    elif f.get("state") == "MASTER" and f.get("preempt") is False:
+        why = "nopreempt does not work with initial state MASTER"
+    if why is not None:
+        del f["preempt"]
+        ctx.changed(sources["nopreempt"], f"{why}: keepalived clears it, and so does this "
+                    "translation (the instance preempts)")
+    if f.get("state") == "MASTER" and "preempt_delay" in f:
+        del f["preempt_delay"]
+        ctx.changed(sources["preempt_delay"], "preempt_delay does not work with initial "
+                    "state MASTER: keepalived clears it, and so does this translation")
 
 
 def shared_vips(ctx: Context, f: dict[str, Any], draft: InstanceDraft) -> None:

@@ -437,3 +437,18 @@ def test_real_server_method_is_lvs_method_and_vs_weight_is_their_default(tmp_pat
     assert (first.lb_kind, first.weight) == (None, 4)
     assert (second.lb_kind, second.weight) == ("TUN", 2)
     assert [n.line for n in result.notes] == [6]
+
+
+@pytest.mark.parametrize(("settings", "line"), [
+    ("    state MASTER\n    nopreempt", 5),
+    ("    state MASTER\n    preempt_delay 10", 5),
+    ("    priority 255\n    nopreempt", 5),
+])
+def test_preempt_settings_keepalived_clears(tmp_path: Path, settings: str, line: int):
+    """vrrp.c vrrp_complete_instance(): "nopreempt will not work with initial state MASTER
+    - clearing" (preempt_delay too), and nopreempt "is incompatible with priority 255"."""
+    config, result = run(tmp_path, VIP_INSTANCE.format(
+        body=f"{settings}\n    virtual_ipaddress {{\n        192.0.2.10\n    }}"))
+    instance = config.vrrp_instances[0]
+    assert instance.preempt is True and not instance.preempt_delay
+    assert [(n.line, n.kind) for n in result.notes] == [(line, CHANGED)]
