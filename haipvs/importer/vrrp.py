@@ -258,7 +258,9 @@ def vrrp_instance(ctx: Context, node: Node) -> None:
     if not f.get("virtual_ipaddress"):
         missing.append("virtual_ipaddress")
     if missing:
-        ctx.skip(node, f"vrrp_instance {name} has no {', '.join(missing)}; haipvs needs them")
+        ctx.skip(node, f"vrrp_instance {name} has no {', '.join(missing)}; haipvs needs them"
+                 + ("" if missing != ["virtual_ipaddress"] else " (keepalived runs an "
+                    "instance without VIPs: 'No VIP specified; at least one is sensible')"))
         return
     if f.get("unicast_peers") and "unicast_src_ip" not in f:
         assert draft.unicast_node is not None
