@@ -165,6 +165,12 @@ def finish_instances(ctx: Context) -> None:
         ctx.skip(node, f"names vrrp_instance {sync['vrrp_instance']!r}, which was not "
                  "translated")
         del global_defs.fields["lvs_sync_daemon"]
+    elif sync is not None and "sync_id" not in sync:
+        # vrrp.c: "If no syncid configured, use vrid" (of the named instance).
+        owner = next(i.block for i in state.instances if i.block["name"] == sync["vrrp_instance"])
+        sync["sync_id"] = owner["virtual_router_id"]
+        global_defs.fields.note("lvs_sync_daemon", "sync_id: keepalived's default, the "
+                                "instance's virtual_router_id")
     drop_unknown_references(ctx, "track_script", "vrrp_script", state.scripts)
     drop_unknown_references(ctx, "track_file", "vrrp_track_file", state.track_files)
 

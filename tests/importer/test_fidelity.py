@@ -452,3 +452,11 @@ def test_preempt_settings_keepalived_clears(tmp_path: Path, settings: str, line:
     instance = config.vrrp_instances[0]
     assert instance.preempt is True and not instance.preempt_delay
     assert [(n.line, n.kind) for n in result.notes] == [(line, CHANGED)]
+
+
+def test_sync_daemon_id_defaults_to_the_vrid(tmp_path: Path):
+    """vrrp.c: "If no syncid configured, use vrid"."""
+    _, result = run(tmp_path, "global_defs {\n    lvs_sync_daemon eth0 VI_1\n}\n"
+                    + VIP_INSTANCE.format(body="    virtual_ipaddress {\n        192.0.2.10\n"
+                                          "    }"))
+    assert result.document["global"]["lvs_sync_daemon"]["sync_id"] == 51
