@@ -117,6 +117,7 @@ KEEPALIVED_LB_KIND_KEYWORDS: Final = ("lb_kind", "lvs_method")
 LVS_MAX_TIMEOUT: Final = 31 * 24 * 3600
 # `persistence` without a timeout; keepalived's IPVS_SVC_PERSISTENT_TIMEOUT.
 DEFAULT_PERSISTENCE_TIMEOUT: Final = 360
+PERSISTENCE_ENGINES: Final = ("sip",)  # IPVS persistence engines Linux has (ip_vs_pe_sip)
 DEFAULT_DELAY_LOOP: Final = 60.0  # keepalived KEEPALIVED_DEFAULT_DELAY
 DELAY_LOOP_MIN: Final = 0.01
 DELAY_LOOP_MAX: Final = 86400

@@ -156,6 +156,10 @@ class VirtualServer:
     persistence_granularity: int | None = setting(
         Netmask(), None, "clients in one such network share a real server"
     )
+    # IPVS persistence engine (the kernel's ip_vs_pe_NAME module).
+    persistence_engine: str | None = setting(
+        Choice(limits.PERSISTENCE_ENGINES), None,
+        "IPVS persistence engine (keepalived `persistence_engine`); needs persistence")
     ops: bool = setting(Bool(), False, "one-packet scheduling (UDP only)")
     delay_loop: float = setting(Float(limits.DELAY_LOOP_MIN, limits.DELAY_LOOP_MAX),
                                 limits.DEFAULT_DELAY_LOOP, "seconds between health checks")
@@ -249,6 +253,8 @@ def _check_virtual_server(v: Values) -> None:
             v.error("persistence_granularity", "persistence_granularity needs persistence")
         elif family == 4 and granularity > 32:
             v.error("persistence_granularity", f"/{granularity} is not an IPv4 netmask")
+    if v.ok("persistence_engine") and v["persistence_engine"] is not None and not persistent:
+        v.error("persistence_engine", "persistence_engine needs persistence")
     if v.ok("lb_algo", "sched_flags"):
         for i, flag in enumerate(v["sched_flags"]):
             scheduler = flag.split("-")[0]
@@ -324,7 +330,8 @@ VIRTUAL_SERVER = model_section(
         "`port` is required with `address`, except for persistent services, where a missing "
         "port or 0 means all ports (like ipvsadm).",
         "`persistence: true` without `persistence_timeout` means "
-        f"{DEFAULT_PERSISTENCE_TIMEOUT} s; `persistence_granularity` needs persistence.",
+        f"{DEFAULT_PERSISTENCE_TIMEOUT} s; `persistence_granularity` and "
+        "`persistence_engine` need persistence.",
         "`sched_flags`: `sh-*` only with `sh`, `mh-*` only with `mh`. `ops` only with UDP.",
         "A real (or sorry) server needs a `port` when the virtual server has a non-zero "
         "port; with a fwmark service, NAT real servers need a port.",

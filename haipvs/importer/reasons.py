@@ -61,9 +61,7 @@ WHY = {
     "omega": "haipvs runs no quorum_down / notify_down scripts at shutdown",
     "sorry_server_inhibit": "keepalived then keeps the sorry server in the IPVS table with "
     "weight 0 while it is not needed; haipvs always removes it once the quorum is back",
-    "hashed": "haipvs sets no IPVS hashed flag", "persistence_engine": "the service is "
-    "programmed without a persistence engine (IPVS pe_name, e.g. sip): haipvs' config has no "
-    "such setting, so persistence is by client address only",
+    "hashed": "haipvs sets no IPVS hashed flag",
     "notify_up": "haipvs has no per-real-server notify scripts; read the state dump",
     "notify_down": "haipvs has no per-real-server notify scripts; read the state dump",
     "bind_port": "haipvs checkers use an ephemeral source port",

@@ -38,7 +38,8 @@ MAX_GROUP_EXPANSION = 256
 # mean fallback / port for sh and mh.
 SCHED_FLAG_KEYWORDS = (*limits.SCHED_FLAGS, "flag-1", "flag-2", "flag-3")
 VS_ORDER = ("address", "port", "fwmark", "ip_family", "protocol", "lb_algo", "sched_flags",
-            "lb_kind", "persistence_timeout", "persistence_granularity", "ops",
+            "lb_kind", "persistence_timeout", "persistence_granularity",
+            "persistence_engine", "ops",
             "delay_loop", "inhibit_on_failure", "sorry_server", "quorum", "hysteresis",
             "quorum_up", "quorum_down", "ha_suspend", "real_servers")
 
@@ -161,6 +162,10 @@ VIRTUAL_SERVER: dict[str, Rule] = {
     "persistence_granularity": persistence_granularity,
     "protocol": Choice("protocol", str.upper, limits.PROTOCOLS, "unknown protocol {value!r}"),
     "ops": Flag("ops"),
+    # check_parser.c pengine_handler() takes any name; the kernel then needs ip_vs_pe_NAME.
+    "persistence_engine": Choice("persistence_engine", str, limits.PERSISTENCE_ENGINES,
+                                 "IPVS has no persistence engine {value!r} (Linux has "
+                                 + ", ".join(limits.PERSISTENCE_ENGINES) + ")"),
     **{keyword: sched_flag_keyword for keyword in SCHED_FLAG_KEYWORDS},
     "ip_family": Choice("ip_family", str, {"inet": 4, "inet6": 6}, "unknown family {value!r}"),
     "inhibit_on_failure": Flag("inhibit_on_failure"),
@@ -346,6 +351,11 @@ def virtual_server_body(ctx: Context, node: Node, head: dict[str, Any],
             continue
         seen.add(rs_key)
         reals.append(rs)
+    if "persistence_engine" in f and "persistence_timeout" not in f:
+        # keepalived hands it to IPVS, which consults it only for persistent services.
+        ctx.skip(draft.sources["persistence_engine"], "no effect without persistence "
+                 "(IPVS uses the engine only for persistent services); haipvs needs both")
+        del f["persistence_engine"]
     if not reals:
         # check_data.c validate_check_config(): "has no real servers - ignoring".
         ctx.skip(node, "no real server is left: keepalived ignores such a virtual server "

@@ -94,6 +94,7 @@ def _service(vs: VirtualServer) -> Service:
         flags=flags,
         persistence_timeout=vs.persistence_timeout,
         netmask=vs.persistence_granularity if vs.persistence_timeout is not None else None,
+        pe_name=vs.persistence_engine,
     )
 
 

@@ -323,7 +323,8 @@ def test_virtual_server_without_real_servers_is_dropped(tmp_path: Path):
 
 @pytest.mark.parametrize(("keyword", "words"), [
     ("sorry_server_inhibit", "weight 0"),
-    ("persistence_engine sip", "persistence engine"),
+    ("persistence_engine sip", "without persistence"),
+    ("persistence_engine h323", "no persistence engine 'h323'"),
 ])
 def test_sorry_server_inhibit_and_persistence_engine_notes(tmp_path: Path, keyword: str,
                                                            words: str):
@@ -460,3 +461,24 @@ def test_sync_daemon_id_defaults_to_the_vrid(tmp_path: Path):
                     + VIP_INSTANCE.format(body="    virtual_ipaddress {\n        192.0.2.10\n"
                                           "    }"))
     assert result.document["global"]["lvs_sync_daemon"]["sync_id"] == 51
+
+
+def test_persistence_engine_is_translated(tmp_path: Path):
+    """check_parser.c pengine_handler(): the IPVS pe_name of the service."""
+    config, result = run(tmp_path, vs("    persistence_timeout 60\n    persistence_engine sip\n"
+                                      "    real_server 192.0.2.2 80 {\n    }\n"))
+    assert config.virtual_servers[0].persistence_engine == "sip"
+    assert not result.notes
+
+
+def test_persistence_engine_reaches_the_ipvs_service():
+    """haipvs/ipvs/desired.py hands it to IPVS as the service's pe_name (as keepalived's
+    ipvswrapper.c does)."""
+    from haipvs.ipvs.desired import desired_table
+
+    config = load_config_text(
+        "virtual_servers:\n  - address: 192.0.2.1\n    port: 5060\n    protocol: UDP\n"
+        "    persistence_timeout: 60\n    persistence_engine: sip\n"
+        "    real_servers: [{address: 192.0.2.2, port: 5060}]\n", "lvs.yaml")
+    (service,) = desired_table(config)
+    assert service.pe_name == "sip"
