@@ -20,7 +20,7 @@ over must not have to program its table first. Only the sync daemon's role follo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from haipvs.config.model import Config, SyncGroup, VirtualServer
 from haipvs.events import (
@@ -46,7 +46,8 @@ from haipvs.vrrp.messages import State
 @dataclass(frozen=True)
 class Start:
     """The daemon starts, before the health checkers: every instance is INIT, so the checks
-    of ha_suspend services start suspended."""
+    of ha_suspend services start suspended; every service gets its starting quorum from the
+    start health of its servers (Health), as keepalived's init_services does at once."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ class RefreshIpvs:
 @dataclass(frozen=True)
 class ConfigChanged:
     """A reload: the new config is in force from now on. `removed` instances are forgotten,
-    `added` ones start in INIT (an identity change is both). Outputs nothing: the daemon
+    `added` ones start in INIT (an identity change is both). Outputs only an RS DOWN event for
+    each live real server the reload removes (as keepalived's clear_diff_rs); the daemon
     updates the checkers next, whose changes arrive as HealthChanged, then sends
     ConfigApplied."""
 
@@ -133,28 +135,53 @@ class DesiredIpvs:
 Output = Emit | RunNotify | SuspendChecks | ResumeChecks | Log | StatusChanged | DesiredIpvs
 
 
+# A real server with an alpha checker before that check's first success.
+ALPHA_DOWN = RealServerHealth(False, None, "alpha: not checked yet")
+
+ServerKey = tuple[ServiceKey, DestKey]
+
+
+def _servers(config: Config) -> dict[ServerKey, RealServerHealth]:
+    """Every configured real server and its health before any check result: down with an
+    alpha checker, up otherwise (keepalived/check/ipwrapper.c init_service_rs adds a server
+    alive unless it has a failed checker, and an alpha checker starts failed)."""
+    return {(desired.service_key(vs), desired.dest_key(rs)):
+            ALPHA_DOWN if any(c.alpha for c in rs.checkers) else UP
+            for vs in config.virtual_servers for rs in vs.real_servers}
+
+
 class Health:
     """Real-server health as the checkers last reported it (the IPVS HealthView the desired
-    table reads). A server never reported is up: with no checker, or before its first
-    result, keepalived counts it in. The health engine reports every change of a server's
-    up/down or weight, including the initial "down" of an alpha check; servers a reload
-    removes it drops without a report, so ConfigChanged forgets them here. Keeping the copy
-    makes the table a function of the director's inputs alone."""
+    table reads). A server never reported has its start health from the config (above), so
+    the first quorum and table already see every alpha server down, not one at a time as
+    the engine reports them. Servers a reload removes the engine drops without a report, so
+    ConfigChanged forgets them here. Keeping the copy makes the table a function of the
+    director's inputs alone."""
 
-    def __init__(self) -> None:
-        self._states: dict[tuple[ServiceKey, DestKey], RealServerHealth] = {}
+    def __init__(self, config: Config | None = None) -> None:
+        self._states: dict[ServerKey, RealServerHealth] = {}
+        self._start: dict[ServerKey, RealServerHealth] = (
+            {} if config is None else _servers(config))
 
     def health(self, service: ServiceKey, dest: DestKey) -> RealServerHealth:
-        return self._states.get((service, dest), UP)
+        key = (service, dest)
+        reported = self._states.get(key)
+        return reported if reported is not None else self._start.get(key, UP)
 
     def set(self, service: ServiceKey, dest: DestKey, health: RealServerHealth) -> None:
         self._states[(service, dest)] = health
 
-    def keep_only(self, config: Config) -> None:
-        """Forget servers the config no longer has (the checkers drop them silently)."""
-        wanted = {(desired.service_key(vs), desired.dest_key(rs))
-                  for vs in config.virtual_servers for rs in vs.real_servers}
-        self._states = {key: value for key, value in self._states.items() if key in wanted}
+    def keep_only(self, config: Config) -> list[ServerKey]:
+        """Take the new config: forget servers it no longer has (the checkers drop them
+        silently) and return those of them that were up; kept servers keep their health,
+        added ones start with their start health (keepalived check_new_rs_state: an added
+        server with an alpha checker starts down)."""
+        start = _servers(config)
+        gone = [key for key in self._start if key not in start and self.health(*key).up]
+        kept = {key: self.health(*key) for key in self._start if key in start}
+        self._states = {key: value for key, value in self._states.items() if key in start}
+        self._start = {**start, **kept}
+        return gone
 
 
 def virtual_service(key: ServiceKey) -> VirtualService:
@@ -169,7 +196,7 @@ class Director:
         self.instance_states: dict[str, State] = {
             i.name: State.INIT for i in config.vrrp_instances}
         self.group_states: dict[str, State] = {}
-        self.health = Health()
+        self.health = Health(config)
         self.quorum = QuorumTracker()
         self.ha_suspended: frozenset[ServiceKey] = frozenset()
 
@@ -178,6 +205,7 @@ class Director:
         match event:
             case Start():
                 self._ha_suspend(out)
+                self._quorum(now, out)
             case VrrpTransition():
                 self._transition(now, event, out)
             case HealthChanged(service, dest, health):
@@ -192,7 +220,7 @@ class Director:
             case RefreshIpvs():
                 self._ipvs(now, out)
             case ConfigChanged(config, removed, added):
-                self._reconfigure(config, removed, added)
+                self._reconfigure(now, config, removed, added, out)
             case ConfigApplied():
                 self._ha_suspend(out)
                 self._groups(now, out)
@@ -268,19 +296,27 @@ class Director:
 
     def _ipvs(self, now: float, out: list[Output]) -> None:
         """Quorum first (its events and scripts), then the table it shapes."""
+        self._quorum(now, out)
         config = self.config
-        changes = self.quorum.update(
-            desired.quorum_input(vs, self.health) for vs in config.virtual_servers)
-        if changes:
-            by_key = {desired.service_key(vs): vs for vs in config.virtual_servers}
-            for change in changes:
-                self._quorum_changed(now, by_key[change.service], change, out)
         out.append(DesiredIpvs(
             table=desired.desired_table(config, self.health, self.quorum.states),
             timeouts=desired.desired_timeouts(config),
             sync_daemons=desired.desired_sync_daemons(config, self.instance_states),
             owned=frozenset(desired.owned_keys([config])),
         ))
+
+    def _quorum(self, now: float, out: list[Output]) -> None:
+        """Every service's quorum from the current health; a service seen for the first time
+        (at Start, or added by a reload) gets its starting state (haipvs.policy.quorum)."""
+        config = self.config
+        changes = self.quorum.update(
+            replace(desired.quorum_input(vs, self.health),
+                    sorry_server=vs.sorry_server is not None)
+            for vs in config.virtual_servers)
+        if changes:
+            by_key = {desired.service_key(vs): vs for vs in config.virtual_servers}
+            for change in changes:
+                self._quorum_changed(now, by_key[change.service], change, out)
 
     def _quorum_changed(self, now: float, vs: VirtualServer, change: QuorumChange,
                         out: list[Output]) -> None:
@@ -296,8 +332,8 @@ class Director:
         if (run := quorum_notify(script, vs.quorum, vs.hysteresis, event)) is not None:
             out.append(run)
 
-    def _reconfigure(self, config: Config, removed: tuple[str, ...],
-                     added: tuple[str, ...]) -> None:
+    def _reconfigure(self, now: float, config: Config, removed: tuple[str, ...],
+                     added: tuple[str, ...], out: list[Output]) -> None:
         self.config = config
         for name in removed:
             self.instance_states.pop(name, None)
@@ -305,4 +341,11 @@ class Director:
             self.instance_states.setdefault(name, State.INIT)
         groups = {g.name for g in config.vrrp_sync_groups}
         self.group_states = {k: v for k, v in self.group_states.items() if k in groups}
-        self.health.keep_only(config)
+        # keepalived/check/ipwrapper.c clear_diff_services -> clear_diff_rs (a server gone
+        # from a kept service) and clear_service_vs (a removed service) -> clear_service_rs:
+        # each removed server that was alive is notified DOWN (RS line, its notify_down).
+        for service, dest in self.health.keep_only(config):
+            out.append(Emit(RealServerChange(
+                service=str(service), real_server=str(dest), up=False, weight=None,
+                reason="removed by reload", at=now, virtual=virtual_service(service),
+                rs_address=dest.address, rs_port=dest.port, up_changed=True)))

@@ -3,8 +3,14 @@ keepalived/check/ipwrapper.c update_quorum_state, and check_data.c for the setti
 
 A service "has quorum" while the total weight of its live real servers is high enough. With
 hysteresis H the quorum is lost when that weight drops below `quorum - H` (or to nothing at
-all) and regained once it reaches `quorum + H`; in between the previous state holds. The
-starting state is up only when the weight reaches `quorum + H` (keepalived's start-up rule).
+all) and regained once it reaches `quorum + H`; in between the previous state holds.
+
+At start (and for a service a reload adds) keepalived counts every service as down
+(check_data.c set_quorum_states runs before any real server is alive), then
+ipwrapper.c init_service_vs -> update_quorum_state(vs, init=true) reports "Gained quorum"
+(VS UP line, quorum_up) for one whose weight reaches `quorum + H`, and "Starting with quorum
+down" (VS DOWN line, quorum_down) only for one without it that has a sorry server; one
+without quorum and without a sorry server is told nothing.
 Pure state, no I/O: the director policy (haipvs/policy/director.py) feeds it live weights and
 acts on the changes it reports.
 """
@@ -35,12 +41,13 @@ class QuorumInput:
     weight: int
     quorum: int = 1
     hysteresis: int = 0
+    sorry_server: bool = False  # a service starting without quorum is told only if True
 
 
 @dataclass(frozen=True)
 class QuorumChange:
-    """A service gained or lost its quorum. `initial` marks the first state of a service that
-    starts without quorum (keepalived runs quorum_down then too)."""
+    """A service gained or lost its quorum. `initial` marks the first state of a service (at
+    start or added by a reload): up, or down with a sorry server (see the module doc)."""
 
     service: Hashable
     up: bool
@@ -67,8 +74,8 @@ class QuorumTracker:
             previous = self._up.get(item.service)
             if previous is None:
                 up = initial_quorum(item.weight, item.quorum, item.hysteresis)
-                if not up:
-                    changes.append(QuorumChange(item.service, False, item.weight, initial=True))
+                if up or item.sorry_server:
+                    changes.append(QuorumChange(item.service, up, item.weight, initial=True))
             else:
                 up = next_quorum(previous, item.weight, item.quorum, item.hysteresis)
                 if up != previous:

@@ -79,7 +79,7 @@ def test_hysteresis_band_holds_the_previous_state():
         changes = tracker.update([QuorumInput("svc", weight, quorum=4, hysteresis=1)])
         seen.append((weight, tracker.states["svc"], [(c.up, c.weight) for c in changes]))
     assert seen == [
-        (6, True, []),
+        (6, True, [(True, 6)]),  # the starting state: up (ipwrapper.c update_quorum_state)
         (4, True, []),
         (3, True, []),
         (5, True, []),
@@ -94,7 +94,7 @@ def test_hysteresis_band_holds_the_previous_state():
 def test_start_needs_quorum_plus_hysteresis_and_reports_a_down_start():
     tracker = QuorumTracker()
     changes = tracker.update([QuorumInput("a", 4, 4, 1), QuorumInput("b", 5, 4, 1)])
-    assert changes == [QuorumChange("a", False, 4, initial=True)]
+    assert changes == [QuorumChange("b", True, 5, initial=True)]  # "a": no sorry server
     assert dict(tracker.states) == {"a": False, "b": True}
 
 
@@ -104,7 +104,7 @@ def test_services_dropped_from_the_input_are_forgotten():
     assert tracker.update([QuorumInput("b", 1)]) == []
     assert dict(tracker.states) == {"b": True}
     # Back again: a fresh start, reported as such.
-    assert tracker.update([QuorumInput("a", 0), QuorumInput("b", 1)]) == [
+    assert tracker.update([QuorumInput("a", 0, sorry_server=True), QuorumInput("b", 1)]) == [
         QuorumChange("a", False, 0, initial=True)]
 
 

@@ -108,6 +108,10 @@ async def test_quorum_and_ha_suspend_in_the_daemon(tmp_path, nursery):
     policy = daemon.director
     assert paused(daemon) == {True} and policy.ha_suspended == {key}
     assert policy.quorum.states == {key: True}  # 3 live >= quorum 2 + hysteresis 1
+    # keepalived/check/ipwrapper.c init_service_vs -> update_quorum_state(init): a service
+    # starting with its quorum is "Gained quorum": a VS UP event and quorum_up.
+    assert quorum_events(daemon) == [(True, 3)]
+    await wait_for(lambda: log_lines(log) == [f"up 3 {key}"], "quorum_up script at start")
     assert desired(daemon) == list(SERVERS) and probes.calls.total() == 0
 
     transition(daemon, State.INIT, State.MASTER)
@@ -121,13 +125,13 @@ async def test_quorum_and_ha_suspend_in_the_daemon(tmp_path, nursery):
     # Two of three down: 1 live is still >= quorum - hysteresis = 1, quorum holds.
     probes.failing = {SERVERS[0], SERVERS[1]}
     await wait_for(health_settled(SERVERS[0], SERVERS[1]), "two servers down")
-    assert policy.quorum.states == {key: True} and quorum_events(daemon) == []
+    assert policy.quorum.states == {key: True} and quorum_events(daemon) == [(True, 3)]
     assert desired(daemon) == [SERVERS[2]]
 
     probes.failing = set(SERVERS)
-    await wait_for(lambda: quorum_events(daemon) == [(False, 0)], "quorum lost")
+    await wait_for(lambda: quorum_events(daemon) == [(True, 3), (False, 0)], "quorum lost")
     assert desired(daemon) == ["198.51.100.99"]
-    await wait_for(lambda: log_lines(log) == ["down 0"], "quorum_down script")
+    await wait_for(lambda: log_lines(log) == [f"up 3 {key}", "down 0"], "quorum_down script")
 
     # Regaining needs quorum + hysteresis = 3: two live servers are not enough.
     probes.failing = {SERVERS[0]}
@@ -135,9 +139,11 @@ async def test_quorum_and_ha_suspend_in_the_daemon(tmp_path, nursery):
     assert policy.quorum.states == {key: False} and desired(daemon) == ["198.51.100.99"]
 
     probes.failing = set()
-    await wait_for(lambda: quorum_events(daemon) == [(False, 0), (True, 3)], "quorum regained")
+    await wait_for(lambda: quorum_events(daemon) == [(True, 3), (False, 0), (True, 3)],
+                    "quorum regained")
     assert desired(daemon) == list(SERVERS)
-    await wait_for(lambda: log_lines(log) == ["down 0", f"up 3 {key}"], "quorum_up script")
+    await wait_for(lambda: log_lines(log) == [f"up 3 {key}", "down 0", f"up 3 {key}"],
+                    "quorum_up script")
 
     transition(daemon, State.MASTER, State.BACKUP)
     await wait_for(lambda: paused(daemon) == {True}, "checks paused on BACKUP")
@@ -145,5 +151,6 @@ async def test_quorum_and_ha_suspend_in_the_daemon(tmp_path, nursery):
     # Health keeps its last state while suspended: the table does not change.
     assert desired(daemon) == list(SERVERS)
     event = next(e for e in daemon.recent_events if e["kind"] == "quorum")
+    assert event["initial"] is True
     assert json.loads(json.dumps(event, default=str))["service"] == str(key)
     nursery.cancel_scope.cancel()

@@ -10,7 +10,7 @@ from haipvs.config.model import Config
 from haipvs.events import VrrpTransition
 from haipvs.ipvs.desired import RealServerHealth
 from haipvs.ipvs.model import DestKey, ServiceKey
-from haipvs.policy.director import Director, Emit, HealthChanged, Output
+from haipvs.policy.director import Director, Emit, HealthChanged, Output, Start
 from haipvs.vrrp.messages import State
 
 T = TypeVar("T")
@@ -23,8 +23,13 @@ def config(text: str) -> Config:
     return load_config_text(text, "director-test.yaml")
 
 
-def director(text: str) -> Director:
-    return Director(config(text))
+def director(text: str, *, started: bool = True) -> Director:
+    """A director from YAML; `started` (the default) has handled Start, as the daemon's
+    does before any health or VRRP input (its outputs, the starting quorum, are dropped)."""
+    policy = Director(config(text))
+    if started:
+        policy.handle(0.0, Start())
+    return policy
 
 
 def transition(name: str, old: State, new: State, *, at: float = 100.0,

@@ -103,3 +103,41 @@ def test_health_of_a_service_outside_the_config_changes_no_configured_service():
     other = ServiceKey.inet("UDP", "192.0.2.100", 53)
     out = policy.handle(0.0, health(RS[0], False, service=other))
     assert table(out) == {RS[0]: 2, RS[1]: 1, RS[2]: 1}
+
+
+def rs_down_events(out) -> list[tuple[str, str, bool, bool]]:
+    return [(e.service, e.real_server, e.up, e.up_changed) for e in events(out)
+            if isinstance(e, RealServerChange)]
+
+
+def test_check_clear_diff_rs_tells_each_live_real_server_a_reload_removes_down():
+    """keepalived/check/ipwrapper.c clear_diff_services -> clear_diff_rs -> clear_service_rs:
+    a real server gone from a kept service is removed from IPVS and, if it was alive,
+    notified DOWN (do_rs_notifies: its RS line). One already down is told nothing."""
+    policy = director(CONFIG)
+    out = policy.handle(1.0, ConfigChanged(config(SMALLER)))
+    assert kinds(out) == ["Emit:realserver"]
+    assert rs_down_events(out) == [(str(WEB_KEY), "198.51.100.12:8080", False, True)]
+    (event,) = events(out)
+    assert (event.at, event.reason, event.rs_address, event.rs_port) == (
+        1.0, "removed by reload", RS[2], 8080)
+
+    policy = director(CONFIG)
+    policy.handle(0.0, health(RS[2], False))
+    assert policy.handle(1.0, ConfigChanged(config(SMALLER))) == []
+
+
+def test_check_clear_service_vs_tells_the_live_real_servers_of_a_removed_service_down():
+    """ipwrapper.c clear_diff_services -> clear_service_vs(vs, false) -> clear_service_rs
+    for every real server of a service the reload removes (LVS_NO_FLUSH, the default)."""
+    policy = director(CONFIG)
+    policy.handle(0.0, health(RS[1], False))
+    gone = CONFIG.replace("    port: 80\n", "    port: 8000\n", 1)
+    out = policy.handle(1.0, ConfigChanged(config(gone)))
+    assert rs_down_events(out) == [(str(WEB_KEY), f"{address}:8080", False, True)
+                                   for address in (RS[0], RS[2])]
+    # The new service starts as at start: its own quorum, then the table.
+    out = policy.handle(1.0, ConfigApplied())
+    (quorum,) = [e for e in events(out) if e.kind == "quorum"]
+    assert (quorum.service, quorum.up, quorum.initial) == (
+        "TCP 192.0.2.100:8000", True, True)

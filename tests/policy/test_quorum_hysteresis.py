@@ -5,7 +5,7 @@ what the director does on a change (event, log line, quorum_up/quorum_down scrip
 from __future__ import annotations
 
 from haipvs.events import QuorumEvent, VirtualService
-from haipvs.policy.director import DesiredIpvs, Log, RefreshIpvs
+from haipvs.policy.director import DesiredIpvs, Log, RefreshIpvs, Start
 from haipvs.policy.notify_scripts import RunNotify
 from haipvs.policy.quorum import (
     QuorumChange,
@@ -40,10 +40,12 @@ def test_check_quorum_is_lost_without_any_live_weight():
     assert next_quorum(True, 0, 1, 1) is False
 
 
-def test_check_quorum_tracker_reports_changes_and_an_initial_loss():
+def test_check_quorum_tracker_reports_changes_and_a_start_with_quorum():
     tracker = QuorumTracker()
+    # ipwrapper.c update_quorum_state(vs, init=true): "a" starts with its quorum (told UP);
+    # "b" starts without it and has no sorry server (told nothing).
     assert tracker.update([QuorumInput("a", 5, QUORUM, H), QuorumInput("b", 0, QUORUM, H)]) == [
-        QuorumChange("b", False, 0, initial=True)]
+        QuorumChange("a", True, 5, initial=True)]
     assert tracker.update([QuorumInput("a", 3, QUORUM, H), QuorumInput("b", 4, QUORUM, H)]) == []
     assert tracker.update([QuorumInput("a", 2, QUORUM, H), QuorumInput("b", 5, QUORUM, H)]) == [
         QuorumChange("a", False, 2), QuorumChange("b", True, 5)]
@@ -111,12 +113,43 @@ def test_check_quorum_regained_only_at_quorum_plus_h_runs_quorum_up():
     assert destinations(out) == list(RS)
 
 
-def test_check_quorum_start_without_quorum_reports_an_initial_loss():
-    policy = director(QUORUM_CONFIG)
-    # The checkers start (alpha: down): the first look at the service finds 2 < 2 + 1.
-    out = policy.handle(0.0, health(RS[0], False))
-    (event,) = [e for e in events(out) if isinstance(e, QuorumEvent)]
-    assert (event.initial, event.up, event.weight) == (True, False, 2)
+def quorum_events(out) -> list[tuple[bool, bool, int]]:
+    return [(e.initial, e.up, e.weight) for e in events(out) if isinstance(e, QuorumEvent)]
+
+
+ALPHA = QUORUM_CONFIG.replace("198.51.100.10, port: 8080}",
+                              "198.51.100.10, port: 8080, tcp_check: {alpha: true}}")
+
+
+def test_check_init_services_start_with_quorum_is_gained_quorum():
+    """keepalived/check/check_data.c set_quorum_states counts every service down before any
+    real server is alive; ipwrapper.c init_service_vs -> update_quorum_state(vs, init=true)
+    then finds 3 >= 2 + 1: "Gained quorum", a VS UP line and quorum_up, at start."""
+    policy = director(QUORUM_CONFIG, started=False)
+    out = policy.handle(0.0, Start())
+    assert quorum_events(out) == [(True, True, 3)]
+    (run,) = of_type(out, RunNotify)
+    assert run.scripts == (("/bin/up", "web"),) and run.env["HAIPVS_STATE"] == "UP"
+    assert quorum_events(policy.handle(1.0, RefreshIpvs())) == []  # told once
+
+
+def test_check_init_services_start_without_quorum_is_told_only_with_a_sorry_server():
+    """ipwrapper.c update_quorum_state(vs, init=true): "Starting with quorum down" (VS DOWN,
+    quorum_down) only when the service has a sorry server to add; without one, nothing.
+    An alpha checker starts failed (init_service_rs adds its server not alive), known from
+    the config at Start, not one server at a time as the checkers report it."""
+    policy = director(ALPHA, started=False)
+    out = policy.handle(0.0, Start())
+    assert quorum_events(out) == [(True, False, 2)]
     assert of_type(out, RunNotify)[0].env["HAIPVS_STATE"] == "DOWN"
-    out = policy.handle(0.0, health(RS[1], False))
-    assert [e for e in events(out) if isinstance(e, QuorumEvent)] == []
+    # The engine's own report of the alpha server's start "down" changes nothing.
+    out = policy.handle(0.1, health(RS[0], False))
+    assert quorum_events(out) == [] and events(out)[0].up_changed is False
+
+    no_sorry = ALPHA.replace("    sorry_server: {address: 198.51.100.99, port: 8080}\n", "")
+    policy = director(no_sorry, started=False)
+    out = policy.handle(0.0, Start())
+    assert quorum_events(out) == [] and of_type(out, RunNotify) == []
+    assert policy.quorum.states == {WEB_KEY: False}
+    out = policy.handle(2.0, health(RS[0], True))  # its first success: 3 >= 2 + 1
+    assert quorum_events(out) == [(False, True, 3)]
