@@ -145,10 +145,14 @@ class Daemon:
         rtnl.start()
         runtime = VrrpRuntime(bindings_from_config(self.config), rtnl, self._event_from_vrrp_thread)
         self.runtime = runtime
+        # Track files are read before the instances start: one faulty at start puts its
+        # instance straight into FAULT, as keepalived (haipvs/trackers.py).
+        self.trackers = Trackers(self.config, runtime.set_tracker)
         exit_code = 1
         try:
             try:
                 self.configure_outputs(self.config)
+                self.trackers.read_files(runtime.preset_tracker)
                 await trio.to_thread.run_sync(runtime.start)
             except Exception as exc:
                 log.error("vrrp_start_failed", error=_describe(exc))
@@ -167,7 +171,6 @@ class Daemon:
                 await signals_ready.wait()
                 await nursery.start(self.notify_runner.run)
                 nursery.start_soon(self.consume_events)
-                self.trackers = Trackers(self.config, runtime.set_tracker)
                 await nursery.start(self.trackers.run)
                 # Every instance starts in INIT: ha_suspend services start suspended.
                 self.feed(director.Start())

@@ -8,6 +8,13 @@ This module runs the scripts and reads the files; the rules are haipvs.policy.pr
 rule track_interface shares), `file_weighted` for a file's value x weight. A file is an
 integer (missing, empty or unreadable = 0). Until a tracker has its first result it
 contributes nothing.
+
+At start the track files are read once, synchronously, before the VRRP instances start
+(`Trackers.read_files`), so an instance whose file is faulty starts in FAULT with no BACKUP
+first: keepalived reads them while it loads the config (vrrp_track.c
+initialise_track_file_state, before vrrp_scheduler.c vrrp_init_state). A track_script has no
+result before its first run; keepalived gives it none either (vrrp_scheduler.c
+vrrp_init_script: one success is enough, and without `init_fail` it changes nothing before).
 """
 
 from __future__ import annotations
@@ -166,6 +173,19 @@ class Trackers:
         self.scripts: dict[str, ScriptTracker] = {}
         self.files: dict[str, FileTracker] = {}
         self._nursery: trio.Nursery | None = None
+        self._read_at_start: dict[str, int] = {}  # read_files' values, for the trackers
+
+    def read_files(self, publish: Publish) -> None:
+        """Read every track file now (blocking; before the trackers run) and hand each
+        using instance its contribution through `publish` (VrrpRuntime.preset_tracker)."""
+        specs = {f.name: f for f in self._config.vrrp_track_files}
+        users = _users(self._config, "track_file", specs)
+        for name, spec in specs.items():
+            tracker = FileTracker(spec)
+            tracker.value = self._read_at_start[name] = read_track_file(spec.file)
+            tracker.users = users[name]
+            tracker.publish(publish)
+            log.info("track_file_read", file=spec.file, value=tracker.value)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -197,6 +217,8 @@ class Trackers:
             tracker = running.get(name)
             if tracker is None:
                 tracker = running[name] = factory(spec)
+                if isinstance(tracker, FileTracker) and name in self._read_at_start:
+                    tracker.value = self._read_at_start.pop(name)  # a change is still told
                 self._nursery.start_soon(tracker.run, self._publish)
             wanted = users[name]
             for gone in set(tracker.users) - set(wanted):

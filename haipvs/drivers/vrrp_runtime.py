@@ -86,6 +86,7 @@ class VrrpRuntime:
         self._followups: collections.deque[tuple[str, core.SyncGroupTransition]] = (
             collections.deque()
         )
+        self._preset: dict[str, Changes] = {}  # preset_tracker: applied when each starts
         # time.monotonic() of the last loop tick (comparable across threads, unlike each
         # trio run's own clock); the watchdog pings systemd only while this is fresh.
         self.heartbeat = 0.0
@@ -137,6 +138,13 @@ class VrrpRuntime:
         thread are applied in the order they were made (run_sync_soon is FIFO)."""
         update = SourceUpdate(name, source, Contribution(delta, fault))
         self._loop.run_sync_soon(self._inputs_in.send_nowait, update)
+
+    def preset_tracker(self, name: str, source: Source, *, delta: int = 0,
+                       fault: str | None = None) -> None:
+        """Before start() only (set_tracker's signature): a tracker result known before the
+        instances start (a track file's first read), in force from their first state, as
+        keepalived's vrrp_init_state sees it (a faulty track file starts FAULT)."""
+        self._preset.setdefault(name, []).append((source, Contribution(delta, fault)))
 
     def reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],
                     remove: list[str]) -> None:
@@ -307,7 +315,7 @@ class VrrpRuntime:
     async def _start_instance(self, instance: Instance, state: addresses.LinkState,
                               tracked: dict[str, addresses.LinkState]) -> None:
         instance.primary = instance.source_address(state)
-        changes = instance.tracked_changes(tracked)
+        changes = instance.tracked_changes(tracked) + self._preset.pop(instance.name, [])
         changes.append((LINK, instance.link_contribution(state)))
         instance.policy.handle(priority.Update(tuple(changes)))
         instance.started = True

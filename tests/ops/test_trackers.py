@@ -6,7 +6,7 @@ import trio
 
 from haipvs.config import load_config
 from haipvs.config.model import TrackFile, VrrpScript
-from haipvs.policy.priority import NOTHING, Contribution, Kind, Source
+from haipvs.policy.priority import NOTHING, Contribution, Kind, Source, file_weighted
 from haipvs.trackers import FileTracker, ScriptTracker, Trackers, read_track_file
 
 OK = Source(Kind.TRACK_SCRIPT, "ok")
@@ -113,4 +113,43 @@ async def test_trackers_publish_and_follow_reload(tmp_path):
         assert trackers.scripts["ok"] is ok_tracker and "bad" not in trackers.scripts
         assert ("VI_2", OK, 0, None) in published
         assert ("VI_1", BAD, 0, None) in published
+        nursery.cancel_scope.cancel()
+
+
+FILES = """
+vrrp_track_files:
+  - {name: tf, file: FILE, weight: 0}
+  - {name: tw, file: FILE, weight: -2}
+vrrp_instances:
+  - {name: VI_1, interface: eth0, virtual_router_id: 51, virtual_ipaddress: [192.0.2.100/24],
+     track_file: [tf, tw]}
+"""
+TF, TW = Source(Kind.TRACK_FILE, "tf"), Source(Kind.TRACK_FILE, "tw")
+
+
+async def test_initialise_track_file_state_before_the_instances_start(tmp_path):
+    """keepalived/vrrp/vrrp_track.c initialise_track_file_state reads every track file while
+    loading the config, so vrrp_scheduler.c vrrp_init_state starts an instance whose file is
+    faulty in FAULT (no BACKUP first). read_files does that read, blocking, before the
+    trackers run; the running tracker takes the value over and tells only a change."""
+    path = tmp_path / "fault"
+    path.write_text("1\n")
+    config = load(tmp_path, FILES.replace("FILE", str(path)), "f.yaml")
+    preset, published = [], []
+    trackers = Trackers(config, lambda *a, **k: published.append((*a, k)))
+    trackers.read_files(lambda *a, **k: preset.append((*a, k)))
+    faulty = file_weighted("tf", 1, 0)  # weight 0: a non-zero value is a fault
+    assert faulty.fault is not None
+    assert preset == [("VI_1", TF, {"delta": 0, "fault": faulty.fault}),
+                      ("VI_1", TW, {"delta": -2, "fault": None})]
+    assert published == []
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trackers.run)
+        assert trackers.files["tf"].value == 1
+        published.clear()
+        path.write_text("0\n")
+        with trio.fail_after(5):
+            while ("VI_1", TF, {"delta": 0, "fault": None}) not in published:
+                await trio.sleep(0.05)
         nursery.cancel_scope.cancel()
