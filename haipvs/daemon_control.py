@@ -157,6 +157,8 @@ async def apply_config(daemon: Daemon, new: Config) -> None:
         daemon.configure_outputs(new)
     except OSError as exc:
         log.error("reload_outputs_failed", error=str(exc))
+    # Before the runtime stops them: their STOP is told FAULT, as keepalived (director).
+    daemon.feed(director.InstancesRemoving(tuple(plan.remove)))
     await trio.to_thread.run_sync(runtime.reconfigure, list(plan.keep), list(plan.add),
                                   list(plan.remove))
     # From here on no await: the policy, trackers and checkers switch in one step.

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from haipvs.config.model import Config, SyncGroup, VirtualServer
+from haipvs.config.model import Config, SyncGroup, VirtualServer, VrrpInstance
 from haipvs.events import (
     Event,
     GroupTransition,
@@ -79,12 +79,24 @@ class ConfigChanged:
 
 
 @dataclass(frozen=True)
+class InstancesRemoving:
+    """A reload is about to stop these instances (removed, or remove + add for an identity
+    change). Their coming STOP is told as keepalived tells a deleted instance:
+    keepalived/vrrp/vrrp.c clear_diff_vrrp sets it DELETED, which vrrp_notify.c
+    send_instance_notifies turns into FAULT (without notify_deleted): the INSTANCE FAULT
+    line and the instance's FAULT scripts, nothing if it already was in FAULT."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ConfigApplied:
     """The drivers run the new config: re-apply ha_suspend, group states and the table."""
 
 
 # A VrrpTransition (haipvs/events.py) is an input too: an instance changed state.
-Input = Start | VrrpTransition | HealthChanged | RefreshIpvs | ConfigChanged | ConfigApplied
+Input = (Start | VrrpTransition | HealthChanged | RefreshIpvs | InstancesRemoving
+         | ConfigChanged | ConfigApplied)
 
 # ---- outputs --------------------------------------------------------------------------------
 
@@ -199,6 +211,9 @@ class Director:
         self.health = Health(config)
         self.quorum = QuorumTracker()
         self.ha_suspended: frozenset[ServiceKey] = frozenset()
+        # InstancesRemoving: each one's config (its scripts), until its STOP arrives. The
+        # STOP comes from the VRRP thread, before or after ConfigChanged.
+        self.removing: dict[str, VrrpInstance] = {}
 
     def handle(self, now: float, event: Input) -> list[Output]:
         out: list[Output] = []
@@ -206,8 +221,13 @@ class Director:
             case Start():
                 self._ha_suspend(out)
                 self._quorum(now, out)
+            case VrrpTransition(instance=name, new=State.STOP) if name in self.removing:
+                self._removed(event, self.removing.pop(name), out)
             case VrrpTransition():
                 self._transition(now, event, out)
+            case InstancesRemoving(names):
+                self.removing = {i.name: i for i in self.config.vrrp_instances
+                                 if i.name in names}
             case HealthChanged(service, dest, health):
                 was_up = self.health.health(service, dest).up
                 self.health.set(service, dest, health)
@@ -246,6 +266,19 @@ class Director:
         out.append(StatusChanged())
         if self.config.global_settings.lvs_sync_daemon is not None:
             self._ipvs(now, out)
+
+    def _removed(self, event: VrrpTransition, instance: VrrpInstance,
+                 out: list[Output]) -> None:
+        """A removed instance stopped: told FAULT (see InstancesRemoving). Its state, its
+        groups and ha_suspend are the reload's business (ConfigChanged), not this event's:
+        a member leaving must not pull its old group into FAULT."""
+        if event.old == State.FAULT:
+            return
+        fault = replace(event, new=State.FAULT, reason="removed by reload")
+        out.append(Emit(fault))
+        if (run := instance_notify(instance, fault)) is not None:
+            out.append(run)
+        out.append(StatusChanged())
 
     def _groups(self, now: float, out: list[Output]) -> None:
         """A sync group is FAULT when any member is, MASTER/BACKUP/STOP once all members are

@@ -12,6 +12,7 @@ from haipvs.policy.director import (
     ConfigApplied,
     ConfigChanged,
     DesiredIpvs,
+    InstancesRemoving,
     StatusChanged,
 )
 from haipvs.policy.notify_scripts import RunNotify
@@ -169,3 +170,47 @@ def test_transition_of_an_instance_a_reload_removed_runs_no_script():
     out = policy.handle(2.0, transition("VI_2", BACKUP, STOP))
     assert isinstance(events(out)[0], VrrpTransition)
     assert of_type(out, RunNotify) == []
+
+
+ONLY_VI_2 = TWO_IN_A_GROUP.replace("group: [VI_1, VI_2]", "group: [VI_2]")
+ONLY_VI_2 = ONLY_VI_2[:ONLY_VI_2.index("  - name: VI_1")] + ONLY_VI_2[
+    ONLY_VI_2.index("  - name: VI_2"):]
+
+
+def test_vrrp_clear_diff_vrrp_tells_a_removed_instance_fault():
+    """keepalived/vrrp/vrrp.c clear_diff_vrrp sets an instance the reload removed DELETED;
+    vrrp_notify.c send_instance_notifies turns that into FAULT (no notify_deleted): the
+    INSTANCE line says FAULT with its priority, the FAULT scripts run (generic notify with
+    FAULT). Its old group is not pulled into FAULT. The STOP may arrive before or after
+    ConfigChanged (it comes from the VRRP thread)."""
+    for stop_first in (True, False):
+        policy = director(TWO_IN_A_GROUP)
+        policy.handle(0.0, transition("VI_1", INIT, BACKUP))
+        policy.handle(0.0, transition("VI_2", INIT, BACKUP))
+        policy.handle(1.0, transition("VI_1", BACKUP, MASTER, priority=150))
+        assert policy.handle(2.0, InstancesRemoving(("VI_1",))) == []
+        stop = transition("VI_1", MASTER, STOP, priority=150, reason="shutdown", at=2.5)
+        if stop_first:
+            out = policy.handle(3.0, stop)
+            policy.handle(3.0, ConfigChanged(config(ONLY_VI_2), removed=("VI_1",)))
+        else:
+            policy.handle(3.0, ConfigChanged(config(ONLY_VI_2), removed=("VI_1",)))
+            out = policy.handle(3.0, stop)
+        (fault,) = events(out)
+        assert fault == VrrpTransition(instance="VI_1", old=MASTER, new=FAULT,
+                                       reason="removed by reload", priority=150, at=2.5)
+        (run,) = of_type(out, RunNotify)
+        assert run.scripts == (("/bin/n1", "x", "INSTANCE", "VI_1", "FAULT", "150"),)
+        assert policy.group_states == {"G1": BACKUP} and policy.removing == {}
+        assert "VI_1" not in policy.instance_states  # ConfigChanged dropped it
+
+
+def test_vrrp_clear_diff_vrrp_tells_nothing_for_a_removed_instance_in_fault():
+    """clear_diff_vrrp notifies only `vrrp->state != VRRP_STATE_FAULT`; the shutdown STOP of
+    a daemon that is stopping, with no reload, stays STOP."""
+    policy = director(TWO_IN_A_GROUP)
+    policy.handle(0.0, transition("VI_1", INIT, FAULT))
+    policy.handle(1.0, InstancesRemoving(("VI_1",)))
+    assert policy.handle(2.0, transition("VI_1", FAULT, STOP, reason="shutdown")) == []
+    out = policy.handle(3.0, transition("VI_2", BACKUP, STOP, reason="shutdown"))
+    assert [e.new for e in events(out) if isinstance(e, VrrpTransition)] == [STOP]
