@@ -87,13 +87,13 @@ class _Reader:
                 self._skip_block()
                 nodes.append(node)
             elif sub is not None:
-                children = self.level(sub, f"{node.keyword} at {node.where}")
+                children = self.level(sub, f"the {node.keyword} of line {node.line}")
                 nodes.append(Node(node.keyword, node.args, children, node.file, node.line))
             else:
                 self.notes.append(Note(node.file, node.line, node.keyword, (
-                    f"keepalived knows no block {node.keyword!r} in {where}: it ignores the "
-                    f"'{{', reads the lines after it as part of {where}, and the '}}' of "
-                    f"this block ends {where} (lib/parser.c process_stream())")))
+                    f"keepalived knows no such block in {where}: it ignores the '{{', reads "
+                    f"the lines after it as part of {where}, and this block's '}}' ends it "
+                    "(lib/parser.c process_stream())")))
         return nodes
 
     def _skip_block(self) -> None:
@@ -114,10 +114,10 @@ def reshape(node: Node, notes: list[Note]) -> Node:
     if node.children is None or node.keyword not in TOP_LEVEL_BLOCKS:
         return node
     reader = _Reader(_events(node.children), notes)
-    children = reader.level(node.keyword, f"{node.keyword} at {node.where}")
+    children = reader.level(node.keyword, f"the {node.keyword} of line {node.line}")
     lost = reader.rest()
     for item in lost:
         notes.append(Note(item.file, item.line, item.keyword, (
-            f"keepalived reads this at top level, where it means nothing: the {node.keyword} "
-            f"at {node.where} already ended at a misspelt block above")))
+            f"lost: keepalived reads it at top level, the {node.keyword} of line "
+            f"{node.line} having ended at a misspelt block above")))
     return Node(node.keyword, node.args, children, node.file, node.line)
