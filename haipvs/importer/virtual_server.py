@@ -341,10 +341,20 @@ def virtual_server_body(ctx: Context, node: Node, head: dict[str, Any],
         comments["persistence_timeout"] = "keepalived's default for a service without a port"
     reals = []
     seen: set[tuple[str, Any]] = set()
+    family = family_of(f["address"]) if "address" in f else f.get("ip_family")
     for rs_node in draft.real_nodes:
         rs = real_server(ctx, rs_node, f, draft.defaults, draft.tun, draft.rs_weight)
         if rs is None:
             continue
+        if (rs.get("lb_kind") or f.get("lb_kind")) != "TUN":
+            # check_parser.c rs_end_handler(): only TUN may mix families; the first real
+            # server sets a fwmark service's family.
+            if family is None:
+                family = family_of(rs["address"])
+            elif family_of(rs["address"]) != family:
+                ctx.skip(rs_node, f"an IPv{family_of(rs['address'])} real server in an "
+                         f"IPv{family} service: keepalived skips it too (only TUN may mix)")
+                continue
         rs_key = (rs["address"], rs.get("port"))
         if rs_key in seen:
             ctx.skip(rs_node, "this real server is already listed")
@@ -372,7 +382,7 @@ def virtual_server_body(ctx: Context, node: Node, head: dict[str, Any],
     if f.get("ops") and f.get("protocol", limits.DEFAULT_PROTOCOL) != "UDP":
         ctx.skip(draft.sources["ops"], "ops applies only to UDP services")
         del f["ops"]
-    sorry_port(ctx, f, draft.sorry_node, comments)
+    sorry_port(ctx, f, draft.sorry_node, comments, family)
     check_quorum(ctx, f, draft.sources.get("quorum", node))
     check_hysteresis(ctx, f, draft.sources)
     if "fwmark" in f and "ip_family" not in f and reals and all(
@@ -384,8 +394,12 @@ def virtual_server_body(ctx: Context, node: Node, head: dict[str, Any],
     return vs
 
 
+def family_of(address: str) -> int:
+    return 6 if ":" in address else 4
+
+
 def sorry_port(ctx: Context, f: dict[str, Any], node: Node | None,
-               comments: dict[str, str]) -> None:
+               comments: dict[str, str], family: int | None) -> None:
     """The sorry server's port as keepalived programs it (check_data.c
     validate_check_config(), ipvswrapper.c ipvs_cmd()): DR/TUN use the service's port (none
     for a fwmark service); NAT keeps its own, or takes the service's."""
@@ -393,6 +407,13 @@ def sorry_port(ctx: Context, f: dict[str, Any], node: Node | None,
     if sorry is None or node is None:
         return
     kind = sorry.get("lb_kind") or f.get("lb_kind", limits.DEFAULT_LB_KIND)
+    if kind != "TUN" and family not in (None, family_of(sorry["address"])):
+        # check_parser.c vs_end_handler(): "Address family of virtual server and sorry
+        # server ... don't match - skipping sorry server."
+        ctx.skip(node, f"an IPv{family_of(sorry['address'])} sorry server in an IPv{family} "
+                 "service: keepalived skips it too (only TUN may mix)")
+        del f["sorry_server"]
+        return
     port, vs_port = sorry.get("port"), f.get("port")
     if "fwmark" in f:
         if kind != "NAT" and port:

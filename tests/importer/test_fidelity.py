@@ -482,3 +482,25 @@ def test_persistence_engine_reaches_the_ipvs_service():
         "    real_servers: [{address: 192.0.2.2, port: 5060}]\n", "lvs.yaml")
     (service,) = desired_table(config)
     assert service.pe_name == "sip"
+
+
+def test_real_server_of_the_other_family_is_skipped(tmp_path: Path):
+    """check_parser.c rs_end_handler(): "Address family of virtual server and real server
+    ... don't match - skipping real server" (unless it is TUN)."""
+    config, result = run(tmp_path, vs("    real_server 192.0.2.2 80 {\n    }\n"
+                                      "    real_server 2001:db8::2 80 {\n    }\n"
+                                      "    real_server 192.0.2.3 80 {\n"
+                                      "        lvs_method TUN\n    }\n",
+                                      head="2001:db8::1 80"))
+    assert [str(r.address) for r in config.virtual_servers[0].real_servers] == [
+        "2001:db8::2", "192.0.2.3"]
+    assert [n.line for n in result.notes] == [3]
+
+
+def test_sorry_server_of_the_other_family_is_skipped(tmp_path: Path):
+    """check_parser.c vs_end_handler(): "... don't match - skipping sorry server"."""
+    config, result = run(tmp_path, vs("    sorry_server 192.0.2.9 80\n"
+                                      "    real_server 2001:db8::2 80 {\n    }\n",
+                                      head="2001:db8::1 80"))
+    assert config.virtual_servers[0].sorry_server is None
+    assert [n.line for n in result.notes] == [3]
