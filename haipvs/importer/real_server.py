@@ -179,7 +179,8 @@ def real_server(ctx: Context, node: Node, vs: dict[str, Any], vs_defaults: dict[
     values = node.values
     try:
         address = str(ipaddress.ip_address(values[0]))
-        port = int(values[1]) if len(values) > 1 else None
+        # check_data.c alloc_rs(): port 0 is no port ("inet_stosockaddr rejects port 0")
+        port = (int(values[1]) or None) if len(values) > 1 else None
     except (ValueError, IndexError):
         ctx.skip(node, f"bad real server {' '.join(values)!r}")
         return None

@@ -93,6 +93,20 @@ def lb_algo(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
                  f"{limits.DEFAULT_SCHEDULER}")
 
 
+IP_FAMILY = Choice("ip_family", str, {"inet": 4, "inet6": 6}, "unknown family {value!r}")
+
+
+def ip_family(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
+    """check_parser.c ip_family_handler(): a family that conflicts with the service's
+    address is ignored ("conflicts with server family")."""
+    address = draft.fields.get("address")
+    wanted = {"inet": 4, "inet6": 6}.get(node.values[0] if node.values else "")
+    if address and wanted and wanted != (6 if ":" in address else 4):
+        ctx.skip(node, f"conflicts with the address {address}; keepalived ignores it too")
+        return
+    IP_FAMILY(ctx, node, draft)
+
+
 def persistence_granularity(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
     """check_parser.c pgr_handler(): a dotted IPv4 netmask, or an IPv6 prefix length 1..128
     (the family is the service's, else IPv4 when the value has a '.'). It also makes the
@@ -167,7 +181,7 @@ VIRTUAL_SERVER: dict[str, Rule] = {
                                  "IPVS has no persistence engine {value!r} (Linux has "
                                  + ", ".join(limits.PERSISTENCE_ENGINES) + ")"),
     **{keyword: sched_flag_keyword for keyword in SCHED_FLAG_KEYWORDS},
-    "ip_family": Choice("ip_family", str, {"inet": 4, "inet6": 6}, "unknown family {value!r}"),
+    "ip_family": lambda ctx, node, draft: ip_family(ctx, node, draft),
     "inhibit_on_failure": Flag("inhibit_on_failure"),
     "quorum": Value("quorum", int, 1, limits.QUORUM_MAX),
     "hysteresis": Value("hysteresis", int, 0, limits.QUORUM_MAX),
@@ -382,11 +396,13 @@ def virtual_server_body(ctx: Context, node: Node, head: dict[str, Any],
     if f.get("ops") and f.get("protocol", limits.DEFAULT_PROTOCOL) != "UDP":
         ctx.skip(draft.sources["ops"], "ops applies only to UDP services")
         del f["ops"]
-    sorry_port(ctx, f, draft.sorry_node, comments, family)
+    family = sorry_port(ctx, f, draft.sorry_node, comments, family)
     check_quorum(ctx, f, draft.sources.get("quorum", node))
     check_hysteresis(ctx, f, draft.sources)
-    if "fwmark" in f and "ip_family" not in f and reals and all(
-            ":" in r["address"] for r in reals):
+    if "fwmark" in f and "ip_family" not in f and (family or all(
+            ":" in r["address"] for r in reals)) and (family or 6) == 6:
+        # keepalived takes a fwmark service's family from its first non-TUN real server
+        # (rs_end_handler()), else its sorry server (vs_end_handler()).
         f["ip_family"] = 6
         comments["ip_family"] = "from the real servers' addresses"
     vs = Block(ordered(f, VS_ORDER))
@@ -399,21 +415,23 @@ def family_of(address: str) -> int:
 
 
 def sorry_port(ctx: Context, f: dict[str, Any], node: Node | None,
-               comments: dict[str, str], family: int | None) -> None:
+               comments: dict[str, str], family: int | None) -> int | None:
     """The sorry server's port as keepalived programs it (check_data.c
     validate_check_config(), ipvswrapper.c ipvs_cmd()): DR/TUN use the service's port (none
     for a fwmark service); NAT keeps its own, or takes the service's."""
     sorry = f.get("sorry_server")
     if sorry is None or node is None:
-        return
+        return family
     kind = sorry.get("lb_kind") or f.get("lb_kind", limits.DEFAULT_LB_KIND)
-    if kind != "TUN" and family not in (None, family_of(sorry["address"])):
+    if kind != "TUN" and family is None:
+        family = family_of(sorry["address"])
+    if kind != "TUN" and family != family_of(sorry["address"]):
         # check_parser.c vs_end_handler(): "Address family of virtual server and sorry
         # server ... don't match - skipping sorry server."
         ctx.skip(node, f"an IPv{family_of(sorry['address'])} sorry server in an IPv{family} "
                  "service: keepalived skips it too (only TUN may mix)")
         del f["sorry_server"]
-        return
+        return family
     port, vs_port = sorry.get("port"), f.get("port")
     if "fwmark" in f:
         if kind != "NAT" and port:
@@ -423,7 +441,7 @@ def sorry_port(ctx: Context, f: dict[str, Any], node: Node | None,
         elif kind == "NAT" and port is None:
             sorry["port"] = 0
             comments["sorry_server"] = "port 0: IPVS keeps the packet's destination port"
-        return
+        return family
     if port is None and vs_port:
         sorry["port"] = vs_port
         comments["sorry_server"] = "keepalived uses the virtual server's port"
@@ -431,6 +449,7 @@ def sorry_port(ctx: Context, f: dict[str, Any], node: Node | None,
         sorry["port"] = vs_port
         ctx.changed(node, f"port {port} -> {vs_port}: keepalived programs a {kind} sorry "
                     "server with the service's port, as haipvs does")
+    return family
 
 
 def check_quorum(ctx: Context, f: dict[str, Any], node: Node) -> None:
