@@ -6,6 +6,7 @@ keepalived's checker cannot run)."""
 
 import contextlib
 import os
+import signal
 import stat
 import sys
 import time
@@ -319,3 +320,62 @@ def body_pairs(text: str) -> list[str]:
     """Lines two by two (an RS line and its service's VS line)."""
     lines = text.splitlines(keepends=True)
     return ["".join(lines[i:i + 2]) for i in range(0, len(lines), 2)]
+
+
+def removal_run(daemon, fifo, reload) -> str:
+    """Both MASTER, a reload removes VI_2 (VI_1 stays MASTER), stop: the lines."""
+    reader = FifoReader(fifo, daemon.describe)
+    try:
+        for name in ("VI_1", "VI_2"):
+            daemon.wait_state("MASTER", 8, name=name)
+        reload()
+        wait_until(lambda: 'INSTANCE "VI_2" FAULT' in reader.read(), 10,
+                   what="VI_2's FAULT line",
+                   describe=lambda: reader.read() + daemon.describe())
+        time.sleep(0.5)  # anything else the reload writes
+        assert daemon.stop() == 0
+        return reader.read()
+    finally:
+        reader.close()
+
+
+def test_an_instance_a_reload_removes_is_written_fault_as_keepalived(lan, ops_node,
+                                                                    keepalived_node, tmp_path):
+    """keepalived/vrrp/vrrp.c clear_diff_vrrp sets a removed instance DELETED, and
+    vrrp_notify.c send_instance_notifies writes that as FAULT with its priority (no
+    notify_deleted). The same reload on keepalived 2.2.7 and on haipvs: the same lines."""
+    k_fifo, h_fifo = tmp_path / "keepalived.fifo", tmp_path / "haipvs.fifo"
+    for fifo in (k_fifo, h_fifo):
+        os.mkfifo(fifo)  # made beforehand: keepalived's reload reopens it, same inode
+
+    keepalived = keepalived_node(lan.add_node("k1"), SYNC_VI_1, SYNC_VI_2, start=False)
+    conf = keepalived.conf_path.read_text()
+    # script_user first: without a keepalived_script user, keepalived 2.2.7 drops the FIFO
+    # on a reload ("Failed to set default user for  fifo (null) - ignoring").
+    conf = conf.replace("global_defs {", "global_defs {\n    script_user root\n"
+                        f"    notify_fifo {k_fifo}", 1)
+    keepalived.conf_path.write_text(conf)
+    begin = conf.index("vrrp_instance VI_2 {")
+    without_vi_2 = conf[:begin] + conf[conf.index("\n}\n", begin) + 3:]
+
+    def keepalived_reload() -> None:
+        keepalived.conf_path.write_text(without_vi_2)
+        keepalived.signal(signal.SIGHUP)
+
+    keepalived.start()
+    expected = removal_run(keepalived, k_fifo, keepalived_reload)
+
+    haipvs = ops_node(lan.add_node("h1"), SYNC_VI_1, SYNC_VI_2,
+                      top={"global": {"notify_fifo": str(h_fifo)}})
+
+    def haipvs_reload() -> None:
+        haipvs.write_config([SYNC_VI_1])
+        haipvs.reload()
+
+    got = removal_run(haipvs, h_fifo, haipvs_reload)
+    spelled = "".join(VRRP_FMT % line for line in [
+        ("INSTANCE", "VI_1", "BACKUP", 100), ("INSTANCE", "VI_2", "BACKUP", 200),
+        ("INSTANCE", "VI_1", "MASTER", 100), ("INSTANCE", "VI_2", "MASTER", 200),
+        ("INSTANCE", "VI_2", "FAULT", 200), ("INSTANCE", "VI_1", "STOP", 100)])
+    assert same_steps(expected) == same_steps(spelled), expected
+    assert same_steps(got) == same_steps(expected), got
