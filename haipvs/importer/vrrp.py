@@ -267,7 +267,9 @@ def vrrp_instance(ctx: Context, node: Node) -> None:
         ctx.skip(draft.unicast_node, "haipvs needs unicast_src_ip with unicast peers "
                  "(keepalived guesses it from the interface); add both by hand")
         del f["unicast_peers"]
+    ipv6_version(ctx, f, draft.sources)
     check_auth_version(ctx, f, draft.sources)
+    owner_defaults(ctx, f, draft)
     if draft.ah_node is not None and f.get("state") == "MASTER":
         # vrrp.c vrrp_complete_instance(): "Initial state master is incompatible with AH
         # authentication - clearing".
@@ -287,6 +289,34 @@ def vrrp_instance(ctx: Context, node: Node) -> None:
     instance.notes.update(draft.comments)
     instance.above.append(f"vrrp_instance {name} from {node.where}")
     ctx.state.instances.append(Instance(instance, draft.sources))
+
+
+def owner_defaults(ctx: Context, f: dict[str, Any], draft: InstanceDraft) -> None:
+    """vrrp.c vrrp_complete_instance(): without a priority, a MASTER is the address owner
+    (VRRP_PRIO_OWNER, 255); without a state, priority 255 starts as MASTER."""
+    if "priority" not in f and f.get("state") == "MASTER":
+        f["priority"] = limits.PRIORITY_MAX
+        draft.comments["priority"] = "keepalived's default for state MASTER"
+        ctx.changed(draft.sources["state"], "MASTER without a priority: keepalived makes it "
+                    f"the address owner, priority {limits.PRIORITY_MAX}, and so does this "
+                    "translation")
+    if "state" not in f and f.get("priority") == limits.PRIORITY_MAX:
+        f["state"] = "MASTER"
+        draft.comments["state"] = "keepalived's default for priority 255"
+
+
+def ipv6_version(ctx: Context, f: dict[str, Any], sources: Mapping[str, Node]) -> None:
+    """keepalived runs an IPv6 instance with an explicit `version 2` as VRRPv2 (vrrp.c
+    changes it only in strict mode); haipvs speaks version 3 on IPv6."""
+    if f.get("version") == 2 and is_ipv6(f):
+        del f["version"]
+        ctx.skip(sources.get("version") or sources["vrrp_version"], "version 2 on IPv6: "
+                 "keepalived would send VRRPv2 adverts over IPv6; haipvs uses version 3")
+
+
+def is_ipv6(f: dict[str, Any]) -> bool:
+    return any(":" in str(v if isinstance(v, str) else v.get("address", ""))
+               for v in f.get("virtual_ipaddress", []))
 
 
 def preempt_rules(ctx: Context, f: dict[str, Any], sources: Mapping[str, Node]) -> None:
@@ -334,9 +364,7 @@ def check_auth_version(ctx: Context, f: dict[str, Any], sources: Mapping[str, No
     VRRPv3 has no authentication (keepalived/vrrp/vrrp_parser.c ignores it too); a VRRPv2
     advert carries whole seconds (RFC 3768 §5.3.7), IPv6 instances being v3 anyway."""
     version = f.get("version", ctx.state.global_defs.version)
-    family_v6 = any(":" in str(v if isinstance(v, str) else v.get("address", ""))
-                    for v in f.get("virtual_ipaddress", []))
-    if family_v6:
+    if is_ipv6(f):
         version = 3  # IPv6 VRRP is version 3 (vrrp.c vrrp_complete_instance())
     if version == 3 and "authentication" in f:
         ctx.skip(sources["authentication"],

@@ -19,7 +19,7 @@ from haipvs.importer.rules import (
     number,
     rules_for,
 )
-from haipvs.importer.vrrp import NOTIFY, check_auth_version
+from haipvs.importer.vrrp import NOTIFY, check_auth_version, is_ipv6
 
 
 def weight(ctx: Context, node: Node, draft: Draft) -> None:
@@ -144,7 +144,9 @@ def finish_instances(ctx: Context) -> None:
                 garp.setdefault(name, value)
             block["garp"] = garp
             block.note("garp", "includes global_defs vrrp_garp_* settings")
-        if global_defs.version is not None and "version" not in block:
+        # vrrp.c vrrp_complete_instance(): global_defs vrrp_version is the default of IPv4
+        # instances only (IPv6 ones are version 3).
+        if global_defs.version is not None and "version" not in block and not is_ipv6(block):
             block["version"] = global_defs.version
             check_auth_version(ctx, block, instance.sources)
     names = {i.block["name"] for i in state.instances}

@@ -338,10 +338,10 @@ def test_ah_master_starts_as_backup(tmp_path: Path):
     """vrrp.c vrrp_complete_instance(): "Initial state master is incompatible with AH
     authentication - clearing"."""
     config, result = run(tmp_path, VIP_INSTANCE.format(body=(
-        "    state MASTER\n    authentication {\n        auth_type AH\n"
+        "    priority 100\n    state MASTER\n    authentication {\n        auth_type AH\n"
         "        auth_pass secret\n    }\n    virtual_ipaddress {\n        192.0.2.10\n    }")))
     assert config.vrrp_instances[0].state == "BACKUP"
-    assert [n.kind for n in notes_at(result, 4)] == [CHANGED]
+    assert [n.kind for n in notes_at(result, 5)] == [CHANGED]
 
 
 def test_nothing_translatable_is_still_a_file_check_accepts(tmp_path: Path):
@@ -441,8 +441,8 @@ def test_real_server_method_is_lvs_method_and_vs_weight_is_their_default(tmp_pat
 
 
 @pytest.mark.parametrize(("settings", "line"), [
-    ("    state MASTER\n    nopreempt", 5),
-    ("    state MASTER\n    preempt_delay 10", 5),
+    ("    state MASTER\n    priority 100\n    nopreempt", 6),
+    ("    state MASTER\n    priority 100\n    preempt_delay 10", 6),
     ("    priority 255\n    nopreempt", 5),
 ])
 def test_preempt_settings_keepalived_clears(tmp_path: Path, settings: str, line: int):
