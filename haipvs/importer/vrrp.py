@@ -262,6 +262,7 @@ def vrrp_instance(ctx: Context, node: Node) -> None:
                  + ("" if missing != ["virtual_ipaddress"] else " (keepalived runs an "
                     "instance without VIPs: 'No VIP specified; at least one is sensible')"))
         return
+    check_source(ctx, f, draft)
     if f.get("unicast_peers") and "unicast_src_ip" not in f:
         assert draft.unicast_node is not None
         ctx.skip(draft.unicast_node, "haipvs needs unicast_src_ip with unicast peers "
@@ -274,9 +275,9 @@ def vrrp_instance(ctx: Context, node: Node) -> None:
         # vrrp.c vrrp_complete_instance(): "Initial state master is incompatible with AH
         # authentication - clearing".
         f["state"] = "BACKUP"
-        ctx.changed(draft.sources["state"], "MASTER -> BACKUP: keepalived starts an instance "
-                    f"with auth_type AH ({draft.ah_node.where}) as BACKUP, and so does this "
-                    "translation (which drops AH)")
+        ctx.changed(draft.sources.get("state", draft.ah_node), "MASTER -> BACKUP: keepalived "
+                    f"starts an instance with auth_type AH ({draft.ah_node.where}) as BACKUP, "
+                    "and so does this translation (which drops AH)")
     preempt_rules(ctx, f, draft.sources)
     shared_vips(ctx, f, draft)
     if not f.get("virtual_ipaddress"):
@@ -289,6 +290,34 @@ def vrrp_instance(ctx: Context, node: Node) -> None:
     instance.notes.update(draft.comments)
     instance.above.append(f"vrrp_instance {name} from {node.where}")
     ctx.state.instances.append(Instance(instance, draft.sources))
+
+
+def check_source(ctx: Context, f: dict[str, Any], draft: InstanceDraft) -> None:
+    """An advert source of the other family, or one of the VIPs, is left out (haipvs
+    refuses both; keepalived would then pick the interface's address), and with it the
+    unicast peers (below), which haipvs cannot use without a source."""
+    family = 6 if is_ipv6(f) else 4
+    peers = f.get("unicast_peers") or []
+    kept = [p for p in peers if (6 if ":" in p else 4) == family]
+    if len(kept) != len(peers):
+        assert draft.unicast_node is not None
+        ctx.skip(draft.unicast_node, "peers of the other family left out: "
+                 + ", ".join(p for p in peers if p not in kept))
+        f["unicast_peers"] = kept
+    source = f.get("unicast_src_ip")
+    if source is None:
+        return
+    node = draft.sources.get("unicast_src_ip") or draft.sources["mcast_src_ip"]
+    vips = {str(ipaddress.ip_interface(v if isinstance(v, str) else v["address"]).ip)
+            for v in f.get("virtual_ipaddress", [])}
+    if (6 if ":" in source else 4) != family:
+        ctx.skip(node, f"an IPv{6 if family == 4 else 4} source for an IPv{family} instance")
+    elif source in vips:
+        ctx.skip(node, "a VIP as the advert source: haipvs needs the director's own address")
+    else:
+        return
+    del f["unicast_src_ip"]
+    draft.comments.pop("unicast_src_ip", None)
 
 
 def owner_defaults(ctx: Context, f: dict[str, Any], draft: InstanceDraft) -> None:

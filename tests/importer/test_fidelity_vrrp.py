@@ -39,3 +39,21 @@ def test_explicit_version_2_on_ipv6_is_reported(tmp_path: Path):
     config, result = run(tmp_path, VIP_INSTANCE.format(body="    version 2\n" + VIPS6))
     assert config.vrrp_instances[0].version == 3
     assert [(n.line, n.kind) for n in result.notes] == [(4, NOT_TRANSLATED)]
+
+
+def test_advert_source_and_peers_of_the_other_family_are_left_out(tmp_path: Path):
+    """haipvs refuses a source or peer of the other family, or a VIP as the source; they
+    are reported, and unicast peers without a source are reported too."""
+    config, result = run(tmp_path, VIP_INSTANCE.format(body=(
+        "    unicast_src_ip 2001:db8::1\n"
+        "    unicast_peer {\n        198.51.100.2\n        2001:db8::2\n    }\n" + VIPS4)))
+    instance = config.vrrp_instances[0]
+    assert instance.unicast_src_ip is None and not instance.unicast_peers
+    assert sorted(n.line for n in result.notes) == [4, 5, 5]
+
+
+def test_a_vip_as_the_advert_source_is_left_out(tmp_path: Path):
+    config, result = run(tmp_path, VIP_INSTANCE.format(body=(
+        "    unicast_src_ip 192.0.2.10\n" + VIPS4)))
+    assert config.vrrp_instances[0].unicast_src_ip is None
+    assert [n.line for n in result.notes] == [4]
