@@ -86,7 +86,8 @@ class RealServerChange:
 
 @dataclass(frozen=True)
 class QuorumEvent:
-    """A virtual server gained or lost quorum (`initial`: it started without)."""
+    """A virtual server gained or lost quorum (`initial`: its starting state, at start or
+    when a reload adds it; haipvs.policy.quorum)."""
 
     kind: ClassVar[str] = "quorum"
     service: str
