@@ -262,6 +262,8 @@ def vrrp_instance(ctx: Context, node: Node) -> None:
                  + ("" if missing != ["virtual_ipaddress"] else " (keepalived runs an "
                     "instance without VIPs: 'No VIP specified; at least one is sensible')"))
         return
+    if duplicate_vrid(ctx, f, node):
+        return
     check_source(ctx, f, draft)
     if f.get("unicast_peers") and "unicast_src_ip" not in f:
         assert draft.unicast_node is not None
@@ -290,6 +292,21 @@ def vrrp_instance(ctx: Context, node: Node) -> None:
     instance.notes.update(draft.comments)
     instance.above.append(f"vrrp_instance {name} from {node.where}")
     ctx.state.instances.append(Instance(instance, draft.sources))
+
+
+def duplicate_vrid(ctx: Context, f: dict[str, Any], node: Node) -> bool:
+    """Two instances with one VRID on one interface and family: keepalived refuses the
+    VRRP configuration for multicast ("duplicate VRID conflict", vrrp.c), and haipvs
+    refuses it in every case; the second is left out."""
+    key = (f["interface"], is_ipv6(f), f["virtual_router_id"])
+    for other in ctx.state.instances:
+        block = other.block
+        if (block["interface"], is_ipv6(block), block["virtual_router_id"]) == key:
+            ctx.skip(node, f"virtual_router_id {key[2]} on {key[0]} is also vrrp_instance "
+                     f"{block['name']}'s: keepalived reports a duplicate VRID conflict; "
+                     "haipvs keeps the first")
+            return True
+    return False
 
 
 def check_source(ctx: Context, f: dict[str, Any], draft: InstanceDraft) -> None:

@@ -57,3 +57,12 @@ def test_a_vip_as_the_advert_source_is_left_out(tmp_path: Path):
         "    unicast_src_ip 192.0.2.10\n" + VIPS4)))
     assert config.vrrp_instances[0].unicast_src_ip is None
     assert [n.line for n in result.notes] == [4]
+
+
+def test_duplicate_vrid_on_one_interface_keeps_the_first(tmp_path: Path):
+    """vrrp.c: "duplicate VRID conflict" (keepalived then refuses the VRRP configuration)."""
+    second = VIP_INSTANCE.replace("VI_1", "VI_2").format(
+        body="    virtual_ipaddress {\n        192.0.2.11\n    }")
+    config, result = run(tmp_path, VIP_INSTANCE.format(body=VIPS4) + second)
+    assert [i.name for i in config.vrrp_instances] == ["VI_1"]
+    assert [n.line for n in result.notes] == [8]
