@@ -159,6 +159,9 @@ async def apply_config(daemon: Daemon, new: Config) -> None:
         log.error("reload_outputs_failed", error=str(exc))
     # Before the runtime stops them: their STOP is told FAULT, as keepalived (director).
     daemon.feed(director.InstancesRemoving(tuple(plan.remove)))
+    if daemon.trackers is not None:  # added instances start with their track files read
+        daemon.trackers.read_files(runtime.preset_tracker, new,
+                                   frozenset(b.name for b in plan.add))
     await trio.to_thread.run_sync(runtime.reconfigure, list(plan.keep), list(plan.add),
                                   list(plan.remove))
     # From here on no await: the policy, trackers and checkers switch in one step.

@@ -175,15 +175,25 @@ class Trackers:
         self._nursery: trio.Nursery | None = None
         self._read_at_start: dict[str, int] = {}  # read_files' values, for the trackers
 
-    def read_files(self, publish: Publish) -> None:
-        """Read every track file now (blocking; before the trackers run) and hand each
-        using instance its contribution through `publish` (VrrpRuntime.preset_tracker)."""
-        specs = {f.name: f for f in self._config.vrrp_track_files}
-        users = _users(self._config, "track_file", specs)
+    def read_files(self, publish: Publish, config: Config | None = None,
+                   instances: frozenset[str] | None = None) -> None:
+        """Read the track files now (blocking) and hand each using instance its
+        contribution through `publish` (VrrpRuntime.preset_tracker): at start for every
+        instance, before the trackers run; on a reload for the `instances` it adds, before
+        they start (keepalived reads them while loading the new config)."""
+        config = config if config is not None else self._config
+        specs = {f.name: f for f in config.vrrp_track_files}
+        users = _users(config, "track_file", specs)
         for name, spec in specs.items():
+            wanted = {i: w for i, w in users[name].items()
+                      if instances is None or i in instances}
+            if not wanted:
+                continue
             tracker = FileTracker(spec)
-            tracker.value = self._read_at_start[name] = read_track_file(spec.file)
-            tracker.users = users[name]
+            tracker.value = read_track_file(spec.file)
+            if name not in self.files:  # a running tracker keeps its own value
+                self._read_at_start[name] = tracker.value
+            tracker.users = wanted
             tracker.publish(publish)
             log.info("track_file_read", file=spec.file, value=tracker.value)
 

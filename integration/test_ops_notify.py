@@ -322,11 +322,11 @@ def body_pairs(text: str) -> list[str]:
     return ["".join(lines[i:i + 2]) for i in range(0, len(lines), 2)]
 
 
-def removal_run(daemon, fifo, reload) -> str:
-    """Both MASTER, a reload removes VI_2 (VI_1 stays MASTER), stop: the lines."""
+def reload_run(daemon, fifo, reload, masters=("VI_1", "VI_2")) -> str:
+    """`masters` MASTER, a reload that ends with VI_2's FAULT line, stop: the lines."""
     reader = FifoReader(fifo, daemon.describe)
     try:
-        for name in ("VI_1", "VI_2"):
+        for name in masters:
             daemon.wait_state("MASTER", 8, name=name)
         reload()
         wait_until(lambda: 'INSTANCE "VI_2" FAULT' in reader.read(), 10,
@@ -363,7 +363,7 @@ def test_an_instance_a_reload_removes_is_written_fault_as_keepalived(lan, ops_no
         keepalived.signal(signal.SIGHUP)
 
     keepalived.start()
-    expected = removal_run(keepalived, k_fifo, keepalived_reload)
+    expected = reload_run(keepalived, k_fifo, keepalived_reload)
 
     haipvs = ops_node(lan.add_node("h1"), SYNC_VI_1, SYNC_VI_2,
                       top={"global": {"notify_fifo": str(h_fifo)}})
@@ -372,10 +372,53 @@ def test_an_instance_a_reload_removes_is_written_fault_as_keepalived(lan, ops_no
         haipvs.write_config([SYNC_VI_1])
         haipvs.reload()
 
-    got = removal_run(haipvs, h_fifo, haipvs_reload)
+    got = reload_run(haipvs, h_fifo, haipvs_reload)
     spelled = "".join(VRRP_FMT % line for line in [
         ("INSTANCE", "VI_1", "BACKUP", 100), ("INSTANCE", "VI_2", "BACKUP", 200),
         ("INSTANCE", "VI_1", "MASTER", 100), ("INSTANCE", "VI_2", "MASTER", 200),
         ("INSTANCE", "VI_2", "FAULT", 200), ("INSTANCE", "VI_1", "STOP", 100)])
     assert same_steps(expected) == same_steps(spelled), expected
+    assert same_steps(got) == same_steps(expected), got
+
+
+def test_an_instance_a_reload_adds_with_a_faulty_track_file_starts_fault_as_keepalived(
+        lan, ops_node, keepalived_node, tmp_path):
+    """keepalived reads track files while loading the new config (vrrp_track.c
+    initialise_track_file_state), so an instance a reload adds with a faulty one goes
+    straight to FAULT, no BACKUP first; haipvs reads them before the runtime starts it."""
+    fault = tmp_path / "fault"
+    fault.write_text("1\n")
+    k_fifo, h_fifo = tmp_path / "keepalived.fifo", tmp_path / "haipvs.fifo"
+    for fifo in (k_fifo, h_fifo):
+        os.mkfifo(fifo)
+
+    keepalived = keepalived_node(lan.add_node("k1"), SYNC_VI_1, SYNC_VI_2, start=False)
+    conf = keepalived.conf_path.read_text()
+    conf = conf.replace("global_defs {", "global_defs {\n    script_user root\n"
+                        f"    notify_fifo {k_fifo}", 1)
+    conf = conf.replace("vrrp_instance VI_1 {", f"track_file tf {{\n    file {fault}\n"
+                        "    weight 0\n}\n\nvrrp_instance VI_1 {", 1)
+    with_vi_2 = conf.replace("vrrp_instance VI_2 {",
+                             "vrrp_instance VI_2 {\n    track_file {\n        tf\n    }", 1)
+    begin = conf.index("vrrp_instance VI_2 {")
+    keepalived.conf_path.write_text(conf[:begin] + conf[conf.index("\n}\n", begin) + 3:])
+
+    def keepalived_reload() -> None:
+        keepalived.conf_path.write_text(with_vi_2)
+        keepalived.signal(signal.SIGHUP)
+
+    keepalived.start()
+    expected = reload_run(keepalived, k_fifo, keepalived_reload, masters=("VI_1",))
+
+    haipvs = ops_node(lan.add_node("h1"), SYNC_VI_1, top={
+        "global": {"notify_fifo": str(h_fifo)},
+        "vrrp_track_files": [{"name": "tf", "file": str(fault), "weight": 0}]},
+        per_instance={"VI_2": {"track_file": ["tf"]}})
+
+    def haipvs_reload() -> None:
+        haipvs.write_config([SYNC_VI_1, SYNC_VI_2])
+        haipvs.reload()
+
+    got = reload_run(haipvs, h_fifo, haipvs_reload, masters=("VI_1",))
+    assert 'INSTANCE "VI_2" BACKUP' not in expected, expected
     assert same_steps(got) == same_steps(expected), got

@@ -141,9 +141,10 @@ class VrrpRuntime:
 
     def preset_tracker(self, name: str, source: Source, *, delta: int = 0,
                        fault: str | None = None) -> None:
-        """Before start() only (set_tracker's signature): a tracker result known before the
-        instances start (a track file's first read), in force from their first state, as
-        keepalived's vrrp_init_state sees it (a faulty track file starts FAULT)."""
+        """Before start(), or before reconfigure() for the instances it adds (set_tracker's
+        signature): a tracker result known before an instance starts (a track file's first
+        read), in force from its first state, as keepalived's vrrp_init_state sees it (a
+        faulty track file starts FAULT)."""
         self._preset.setdefault(name, []).append((source, Contribution(delta, fault)))
 
     def reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],

@@ -153,3 +153,26 @@ async def test_initialise_track_file_state_before_the_instances_start(tmp_path):
             while ("VI_1", TF, {"delta": 0, "fault": None}) not in published:
                 await trio.sleep(0.05)
         nursery.cancel_scope.cancel()
+
+
+async def test_initialise_track_file_state_for_the_instances_a_reload_adds(tmp_path):
+    """On a reload keepalived reads the track files while loading the new config, so an
+    added instance whose file is faulty starts in FAULT too. read_files(config, instances)
+    presets only the added instances; a running tracker keeps its own value."""
+    path = tmp_path / "fault"
+    path.write_text("0\n")
+    text = FILES.replace("FILE", str(path))
+    trackers = Trackers(load(tmp_path, text, "a.yaml"), lambda *a, **k: None)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trackers.run)
+        running = trackers.files["tf"]
+        path.write_text("3\n")
+        added = text + ("  - {name: VI_2, interface: eth0, virtual_router_id: 52,"
+                        " virtual_ipaddress: [192.0.2.101/24], track_file: [tf]}\n")
+        preset = []
+        trackers.read_files(lambda *a, **k: preset.append((*a, k)),
+                            load(tmp_path, added, "b.yaml"), frozenset({"VI_2"}))
+        assert preset == [("VI_2", TF, {"delta": 0,
+                                        "fault": file_weighted("tf", 3, 0).fault})]
+        assert trackers.files["tf"] is running and trackers._read_at_start == {}
+        nursery.cancel_scope.cancel()
