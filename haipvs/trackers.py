@@ -13,9 +13,10 @@ At start the track files are read once, synchronously, before the VRRP instances
 (`Trackers.read_files`; on a reload, before the instances it adds start), so an instance
 whose file is faulty starts in FAULT with no BACKUP first: keepalived reads them while it
 loads the config (vrrp_track.c initialise_track_file_state, before vrrp_scheduler.c
-vrrp_init_state). A track_script has no
-result before its first run; keepalived gives it none either (vrrp_scheduler.c
-vrrp_init_script: one success is enough, and without `init_fail` it changes nothing before).
+vrrp_init_state). A track_script has no result before its first run and contributes nothing
+until then, as keepalived's weighted ones (vrrp_track.c initialise_track_script_state); a
+weight-0 one holds keepalived's instance in a silent FAULT until then, which haipvs does not
+(a difference listed in docs/operations.md, with `init_fail`).
 """
 
 from __future__ import annotations
