@@ -62,6 +62,7 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
 @command("check", "validate configuration files (like keepalived -t)", _check_arguments)
 def run_check(args: argparse.Namespace) -> int:
     from haipvs.config import ConfigError, load_config
+    from haipvs.config.warnings import config_warnings, differences_for
 
     status = EXIT_OK
     for path in args.files:
@@ -73,6 +74,10 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"{path}: {_plural(len(exc.issues), 'error')}", file=sys.stderr)
             status = EXIT_FAILURE
             continue
+        for warning in config_warnings(config):
+            print(f"warning: {path}: {warning}", file=sys.stderr)
+        for difference in differences_for(config):
+            print(f"note: {path}: {difference}", file=sys.stderr)
         real_servers = sum(len(vs.real_servers) for vs in config.virtual_servers)
         print(
             f"{path}: OK ({_plural(len(config.vrrp_instances), 'VRRP instance')}, "
@@ -191,6 +196,10 @@ def run_daemon(args: argparse.Namespace) -> int:
         for issue in exc.issues:
             log.error("config_invalid", issue=str(issue))
         return EXIT_FAILURE
+    from haipvs.config.warnings import config_warnings
+
+    for warning in config_warnings(config):
+        log.warning("config_warning", where=warning.where, warning=warning.message)
     overrides = {
         name: value
         for name, value in (("pid_file", args.pid_file), ("state_dir", args.state_dir))

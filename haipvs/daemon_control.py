@@ -141,6 +141,10 @@ async def reload(daemon: Daemon) -> None:
             log.error("reload_failed", error=str(exc),
                       detail="the running configuration is kept")
             return
+        from haipvs.config.warnings import config_warnings
+
+        for warning in config_warnings(new):
+            log.warning("config_warning", where=warning.where, warning=warning.message)
         if new == daemon.config:
             log.info("reload_unchanged")
             return

@@ -34,7 +34,7 @@ How the layers use the advert_int limits (each keeps its own error wording):
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, NamedTuple
 
 # ---- VRRP (RFC 3768 §5.3, RFC 5798 §5.2; keepalived/vrrp/vrrp_parser.c, include/vrrp.h) ---------
 
@@ -77,9 +77,12 @@ TRACKER_WEIGHT_MAX: Final = 253
 GARP_MASTER_DELAY: Final = 5.0  # second burst this long after becoming MASTER; 0 = none
 GARP_MASTER_REPEAT: Final = 5  # announcements per burst
 GARP_MASTER_REFRESH: Final = 0.0  # periodic refresh interval while MASTER; 0 = off
-GARP_MASTER_REFRESH_REPEAT: Final = 1  # announcements per refresh (core only, not configurable)
-GARP_LOWER_PRIO_REPEAT: Final = 1  # burst when MASTER sees a lower-priority advert (0 = none)
-GARP_LOWER_PRIO_DELAY: Final = 0.0  # second lower-priority burst after this long
+GARP_MASTER_REFRESH_REPEAT: Final = 1  # announcements per refresh (vrrp.h VRRP_GARP_REFRESH_REP)
+# keepalived 2.2.7 vrrp.c vrrp_complete_init(): unset lower_prio repeat/delay take the garp
+# master repeat/delay (so 5 announcements, and a second burst 5 s later); the config follows
+# the instance's master_repeat/master_delay when these are not given.
+GARP_LOWER_PRIO_REPEAT: Final = GARP_MASTER_REPEAT  # burst on a lower-priority advert (0 = none)
+GARP_LOWER_PRIO_DELAY: Final = GARP_MASTER_DELAY  # second lower-priority burst after this long
 GARP_DELAY_MAX: Final = 86400  # seconds, for the *_delay and *_refresh settings
 GARP_REPEAT_MAX: Final = 255
 
@@ -129,8 +132,47 @@ WEIGHT_MAX: Final = 65535
 # ---- health checkers ---------------------------------------------------------------------------
 
 DNS_TYPES: Final = ("A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA")
-DEFAULT_RETRY: Final = 1
+DEFAULT_RETRY: Final = 1  # keepalived check_api.c alloc_checker(): default_retry = 1
+MISC_DEFAULT_RETRY: Final = 0  # check_misc.c misc_check_handler(): default_retry = 0
+DNS_DEFAULT_RETRY: Final = 3  # check_dns.h DNS_DEFAULT_RETRY; delay_before_retry = delay_loop
 RETRY_MAX: Final = 10000
 DEFAULT_DELAY_BEFORE_RETRY: Final = 1.0
 DEFAULT_HTTP_DELAY_BEFORE_RETRY: Final = 3.0  # http_get / ssl_get, as keepalived
 DEFAULT_CONNECT_TIMEOUT: Final = 5.0
+
+# ---- Defaults that differ from keepalived 2.2.7 on purpose ------------------------------------
+# The one list: docs/migration.md shows it as a table (a test compares them), and `haipvs
+# check` prints the rows that apply to the file at hand (haipvs/config/warnings.py).
+
+
+class KeepalivedDifference(NamedTuple):
+    setting: str  # haipvs YAML path, [] for every element
+    keepalived: str  # keepalived 2.2.7's default, and where it comes from
+    haipvs: str
+    why: str
+
+
+KEEPALIVED_DIFFERENCES: Final = (
+    KeepalivedDifference(
+        "virtual_servers[].protocol",
+        "UDP (check_data.c validate_check_config(): \"no protocol set - defaulting to UDP\")",
+        DEFAULT_PROTOCOL,
+        "a service without a protocol is almost always meant as TCP; the importer writes "
+        "keepalived's UDP out when the keepalived.conf has no protocol",
+    ),
+    KeepalivedDifference(
+        "virtual_servers[].real_servers[].<checker>.warmup",
+        "the checker's delay_loop: the first check runs at a random time up to delay_loop "
+        "(check_data.c, check_api.c register_checkers_thread())",
+        "none: the first check runs at once",
+        "a starting director learns its real servers' health in one check, not up to "
+        "delay_loop later; set warmup to spread the first checks as keepalived does",
+    ),
+    KeepalivedDifference(
+        "virtual_servers[].real_servers[].misc_check.user",
+        "keepalived_script if that user exists, else root (lib/notify.c "
+        "get_default_script_user())",
+        "root",
+        "haipvs does not guess a user from the host: name it with `user`",
+    ),
+)

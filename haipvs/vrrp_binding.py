@@ -35,6 +35,7 @@ def instance_params(instance: VrrpInstance) -> InstanceParams:
             master_delay=garp.master_delay,
             master_repeat=garp.master_repeat,
             master_refresh=garp.master_refresh,
+            master_refresh_repeat=garp.master_refresh_repeat,
             lower_prio_repeat=garp.lower_prio_repeat,
             lower_prio_delay=garp.lower_prio_delay,
         ),

@@ -6,6 +6,8 @@ UDP_CHECK, DNS_CHECK) and the URLs of the HTTP ones."""
 
 from __future__ import annotations
 
+import grp
+import pwd
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -171,17 +173,40 @@ class MiscCheck(Checker):
     timeout: float | None = setting(Float(0.01, 86400), None,
                                     "kill the program after this many seconds",
                                     doc_default="the effective delay_loop")
+    # keepalived check_misc.c misc_check_handler(): default_retry = 0
+    retry: int = override(Checker, "retry", limits.MISC_DEFAULT_RETRY)
     misc_dynamic: bool = setting(Bool(), False,
                                  "exit 0 = up, 1 = down, 2..255 = up with weight (code - 2)")
+    # keepalived `user USERNAME [GROUPNAME]`: the group defaults to the user's login group.
     user: str | None = setting(
-        Text(32, r"[A-Za-z_][A-Za-z0-9_.-]*(:[A-Za-z_][A-Za-z0-9_.-]*)?", "user or user:group"),
-        None, "run as this user", doc_default="root",
+        Text(65, r"[A-Za-z_][A-Za-z0-9_.-]*(:[A-Za-z_][A-Za-z0-9_.-]*)?", "user or user:group"),
+        None, "run as this user (and group: `user:group`; default the user's login group)",
+        doc_default="root",
     )
+
+
+def _check_misc(v: Values) -> None:
+    # keepalived lib/notify.c set_uid_gid(), called while the config is read: an unknown user
+    # or group is a config error (keepalived then drops the checker; haipvs rejects the file).
+    if not v.ok("user") or v["user"] is None:
+        return
+    user, _, group = v["user"].partition(":")
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        v.error("user", f"user {user!r} does not exist on this host")
+    if group:
+        try:
+            grp.getgrnam(group)
+        except KeyError:
+            v.error("user", f"group {group!r} does not exist on this host")
 
 
 MISC_CHECK = _checker_section(
     MiscCheck, "Program check", "Up when a program exits 0.",
     {"misc_path": "use path", "misc_timeout": "use timeout"},
+    check=_check_misc,
+    rules=("`user` (and the group after `:`) must exist on this host.",),
 )
 
 
@@ -220,6 +245,12 @@ UDP_CHECK = _checker_section(
 class DnsCheck(ConnectChecker):
     kind: ClassVar[str] = "dns_check"
 
+    # keepalived check_dns.c dns_check_handler(): default_retry = DNS_DEFAULT_RETRY (3) and
+    # default_delay_before_retry = 0, which check_data.c resolves to the delay_loop.
+    retry: int = override(Checker, "retry", limits.DNS_DEFAULT_RETRY)
+    delay_before_retry: float | None = setting(  # type: ignore[assignment]
+        Float(0, 86400), None, "seconds between retries", doc_default="the effective delay_loop",
+    )
     type: str = setting(Choice(limits.DNS_TYPES), "SOA", "query type")
     name: str = setting(HOSTNAME, ".", "query name")
 

@@ -45,7 +45,10 @@ class LvsSyncDaemon:
     vrrp_instance: str = setting(
         Text(64), doc="the sync daemon is master while this instance is MASTER, backup otherwise"
     )
-    sync_id: int = setting(Int(0, 255), 0, "sync id shared by the pair (ipvsadm --syncid)")
+    # keepalived vrrp.c vrrp_complete_init(): "If no syncid configured, use vrid".
+    sync_id: int | None = setting(Int(0, 255), None,
+                                  "sync id shared by the pair (ipvsadm --syncid)",
+                                  doc_default="the instance's virtual_router_id")
 
 
 LVS_SYNC_DAEMON = model_section(

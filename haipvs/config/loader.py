@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import yaml
 
@@ -36,6 +37,30 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     return load_config_text(text, filename)
 
 
+# keepalived's grammar: a top-level block keyword followed by "{" (keepalived/core/parser.c
+# reads "keyword ... {" blocks), with "!" or "#" comments. YAML never has a bare "{" at the end
+# of such a line, so this does not misfire on a YAML file.
+_KEEPALIVED_BLOCK = re.compile(
+    r"^\s*(global_defs|vrrp_instance|vrrp_sync_group|vrrp_script|virtual_server|"
+    r"virtual_server_group|static_ipaddress|static_routes|track_file|include)\b[^\n]*\{?\s*$",
+    re.MULTILINE,
+)
+
+
+def looks_like_keepalived(text: str) -> bool:
+    """True when `text` is keepalived.conf grammar rather than a haipvs YAML mapping."""
+    return any(match.group(0).rstrip().endswith("{") or match.group(1) == "include"
+               for match in _KEEPALIVED_BLOCK.finditer(text))
+
+
+def _keepalived_error(filename: str) -> ConfigError:
+    return _fail(
+        filename, None,
+        "this looks like a keepalived.conf, not a haipvs YAML file; translate it with "
+        f"`haipvs import-keepalived {filename} > lvs.yaml` and check lvs.yaml",
+    )
+
+
 # libyaml composes the same nodes, with the same line marks, ~13x faster than pure Python.
 COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -45,16 +70,24 @@ def load_config_text(text: str, filename: str = "<string>") -> Config:
     ctx = Context(filename)
     try:
         root = yaml.compose(text, Loader=COMPOSER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = " ".join(part for part in (exc.context, exc.problem) if part)
-        line = mark.line + 1 if mark is not None else None
-        raise _fail(filename, line, f"YAML syntax error: {message}") from None
     except yaml.YAMLError as exc:
-        raise _fail(filename, None, f"YAML error: {exc}") from None
+        if looks_like_keepalived(text):
+            raise _keepalived_error(filename) from None
+        raise _yaml_error(filename, exc) from None
     if root is None:
         raise _fail(filename, 1, "the file is empty")
+    if not isinstance(root, yaml.MappingNode) and looks_like_keepalived(text):
+        raise _keepalived_error(filename)
     config = parse_section(CONFIG, root, "", ctx)
     if ctx.issues or config is INVALID:
         raise ConfigError(sorted(ctx.issues, key=lambda issue: issue.line or 0))
     return config
+
+
+def _yaml_error(filename: str, exc: yaml.YAMLError) -> ConfigError:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        line = mark.line + 1 if mark is not None else None
+        return _fail(filename, line, f"YAML syntax error: {message}")
+    return _fail(filename, None, f"YAML error: {str(exc)[:200]}")

@@ -101,8 +101,13 @@ def describe_node(node: Node) -> str:
     if tag == "null":
         return "nothing (null)"
     if tag == "str":
-        return f"the string {node.value!r}"
-    return f"{tag} {node.value}"
+        return f"the string {_shorten(node.value)!r}"
+    return f"{tag} {_shorten(str(node.value))}"
+
+
+def _shorten(value: str, limit: int = 60) -> str:
+    # A whole file parsed as one scalar (a keepalived.conf) must not be echoed back.
+    return value if len(value) <= limit else value[:limit] + "..."
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str | None:

@@ -88,19 +88,39 @@ class GarpSettings:
                                  "gratuitous ARPs / NAs per burst")
     master_refresh: float = setting(SECONDS_LONG, limits.GARP_MASTER_REFRESH,
                                     "repeat a burst this often while MASTER; 0 = off")
+    # keepalived vrrp_parser.c vrrp_garp_refresh_rep_handler(): at least 1.
+    master_refresh_repeat: int = setting(Int(1, limits.GARP_REPEAT_MAX),
+                                         limits.GARP_MASTER_REFRESH_REPEAT,
+                                         "gratuitous ARPs / NAs per refresh")
     lower_prio_repeat: int = setting(
         Int(0, limits.GARP_REPEAT_MAX), limits.GARP_LOWER_PRIO_REPEAT,
         "burst size when a lower-priority advert is seen while MASTER",
+        doc_default="master_repeat",
     )
     lower_prio_delay: float = setting(SECONDS_LONG, limits.GARP_LOWER_PRIO_DELAY,
-                                      "delay before that burst")
+                                      "delay before a second such burst; 0 = none",
+                                      doc_default="master_delay")
+
+
+def _derive_garp(v: Values) -> dict[str, Any]:
+    # keepalived vrrp.c vrrp_complete_init(): an unset lower-priority repeat/delay is the
+    # master one.
+    derived: dict[str, Any] = {}
+    for lower, master in (("lower_prio_repeat", "master_repeat"),
+                          ("lower_prio_delay", "master_delay")):
+        if not v.given(lower) and v.ok(master):
+            derived[lower] = v[master]
+    return derived
 
 
 GARP = model_section(
     GarpSettings,
     "garp",
     "Gratuitous ARP timing",
-    "When the MASTER announces its VIPs (keepalived's `garp_*` settings).",
+    "When the MASTER announces its VIPs (keepalived's `garp_*` settings). Without "
+    "`lower_prio_repeat` / `lower_prio_delay`, the lower-priority bursts follow "
+    "`master_repeat` / `master_delay`, as keepalived's do.",
+    derive=_derive_garp,
 )
 
 

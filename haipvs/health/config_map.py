@@ -50,7 +50,9 @@ def check_spec(checker: Checker, vs: VirtualServer, rs: RealServer) -> CheckSpec
     timing = Timing(
         delay_loop=delay_loop,
         retry=checker.retry,
-        delay_before_retry=checker.delay_before_retry,
+        # None (DNS_CHECK): keepalived check_data.c uses the delay_loop
+        delay_before_retry=(checker.delay_before_retry
+                            if checker.delay_before_retry is not None else delay_loop),
         warmup=checker.warmup,
         alpha=checker.alpha,
     )

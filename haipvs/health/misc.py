@@ -8,6 +8,7 @@ killed, grandchildren included.
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
 import pwd
 import signal
@@ -28,8 +29,13 @@ async def _kill_process_group(process: trio.Process) -> None:
 
 
 def _user_options(user: str) -> dict:
-    entry = pwd.getpwnam(user)
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    """`user` or `user:group` -> uid, gid and supplementary groups. As keepalived's
+    lib/notify.c set_uid_gid() (the group, when given, replaces the login group) and
+    set_script_env() (setgroups(1, &gid): the only supplementary group is that gid)."""
+    name, _, group = user.partition(":")
+    entry = pwd.getpwnam(name)
+    gid = grp.getgrnam(group).gr_gid if group else entry.pw_gid
+    return {"user": entry.pw_uid, "group": gid, "extra_groups": [gid]}
 
 
 def interpret_exit(code: int, dynamic: bool) -> CheckResult:
@@ -59,7 +65,8 @@ async def probe_misc(probe: MiscProbe) -> CheckResult:
         if probe.user:
             options.update(_user_options(probe.user))
     except KeyError:
-        return CheckResult(False, f"unknown user {probe.user}")
+        # checked when the config was loaded; the user or group was removed since
+        return CheckResult(False, f"unknown user or group {probe.user}")
     process = None
     with trio.move_on_after(probe.timeout) as scope:
         try:

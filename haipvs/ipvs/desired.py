@@ -196,4 +196,9 @@ def desired_sync_daemons(
         return None
     state = instance_states.get(sync.vrrp_instance, State.BACKUP)
     role = SyncState.MASTER if state == State.MASTER else SyncState.BACKUP
-    return (SyncDaemonConfig(role, sync.interface, sync.sync_id),)
+    sync_id = sync.sync_id
+    if sync_id is None:
+        # keepalived vrrp.c vrrp_complete_init(): no syncid means the instance's VRID.
+        sync_id = next((i.virtual_router_id for i in config.vrrp_instances
+                        if i.name == sync.vrrp_instance), 0)
+    return (SyncDaemonConfig(role, sync.interface, sync_id),)

@@ -1,0 +1,89 @@
+"""Warnings about a valid config: settings that are accepted but overridden at run time.
+
+keepalived reports these at load and carries on (keepalived/vrrp/vrrp.c
+vrrp_complete_instance(): "Warning - nopreempt will not work with initial state MASTER -
+clearing" and its neighbours). haipvs' core applies the same overrides
+(haipvs/vrrp/transitions.py preempt_settings()), so the config says so out loud: the daemon
+logs each warning at start and on reload, `haipvs check` prints them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from haipvs import limits
+from haipvs.config.model import Config, MiscCheck, VrrpInstance
+
+
+@dataclass(frozen=True)
+class ConfigWarning:
+    where: str  # config path, e.g. "vrrp_instances[VI_1].preempt"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def _instance_warnings(instance: VrrpInstance) -> list[ConfigWarning]:
+    at = f"vrrp_instances[{instance.name}]"
+    found: list[ConfigWarning] = []
+    owner = instance.priority == limits.OWNER_PRIORITY
+    master = instance.state == "MASTER"
+    if not instance.preempt and owner:
+        found.append(ConfigWarning(
+            f"{at}.preempt",
+            f"preempt: false is ignored with priority {limits.OWNER_PRIORITY} (address owner)"
+            " (keepalived: nopreempt is incompatible with priority 255)",
+        ))
+    elif not instance.preempt and master:
+        found.append(ConfigWarning(
+            f"{at}.state",
+            "preempt: false does not work with initial state MASTER; the instance preempts"
+            " (keepalived: nopreempt will not work with initial state MASTER - clearing)",
+        ))
+    if instance.preempt_delay > 0:
+        if master:
+            found.append(ConfigWarning(
+                f"{at}.state",
+                "preempt_delay does not work with initial state MASTER; it is ignored"
+                " (keepalived: preempt delay will not work with initial state MASTER)",
+            ))
+        elif not instance.preempt and not owner:
+            found.append(ConfigWarning(
+                f"{at}.preempt_delay",
+                "preempt_delay is ignored with preempt: false"
+                " (keepalived: preempt_delay is incompatible with nopreempt mode)",
+            ))
+    return found
+
+
+def config_warnings(config: Config) -> list[ConfigWarning]:
+    """Every warning for `config`, in file order. Pure: no I/O."""
+    found: list[ConfigWarning] = []
+    for instance in config.vrrp_instances:
+        found.extend(_instance_warnings(instance))
+    return found
+
+
+def _applies(setting: str, config: Config) -> bool:
+    """Whether `config` relies on haipvs' default for `setting` somewhere."""
+    servers = [(vs, rs) for vs in config.virtual_servers for rs in vs.real_servers]
+    if setting == "virtual_servers[].protocol":
+        return any(vs.protocol == limits.DEFAULT_PROTOCOL and vs.fwmark is None
+                   for vs in config.virtual_servers)
+    if setting == "virtual_servers[].real_servers[].<checker>.warmup":
+        return any(checker.warmup is None for _, rs in servers for checker in rs.checkers)
+    if setting == "virtual_servers[].real_servers[].misc_check.user":
+        return any(isinstance(checker, MiscCheck) and checker.user is None
+                   for _, rs in servers for checker in rs.checkers)
+    raise ValueError(f"no rule for the keepalived difference {setting!r}")
+
+
+def differences_for(config: Config) -> list[ConfigWarning]:
+    """The rows of limits.KEEPALIVED_DIFFERENCES that `config` relies on: where it uses
+    haipvs' default and keepalived's default would differ."""
+    return [
+        ConfigWarning(row.setting, f"haipvs default {row.haipvs}; keepalived's is {row.keepalived}")
+        for row in limits.KEEPALIVED_DIFFERENCES
+        if _applies(row.setting, config)
+    ]
