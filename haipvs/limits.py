@@ -91,13 +91,15 @@ GARP_RENAMES: Final[dict[str, str]] = {
     "garp_master_delay": "master_delay",
     "garp_master_repeat": "master_repeat",
     "garp_master_refresh": "master_refresh",
+    "garp_master_refresh_repeat": "master_refresh_repeat",
     "garp_lower_prio_repeat": "lower_prio_repeat",
     "garp_lower_prio_delay": "lower_prio_delay",
 }
 # keepalived's global_defs spells the same settings with this prefix (vrrp_garp_master_delay).
 GLOBAL_GARP_PREFIX: Final = "vrrp_"
 # Which garp keys are counts (integers); the others are seconds (numbers).
-GARP_COUNT_KEYS: Final = frozenset({"master_repeat", "lower_prio_repeat"})
+GARP_COUNT_KEYS: Final = frozenset({"master_repeat", "master_refresh_repeat",
+                                     "lower_prio_repeat"})
 
 # ---- IPVS services (keepalived/check/check_parser.c; ipvsadm(8)) ------------------------------
 

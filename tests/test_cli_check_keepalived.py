@@ -24,10 +24,16 @@ def test_check_on_a_keepalived_conf_points_to_the_importer(capsys):
     ]
 
 
-def test_daemon_config_on_a_keepalived_conf_fails_with_the_same_pointer(capsys):
-    assert cli.main(["--config", str(SEED), "--log-format", "json"]) == 1
+def test_daemon_config_on_a_keepalived_conf_fails_with_the_same_pointer(monkeypatch, capsys):
+    # The daemon's early signal dispositions are process-wide: keep pytest's own.
+    monkeypatch.setattr("haipvs.daemon_signals.install_early", lambda: None)
+    # Logging is process-wide too: keep structlog writing where it did (not to capsys' stream,
+    # closed after this test).
+    monkeypatch.setattr(cli, "configure_logging", lambda *args: None)
+    assert cli.main(["--config", str(SEED)]) == 1
     captured = capsys.readouterr()
-    assert "haipvs import-keepalived" in captured.out + captured.err
+    assert "config_invalid" in captured.out + captured.err
+    assert f"haipvs import-keepalived {SEED} > lvs.yaml" in captured.out + captured.err
 
 
 def test_check_prints_warnings_and_the_differences_that_apply(tmp_path, capsys):

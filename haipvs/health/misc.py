@@ -38,6 +38,14 @@ def _user_options(user: str) -> dict:
     return {"user": entry.pw_uid, "group": gid, "extra_groups": [gid]}
 
 
+def _known_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def interpret_exit(code: int, dynamic: bool) -> CheckResult:
     if code < 0:
         return CheckResult(False, f"killed by signal {-code}")
@@ -66,7 +74,9 @@ async def probe_misc(probe: MiscProbe) -> CheckResult:
             options.update(_user_options(probe.user))
     except KeyError:
         # checked when the config was loaded; the user or group was removed since
-        return CheckResult(False, f"unknown user or group {probe.user}")
+        name, _, group = probe.user.partition(":")
+        return CheckResult(False, f"unknown group {group}" if _known_user(name)
+                           else f"unknown user {name}")
     process = None
     with trio.move_on_after(probe.timeout) as scope:
         try:

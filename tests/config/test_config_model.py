@@ -124,7 +124,11 @@ def test_vrrp_defaults_follow_keepalived():
     assert vi.version == 2 and vi.family == 4
     assert vi.preempt is True and vi.preempt_delay == 0
     assert vi.authentication is None and not vi.unicast
-    assert vi.garp == GarpSettings(5, 5, 0, 1, 0)
+    # keepalived vrrp.h VRRP_GARP_DELAY/REP/REFRESH/REFRESH_REP; lower_prio = the master ones
+    # (vrrp.c vrrp_complete_init())
+    assert vi.garp == GarpSettings(master_delay=5, master_repeat=5, master_refresh=0,
+                                   master_refresh_repeat=1, lower_prio_repeat=5,
+                                   lower_prio_delay=5)
 
 
 def test_global_defaults():
