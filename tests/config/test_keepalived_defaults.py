@@ -200,3 +200,12 @@ def test_migration_doc_table_is_the_list_in_limits():
         f"| `{r.setting}` | {r.keepalived} | {r.haipvs} | {r.why} |"
         for r in limits.KEEPALIVED_DIFFERENCES
     ]
+
+
+def test_default_instance_gives_the_core_keepalived_lower_prio_bursts():
+    # keepalived vrrp.c vrrp_complete_init() / vrrp.c lower-priority advert handling: 5 garps,
+    # and 5 more garp_lower_prio_delay (= garp_master_delay, 5 s) later. The core's handling of
+    # these values: tests/vrrp/test_rfc5798_6_4.py (regarps_like_keepalived).
+    garp = instance_params(one_instance().vrrp_instances[0]).garp
+    assert (garp.lower_prio_repeat, garp.lower_prio_delay, garp.master_refresh_repeat) == (
+        5, 5.0, 1)
