@@ -6,12 +6,7 @@ setting" (it may be a typo keepalived would also have ignored).
 
 from __future__ import annotations
 
-from haipvs.limits import GARP_MASTER_REFRESH_REPEAT
-
 NO_MAIL = "haipvs sends no e-mail; use notify scripts or global.notify_fifo"
-# Until the config has garp.master_refresh_repeat (limits.GARP_RENAMES then translates it).
-REFRESH_REPEAT = (f"haipvs sends {GARP_MASTER_REFRESH_REPEAT} announcement(s) per refresh "
-                  "(keepalived's default), not configurable yet")
 NO_STATIC = "haipvs manages only VIPs; configure static addresses and routes in the system"
 WHY = {
     # global_defs
@@ -28,7 +23,6 @@ WHY = {
     "vrrp_mcast_group6": "haipvs uses the standard VRRP multicast group ff02::12",
     "vrrp_garp_interval": "haipvs sends each burst back to back",
     "vrrp_gna_interval": "haipvs sends each burst back to back",
-    "vrrp_garp_master_refresh_repeat": REFRESH_REPEAT,
     "dynamic_interfaces": "haipvs needs the interfaces to exist at start",
     "vrrp_no_swap": "haipvs does not lock memory", "checker_no_swap": "haipvs does not lock memory",
     "vrrp_priority": "haipvs runs its VRRP thread at normal priority",
@@ -49,7 +43,6 @@ WHY = {
     "skip_check_adv_addr": "haipvs always checks the address list of adverts",
     "native_ipv6": "haipvs chooses the family from the VIPs",
     "debug": "use haipvs --log-level debug",
-    "garp_master_refresh_repeat": REFRESH_REPEAT,
     "notify_master_rx_lower_pri": "haipvs has no such notify script",
     "unicast_ttl": "haipvs sends unicast adverts with TTL 255",
     "track_process": "haipvs has no process tracking; use a vrrp_script",
