@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from pathlib import Path
 
 import pytest
@@ -23,16 +22,11 @@ from tests.importer.kaconf_reader import Fact, read_conf, status_ranges
 REAL = Path(__file__).parent / "corpus" / "real"
 FILES = sorted(p.name for p in REAL.glob("*.conf"))
 
-# Known importer defects: (corpus file, fact key, or "check" for an output `haipvs check`
-# rejects) -> the tag of its write-up (with keepalived's source cited) in the defect list
-# handed to the importer's owner. The importer is fixed in parallel, so a stale entry is a
-# StaleXfail warning rather than a failure, and a file whose only differences are listed here
-# is reported as xfail. Remove an entry as soon as it passes.
-# History: RC-1..RC-12 found by this test were fixed by importer commits 29a72a2, 97ac96d,
-# de91709 (TCP_CHECK nb_get_retry, MISC_CHECK retry 0, quorum above the total weight, empty
-# output, `lb_kind dr`, DR sorry-server port, duplicate instance, AH + MASTER, misspelt
-# checker block, auth in VRRPv3, U+00A0 blanks, '!' inside a word).
-XFAIL: dict[tuple[str, str], str] = {}
+# Every difference must be noted; there is no allow-list. History: twelve defects this test
+# found (TCP_CHECK nb_get_retry, MISC_CHECK retry 0, quorum above the total weight, empty
+# output, `lb_kind dr`, DR sorry-server port, duplicate instance, AH + MASTER, misspelt checker
+# block, auth in VRRPv3, U+00A0 blanks, '!' inside a word) were fixed in the importer by
+# 29a72a2, 97ac96d and de91709.
 
 
 def _argv(words) -> str | None:
@@ -177,21 +171,21 @@ def _parent_differs(key: str, ka: dict[str, Fact], hp: dict[str, object]) -> boo
     return False
 
 
-def differences(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
-    """(unnoted differences as 'file:line: fact: keepalived X, haipvs Y', keys)"""
+def differences(path: Path) -> list[str]:
+    """Unnoted differences as 'file:line: fact: keepalived X, haipvs Y'."""
     name = path.name
     try:
         result = import_keepalived(path, display=str(path))
     except Exception as exc:  # a traceback is a defect like any other
-        return [f"{name}: import raised {exc!r}"], [(name, "import")]
+        return [f"{name}: import raised {exc!r}"]
     try:
         config = load_config_text(result.yaml, f"{name} (imported)")
     except ConfigError as exc:
-        return [f"{name}: haipvs check rejects the import: {exc}"], [(name, "check")]
+        return [f"{name}: haipvs check rejects the import: {exc}"]
     ka = read_conf(str(path))
     hp = haipvs_facts(config)
     noted = {(os.path.basename(n.file), n.line) for n in result.notes}
-    out, keys = [], []
+    out = []
     for key in sorted(set(ka) | set(hp)):
         want = ka[key].value if key in ka else None
         got = hp.get(key)
@@ -205,27 +199,16 @@ def differences(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
         shown_want = want if key in ka else "(nothing)"
         shown_got = got if key in hp else "(nothing)"
         out.append(f"{where}: {key}: keepalived {shown_want!r}, haipvs {shown_got!r}")
-        keys.append((name, key))
-    return out, keys
+    return out
 
 
 @pytest.mark.parametrize("name", FILES)
 def test_real_config_imports_faithfully(name: str) -> None:
     path = REAL / name
-    problems, keys = differences(path)
-    open_ = [p for p, k in zip(problems, keys, strict=True) if k not in XFAIL]
-    stale = [k for k in XFAIL if k[0] == name and k not in keys]
-    if stale:
-        warnings.warn(StaleXfail(f"XFAIL entries that pass now, remove them: {stale}"),
-                      stacklevel=1)
-    assert not open_, "unnoted differences from keepalived 2.2.7:\n" + "\n".join(open_)
-    if problems:
-        pytest.xfail("known importer defects " + ", ".join(sorted(
-            {XFAIL[k] for k in keys})) + ":\n" + "\n".join(problems))
+    problems = differences(path)
+    assert not problems, "unnoted differences from keepalived 2.2.7:\n" + "\n".join(problems)
 
 
-class StaleXfail(UserWarning):
-    """An XFAIL entry whose difference is gone."""
 
 
 def test_corpus_size() -> None:
