@@ -76,7 +76,7 @@ def run_check(args: argparse.Namespace) -> int:
             continue
         for warning in config_warnings(config):
             print(f"warning: {path}: {warning}", file=sys.stderr)
-        for difference in differences_for(config):
+        for difference in differences_for(config, _written(path)):
             print(f"note: {path}: {difference}", file=sys.stderr)
         real_servers = sum(len(vs.real_servers) for vs in config.virtual_servers)
         print(
@@ -85,6 +85,15 @@ def run_check(args: argparse.Namespace) -> int:
             f"{_plural(real_servers, 'real server')})"
         )
     return status
+
+
+def _written(path: str) -> dict | None:
+    """The file as plain YAML data, so `check` can tell a value given from a default."""
+    import yaml
+
+    with open(path, encoding="utf-8") as stream:
+        data = yaml.safe_load(stream)
+    return data if isinstance(data, dict) else None
 
 
 # --- schema -----------------------------------------------------------------------------------

@@ -9,9 +9,12 @@ logs each warning at start and on reload, `haipvs check` prints them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from haipvs import limits
+from haipvs.config.checkers import CHECKER_NAMES
 from haipvs.config.model import Config, MiscCheck, VrrpInstance
 
 
@@ -65,25 +68,57 @@ def config_warnings(config: Config) -> list[ConfigWarning]:
     return found
 
 
-def _applies(setting: str, config: Config) -> bool:
-    """Whether `config` relies on haipvs' default for `setting` somewhere."""
+def _written_checkers(written: Mapping[str, Any], kind: str | None = None) -> list[Any]:
+    """The checker mappings of the file as written (kind None: every kind)."""
+    found: list[Any] = []
+    for vs in _items(written.get("virtual_servers")):
+        for rs in _items(vs.get("real_servers") if isinstance(vs, Mapping) else None):
+            if not isinstance(rs, Mapping):
+                continue
+            for name, value in rs.items():
+                if name in CHECKER_NAMES and (kind is None or name == kind):
+                    found.extend(_items(value))
+    return found
+
+
+def _items(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [] if value is None else [value]
+
+
+def _unset(mappings: list[Any], key: str) -> bool:
+    return any(isinstance(m, Mapping) and key not in m for m in mappings)
+
+
+def _applies(setting: str, config: Config, written: Mapping[str, Any] | None) -> bool:
+    """Whether `config` relies on haipvs' default for `setting` somewhere. With the file as
+    written (`written`), a value given explicitly does not count, even if it equals the
+    default: the operator chose it."""
     servers = [(vs, rs) for vs in config.virtual_servers for rs in vs.real_servers]
     if setting == "virtual_servers[].protocol":
+        if written is not None:
+            return any(isinstance(vs, Mapping) and "fwmark" not in vs and "protocol" not in vs
+                       for vs in _items(written.get("virtual_servers")))
         return any(vs.protocol == limits.DEFAULT_PROTOCOL and vs.fwmark is None
                    for vs in config.virtual_servers)
     if setting == "virtual_servers[].real_servers[].<checker>.warmup":
+        if written is not None:
+            return _unset(_written_checkers(written), "warmup")
         return any(checker.warmup is None for _, rs in servers for checker in rs.checkers)
     if setting == "virtual_servers[].real_servers[].misc_check.user":
+        if written is not None:
+            return _unset(_written_checkers(written, "misc_check"), "user")
         return any(isinstance(checker, MiscCheck) and checker.user is None
                    for _, rs in servers for checker in rs.checkers)
     raise ValueError(f"no rule for the keepalived difference {setting!r}")
 
 
-def differences_for(config: Config) -> list[ConfigWarning]:
+def differences_for(config: Config,
+                    written: Mapping[str, Any] | None = None) -> list[ConfigWarning]:
     """The rows of limits.KEEPALIVED_DIFFERENCES that `config` relies on: where it uses
-    haipvs' default and keepalived's default would differ."""
+    haipvs' default and keepalived's default would differ. `written` is the file's plain
+    YAML data (`haipvs check` passes it) so that explicitly given values are left out."""
     return [
         ConfigWarning(row.setting, f"haipvs default {row.haipvs}; keepalived's is {row.keepalived}")
         for row in limits.KEEPALIVED_DIFFERENCES
-        if _applies(row.setting, config)
+        if _applies(row.setting, config, written)
     ]

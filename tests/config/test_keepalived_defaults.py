@@ -192,6 +192,18 @@ def test_differences_apply_only_where_the_config_relies_on_them():
     assert differences_for(one_instance()) == []
 
 
+def test_a_value_written_in_the_file_is_not_a_difference_even_if_it_is_the_default():
+    """`haipvs check` passes the file as written: `protocol: TCP` was the operator's choice."""
+    config, _, _ = one_checker("misc_check: {path: [/bin/true], warmup: 0}")
+    written = {"virtual_servers": [{"protocol": "TCP", "real_servers": [
+        {"misc_check": {"path": ["/bin/true"], "warmup": 0}}]}]}
+    assert [d.where for d in differences_for(config, written)] == [
+        "virtual_servers[].real_servers[].misc_check.user",
+    ]
+    written["virtual_servers"][0].pop("protocol")
+    assert "virtual_servers[].protocol" in [d.where for d in differences_for(config, written)]
+
+
 def test_migration_doc_table_is_the_list_in_limits():
     text = (ROOT / "docs" / "migration.md").read_text()
     section = text.split("## 5. Defaults that differ from keepalived", 1)[1]
