@@ -15,6 +15,7 @@ own text with whitespace collapsed and the connection counters dropped.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -35,6 +36,8 @@ READY_MARK = "------< Global definitions >------"
 # The parent starts no checker process when the config has nothing for it (main.c
 # start_keepalived: running_checker() false).
 IDLE_MARK = "keepalived has no configuration to run"
+# The checker process crashed (main.c report_child_status; e.g. issue 2067's config).
+DIED_MARK = "exited due to"
 START_TIMEOUT = 40.0  # TCG: keepalived forks, parses and programs in ~1 s; bounded anyway
 STOP_TIMEOUT = 20.0
 SERVICE_PROTOCOLS = ("TCP", "UDP", "SCTP", "FWM")
@@ -82,24 +85,37 @@ def keepalived_table(ns: str, conf: Path, workdir: Path) -> KeepalivedRun:
     log_path = workdir / "keepalived.log"
     pids = {flag: workdir / f"{name}.pid" for flag, name in
             (("-p", "main"), ("-c", "checkers"), ("-r", "vrrp"), ("-b", "bfd"))}
-    argv = ["ip", "netns", "exec", ns, KEEPALIVED, "-C", "-n", "-l", "-d", "-f", str(conf)]
+    # Line-buffered: keepalived logs with stdio, and a block-buffered file would hold the
+    # ready mark back for ~10 s.
+    argv = ["ip", "netns", "exec", ns, "stdbuf", "-oL", "-eL", KEEPALIVED,
+            "-C", "-n", "-l", "-d", "-f", str(conf)]
     for flag, path in pids.items():
         argv += [flag, str(path)]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=conf.parent)
+                                stdin=subprocess.DEVNULL, cwd=conf.parent,
+                                start_new_session=True)  # its own group, for the kill below
     try:
         ready = _wait_ready(proc, log_path)
         table = read_table(ns)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=STOP_TIMEOUT)
+        _stop(proc, ns)
     return KeepalivedRun(table, log_path.read_text(errors="replace"), ready, proc.returncode)
+
+
+def _stop(proc: subprocess.Popen, ns: str) -> None:
+    """SIGTERM, as an operator stops it: keepalived removes its services first. Once they
+    are gone, a keepalived slow to exit is killed (its group only) to keep the run short."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while proc.poll() is None and time.monotonic() < deadline:
+        if time.monotonic() > deadline - STOP_TIMEOUT + 1 and not read_table(ns):
+            break
+        time.sleep(0.1)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=STOP_TIMEOUT)
 
 
 def _wait_ready(proc: subprocess.Popen, log_path: Path) -> bool:
@@ -108,7 +124,7 @@ def _wait_ready(proc: subprocess.Popen, log_path: Path) -> bool:
         text = log_path.read_text(errors="replace")
         if READY_MARK in text:
             return True
-        if IDLE_MARK in text or proc.poll() is not None:
+        if IDLE_MARK in text or DIED_MARK in text or proc.poll() is not None:
             return False
         time.sleep(0.1)
     return False
