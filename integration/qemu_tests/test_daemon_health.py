@@ -13,11 +13,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 from conftest import sh
+from guest_wait import wait_until
 
 SERVER = r"""
 import socket, sys
@@ -89,18 +89,8 @@ virtual_servers:
     real_servers: *servers
 """
 
-DEADLINE = 120.0  # the guest runs Python 15-30x slower than the host
 
 
-def wait_until(predicate, what: str, timeout: float = DEADLINE):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
 def ipvs_dests(ns: str) -> dict[int, dict[str, int]]:

@@ -16,10 +16,10 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from conftest import sh
+from guest_wait import DEADLINE, wait_until
 
 CONFIG = """
 global: {router_id: guest, state_dir: STATE, pid_file: STATE/haipvs.pid}
@@ -49,18 +49,8 @@ virtual_servers:
 """
 OURS = {"TCP 192.0.2.100:80", "TCP 192.0.2.100:443"}
 FOREIGN = "UDP 192.0.2.200:53"
-DEADLINE = 120.0  # the guest runs Python 15-30x slower than the host
 
 
-def wait_until(predicate, what: str, timeout: float = DEADLINE):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
 def services(ns: str) -> set[str]:
