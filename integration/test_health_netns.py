@@ -19,6 +19,7 @@ import yaml
 from integration.harness.instance import VrrpInstance
 from integration.harness.proc import Proc
 from integration.harness.requirements import haipvs_unavailable_reason
+from integration.harness.servers import tcp_accept_server
 from integration.harness.wait import wait_until
 
 pytestmark = [
@@ -76,16 +77,6 @@ print("ready", flush=True)
 threading.Event().wait()
 """
 
-TCP_SERVER = r"""
-import socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 8081))
-s.listen(128)
-print("ready", flush=True)
-while True:
-    s.accept()[0].close()
-"""
 
 
 def openssl(*args: str) -> None:
@@ -122,7 +113,7 @@ def test_each_failure_kind_takes_the_server_out_and_back(lan, haipvs_node, tmp_p
     director, rs = lan.add_node("dir"), lan.add_node("rs1")
     servers = Proc(rs.netns, [sys.executable, "-c", SERVERS, str(control)],
                    tmp_path / "servers.log", name="servers")
-    tcp_server = Proc(rs.netns, [sys.executable, "-c", TCP_SERVER], tmp_path / "tcp.log",
+    tcp_server = Proc(rs.netns, tcp_accept_server(8081), tmp_path / "tcp.log",
                       name="tcp")
     wait_until(lambda: "ready" in (tmp_path / "servers.log").read_text()
                and "ready" in (tmp_path / "tcp.log").read_text(), 15, what="test servers")
@@ -211,7 +202,7 @@ def test_each_failure_kind_takes_the_server_out_and_back(lan, haipvs_node, tmp_p
     for name in ("status", "body", "udp_silent"):
         (control / name).unlink()
     (control / "misc_exit").write_text("0")
-    Proc(rs.netns, [sys.executable, "-c", TCP_SERVER], tmp_path / "tcp2.log", name="tcp2")
+    Proc(rs.netns, tcp_accept_server(8081), tmp_path / "tcp2.log", name="tcp2")
     wait_until(lambda: all(health()[n]["up"] for n in failing), RECOVERY_BOUND + 3,
                interval=0.1, what="every repaired server back up")
     up = health()

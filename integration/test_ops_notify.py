@@ -8,12 +8,12 @@ import contextlib
 import os
 import signal
 import stat
-import sys
 import time
 
 import pytest
 
 from integration.harness.proc import Proc
+from integration.harness.servers import tcp_accept_server
 from integration.harness.wait import wait_until
 from integration.test_ops_support import (  # noqa: F401 - the fixture is used by name
     FAST,
@@ -225,16 +225,6 @@ def same_steps(text: str) -> list[list[str]]:
     return [lines for _, lines in steps]
 
 
-TCP_SERVER = r"""
-import socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 8081))
-s.listen(128)
-print("ready", flush=True)
-while True:
-    s.accept()[0].close()
-"""
 CHECK = {"connect_timeout": 1, "retry": 0, "delay_before_retry": 0.2}
 
 
@@ -248,7 +238,7 @@ def test_lvs_and_vrrp_fifos_and_the_fifo_script_from_a_real_server_change(lan, o
     server_log = tmp_path / "tcp.log"
 
     def serve() -> Proc:
-        server = Proc(rs.netns, [sys.executable, "-c", TCP_SERVER], server_log, name="tcp")
+        server = Proc(rs.netns, tcp_accept_server(8081), server_log, name="tcp")
         wait_until(lambda: "ready" in server_log.read_text(), 10, what="the TCP server")
         return server
 
