@@ -77,7 +77,10 @@ def test_before_the_signal_task_no_signal_kills_and_a_stop_is_remembered():
         assert daemon_signals.stop_pending() is None
         for signum in daemon_signals.STOP_SIGNALS:
             os.kill(os.getpid(), signum)
-        time.sleep(0.05)
+        for _ in range(500):  # bounded: 5 s
+            if daemon_signals.stop_pending() is not None:
+                break
+            time.sleep(0.01)
         print(daemon_signals.stop_pending().name)
     """)
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
@@ -87,15 +90,17 @@ def test_before_the_signal_task_no_signal_kills_and_a_stop_is_remembered():
     assert result.stdout.strip() == "SIGTERM"
 
 
-async def test_the_signal_task_answers_each_signal_and_stops_on_quit(tmp_path, monkeypatch):
-    dumps: list[str] = []
+async def wait_for(predicate, what: str) -> None:
+    """Poll until `predicate()` holds; bounded, so a lost signal fails instead of hanging."""
+    with trio.move_on_after(10):
+        while not predicate():
+            await trio.sleep(0.01)
+        return
+    raise AssertionError(f"timed out waiting for {what}")
 
-    async def fake_dump(daemon):
-        dumps.append("dump")
 
-    monkeypatch.setattr(daemon_control, "dump_state", fake_dump)
-    daemon = SimpleNamespace(runtime=None, runtime_failed=False, stats_baseline=None,
-                             state_dir=str(tmp_path))
+async def run_signal_task(daemon, body) -> list[int]:
+    """handle_signals() in a task; `body()` sends the signals; returns the task's exit code(s)."""
     ready = trio.Event()
     result: list[int] = []
 
@@ -105,15 +110,42 @@ async def test_the_signal_task_answers_each_signal_and_stops_on_quit(tmp_path, m
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run)
         await ready.wait()
-        for signum in (signal.SIGUSR1, daemon_signals.SIGJSON, signal.SIGUSR2,
-                       daemon_signals.SIGSTATS_CLEAR):
-            os.kill(os.getpid(), signum)
-            await trio.sleep(0.05)
+        await body(result)
+    return result
+
+
+def fake_dumps(monkeypatch) -> list[str]:
+    dumps: list[str] = []
+
+    async def fake_dump(daemon):
+        dumps.append("dump")
+
+    monkeypatch.setattr(daemon_control, "dump_state", fake_dump)
+    return dumps
+
+
+async def test_the_signal_task_answers_each_signal_and_stops_on_quit(tmp_path, monkeypatch):
+    dumps = fake_dumps(monkeypatch)
+    daemon = SimpleNamespace(runtime=None, runtime_failed=False, stats_baseline=None,
+                             state_dir=str(tmp_path))
+    stats = tmp_path / STATS_NAME
+
+    async def body(result: list[int]) -> None:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        await wait_for(lambda: len(dumps) == 1, "the USR1 dump")
+        os.kill(os.getpid(), daemon_signals.SIGJSON)
+        await wait_for(lambda: len(dumps) == 2, "the SIGJSON dump")
+        os.kill(os.getpid(), signal.SIGUSR2)
+        await wait_for(stats.exists, "the USR2 stats file")
+        stats.unlink()
+        os.kill(os.getpid(), daemon_signals.SIGSTATS_CLEAR)
+        await wait_for(stats.exists, "the SIGSTATS_CLEAR stats file")
         assert not result  # still listening
         os.kill(os.getpid(), signal.SIGQUIT)
-    assert result == [0]
+
+    assert await run_signal_task(daemon, body) == [0]
     assert dumps == ["dump", "dump"]
-    assert (tmp_path / STATS_NAME).read_text() == ""  # no VRRP runtime: no instances
+    assert stats.read_text() == ""  # no VRRP runtime: no instances
 
 
 async def test_release_removes_owned_services_keeps_foreign_and_empties_the_ledger(tmp_path):
@@ -189,22 +221,19 @@ async def test_the_stop_path_releases_unless_told_not_to_or_after_a_crash():
         assert rec.calls == expected, (release_ipvs, failed)
 
 
-async def test_an_unwritable_state_dir_is_logged_not_fatal(tmp_path):
+async def test_an_unwritable_state_dir_is_logged_not_fatal(tmp_path, monkeypatch):
+    dumps = fake_dumps(monkeypatch)
     blocker = tmp_path / "file"
     blocker.write_text("")  # state_dir below a regular file: mkdir fails
     daemon = SimpleNamespace(runtime=None, runtime_failed=False, stats_baseline=None,
                              state_dir=str(blocker / "state"))
-    ready = trio.Event()
-    result: list[int] = []
 
-    async def run() -> None:
-        result.append(await daemon_control.handle_signals(daemon, ready))
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(run)
-        await ready.wait()
+    async def body(result: list[int]) -> None:
         os.kill(os.getpid(), signal.SIGUSR2)
-        await trio.sleep(0.05)
+        # Signals are taken in order: the dump that follows proves USR2 was handled.
+        os.kill(os.getpid(), signal.SIGUSR1)
+        await wait_for(lambda: dumps == ["dump"], "the dump after USR2")
         assert not result  # still listening
         os.kill(os.getpid(), signal.SIGTERM)
-    assert result == [0]
+
+    assert await run_signal_task(daemon, body) == [0]
