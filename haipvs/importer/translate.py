@@ -41,6 +41,8 @@ TOP_LEVEL: dict[str, Callable[[Context, Node], None]] = {
     "vrrp_sync_group": vrrp_sync_group,
     "vrrp_script": vrrp_script,
     "vrrp_track_file": vrrp_track_file,
+    # track_file.c: `track_file` is the current name, `vrrp_track_file` its old synonym.
+    "track_file": vrrp_track_file,
     "virtual_server": virtual_server,
     "virtual_server_group": _read_before,
 }
