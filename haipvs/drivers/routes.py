@@ -1,0 +1,238 @@
+"""Carries out haipvs.policy.routes: excluded/static addresses, routes and rules through the
+rtnetlink owner thread.
+
+Every route carries rtm_protocol = HAIPVS_RT_PROTO and every rule FRA_PROTOCOL =
+HAIPVS_RT_PROTO (addresses carry IFA_PROTO, haipvs/drivers/addresses.py). Deletes name that
+protocol and the kernel matches it (fib_table_delete / ip6_route_del / fib_nl_delrule), so a
+route or rule haipvs did not add is never removed, even one with the same destination or
+preference. Adds are exclusive: after a crash the kernel answers EEXIST for what the last run
+left, which is then adopted (ours) or reported and left alone (someone else's), never added
+twice.
+
+The `sync_*` functions run inside the rtnetlink owner thread and take the IPRoute object as
+their first argument.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+
+import structlog
+import trio
+from pyroute2.netlink.exceptions import NetlinkError
+
+from haipvs.drivers import addresses
+from haipvs.drivers.netlink_thread import NetlinkThread
+from haipvs.limits import HAIPVS_RT_PROTO
+from haipvs.policy import routes as policy
+from haipvs.policy.routes import Address, Entries, Route, Rule
+
+log = structlog.get_logger("haipvs.routes")
+
+AF = {4: 2, 6: 10}  # AF_INET, AF_INET6
+RTNH_F_ONLINK = 4
+SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
+RULE_ACTIONS = {"table": 1, "blackhole": 6, "unreachable": 7, "prohibit": 8}  # FR_ACT_*
+_GONE = (errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL, errno.ENODEV)
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # "add" | "remove" | "adopted" | "kept-foreign" | "failed"
+    entry: Address | Route | Rule
+    detail: str = ""
+
+
+def describe(entry: Address | Route | Rule) -> str:
+    """`ip`-like text of an entry, for logs."""
+    match entry:
+        case Address():
+            return f"{entry.interface} dev {entry.dev}"
+        case Route():
+            words = [entry.type if entry.type != "unicast" else "", str(entry.dst)]
+            words += [f"via {entry.via}" if entry.via else "",
+                      f"dev {entry.dev}" if entry.dev else "",
+                      f"table {entry.table}" if entry.table != policy.MAIN_TABLE else "",
+                      f"metric {entry.metric}" if entry.metric is not None else ""]
+            words += [f"nexthop via {h.via} dev {h.dev} weight {h.weight}"
+                      for h in entry.nexthops]
+            return " ".join(w for w in words if w)
+        case Rule():
+            words = [f"pref {entry.priority}", f"from {entry.src}" if entry.src else "",
+                     f"to {entry.dst}" if entry.dst else "",
+                     f"iif {entry.iif}" if entry.iif else "",
+                     f"fwmark {entry.fwmark:#x}" if entry.fwmark is not None else "",
+                     f"lookup {entry.table}" if entry.action == "table" else entry.action]
+            return " ".join(w for w in words if w)
+    return repr(entry)
+
+
+def _vip(address: Address) -> addresses.Vip:
+    return addresses.Vip(address.interface, address.dev, address.label)
+
+
+def _index(ipr, dev: str) -> int:
+    link = addresses.get_link(ipr, ifname=dev)
+    if link is None:
+        raise LookupError(f"interface {dev} not found")
+    return link["index"]
+
+
+def _route_request(ipr, route: Route) -> dict:
+    request: dict = {
+        "family": AF[route.family],
+        "dst": str(route.dst.network_address),
+        "dst_len": route.dst.prefixlen,
+        "table": route.table,
+        "proto": HAIPVS_RT_PROTO,
+    }
+    if route.type != "unicast":
+        request["type"] = route.type
+    if route.via is not None:
+        request["gateway"] = str(route.via)
+    if route.dev is not None:
+        request["oif"] = _index(ipr, route.dev)
+    if route.src is not None:
+        request["prefsrc"] = str(route.src)
+    if route.metric is not None:
+        request["priority"] = route.metric
+    if route.scope is not None:
+        request["scope"] = SCOPES[route.scope]
+    if route.onlink:
+        request["flags"] = RTNH_F_ONLINK
+    if route.nexthops:
+        hops = []
+        for hop in route.nexthops:
+            one: dict = {"hops": hop.weight - 1}  # rtnh_hops is the weight minus one
+            if hop.via is not None:
+                one["gateway"] = str(hop.via)
+            if hop.dev is not None:
+                one["oif"] = _index(ipr, hop.dev)
+            if hop.onlink:
+                one["flags"] = RTNH_F_ONLINK
+            hops.append(one)
+        request["multipath"] = hops
+    return request
+
+
+def _rule_request(rule: Rule) -> dict:
+    request: dict = {
+        "family": AF[rule.family],
+        "priority": rule.priority,
+        "action": RULE_ACTIONS[rule.action],
+        "FRA_PROTOCOL": HAIPVS_RT_PROTO,
+    }
+    if rule.table is not None:
+        request["table"] = rule.table
+    for prefix, name in ((rule.src, "src"), (rule.dst, "dst")):
+        if prefix is not None:
+            request[name] = str(prefix.network_address)
+            request[f"{name}_len"] = prefix.prefixlen
+    if rule.iif is not None:
+        request["iifname"] = rule.iif
+    if rule.oif is not None:
+        request["oifname"] = rule.oif
+    if rule.fwmark is not None:
+        request["fwmark"] = rule.fwmark
+        if rule.fwmask is not None:
+            request["fwmask"] = rule.fwmask
+    return request
+
+
+def _route_ours(ipr, route: Route) -> bool:
+    """Whether the route the kernel already has for this destination, table and metric is
+    ours (after EEXIST)."""
+    for msg in ipr.get_routes(family=AF[route.family], table=route.table):
+        if msg["dst_len"] != route.dst.prefixlen:
+            continue
+        dst = msg.get_attr("RTA_DST")  # absent for a default route
+        if dst is not None and dst != str(route.dst.network_address):
+            continue
+        metric = msg.get_attr("RTA_PRIORITY")
+        if (route.metric is None or metric == route.metric) and \
+                msg["proto"] == HAIPVS_RT_PROTO:
+            return True
+    return False
+
+
+def _rule_ours(ipr, rule: Rule) -> bool:
+    return any(msg.get_attr("FRA_PRIORITY") == rule.priority
+               and msg.get_attr("FRA_PROTOCOL") == HAIPVS_RT_PROTO
+               for msg in ipr.get_rules(family=AF[rule.family]))
+
+
+def _add(ipr, entry: Route | Rule) -> Change:
+    try:
+        if isinstance(entry, Route):
+            ipr.route("add", **_route_request(ipr, entry))
+        else:
+            ipr.rule("add", **_rule_request(entry))
+        return Change("add", entry)
+    except LookupError as exc:
+        return Change("failed", entry, str(exc))
+    except NetlinkError as exc:
+        if exc.code != errno.EEXIST:
+            return Change("failed", entry, exc.args[1] if len(exc.args) > 1 else str(exc))
+    ours = _route_ours(ipr, entry) if isinstance(entry, Route) else _rule_ours(ipr, entry)
+    if ours:
+        return Change("adopted", entry, "already there from an earlier run")
+    return Change("kept-foreign", entry, "already configured by someone else")
+
+
+def _remove(ipr, entry: Route | Rule) -> Change | None:
+    try:
+        if isinstance(entry, Route):
+            ipr.route("del", **_route_request(ipr, entry))
+        else:
+            ipr.rule("del", **_rule_request(entry))
+        return Change("remove", entry)
+    except LookupError:
+        return None  # its device is gone, and the route with it
+    except NetlinkError as exc:
+        if exc.code in _GONE:
+            return None  # not there, or not ours: the kernel matched our protocol
+        return Change("failed", entry, exc.args[1] if len(exc.args) > 1 else str(exc))
+
+
+def _address_changes(done: list[addresses.AddressChange], entries: tuple[Address, ...]
+                     ) -> list[Change]:
+    by_vip = {_vip(a): a for a in entries}
+    return [Change(c.action, by_vip[c.vip], c.detail) for c in done]
+
+
+def sync_apply(ipr, apply: policy.Apply) -> list[Change]:
+    """Withdraw (rules, routes, addresses), then install (addresses, routes, rules)."""
+    out: list[Change] = []
+    gone = apply.withdraw
+    for entry in (*gone.rules, *gone.routes):
+        change = _remove(ipr, entry)
+        if change is not None:
+            out.append(change)
+    if gone.addresses:
+        done = addresses.sync_remove(ipr, [_vip(a) for a in gone.addresses])
+        out += _address_changes(done, gone.addresses)
+    new = apply.install
+    if new.addresses:
+        done = addresses.sync_add(ipr, [_vip(a) for a in new.addresses])
+        out += _address_changes(done, new.addresses)
+    out += [_add(ipr, entry) for entry in (*new.routes, *new.rules)]
+    return out
+
+
+class RouteDriver:
+    """Feeds the policy and applies its outputs; used from the VRRP loop only (startup,
+    each instance's VIP add/remove, shutdown), so its policy needs no lock."""
+
+    def __init__(self, rtnl: NetlinkThread, static: Entries = policy.NO_ENTRIES) -> None:
+        self._rtnl = rtnl
+        self.owner = policy.RouteOwner(static)
+
+    async def handle(self, event: policy.Input, instance: str | None = None) -> None:
+        for output in self.owner.handle(trio.current_time(), event):
+            changes = await self._rtnl.call(sync_apply, output)
+            for change in changes:
+                level = log.warning if change.action in ("failed", "kept-foreign") else log.info
+                kind = type(change.entry).__name__.lower()
+                level(f"{kind}_{change.action.replace('-', '_')}", instance=instance,
+                      entry=describe(change.entry), detail=change.detail or None)
