@@ -165,12 +165,18 @@ class Choice(Kind):
 
     choices: tuple[str, ...]
     fold_case: bool = True
+    # Words a user may expect (keepalived has them) that haipvs refuses: (word, why).
+    refused: tuple[tuple[str, str], ...] = ()
 
     def parse(self, node, path, ctx):
         value = self._scalar(node, path, ctx, "one of " + ", ".join(self.choices))
         if value is INVALID:
             return INVALID
         text = _raw_text(node, value)
+        for word, why in self.refused:
+            if text is not None and text.lower() == word.lower():
+                ctx.error(node, path, f"{word} is not supported: {why}")
+                return INVALID
         for choice in self.choices:
             if text == choice or (
                 text is not None and self.fold_case and text.lower() == choice.lower()

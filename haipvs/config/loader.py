@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 
 import yaml
 
 from haipvs.config.errors import ConfigError, ConfigIssue
+from haipvs.config.include import IncludeReader, merge_includes
 from haipvs.config.model import Config
 from haipvs.config.sections import CONFIG
 from haipvs.config.spec import INVALID, Context, parse_section
@@ -20,8 +22,13 @@ def _fail(filename: str, line: int | None, message: str) -> ConfigError:
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
-    """Load and validate `path`; raises ConfigError listing every problem."""
+    """Load and validate `path` (and the files it includes); raises ConfigError listing
+    every problem."""
     filename = os.fspath(path)
+    return load_config_text(_read_text(filename), filename)
+
+
+def _read_text(filename: str) -> str:
     try:
         with open(filename, "rb") as stream:
             data = stream.read(MAX_CONFIG_BYTES + 1)
@@ -34,7 +41,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise _fail(filename, line, "file is not valid UTF-8") from None
-    return load_config_text(text, filename)
+    return text
 
 
 # keepalived's grammar: a top-level block keyword followed by "{" (keepalived/core/parser.c
@@ -65,22 +72,40 @@ def _keepalived_error(filename: str) -> ConfigError:
 COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load_config_text(text: str, filename: str = "<string>") -> Config:
-    """Validate YAML text; `filename` is used in messages and as Config.source."""
-    ctx = Context(filename)
+def _compose(text: str, filename: str) -> yaml.Node | None:
     try:
         root = yaml.compose(text, Loader=COMPOSER)
     except yaml.YAMLError as exc:
         if looks_like_keepalived(text):
             raise _keepalived_error(filename) from None
         raise _yaml_error(filename, exc) from None
+    if root is not None and not isinstance(root, yaml.MappingNode) and looks_like_keepalived(
+            text):
+        raise _keepalived_error(filename)
+    return root
+
+
+# The file system for `include:` (haipvs/config/include.py decides, this module reads).
+INCLUDE_READER = IncludeReader(
+    glob=glob.glob, exists=os.path.exists, is_dir=os.path.isdir, realpath=os.path.realpath,
+    compose=lambda path, display: _compose(_read_text(path), display))
+
+
+def load_config_text(text: str, filename: str = "<string>",
+                     reader: IncludeReader = INCLUDE_READER) -> Config:
+    """Validate YAML text; `filename` is used in messages and as Config.source, and its
+    directory is where relative `include:` patterns start."""
+    ctx = Context(filename)
+    root = _compose(text, filename)
     if root is None:
         raise _fail(filename, 1, "the file is empty")
-    if not isinstance(root, yaml.MappingNode) and looks_like_keepalived(text):
-        raise _keepalived_error(filename)
+    if isinstance(root, yaml.MappingNode):
+        root = merge_includes(root, filename, reader, ctx)
     config = parse_section(CONFIG, root, "", ctx)
     if ctx.issues or config is INVALID:
-        raise ConfigError(sorted(ctx.issues, key=lambda issue: issue.line or 0))
+        # The main file's issues first, then each included file's, each by line.
+        raise ConfigError(sorted(ctx.issues, key=lambda issue: (
+            issue.file != filename, issue.file, issue.line or 0)))
     return config
 
 

@@ -55,10 +55,16 @@ class Context:
         # so rules between items can still be checked and every error reported.
         self.partial: dict[int, list[tuple[int, Any]]] = {}
         self._constructor = yaml.SafeLoader("")  # only its scalar constructors are used
+        self.included = False  # the file has `include:` (haipvs/config/include.py)
+
+    def file_of(self, node: Node | None) -> str:
+        """The file a node was read from: include.py marks the nodes of included files."""
+        marked = getattr(node.start_mark, "haipvs_file", None) if node is not None else None
+        return marked or self.filename
 
     def error(self, node: Node | None, path: str, message: str) -> None:
         line = node.start_mark.line + 1 if node is not None else None
-        self.issues.append(ConfigIssue(self.filename, line, path, message))
+        self.issues.append(ConfigIssue(self.file_of(node), line, path, message))
 
     def spend(self, node: Node, path: str) -> bool:
         """False once aliases have re-used mappings too often (reported once)."""
@@ -274,7 +280,27 @@ class Values:
         self.ctx.error(self.node, self.path, message)
 
     def line(self, *parts: str | int) -> int:
-        return self.locate(*parts)[0].start_mark.line + 1
+        node = self.locate(*parts)[0]
+        return SourceLine(node.start_mark.line + 1,
+                          self.ctx.file_of(node) if self.ctx.included else None)
+
+
+class SourceLine(int):
+    """A line number for messages ("first used at line 3"); with `include:` it names its
+    file too ("at line 3 of conf.d/vips.yaml"), since the line may be in another file."""
+
+    file: str | None
+
+    def __new__(cls, line: int, file: str | None = None) -> SourceLine:
+        self = super().__new__(cls, line)
+        self.file = file
+        return self
+
+    def __str__(self) -> str:
+        return f"{int(self)} of {self.file}" if self.file else str(int(self))
+
+    def __format__(self, spec: str) -> str:
+        return str(self) if not spec else format(int(self), spec)
 
 
 def _child(node: Node, part: str | int) -> Node | None:

@@ -210,6 +210,12 @@ class Reader:
             matches = sorted(glob.glob(full))
             if not matches:
                 self._note(display, number, "include", f"no file matches {pattern}")
+            elif any(not os.path.isdir(match) for match in matches):
+                # haipvs YAML has `include:` too (haipvs/config/include.py), but the
+                # translation is one document: the operator re-splits it if wanted.
+                self._note(display, number, "include", f"the files of {pattern} are inlined "
+                           "into the one YAML file; split it again with `include:` (globs, "
+                           "lists merged) if you keep a conf.d", CHANGED)
             for match in matches:
                 if os.path.isdir(match):
                     continue
