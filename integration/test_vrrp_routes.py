@@ -40,6 +40,7 @@ EVIP = "192.0.2.200/24"
 VROUTE = "198.51.100.0/24"  # via 192.0.2.254 table 100 metric 5
 VRULE_PREF = 1100  # from 192.0.2.100 lookup 100
 SROUTE = "198.51.100.128/25"  # static: via 192.0.2.254 table 200
+SROUTE2 = "198.51.100.64/26"  # static, after a reload
 SRULE_PREF = 1200  # static: to 198.51.100.128/25 lookup 200
 
 
@@ -186,7 +187,18 @@ def test_routes_rules_and_excluded_addresses_move_with_the_vip_and_leave_nothing
     wait_counts(virtual_count, node_k, (0, 0, 0))
     assert static_count(node_k) == (1, 1, 1)
 
+    # SIGHUP with another static route: only the difference changes (keepalived's
+    # clear_diff_static_routes()), the MASTER keeps its virtual ones.
+    haipvs.top = {**top, "static_routes": [{"to": SROUTE2, "dev": "eth0", "table": 200}]}
+    haipvs.write_config(list(haipvs.instances.values()))
+    haipvs.reload()
+    haipvs.wait_log("reload_applied", 5)
+    wait_until(lambda: len(routes(node_d, SROUTE2, 200)) == 1, 3, what="the new static route")
+    assert routes(node_d, SROUTE, 200) == []
+    assert virtual_count(node_d) == (2, 2, 1) and haipvs.state() == "MASTER"
+
     assert haipvs.stop(timeout=5) == 0
     assert owned(node_d) == []
     assert virtual_count(node_d) == (1, 1, 0) and static_count(node_d) == (0, 0, 0)
+    assert routes(node_d, SROUTE2, 200) == []
     keepalived.wait_state("MASTER", 3)

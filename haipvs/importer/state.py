@@ -58,3 +58,5 @@ class TranslationState:
     instances: list[Instance] = field(default_factory=list)
     virtual_servers: list[Block] = field(default_factory=list)
     vs_groups: dict[str, list[GroupMember]] = field(default_factory=dict)
+    # static_ipaddress / static_routes / static_rules -> their entries (importer/routes.py)
+    static: dict[str, list[Any]] = field(default_factory=dict)

@@ -19,6 +19,7 @@ from haipvs.importer.global_defs import finish_fifos, global_defs
 from haipvs.importer.grammar import Node
 from haipvs.importer.notes import Note
 from haipvs.importer.reasons import WHY
+from haipvs.importer.routes import TOP_LEVEL as STATIC_BLOCKS
 from haipvs.importer.rules import Context
 from haipvs.importer.virtual_server import virtual_server, virtual_server_group
 from haipvs.importer.vrrp import vrrp_instance
@@ -45,6 +46,7 @@ TOP_LEVEL: dict[str, Callable[[Context, Node], None]] = {
     "track_file": vrrp_track_file,
     "virtual_server": virtual_server,
     "virtual_server_group": _read_before,
+    **STATIC_BLOCKS,
 }
 
 
@@ -77,4 +79,5 @@ class Translator:
                            ("virtual_servers", state.virtual_servers)):
             if items:
                 document[key] = items
+        document.update(state.static)
         return document

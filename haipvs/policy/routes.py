@@ -137,11 +137,19 @@ class Held:
 
 
 @dataclass(frozen=True)
+class SetStatic:
+    """A reload: the static block is now `entries`; only the difference is applied
+    (keepalived vrrp_daemon.c reload: clear_diff_static_addresses/routes/rules())."""
+
+    entries: Entries
+
+
+@dataclass(frozen=True)
 class Stop:
     """The daemon stops: everything held goes, the static entries too."""
 
 
-Input = Start | Held | Stop
+Input = Start | Held | SetStatic | Stop
 
 
 # ---- outputs ----------------------------------------------------------------------------
@@ -181,6 +189,9 @@ class RouteOwner:
                 return out
             case Held(name=name, entries=entries, held=held):
                 return self._set(name, entries if held else NO_ENTRIES)
+            case SetStatic(entries=entries):
+                self.static = entries
+                return self._set(STATIC, entries)
             case Stop():
                 out = []
                 for owner in list(self._held):

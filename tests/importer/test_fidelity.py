@@ -217,12 +217,14 @@ def test_fwmark_nat_real_server_without_port_gets_port_0(tmp_path: Path):
     assert not result.notes
 
 
-def test_virtual_ipaddress_excluded_says_it_is_not_moved(tmp_path: Path):
-    _, result = run(tmp_path, VIP_INSTANCE.format(body=(
+def test_virtual_ipaddress_excluded_is_translated_and_stays_out_of_the_advert(tmp_path: Path):
+    config, result = run(tmp_path, VIP_INSTANCE.format(body=(
         "    virtual_ipaddress {\n        192.0.2.10\n    }\n"
         "    virtual_ipaddress_excluded {\n        192.0.2.20\n    }")))
-    (note,) = result.notes
-    assert "will NOT be added or removed" in note.why
+    assert not result.notes
+    (instance,) = config.vrrp_instances
+    assert [str(v.address) for v in instance.virtual_ipaddress] == ["192.0.2.10/32"]
+    assert [str(v.address) for v in instance.virtual_ipaddress_excluded] == ["192.0.2.20/32"]
 
 
 # ---- table differences (keepalived as the oracle) ------------------------------------------

@@ -39,7 +39,9 @@ def haipvs_facts(config) -> dict[str, object]:
     for vi in config.vrrp_instances:
         k = f"vrrp {vi.name}"
         f[k] = True
-        f[f"{k}.virtual_ipaddress"] = tuple(sorted(str(v.address) for v in vi.virtual_ipaddress))
+        # keepalived's reader lists VIPs and excluded ones together (both are held as MASTER)
+        f[f"{k}.virtual_ipaddress"] = tuple(sorted({str(v.address) for v in (
+            *vi.virtual_ipaddress, *vi.virtual_ipaddress_excluded)}))
         f[f"{k}.virtual_router_id"] = vi.virtual_router_id
         f[f"{k}.priority"] = vi.priority
         f[f"{k}.state"] = vi.state

@@ -13,6 +13,7 @@ from haipvs.policy.routes import (
     Route,
     RouteOwner,
     Rule,
+    SetStatic,
     Start,
     Stop,
 )
@@ -87,3 +88,14 @@ def test_stop_withdraws_everything_held_static_included_vrrp_daemon_stop_vrrp():
     assert set(out.withdraw.items()) == set(VI_1.items()) | set(STATIC.items())
     assert out.install == NO_ENTRIES
     assert owner.handle(3.0, Stop()) == []
+
+
+def test_a_reload_changes_only_the_static_difference_vrrp_daemon_clear_diff_static():
+    owner = RouteOwner(STATIC)
+    owner.handle(0.0, Start(()))
+    both = Entries(routes=(STATIC_ROUTE, ROUTE))
+    assert owner.handle(1.0, SetStatic(both)) == [Apply(install=Entries(routes=(ROUTE,)))]
+    assert owner.handle(2.0, SetStatic(Entries(routes=(ROUTE,)))) == [
+        Apply(withdraw=STATIC)]
+    (out,) = owner.handle(3.0, Stop())
+    assert out.withdraw == Entries(routes=(ROUTE,))
