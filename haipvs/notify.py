@@ -42,6 +42,7 @@ from haipvs.events import (
     VrrpTransition,
 )
 from haipvs.policy.notify_scripts import transition_scripts
+from haipvs.script_creds import process_options
 from haipvs.vrrp.messages import State
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ class NotifyFifo:
     script: tuple[str, ...] | None = None
     vrrp: bool = True  # INSTANCE and GROUP lines
     lvs: bool = True  # RS and VS lines
+    user: str | None = None  # the script's user (global.script_user)
 
 
 def notify_fifos(settings: GlobalSettings) -> tuple[tuple[NotifyFifo, ...], tuple[str, ...]]:
@@ -139,8 +141,9 @@ def notify_fifos(settings: GlobalSettings) -> tuple[tuple[NotifyFifo, ...], tupl
     fifos: list[NotifyFifo] = []
     notes: list[str] = []
     main = settings.notify_fifo
+    user = settings.script_user  # lib/notify.c notify_script_init: the default script user
     if main is not None:
-        fifos.append(NotifyFifo(main, settings.notify_fifo_script))
+        fifos.append(NotifyFifo(main, settings.notify_fifo_script, user=user))
     vrrp, lvs = settings.vrrp_notify_fifo, settings.lvs_notify_fifo
     for name, path in (("vrrp", vrrp), ("lvs", lvs)):
         if path is not None and path == main:
@@ -153,12 +156,12 @@ def notify_fifos(settings: GlobalSettings) -> tuple[tuple[NotifyFifo, ...], tupl
         if vrrp_script and lvs_script:
             notes.append(f"vrrp_notify_fifo and lvs_notify_fifo are both {vrrp}: only "
                          f"vrrp_notify_fifo_script runs, as in keepalived")
-        fifos.append(NotifyFifo(vrrp, vrrp_script or lvs_script))
+        fifos.append(NotifyFifo(vrrp, vrrp_script or lvs_script, user=user))
     else:
         if vrrp is not None:
-            fifos.append(NotifyFifo(vrrp, vrrp_script, vrrp=True, lvs=False))
+            fifos.append(NotifyFifo(vrrp, vrrp_script, vrrp=True, lvs=False, user=user))
         if lvs is not None:
-            fifos.append(NotifyFifo(lvs, lvs_script, vrrp=False, lvs=True))
+            fifos.append(NotifyFifo(lvs, lvs_script, vrrp=False, lvs=True, user=user))
     return tuple(fifos), tuple(notes)
 
 
@@ -237,8 +240,8 @@ class EventStream:
             process = subprocess.Popen(
                 argv, env=script_environment(), stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0,
-                close_fds=True)
-        except OSError as exc:
+                close_fds=True, **process_options(spec.user))
+        except (OSError, KeyError) as exc:
             log.error("notify_fifo_script_failed", fifo=spec.path, script=spec.script[0],
                       error=str(exc))
             return
@@ -357,17 +360,20 @@ def script_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]
 
 
 async def run_script(argv: Sequence[str], timeout: float,
-                     env: Mapping[str, str] | None = None) -> tuple[int | None, str]:
-    """Run argv with a deadline; returns (exit code or None on timeout/failure, detail).
-    The script leads its own session so a timeout kills the whole group it started."""
+                     env: Mapping[str, str] | None = None,
+                     user: str | None = None) -> tuple[int | None, str]:
+    """Run argv with a deadline, as `user` ("user[:group]"; None: as the daemon); returns
+    (exit code or None on timeout/failure, detail). The script leads its own session so a
+    timeout kills the whole group it started."""
     try:
         with trio.move_on_after(timeout) as scope:
             result = await trio.run_process(
                 list(argv), check=False, env=script_environment(env),
                 stdin=subprocess.DEVNULL, capture_stdout=True, capture_stderr=True,
                 start_new_session=True, deliver_cancel=_kill_group,
+                **process_options(user),
             )
-    except OSError as exc:
+    except (OSError, KeyError) as exc:  # KeyError: the user was removed since the load
         return None, f"cannot run: {exc}"
     if scope.cancelled_caught:
         return None, f"killed after {timeout:g}s timeout"
@@ -386,6 +392,7 @@ class NotifyRunner:
 
     def __init__(self, timeout: float = 10.0) -> None:
         self.timeout = timeout
+        self.user: str | None = None  # global.script_user (keepalived: notify scripts' user)
         self._queues: dict[str, trio.MemorySendChannel] = {}
         self._nursery: trio.Nursery | None = None
         self.runs = 0
@@ -423,7 +430,7 @@ class NotifyRunner:
         async for scripts, env in queue:
             try:
                 for argv in scripts:
-                    code, detail = await run_script(argv, self.timeout, env)
+                    code, detail = await run_script(argv, self.timeout, env, self.user)
                     self.runs += 1
                     if code == 0:
                         log.info("notify_script_done", owner=owner, script=argv[0])

@@ -107,7 +107,7 @@ class ScriptTracker(_Tracker):
         with self.scope:
             while True:
                 started = trio.current_time()
-                code, detail = await run_script(spec.script, timeout)
+                code, detail = await run_script(spec.script, timeout, user=spec.user)
                 self.last_detail = detail if code != 0 else ""
                 if self.record(code == 0):
                     log.info("track_script_" + ("ok" if self.ok else "failed"),

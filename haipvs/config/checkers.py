@@ -6,8 +6,6 @@ UDP_CHECK, DNS_CHECK) and the URLs of the HTTP ones."""
 
 from __future__ import annotations
 
-import grp
-import pwd
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -28,6 +26,7 @@ from haipvs.config.kinds import (
 )
 from haipvs.config.settings import inputs, model_section, override, setting
 from haipvs.config.spec import REQUIRED, Field, Section, Values
+from haipvs.config.users import USER, check_user_exists
 
 CHECKER_RENAMED = {
     "nb_get_retry": "nb_get_retry is keepalived's old name; use retry",
@@ -179,27 +178,13 @@ class MiscCheck(Checker):
                                  "exit 0 = up, 1 = down, 2..255 = up with weight (code - 2)")
     # keepalived `user USERNAME [GROUPNAME]`: the group defaults to the user's login group.
     user: str | None = setting(
-        Text(65, r"[A-Za-z_][A-Za-z0-9_.-]*(:[A-Za-z_][A-Za-z0-9_.-]*)?", "user or user:group"),
-        None, "run as this user (and group: `user:group`; default the user's login group)",
-        doc_default="root",
+        USER, None, "run as this user (and group: `user:group`; default the user's login group)",
+        doc_default="global script_user",
     )
 
 
 def _check_misc(v: Values) -> None:
-    # keepalived lib/notify.c set_uid_gid(), called while the config is read: an unknown user
-    # or group is a config error (keepalived then drops the checker; haipvs rejects the file).
-    if not v.ok("user") or v["user"] is None:
-        return
-    user, _, group = v["user"].partition(":")
-    try:
-        pwd.getpwnam(user)
-    except KeyError:
-        v.error("user", f"user {user!r} does not exist on this host")
-    if group:
-        try:
-            grp.getgrnam(group)
-        except KeyError:
-            v.error("user", f"group {group!r} does not exist on this host")
+    check_user_exists(v, "user")
 
 
 MISC_CHECK = _checker_section(

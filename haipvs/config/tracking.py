@@ -9,6 +9,7 @@ from haipvs.config.common import ABS_PATH, SCRIPT_NAME, TRACKER_WEIGHT
 from haipvs.config.compound import ListOf
 from haipvs.config.kinds import Argv, Float, Int, Text
 from haipvs.config.settings import model_section, setting
+from haipvs.config.users import USER, check_user_exists
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class VrrpScript:
         TRACKER_WEIGHT, 0,
         "0: failed = FAULT; negative: subtracted while failed; positive: added while OK",
     )
+    # keepalived vrrp_parser.c vrrp_vscript_user_handler: `user USERNAME [GROUPNAME]`.
+    user: str | None = setting(USER, None, "run as this user (`user:group`; default the "
+                               "user's login group)", doc_default="global script_user")
 
 
 VRRP_SCRIPT = model_section(
@@ -39,6 +43,8 @@ VRRP_SCRIPT = model_section(
     "vrrp_script",
     "Tracking script",
     "keepalived's `vrrp_script`: run on the main loop; exit 0 is success.",
+    check=lambda v: check_user_exists(v, "user"),
+    rules=("`user` (and the group after `:`) must exist on this host.",),
 )
 
 

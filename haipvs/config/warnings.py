@@ -15,7 +15,7 @@ from typing import Any
 
 from haipvs import limits
 from haipvs.config.checkers import CHECKER_NAMES
-from haipvs.config.model import Config, MiscCheck, VrrpInstance
+from haipvs.config.model import Config, VrrpInstance
 
 
 @dataclass(frozen=True)
@@ -104,11 +104,6 @@ def _applies(setting: str, config: Config, written: Mapping[str, Any] | None) ->
         if written is not None:
             return _unset(_written_checkers(written), "warmup")
         return any(checker.warmup is None for _, rs in servers for checker in rs.checkers)
-    if setting == "virtual_servers[].real_servers[].misc_check.user":
-        if written is not None:
-            return _unset(_written_checkers(written, "misc_check"), "user")
-        return any(isinstance(checker, MiscCheck) and checker.user is None
-                   for _, rs in servers for checker in rs.checkers)
     raise ValueError(f"no rule for the keepalived difference {setting!r}")
 
 

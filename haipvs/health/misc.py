@@ -8,7 +8,6 @@ killed, grandchildren included.
 from __future__ import annotations
 
 import contextlib
-import grp
 import os
 import pwd
 import signal
@@ -19,6 +18,7 @@ import trio
 from haipvs.health.net import timeout_reason
 from haipvs.health.spec import MiscProbe
 from haipvs.health.state import CheckResult
+from haipvs.script_creds import process_options
 
 SAFE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -26,16 +26,6 @@ SAFE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 async def _kill_process_group(process: trio.Process) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-
-
-def _user_options(user: str) -> dict:
-    """`user` or `user:group` -> uid, gid and supplementary groups. As keepalived's
-    lib/notify.c set_uid_gid() (the group, when given, replaces the login group) and
-    set_script_env() (setgroups(1, &gid): the only supplementary group is that gid)."""
-    name, _, group = user.partition(":")
-    entry = pwd.getpwnam(name)
-    gid = grp.getgrnam(group).gr_gid if group else entry.pw_gid
-    return {"user": entry.pw_uid, "group": gid, "extra_groups": [gid]}
 
 
 def _known_user(name: str) -> bool:
@@ -70,8 +60,8 @@ async def probe_misc(probe: MiscProbe) -> CheckResult:
         "deliver_cancel": _kill_process_group,
     }
     try:
-        if probe.user:
-            options.update(_user_options(probe.user))
+        # the one helper of every script runner (set_uid_gid, set_script_env)
+        options.update(process_options(probe.user))
     except KeyError:
         # checked when the config was loaded; the user or group was removed since
         name, _, group = probe.user.partition(":")

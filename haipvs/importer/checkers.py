@@ -32,6 +32,7 @@ from haipvs.importer.rules import (
     rules_for,
     text,
 )
+from haipvs.importer.script_users import User
 
 CHECKERS = {
     "TCP_CHECK": "tcp_check",
@@ -197,7 +198,7 @@ TABLES: dict[str, dict[str, Rule]] = {
         "misc_timeout": Value("timeout", number, 0.001, SECONDS_MAX),
         "misc_path": Command("path"),
         "misc_dynamic": Flag("misc_dynamic"),
-        "user": Value("user"),
+        "user": User(),
     },
     "udp_check": {
         **COMMON, **CONNECT,

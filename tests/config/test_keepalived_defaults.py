@@ -184,10 +184,11 @@ def test_differences_apply_only_where_the_config_relies_on_them():
     config, _, _ = one_checker("tcp_check: {warmup: 0}")
     assert [d.where for d in differences_for(config)] == ["virtual_servers[].protocol"]
     config, _, _ = one_checker("misc_check: {path: [/bin/true]}")
+    # misc_check.user: no difference since issue 15, the default is keepalived's
+    # (haipvs/policy/script_security.py default_user, tests/ops/test_script_security.py)
     assert [d.where for d in differences_for(config)] == [
         "virtual_servers[].protocol",
         "virtual_servers[].real_servers[].<checker>.warmup",
-        "virtual_servers[].real_servers[].misc_check.user",
     ]
     assert differences_for(one_instance()) == []
 
@@ -197,9 +198,7 @@ def test_a_value_written_in_the_file_is_not_a_difference_even_if_it_is_the_defau
     config, _, _ = one_checker("misc_check: {path: [/bin/true], warmup: 0}")
     written = {"virtual_servers": [{"protocol": "TCP", "real_servers": [
         {"misc_check": {"path": ["/bin/true"], "warmup": 0}}]}]}
-    assert [d.where for d in differences_for(config, written)] == [
-        "virtual_servers[].real_servers[].misc_check.user",
-    ]
+    assert [d.where for d in differences_for(config, written)] == []
     written["virtual_servers"][0].pop("protocol")
     assert "virtual_servers[].protocol" in [d.where for d in differences_for(config, written)]
 

@@ -12,8 +12,9 @@ import tempfile
 
 import pytest
 
-from haipvs.health.misc import _user_options, probe_misc
+from haipvs.health.misc import probe_misc
 from haipvs.health.spec import MiscProbe
+from haipvs.script_creds import process_options
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing user needs root")
 
@@ -31,12 +32,13 @@ def out():
     shutil.rmtree(directory)
 
 
+@needs_root
 def test_user_and_group_resolve_as_keepalived_set_uid_gid():
     nobody = pwd.getpwnam("nobody")
     nogroup = grp.getgrnam("nogroup").gr_gid
-    assert _user_options("nobody") == {
+    assert process_options("nobody") == {
         "user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": [nobody.pw_gid]}
-    assert _user_options("nobody:nogroup") == {
+    assert process_options("nobody:nogroup") == {
         "user": nobody.pw_uid, "group": nogroup, "extra_groups": [nogroup]}
 
 

@@ -1,0 +1,146 @@
+"""Every script a config runs, and the config with keepalived's script verdicts applied.
+
+`configured_scripts(config)` finds each script setting (every `Argv` setting anywhere in the
+model, so a script key added later is covered without a change here), with its config path
+and the `user` of the block holding it (vrrp_script, misc_check), None for the others
+(notify and FIFO scripts run as the default script user, as in keepalived).
+
+`apply_scripts(...)` returns the config as the daemon runs it, as keepalived does at load
+(lib/notify.c check_script_secure and its callers in vrrp.c / check_misc.c):
+- a disabled script is dropped: an optional one (notify_*, FIFO scripts) becomes unset; a
+  block that is nothing without it (a vrrp_script, a misc_check) is removed, and with a
+  vrrp_script every instance's `track_script` reference to it (vrrp.c
+  check_vrrp_script_security: free_track_script), so the instance runs as if it had none;
+- argv[0] becomes the path keepalived resolved (path search, realpath);
+- every `user` left unset, and `global.script_user`, become the default script user, so
+  the runners need nothing but the config.
+Pure: the decisions come in as data (haipvs/script_creds.py makes them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from haipvs.config.kinds import Argv
+from haipvs.config.model import Config
+from haipvs.config.settings import SPEC, Setting
+from haipvs.config.spec import REQUIRED
+
+
+@dataclass(frozen=True)
+class ConfiguredScript:
+    where: str  # config path, e.g. "vrrp_scripts[chk_nginx].script"
+    argv: tuple[str, ...]
+    user: str | None  # the holding block's own `user`; None: the default script user
+
+
+def _setting(field: dataclasses.Field) -> Setting | None:
+    spec = field.metadata.get(SPEC)
+    return spec if isinstance(spec, Setting) else None
+
+
+def _key(field: dataclasses.Field) -> str:
+    spec = _setting(field)
+    return spec.key if spec is not None and spec.key else field.name
+
+
+def _label(item: Any, index: int) -> str:
+    name = getattr(item, "name", None)
+    return name if isinstance(name, str) else str(index)
+
+
+def _is_script(field: dataclasses.Field) -> bool:
+    spec = _setting(field)
+    return spec is not None and isinstance(spec.kind, Argv)
+
+
+def _walk(obj: Any, where: str) -> Iterator[ConfiguredScript]:
+    user = getattr(obj, "user", None) if _has_field(obj, "user") else None
+    for field in dataclasses.fields(obj):
+        value = getattr(obj, field.name)
+        at = f"{where}.{_key(field)}" if where else _key(field)
+        if _is_script(field):
+            if value is not None:
+                yield ConfiguredScript(at, tuple(value), user)
+        elif dataclasses.is_dataclass(value):
+            yield from _walk(value, at)
+        elif isinstance(value, tuple):
+            for index, item in enumerate(value):
+                if dataclasses.is_dataclass(item):
+                    yield from _walk(item, f"{at}[{_label(item, index)}]")
+
+
+def _has_field(obj: Any, name: str) -> bool:
+    return any(f.name == name for f in dataclasses.fields(obj))
+
+
+def configured_scripts(config: Config) -> list[ConfiguredScript]:
+    """Every script of `config`, in file-section order."""
+    return list(_walk(config, ""))
+
+
+_REMOVE = object()  # a block removed with its required script
+
+
+def _apply(obj: Any, where: str, disabled: frozenset[str], paths: Mapping[str, str],
+           default_user: str | None) -> Any:
+    changes: dict[str, Any] = {}
+    holds_script = False
+    for field in dataclasses.fields(obj):
+        if not field.init:
+            continue
+        value = getattr(obj, field.name)
+        at = f"{where}.{_key(field)}" if where else _key(field)
+        if _is_script(field):
+            if value is None:
+                continue
+            holds_script = True
+            if at in disabled:
+                spec = _setting(field)
+                if spec is not None and spec.default is REQUIRED:
+                    return _REMOVE
+                changes[field.name] = None
+            elif at in paths and paths[at] != value[0]:
+                changes[field.name] = (paths[at], *value[1:])
+        elif dataclasses.is_dataclass(value):
+            new = _apply(value, at, disabled, paths, default_user)
+            if new is not value and new is not _REMOVE:
+                changes[field.name] = new
+        elif isinstance(value, tuple) and any(dataclasses.is_dataclass(i) for i in value):
+            items = []
+            for index, item in enumerate(value):
+                if dataclasses.is_dataclass(item):
+                    item = _apply(item, f"{at}[{_label(item, index)}]", disabled, paths,
+                                  default_user)
+                if item is not _REMOVE:
+                    items.append(item)
+            if items != list(value):
+                changes[field.name] = tuple(items)
+    if (holds_script or _has_field(obj, "script_user")) and default_user is not None:
+        for name in ("user", "script_user"):
+            if _has_field(obj, name) and getattr(obj, name) is None:
+                changes[name] = default_user
+    return dataclasses.replace(obj, **changes) if changes else obj
+
+
+def apply_scripts(config: Config, disabled: frozenset[str], paths: Mapping[str, str],
+                  default_user: str | None) -> Config:
+    """`config` with the scripts at `disabled` dropped, argv[0] of those in `paths` replaced
+    and unset users set to `default_user` (see the module doc)."""
+    new = _apply(config, "", disabled, paths, default_user)
+    scripts = {s.name for s in new.vrrp_scripts}
+    instances = []
+    for instance in new.vrrp_instances:
+        refs = tuple(r for r in instance.track_script if r.name in scripts)
+        if refs != instance.track_script:
+            instance = dataclasses.replace(instance, track_script=refs)
+        instances.append(instance)
+    if instances != list(new.vrrp_instances):
+        new = dataclasses.replace(new, vrrp_instances=tuple(instances))
+    return new
+
+
+__all__ = ["ConfiguredScript", "apply_scripts", "configured_scripts"]

@@ -1,0 +1,65 @@
+"""keepalived's script users: `script_user USER [GROUP]` and `enable_script_security`
+(global_defs), `user USER [GROUP]` (vrrp_script, MISC_CHECK), and the optional
+`USER [GROUP]` after a notify script's quoted command line.
+
+haipvs writes the user as `user` or `user:group` (haipvs/config/users.py). keepalived's
+rules (lib/notify.c) are haipvs' too: haipvs/policy/script_security.py.
+"""
+
+from __future__ import annotations
+
+from haipvs.importer.grammar import Node
+from haipvs.importer.rules import Context, Draft, argv
+
+NOTIFY_USER_NOTE = ("{words}: haipvs runs notify scripts as global.script_user (keepalived "
+                    "allows a user per notify script); the script is translated without it")
+
+
+def user_spec(ctx: Context, node: Node, words: list[str]) -> str | None:
+    """`USER [GROUP]` -> "user" / "user:group"; None (noted) for anything else."""
+    if not 1 <= len(words) <= 2:
+        ctx.skip(node, "expected USER [GROUP]")
+        return None
+    return ":".join(words)
+
+
+class User:
+    """`user USER [GROUP]` (vrrp_parser.c vrrp_vscript_user_handler, check_misc.c
+    misc_user_handler) -> the block's `user` (or `out`)."""
+
+    def __init__(self, out: str = "user") -> None:
+        self.out = out
+
+    def __call__(self, ctx: Context, node: Node, draft: Draft) -> None:
+        value = user_spec(ctx, node, node.values)
+        if value is not None:
+            draft.fields[self.out] = value
+
+
+def enable_script_security(ctx: Context, node: Node, draft: Draft) -> None:
+    """global_parser.c script_security_handler: the keyword alone."""
+    draft.fields["enable_script_security"] = True
+
+
+class NotifyCommand:
+    """`notify_xxx "command line" [USER [GROUP]]` (lib/notify.c notify_script_init: the
+    words after a quoted command are its user and group). Without quotes every word is the
+    command, as the importer has always read it."""
+
+    def __init__(self, out: str) -> None:
+        self.out = out
+
+    def __call__(self, ctx: Context, node: Node, draft: Draft) -> None:
+        if not node.args:
+            ctx.skip(node, "needs a value")
+            return
+        tokens = node.args
+        if tokens[0].quoted and len(tokens) > 1:
+            user = user_spec(ctx, node, [t.text for t in tokens[1:]])
+            default = ctx.state.global_defs.fields.get("script_user")
+            if user is not None and user != default:
+                ctx.skip(node, NOTIFY_USER_NOTE.format(words=" ".join(node.values[1:])))
+            tokens = tokens[:1]
+        command = argv(tokens)
+        if command:
+            draft.fields[self.out] = command
