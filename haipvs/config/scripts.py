@@ -47,9 +47,20 @@ def _key(field: dataclasses.Field) -> str:
     return spec.key if spec is not None and spec.key else field.name
 
 
-def _label(item: Any, index: int) -> str:
+def _item_path(at: str, items: tuple, index: int) -> str:
+    """A list item's path: by its name (`vrrp_scripts[chk]`), a checker by its YAML key
+    (`real_servers[0].misc_check`, indexed when a server has several of that kind), else by
+    its index."""
+    item = items[index]
     name = getattr(item, "name", None)
-    return name if isinstance(name, str) else str(index)
+    if isinstance(name, str):
+        return f"{at}[{name}]"
+    kind = getattr(type(item), "kind", None)
+    if isinstance(kind, str):
+        parent = at.rsplit(".", 1)[0]
+        same = [i for i, other in enumerate(items) if getattr(type(other), "kind", None) == kind]
+        return f"{parent}.{kind}" if len(same) == 1 else f"{parent}.{kind}[{same.index(index)}]"
+    return f"{at}[{index}]"
 
 
 def _is_script(field: dataclasses.Field) -> bool:
@@ -70,7 +81,7 @@ def _walk(obj: Any, where: str) -> Iterator[ConfiguredScript]:
         elif isinstance(value, tuple):
             for index, item in enumerate(value):
                 if dataclasses.is_dataclass(item):
-                    yield from _walk(item, f"{at}[{_label(item, index)}]")
+                    yield from _walk(item, _item_path(at, value, index))
 
 
 def _has_field(obj: Any, name: str) -> bool:
@@ -113,7 +124,7 @@ def _apply(obj: Any, where: str, disabled: frozenset[str], paths: Mapping[str, s
             items = []
             for index, item in enumerate(value):
                 if dataclasses.is_dataclass(item):
-                    item = _apply(item, f"{at}[{_label(item, index)}]", disabled, paths,
+                    item = _apply(item, _item_path(at, value, index), disabled, paths,
                                   default_user)
                 if item is not _REMOVE:
                     items.append(item)
