@@ -42,7 +42,7 @@ from haipvs.events import (
     VrrpTransition,
 )
 from haipvs.policy.notify_scripts import transition_scripts
-from haipvs.script_creds import process_options
+from haipvs.script_creds import give_to, process_options
 from haipvs.vrrp.messages import State
 
 if TYPE_CHECKING:
@@ -215,6 +215,10 @@ class EventStream:
         try:
             os.mkfifo(path, FIFO_MODE)
             created = True
+            # lib/notify.c fifo_open: a FIFO it makes belongs to the FIFO's user (the
+            # default script user), for a reader running as that user
+            if not give_to(str(path), spec.user):
+                log.info("notify_fifo_chown_failed", fifo=spec.path, user=spec.user)
         except FileExistsError:
             if not stat.S_ISFIFO(path.stat().st_mode):
                 raise OSError(errno.EEXIST, f"{path} exists and is not a FIFO") from None

@@ -56,6 +56,22 @@ def process_options(user: str | None) -> dict[str, Any]:
     return {"user": creds.uid, "group": creds.gid, "extra_groups": [creds.gid]}
 
 
+def give_to(path: str, user: str | None) -> bool:
+    """chown `path` to `user`'s uid/gid where they differ from the daemon's (lib/notify.c
+    fifo_open); False when that failed."""
+    if user is None:
+        return True
+    try:
+        creds = credentials(user)
+        uid = creds.uid if creds.uid != os.geteuid() else -1
+        gid = creds.gid if creds.gid != os.getegid() else -1
+        if (uid, gid) != (-1, -1):
+            os.chown(path, uid, gid)
+    except (KeyError, OSError):
+        return False
+    return True
+
+
 def our_user() -> str:
     """The daemon's own user:group by name (keepalived's our_uid/our_gid)."""
     uid, gid = os.geteuid(), os.getegid()

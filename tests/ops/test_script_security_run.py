@@ -76,13 +76,16 @@ async def test_notify_runner_runs_notify_scripts_as_script_user(outdir):
     assert out.read_text().split() == [str(NOBODY), str(NOGROUP), str(NOGROUP)]
 
 
-async def test_fifo_script_runs_as_its_user(outdir):
+async def test_fifo_script_runs_as_its_user_and_owns_the_fifo(outdir):
     out = outdir / "fifo"
     stream = EventStream(fifos=[NotifyFifo(str(outdir / "events.fifo"), ids_script(out),
                                            user="nobody:nogroup")])
     stream.open()
     try:
         assert await wait_for(out) == [str(NOBODY), str(NOGROUP), str(NOGROUP)]
+        # lib/notify.c fifo_open chowns a FIFO it makes to the FIFO's (script) user
+        fifo = os.stat(outdir / "events.fifo")
+        assert (fifo.st_uid, fifo.st_gid) == (NOBODY, NOGROUP)
     finally:
         await stream.aclose()
 
