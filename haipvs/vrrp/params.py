@@ -44,6 +44,12 @@ class InstanceParams:
     # RFC 3768/5798 §7.1: the address owner discards adverts. keepalived only does so in
     # strict mode, so this can be turned off for a keepalived-like owner.
     owner_ignore_adverts: bool = True
+    # keepalived vrrp_lower_prio_no_advert / vrrp_higher_prio_send_advert, which strict mode
+    # forces to true / false (vrrp.c vrrp_complete_instance(), process_higher_prio_advert...).
+    # haipvs' defaults: answer a lower-priority advert (keepalived's default) and send one
+    # parting advert before stepping down (haipvs/vrrp/transitions.py _master_advert()).
+    lower_prio_no_advert: bool = False
+    higher_prio_send_advert: bool = True
     garp: GarpParams = field(default_factory=GarpParams)
 
     def __post_init__(self) -> None:

@@ -207,7 +207,7 @@ def _master_advert(m: VrrpMachine, now: float, event: AdvertReceived) -> list[Ac
         # lower-priority advert and re-announces the VIPs (garp.lower_prio_repeat). Without
         # it, when a partition heals and the winner's advert arrives first, nobody
         # re-announces and neighbours keep our MAC for the VIP until their ARP entry ages.
-        parting = m._send(m.effective_priority)
+        parting = [m._send(m.effective_priority)] if m.params.higher_prio_send_advert else []
         reason = (
             "higher_priority_advert"
             if advert.priority > m.effective_priority
@@ -217,7 +217,7 @@ def _master_advert(m: VrrpMachine, now: float, event: AdvertReceived) -> list[Ac
         learned = m._adopt_interval(advert)
         m.master_ip = event.src
         m.master_priority = advert.priority
-        return [parting, *learned, *m._become_backup(now, reason, m.master_down_interval())]
+        return [*parting, *learned, *m._become_backup(now, reason, m.master_down_interval())]
     if advert.priority == m.effective_priority and cmp == 0:
         return [Log("equal_priority_advert_from_own_address", {"from": str(event.src)})]
     # Lower priority: a split brain is healing. RFC 9568 §6.4.3 / keepalived: advertise at
@@ -227,8 +227,9 @@ def _master_advert(m: VrrpMachine, now: float, event: AdvertReceived) -> list[Ac
             "lower_priority_advert",
             {"from": str(event.src), "priority": advert.priority, "ours": m.effective_priority},
         ),
-        m._send(m.effective_priority),
     ]
+    if not m.params.lower_prio_no_advert:  # strict mode: RFC 5798 §6.4.3 sends none
+        actions.append(m._send(m.effective_priority))
     if garp.lower_prio_repeat > 0:
         actions.append(SendGratuitous(garp.lower_prio_repeat))
         if garp.lower_prio_delay > 0:
