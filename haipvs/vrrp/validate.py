@@ -6,6 +6,11 @@ the datagram is dropped with; the first failure wins. Checks may also record a `
 runs in a `Dispatcher` that finds the instance by VRID. A drop is charged to that instance
 whenever the VRID octet is readable and configured, even for checks before the VRID lookup
 (ttl, checksum, ...); otherwise to the interface.
+
+Strict mode (keepalived `vrrp_strict` / `strict_mode`) adds no rung: keepalived 2.2.7's
+receive checks (vrrp.c vrrp_check_packet()) never test strict_mode; what strict mode changes
+is the config (no authentication, no unicast: haipvs/config/strict_mode.py), so the same
+ladder applies.
 """
 
 from __future__ import annotations
