@@ -201,3 +201,27 @@ def test_a_missing_namespace_stops_the_start_with_a_clear_error(lan, daemons, tm
     failure = [e for e in daemon.log_events() if e.get("event") == "net_namespace_failed"]
     assert failure and f"/run/netns/{node.ns}-missing" in failure[0]["error"]
     assert "ip netns add" in failure[0]["error"]
+
+
+def test_a_reload_reads_the_included_files_again(lan, daemons, tmp_path):
+    """`include:` (haipvs/config/include.py): SIGHUP re-reads the main file and every file
+    its globs match now, as keepalived re-reads its includes on reload."""
+    reason = haipvs_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    node = lan.add_node("d1")
+    daemon = daemons.add(OpsNode(node, tmp_path, [VI_1.but(priority=150)],
+                                 top={"include": ["conf.d/*.yaml"]}))
+    conf_d = daemon.conf_path.parent / "conf.d"  # relative to the including file
+    conf_d.mkdir()
+    daemon.start()
+    daemon.wait_state("MASTER", 10)
+    second = daemon.config_dict([VI_2.but(priority=150)])["vrrp_instances"]
+    (conf_d / "vi2.yaml").write_text(yaml.safe_dump({"vrrp_instances": second}))
+    daemon.reload()
+    daemon.wait_state("MASTER", 10, name="VI_2")
+    assert node.has_address("192.0.2.101") and node.has_address("192.0.2.100")
+    (conf_d / "vi2.yaml").unlink()
+    daemon.reload()
+    daemon.wait_log("reload_applied", 10, since_count=1)
+    assert not node.has_address("192.0.2.101") and daemon.state("VI_1") == "MASTER"
