@@ -59,7 +59,8 @@ async def metrics_loop(daemon: Daemon) -> None:
                 health=daemon.health_engine.snapshot(),
                 extra={"reloads_total": daemon.reloads,
                        "notify_scripts_failed_total": daemon.notify_runner.failures,
-                       "events_dropped_total": daemon.events.dropped},
+                       "events_dropped_total": daemon.events.dropped,
+                       **daemon.alerter.stats()},
             )
         await trio.sleep(METRICS_INTERVAL)
 

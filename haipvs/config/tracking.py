@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from haipvs.config.common import ABS_PATH, SCRIPT_NAME, TRACKER_WEIGHT
 from haipvs.config.compound import ListOf
-from haipvs.config.kinds import Argv, Float, Int, Text
+from haipvs.config.kinds import Argv, Bool, Float, Int, Text
 from haipvs.config.settings import model_section, setting
 from haipvs.config.users import USER, check_user_exists
 
@@ -86,6 +86,10 @@ class SyncGroup:
     notify: tuple[str, ...] | None = setting(
         Argv(), None, "run on every group transition with `GROUP <name> <state> 0` appended"
     )
+    # keepalived vrrp_sync_group smtp_alert (vrrp_parser.c; default vrrp.c vrrp_complete_init)
+    smtp_alert: bool | None = setting(Bool(), None, "send an e-mail on each group state "
+                                      "change (global.smtp)", doc_default="global.smtp."
+                                      "alert_vrrp, else global.smtp.alert, else off")
 
 
 SYNC_GROUP = model_section(

@@ -52,6 +52,10 @@ class RealServer:
     # None = the virtual server's setting
     inhibit_on_failure: bool | None = setting(Bool(), None, "when down, keep it with weight 0",
                                               doc_default="the virtual server's")
+    # keepalived real_server smtp_alert (check_parser.c; default check_data.c)
+    smtp_alert: bool | None = setting(Bool(), None, "send an e-mail when it goes up or down "
+                                      "(global.smtp)", doc_default="global.smtp.alert_checker,"
+                                      " else global.smtp.alert, else on")
 
 
 def _check_real_server(v: Values) -> None:
@@ -186,6 +190,10 @@ class VirtualServer:
     )
     ha_suspend: bool = setting(Bool(), False, "suspend health checks while the VRRP instance "
                                "holding `address` as a VIP is not MASTER")
+    # keepalived virtual_server smtp_alert (check_parser.c; default check_data.c)
+    smtp_alert: bool | None = setting(Bool(), None, "send an e-mail when the quorum is gained "
+                                      "or lost (global.smtp)", doc_default="global.smtp."
+                                      "alert_checker, else global.smtp.alert, else off")
 
     def effective_lb_kind(self, real_server: RealServer) -> str:
         return real_server.lb_kind or self.lb_kind
