@@ -20,7 +20,8 @@ from haipvs.config.compound import ListOf
 from haipvs.config.kinds import Bool, Int, Text
 from haipvs.config.settings import model_section, setting
 
-EMAIL = Text(254, r"[^\s<>@]+@[^\s<>@]+", "an e-mail address (user@domain)")
+# keepalived takes any word (a local mailbox such as `root` too) and sends it in <...>.
+EMAIL = Text(254, r"[^\s<>]+", "an e-mail address: no spaces, no < or >")
 
 
 @dataclass(frozen=True)

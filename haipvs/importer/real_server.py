@@ -23,10 +23,11 @@ from haipvs.importer.rules import (
     number,
     ordered,
 )
+from haipvs.importer.smtp import smtp_alert
 
 THRESHOLD_MAX = 65535  # as haipvs' config (u_threshold / l_threshold)
 RS_ORDER = ("address", "port", "weight", "lb_kind", "tun_type", "tun_port", "tun_flags",
-            "u_threshold", "l_threshold", "inhibit_on_failure")
+            "u_threshold", "l_threshold", "inhibit_on_failure", "smtp_alert")
 # Checker settings a virtual_server or real_server may give for all of its checkers.
 CHECKER_DEFAULT_KEYWORDS = ("retry", "delay_before_retry", "warmup", "connect_timeout",
                             "alpha")
@@ -149,6 +150,7 @@ REAL_SERVER: dict[str, Rule] = {
     **CHECKER_DEFAULTS,
     "delay_loop": checker_default,
     **{keyword: add_checker for keyword in CHECKERS},
+    "smtp_alert": smtp_alert,  # smtp.py
 }
 
 

@@ -31,6 +31,7 @@ from haipvs.importer.rules import (
     ordered,
     rules_for,
 )
+from haipvs.importer.smtp import smtp_alert
 from haipvs.importer.state import GroupMember
 
 MAX_GROUP_EXPANSION = 256
@@ -41,7 +42,7 @@ VS_ORDER = ("address", "port", "fwmark", "ip_family", "protocol", "lb_algo", "sc
             "lb_kind", "persistence_timeout", "persistence_granularity",
             "persistence_engine", "ops",
             "delay_loop", "inhibit_on_failure", "sorry_server", "quorum", "hysteresis",
-            "quorum_up", "quorum_down", "ha_suspend", "real_servers")
+            "quorum_up", "quorum_down", "ha_suspend", "smtp_alert", "real_servers")
 
 
 @dataclass
@@ -192,6 +193,7 @@ VIRTUAL_SERVER: dict[str, Rule] = {
     **CHECKER_DEFAULTS,
     "weight": default_weight,
     "real_server": real_server_node,
+    "smtp_alert": smtp_alert,  # smtp.py
 }
 
 
