@@ -2,7 +2,7 @@
 VIP between haipvs and a keepalived 2.2.7 peer; static ones stay on both; nothing
 haipvs-owned is left after SIGTERM; after SIGKILL and a restart there is exactly one of each.
 
-keepalived's behaviour matched: vrrp.c vrrp_state_become_master() adds eVIPs, virtual routes
+keepalived's behaviour matched: keepalived_netlink.c re-adds a deleted static entry; vrrp.c vrrp_state_become_master() adds eVIPs, virtual routes
 and rules after the VIPs, vrrp_restore_interface() removes them; vrrp_daemon.c start_vrrp()
 clears leftover static entries and sets them, stop_vrrp() clears them (so a stopped director
 keeps no static address, route or rule either).
@@ -151,6 +151,13 @@ def test_routes_rules_and_excluded_addresses_move_with_the_vip_and_leave_nothing
     assert virtual_count(node_k) == (0, 0, 0)
     wait_counts(static_count, node_d, (1, 1, 1))
     wait_counts(static_count, node_k, (1, 1, 1))
+
+    # A static entry deleted by hand comes back (keepalived_netlink.c reinstate_static_*()).
+    node_d.netns.ip("route", "del", SROUTE, "table", "200")
+    node_d.netns.ip("rule", "del", "pref", str(SRULE_PREF))
+    node_d.netns.ip("addr", "del", static_address(node_d), "dev", "eth0")
+    wait_counts(static_count, node_d, (1, 1, 1))
+    assert virtual_count(node_d) == (2, 2, 1)
 
     # SIGTERM: keepalived takes them; haipvs leaves nothing of its own, statics included
     # (stop_vrrp() "Clear static entries"); the foreign route and rule stay.

@@ -16,6 +16,9 @@ their first argument.
 from __future__ import annotations
 
 import errno
+import socket
+import struct
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -35,6 +38,64 @@ RTNH_F_ONLINK = 4
 SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 RULE_ACTIONS = {"table": 1, "blackhole": 6, "unreachable": 7, "prohibit": 8}  # FR_ACT_*
 _GONE = (errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL, errno.ENODEV)
+
+# Deletions that may have taken a static entry: addresses, routes and rules, both families
+# (RTMGRP_IPV4_IFADDR, IPV6_IFADDR, IPV4_ROUTE, IPV6_ROUTE, IPV4_RULE; RTNLGRP_IPV6_RULE 19).
+DELETION_GROUPS = 0x10 | 0x100 | 0x40 | 0x400 | 0x80 | (1 << (19 - 1))
+RTM_DELADDR, RTM_DELROUTE, RTM_DELRULE = 21, 25, 33
+NLMSG_HDR = struct.Struct("=IHHII")
+REASSERT_DELAY = 0.1  # seconds: a flush deletes many entries; reassert once after it
+
+
+def deletions(data: bytes) -> bool:
+    """Whether one netlink read holds a deletion of an address, route or rule. A route
+    deletion counts only for routes marked as haipvs' (rtm_protocol, byte 5 of rtmsg)."""
+    offset = 0
+    while offset + NLMSG_HDR.size <= len(data):
+        length, kind = NLMSG_HDR.unpack_from(data, offset)[:2]
+        if length < NLMSG_HDR.size:
+            return True  # unparsable: look again
+        body = offset + NLMSG_HDR.size
+        if kind in (RTM_DELADDR, RTM_DELRULE):
+            return True
+        if kind == RTM_DELROUTE and body + 6 <= len(data) and data[body + 5] == HAIPVS_RT_PROTO:
+            return True
+        offset += (length + 3) & ~3
+    return False
+
+
+class DeletionMonitor:
+    """A netlink socket on the deletion groups, read on the VRRP loop; a message is only a
+    trigger (the policy then re-adds what is missing), as in link_monitor.py."""
+
+    def __init__(self) -> None:
+        self._raw = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+        self._raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self._raw.setblocking(False)
+        self._sock = trio.socket.from_stdlib_socket(self._raw)
+
+    async def bind(self) -> None:
+        await self._sock.bind((0, DELETION_GROUPS))
+
+    async def next_deletion(self) -> None:
+        while True:
+            try:
+                data = await self._sock.recv(65536)
+            except OSError:  # ENOBUFS: events were lost, some may be deletions
+                return
+            if deletions(data):
+                return
+
+    def drain(self) -> None:
+        """Drop what is queued: the coming reassert covers it."""
+        while True:
+            try:
+                self._raw.recv(65536)
+            except OSError:  # BlockingIOError: empty
+                return
+
+    def close(self) -> None:
+        self._sock.close()
 
 
 @dataclass(frozen=True)
@@ -162,7 +223,7 @@ def _rule_ours(ipr, rule: Rule) -> bool:
                for msg in ipr.get_rules(family=AF[rule.family]))
 
 
-def _add(ipr, entry: Route | Rule) -> Change:
+def _add(ipr, entry: Route | Rule, reassert: bool = False) -> Change | None:
     try:
         if isinstance(entry, Route):
             ipr.route("add", **_route_request(ipr, entry))
@@ -174,6 +235,8 @@ def _add(ipr, entry: Route | Rule) -> Change:
     except NetlinkError as exc:
         if exc.code != errno.EEXIST:
             return Change("failed", entry, exc.args[1] if len(exc.args) > 1 else str(exc))
+    if reassert:
+        return None  # still there: nothing to say (and no dump to pay for)
     ours = _route_ours(ipr, entry) if isinstance(entry, Route) else _rule_ours(ipr, entry)
     if ours:
         return Change("adopted", entry, "already there from an earlier run")
@@ -216,7 +279,10 @@ def sync_apply(ipr, apply: policy.Apply) -> list[Change]:
     if new.addresses:
         done = addresses.sync_add(ipr, [_vip(a) for a in new.addresses])
         out += _address_changes(done, new.addresses)
-    out += [_add(ipr, entry) for entry in (*new.routes, *new.rules)]
+    for entry in (*new.routes, *new.rules):
+        change = _add(ipr, entry, apply.reassert)
+        if change is not None:
+            out.append(change)
     return out
 
 
@@ -227,6 +293,21 @@ class RouteDriver:
     def __init__(self, rtnl: NetlinkThread, static: Entries = policy.NO_ENTRIES) -> None:
         self._rtnl = rtnl
         self.owner = policy.RouteOwner(static)
+
+    async def watch(self, submit: Callable[..., Awaitable[object]]) -> None:
+        """Reasserts the static entries after a deletion (a task on the VRRP loop; the
+        policy is fed through `submit`, the runtime's queue, like every other input)."""
+        monitor = DeletionMonitor()
+        try:
+            await monitor.bind()
+            while True:
+                await monitor.next_deletion()
+                await trio.sleep(REASSERT_DELAY)  # one pass for a burst of deletions
+                monitor.drain()
+                if self.owner.held(policy.STATIC):
+                    await submit(self.handle, policy.Reassert())
+        finally:
+            monitor.close()
 
     async def handle(self, event: policy.Input, instance: str | None = None) -> None:
         for output in self.owner.handle(trio.current_time(), event):

@@ -145,11 +145,19 @@ class SetStatic:
 
 
 @dataclass(frozen=True)
+class Reassert:
+    """Something was deleted from the kernel (an address, route or rule): the static
+    entries are added again where missing, as keepalived reinstates a deleted static
+    address, route or rule (keepalived_netlink.c reinstate_static_address(),
+    reinstate_static_route(), reinstate_static_rule())."""
+
+
+@dataclass(frozen=True)
 class Stop:
     """The daemon stops: everything held goes, the static entries too."""
 
 
-Input = Start | Held | SetStatic | Stop
+Input = Start | Held | SetStatic | Reassert | Stop
 
 
 # ---- outputs ----------------------------------------------------------------------------
@@ -163,6 +171,8 @@ class Apply:
 
     withdraw: Entries = NO_ENTRIES
     install: Entries = NO_ENTRIES
+    # re-adding what should be there already: one that is there is no news
+    reassert: bool = False
 
 
 Output = Apply
@@ -192,6 +202,9 @@ class RouteOwner:
             case SetStatic(entries=entries):
                 self.static = entries
                 return self._set(STATIC, entries)
+            case Reassert():
+                held = self.held(STATIC)
+                return [Apply(install=held, reassert=True)] if held else []
             case Stop():
                 out = []
                 for owner in list(self._held):

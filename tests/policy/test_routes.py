@@ -10,6 +10,7 @@ from haipvs.policy.routes import (
     Apply,
     Entries,
     Held,
+    Reassert,
     Route,
     RouteOwner,
     Rule,
@@ -99,3 +100,14 @@ def test_a_reload_changes_only_the_static_difference_vrrp_daemon_clear_diff_stat
         Apply(withdraw=STATIC)]
     (out,) = owner.handle(3.0, Stop())
     assert out.withdraw == Entries(routes=(ROUTE,))
+
+
+def test_a_deletion_reasserts_the_static_entries_keepalived_reinstate_static():
+    owner = RouteOwner(STATIC)
+    assert owner.handle(0.0, Reassert()) == []  # not started: nothing held yet
+    owner.handle(0.0, Start(()))
+    owner.handle(1.0, Held("VI_1", VI_1, True))
+    # Only the static ones: a deleted virtual entry is not re-added (see docs/migration.md).
+    assert owner.handle(2.0, Reassert()) == [Apply(install=STATIC, reassert=True)]
+    owner.handle(3.0, Stop())
+    assert owner.handle(4.0, Reassert()) == []
