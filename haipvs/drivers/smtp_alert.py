@@ -30,6 +30,10 @@ from haipvs.policy.smtp_alerts import Alert, message
 
 log = structlog.get_logger("haipvs.smtp_alert")
 
+# At stop, how long the alerts still queued (the "Stopping" ones) may hold the daemon up: long
+# enough for a reachable server, short enough that an unreachable one barely delays a
+# restart. keepalived's own stop does not wait: its Stopping mails rarely leave.
+STOP_DRAIN = 1.0
 # keepalived body_cmd: strftime "%a, %d %b %Y %H:%M:%S %z" of localtime at sending time.
 RFC822_DATE = "%a, %d %b %Y %H:%M:%S %z"
 
@@ -115,6 +119,12 @@ class SmtpAlerter:
             return
         self.sent += 1
         log.info("smtp_alert_sent", server=f"{smtp.server}:{smtp.port}", subject=alert.subject)
+
+    async def drain(self, limit: float = STOP_DRAIN) -> None:
+        """Until every queued alert has been tried, for at most `limit` seconds."""
+        with trio.move_on_after(limit):
+            while self.pending:
+                await trio.sleep(0.01)
 
     def stats(self) -> dict[str, int]:
         return {"smtp_alerts_sent_total": self.sent, "smtp_alerts_failed_total": self.failed,
