@@ -71,14 +71,21 @@ NOTHING = Contribution()  # also what a source that went away contributes
 # ---- the weight rules -----------------------------------------------------------------
 
 
-def weighted(weight: int, ok: bool, failure: str) -> Contribution:
+def weighted(weight: int, ok: bool, failure: str, reverse: bool = False) -> Contribution:
     """keepalived vrrp_track.c (track_interface, vrrp_script, track_process): weight 0 means
     failed/down is a FAULT; a negative weight is added (subtracted) while failed/down; a
-    positive weight is added while OK/up."""
+    positive weight is added while OK/up.
+
+    `reverse` (keepalived's `weight W reverse`, weight_multiplier -1;
+    initialise_interface_tracking_priorities() and keepalived_netlink.c
+    process_if_status_change()): the same cases apply with the weight negated, so a positive
+    weight is subtracted while up and a negative one added while down; with weight 0 it is
+    OK/up that is the FAULT. `failure` then names that reverse condition."""
+    multiplier = -1 if reverse else 1
     if weight == 0:
-        return NOTHING if ok else Contribution(fault=failure)
+        return NOTHING if ok != reverse else Contribution(fault=failure)
     if (ok and weight > 0) or (not ok and weight < 0):
-        return Contribution(delta=weight)
+        return Contribution(delta=weight * multiplier)
     return NOTHING
 
 
