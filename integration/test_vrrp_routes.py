@@ -2,7 +2,8 @@
 VIP between haipvs and a keepalived 2.2.7 peer; static ones stay on both; nothing
 haipvs-owned is left after SIGTERM; after SIGKILL and a restart there is exactly one of each.
 
-keepalived's behaviour matched: keepalived_netlink.c re-adds a deleted static entry; vrrp.c vrrp_state_become_master() adds eVIPs, virtual routes
+keepalived's behaviour matched: keepalived_netlink.c re-adds a deleted static entry;
+vrrp.c vrrp_state_become_master() adds eVIPs, virtual routes
 and rules after the VIPs, vrrp_restore_interface() removes them; vrrp_daemon.c start_vrrp()
 clears leftover static entries and sets them, stop_vrrp() clears them (so a stopped director
 keeps no static address, route or rule either).
@@ -209,3 +210,85 @@ def test_routes_rules_and_excluded_addresses_move_with_the_vip_and_leave_nothing
     assert virtual_count(node_d) == (1, 1, 0) and static_count(node_d) == (0, 0, 0)
     assert routes(node_d, SROUTE2, 200) == []
     keepalived.wait_state("MASTER", 3)
+
+
+# ---- keepalived as the oracle: the same keepalived.conf lines, the same kernel state ----
+
+ORACLE_VIRTUAL = """    virtual_ipaddress_excluded {
+        192.0.2.201/24 dev eth0 label eth0:ex
+        2001:db8::201/64 dev eth0
+    }
+    virtual_routes {
+        198.51.100.0/24 via 192.0.2.254 dev eth0 table 100 metric 5
+        src 192.0.2.100 203.0.113.0/25 via 192.0.2.253 dev eth0
+        blackhole 203.0.113.128/26
+        unreachable 203.0.113.192/26 table 101
+        10.7.0.0/16 dev eth0 scope link
+        10.8.0.0/16 nexthop via 192.0.2.250 dev eth0 weight 2 nexthop via 192.0.2.251 dev eth0
+        10.9.0.0/16 via 10.255.0.1 dev eth0 onlink
+        2001:db8:7::/64 via 2001:db8::fe dev eth0 metric 20
+        default via 192.0.2.254 dev eth0 table 102
+    }
+    virtual_rules {
+        from 192.0.2.100 table 100 priority 1100
+        fwmark 0x10/0xff table 101 priority 1101 iif eth0
+        to 203.0.113.0/24 prohibit priority 1102
+        from 2001:db8::100/128 table 100 priority 1103
+    }
+"""
+
+
+def kernel_state(node: Node, protocol: str) -> tuple[list[str], list[str]]:
+    """The node's routes and rules of one protocol, as comparable text without it."""
+    routes = []
+    for family in ("-4", "-6"):
+        for r in json.loads(node.netns.ip(family, "-j", "route", "show", "table", "all").stdout):
+            if r.get("protocol") == protocol:
+                routes.append(json.dumps({k: v for k, v in r.items() if k != "protocol"},
+                                         sort_keys=True))
+    rules = []
+    for family in ("-4", "-6"):
+        for r in json.loads(node.netns.ip(family, "-j", "rule", "show").stdout):
+            if r.get("protocol") == protocol:
+                rules.append(json.dumps({k: v for k, v in r.items() if k != "protocol"},
+                                        sort_keys=True))
+    return sorted(routes), sorted(rules)
+
+
+def test_the_imported_config_programs_what_keepalived_programs(
+        lan, ops_node, keepalived_node, tmp_path):
+    """keepalived 2.2.7 (MASTER alone) and haipvs running `haipvs import-keepalived`'s
+    translation of the same lines (MASTER alone) leave the same routes, rules and excluded
+    addresses; only the protocol differs (keepalived 18, haipvs 75)."""
+    from haipvs.importer import import_keepalived
+
+    node_k = lan.add_node("k1")
+    keepalived = keepalived_node(node_k, VI_1.but(priority=100, state="MASTER"), start=False)
+    conf = keepalived.conf_path.read_text().replace(
+        "    virtual_ipaddress {", ORACLE_VIRTUAL + "    virtual_ipaddress {", 1)
+    keepalived.conf_path.write_text(conf)
+    keepalived.start()
+    keepalived.wait_state("MASTER", 5)
+    wait_until(lambda: len(kernel_state(node_k, "keepalived")[1]) == 4, 3,
+               what="keepalived's rules", describe=keepalived.describe)
+    expected = kernel_state(node_k, "keepalived")
+    assert (len(expected[0]), len(expected[1])) == (9, 4), expected
+    expected_addresses = (addresses(node_k, "192.0.2.201/24"),
+                          addresses(node_k, "2001:db8::201/64"))
+    keepalived.stop()
+
+    translated = import_keepalived(keepalived.conf_path, display="keepalived.conf")
+    assert not [n for n in translated.notes if n.line > 10], translated.notes
+    (instance,) = translated.document["vrrp_instances"]
+    extra = {key: instance[key] for key in
+             ("virtual_ipaddress_excluded", "virtual_routes", "virtual_rules")}
+    node_d = lan.add_node("d1")
+    haipvs = ops_node(node_d, VI_1.but(priority=100), per_instance={"VI_1": extra})
+    haipvs.wait_state("MASTER", 8)
+    wait_until(lambda: len(kernel_state(node_d, "75")[1]) == 4, 3, what="haipvs' rules",
+               describe=haipvs.describe)
+    assert kernel_state(node_d, "75") == expected
+    assert (addresses(node_d, "192.0.2.201/24"), addresses(node_d, "2001:db8::201/64")) == \
+        expected_addresses == (1, 1)
+    assert haipvs.stop(timeout=5) == 0
+    assert kernel_state(node_d, "75") == ([], [])

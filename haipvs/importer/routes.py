@@ -184,9 +184,11 @@ def route(ctx: Context, entry: Node) -> dict[str, Any] | None:
         elif word in ROUTE_FLAGS:
             ctx.skip(entry, f"{word}: " + NOT_PROGRAMMED.format(what="route"))
         else:
+            # alloc_route(): `to DEST`, or `TYPE DEST` (after `to` the type is not looked
+            # for: `to blackhole X` is an error there, the route dropped).
             if word == "to" and value is not None:
                 i += 1
-                word, value = value, (words[i + 1] if i + 1 < len(words) else None)
+                word, value = value, None
             if word in ROUTE_TYPES and value is not None:
                 if word != "unicast":
                     out["type"] = word

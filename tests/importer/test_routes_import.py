@@ -33,7 +33,7 @@ def run(tmp_path: Path, text: str):
 def test_virtual_routes_every_supported_word(tmp_path: Path):
     config, result = run(tmp_path, INSTANCE.format(body="""    virtual_routes {
         198.51.100.0/24 via 192.0.2.254 dev eth0 table 100 metric 5
-        to blackhole 203.0.113.0/24
+        blackhole 203.0.113.0/24
         src 192.0.2.100 to 10.0.0.0/8 gw 192.0.2.1 oif eth0 scope link onlink no_track
         10.1.0.0/16 nexthop via 192.0.2.1 weight 2 nexthop via 192.0.2.2 dev eth0 onlink
         default via 192.0.2.1 table main preference 7
