@@ -7,7 +7,8 @@
   runs as if it did not track it (keepalived vrrp.c check_track_script_secure: "Disabling
   track script ... due to insecure", then free_track_script). The same failing script in a
   safe directory runs and puts its instance into FAULT (weight 0). keepalived and haipvs
-  get the same config and must end in the same states.
+  get the same config and must end in the same states, also after the directory is made
+  safe and both reload.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import grp
 import os
 import pwd
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -155,4 +157,13 @@ def test_insecure_track_script_is_disabled_as_keepalived(lan, ops_node, keepaliv
     assert "chk_unsafe" not in haipvs.dump()["trackers"]["scripts"]
     transitions = [e for e in haipvs.log_events() if e.get("event") == "vrrp_transition"
                    and e.get("instance") == "VI_1"]
-    assert all(e.get("to") != "FAULT" for e in transitions), transitions
+    assert all(e.get("new") != "FAULT" for e in transitions), transitions
+
+    # Made safe, the script is checked again on reload (keepalived re-runs
+    # check_vrrp_script_security when it reloads): now it runs, fails, and VI_1 is FAULT.
+    os.chmod(unsafe.parent, 0o755)
+    keepalived.signal(signal.SIGHUP)
+    haipvs.reload()
+    keepalived.wait_state("FAULT", STATE_TIMEOUT, name="VI_1")
+    haipvs.wait_state("FAULT", STATE_TIMEOUT, name="VI_1")
+    assert "chk_unsafe" in haipvs.dump()["trackers"]["scripts"]
