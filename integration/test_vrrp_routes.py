@@ -197,12 +197,15 @@ def test_routes_rules_and_excluded_addresses_move_with_the_vip_and_leave_nothing
 
     # SIGHUP with another static route: only the difference changes (keepalived's
     # clear_diff_static_routes()), the MASTER keeps its virtual ones.
+    # A virtual route changed (metric 5 -> 6) moves on the MASTER at once.
     haipvs.top = {**top, "static_routes": [{"to": SROUTE2, "dev": "eth0", "table": 200}]}
+    haipvs.per_instance["VI_1"]["virtual_routes"][0]["metric"] = 6
     haipvs.write_config(list(haipvs.instances.values()))
     haipvs.reload()
     haipvs.wait_log("reload_applied", 5)
     wait_until(lambda: len(routes(node_d, SROUTE2, 200)) == 1, 3, what="the new static route")
     assert routes(node_d, SROUTE, 200) == []
+    assert sorted(r.get("metric") for r in routes(node_d, VROUTE, 100)) == [6, 50]
     assert virtual_count(node_d) == (2, 2, 1) and haipvs.state() == "MASTER"
 
     assert haipvs.stop(timeout=5) == 0
