@@ -161,6 +161,8 @@ def test_accept_modes_answer_as_keepalived_and_the_table_is_owned(
                 daemon.wait_state("MASTER", 8)
                 wait_until(lambda: director.has_address(VIP), 3, what="the VIP on d")
                 answers[(mode, kind, "MASTER")] = probe(client)
+                if kind == "haipvs" and mode == "accept":
+                    reload_switches_accept_mode(daemon, director, client)
                 peer.start()
                 daemon.wait_state("BACKUP", 5)
                 wait_until(lambda: not director.has_address(VIP), 3, what="the VIP off d")
@@ -198,3 +200,18 @@ def crash_restart_and_stop(daemon, director: Node) -> None:
     assert len(haipvs_tables(director)) == 1
     assert daemon.stop(timeout=5) == 0
 
+
+def reload_switches_accept_mode(daemon, director: Node, client: Node) -> None:
+    """SIGHUP to accept: false on a MASTER blocks its VIP at once, and back to true opens it
+    (keepalived vrrp.c vrrp_complete_init() on reload: "accept mode changing" adds or removes
+    the firewall rules); the instance stays MASTER."""
+    for accept in (False, True):
+        daemon.per_instance = {"VI_1": {"accept": accept}}
+        daemon.write_config(list(daemon.instances.values()))
+        seen = daemon.count_log("reload_applied")
+        daemon.reload()
+        daemon.wait_log("reload_applied", 5, since_count=seen)
+        wait_until(lambda accept=accept: (VIP in blocked_set(director)) != accept, 3,
+                   what=f"the drop set after reloading accept: {accept}")
+        assert probe(client) == EXPECTED[("MASTER", accept)]
+        assert daemon.state() == "MASTER"

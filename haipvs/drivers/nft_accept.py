@@ -108,16 +108,20 @@ def render_teardown(table: TableSettings) -> str:
 
 
 class NftAccept:
-    """Runs the policy's outputs. One instance per VRRP runtime, used from its loop only."""
+    """Runs the policy's outputs. One instance per VRRP runtime, used from its loop only.
+    Without `table` it only keeps the policy's state and touches no nftables (a runtime built
+    by a test with fake sockets; the daemon always passes global.nftables*)."""
 
     def __init__(self, table: TableSettings | None = None) -> None:
+        self.enabled = table is not None
         self.table = table if table is not None else TableSettings()
         self.policy = policy.AcceptMode()
         self._foreign = False  # a table of our name that is not ours: hands off
 
     async def handle(self, event: policy.Input) -> None:
         for output in self.policy.handle(event):
-            await self._apply(output)
+            if self.enabled:
+                await self._apply(output)
 
     async def _apply(self, output: policy.Output) -> None:
         match output:
