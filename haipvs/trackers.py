@@ -98,8 +98,9 @@ class ScriptTracker(_Tracker):
         return weighted(weight, self.ok, f"track_script {self.spec.name} failed")
 
     def describe(self) -> dict:
+        # run_as: keepalived's dump writes the script's uid:gid (vrrp_data.c dump_vscript)
         return {"ok": self.ok, "runs": self.runs, "detail": self.last_detail,
-                "users": dict(self.users)}
+                "users": dict(self.users), "run_as": self.spec.user}
 
     async def run(self, publish: Publish) -> None:
         spec = self.spec

@@ -72,6 +72,9 @@ def test_running_daemon_runs_scripts_as_script_user(lan, ops_node, outdir):
     assert read_ids(outdir / "fifo", daemon) == as_script_user
     assert read_ids(outdir / "track", daemon) == as_script_user
     assert read_ids(outdir / "own", daemon) == [str(NOBODY), str(DAEMON_GID), str(DAEMON_GID)]
+    scripts = daemon.dump()["trackers"]["scripts"]
+    assert (scripts["chk"]["run_as"], scripts["own"]["run_as"]) == ("nobody:nogroup",
+                                                                    "nobody:daemon")
     # keepalived vrrp.c check_vrrp_script_security: scripts without enable_script_security
     warnings = [e for e in daemon.log_events() if e.get("event") == "script_security"]
     assert any("SECURITY VIOLATION" in e["detail"] for e in warnings), warnings
