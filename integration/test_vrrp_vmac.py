@@ -1,0 +1,145 @@
+"""Acceptance (issue 15): `use_vmac` against keepalived 2.2.7, also with use_vmac.
+
+keepalived facts checked on the wire and in the kernel (keepalived/vrrp/vrrp_vmac.c
+netlink_link_add_vmac(), vrrp_if_config.c, vrrp.c create_vmac_name()):
+- the vmac is a private-mode macvlan named vrrp.VRID with MAC 00:00:5e:00:01:VRID, up, with
+  arp_ignore=1, accept_local=1, rp_filter=0 on it and arp_ignore=1, arp_filter=1 on the parent
+  (put back when it goes);
+- the adverts leave from the virtual MAC and the GARPs announce it (ethernet source and ARP
+  sender hardware address);
+- the VIP is on the vmac, not on the parent;
+- keepalived takes over when haipvs stops and gives back when it returns (preempt).
+haipvs-specific: the macvlan is gone after SIGTERM; after SIGKILL and a restart there is
+exactly one, the same link (reused, same ifindex).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from integration.harness.instance import VrrpInstance
+from integration.harness.requirements import (
+    haipvs_unavailable_reason,
+    keepalived_unavailable_reason,
+)
+
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.keepalived,
+    pytest.mark.skipif(haipvs_unavailable_reason() is not None,
+                       reason=haipvs_unavailable_reason() or ""),
+    pytest.mark.skipif(keepalived_unavailable_reason() is not None,
+                       reason=keepalived_unavailable_reason() or ""),
+]
+
+VRID = 51
+VMAC = f"00:00:5e:00:01:{VRID:02x}"
+VMAC_NAME = f"vrrp.{VRID}"
+VIP = "192.0.2.100/24"
+BASE = VrrpInstance(vrid=VRID, version=3, password=None, vips=(VIP,))
+
+
+def links(node) -> list[dict]:
+    out = node.netns.ip("-d", "-j", "link", "show", check=False).stdout
+    return json.loads(out or "[]")
+
+
+def macvlans(node) -> list[dict]:
+    return [link for link in links(node)
+            if link.get("linkinfo", {}).get("info_kind") == "macvlan"]
+
+
+def sysctl(node, ifname: str, key: str) -> int:
+    return int(node.netns.run("cat", f"/proc/sys/net/ipv4/conf/{ifname}/{key}").stdout)
+
+
+def with_vmac_haipvs(daemon) -> None:
+    config = yaml.safe_load(daemon.conf_path.read_text())
+    config["vrrp_instances"][0]["use_vmac"] = True
+    daemon.conf_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def with_vmac_keepalived(daemon) -> None:
+    text = daemon.conf_path.read_text().replace("    interface eth0\n",
+                                                 "    interface eth0\n    use_vmac\n")
+    # keepalived puts the VIPs on the vmac unless told `dev`; the harness names eth0.
+    text = text.replace(f"{VIP} dev eth0", VIP)
+    daemon.conf_path.write_text(text)
+
+
+def arp_sender_mac(announcement_frame) -> str:
+    from scapy.layers.l2 import ARP
+
+    return announcement_frame.scapy()[ARP].hwsrc
+
+
+def test_use_vmac_interoperates_with_keepalived_and_is_owned(
+        lan, sniffer, haipvs_node, keepalived_node):
+    node_d, node_k = lan.add_node("d1"), lan.add_node("k1")
+    node_d.netns.sysctl("net.ipv4.conf.eth0.arp_ignore", 0)
+    keepalived = keepalived_node(node_k, BASE.but(priority=100, state="MASTER"), start=False)
+    with_vmac_keepalived(keepalived)
+    keepalived.start()
+    keepalived.wait_state("MASTER", 6)
+    assert node_k.has_address(VIP, VMAC_NAME), "keepalived holds the VIP on its vmac"
+
+    haipvs = haipvs_node(node_d, BASE.but(priority=150), start=False)
+    with_vmac_haipvs(haipvs)
+    haipvs.start()
+    haipvs.wait_state("MASTER", 10)
+    keepalived.wait_state("BACKUP", 2)
+
+    # The link: as keepalived makes it, marked as haipvs'.
+    (vmac,) = macvlans(node_d)
+    assert vmac["ifname"] == VMAC_NAME
+    assert vmac["address"] == VMAC
+    assert vmac["link"] == "eth0"
+    assert vmac["linkinfo"]["info_data"]["mode"] == "private"
+    assert vmac["ifalias"].startswith("haipvs:vmac VI_1")
+    assert "UP" in vmac["flags"]
+    assert [sysctl(node_d, VMAC_NAME, k) for k in ("arp_ignore", "accept_local", "rp_filter")] \
+        == [1, 1, 0]
+    assert [sysctl(node_d, "eth0", k) for k in ("arp_ignore", "arp_filter")] == [1, 1]
+    assert node_d.has_address(VIP, VMAC_NAME) and not node_d.has_address(VIP, "eth0")
+
+    # The wire: adverts from the virtual MAC, GARPs announcing it.
+    advert = sniffer.wait_advert(3, src_ip=node_d.ip, priority=150)
+    assert advert.src_mac == VMAC
+    garp = sniffer.wait_announcement(3, ip=VIP.split("/")[0], src_mac=VMAC)
+    frames = [f for f in sniffer.frames() if f.announcement == garp]
+    assert frames and arp_sender_mac(frames[0]) == VMAC
+
+    # keepalived takes over on SIGTERM; the macvlan goes, the parent's sysctls come back.
+    assert haipvs.stop(timeout=5) == 0
+    keepalived.wait_state("MASTER", 3)
+    assert macvlans(node_d) == []
+    assert [sysctl(node_d, "eth0", k) for k in ("arp_ignore", "arp_filter")] == [0, 0]
+
+    # ... and gives back when haipvs returns (preempt).
+    haipvs.start()
+    haipvs.wait_state("MASTER", 10)
+    keepalived.wait_state("BACKUP", 2)
+    (first,) = macvlans(node_d)
+
+    # SIGKILL leaves the link; the restart reuses it: exactly one, the same ifindex.
+    haipvs.kill()
+    keepalived.wait_state("MASTER", 6)
+    assert [link["ifindex"] for link in macvlans(node_d)] == [first["ifindex"]]
+    assert not node_k.has_address(VIP, "eth0")
+    haipvs.start()
+    haipvs.wait_state("MASTER", 10)
+    keepalived.wait_state("BACKUP", 2)
+    (again,) = macvlans(node_d)
+    assert again["ifindex"] == first["ifindex"] and again["address"] == VMAC
+    assert node_d.has_address(VIP, VMAC_NAME)
+    since = sniffer.frames()[-1].ts if sniffer.frames() else 0.0
+    assert sniffer.wait_advert(3, since=since, src_ip=node_d.ip).src_mac == VMAC
+
+    assert haipvs.stop(timeout=5) == 0
+    keepalived.wait_state("MASTER", 3)
+    assert macvlans(node_d) == []
+    # The parent's values from before the crash were kept in the mark and put back.
+    assert [sysctl(node_d, "eth0", k) for k in ("arp_ignore", "arp_filter")] == [0, 0]
