@@ -1,0 +1,77 @@
+"""keepalived's script users in the importer (haipvs/importer/script_users.py):
+global_parser.c script_user_handler / script_security_handler, vrrp_parser.c
+vrrp_vscript_user_handler, check_misc.c misc_user_handler, and lib/notify.c
+notify_script_init (a user and group after a quoted notify command)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from haipvs.config import load_config_text
+from haipvs.importer import import_keepalived
+from haipvs.importer.notes import NOT_TRANSLATED
+
+CONF = """\
+global_defs {
+  script_user nobody nogroup
+  enable_script_security
+}
+vrrp_script chk {
+  script "/usr/bin/test -e /run/ok"
+  user nobody
+}
+vrrp_script chk2 {
+  script /usr/bin/true
+  user nobody daemon
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 51
+  priority 100
+  virtual_ipaddress {
+    192.0.2.10/24
+  }
+  track_script {
+    chk
+    chk2
+  }
+  notify_master "/usr/local/sbin/master.sh now" nobody nogroup
+  notify_backup "/usr/local/sbin/backup.sh" root
+  notify_fault /usr/local/sbin/fault.sh now
+}
+virtual_server 192.0.2.10 80 {
+  protocol TCP
+  real_server 198.51.100.1 80 {
+    MISC_CHECK {
+      misc_path /usr/bin/true
+      user nobody nogroup
+    }
+  }
+}
+"""
+
+
+def test_script_users_translate(tmp_path: Path):
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(CONF)
+    result = import_keepalived(conf)
+    document = result.document
+    assert document["global"]["script_user"] == "nobody:nogroup"
+    assert document["global"]["enable_script_security"] is True
+    scripts = {s["name"]: s for s in document["vrrp_scripts"]}
+    assert scripts["chk"]["user"] == "nobody"
+    assert scripts["chk2"]["user"] == "nobody:daemon"
+    instance = document["vrrp_instances"][0]
+    # the words after a quoted command are its user: the same as script_user, nothing lost
+    assert instance["notify_master"] == ["/usr/local/sbin/master.sh", "now"]
+    assert instance["notify_backup"] == ["/usr/local/sbin/backup.sh"]
+    # unquoted, every word is the command (as the importer always read it)
+    assert instance["notify_fault"] == ["/usr/local/sbin/fault.sh", "now"]
+    misc = document["virtual_servers"][0]["real_servers"][0]["misc_check"]
+    assert misc["user"] == "nobody:nogroup"
+    notes = {(n.line, n.keyword, n.kind) for n in result.notes}
+    # notify_backup's own user (root) differs from script_user: noted, runs as script_user
+    assert (25, "notify_backup", NOT_TRANSLATED) in notes
+    assert not any(keyword in ("script_user", "enable_script_security", "user",
+                               "notify_master") for _, keyword, _ in notes), notes
+    load_config_text(result.yaml)  # the users exist here: a valid file
