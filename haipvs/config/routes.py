@@ -105,8 +105,8 @@ class RouteEntry:
                            "matching prefix")
     nexthop: tuple[NextHop, ...] = setting(ListOf(Nested(NEXTHOP)), (),
                                            "paths of a multipath route (instead of via/dev)")
-    no_track: bool = setting(Bool(), False, "accepted for keepalived compatibility; haipvs "
-                             "does not watch routes it added (see docs/migration.md)")
+    no_track: bool = setting(Bool(), False, "a static route deleted by hand is not added "
+                             "again; no effect on a virtual route (haipvs does not watch them)")
 
 
 def _check_route(v: Values) -> None:
@@ -162,8 +162,8 @@ class RuleEntry:
                                  doc_default="all bits")
     family: int | None = setting(Int(4, 6, (4, 6)), None, "4 or 6",
                                  doc_default="from `from` / `to`; else 4")
-    no_track: bool = setting(Bool(), False, "accepted for keepalived compatibility; haipvs "
-                             "does not watch rules it added (see docs/migration.md)")
+    no_track: bool = setting(Bool(), False, "a static rule deleted by hand is not added "
+                             "again; no effect on a virtual rule (haipvs does not watch them)")
 
 
 def _check_rule(v: Values) -> None:

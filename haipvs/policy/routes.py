@@ -69,6 +69,7 @@ class Route:
     type: str = "unicast"
     onlink: bool = False
     nexthops: tuple[NextHop, ...] = ()
+    no_track: bool = False  # keepalived `no_track`: not re-added when deleted
 
     @property
     def family(self) -> int:
@@ -87,6 +88,7 @@ class Rule:
     oif: str | None = None
     fwmark: int | None = None
     fwmask: int | None = None
+    no_track: bool = False  # keepalived `no_track`: not re-added when deleted
 
 
 @dataclass(frozen=True)
@@ -203,8 +205,10 @@ class RouteOwner:
                 self.static = entries
                 return self._set(STATIC, entries)
             case Reassert():
-                held = self.held(STATIC)
-                return [Apply(install=held, reassert=True)] if held else []
+                # keepalived_netlink.c: a `no_track` entry is not watched, so not reinstated.
+                held = [i for i in self.held(STATIC).items()
+                        if not getattr(i, "no_track", False)]
+                return [Apply(install=_entries(held), reassert=True)] if held else []
             case Stop():
                 out = []
                 for owner in list(self._held):
@@ -251,6 +255,7 @@ def _route(entry) -> Route:
         dst=entry.to, via=entry.via, src=entry.src, dev=entry.dev, table=entry.table,
         metric=entry.metric, scope=entry.scope, type=entry.type, onlink=entry.onlink,
         nexthops=tuple(NextHop(h.via, h.dev, h.weight, h.onlink) for h in entry.nexthop),
+        no_track=entry.no_track,
     )
 
 
@@ -258,7 +263,7 @@ def _rule(entry) -> Rule:
     return Rule(
         family=entry.family, priority=entry.priority, action=entry.action, table=entry.table,
         src=entry.from_, dst=entry.to, iif=entry.iif, oif=entry.oif, fwmark=entry.fwmark,
-        fwmask=entry.fwmask,
+        fwmask=entry.fwmask, no_track=entry.no_track,
     )
 
 

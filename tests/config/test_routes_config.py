@@ -53,7 +53,7 @@ def test_every_supported_option_reaches_the_policy():
     assert entries.routes[0] == Route(
         net("198.51.100.0/24"), via=ipaddress.ip_address("192.0.2.1"),
         src=ipaddress.ip_address("192.0.2.100"), dev="eth0", table=100, metric=5,
-        scope="global", onlink=True)
+        scope="global", onlink=True, no_track=True)
     assert entries.routes[1] == Route(net("203.0.113.0/24"), type="blackhole")
     assert entries.routes[1].table == ROUTE_TABLE_MAIN  # keepalived's default: main
     assert entries.routes[2].dst == net("0.0.0.0/0")

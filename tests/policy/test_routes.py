@@ -111,3 +111,10 @@ def test_a_deletion_reasserts_the_static_entries_keepalived_reinstate_static():
     assert owner.handle(2.0, Reassert()) == [Apply(install=STATIC, reassert=True)]
     owner.handle(3.0, Stop())
     assert owner.handle(4.0, Reassert()) == []
+
+
+def test_a_no_track_static_entry_is_not_reinstated_keepalived_dont_track():
+    untracked = Route(net("198.51.100.0/25"), dev="eth0", no_track=True)
+    owner = RouteOwner(Entries(routes=(STATIC_ROUTE, untracked)))
+    owner.handle(0.0, Start(()))
+    assert owner.handle(1.0, Reassert()) == [Apply(install=STATIC, reassert=True)]
