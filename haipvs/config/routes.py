@@ -232,6 +232,21 @@ STATIC_ADDRESS = model_section(
     check=_check_static_address,
 )
 
+def check_excluded(v: Values) -> None:
+    """An instance's virtual_ipaddress_excluded: labels as for its VIPs, each address once."""
+    seen: dict[Any, int] = {}
+    for i, address in v.items("virtual_ipaddress_excluded"):
+        if v.ok("interface") and address.label is not None:
+            dev = address.dev or v["interface"]
+            if not address.label.startswith(dev + ":"):
+                v.error(("virtual_ipaddress_excluded", i, "label"),
+                        f"label {address.label!r} must start with the device name: '{dev}:...'")
+        if address.address.ip in seen:
+            v.error(("virtual_ipaddress_excluded", i), f"{address.address.ip} is already listed "
+                    f"at line {v.line('virtual_ipaddress_excluded', seen[address.address.ip])}")
+        seen.setdefault(address.address.ip, i)
+
+
 ROUTES = ListOf(Nested(ROUTE))
 RULES = ListOf(Nested(RULE))
 STATIC_ADDRESSES = ListOf(Nested(STATIC_ADDRESS))

@@ -102,6 +102,10 @@ def test_nothing_configured_means_no_entries():
      "mixes IPv4 and IPv6"),
     ("    virtual_rules: [{fwmask: 255, table: 1, priority: 5}]\n", "", "fwmask needs fwmark"),
     ("", "static_ipaddress: [{address: 203.0.113.1/32}]\n", "dev"),
+    ("    virtual_ipaddress_excluded: [{address: 192.0.2.5/24, label: 'eth1:x'}]\n", "",
+     "must start with the device name: 'eth0:...'"),
+    ("    virtual_ipaddress_excluded: [192.0.2.5/24, 192.0.2.5/32]\n", "",
+     "192.0.2.5 is already listed at line"),
     ("", "static_routes: [{to: 198.51.100.0/24, table: 0, dev: eth0}]\n", "table"),
 ])
 def test_refused_with_a_clear_error(instance, top, message):
