@@ -215,3 +215,56 @@ def reload_switches_accept_mode(daemon, director: Node, client: Node) -> None:
                    what=f"the drop set after reloading accept: {accept}")
         assert probe(client) == EXPECTED[("MASTER", accept)]
         assert daemon.state() == "MASTER"
+
+
+VIP6 = "2001:db8::100"
+VI_6 = FAST.but(name="VI_1", vrid=82, vips=(f"{VIP6}/64",), priority=100)
+
+# ICMPv6 echo to the VIP over a raw socket (the kernel fills in the ICMPv6 checksum).
+_PROBE6 = r"""
+import json, socket, struct, sys, time
+vip = sys.argv[1]
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.settimeout(1.5)
+s.sendto(struct.pack("!BBHHH", 128, 0, 0, 0x4856, 1) + b"haipvs", (vip, 0))
+out = {"ping": "none"}
+deadline = time.monotonic() + 1.5
+try:
+    while time.monotonic() < deadline:
+        data, addr = s.recvfrom(2048)
+        if addr[0] == vip and data[0] == 129 and data[4:6] == struct.pack("!H", 0x4856):
+            out["ping"] = "reply"
+            break
+except TimeoutError:
+    pass
+print(json.dumps(out))
+"""
+
+
+def test_ipv6_no_accept_drops_the_vip_but_answers_neighbour_discovery(
+        lan, ops_node, keepalived_node):
+    """vrrp_nftables.c nft_setup_ipv6_vips(): `icmpv6 type @neighbor-discovery accept` in
+    both chains before the drops, so a no_accept MASTER still resolves its IPv6 VIP (its NA
+    has the VIP as source) while an echo to it goes unanswered, as with keepalived."""
+    client, director = lan.add_node("c6"), lan.add_node("d6")
+    client.netns.ip("-6", "addr", "add", "2001:db8::1/64", "dev", "eth0", "nodad")
+    seen: dict[str, tuple[str, str | None]] = {}
+    for kind in ("keepalived", "haipvs"):
+        if kind == "keepalived":
+            daemon = keepalived_node(director, VI_6, start=False)
+            daemon.conf_path.write_text(keepalived_conf(daemon.conf_path.read_text(),
+                                                        "no_accept"))
+            daemon.start()
+        else:
+            daemon = ops_node(director, VI_6, per_instance={"VI_1": {"accept": False}})
+        daemon.wait_state("MASTER", 10)
+        wait_until(lambda: director.has_address(VIP6), 3, what="the IPv6 VIP on d6")
+        client.netns.ip("-6", "neigh", "flush", "dev", "eth0")
+        ping = json.loads(client.netns.run(sys.executable, "-c", _PROBE6, VIP6,
+                                           timeout=10).stdout)["ping"]
+        neigh = json.loads(client.netns.ip("-j", "-6", "neigh", "show", VIP6, "dev",
+                                           "eth0").stdout or "[]")
+        seen[kind] = (ping, neigh[0].get("lladdr") if neigh else None)
+        assert daemon.stop(timeout=5) == 0
+        assert haipvs_tables(director) == []
+    assert seen["haipvs"] == seen["keepalived"] == ("none", director.mac), seen
