@@ -11,9 +11,12 @@ interface, whichever instance sends them:
 - Otherwise the address is marked pending (one flag per address, so the repeats of a burst
   that find it already pending add nothing: with an interval a burst of `repeat` x N
   addresses sends each address about once) and vrrp_arp_thread() runs at the next time.
-- vrrp_arp_thread() skips an instance that is no longer MASTER with its VIPs set (its
-  pending addresses are dropped), and sends a pending address once its interface's next time
-  has come, which pushes that time on again: one packet per interval.
+- vrrp_arp_thread() walks the instances, and each one's VIPs then excluded addresses in
+  list order (not in the order they became pending): with `repeat` 2 over V1 V2 V3 the wire
+  shows V1, then V1 V2 V3 one interval apart, as a sniffer sees keepalived 2.2.7 do
+  (integration/test_vrrp_knobs.py). It skips an instance that is no longer MASTER with its
+  VIPs set (its pending addresses are dropped), and sends a pending address once its
+  interface's next time has come, which pushes that time on again: one packet per interval.
 
 IPv4 (GARP) and IPv6 (NA) have separate next times and intervals on an interface. The driver
 (haipvs/drivers/garp_sender.py) sends `Send`s and sleeps until `Wake`; adverts never wait
@@ -80,10 +83,16 @@ class GarpPacer:
 
     def __init__(self) -> None:
         self._lines: dict[tuple[str, int], _Line] = {}
+        # instance -> (its place among the instances, address -> its place in the list):
+        # the order vrrp_arp_thread() walks the pending addresses in
+        self._order: dict[str, tuple[int, dict[IPAddress, int]]] = {}
 
     def handle(self, now: float, event: Announce | Tick) -> list[Output]:
         outputs: list[Output] = []
         if isinstance(event, Announce):
+            seq = self._order.get(event.instance, (len(self._order), {}))[0]
+            self._order[event.instance] = (
+                seq, {address: i for i, address in enumerate(event.addresses)})
             for _ in range(event.repeat):
                 for address in event.addresses:
                     self._offer(now, event, address, outputs)
@@ -116,9 +125,14 @@ class GarpPacer:
         outputs.append(Send(instance, ifname, address))
         line.next_time = now + line.interval if line.interval > 0 else None
 
+    def _place(self, key: tuple[str, IPAddress]) -> tuple[int, int]:
+        instance, address = key
+        seq, places = self._order.get(instance, (len(self._order), {}))
+        return seq, places.get(address, len(places))
+
     def _tick(self, now: float, holding: frozenset[str], outputs: list[Output]) -> None:
         for (ifname, _family), line in self._lines.items():
-            for key in list(line.pending):
+            for key in sorted(line.pending, key=self._place):
                 instance, address = key
                 if instance not in holding:
                     # vrrp_arp_thread(): not MASTER with VIPs set any more

@@ -46,13 +46,14 @@ def test_no_interval_sends_every_repeat_back_to_back():
 def test_interval_paces_per_interface_and_pending_flag_collapses_repeats():
     """send_gratuitous_arp(): the first GARP goes at once and sets garp_next_time; the others
     are marked garp_gna_pending (one flag per address, so repeats add nothing) and
-    vrrp_arp_thread() sends one per interval."""
+    vrrp_arp_thread() sends one per interval, walking the VIP list in order (the sniffer
+    sees keepalived 2.2.7 send V1, then V1 V2 V3 paced)."""
     pacer = GarpPacer()
     out = pacer.handle(10.0, Announce("vi1", "eth0", (V1, V2, V3), repeat=5, garp_interval=0.5))
     assert sends(out) == [("vi1", V1)]
     assert wake(out) == 10.5
     later = run_until_idle(pacer, 10.0)
-    assert later == [(10.5, V2), (11.0, V3), (11.5, V1)]
+    assert later == [(10.5, V1), (11.0, V2), (11.5, V3)]
 
 
 def test_a_single_repeat_sends_each_address_once_paced():
