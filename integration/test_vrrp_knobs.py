@@ -16,6 +16,7 @@ namespaces:
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -79,7 +80,7 @@ def garp_burst(sniffer, mac, since, quiet=1.0, timeout=6.0):
 
 
 def assert_paced(burst, what):
-    gaps = [b.ts - a.ts for a, b in zip(burst, burst[1:], strict=False)]
+    gaps = [b.ts - a.ts for a, b in itertools.pairwise(burst)]
     assert gaps and min(gaps) >= INTERVAL - 0.02, f"{what}: gaps {gaps}"
 
 
