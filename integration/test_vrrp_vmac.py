@@ -143,3 +143,36 @@ def test_use_vmac_interoperates_with_keepalived_and_is_owned(
     assert macvlans(node_d) == []
     # The parent's values from before the crash were kept in the mark and put back.
     assert [sysctl(node_d, "eth0", k) for k in ("arp_ignore", "arp_filter")] == [0, 0]
+
+
+def test_vmac_xmit_base_sends_adverts_from_the_parent_mac_and_garps_from_the_vmac(
+        lan, sniffer, haipvs_node, keepalived_node):
+    """vrrp.c vrrp_build_ip6 / vrrp_scheduler.c: with vmac_xmit_base the adverts go out over
+    the configured interface, so with its MAC; the VIP stays on the vmac and its GARPs
+    announce the virtual MAC. keepalived (use_vmac) still hears them and stays BACKUP."""
+    node_d, node_k = lan.add_node("d1"), lan.add_node("k1")
+    keepalived = keepalived_node(node_k, BASE.but(priority=100, state="MASTER"), start=False)
+    with_vmac_keepalived(keepalived)
+    keepalived.start()
+    keepalived.wait_state("MASTER", 6)
+
+    haipvs = haipvs_node(node_d, BASE.but(priority=150), start=False)
+    config = yaml.safe_load(haipvs.conf_path.read_text())
+    config["vrrp_instances"][0].update(use_vmac=True, vmac_xmit_base=True)
+    haipvs.conf_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    haipvs.start()
+    haipvs.wait_state("MASTER", 10)
+    keepalived.wait_state("BACKUP", 2)
+    assert node_d.has_address(VIP, VMAC_NAME)
+
+    advert = sniffer.wait_advert(3, src_ip=node_d.ip, priority=150)
+    assert advert.src_mac == node_d.mac != VMAC
+    garp = sniffer.wait_announcement(3, ip=VIP.split("/")[0], src_mac=VMAC)
+    assert garp.kind == "arp-request"
+    # keepalived stays BACKUP for several advert intervals: it hears the base-MAC adverts.
+    since = advert.ts
+    sniffer.wait_advert(4, since=since + 2.5, src_ip=node_d.ip, priority=150)
+    assert keepalived.state() == "BACKUP"
+    assert haipvs.stop(timeout=5) == 0
+    keepalived.wait_state("MASTER", 3)
+    assert macvlans(node_d) == []
