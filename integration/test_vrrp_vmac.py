@@ -176,3 +176,29 @@ def test_vmac_xmit_base_sends_adverts_from_the_parent_mac_and_garps_from_the_vma
     assert haipvs.stop(timeout=5) == 0
     keepalived.wait_state("MASTER", 3)
     assert macvlans(node_d) == []
+
+
+def test_reload_adding_and_removing_use_vmac(lan, haipvs_node):
+    """A reload that adds use_vmac restarts the instance on its new vmac; one that removes
+    it takes the VIP back to the parent and deletes the macvlan (netlink_link_del_vmac)."""
+    import signal
+
+    from integration.harness.wait import wait_until
+
+    node_d = lan.add_node("d1")
+    haipvs = haipvs_node(node_d, BASE.but(priority=255, state="MASTER"))
+    haipvs.wait_state("MASTER", 5)
+    assert node_d.has_address(VIP, "eth0") and macvlans(node_d) == []
+
+    with_vmac_haipvs(haipvs)
+    haipvs.proc.signal(signal.SIGHUP)
+    wait_until(lambda: node_d.has_address(VIP, VMAC_NAME), 10,
+               what="the VIP on the vmac after the reload", describe=haipvs.describe)
+    assert not node_d.has_address(VIP, "eth0")
+    assert [link["address"] for link in macvlans(node_d)] == [VMAC]
+
+    haipvs.write_config([BASE.but(priority=255, state="MASTER")])
+    haipvs.proc.signal(signal.SIGHUP)
+    wait_until(lambda: node_d.has_address(VIP, "eth0") and not macvlans(node_d), 10,
+               what="the VIP back on eth0 and no vmac", describe=haipvs.describe)
+    assert haipvs.stop(timeout=5) == 0
