@@ -96,6 +96,17 @@ def strict_rules(ctx: Context, f: dict[str, Any], sources: Mapping[str, Node],
         del f["accept"]
         ctx.changed(sources["accept"], why.format(
             what="\"accept mode for VRRP version 2 does not comply with RFC3768\""))
+    garp = f.get("garp")
+    for name, keyword in (("lower_prio_repeat", "garp_lower_prio_repeat"),
+                          ("lower_prio_delay", "garp_lower_prio_delay")):
+        if isinstance(garp, dict) and garp.get(name):
+            # haipvs forces them to 0 in strict mode (haipvs/vrrp_binding.py); say so here
+            del garp[name]
+            node = sources.get(keyword)
+            if node is not None:
+                ctx.changed(node, why.format(what="\"Strict mode requires no repeat garps\""))
+    if garp == {}:
+        del f["garp"]
     vips = f.get("virtual_ipaddress") or []
     first = _address(vips[0]) if vips else None
     if first is not None and first.version == 6 and not first.ip.is_link_local:

@@ -71,6 +71,7 @@ def test_strict_mode_clears_what_keepalived_clears_with_a_note_each(tmp_path):
         state MASTER
         priority 100
         accept
+        garp_lower_prio_repeat 3
         authentication {
             auth_type PASS
             auth_pass 1111
@@ -80,7 +81,8 @@ def test_strict_mode_clears_what_keepalived_clears_with_a_note_each(tmp_path):
     vi = config.vrrp_instances[0]
     assert (vi.state, vi.accept, vi.authentication) == ("BACKUP", None, None)
     changed = {n.keyword for n in result.notes}
-    assert {"state", "accept", "authentication"} <= changed
+    assert {"state", "accept", "authentication", "garp_lower_prio_repeat"} <= changed
+    assert bindings_from_config(config)[0].params.garp.lower_prio_repeat == 0
 
 
 def test_strict_mode_with_unicast_peers_leaves_the_instance_out(tmp_path):
