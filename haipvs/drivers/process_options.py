@@ -25,6 +25,7 @@ import structlog
 import trio
 
 from haipvs.config.process import netns_path
+from haipvs.script_creds import process_options
 
 log = structlog.get_logger("haipvs")
 
@@ -75,13 +76,17 @@ class ScriptOutcome:
         return self.returncode == 0 and not self.timed_out
 
 
-async def run_process_script(what: str, argv: tuple[str, ...], timeout: float) -> ScriptOutcome:
-    """Run `argv` (no shell) and wait for it, at most `timeout` s plus the kill steps."""
-    log.info(f"{what}_script_running", script=list(argv), timeout=timeout)
+async def run_process_script(what: str, argv: tuple[str, ...], timeout: float,
+                             user: str | None = None) -> ScriptOutcome:
+    """Run `argv` (no shell) as `user` (global.script_user: keepalived's notify_script_init()
+    gives these scripts the default script user too) and wait for it, at most `timeout` s
+    plus the kill steps."""
+    log.info(f"{what}_script_running", script=list(argv), timeout=timeout, user=user)
     try:
         process = await trio.lowlevel.open_process(
-            list(argv), stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True)
-    except OSError as exc:
+            list(argv), stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True,
+            **process_options(user))
+    except (OSError, KeyError) as exc:  # KeyError: the user is gone since the config check
         log.error(f"{what}_script_failed", script=argv[0], error=str(exc))
         return ScriptOutcome(None, error=str(exc))
     timed_out = False

@@ -48,8 +48,8 @@ def _script(key: str) -> Rule:
             return
         draft.fields[key] = argv(node.args[:1])
         if len(node.args) > 1:
-            ctx.skip(node, f"{' '.join(node.values[1:])}: haipvs runs the {key} as its own "
-                     "user (root)")
+            ctx.skip(node, f"{' '.join(node.values[1:])}: haipvs has no user per "
+                     f"{key}; it runs as global.script_user")
     return rule
 
 

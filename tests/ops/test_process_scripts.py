@@ -4,12 +4,16 @@ at the timeout (SIGTERM, then SIGKILL 2 s later), children of a killed script ki
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import pytest
 import trio
 
 from haipvs.drivers.process_options import run_process_script
@@ -63,3 +67,20 @@ def test_a_script_ignoring_sigterm_gets_sigkill_two_seconds_later():
     took = time.monotonic() - started
     assert outcome.timed_out and outcome.returncode == -signal.SIGKILL
     assert 2.2 <= took < 4.5
+
+
+def test_the_script_runs_as_the_script_user():
+    """global_parser.c startup_shutdown_script() -> notify_script_init(): the default script
+    user (global.script_user) applies to these scripts as to notify scripts."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch users")
+    # pytest's tmp_path is under a 0700 directory that nobody cannot reach.
+    with tempfile.TemporaryDirectory(dir="/tmp") as shared:
+        Path(shared).chmod(0o777)
+        out = Path(shared) / "id"
+        outcome = trio.run(run_process_script, "startup",
+                           ("/bin/sh", "-c", f"id -u > {out}; id -g >> {out}"), 5,
+                           "nobody:nogroup")
+        assert outcome.ok
+        assert out.read_text().split() == [str(pwd.getpwnam("nobody").pw_uid),
+                                           str(grp.getgrnam("nogroup").gr_gid)]
