@@ -268,3 +268,17 @@ def test_ipv6_no_accept_drops_the_vip_but_answers_neighbour_discovery(
         assert daemon.stop(timeout=5) == 0
         assert haipvs_tables(director) == []
     assert seen["haipvs"] == seen["keepalived"] == ("none", director.mac), seen
+
+
+def test_a_table_of_our_name_that_is_not_ours_is_left_alone(lan, ops_node):
+    """haipvs touches nothing it does not own: an `inet haipvs` table without haipvs' comment
+    (someone else's) survives start, MASTER and stop unchanged; the error says why."""
+    director = lan.add_node("d9")
+    director.netns.nft("table inet haipvs { chain keep { type filter hook input priority 0; }; }")
+    before = director.netns.run("nft", "list", "table", "inet", "haipvs").stdout
+    daemon = ops_node(director, VI_1, per_instance={"VI_1": {"accept": False}})
+    daemon.wait_state("MASTER", 8)
+    daemon.wait_log("nft_table_not_ours", 3)
+    assert director.netns.run("nft", "list", "table", "inet", "haipvs").stdout == before
+    assert daemon.stop(timeout=5) == 0
+    assert director.netns.run("nft", "list", "table", "inet", "haipvs").stdout == before
