@@ -22,6 +22,7 @@ instance names (or namespaces) never share one. An explicit `state_dir` / `pid_f
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from haipvs import limits
@@ -56,6 +57,15 @@ def runtime_paths(instance: str | None, net_namespace: str | None,
     return state_dir, pid_file
 
 
+def nft_table(instance: str | None) -> str:
+    """The default `global.nftables` table: `haipvs`, or `haipvs_INSTANCE` so two haipvs in
+    one namespace never share their no_accept table (keepalived has one table per host;
+    nftables table names take letters, digits and '_')."""
+    if instance is None:
+        return limits.NFT_TABLE_DEFAULT
+    return f"{limits.NFT_TABLE_DEFAULT}_{re.sub(r'[^A-Za-z0-9_]', '_', instance)}"[:64]
+
+
 def netns_path(name: str) -> str:
     return f"{NETNS_RUN_DIR}/{name}"
 
@@ -63,7 +73,7 @@ def netns_path(name: str) -> str:
 # keepalived main.c reload_config(): "Cannot change network namespace at a reload - please
 # restart", and the same for the instance name; they keep the running values. So do the
 # paths derived from them: the pid file and the ledger of the running daemon stay put.
-FIXED_AT_START = ("instance", "net_namespace", "state_dir", "pid_file")
+FIXED_AT_START = ("instance", "net_namespace", "state_dir", "pid_file", "nftables")
 
 
 def keep_fixed_at_start(old: Any, new: Any) -> tuple[Any, list[str]]:

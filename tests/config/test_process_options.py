@@ -67,8 +67,15 @@ def test_a_reload_keeps_instance_namespace_and_their_paths():
     old = settings("global: {instance: lb1, router_id: a}\n")
     new = settings("global: {instance: lb2, net_namespace: ns, router_id: b}\n")
     kept, changed = keep_fixed_at_start(old, new)
-    assert changed == ["instance", "net_namespace", "state_dir", "pid_file"]
+    assert changed == ["instance", "net_namespace", "state_dir", "pid_file", "nftables"]
     assert (kept.instance, kept.net_namespace, kept.state_dir, kept.router_id) == (
         "lb1", None, "/run/haipvs/lb1", "b")
     same = dataclasses.replace(old, router_id="c")
     assert keep_fixed_at_start(old, same) == (same, [])
+
+
+def test_the_nftables_table_is_per_instance_unless_named():
+    """Two haipvs in one namespace must not share their no_accept table."""
+    assert settings("global: {router_id: a}\n").nftables == "haipvs"
+    assert settings("global: {instance: lb-1.x}\n").nftables == "haipvs_lb_1_x"
+    assert settings("global: {instance: lb1, nftables: mine}\n").nftables == "mine"
