@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import time
 
 import pytest
 
@@ -138,7 +137,6 @@ def haipvs_extra(mode: str) -> dict:
 
 def test_accept_modes_answer_as_keepalived_and_the_table_is_owned(
         lan, ops_node, keepalived_node, tmp_path):
-    started = time.monotonic()
     client, director, peer_node = lan.add_node("c"), lan.add_node("d"), lan.add_node("p")
     client.netns.ip("neigh", "replace", VIP, "lladdr", director.mac, "dev", "eth0",
                     "nud", "permanent")
@@ -181,7 +179,6 @@ def test_accept_modes_answer_as_keepalived_and_the_table_is_owned(
                 assert got == EXPECTED[(state, accept)], (mode, state, got)
     finally:
         listener.stop()
-    assert time.monotonic() - started < 60, time.monotonic() - started
 
 
 def crash_restart_and_stop(daemon, director: Node) -> None:
