@@ -109,9 +109,11 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 
 IN_PROGRESS = "same (issue 15, in progress)"
-STATUS = re.compile(r"^(same( \(.+\))?|different: .+|not supported: .+)$")
-ROW = re.compile(r"^\| (?P<block>[^|]+?) \| `(?P<keyword>[^`]+)` \| (?P<key>-|`[^`]+`) \| "
-                 r"(?P<status>.+?) \|$")
+# "same" may carry a remark: "same (...)", "same: ...", "same, ...".
+STATUS = re.compile(r"^(same(( \(|: |, ).+)?|different: .+|not supported: .+)$")
+# The haipvs key cell: "-", or one or more full paths in backticks ("`a.b` / `a.c`").
+ROW = re.compile(r"^\| (?P<block>[^|]+?) \| `(?P<keyword>[^`]+)` \| "
+                 r"(?P<key>-|`[^`]+`(?:\s*[/,]\s*`[^`]+`)*) \| (?P<status>.+?) \|$")
 
 
 def table_rows() -> list[dict[str, str]]:
@@ -125,7 +127,7 @@ def table_rows() -> list[dict[str, str]]:
         match = ROW.match(line)
         assert match, f"docs/migration.md: malformed keyword row: {line}"
         row = match.groupdict()
-        row["key"] = row["key"].strip("`")
+        row["keys"] = re.findall(r"`([^`]+)`", row["key"]) if row["key"] != "-" else []
         rows.append(row)
     return rows
 
@@ -171,7 +173,10 @@ def test_every_keepalived_vrrp_keyword_has_one_row() -> None:
 
 def test_every_row_says_same_different_or_not_supported() -> None:
     for row in table_rows():
-        assert STATUS.match(row["status"]), row
+        assert STATUS.match(row["status"]), (
+            f"{row['block']} {row['keyword']}: the status must be 'same' (or 'same (...)', "
+            f"'same: ...', 'same, ...'), 'different: why' or 'not supported: why', not "
+            f"{row['status']!r}")
 
 
 def test_every_named_haipvs_key_exists_in_the_schema() -> None:
@@ -182,10 +187,11 @@ def test_every_named_haipvs_key_exists_in_the_schema() -> None:
         if row["status"] == IN_PROGRESS:
             continue
         if row["status"].startswith("same"):
-            assert row["key"] != "-", f"{row['block']} {row['keyword']}: 'same' needs a key"
-        if row["key"] != "-":
-            assert schema_has(schema, row["key"]), (
-                f"{row['block']} {row['keyword']}: {row['key']} is not in `haipvs schema`")
+            assert row["keys"], f"{row['block']} {row['keyword']}: 'same' needs a key"
+        for key in row["keys"]:
+            assert schema_has(schema, key), (
+                f"{row['block']} {row['keyword']}: {key} is not in `haipvs schema` (name "
+                "each key by its full path, e.g. `vrrp_instances[].garp.interval`)")
 
 
 def test_schema_lookup_finds_nested_keys_and_rejects_unknown_ones() -> None:
