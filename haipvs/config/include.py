@@ -41,7 +41,7 @@ from haipvs.config.kinds import Text
 from haipvs.config.spec import Context
 
 INCLUDE_KEY = "include"
-MAX_DEPTH = 8  # nested includes, as the importer (keepalived has no fixed limit)
+MAX_DEPTH = 16  # nested includes, as the importer (keepalived has no limit in parser.c)
 MAX_FILES = 1000
 _WILDCARD = re.compile(r"[*?\[]")
 # The kind of the top-level `include:` setting (haipvs/config/sections.py Config.include).
