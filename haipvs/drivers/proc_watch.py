@@ -9,10 +9,13 @@ Why the connector (docs/operations.md "Tracking processes", numbers in docs/benc
 an exit is seen within about a millisecond and costs nothing while nothing forks, where a
 /proc walk costs milliseconds per poll and sees an exit half a poll interval late on average.
 
-The connector exists only in the initial network namespace: haipvs started inside another
-one (`ip netns exec`, or `global.net_namespace`) opens the socket from a short-lived thread
-that joins PID 1's network namespace (root only), as keepalived opens it before it enters
-its net_namespace; failing that, it polls /proc every POLL_INTERVAL seconds.
+The connector exists only in the initial network namespace. With `global.net_namespace`
+haipvs keeps a handle on the namespace it started in (`remember_start_netns`, called before
+it enters the other), as keepalived opens the socket before it enters its net_namespace.
+Started inside another one (`ip netns exec`), it tries PID 1's namespace and then its
+ancestors' (root only). The socket is opened from a short-lived thread that joins that
+namespace (setns changes only the calling thread; a socket keeps the namespace it was made
+in). Failing all of that, it polls /proc every POLL_INTERVAL seconds.
 """
 
 from __future__ import annotations
@@ -175,15 +178,40 @@ def _open_here() -> socket.socket:
     return sock
 
 
-def _open_in_init_netns() -> socket.socket:
-    """Open the socket from a thread that joins PID 1's network namespace (setns changes
-    only the calling thread; the socket keeps the namespace it was made in)."""
+_start_netns: int | None = None  # an fd of the namespace haipvs started in
+
+
+def remember_start_netns() -> None:
+    """Before the daemon enters global.net_namespace: keep its starting namespace."""
+    global _start_netns
+    if _start_netns is None:
+        with contextlib.suppress(OSError):
+            _start_netns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+
+def _netns_candidates() -> list[str]:
+    """Where the initial network namespace may be: the one haipvs started in, PID 1's, then
+    its ancestors' (a daemon run with `ip netns exec` from a shell or a test)."""
+    out = [f"/proc/self/fd/{_start_netns}"] if _start_netns is not None else []
+    out.append("/proc/1/ns/net")
+    pid = os.getpid()
+    for _ in range(32):  # bounded: a parent chain is short
+        info = read_info(pid, cmdline=False)
+        if info is None or info.ppid <= 1:
+            break
+        pid = info.ppid
+        out.append(f"/proc/{pid}/ns/net")
+    return out
+
+
+def _open_in(netns: str) -> socket.socket:
+    """Open the socket from a thread that joins `netns`."""
     result: list[socket.socket | BaseException] = []
 
     def opener() -> None:
         try:
             libc = ctypes.CDLL(None, use_errno=True)
-            fd = os.open("/proc/1/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
             try:
                 if libc.setns(fd, CLONE_NEWNET) != 0:
                     code = ctypes.get_errno()
@@ -208,7 +236,13 @@ def open_connector() -> socket.socket:
     except OSError as exc:
         if exc.errno not in (errno.ECONNREFUSED, errno.EPROTONOSUPPORT):
             raise
-    return _open_in_init_netns()
+        error = exc
+    for netns in _netns_candidates():
+        try:
+            return _open_in(netns)
+        except OSError as exc:
+            error = exc
+    raise error
 
 
 def decode(data: bytes, cmdline: bool) -> Event | None:
