@@ -35,6 +35,33 @@ class VrrpTransition:
 
 
 @dataclass(frozen=True)
+class InstanceNotice:
+    """A VRRP instance notification that is not a state change of the core (keepalived
+    vrrp_notify.c notify_fifo's other words): DELETED (removed by a reload, with
+    notify_deleted), MASTER_RX_LOWER_PRI (a MASTER received a lower-priority advert, vrrp.c
+    vrrp_state_master_rx), MASTER_PRIORITY / BACKUP_PRIORITY (the effective priority changed,
+    vrrp_track.c vrrp_set_effective_priority, with notify_priority_changes)."""
+
+    kind: ClassVar[str] = "vrrp_notice"
+    instance: str
+    notice: str  # one of NOTICES
+    priority: int  # effective priority
+    at: float
+
+    def as_record(self) -> Record:
+        return {"kind": self.kind, "instance": self.instance, "notice": self.notice,
+                "priority": self.priority, "at": self.at}
+
+
+NOTICE_DELETED = "DELETED"
+NOTICE_MASTER_RX_LOWER_PRI = "MASTER_RX_LOWER_PRI"
+NOTICE_MASTER_PRIORITY = "MASTER_PRIORITY"
+NOTICE_BACKUP_PRIORITY = "BACKUP_PRIORITY"
+NOTICES = (NOTICE_DELETED, NOTICE_MASTER_RX_LOWER_PRI, NOTICE_MASTER_PRIORITY,
+           NOTICE_BACKUP_PRIORITY)
+
+
+@dataclass(frozen=True)
 class GroupTransition:
     """A sync group's aggregate state changed (haipvs.policy.sync_group.group_state)."""
 
@@ -102,4 +129,4 @@ class QuorumEvent:
                 "weight": self.weight, "initial": self.initial, "at": self.at}
 
 
-Event = VrrpTransition | GroupTransition | RealServerChange | QuorumEvent
+Event = VrrpTransition | GroupTransition | RealServerChange | QuorumEvent | InstanceNotice

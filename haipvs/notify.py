@@ -36,6 +36,7 @@ import trio
 from haipvs.events import (
     Event,
     GroupTransition,
+    InstanceNotice,
     QuorumEvent,
     RealServerChange,
     VirtualService,
@@ -100,6 +101,10 @@ def fifo_line(event: Event) -> str | None:
             return None  # keepalived never notifies INIT
         # vrrp_notify.c notify_fifo: "%s \"%s\" %s %d\n" (type, name, state, priority)
         return f'INSTANCE "{event.instance}" {event.new} {event.priority}'
+    if isinstance(event, InstanceNotice):
+        # vrrp_notify.c notify_fifo, the same format: DELETED, MASTER_RX_LOWER_PRI,
+        # MASTER_PRIORITY or BACKUP_PRIORITY in the state's place
+        return f'INSTANCE "{event.instance}" {event.notice} {event.priority}'
     if isinstance(event, GroupTransition):
         if event.new == State.INIT:
             return None
@@ -119,7 +124,7 @@ def fifo_line(event: Event) -> str | None:
 
 
 def _is_vrrp(event: Event) -> bool:
-    return isinstance(event, VrrpTransition | GroupTransition)
+    return isinstance(event, VrrpTransition | GroupTransition | InstanceNotice)
 
 
 @dataclass(frozen=True)

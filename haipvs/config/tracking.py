@@ -86,6 +86,10 @@ class SyncGroup:
     notify: tuple[str, ...] | None = setting(
         Argv(), None, "run on every group transition with `GROUP <name> <state> 0` appended"
     )
+    # keepalived vrrp_sync_group notify_priority_changes (vrrp_parser.c): its members' default
+    notify_priority_changes: bool | None = setting(
+        Bool(), None, "default notify_priority_changes of its instances",
+        doc_default="global.vrrp_notify_priority_changes")
     # keepalived vrrp_sync_group smtp_alert (vrrp_parser.c; default vrrp.c vrrp_complete_init)
     smtp_alert: bool | None = setting(Bool(), None, "send an e-mail on each group state "
                                       "change (global.smtp)", doc_default="global.smtp."

@@ -24,8 +24,11 @@ from dataclasses import dataclass, field, replace
 
 from haipvs.config.model import Config, SyncGroup, VirtualServer, VrrpInstance
 from haipvs.events import (
+    NOTICE_DELETED,
+    NOTICE_MASTER_RX_LOWER_PRI,
     Event,
     GroupTransition,
+    InstanceNotice,
     QuorumEvent,
     RealServerChange,
     VirtualService,
@@ -35,7 +38,14 @@ from haipvs.ipvs import desired
 from haipvs.ipvs.desired import UP, RealServerHealth
 from haipvs.ipvs.model import DestKey, IpvsTable, ServiceKey, SyncDaemonConfig, Timeouts
 from haipvs.policy.ha_suspend import ha_suspended_services
-from haipvs.policy.notify_scripts import RunNotify, group_notify, instance_notify, quorum_notify
+from haipvs.policy.notify_scripts import (
+    RunNotify,
+    group_notify,
+    instance_notify,
+    notice_notify,
+    priority_changes_notified,
+    quorum_notify,
+)
 from haipvs.policy.quorum import QuorumChange, QuorumTracker
 from haipvs.policy.sync_group import group_state
 from haipvs.vrrp.messages import State
@@ -94,9 +104,10 @@ class ConfigApplied:
     """The drivers run the new config: re-apply ha_suspend, group states and the table."""
 
 
-# A VrrpTransition (haipvs/events.py) is an input too: an instance changed state.
+# A VrrpTransition (haipvs/events.py) is an input too: an instance changed state; and an
+# InstanceNotice from the VRRP thread (MASTER_RX_LOWER_PRI, MASTER_/BACKUP_PRIORITY).
 Input = (Start | VrrpTransition | HealthChanged | RefreshIpvs | InstancesRemoving
-         | ConfigChanged | ConfigApplied)
+         | ConfigChanged | ConfigApplied | InstanceNotice)
 
 # ---- outputs --------------------------------------------------------------------------------
 
@@ -225,6 +236,8 @@ class Director:
                 self._removed(event, self.removing.pop(name), out)
             case VrrpTransition():
                 self._transition(now, event, out)
+            case InstanceNotice():
+                self._notice(event, out)
             case InstancesRemoving(names):
                 self.removing = {i.name: i for i in self.config.vrrp_instances
                                  if i.name in names}
@@ -267,11 +280,39 @@ class Director:
         if self.config.global_settings.lvs_sync_daemon is not None:
             self._ipvs(now, out)
 
+    def _notice(self, notice: InstanceNotice, out: list[Output]) -> None:
+        """keepalived vrrp_notify.c send_event_notify (MASTER_RX_LOWER_PRI: always the FIFO
+        line, the script if any) and send_instance_priority_notifies (only with
+        notify_priority_changes)."""
+        try:
+            instance = self.config.instance(notice.instance)
+        except KeyError:
+            return  # removed by a reload meanwhile
+        if notice.notice != NOTICE_MASTER_RX_LOWER_PRI:
+            group = next((g.notify_priority_changes for g in self.config.vrrp_sync_groups
+                          if instance.name in g.group), None)
+            default = self.config.global_settings.vrrp_notify_priority_changes
+            if not priority_changes_notified(instance.notify_priority_changes, group,
+                                             default):
+                return
+        out.append(Emit(notice))
+        if (run := notice_notify(instance, notice)) is not None:
+            out.append(run)
+
     def _removed(self, event: VrrpTransition, instance: VrrpInstance,
                  out: list[Output]) -> None:
-        """A removed instance stopped: told FAULT (see InstancesRemoving). Its state, its
-        groups and ha_suspend are the reload's business (ConfigChanged), not this event's:
-        a member leaving must not pull its old group into FAULT."""
+        """A removed instance stopped: told FAULT (see InstancesRemoving), or DELETED with
+        notify_deleted (vrrp.c clear_diff_vrrp: "if (vrrp->notify_deleted || vrrp->state !=
+        VRRP_STATE_FAULT)"). Its state, its groups and ha_suspend are the reload's business
+        (ConfigChanged), not this event's: a member leaving must not pull its old group
+        into FAULT."""
+        if instance.notify_deleted:
+            deleted = InstanceNotice(event.instance, NOTICE_DELETED, event.priority, event.at)
+            out.append(Emit(deleted))
+            if (run := notice_notify(instance, deleted)) is not None:
+                out.append(run)
+            out.append(StatusChanged())
+            return
         if event.old == State.FAULT:
             return
         fault = replace(event, new=State.FAULT, reason="removed by reload")

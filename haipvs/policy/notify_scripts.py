@@ -12,7 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from haipvs.events import GroupTransition, QuorumEvent, VrrpTransition
+from haipvs.events import (
+    NOTICE_DELETED,
+    NOTICE_MASTER_RX_LOWER_PRI,
+    GroupTransition,
+    InstanceNotice,
+    QuorumEvent,
+    VrrpTransition,
+)
 
 Argv = tuple[str, ...]
 
@@ -78,3 +85,47 @@ def quorum_notify(script: Sequence[str] | None, quorum: int, hysteresis: int,
            "HAIPVS_STATE": "UP" if event.up else "DOWN", "HAIPVS_WEIGHT": str(event.weight),
            "HAIPVS_QUORUM": str(quorum), "HAIPVS_HYSTERESIS": str(hysteresis)}
     return RunNotify(f"quorum:{event.service}", (tuple(script),), env)
+
+
+class NoticeScripts(Notifiable, Protocol):
+    """A VRRP instance's notify extras (keepalived vrrp_parser.c)."""
+
+    @property
+    def notify_deleted_script(self) -> Sequence[str] | None: ...
+
+    @property
+    def notify_master_rx_lower_pri(self) -> Sequence[str] | None: ...
+
+
+def notice_notify(instance: NoticeScripts, notice: InstanceNotice) -> RunNotify | None:
+    """The scripts of an instance notice (vrrp_notify.c):
+    - DELETED (with notify_deleted): send_instance_notifies in state DELETED, i.e. the
+      notify_deleted script (get_iscript: script_deleted), then the generic `notify` with
+      `INSTANCE <name> DELETED <priority>` (notify_script_exec);
+    - MASTER_RX_LOWER_PRI: send_event_notify runs notify_master_rx_lower_pri as configured,
+      nothing appended (notify_exec), and no generic `notify`;
+    - MASTER_PRIORITY / BACKUP_PRIORITY: send_instance_priority_notifies writes the FIFO
+      line only: no script."""
+    scripts: list[Argv] = []
+    if notice.notice == NOTICE_DELETED:
+        if instance.notify_deleted_script:
+            scripts.append(tuple(instance.notify_deleted_script))
+        if instance.notify:
+            scripts.append((*instance.notify, "INSTANCE", notice.instance, NOTICE_DELETED,
+                            str(notice.priority)))
+    elif notice.notice == NOTICE_MASTER_RX_LOWER_PRI and instance.notify_master_rx_lower_pri:
+        scripts.append(tuple(instance.notify_master_rx_lower_pri))
+    if not scripts:
+        return None
+    env = {"HAIPVS_TYPE": "INSTANCE", "HAIPVS_NAME": notice.instance,
+           "HAIPVS_STATE": notice.notice, "HAIPVS_PRIORITY": str(notice.priority)}
+    return RunNotify(f"instance:{notice.instance}", tuple(scripts), env)
+
+
+def priority_changes_notified(own: bool | None, group: bool | None, default: bool) -> bool:
+    """vrrp.c vrrp_complete_instance: the instance's notify_priority_changes, else its sync
+    group's, else global vrrp_notify_priority_changes."""
+    for value in (own, group):
+        if value is not None:
+            return value
+    return default

@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from haipvs.config.model import Config, RealServer, VirtualServer
-from haipvs.config.smtp import SmtpSettings
+from haipvs.config.model import Config, RealServer, SmtpSettings, VirtualServer
 from haipvs.events import (
     Event,
     GroupTransition,
+    InstanceNotice,
     QuorumEvent,
     RealServerChange,
     VirtualService,
@@ -142,6 +142,11 @@ class SmtpAlertPolicy:
         match event:
             case VrrpTransition():
                 return self._instance(now, event)
+            case InstanceNotice(notice="DELETED"):  # notify_deleted: "Deleted" (DELETED state)
+                own = next((i.smtp_alert for i in config.vrrp_instances
+                            if i.name == event.instance), None)
+                return self._vrrp(now, f"instance:{event.instance}", "VRRP Instance",
+                                  event.instance, "DELETED", INSTANCE_TEXTS, own)
             case GroupTransition():
                 return self._group(now, event)
             case RealServerChange():

@@ -179,6 +179,14 @@ class NotifyTransition:
 
 
 @dataclass(frozen=True, slots=True)
+class NotifyLowerPriority:
+    """As MASTER, an advert with a lower priority arrived (keepalived vrrp.c
+    vrrp_state_master_rx: send_event_notify(VRRP_EVENT_MASTER_RX_LOWER_PRI))."""
+
+    priority: int  # the advert's
+
+
+@dataclass(frozen=True, slots=True)
 class Log:
     event: str
     fields: dict[str, Any] = field(default_factory=dict)
@@ -192,5 +200,6 @@ Action = (
     | RemoveVips
     | SendGratuitous
     | NotifyTransition
+    | NotifyLowerPriority
     | Log
 )

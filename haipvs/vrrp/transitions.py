@@ -24,6 +24,7 @@ from haipvs.vrrp.messages import (
     FaultCleared,
     FaultDetected,
     Log,
+    NotifyLowerPriority,
     PrimaryAddressChanged,
     PriorityChanged,
     RemoveVips,
@@ -234,6 +235,8 @@ def _master_advert(m: VrrpMachine, now: float, event: AdvertReceived) -> list[Ac
         actions.append(SendGratuitous(garp.lower_prio_repeat))
         if garp.lower_prio_delay > 0:
             actions.append(m._set(TIMER_GARP_LOWER_PRIO, now + garp.lower_prio_delay))
+    # keepalived: then send_event_notify(VRRP_EVENT_MASTER_RX_LOWER_PRI), whatever it sent
+    actions.append(NotifyLowerPriority(advert.priority))
     return actions
 
 

@@ -21,6 +21,7 @@ from haipvs.vrrp.core import (
     FaultCleared,
     FaultDetected,
     Log,
+    NotifyLowerPriority,
     NotifyTransition,
     PrimaryAddressChanged,
     PriorityChanged,
@@ -180,6 +181,7 @@ ACTION_TYPES = (
     RemoveVips,
     SendGratuitous,
     NotifyTransition,
+    NotifyLowerPriority,
     Log,
 )
 
@@ -246,6 +248,8 @@ class MachineSequence(RuleBasedStateMachine):
                     assert 0 <= priority <= 255
                 case SendGratuitous(count=count):
                     assert count > 0
+                case NotifyLowerPriority():  # vrrp.c vrrp_state_master_rx: only as MASTER
+                    assert self.state == State.MASTER
 
     @rule(dt=st.floats(0, 5))
     @precondition(lambda self: self.machine is not None)
