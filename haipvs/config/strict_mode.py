@@ -31,6 +31,9 @@ from haipvs import limits
 from haipvs.config.spec import Values
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from haipvs.config.virtual_server import VirtualServer
     from haipvs.config.vrrp_instance import VrrpInstance
 
 WHY = "not allowed in strict mode (vrrp_strict / strict_mode; keepalived vrrp.c)"
@@ -38,7 +41,29 @@ WHY = "not allowed in strict mode (vrrp_strict / strict_mode; keepalived vrrp.c)
 
 def is_strict(instance: VrrpInstance, vrrp_strict: bool) -> bool:
     """keepalived: `if (strict_mode == PARAMETER_UNSET) strict_mode = vrrp_strict`."""
-    return vrrp_strict if instance.strict_mode is None else instance.strict_mode
+    return strict_mode(instance.strict_mode, vrrp_strict)
+
+
+def strict_mode(instance_strict: bool | None, vrrp_strict: bool) -> bool:
+    """keepalived vrrp.c: `if (strict_mode == PARAMETER_UNSET) strict_mode = vrrp_strict`."""
+    return vrrp_strict if instance_strict is None else instance_strict
+
+
+def accept_mode(accept: bool | None, strict: bool, priority: int, version: int) -> bool:
+    """The effective accept mode (keepalived vrrp.c vrrp_complete_instance()): unset, it is
+    on for the address owner and otherwise on unless strict mode; accept with VRRP version 2
+    in strict mode is reset ("does not comply with RFC3768"; haipvs refuses that file)."""
+    owner = priority == limits.OWNER_PRIORITY
+    if accept is None:
+        return True if owner else not strict
+    if accept and not owner and strict and version == 2:
+        return False
+    return accept
+
+
+def effective_accept(instance: VrrpInstance, vrrp_strict: bool) -> bool:
+    return accept_mode(instance.accept, is_strict(instance, vrrp_strict), instance.priority,
+                       instance.version)
 
 
 def strict_problems(instance: VrrpInstance) -> list[tuple[tuple[str | int, ...], str]]:
@@ -61,6 +86,29 @@ def strict_problems(instance: VrrpInstance) -> list[tuple[tuple[str | int, ...],
     if first is not None and first.version == 6 and not first.ip.is_link_local:
         found.append((("virtual_ipaddress", 0), f"the first IPv6 VIP must be link-local "
                       f"(fe80::/10) in strict mode; {first.ip} is not"))
+    return found
+
+
+def no_accept_warnings(instances: Sequence[VrrpInstance],
+                       virtual_servers: Sequence[VirtualServer],
+                       vrrp_strict: bool) -> list[tuple[str, str]]:
+    """(where, message) for each virtual server on a VIP of a no_accept instance: the drop
+    rules (input hook, priority -1) run before IPVS (LOCAL_IN, priority 98), so while that
+    instance is MASTER the service gets no packet, with keepalived as with haipvs."""
+    found = []
+    for instance in instances:
+        if instance.priority == limits.OWNER_PRIORITY or effective_accept(instance, vrrp_strict):
+            continue
+        vips = {vip.address.ip for vip in (*instance.virtual_ipaddress,
+                                           *instance.virtual_ipaddress_excluded)}
+        for vs in virtual_servers:
+            if vs.address is not None and vs.address in vips:
+                found.append((
+                    f"vrrp_instances[{instance.name}].accept",
+                    f"accept mode is off (accept: false, or strict mode): while MASTER, "
+                    f"packets to {vs.address} are dropped before IPVS sees them, so virtual "
+                    f"server {vs.address} port {vs.port} gets no traffic (keepalived: the "
+                    "same); set accept: true (with version: 3 in strict mode)"))
     return found
 
 

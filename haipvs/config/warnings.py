@@ -16,6 +16,7 @@ from typing import Any
 from haipvs import limits
 from haipvs.config.checkers import CHECKER_NAMES
 from haipvs.config.model import Config, VrrpInstance
+from haipvs.config.strict_mode import no_accept_warnings
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ def config_warnings(config: Config) -> list[ConfigWarning]:
     found: list[ConfigWarning] = []
     for instance in config.vrrp_instances:
         found.extend(_instance_warnings(instance))
+    # keepalived no_accept / strict mode on an LVS director (haipvs/config/strict_mode.py)
+    found.extend(ConfigWarning(where, message) for where, message in no_accept_warnings(
+        config.vrrp_instances, config.virtual_servers, config.global_settings.vrrp_strict))
     return found
 
 

@@ -2,13 +2,9 @@
 non-owner MASTER must not accept packets for, and so which addresses haipvs' nftables table
 drops now.
 
-keepalived 2.2.7's rules, followed here:
+keepalived 2.2.7's rules, followed here (the effective accept mode of an instance, from
+`accept`, `strict_mode` and `vrrp_strict`, is haipvs/config/strict_mode.py accept_mode()):
 
-- Strict mode of an instance: its own `strict_mode`, else global `vrrp_strict`
-  (vrrp.c vrrp_complete_instance()).
-- Accept mode unset: on for the address owner (priority 255), else on unless strict mode
-  (vrrp.c vrrp_complete_instance(): `accept = owner ? true : !strict_mode`). Accept with
-  VRRP version 2 in strict mode is reset to off ("does not comply with RFC3768").
 - The drop rules matter only to a non-owner without accept mode
   (vrrp.c vrrp_handle_accept_mode() returns at once for the owner or with accept).
 - They are set when the instance becomes MASTER, before its VIPs are added
@@ -32,21 +28,6 @@ from dataclasses import dataclass, field
 from haipvs.limits import OWNER_PRIORITY
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def strict_mode(instance_strict: bool | None, vrrp_strict: bool) -> bool:
-    """keepalived vrrp.c: `if (strict_mode == PARAMETER_UNSET) strict_mode = vrrp_strict`."""
-    return vrrp_strict if instance_strict is None else instance_strict
-
-
-def accept_mode(accept: bool | None, strict: bool, priority: int, version: int) -> bool:
-    """The effective accept mode (keepalived vrrp.c vrrp_complete_instance())."""
-    owner = priority == OWNER_PRIORITY
-    if accept is None:
-        return True if owner else not strict
-    if accept and not owner and strict and version == 2:
-        return False  # "accept mode for VRRP version 2 does not comply with RFC3768"
-    return accept
 
 
 def drops(accept: bool, priority: int) -> bool:

@@ -103,3 +103,15 @@ def test_nftables_table_settings_defaults_follow_keepalived_priority():
         "haipvs", -1, False)
     with pytest.raises(ConfigError, match="nftables"):
         load(top="global: {nftables: 'bad name'}\n")
+
+
+def test_no_accept_on_a_virtual_server_vip_is_a_warning():
+    # The drop (input hook, priority -1) runs before IPVS (LOCAL_IN, 98): keepalived's
+    # vrrp_strict on an LVS director makes the service unreachable; haipvs check says so.
+    from haipvs.config.warnings import config_warnings
+
+    vs = ("virtual_servers:\n  - address: 192.0.2.10\n    port: 80\n"
+          "    real_servers: [{address: 198.51.100.1, port: 80}]\n")
+    warned = [str(w) for w in config_warnings(load(top="global: {vrrp_strict: true}\n" + vs))]
+    assert any("vrrp_instances[VI_1].accept" in w and "before IPVS" in w for w in warned)
+    assert not any("before IPVS" in str(w) for w in config_warnings(load(top=vs)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from haipvs.config.strict_mode import accept_mode, strict_mode
 from haipvs.drivers.nft_accept import TableSettings, render_setup, render_update
 from haipvs.policy.accept_mode import (
     AcceptMode,
@@ -18,9 +19,7 @@ from haipvs.policy.accept_mode import (
     Stop,
     Teardown,
     Update,
-    accept_mode,
     drops,
-    strict_mode,
 )
 
 ip = ipaddress.ip_address
