@@ -225,3 +225,25 @@ def test_a_reload_reads_the_included_files_again(lan, daemons, tmp_path):
     daemon.reload()
     daemon.wait_log("reload_applied", 10, since_count=1)
     assert not node.has_address("192.0.2.101") and daemon.state("VI_1") == "MASTER"
+
+
+def test_a_stop_during_the_startup_script_never_starts_vrrp(lan, daemons, tmp_path):
+    """SIGTERM while the startup script runs: haipvs lets it finish, starts nothing (no
+    advert, no VIP), runs the shutdown script and exits 0."""
+    reason = haipvs_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    node = lan.add_node("d1")
+    scripts = tmp_path / "scripts.log"
+    events = tmp_path / "events.jsonl"
+    daemon = daemons.add(OpsNode(node, tmp_path, [VI_1.but(priority=255, state="MASTER")], top={
+        "global": {"event_log": str(events),
+                   "startup_script": recorder(scripts, "startup", "192.0.2.100", 1.5),
+                   "shutdown_script": recorder(scripts, "shutdown", "192.0.2.100")}}))
+    daemon.start()
+    daemon.wait_log("startup_script_running", 10)
+    daemon.proc.signal(15)
+    assert daemon.proc.wait(10) == 0
+    assert set(records(scripts)) == {"startup", "shutdown"}
+    assert daemon.count_log("haipvs_started") == 0
+    assert not read_json_lines(events) and not node.has_address("192.0.2.100")
