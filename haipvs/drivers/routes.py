@@ -45,6 +45,7 @@ DELETION_GROUPS = 0x10 | 0x100 | 0x40 | 0x400 | 0x80 | (1 << (19 - 1))
 RTM_DELADDR, RTM_DELROUTE, RTM_DELRULE = 21, 25, 33
 NLMSG_HDR = struct.Struct("=IHHII")
 REASSERT_DELAY = 0.1  # seconds: a flush deletes many entries; reassert once after it
+STATIC_POLL = 1.0  # seconds: how soon a reload that adds the first static entry is watched
 
 
 def deletions(data: bytes) -> bool:
@@ -296,7 +297,12 @@ class RouteDriver:
 
     async def watch(self, submit: Callable[..., Awaitable[object]]) -> None:
         """Reasserts the static entries after a deletion (a task on the VRRP loop; the
-        policy is fed through `submit`, the runtime's queue, like every other input)."""
+        policy is fed through `submit`, the runtime's queue, like every other input).
+        Without static entries there is nothing to watch: the socket, which sees every
+        route deletion of the host (a BGP router has many), is opened only once a config
+        (or a reload) has some."""
+        while not self.owner.static:
+            await trio.sleep(STATIC_POLL)
         monitor = DeletionMonitor()
         try:
             await monitor.bind()
