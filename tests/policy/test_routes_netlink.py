@@ -72,6 +72,8 @@ ROUTES = (
     Route(net("10.8.0.0/16"), nexthops=(NextHop(ip("192.0.2.10"), "eth0", weight=3),
                                          NextHop(ip("192.0.2.11"), "eth0"))),
     Route(net("2001:db8:5::/64"), via=ip("2001:db8::fe"), dev="eth0", metric=10),
+    Route(net("2001:db8:6::/64"), nexthops=(NextHop(ip("2001:db8::fa"), "eth0"),
+                                             NextHop(ip("2001:db8::fb"), "eth0"))),
     Route(net("0.0.0.0/0"), via=ip("192.0.2.254"), table=101),
 )
 RULES = (
