@@ -175,6 +175,8 @@ def review(config: Config, fs: Any = None) -> ScriptReport:
     report = ScriptReport(security, default.user)
     if default.error is not None:
         report.findings.append(Finding("error", "global.script_user", default.error))
+    seen: dict[tuple[str, Credentials], Verdict] = {}
+    users: dict[str, Credentials] = {}
     for script in configured_scripts(config):
         user = script.user or default.user
         if user is None:
@@ -184,13 +186,16 @@ def review(config: Config, fs: Any = None) -> ScriptReport:
                 f"script {script.argv[0]} has no user to run as; it is not run"))
             continue
         try:
-            creds = credentials(user)
+            creds = users[user] if user in users else users.setdefault(user, credentials(user))
         except KeyError:
             report.disabled.add(script.where)
             report.findings.append(Finding("error", script.where,
                                            f"user {user} does not exist; it is not run"))
             continue
-        verdict = check_script(script.argv[0], creds, security, fs, SEARCH_PATH)
+        key = (script.argv[0], creds)
+        if key not in seen:  # thousands of misc_checks often share one program
+            seen[key] = check_script(script.argv[0], creds, security, fs, SEARCH_PATH)
+        verdict = seen[key]
         report.verdicts[script.where] = verdict
         if verdict.disabled:
             report.disabled.add(script.where)

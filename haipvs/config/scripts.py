@@ -20,6 +20,7 @@ Pure: the decisions come in as data (haipvs/script_creds.py makes them).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,24 +69,47 @@ def _is_script(field: dataclasses.Field) -> bool:
     return spec is not None and isinstance(spec.kind, Argv)
 
 
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    key: str
+    script: bool
+    required: bool  # a script the block is nothing without (vrrp_script, misc_check)
+
+
+@functools.cache
+def _plan(cls: type) -> tuple[tuple[_Field, ...], frozenset[str]]:
+    """Per model class, once: its fields as the walks need them, and its field names (a
+    config with thousands of real servers is walked in milliseconds, not seconds)."""
+    fields = []
+    for field in dataclasses.fields(cls):
+        if field.init:
+            spec = _setting(field)
+            fields.append(_Field(field.name, _key(field), _is_script(field),
+                                 spec is not None and spec.default is REQUIRED))
+    return tuple(fields), frozenset(f.name for f in dataclasses.fields(cls))
+
+
+def _is_model(value: Any) -> bool:
+    return hasattr(type(value), "__dataclass_fields__")
+
+
 def _walk(obj: Any, where: str) -> Iterator[ConfiguredScript]:
-    user = getattr(obj, "user", None) if _has_field(obj, "user") else None
-    for field in dataclasses.fields(obj):
+    fields, names = _plan(type(obj))
+    user = getattr(obj, "user", None) if "user" in names else None
+    for field in fields:
         value = getattr(obj, field.name)
-        at = f"{where}.{_key(field)}" if where else _key(field)
-        if _is_script(field):
-            if value is not None:
-                yield ConfiguredScript(at, tuple(value), user)
-        elif dataclasses.is_dataclass(value):
+        if value is None or isinstance(value, str | int | float):
+            continue
+        at = f"{where}.{field.key}" if where else field.key
+        if field.script:
+            yield ConfiguredScript(at, tuple(value), user)
+        elif _is_model(value):
             yield from _walk(value, at)
         elif isinstance(value, tuple):
             for index, item in enumerate(value):
-                if dataclasses.is_dataclass(item):
+                if _is_model(item):
                     yield from _walk(item, _item_path(at, value, index))
-
-
-def _has_field(obj: Any, name: str) -> bool:
-    return any(f.name == name for f in dataclasses.fields(obj))
 
 
 def configured_scripts(config: Config) -> list[ConfiguredScript]:
@@ -98,41 +122,40 @@ _REMOVE = object()  # a block removed with its required script
 
 def _apply(obj: Any, where: str, disabled: frozenset[str], paths: Mapping[str, str],
            default_user: str | None) -> Any:
+    fields, names = _plan(type(obj))
     changes: dict[str, Any] = {}
     holds_script = False
-    for field in dataclasses.fields(obj):
-        if not field.init:
-            continue
+    for field in fields:
         value = getattr(obj, field.name)
-        at = f"{where}.{_key(field)}" if where else _key(field)
-        if _is_script(field):
-            if value is None:
-                continue
+        if value is None or isinstance(value, str | int | float):
+            continue
+        at = f"{where}.{field.key}" if where else field.key
+        if field.script:
             holds_script = True
             if at in disabled:
-                spec = _setting(field)
-                if spec is not None and spec.default is REQUIRED:
+                if field.required:
                     return _REMOVE
                 changes[field.name] = None
             elif at in paths and paths[at] != value[0]:
                 changes[field.name] = (paths[at], *value[1:])
-        elif dataclasses.is_dataclass(value):
+        elif _is_model(value):
             new = _apply(value, at, disabled, paths, default_user)
             if new is not value and new is not _REMOVE:
                 changes[field.name] = new
-        elif isinstance(value, tuple) and any(dataclasses.is_dataclass(i) for i in value):
+        elif isinstance(value, tuple) and any(_is_model(i) for i in value):
             items = []
             for index, item in enumerate(value):
-                if dataclasses.is_dataclass(item):
+                if _is_model(item):
                     item = _apply(item, _item_path(at, value, index), disabled, paths,
                                   default_user)
                 if item is not _REMOVE:
                     items.append(item)
-            if items != list(value):
+            if len(items) != len(value) or any(a is not b for a, b in zip(items, value,
+                                                                            strict=True)):
                 changes[field.name] = tuple(items)
-    if (holds_script or _has_field(obj, "script_user")) and default_user is not None:
+    if (holds_script or "script_user" in names) and default_user is not None:
         for name in ("user", "script_user"):
-            if _has_field(obj, name) and getattr(obj, name) is None:
+            if name in names and getattr(obj, name) is None:
                 changes[name] = default_user
     return dataclasses.replace(obj, **changes) if changes else obj
 
