@@ -12,7 +12,7 @@ from typing import ClassVar
 import pytest
 import trio
 
-from haipvs.drivers import addresses, vrrp_runtime
+from haipvs.drivers import addresses, vmac, vrrp_runtime
 from haipvs.drivers.vrrp_instance import InstanceBinding
 from haipvs.drivers.vrrp_runtime import VrrpRuntime
 from haipvs.events import VrrpTransition
@@ -36,7 +36,7 @@ class FakeRtnl:
 
     async def call(self, fn, *args):
         await trio.sleep(0.001)  # a netlink round trip
-        if fn is addresses.sync_link_state:
+        if fn in (addresses.sync_link_state, vmac.sync_link_state):  # no vmac here
             return self.links[args[0]]
         if fn in (addresses.sync_add, addresses.sync_remove):
             op = "add" if fn is addresses.sync_add else "remove"
