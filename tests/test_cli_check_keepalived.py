@@ -8,7 +8,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from haipvs import cli, limits
+from haipvs import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "tests" / "importer" / "seed003" / "lvs01.conf"
@@ -59,17 +59,17 @@ def test_check_prints_warnings_and_the_differences_that_apply(tmp_path, capsys):
     assert cli.main(["check", str(path)]) == 0  # warnings do not fail the check
     captured = capsys.readouterr()
     assert captured.out.startswith(f"{path}: OK")
-    misc_user = next(row for row in limits.KEEPALIVED_DIFFERENCES
-                     if row.setting.endswith("misc_check.user"))
     assert captured.err.splitlines() == [
         f"warning: {path}: vrrp_instances[VI_1].state: preempt: false does not work with "
         "initial state MASTER; the instance preempts (keepalived: nopreempt will not work "
         "with initial state MASTER - clearing)",
+        # keepalived vrrp.c check_vrrp_script_security / check_data.c: any script without
+        # enable_script_security (keepalived -t exits 6 for it; haipvs check warns)
+        f"warning: {path}: global.enable_script_security: SECURITY VIOLATION - scripts are "
+        "being executed but script_security not enabled.",
     ]
+    # misc_check.user without a value is keepalived's default now (issue 15): no note
     path.write_text(path.read_text().replace(", user: nobody", ""))
     assert cli.main(["check", str(path)]) == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
-    assert notes == [
-        f"note: {path}: {misc_user.setting}: haipvs default {misc_user.haipvs}; "
-        f"keepalived's is {misc_user.keepalived}",
-    ]
+    assert notes == []
