@@ -15,6 +15,8 @@ CONF = """\
 global_defs {
   script_user nobody nogroup
   enable_script_security
+  notify_fifo /run/k.fifo nobody nogroup
+  notify_fifo_script "/usr/local/sbin/fifo.sh -v" root
 }
 vrrp_script chk {
   script "/usr/bin/test -e /run/ok"
@@ -71,7 +73,11 @@ def test_script_users_translate(tmp_path: Path):
     assert misc["user"] == "nobody:nogroup"
     notes = {(n.line, n.keyword, n.kind) for n in result.notes}
     # notify_backup's own user (root) differs from script_user: noted, runs as script_user
-    assert (25, "notify_backup", NOT_TRANSLATED) in notes
+    assert (27, "notify_backup", NOT_TRANSLATED) in notes
+    # the FIFO's user is script_user (kept); the FIFO script's differs (noted)
+    assert document["global"]["notify_fifo_script"] == ["/usr/local/sbin/fifo.sh", "-v"]
+    assert (5, "notify_fifo_script", NOT_TRANSLATED) in notes
+    assert not any(keyword == "notify_fifo" for _, keyword, _ in notes), notes
     assert not any(keyword in ("script_user", "enable_script_security", "user",
                                "notify_master") for _, keyword, _ in notes), notes
     load_config_text(result.yaml)  # the users exist here: a valid file
