@@ -202,3 +202,37 @@ def test_reload_adding_and_removing_use_vmac(lan, haipvs_node):
     wait_until(lambda: node_d.has_address(VIP, "eth0") and not macvlans(node_d), 10,
                what="the VIP back on eth0 and no vmac", describe=haipvs.describe)
     assert haipvs.stop(timeout=5) == 0
+
+
+def test_ipv6_vmac_against_keepalived(lan, sniffer, haipvs_node, keepalived_node):
+    """IPv6: the vmac is 00:00:5e:00:02:VRID, its adverts come from the parent's link-local
+    address (vrrp_vmac.c set_link_local_address()) and the virtual MAC, its NAs announce
+    the virtual MAC; keepalived (use_vmac) takes over on SIGTERM."""
+    vip6 = "2001:db8::100/64"
+    base6 = VrrpInstance(vrid=62, version=3, password=None, vips=(vip6,))
+    vmac6, name6 = "00:00:5e:00:02:3e", "vrrp.62"
+    node_d, node_k = lan.add_node("d1"), lan.add_node("k1")
+    keepalived = keepalived_node(node_k, base6.but(priority=100), start=False)
+    text = keepalived.conf_path.read_text().replace(
+        "    interface eth0\n", "    interface eth0\n    use_vmac\n")
+    keepalived.conf_path.write_text(text.replace(f"{vip6} dev eth0", vip6))
+    keepalived.start()
+    keepalived.wait_state("MASTER", 8)
+
+    haipvs = haipvs_node(node_d, base6.but(priority=150), start=False)
+    with_vmac_haipvs(haipvs)
+    haipvs.start()
+    haipvs.wait_state("MASTER", 10)
+    keepalived.wait_state("BACKUP", 2)
+    (vmac,) = macvlans(node_d)
+    assert (vmac["ifname"], vmac["address"]) == (name6, vmac6)
+    assert node_d.has_address(vip6, name6)
+
+    advert = sniffer.wait_advert(3, src_ip=node_d.link_local(), priority=150)
+    assert advert.family == 6 and advert.src_mac == vmac6
+    na = sniffer.wait_announcement(3, ip="2001:db8::100", src_mac=vmac6)
+    assert na.kind == "na"
+
+    assert haipvs.stop(timeout=5) == 0
+    keepalived.wait_state("MASTER", 3)
+    assert macvlans(node_d) == []
