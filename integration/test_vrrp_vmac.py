@@ -236,3 +236,21 @@ def test_ipv6_vmac_against_keepalived(lan, sniffer, haipvs_node, keepalived_node
     assert haipvs.stop(timeout=5) == 0
     keepalived.wait_state("MASTER", 3)
     assert macvlans(node_d) == []
+
+
+def test_a_link_of_the_vmac_name_haipvs_did_not_create_is_left_alone(lan, haipvs_node):
+    """keepalived: "VMAC %s conflicts with existing interface". haipvs refuses to use or
+    change a link without its mark, here an operator's macvlan, and says why."""
+    node_d = lan.add_node("d1")
+    node_d.netns.ip("link", "add", VMAC_NAME, "link", "eth0", "type", "macvlan",
+                    "mode", "bridge")
+    before = macvlans(node_d)
+    haipvs = haipvs_node(node_d, BASE.but(priority=255, state="MASTER"), start=False)
+    with_vmac_haipvs(haipvs)
+    haipvs.start()
+    code = haipvs.proc.wait(10)
+    assert code not in (None, 0)
+    log = haipvs.log_path.read_text()
+    assert "vmac_conflict" in log and "haipvs did not create; set vmac_name" in log
+    assert macvlans(node_d) == before
+    assert not node_d.has_address(VIP, VMAC_NAME)

@@ -169,19 +169,22 @@ def sync_ensure(ipr, specs: list[policy.VmacSpec], known: Iterable[str] = ()) ->
     that haipvs does not own is an error: it is never touched."""
     names = {spec.name for spec in specs} | set(known)
     observed = _observe(ipr, names)
-    for op in policy.plan(specs, observed):
+    ops = policy.plan(specs, observed)
+    for op in ops:
+        if isinstance(op, policy.Conflict):
+            # Never use a link haipvs does not own (keepalived: "VMAC %s conflicts with
+            # existing interface", the instance does not start). Checked before any change,
+            # so a refused start leaves nothing behind.
+            log.error("vmac_conflict", interface=op.spec.name, instance=op.spec.instance,
+                      reason=op.reason)
+            raise RuntimeError(f"vrrp_instance {op.spec.instance}: use_vmac: {op.reason}; "
+                               "set vmac_name to another name")
+    for op in ops:
         match op:
             case policy.Delete():
                 _delete(ipr, op, observed)
                 _managed(ipr).pop(op.name, None)
                 observed = [o for o in observed if o.name != op.name]
-            case policy.Conflict(spec=spec, reason=reason):
-                # Never use a link haipvs does not own (keepalived: "VMAC %s conflicts with
-                # existing interface", the instance does not start).
-                log.error("vmac_conflict", interface=spec.name, instance=spec.instance,
-                          reason=reason)
-                raise RuntimeError(f"vrrp_instance {spec.instance}: use_vmac: {reason} "
-                                   "(not created by haipvs; set vmac_name to another name)")
             case policy.Create(spec=spec):
                 _create(ipr, spec, observed)
             case policy.Update():
