@@ -254,3 +254,21 @@ def test_a_link_of_the_vmac_name_haipvs_did_not_create_is_left_alone(lan, haipvs
     assert "vmac_conflict" in log and "haipvs did not create; set vmac_name" in log
     assert macvlans(node_d) == before
     assert not node_d.has_address(VIP, VMAC_NAME)
+
+
+def test_parent_link_down_faults_the_vmac_instance_and_up_recovers(lan, haipvs_node):
+    """The vmac follows its parent (the kernel's macvlan takes the lower device's carrier):
+    keepalived tracks the configured interface of a vmac instance (vrrp.c
+    add_vrrp_to_interface(configured_ifp)), so parent down means FAULT, up means back."""
+    node_d = lan.add_node("d1")
+    haipvs = haipvs_node(node_d, BASE.but(priority=255, state="MASTER"), start=False)
+    with_vmac_haipvs(haipvs)
+    haipvs.start()
+    haipvs.wait_state("MASTER", 5)
+    node_d.set_link(False)
+    haipvs.wait_state("FAULT", 5)
+    assert not node_d.has_address(VIP, VMAC_NAME)
+    node_d.set_link(True)
+    haipvs.wait_state("MASTER", 8)
+    assert node_d.has_address(VIP, VMAC_NAME)
+    assert haipvs.stop(timeout=5) == 0
