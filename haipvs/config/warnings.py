@@ -66,6 +66,15 @@ def config_warnings(config: Config) -> list[ConfigWarning]:
     found: list[ConfigWarning] = []
     for instance in config.vrrp_instances:
         found.extend(_instance_warnings(instance))
+        strict = instance.strict_mode
+        if instance.vmac_xmit_base and (config.global_settings.vrrp_strict if strict is None
+                                        else strict):
+            # vrrp.c vrrp_complete_instance(); haipvs.vrrp_binding applies the same reset
+            found.append(ConfigWarning(
+                f"vrrp_instances[{instance.name}].vmac_xmit_base",
+                "vmac_xmit_base is ignored in strict mode (global.vrrp_strict); adverts leave "
+                "from the vmac (keepalived: xmit_base is incompatible with strict mode - "
+                "resetting)"))
     # keepalived no_accept / strict mode on an LVS director (haipvs/config/strict_mode.py)
     found.extend(ConfigWarning(where, message) for where, message in no_accept_warnings(
         config.vrrp_instances, config.virtual_servers, config.global_settings.vrrp_strict))

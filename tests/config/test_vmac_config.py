@@ -59,3 +59,13 @@ def test_vmac_settings_refused_with_file_line_and_path(extra, message):
         load(extra)
     text = str(info.value)
     assert message in text and "v.yaml:" in text
+
+
+def test_vmac_xmit_base_with_global_vrrp_strict_is_warned_about():
+    from haipvs.config.warnings import config_warnings
+
+    extra = "    use_vmac: true\n    vmac_xmit_base: true\n"
+    warnings = config_warnings(load(extra, top="global: {vrrp_strict: true}\n"))
+    assert [w.where for w in warnings if "xmit_base" in w.message] == [
+        "vrrp_instances[VI_1].vmac_xmit_base"]
+    assert not [w for w in config_warnings(load(extra)) if "xmit_base" in w.message]
