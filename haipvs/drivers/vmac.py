@@ -15,6 +15,7 @@ import dataclasses
 import errno
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import structlog
 from pyroute2.netlink.exceptions import NetlinkError
@@ -207,6 +208,21 @@ def sync_remove(ipr, specs: list[policy.VmacSpec]) -> None:
         observed = [o for o in observed if o.name != op.name]
         _managed(ipr).pop(op.name, None)
     ipr.__dict__.get("_haipvs_ifindex", {}).clear()
+
+
+async def ensure(rtnl: Any, wanted: Iterable[policy.VmacSpec | None]) -> None:
+    """From the VRRP loop: the vmacs of instances about to open, through the rtnetlink
+    owner thread (`rtnl` is its NetlinkThread)."""
+    specs = [spec for spec in wanted if spec is not None]
+    if specs:
+        await rtnl.call(sync_ensure, specs)
+
+
+async def remove(rtnl: Any, stopped: Iterable[policy.VmacSpec | None]) -> None:
+    """From the VRRP loop, after the instances released their VIPs."""
+    specs = [spec for spec in stopped if spec is not None]
+    if specs:
+        await rtnl.call(sync_remove, specs)
 
 
 def sync_link_state(ipr, ifname: str) -> addresses.LinkState:
