@@ -69,3 +69,15 @@ def test_vmac_xmit_base_with_global_vrrp_strict_is_warned_about():
     assert [w.where for w in warnings if "xmit_base" in w.message] == [
         "vrrp_instances[VI_1].vmac_xmit_base"]
     assert not [w for w in config_warnings(load(extra)) if "xmit_base" in w.message]
+
+
+def test_vmac_name_used_by_two_instances_is_refused():
+    text = """vrrp_instances:
+  - {name: A, interface: eth0, virtual_router_id: 1, use_vmac: true, vmac_name: vm0,
+     virtual_ipaddress: [192.0.2.1/24]}
+  - {name: B, interface: eth0, virtual_router_id: 2, use_vmac: true, vmac_name: vm0,
+     virtual_ipaddress: [192.0.2.2/24]}
+"""
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text, "two.yaml")
+    assert "vmac_name vm0 is already used by 'A'" in str(info.value)
