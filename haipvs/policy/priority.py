@@ -1,14 +1,14 @@
 """Priority and fault sources of one VRRP instance, pure (keepalived/vrrp/vrrp_track.c).
 
 An instance's priority and fault have several sources: its own link, tracked interfaces,
-track_script / track_file (track_process later), the sync group and an operator's
+track_script / track_file / track_process, the sync group and an operator's
 set_priority. Each source is a typed `Source` key and contributes a `Contribution` (a
 priority delta and/or a fault reason). `InstancePriority` sums them and tells the driver
 what to feed the core: `PriorityChanged`, `FaultDetected`, `FaultCleared` (and `Begin` when
 the instance starts). The driver does nothing but forward those outputs.
 
 One weight rule (`weighted`) serves every tracker with an up/down state, so track_interface,
-track_script and (later) track_process cannot drift apart; track_file has its own
+track_script and track_process cannot drift apart; track_file has its own
 value x weight rule (`file_weighted`). `RiseFall` is keepalived's rise/fall hysteresis for
 scripts.
 """
@@ -32,7 +32,7 @@ class Kind(enum.StrEnum):
     TRACK_INTERFACE = "track_interface"
     TRACK_SCRIPT = "track_script"
     TRACK_FILE = "track_file"
-    TRACK_PROCESS = "track_process"  # not wired yet: keepalived's vrrp_track_process
+    TRACK_PROCESS = "track_process"  # keepalived's vrrp_track_process (policy/process_track.py)
     SYNC_GROUP = "sync_group"
     SET_PRIORITY = "set_priority"
 
