@@ -159,3 +159,29 @@ def test_exit_event_is_decoded_for_a_process_not_a_thread():
     assert decode(bytes(msg), cmdline=False) == Exit(42)
     struct.pack_into("=ii", msg, proc_watch._DATA, 43, 42)  # a thread of 42
     assert decode(bytes(msg), cmdline=False) is None
+
+
+def test_reload_clears_a_removed_use_and_rescans_a_changed_entry(sleeper_bin):
+    told: list[tuple[str, str | None]] = []
+
+    def publish(instance, source, *, delta=0, fault=None):
+        told.append((instance, fault))
+
+    watch = ProcWatch(config_for("hpvs-none-such"), publish)
+    watch.preset(publish)
+    assert told == [("VI_1", "track_process p: quorum lost")]  # nothing of that name runs
+    proc = start(sleeper_bin)
+    try:
+        time.sleep(0.1)
+        told.clear()
+        watch.update(config_for(sleeper_bin.name))  # the entry changed: walked again
+        assert told == [("VI_1", None)] and watch.table.count("p") == 1
+        told.clear()
+        no_ref = load_config_text(
+            "global: {}\nvrrp_track_processes: [{name: p, process: x}]\n"
+            "vrrp_instances: [{name: VI_1, interface: eth0, virtual_router_id: 51, "
+            "priority: 100, virtual_ipaddress: [192.0.2.1/24]}]\n", "t.yaml")
+        watch.update(no_ref)  # VI_1 no longer tracks it: its contribution is cleared
+        assert told == [("VI_1", None)] and watch.users == {"p": {}}
+    finally:
+        stop(proc)
