@@ -49,6 +49,7 @@ class NamespacedHaipvs(OpsNode):
     def __init__(self, node: Node, workdir: Path, instances, instance: str,
                  **extra: Any) -> None:
         self.instance_name = instance
+        self.extra_args: list[str] = []
         super().__init__(node, workdir, instances, **extra)
         state_dir, pid_file = runtime_paths(instance, node.ns)
         self.state_dir, self.pid_path = Path(state_dir), Path(pid_file)
@@ -63,7 +64,8 @@ class NamespacedHaipvs(OpsNode):
         binary = haipvs_binary()
         if binary is None:
             raise RuntimeError(NOT_BUILT)
-        argv = [binary, "--config", str(self.conf_path), "--log-format", "json"]
+        argv = [binary, "--config", str(self.conf_path), "--log-format", "json",
+                *self.extra_args]
         self.runs += 1
         self.proc = Proc(HostNamespace(), argv, self.log_path, name=f"haipvs-{self.node.name}",
                          env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
@@ -201,6 +203,17 @@ def test_a_missing_namespace_stops_the_start_with_a_clear_error(lan, daemons, tm
     failure = [e for e in daemon.log_events() if e.get("event") == "net_namespace_failed"]
     assert failure and f"/run/netns/{node.ns}-missing" in failure[0]["error"]
     assert "ip netns add" in failure[0]["error"]
+
+    # keepalived's -s/--namespace wins over the file (main.c "Overriding config
+    # net_namespace"): the file's namespace exists, the command line's does not.
+    config["global"]["net_namespace"] = node.ns
+    daemon.conf_path.write_text(yaml.safe_dump(config))
+    daemon.extra_args = ["-s", f"{node.ns}-cli"]
+    state_dirs.append(Path(runtime_paths("lb-x", f"{node.ns}-cli")[0]))
+    daemon.start()
+    assert daemon.proc.wait(10) == 1
+    failure = [e for e in daemon.log_events() if e.get("event") == "net_namespace_failed"]
+    assert f"/run/netns/{node.ns}-cli" in failure[-1]["error"]
 
 
 def test_a_reload_reads_the_included_files_again(lan, daemons, tmp_path):

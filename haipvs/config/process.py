@@ -57,6 +57,18 @@ def runtime_paths(instance: str | None, net_namespace: str | None,
     return state_dir, pid_file
 
 
+def namespace_override(settings: Any, name: str) -> dict[str, str]:
+    """keepalived's `-s/--namespace NAME` (main.c: "Overriding config net_namespace ... with
+    command line namespace"): the namespace, and the state_dir / pid_file derived from it
+    where the file did not name them (`settings` is the file's `global`)."""
+    out = {"net_namespace": name}
+    if settings.state_dir == runtime_paths(settings.instance, settings.net_namespace)[0]:
+        out["state_dir"] = runtime_paths(settings.instance, name)[0]
+    if "state_dir" in out and settings.pid_file == f"{settings.state_dir}/{PID_FILE_NAME}":
+        out["pid_file"] = f"{out['state_dir']}/{PID_FILE_NAME}"
+    return out
+
+
 def nft_table(instance: str | None) -> str:
     """The default `global.nftables` table: `haipvs`, or `haipvs_INSTANCE` so two haipvs in
     one namespace never share their no_accept table (keepalived has one table per host;

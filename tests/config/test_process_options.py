@@ -79,3 +79,19 @@ def test_the_nftables_table_is_per_instance_unless_named():
     assert settings("global: {router_id: a}\n").nftables == "haipvs"
     assert settings("global: {instance: lb-1.x}\n").nftables == "haipvs_lb_1_x"
     assert settings("global: {instance: lb1, nftables: mine}\n").nftables == "mine"
+
+
+def test_the_command_line_namespace_moves_the_derived_paths_only():
+    """keepalived -s/--namespace overrides net_namespace; haipvs's derived state_dir and pid
+    file follow it, paths the file names stay."""
+    from haipvs.config.process import namespace_override
+
+    derived = settings("global: {instance: lb1}\n")
+    assert namespace_override(derived, "ns2") == {
+        "net_namespace": "ns2", "state_dir": "/run/haipvs/netns/ns2/lb1",
+        "pid_file": "/run/haipvs/netns/ns2/lb1/haipvs.pid"}
+    named = settings("global: {net_namespace: ns1, state_dir: /srv/h}\n")
+    assert namespace_override(named, "ns2") == {"net_namespace": "ns2"}
+    pid_named = settings("global: {pid_file: /run/lb.pid}\n")
+    assert namespace_override(pid_named, "ns2") == {
+        "net_namespace": "ns2", "state_dir": "/run/haipvs/netns/ns2"}
