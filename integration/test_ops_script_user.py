@@ -170,3 +170,55 @@ def test_insecure_track_script_is_disabled_as_keepalived(lan, ops_node, keepaliv
     keepalived.wait_state("FAULT", STATE_TIMEOUT, name="VI_1")
     haipvs.wait_state("FAULT", STATE_TIMEOUT, name="VI_1")
     assert "chk_unsafe" in haipvs.dump()["trackers"]["scripts"]
+
+
+def test_missing_or_not_executable_track_script_is_left_out_as_keepalived(
+        lan, ops_node, keepalived_node, tmp_path):
+    """Without enable_script_security too, keepalived's check_script_secure() disables a
+    track script it cannot find ("Disabling track script ... since not found/accessible")
+    or that is not executable ("WARNING - script ... is not executable ... - disabling."),
+    and the instance runs without it: a weight-0 one does not hold it in FAULT."""
+    missing = tmp_path / "no-such-check.sh"
+    plain = tmp_path / "not-executable.sh"
+    plain.write_text("#!/bin/sh\nexit 1\n")
+    os.chmod(plain, 0o644)
+
+    k1 = FAST.but(name="VI_1", vrid=81, vips=("192.0.2.181/24",))
+    k2 = FAST.but(name="VI_2", vrid=82, vips=("192.0.2.182/24",))
+    keepalived = keepalived_node(lan.add_node("k1"), k1, k2, start=False)
+    conf = keepalived.conf_path.read_text()
+    conf = conf.replace("    enable_script_security\n", "    script_user root\n", 1)
+    conf = conf.replace("vrrp_instance VI_1 {", KEEPALIVED_SCRIPTS.format(
+        unsafe=missing, safe=plain).replace("chk_unsafe", "chk_missing").replace(
+        "chk_safe", "chk_plain") + "vrrp_instance VI_1 {", 1)
+    conf = conf.replace("vrrp_instance VI_1 {", "vrrp_instance VI_1 {\n"
+                        "    track_script {\n        chk_missing\n    }", 1)
+    conf = conf.replace("vrrp_instance VI_2 {", "vrrp_instance VI_2 {\n"
+                        "    track_script {\n        chk_plain\n    }", 1)
+    keepalived.conf_path.write_text(conf)
+    keepalived.start()
+
+    h1 = FAST.but(name="VI_1", vrid=83, vips=("192.0.2.183/24",))
+    h2 = FAST.but(name="VI_2", vrid=84, vips=("192.0.2.184/24",))
+    haipvs = ops_node(
+        lan.add_node("h1"), h1, h2,
+        top={"vrrp_scripts": [
+            {"name": "chk_missing", "script": [str(missing)], "interval": 1, "weight": 0},
+            {"name": "chk_plain", "script": [str(plain)], "interval": 1, "weight": 0}]},
+        per_instance={"VI_1": {"track_script": ["chk_missing"]},
+                      "VI_2": {"track_script": ["chk_plain"]}})
+
+    for name in ("VI_1", "VI_2"):
+        keepalived.wait_state("MASTER", STATE_TIMEOUT, name=name)
+        haipvs.wait_state("MASTER", STATE_TIMEOUT, name=name)
+    log = keepalived.proc.log_text()
+    assert "Disabling track script chk_missing since not found/accessible" in log
+    assert f"WARNING - script '{plain}' is not executable" in log
+    assert "FAULT" not in keepalived.transitions("VI_1") + keepalived.transitions("VI_2")
+    findings = {e["where"]: e["detail"] for e in haipvs.log_events()
+                if e.get("event") == "script_security" and e.get("level") == "warning"}
+    assert "not found" in findings["vrrp_scripts[chk_missing].script"]
+    assert "not executable" in findings["vrrp_scripts[chk_plain].script"]
+    assert haipvs.dump()["trackers"]["scripts"] == {}
+    transitions = [e for e in haipvs.log_events() if e.get("event") == "vrrp_transition"]
+    assert all(e.get("new") != "FAULT" for e in transitions), transitions
