@@ -51,7 +51,7 @@ class FakeSocket:
         self.ifname = ifname
         self.multicast_group = ip("224.0.0.18")
 
-    async def send(self, message: bytes, src, dst) -> None:
+    async def send(self, message: bytes, src, dst, ttl=None) -> None:
         FakeSocket.sent.append((trio.current_time(), self.ifname, message[2]))
 
     async def receive(self):
@@ -63,6 +63,7 @@ class FakeSocket:
 
 class FakeAnnouncer:
     def __init__(self, ifname: str, ifindex: int, mac: bytes) -> None:
+        self.ifname = ifname  # the GARP pacing keys its interfaces by it (garp_sender.py)
         self.sent = 0
 
     def announce(self, vips) -> int:
