@@ -259,8 +259,10 @@ def test_a_link_of_the_vmac_name_haipvs_did_not_create_is_left_alone(lan, haipvs
 def test_parent_link_down_faults_the_vmac_instance_and_up_recovers(lan, haipvs_node):
     """The vmac follows its parent (the kernel's macvlan takes the lower device's carrier):
     keepalived tracks the configured interface of a vmac instance (vrrp.c
-    add_vrrp_to_interface(configured_ifp)), so parent down means FAULT, up means back."""
+    add_vrrp_to_interface(configured_ifp)), so parent down means FAULT, up means back. A
+    vmac deleted by hand faults the instance too."""
     node_d = lan.add_node("d1")
+    node_d.netns.sysctl("net.ipv4.conf.eth0.arp_ignore", 0)
     haipvs = haipvs_node(node_d, BASE.but(priority=255, state="MASTER"), start=False)
     with_vmac_haipvs(haipvs)
     haipvs.start()
@@ -271,4 +273,9 @@ def test_parent_link_down_faults_the_vmac_instance_and_up_recovers(lan, haipvs_n
     node_d.set_link(True)
     haipvs.wait_state("MASTER", 8)
     assert node_d.has_address(VIP, VMAC_NAME)
+    # Deleted by hand: FAULT (keepalived would re-create it; haipvs does at its next start).
+    node_d.netns.ip("link", "del", VMAC_NAME)
+    haipvs.wait_state("FAULT", 5)
     assert haipvs.stop(timeout=5) == 0
+    # The parent's sysctls still come back (the mark went with the link; haipvs kept a copy).
+    assert [sysctl(node_d, "eth0", k) for k in ("arp_ignore", "arp_filter")] == [0, 0]

@@ -46,6 +46,11 @@ def _managed(ipr) -> dict[str, policy.VmacSpec]:
     return ipr.__dict__.setdefault("_haipvs_vmacs", {})
 
 
+def _saved(ipr) -> dict[str, dict[str, int]]:
+    """A copy of each vmac's mark (the parent's old sysctls), for a vmac deleted by hand."""
+    return ipr.__dict__.setdefault("_haipvs_vmac_saved", {})
+
+
 def _mac(text: str | None) -> bytes:
     return bytes(int(part, 16) for part in (text or "00:00:00:00:00:00").split(":"))
 
@@ -111,13 +116,14 @@ def _create(ipr, spec: policy.VmacSpec, observed: list[policy.ObservedLink]) -> 
     current = {key: value for key, _ in policy.PARENT_SYSCTLS
                if (value := _read_sysctl("ipv4", spec.parent, key)) is not None}
     saved, to_set = policy.parent_sysctls(spec.parent, current, observed)
+    if spec.family != 4:  # set_interface_parameters() is for IPv4 vmacs only
+        saved, to_set = {}, {}
     ipr.link("add", ifname=spec.name, kind="macvlan", link=parent["index"],
              macvlan_mode="private", address=policy.mac_text(spec.mac))
     # The kernel ignores IFLA_IFALIAS in a create request: the mark is a second request.
     ipr.link("set", ifname=spec.name, ifalias=policy.owner_alias(spec.instance, saved))
-    if spec.family == 4:  # vrrp_vmac.c: set_interface_parameters() for IPv4 only
-        for key, value in to_set.items():
-            _write_sysctl("ipv4", spec.parent, key, value)
+    for key, value in to_set.items():
+        _write_sysctl("ipv4", spec.parent, key, value)
     log.info("vmac_created", interface=spec.name, parent=spec.parent,
              mac=policy.mac_text(spec.mac), instance=spec.instance)
 
@@ -195,6 +201,9 @@ def sync_ensure(ipr, specs: list[policy.VmacSpec], known: Iterable[str] = ()) ->
         if isinstance(op, policy.Create | policy.Update | policy.Reuse):
             _configure(ipr, op.spec)
             _managed(ipr)[op.spec.name] = op.spec
+            link = addresses.get_link(ipr, ifname=op.spec.name)
+            alias = link.get_attr("IFLA_IFALIAS") if link is not None else None
+            _saved(ipr)[op.spec.name] = policy.saved_sysctls(alias)
     ipr.__dict__.get("_haipvs_ifindex", {}).clear()  # re-created links have new indexes
 
 
@@ -203,10 +212,20 @@ def sync_remove(ipr, specs: list[policy.VmacSpec]) -> None:
     sysctls once their last vmac is gone."""
     # The other vmacs too: a parent's sysctls go back only when its last one is gone.
     observed = _observe(ipr, {spec.name for spec in specs} | set(_managed(ipr)))
+    present = {o.name for o in observed}
     for op in policy.teardown(specs, observed):
         _delete(ipr, op, observed)
         observed = [o for o in observed if o.name != op.name]
         _managed(ipr).pop(op.name, None)
+    for spec in specs:  # deleted by hand: the mark went with it, the copy is here
+        saved = _saved(ipr).pop(spec.name, {})
+        if spec.name not in present:
+            gone = policy.ObservedLink(spec.name, 0, "macvlan", spec.parent, spec.mac,
+                                       policy.MACVLAN_MODE_PRIVATE,
+                                       policy.owner_alias(spec.instance, saved))
+            for key, value in policy.parent_sysctls_to_restore(gone, observed).items():
+                _write_sysctl("ipv4", spec.parent, key, value)
+        _managed(ipr).pop(spec.name, None)
     ipr.__dict__.get("_haipvs_ifindex", {}).clear()
 
 
