@@ -85,6 +85,8 @@ def test_use_vmac_interoperates_with_keepalived_and_is_owned(
     keepalived.start()
     keepalived.wait_state("MASTER", 6)
     assert node_k.has_address(VIP, VMAC_NAME), "keepalived holds the VIP on its vmac"
+    # The oracle: keepalived's own adverts and GARPs carry the virtual MAC too.
+    assert sniffer.wait_advert(3, src_ip=node_k.ip).src_mac == VMAC
 
     haipvs = haipvs_node(node_d, BASE.but(priority=150), start=False)
     with_vmac_haipvs(haipvs)
@@ -153,8 +155,13 @@ def test_vmac_xmit_base_sends_adverts_from_the_parent_mac_and_garps_from_the_vma
     node_d, node_k = lan.add_node("d1"), lan.add_node("k1")
     keepalived = keepalived_node(node_k, BASE.but(priority=100, state="MASTER"), start=False)
     with_vmac_keepalived(keepalived)
+    keepalived.conf_path.write_text(keepalived.conf_path.read_text().replace(
+        "    use_vmac\n", "    use_vmac\n    vmac_xmit_base\n"))
     keepalived.start()
     keepalived.wait_state("MASTER", 6)
+    # The oracle: keepalived with vmac_xmit_base sends from its parent's MAC too.
+    assert sniffer.wait_advert(3, src_ip=node_k.ip).src_mac == node_k.mac != VMAC
+    assert sniffer.wait_announcement(3, ip=VIP.split("/")[0], src_mac=VMAC)
 
     haipvs = haipvs_node(node_d, BASE.but(priority=150), start=False)
     config = yaml.safe_load(haipvs.conf_path.read_text())
