@@ -371,6 +371,11 @@ class ProcWatch:
             try:
                 await self._rescan()
                 await self._watch(functools.partial(self._events, sock))
+            except OSError as exc:
+                # A socket error must not take the trackers down: reopen a second later
+                # and walk /proc again then (what was missed is diffed in).
+                log.warning("track_process_socket_error", error=str(exc), retry_in=RESYNC_DELAY)
+                await trio.sleep(RESYNC_DELAY)
             finally:
                 with contextlib.suppress(OSError):
                     _subscribe(sock, PROC_CN_MCAST_IGNORE)
