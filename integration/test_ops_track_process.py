@@ -253,3 +253,27 @@ def test_same_blocks_same_faults_as_keepalived(lan, ops_node, tmp_path):
                 keepalived.kill()
                 keepalived.wait(5)
         programs.kill_all()
+
+
+def test_reload_adds_and_removes_a_tracked_process(lan, ops_node, sleeper):
+    """A SIGHUP that adds a weight-0 track_process whose process is not running puts the
+    MASTER in FAULT; one that removes it (or starts the process) brings it back."""
+    d1 = lan.add_node("d1")
+    daemon = ops_node(d1, VI_1.but(priority=150))
+    daemon.wait_state("MASTER", 8)
+    sleeper.kill()
+    daemon.top = {"vrrp_track_processes": [{"name": "app", "process": sleeper.name,
+                                            "weight": 0}]}
+    daemon.per_instance = {"VI_1": {"track_process": ["app"]}}
+    daemon.write_config(list(daemon.instances.values()))
+    daemon.reload()
+    daemon.wait_state("FAULT", TAKEOVER)
+    sleeper.start()  # the running watcher sees it
+    daemon.wait_state("MASTER", TAKEOVER)
+    sleeper.kill()
+    daemon.wait_state("FAULT", TAKEOVER)
+    daemon.per_instance = {}
+    daemon.write_config(list(daemon.instances.values()))
+    daemon.reload()
+    daemon.wait_state("MASTER", TAKEOVER)
+    assert daemon.dump()["trackers"]["processes"]["processes"]["app"]["users"] == {}
