@@ -115,7 +115,9 @@ class Running:
         self.events = events
 
     def moves(self) -> list[tuple[str, str, str, str]]:
-        return [(e.instance, str(e.old), str(e.new), e.reason) for e in self.events]
+        # transitions only: the runtime also hands over priority notices (InstanceNotice)
+        return [(e.instance, str(e.old), str(e.new), e.reason) for e in self.events
+                if isinstance(e, VrrpTransition)]
 
     def states(self) -> dict[str, str]:
         return {name: i["state"] for name, i in self.runtime.snapshot()["instances"].items()}
@@ -212,4 +214,5 @@ async def test_reload_retunes_in_queue_order_and_stops_removed_members(
     assert runtime.snapshot()["instances"]["VI_1"]["effective_priority"] == 120
     assert running.moves()[-1] == ("VI_2", "MASTER", "STOP", "shutdown")
     assert fakes.vip_ops[-1] == ("remove", "192.0.2.102/32")
-    assert all(isinstance(e.new, State) for e in running.events)
+    assert all(isinstance(e.new, State) for e in running.events
+               if isinstance(e, VrrpTransition))
