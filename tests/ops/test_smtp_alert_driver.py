@@ -20,7 +20,7 @@ class Recorder:
     def __init__(self) -> None:
         self.mails: list[dict] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it by this name
         self.mails.append({"helo": session.host_name, "from": envelope.mail_from,
                            "to": list(envelope.rcpt_tos), "data": envelope.content})
         return "250 OK"
