@@ -170,11 +170,65 @@ KEEPALIVED_DIFFERENCES: Final = (
         "a starting director learns its real servers' health in one check, not up to "
         "delay_loop later; set warmup to spread the first checks as keepalived does",
     ),
-    KeepalivedDifference(
-        "virtual_servers[].real_servers[].misc_check.user",
-        "keepalived_script if that user exists, else root (lib/notify.c "
-        "get_default_script_user())",
-        "root",
-        "haipvs does not guess a user from the host: name it with `user`",
-    ),
 )
+
+# ---- routes and rules that move with the VIP (keepalived/vrrp/vrrp_iproute.c, vrrp_iprule.c) --
+
+# rtm_protocol / FRA_PROTOCOL of every route and rule haipvs adds: the same number as the
+# IFA_PROTO mark of its addresses (haipvs/drivers/addresses.py). Not keepalived's
+# RTPROT_KEEPALIVED (18): while both run on one host (a migration), neither must take the
+# other's routes for its own. The kernel matches it on delete, so haipvs cannot remove a
+# route or rule it did not add.
+HAIPVS_RT_PROTO: Final = 0x4B
+ROUTE_TABLE_MAIN: Final = 254  # RT_TABLE_MAIN, keepalived's default table
+ROUTE_TABLE_MAX: Final = 0xFFFFFFFF
+
+# ---- VRRP authentication: why IPsec-AH is refused ------------------------------------------
+# keepalived 2.2.7's `auth_type AH` (vrrp.c vrrp_build_ipsecah(), vrrp_in_chk_ipsecah()) puts
+# an AH header (protocol 51, HMAC-MD5-96 over the IP header, SPI = source address, a sequence
+# number the receiver requires to grow) between the IP header and VRRP. The ICV covers the IP
+# identification field, so the sender must build its own IP header (IP_HDRINCL); haipvs sends
+# adverts through a protocol-112 socket whose IP header the kernel builds.
+AH_REFUSED: Final = (
+    "haipvs speaks VRRP with simple-text PASS or no authentication; keepalived's IPsec-AH "
+    "(protocol 51, HMAC-MD5-96) is not implemented, and RFC 3768 removed VRRP "
+    "authentication: use type PASS on both peers (keepalived accepts it), or none"
+)
+
+# ---- accept / no_accept and strict mode (keepalived/vrrp/vrrp.c, vrrp_nftables.c) ----------
+# haipvs' own nftables table (family inet): not keepalived's "keepalived", so both can run on
+# one host during a migration. keepalived's DEFAULT_NFTABLES_TABLE / vrrp_nf_chain_priority.
+NFT_TABLE_DEFAULT: Final = "haipvs"
+NFT_CHAIN_PRIORITY_DEFAULT: Final = -1
+NFT_TABLE_COMMENT: Final = "haipvs-owned: no_accept drop rules"
+
+# ---- process options: startup_script / shutdown_script (haipvs/config/process.py) ----------
+# keepalived global_parser.c startup_shutdown_script_timeout_handler(): [1, 1000] seconds;
+# 10 s when not given (keepalived.conf(5): "default 10 seconds").
+SCRIPT_TIMEOUT_MIN: Final = 1
+SCRIPT_TIMEOUT_MAX: Final = 1000
+SCRIPT_TIMEOUT_DEFAULT: Final = 10
+
+# ---- e-mail alerts (keepalived/core/smtp.c; haipvs/config/smtp.py) -------------------------
+# keepalived/include/smtp.h SMTP_PORT_STR, global_data.h DEFAULT_SMTP_CONNECTION_TIMEOUT. The
+# queue bound is haipvs' own (haipvs/drivers/smtp_alert.py): keepalived opens one connection
+# per alert, unbounded.
+SMTP_PORT_DEFAULT: Final = 25
+SMTP_CONNECT_TIMEOUT_DEFAULT: Final = 30
+SMTP_QUEUE_MAX: Final = 64
+
+# ---- GARP pacing and advert knobs (engineer G; haipvs/vrrp/garp_pacing.py) ---------------
+# keepalived global_parser.c vrrp_garp_interval_handler() / vrrp_gna_interval_handler(): the
+# least gap between two GARPs (NAs) on one interface, in seconds with microsecond resolution
+# (TIMER_HZ_DIGITS 6); 0 (the default, global_data.c) = back to back. keepalived logs "very
+# large" from 1 s on and accepts more; haipvs caps it at the other garp delays' maximum.
+GARP_INTERVAL_DEFAULT: Final = 0.0
+# garp.* keys set from those globals / garp_group, not from vrrp_instance garp_* keywords
+GARP_PACING_KEYS: Final = ("interval", "gna_interval")
+# keepalived vrrp.c vrrp_complete_init(): an IPv4 advert's TTL without unicast_ttl
+# (VRRP_IP_TTL); unicast_ttl is read in 0..255 (vrrp_parser.c vrrp_ttl_handler()).
+UNICAST_TTL_DEFAULT: Final = 255
+# keepalived's defaults for vrrp_mcast_group4 / vrrp_mcast_group6 (global_data.c,
+# INADDR_VRRP_GROUP / the RFC 5798 group).
+VRRP_MCAST_GROUP4: Final = "224.0.0.18"
+VRRP_MCAST_GROUP6: Final = "ff02::12"

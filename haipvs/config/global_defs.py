@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from haipvs import limits
+from haipvs.config import process
 from haipvs.config.common import ABS_PATH, IFNAME
 from haipvs.config.compound import Nested
-from haipvs.config.kinds import Argv, Float, Int, Text
+from haipvs.config.kinds import Argv, Bool, Float, Int, Text
 from haipvs.config.settings import model_section, setting
+from haipvs.config.smtp import SMTP, SmtpSettings
 from haipvs.config.spec import REQUIRED, Values
+from haipvs.config.users import USER, check_user_exists
 
 LVS_TIMEOUT = Int(1, limits.LVS_MAX_TIMEOUT)
 
@@ -65,9 +68,14 @@ class GlobalSettings:
     # Absent in the file: the host name (see _derive_global).
     router_id: str = setting(Text(64), None, "name of this director in logs and dumps",
                              doc_default="the host name", model_default=REQUIRED)
-    state_dir: str = setting(ABS_PATH, "/run/haipvs",
-                             "SIGUSR1 writes haipvs.json and haipvs.data here")
-    pid_file: str = setting(ABS_PATH, "/run/haipvs/haipvs.pid", "pid file of the daemon")
+    # Absent: derived from `instance` / `net_namespace` (haipvs/config/process.py).
+    state_dir: str = setting(ABS_PATH, None, "SIGUSR1 writes haipvs.json and haipvs.data "
+                             "here; also the IPVS ownership ledger",
+                             doc_default="/run/haipvs[/netns/NET_NAMESPACE][/INSTANCE]",
+                             model_default=process.DEFAULT_STATE_DIR)
+    pid_file: str = setting(ABS_PATH, None, "pid file of the daemon",
+                            doc_default="STATE_DIR/haipvs.pid",
+                            model_default=process.runtime_paths(None, None)[1])
     lvs_timeouts: LvsTimeouts | None = setting(Nested(LVS_TIMEOUTS), None,
                                                "IPVS connection timeouts")
     lvs_sync_daemon: LvsSyncDaemon | None = setting(Nested(LVS_SYNC_DAEMON), None,
@@ -95,6 +103,58 @@ class GlobalSettings:
         None,
         "Prometheus endpoint address; off if unset",
     )
+    # keepalived global_defs script_user / enable_script_security (lib/notify.c
+    # get_default_script_user, check_script_secure; haipvs/policy/script_security.py).
+    script_user: str | None = setting(
+        USER, None, "user (`user:group`) of scripts without their own `user`: notify, FIFO, "
+        "vrrp_script, misc_check", doc_default="keepalived_script if that user exists, else "
+        "the daemon's user (root)")
+    enable_script_security: bool = setting(
+        Bool(), False, "refuse scripts run as root that a non-root user could modify (the "
+        "file or a directory above it); without it they run, with a warning")
+    # keepalived global_defs vrrp_strict (core/global_parser.c; vrrp.c vrrp_complete_instance;
+    # rules in haipvs/config/strict_mode.py).
+    vrrp_strict: bool = setting(
+        Bool(), False, "strict RFC compliance for every instance without its own `strict_mode`"
+        ": refuses unicast peers, authentication, preempt_delay, accept with version 2, "
+        "state MASTER without priority 255; no_accept is the default (see docs/migration.md)")
+    # keepalived global_defs nftables / nftables_priority / nftables_counters
+    # (vrrp/vrrp_nftables.c): where the no_accept drop rules go (haipvs/drivers/nft_accept.py).
+    nftables: str = setting(
+        Text(64, r"[A-Za-z0-9_]+", "letters, digits, '_'"), limits.NFT_TABLE_DEFAULT,
+        "name of haipvs' own `inet` nftables table for the no_accept drop rules; give each "
+        "haipvs on a host its own (the nftables_* settings are read at start, not on reload)",
+        doc_default=f"{limits.NFT_TABLE_DEFAULT}, or {limits.NFT_TABLE_DEFAULT}_INSTANCE with "
+        "`instance`")
+    nftables_priority: int = setting(Int(-400, 400), limits.NFT_CHAIN_PRIORITY_DEFAULT,
+                                     "priority of the table's input and output chains")
+    nftables_counters: bool = setting(Bool(), False, "add a counter to each rule")
+    # keepalived `instance`, `net_namespace`, `startup_script[_timeout]`,
+    # `shutdown_script[_timeout]` (core/main.c, global_parser.c; haipvs/config/process.py,
+    # haipvs/process_options.py).
+    instance: str | None = setting(
+        process.INSTANCE_NAME, None, "name of this haipvs among several on one host: the "
+        "default state_dir (pid file, dumps, IPVS ownership ledger) is /run/haipvs/INSTANCE; "
+        "not changed by a reload")
+    net_namespace: str | None = setting(
+        process.NETNS_NAME, None, "run in the network namespace /run/netns/NAME (entered at "
+        "start, before any socket or thread); not changed by a reload")
+    startup_script: tuple[str, ...] | None = setting(
+        Argv(), None, "run (as script_user) at start, before VRRP and the checkers; its exit "
+        "status is logged, start-up goes on either way")
+    startup_script_timeout: int = setting(
+        process.SCRIPT_TIMEOUT, process.SCRIPT_TIMEOUT_DEFAULT, "seconds before the startup "
+        "script is killed (SIGTERM to its process group, SIGKILL 2 s later)")
+    shutdown_script: tuple[str, ...] | None = setting(
+        Argv(), None, "run at stop, after VRRP has stopped and the IPVS services are released")
+    shutdown_script_timeout: int = setting(
+        process.SCRIPT_TIMEOUT, process.SCRIPT_TIMEOUT_DEFAULT, "seconds before the shutdown "
+        "script is killed, like startup_script_timeout")
+    # keepalived global_defs vrrp_notify_priority_changes (global_parser.c)
+    vrrp_notify_priority_changes: bool = setting(
+        Bool(), False, "default notify_priority_changes of every VRRP instance")
+    # keepalived notification_email, smtp_server, smtp_alert, ... (haipvs/config/smtp.py).
+    smtp: SmtpSettings | None = setting(Nested(SMTP), None, "e-mail alerts")
 
 
 def default_router_id() -> str:
@@ -110,7 +170,21 @@ def _check_fifo_scripts(v: Values) -> None:
 
 
 def _derive_global(v: Values) -> dict[str, Any]:
-    return {"router_id": v["router_id"] if v["router_id"] is not None else default_router_id()}
+    state_dir, pid_file = process.runtime_paths(
+        v["instance"], v["net_namespace"], v["state_dir"], v["pid_file"])
+    derived = {"router_id": v["router_id"] if v["router_id"] is not None else default_router_id(),
+               "state_dir": state_dir, "pid_file": pid_file}
+    if not v.given("nftables"):
+        derived["nftables"] = process.nft_table(v["instance"])
+    return derived
+
+
+def _check_global(v: Values) -> None:
+    _check_fifo_scripts(v)
+    if v.ok("instance") and v["instance"] == process.NETNS_DIR:
+        v.error("instance", f"{process.NETNS_DIR!r} is the directory of the namespaces' "
+                "state dirs; choose another name")
+    check_user_exists(v, "script_user")
 
 
 GLOBAL = model_section(
@@ -119,8 +193,9 @@ GLOBAL = model_section(
     "Global settings",
     "Settings of the director as a whole (keepalived's `global_defs`).",
     derive=_derive_global,
-    check=_check_fifo_scripts,
-    rules=("`notify_fifo_script` needs `notify_fifo` (`vrrp_`, `lvs_` likewise).",),
+    check=_check_global,
+    rules=("`notify_fifo_script` needs `notify_fifo` (`vrrp_`, `lvs_` likewise).",
+           "`script_user` (and the group after `:`) must exist on this host."),
     renamed={"lvs_sync_daemon_interface": "use lvs_sync_daemon: {interface: ...}"},
 )
 
@@ -128,4 +203,5 @@ GLOBAL = model_section(
 def global_defaults() -> GlobalSettings:
     """The settings of a file without a `global` section."""
     defaults = {f.name: f.default for f in GLOBAL.fields if f.name != "router_id"}
+    defaults["state_dir"], defaults["pid_file"] = process.runtime_paths(None, None)
     return GlobalSettings(router_id=default_router_id(), **defaults)

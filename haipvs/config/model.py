@@ -24,7 +24,10 @@ from haipvs.config.checkers import (
 )
 from haipvs.config.common import IPAddress, IPInterface
 from haipvs.config.global_defs import GlobalSettings, LvsSyncDaemon, LvsTimeouts
+from haipvs.config.routes import NextHop, RouteEntry, RuleEntry, StaticAddress
 from haipvs.config.sections import Config
+from haipvs.config.smtp import SmtpSettings
+from haipvs.config.track_process import ProcessRef, TrackProcess
 from haipvs.config.tracking import SyncGroup, TrackFile, VrrpScript
 from haipvs.config.virtual_server import RealServer, SorryServer, VirtualServer
 from haipvs.config.vrrp_instance import (
@@ -51,13 +54,20 @@ __all__ = [
     "LvsSyncDaemon",
     "LvsTimeouts",
     "MiscCheck",
+    "NextHop",
+    "ProcessRef",
     "RealServer",
+    "RouteEntry",
+    "RuleEntry",
+    "SmtpSettings",
     "SorryServer",
     "SslGet",
+    "StaticAddress",
     "SyncGroup",
     "TcpCheck",
     "TrackFile",
     "TrackInterface",
+    "TrackProcess",
     "TrackRef",
     "UdpCheck",
     "VirtualAddress",

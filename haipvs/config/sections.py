@@ -26,8 +26,19 @@ from typing import Any
 
 from haipvs.config.compound import ListOf, Nested
 from haipvs.config.global_defs import GLOBAL, GlobalSettings, global_defaults
+from haipvs.config.include import INCLUDE_PATTERNS
+from haipvs.config.routes import (
+    ROUTES,
+    RULES,
+    STATIC_ADDRESSES,
+    RouteEntry,
+    RuleEntry,
+    StaticAddress,
+)
 from haipvs.config.settings import derived, model_section, setting
 from haipvs.config.spec import REQUIRED, Values
+from haipvs.config.strict_mode import check_strict
+from haipvs.config.track_process import TRACK_PROCESS, TrackProcess
 from haipvs.config.tracking import (
     SYNC_GROUP,
     TRACK_FILE,
@@ -54,8 +65,19 @@ class Config:
                                                    "tracking scripts")
     vrrp_track_files: tuple[TrackFile, ...] = setting(ListOf(Nested(TRACK_FILE)), (),
                                                       "tracking files")
+    vrrp_track_processes: tuple[TrackProcess, ...] = setting(
+        ListOf(Nested(TRACK_PROCESS)), (), "tracked processes (keepalived vrrp_track_process)")
     vrrp_sync_groups: tuple[SyncGroup, ...] = setting(ListOf(Nested(SYNC_GROUP)), (),
                                                       "VRRP sync groups")
+    # Held whatever the VRRP states (haipvs/config/routes.py).
+    static_ipaddress: tuple[StaticAddress, ...] = setting(STATIC_ADDRESSES, (),
+                                                          "addresses held from start to stop")
+    static_routes: tuple[RouteEntry, ...] = setting(ROUTES, (), "routes held from start to stop")
+    static_rules: tuple[RuleEntry, ...] = setting(RULES, (), "rules held from start to stop")
+    # Read by the loader before the rest (haipvs/config/include.py): kept for the record.
+    include: tuple[str, ...] = setting(
+        INCLUDE_PATTERNS, (), "files whose top-level keys are merged into this one (globs, "
+        "relative to the including file; lists are concatenated; see docs/operations.md)")
 
     def instance(self, name: str) -> VrrpInstance:
         for instance in self.vrrp_instances:
@@ -78,6 +100,7 @@ def _check_config(v: Values) -> None:
             v.error(("global", "lvs_sync_daemon", "vrrp_instance"),
                     f"no vrrp instance named {sync.vrrp_instance!r}")
     _check_trackers(v)
+    check_strict(v)  # keepalived vrrp_strict / strict_mode (haipvs/config/strict_mode.py)
 
 
 def _check_unique_names(v: Values, section: str) -> set[str]:
@@ -93,11 +116,13 @@ def _check_unique_names(v: Values, section: str) -> set[str]:
 def _check_trackers(v: Values) -> None:
     scripts = _check_unique_names(v, "vrrp_scripts")
     files = _check_unique_names(v, "vrrp_track_files")
+    processes = _check_unique_names(v, "vrrp_track_processes")
     _check_unique_names(v, "vrrp_sync_groups")
     instances = {inst.name for _, inst in v.items("vrrp_instances")}
     for i, inst in v.items("vrrp_instances"):
         for kind, known, section in (("track_script", scripts, "vrrp_scripts"),
-                                     ("track_file", files, "vrrp_track_files")):
+                                     ("track_file", files, "vrrp_track_files"),
+                                     ("track_process", processes, "vrrp_track_processes")):
             if not v.ok(section):
                 continue
             for j, ref in enumerate(getattr(inst, kind)):
@@ -120,6 +145,7 @@ def _check_instances(v: Values, instances: list[tuple[int, VrrpInstance]]) -> No
     names: dict[str, int] = {}
     vrids: dict[tuple[str, int, int], int] = {}
     vips: dict[Any, tuple[int, int]] = {}
+    vmac_names: dict[str, int] = {}
     for i, instance in instances:
         if instance.name in names:
             v.error(("vrrp_instances", i, "name"), f"instance name {instance.name!r} is already "
@@ -133,6 +159,13 @@ def _check_instances(v: Values, instances: list[tuple[int, VrrpInstance]]) -> No
                     f"{other.name!r} on {instance.interface} (IPv{instance.family}) at line "
                     f"{v.line('vrrp_instances', vrids[vrid], 'virtual_router_id')}")
         vrids.setdefault(vrid, i)
+        if instance.use_vmac and instance.vmac_name is not None:
+            # keepalived vrrp_vmac_handler(): "VRRP instance %s is already using %s"
+            first = vmac_names.setdefault(instance.vmac_name, i)
+            if first != i:
+                v.error(("vrrp_instances", i, "vmac_name"), f"vmac_name {instance.vmac_name} "
+                        f"is already used by {by_index[first].name!r} at line "
+                        f"{v.line('vrrp_instances', first, 'vmac_name')}")
         for j, vip in enumerate(instance.virtual_ipaddress):
             owner, owner_vip = vips.setdefault(vip.address.ip, (i, j))
             if owner != i:
@@ -161,11 +194,13 @@ CONFIG = model_section(
     derive=_derive_config,
     check=_check_config,
     rules=(
-        "Instance names are unique; `virtual_router_id` is unique per interface and family.",
+        "Instance names are unique; `virtual_router_id` is unique per interface and family; "
+        "a `vmac_name` names one instance's vmac.",
         "A VIP belongs to one instance; no instance's `unicast_src_ip` is another's VIP.",
         "`global.lvs_sync_daemon.vrrp_instance` names an instance.",
-        "`track_script` / `track_file` entries name a `vrrp_scripts` / `vrrp_track_files` "
-        "entry; names of scripts, files and sync groups are unique; sync group members are "
+        "`track_script` / `track_file` / `track_process` entries name a `vrrp_scripts` / "
+        "`vrrp_track_files` / `vrrp_track_processes` entry; names of scripts, files, "
+        "processes and sync groups are unique; sync group members are "
         "instances, each in at most one group.",
     ),
     renamed={
@@ -174,6 +209,7 @@ CONFIG = model_section(
         "virtual_server": "use virtual_servers: [...]",
         "vrrp_script": "use vrrp_scripts: [...]",
         "vrrp_track_file": "use vrrp_track_files: [...]",
+        "vrrp_track_process": "use vrrp_track_processes: [...]",
         "vrrp_sync_group": "use vrrp_sync_groups: [...]",
     },
 )

@@ -20,8 +20,10 @@ from haipvs.config.common import (
 )
 from haipvs.config.compound import ListOf, Nested, ScalarOr
 from haipvs.config.kinds import Argv, Bool, Choice, Float, Int, IPAddr, IPInterfaceKind, Text
+from haipvs.config.routes import ROUTES, RULES, RouteEntry, RuleEntry, check_excluded
 from haipvs.config.settings import derived, model_section, setting
 from haipvs.config.spec import REQUIRED, Values
+from haipvs.config.track_process import PROCESS_REF, ProcessRef
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,9 @@ class Authentication:
     """VRRPv2 simple-text authentication (RFC 2338). `password` is at most 8 octets (UTF-8);
     on the wire it is zero-padded to 8."""
 
-    type: str = setting(Choice(("PASS",)), "PASS", "only simple-text `PASS` is supported",
+    # AH: see AH_REFUSED (docs/migration.md section 7, `auth_type`).
+    type: str = setting(Choice(("PASS",), refused=(("AH", limits.AH_REFUSED),)), "PASS",
+                        "only simple-text `PASS` is supported (not IPsec `AH`)",
                         model_default=REQUIRED)
     password: str = setting(
         Text(limits.AUTH_PASS_MAX_OCTETS, octets=True),
@@ -100,6 +104,14 @@ class GarpSettings:
     lower_prio_delay: float = setting(SECONDS_LONG, limits.GARP_LOWER_PRIO_DELAY,
                                       "delay before a second such burst; 0 = none",
                                       doc_default="master_delay")
+    # keepalived vrrp_garp_interval / vrrp_gna_interval and garp_group (vrrp_arp.c
+    # send_gratuitous_arp(), vrrp_ndisc.c): paced per interface (haipvs/vrrp/garp_pacing.py).
+    interval: float = setting(
+        Float(0, limits.GARP_DELAY_MAX), limits.GARP_INTERVAL_DEFAULT,
+        "least gap in seconds between two gratuitous ARPs on the interface; 0 = back to back")
+    gna_interval: float = setting(
+        Float(0, limits.GARP_DELAY_MAX), limits.GARP_INTERVAL_DEFAULT,
+        "least gap in seconds between two unsolicited NAs on the interface; 0 = back to back")
 
 
 def _derive_garp(v: Values) -> dict[str, Any]:
@@ -134,6 +146,9 @@ class TrackInterface:
         TRACKER_WEIGHT, 0,
         "0: down = FAULT; negative: subtracted while down; positive: added while up",
     )
+    # keepalived `weight W reverse` (vrrp_track.c; haipvs.policy.priority.weighted)
+    reverse: bool = setting(Bool(), False, "apply the weight the other way: positive is "
+                            "subtracted while up, negative added while down, 0: up = FAULT")
 
 
 TRACK_INTERFACE = model_section(
@@ -182,6 +197,14 @@ class VrrpInstance:
     state: str = setting(Choice(("BACKUP", "MASTER")), "BACKUP",
                          "initial state; MASTER only takes effect at once with priority 255")
     interface: str = setting(IFNAME, doc="interface the adverts are sent and received on")
+    # keepalived use_vmac [name] / vmac_xmit_base (vrrp_parser.c vrrp_vmac_handler,
+    # vrrp_vmac_xmit_base_handler; haipvs/policy/vmac.py, haipvs/drivers/vmac.py).
+    use_vmac: bool = setting(Bool(), False, "a macvlan with the virtual MAC 00:00:5e:00:01:VRID "
+                             "(IPv6 :02:VRID) on `interface` sends the adverts and holds the VIPs")
+    vmac_name: str | None = setting(IFNAME, None, "name of the `use_vmac` macvlan",
+                                    doc_default="vrrp.VRID (keepalived's name)")
+    vmac_xmit_base: bool = setting(Bool(), False, "with `use_vmac`, send the adverts over "
+                                   "`interface` (its MAC) instead of the macvlan")
     virtual_router_id: int = setting(Int(limits.VRID_MIN, limits.VRID_MAX),
                                      doc="VRID, shared by the directors of a pair")
     priority: int = setting(Int(limits.PRIORITY_MIN, limits.PRIORITY_MAX),
@@ -198,6 +221,14 @@ class VrrpInstance:
     preempt: bool = setting(Bool(), True, "take over from a lower-priority MASTER")
     preempt_delay: float = setting(Float(0, limits.PREEMPT_DELAY_MAX), 0.0,
                                    "seconds to wait before preempting")
+    # keepalived vrrp_parser.c accept/no_accept/strict_mode; defaults as vrrp.c
+    # vrrp_complete_instance() (haipvs/policy/accept_mode.py, haipvs/config/strict_mode.py).
+    accept: bool | None = setting(
+        Bool(), None, "a non-owner MASTER accepts packets to its VIPs; false (keepalived "
+        "`no_accept`) drops them with nftables", doc_default="true, but false in strict mode "
+        "unless priority is 255")
+    strict_mode: bool | None = setting(Bool(), None, "strict RFC compliance for this instance",
+                                       doc_default="global.vrrp_strict")
     authentication: Authentication | None = setting(Nested(AUTHENTICATION), None, "VRRPv2 only")
     # set whenever unicast_peers is non-empty
     unicast_src_ip: IPAddress | None = setting(
@@ -210,10 +241,29 @@ class VrrpInstance:
                                           "drop unicast adverts with a lower TTL")
     unicast_max_ttl: int | None = setting(Int(0, limits.TTL_MAX), None,
                                           "drop unicast adverts with a higher TTL")
+    # keepalived unicast_ttl (vrrp_parser.c vrrp_ttl_handler(), vrrp.c vrrp_build_ip4())
+    unicast_ttl: int | None = setting(Int(0, limits.TTL_MAX), None,
+                                      "TTL (IPv6 hop limit) of the unicast adverts sent",
+                                      doc_default=f"{limits.UNICAST_TTL_DEFAULT}")
+    # keepalived mcast_dst_ip (vrrp_parser.c vrrp_mcast_dstip_handler())
+    mcast_dst_ip: IPAddress | None = setting(
+        IPAddr(), None, "multicast group the adverts are sent to and received on",
+        doc_default=f"global.vrrp_mcast_group4 / 6 ({limits.VRRP_MCAST_GROUP4} / "
+        f"{limits.VRRP_MCAST_GROUP6})")
+    # keepalived dont_track_primary (vrrp_if.c: the interface is tracked with
+    # VRRP_NOT_TRACK_IF)
+    dont_track_primary: bool = setting(Bool(), False, "`interface` going down does not put "
+                                       "the instance into FAULT")
     # at least one, all of `family`
     virtual_ipaddress: tuple[VirtualAddress, ...] = setting(
         ListOf(ScalarOr(VIRTUAL_ADDRESS, "address"), 1), doc="the VIPs (all of one family)"
     )
+    # Held with the VIPs, not in the advert (haipvs/config/routes.py, haipvs/policy/routes.py).
+    virtual_ipaddress_excluded: tuple[VirtualAddress, ...] = setting(
+        ListOf(ScalarOr(VIRTUAL_ADDRESS, "address")), (),
+        "addresses held while MASTER but not advertised (any number, either family)")
+    virtual_routes: tuple[RouteEntry, ...] = setting(ROUTES, (), "routes held while MASTER")
+    virtual_rules: tuple[RuleEntry, ...] = setting(RULES, (), "rules held while MASTER")
     garp: GarpSettings = setting(Nested(GARP), GarpSettings(), "gratuitous ARP timing",
                                  doc_default="see [garp](#garp)")
     track_interface: tuple[TrackInterface, ...] = setting(
@@ -223,6 +273,9 @@ class VrrpInstance:
                                                  "tracking scripts, by name")
     track_file: tuple[TrackRef, ...] = setting(ListOf(ScalarOr(TRACK_REF, "name")), (),
                                                "tracking files, by name")
+    # keepalived track_process (vrrp_track.c; haipvs/config/track_process.py)
+    track_process: tuple[ProcessRef, ...] = setting(
+        ListOf(ScalarOr(PROCESS_REF, "name")), (), "tracked processes, by name")
     # Notify scripts (argv, no shell). `notify` also gets: INSTANCE <name> <state> <priority>.
     notify_master: tuple[str, ...] | None = setting(Argv(), None, "run on becoming MASTER")
     notify_backup: tuple[str, ...] | None = setting(Argv(), None, "run on becoming BACKUP")
@@ -232,6 +285,24 @@ class VrrpInstance:
         Argv(), None,
         "run on every transition with arguments `INSTANCE <name> <state> <priority>` appended",
     )
+    # keepalived notify_deleted [script], notify_master_rx_lower_pri, notify_priority_changes
+    # (vrrp_parser.c; what they send: vrrp_notify.c, haipvs/policy/notify_scripts.py).
+    notify_deleted: bool = setting(
+        Bool(), False, "an instance a reload removes is told DELETED (FIFO line, `notify` "
+        "argument, notify_deleted_script), not FAULT as by default")
+    notify_deleted_script: tuple[str, ...] | None = setting(
+        Argv(), None, "run when a reload removes the instance (needs notify_deleted)")
+    notify_master_rx_lower_pri: tuple[str, ...] | None = setting(
+        Argv(), None, "run when, as MASTER, it receives an advert with a lower priority "
+        "(also a MASTER_RX_LOWER_PRI FIFO line)")
+    notify_priority_changes: bool | None = setting(
+        Bool(), None, "write MASTER_PRIORITY / BACKUP_PRIORITY FIFO lines when the effective "
+        "priority changes", doc_default="the sync group's, else "
+        "global.vrrp_notify_priority_changes")
+    # keepalived vrrp_instance smtp_alert (vrrp_parser.c; default vrrp.c vrrp_complete_instance)
+    smtp_alert: bool | None = setting(Bool(), None, "send an e-mail on each state change "
+                                      "(global.smtp)", doc_default="global.smtp.alert_vrrp, "
+                                      "else global.smtp.alert, else off")
 
     @property
     def unicast(self) -> bool:
@@ -245,9 +316,12 @@ VRRP_RULES = (
     "`unicast_src_ip` is required with `unicast_peers` (haipvs must know which local address "
     "the peers expect); peers are of its family, differ from it, and it is not a VIP.",
     "`unicast_min_ttl` / `unicast_max_ttl` only with `unicast_peers`; min <= max.",
+    "`unicast_ttl` only with `unicast_peers`; `mcast_dst_ip` is a multicast address of the "
+    "instance's family, not with `unicast_peers`.",
     "A VIP `label` starts with its device name (`dev`, else `interface`) and ':'.",
     "A VIP appears once per instance and in one instance only.",
     "`virtual_router_id` is unique per interface and family.",
+    "`vmac_name` and `vmac_xmit_base` only with `use_vmac`; `vmac_xmit_base` not in strict mode.",
 )
 
 
@@ -290,6 +364,12 @@ def _check_vrrp(v: Values) -> None:
     if version == 3 and v["authentication"] is not None:
         v.error("authentication", "authentication exists only in VRRP version 2")
     _check_unicast(v, family)
+    _check_vmac(v)
+    check_excluded(v)  # virtual_ipaddress_excluded (haipvs/config/routes.py)
+    if (v.ok("notify_deleted", "notify_deleted_script") and v["notify_deleted_script"]
+            and not v["notify_deleted"]):
+        v.error("notify_deleted_script", "runs only with notify_deleted: true (keepalived's "
+                "`notify_deleted SCRIPT` sets both)")
     seen: dict[Any, int] = {}
     for i, vip in v.items("virtual_ipaddress"):
         if v.ok("interface"):
@@ -302,6 +382,21 @@ def _check_vrrp(v: Values) -> None:
                     f"{vip.address.ip} is already listed at line "
                     f"{v.line('virtual_ipaddress', seen[vip.address.ip])}")
         seen.setdefault(vip.address.ip, i)
+
+
+def _check_vmac(v: Values) -> None:
+    """keepalived vrrp.c vrrp_complete_instance() reports these and drops the setting;
+    haipvs refuses the file instead, so what runs is what is written."""
+    if not v.ok("use_vmac", "vmac_name", "vmac_xmit_base"):
+        return
+    if not v["use_vmac"]:
+        for name in ("vmac_name", "vmac_xmit_base"):
+            if v[name]:
+                v.error(name, f"{name} applies only with use_vmac: true")
+    elif v["vmac_name"] is not None and v.ok("interface") and v["vmac_name"] == v["interface"]:
+        v.error("vmac_name", "the vmac cannot have the name of `interface`")
+    if v["vmac_xmit_base"] and v.ok("strict_mode") and v["strict_mode"]:
+        v.error("vmac_xmit_base", "vmac_xmit_base is incompatible with strict mode")
 
 
 def _check_unicast(v: Values, family: int | None) -> None:
@@ -335,6 +430,26 @@ def _check_unicast(v: Values, family: int | None) -> None:
     low, high = v["unicast_min_ttl"], v["unicast_max_ttl"]
     if low is not None and high is not None and low > high:
         v.error("unicast_min_ttl", f"unicast_min_ttl {low} is above unicast_max_ttl {high}")
+    _check_advert_destination(v, family)
+
+
+def _check_advert_destination(v: Values, family: int | None) -> None:
+    """keepalived vrrp_parser.c: unicast_ttl without unicast peers is an error
+    (vrrp_end_handler "Cannot use unicast_ttl without unicast peers"); mcast_dst_ip must be
+    multicast (vrrp_mcast_dstip_handler) and is unused with unicast peers."""
+    if not v.ok("unicast_ttl", "mcast_dst_ip"):
+        return
+    if v["unicast_ttl"] is not None and not v["unicast_peers"]:
+        v.error("unicast_ttl", "unicast_ttl applies only with unicast_peers")
+    group = v["mcast_dst_ip"]
+    if group is None:
+        return
+    if not group.is_multicast:
+        v.error("mcast_dst_ip", f"{group} is not a multicast address")
+    elif family is not None and group.version != family:
+        v.error("mcast_dst_ip", f"IPv{group.version} group for an IPv{family} instance")
+    elif v["unicast_peers"]:
+        v.error("mcast_dst_ip", "mcast_dst_ip applies only without unicast_peers")
 
 
 def _derive_vrrp(v: Values) -> dict[str, Any]:
