@@ -12,9 +12,13 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from haipvs import __version__
 from haipvs.logging_setup import FORMATS, LEVELS, configure_logging
+
+if TYPE_CHECKING:
+    from haipvs.config.model import Config
 
 DEFAULT_CONFIG = "/etc/haipvs/lvs.yaml"
 
@@ -76,6 +80,9 @@ def run_check(args: argparse.Namespace) -> int:
             continue
         for warning in config_warnings(config):
             print(f"warning: {path}: {warning}", file=sys.stderr)
+        if _script_findings(path, config):
+            status = EXIT_FAILURE
+            continue
         for difference in differences_for(config, _written(path)):
             print(f"note: {path}: {difference}", file=sys.stderr)
         real_servers = sum(len(vs.real_servers) for vs in config.virtual_servers)
@@ -85,6 +92,19 @@ def run_check(args: argparse.Namespace) -> int:
             f"{_plural(real_servers, 'real server')})"
         )
     return status
+
+
+def _script_findings(path: str, config: Config) -> bool:
+    """keepalived's script checks (haipvs/script_creds.py); True when a script is refused."""
+    from haipvs.script_creds import review
+
+    report = review(config)
+    for finding in report.findings:
+        if finding.level in ("error", "warning"):
+            print(f"{finding.level}: {path}: {finding}", file=sys.stderr)
+    if report.errors:
+        print(f"{path}: {_plural(len(report.errors), 'error')}", file=sys.stderr)
+    return bool(report.errors)
 
 
 def _written(path: str) -> dict | None:
@@ -209,11 +229,26 @@ def run_daemon(args: argparse.Namespace) -> int:
 
     for warning in config_warnings(config):
         log.warning("config_warning", where=warning.where, warning=warning.message)
-    overrides = {
+    from haipvs.script_creds import secure_config
+
+    config = secure_config(config, log)  # keepalived's script checks, at load
+    overrides = {}
+    if args.namespace is not None:  # keepalived -s: also on reload, via the overrides
+        from haipvs.config.process import namespace_override
+
+        overrides = namespace_override(config.global_settings, args.namespace)
+        log.info("net_namespace_overridden", file=config.global_settings.net_namespace,
+                 command_line=args.namespace)
+    overrides.update({
         name: value
         for name, value in (("pid_file", args.pid_file), ("state_dir", args.state_dir))
         if value is not None
-    }
+    })
+    if overrides:
+        import dataclasses
+
+        config = dataclasses.replace(config, global_settings=dataclasses.replace(
+            config.global_settings, **overrides))
     try:
         from haipvs import daemon
     except ImportError as exc:
@@ -226,9 +261,25 @@ def run_daemon(args: argparse.Namespace) -> int:
 # --- status -----------------------------------------------------------------------------------
 
 
+def _state_dir_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which haipvs: its state_dir, or the global.instance / net_namespace it runs with."""
+    parser.add_argument("--state-dir", default=None,
+                        help="the daemon's state_dir (default from --instance/--net-namespace:"
+                        " /run/haipvs[/netns/NS][/INSTANCE])")
+    parser.add_argument("--instance", default=None, help="the daemon's global.instance")
+    parser.add_argument("--net-namespace", default=None,
+                        help="the daemon's global.net_namespace")
+
+
+def _state_dir(args: argparse.Namespace) -> str:
+    from haipvs.config.process import runtime_paths
+
+    return runtime_paths(args.instance, args.net_namespace, args.state_dir)[0]
+
+
 def _status_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--state-dir", default="/run/haipvs", help="the daemon's state_dir")
+    _state_dir_arguments(parser)
     parser.add_argument(
         "--pid-file", default=None, help="the daemon's pid file (default STATE_DIR/haipvs.pid)"
     )
@@ -243,16 +294,17 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
 def run_status(args: argparse.Namespace) -> int:
     from haipvs.status_command import refresh_dump, status
 
+    state_dir = _state_dir(args)
     if not args.no_refresh:
-        refresh_dump(args.state_dir, args.pid_file or f"{args.state_dir}/haipvs.pid")
-    return status(args.state_dir, as_json=args.json)
+        refresh_dump(state_dir, args.pid_file or f"{state_dir}/haipvs.pid")
+    return status(state_dir, as_json=args.json)
 
 
 # --- dump -------------------------------------------------------------------------------------
 
 
 def _dump_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--state-dir", default="/run/haipvs", help="the daemon's state_dir")
+    _state_dir_arguments(parser)
     parser.add_argument(
         "--pid-file", default=None, help="the daemon's pid file (default STATE_DIR/haipvs.pid)"
     )
@@ -269,9 +321,10 @@ def _dump_arguments(parser: argparse.ArgumentParser) -> None:
 def run_dump(args: argparse.Namespace) -> int:
     from haipvs.statedump import DumpError, request_dump
 
-    pid_file = args.pid_file or f"{args.state_dir}/haipvs.pid"
+    state_dir = _state_dir(args)
+    pid_file = args.pid_file or f"{state_dir}/haipvs.pid"
     try:
-        dump = request_dump(args.state_dir, pid_file, args.timeout)
+        dump = request_dump(state_dir, pid_file, args.timeout)
     except DumpError as exc:
         print(f"haipvs dump: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -331,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--pid-file", metavar="PATH", help="override global.pid_file")
     parser.add_argument("--state-dir", metavar="DIR", help="override global.state_dir")
+    parser.add_argument("--namespace", "-s", metavar="NAME",
+                        help="run in network namespace NAME: overrides global.net_namespace "
+                        "(keepalived's -s/--namespace)")
     parser.add_argument(
         "--log-format",
         choices=FORMATS,

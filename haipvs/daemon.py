@@ -26,9 +26,12 @@ import trio
 from haipvs import daemon_control, daemon_signals, daemon_tasks
 from haipvs.config import Config
 from haipvs.daemon_control import with_overrides
+from haipvs.drivers import proc_watch, process_options
 from haipvs.drivers.netlink_thread import NetlinkThread
+from haipvs.drivers.nft_accept import TableSettings
+from haipvs.drivers.smtp_alert import SmtpAlerter
 from haipvs.drivers.vrrp_runtime import VrrpRuntime
-from haipvs.events import Event, VrrpTransition
+from haipvs.events import Event, InstanceNotice, VrrpTransition
 from haipvs.health import HealthEngine, ServerHealth, ServerKey, specs_from_config
 from haipvs.ipvs.desired import RealServerHealth
 from haipvs.ipvs.ownership import LEDGER_NAME as OWNERSHIP_LEDGER_NAME
@@ -38,6 +41,8 @@ from haipvs.notify import EventStream, NotifyRunner, notify_fifos
 from haipvs.policy import director
 from haipvs.policy.director import Director
 from haipvs.policy.notify_scripts import RunNotify
+from haipvs.policy.routes import static_entries
+from haipvs.policy.smtp_alerts import SmtpAlertPolicy
 from haipvs.resources import fix_malloc_mmap_threshold
 from haipvs.sdnotify import SystemdNotifier
 from haipvs.trackers import Trackers
@@ -99,8 +104,8 @@ class Daemon:
         self.started_at = time.time()
         # The policy: instance, group, quorum and ha_suspend state, and the config in force.
         self.director = Director(with_overrides(config, self.overrides))
-        self._events_in, self._events_out = trio.open_memory_channel[VrrpTransition | Flush](
-            math.inf)
+        self._events_in, self._events_out = trio.open_memory_channel[
+            VrrpTransition | InstanceNotice | Flush](math.inf)
         self._token: trio.lowlevel.TrioToken | None = None
         self.runtime: VrrpRuntime | None = None
         self.recent_events: list[dict[str, Any]] = []  # as_record() of the last events
@@ -116,6 +121,9 @@ class Daemon:
         self.systemd = SystemdNotifier()
         self.events = EventStream()
         self.notify_runner = NotifyRunner()
+        # e-mail alerts: the pure policy decides, the alerter sends from this loop
+        self.smtp_alerts = SmtpAlertPolicy()
+        self.alerter = SmtpAlerter()
         self.trackers: Trackers | None = None
         self.metrics: Any = None  # haipvs.metrics.Metrics while metrics_listen is set
         self.reloads = 0
@@ -129,7 +137,7 @@ class Daemon:
     def state_dir(self) -> str:
         return self.config.global_settings.state_dir
 
-    def _event_from_vrrp_thread(self, event: VrrpTransition) -> None:
+    def _event_from_vrrp_thread(self, event: VrrpTransition | InstanceNotice) -> None:
         """Called in the VRRP thread; hands the event to the main loop without blocking."""
         if self._token is not None:
             with contextlib.suppress(trio.RunFinishedError):
@@ -141,9 +149,33 @@ class Daemon:
         if early is not None:  # asked to stop before anything started: nothing to undo
             log.info("shutdown_requested", signal=early.name, during="start-up")
             return 0
+        settings = self.config.global_settings
+        if settings.startup_script is not None:  # keepalived: before any child starts
+            await process_options.run_process_script(
+                "startup", settings.startup_script, settings.startup_script_timeout,
+                settings.script_user)
+        try:
+            early = daemon_signals.stop_pending()
+            if early is not None:  # during the startup script: VRRP never starts
+                log.info("shutdown_requested", signal=early.name, during="startup_script")
+                return 0
+            return await self._run()
+        finally:
+            # keepalived: once every child has stopped (main.c, after the children exit).
+            settings = self.config.global_settings
+            if settings.shutdown_script is not None:
+                await process_options.run_process_script(
+                    "shutdown", settings.shutdown_script, settings.shutdown_script_timeout,
+                    settings.script_user)
+
+    async def _run(self) -> int:
         rtnl = NetlinkThread(_make_iproute, name="rtnl")
         rtnl.start()
-        runtime = VrrpRuntime(bindings_from_config(self.config), rtnl, self._event_from_vrrp_thread)
+        runtime = VrrpRuntime(bindings_from_config(self.config), rtnl, self._event_from_vrrp_thread,
+                              static=static_entries(self.config),
+                              nft=TableSettings(self.config.global_settings.nftables,
+                                                self.config.global_settings.nftables_priority,
+                                                self.config.global_settings.nftables_counters))
         self.runtime = runtime
         # Track files are read before the instances start: one faulty at start puts its
         # instance straight into FAULT, as keepalived (haipvs/trackers.py).
@@ -170,6 +202,7 @@ class Daemon:
                                    signals_ready)
                 await signals_ready.wait()
                 await nursery.start(self.notify_runner.run)
+                await nursery.start(self.alerter.run)
                 nursery.start_soon(self.consume_events)
                 await nursery.start(self.trackers.run)
                 # Every instance starts in INIT: ha_suspend services start suspended.
@@ -207,6 +240,8 @@ class Daemon:
         """Event stream, notify timeout and the metrics endpoint, from `global`."""
         settings = config.global_settings
         self.notify_runner.timeout = settings.notify_timeout
+        self.notify_runner.user = settings.script_user  # filled in by script_creds
+        self.alerter.smtp = settings.smtp
         fifos, notes = notify_fifos(settings)
         if (fifos, settings.event_log) != (self.events.fifos, self.events.json_path):
             for note in notes:
@@ -278,6 +313,8 @@ class Daemon:
         self.recent_events.append(event.as_record())
         del self.recent_events[:-RECENT_EVENTS_KEPT]
         self.events.write(event)
+        for alert in self.smtp_alerts.handle(self.config, event):
+            self.alerter.submit(alert)
 
     def _health_changed(self, key: ServerKey, health: ServerHealth) -> None:
         """A real server went up or down (or changed dynamic weight): the director records
@@ -305,6 +342,15 @@ def _describe(exc: BaseException) -> str:
 def run(config: Config, *, config_path: str, overrides: dict[str, str] | None = None,
         release_ipvs: bool = True) -> int:
     fix_malloc_mmap_threshold()  # see resources.py: netlink buffers kept in the heap
+    netns = config.global_settings.net_namespace
+    if netns is not None:  # before any thread or socket: both keep the namespace they got
+        proc_watch.remember_start_netns()  # track_process's proc connector lives there
+        try:
+            process_options.enter_net_namespace(netns)
+        except OSError as exc:
+            log.error("net_namespace_failed", net_namespace=netns, error=exc.strerror)
+            return 1
+        log.info("net_namespace_entered", net_namespace=netns)
     daemon = Daemon(config, config_path, overrides, release_ipvs=release_ipvs)
     with PidFile(daemon.config.global_settings.pid_file):
         return trio.run(daemon.main)

@@ -15,10 +15,12 @@ import trio
 
 from haipvs import daemon_signals
 from haipvs.config import Config
+from haipvs.config.process import keep_fixed_at_start
 from haipvs.daemon_signals import SIGJSON, SIGSTATS_CLEAR, STOP_SIGNALS
 from haipvs.health import specs_from_config
 from haipvs.ipvs.status import health_from_dump, render_status, status_json
 from haipvs.policy import director
+from haipvs.policy.routes import static_entries
 from haipvs.reload import plan_reload
 from haipvs.resources import count_trio_tasks, process_resources
 from haipvs.statedump import DUMP_FORMAT, write_dump, write_stats
@@ -99,6 +101,7 @@ async def stop_vrrp_and_drain(daemon: Daemon) -> None:
     with trio.move_on_after(min(daemon.notify_runner.timeout, STOP_TIMEOUT)):
         await daemon.flush_events()  # the thread's last transitions are handled
         await daemon.notify_runner.wait_idle()  # and the scripts they queued have run
+    await daemon.alerter.drain()  # and the "Stopping" e-mails, briefly (smtp_alert.py)
 
 
 async def release_ipvs(daemon: Daemon) -> None:
@@ -131,6 +134,7 @@ async def reload(daemon: Daemon) -> None:
         try:
             new = await trio.to_thread.run_sync(load_config, daemon.config_path)
             new = with_overrides(new, daemon.overrides)
+            new = _keep_fixed_at_start(daemon.config, new)
         except ConfigError as exc:
             for issue in exc.issues:
                 log.error("reload_rejected", error=str(issue))
@@ -145,12 +149,26 @@ async def reload(daemon: Daemon) -> None:
 
         for warning in config_warnings(new):
             log.warning("config_warning", where=warning.where, warning=warning.message)
+        from haipvs.script_creds import secure_config
+
+        # keepalived re-checks its scripts on reload; stat calls, off the loop
+        new = await trio.to_thread.run_sync(secure_config, new, log)
         if new == daemon.config:
             log.info("reload_unchanged")
             return
         await apply_config(daemon, new)
     finally:
         daemon.systemd.notify("READY=1", f"STATUS={daemon.status_line()}")
+
+
+def _keep_fixed_at_start(old: Config, new: Config) -> Config:
+    """instance, net_namespace and the paths derived from them stay until a restart
+    (haipvs/config/process.py, as keepalived's reload)."""
+    settings, changed = keep_fixed_at_start(old.global_settings, new.global_settings)
+    for name in changed:
+        log.warning("reload_setting_ignored", setting=f"global.{name}",
+                    detail="kept until a restart, as keepalived does")
+    return dataclasses.replace(new, global_settings=settings) if changed else new
 
 
 async def apply_config(daemon: Daemon, new: Config) -> None:
@@ -167,7 +185,7 @@ async def apply_config(daemon: Daemon, new: Config) -> None:
         daemon.trackers.read_files(runtime.preset_tracker, new,
                                    frozenset(b.name for b in plan.add))
     await trio.to_thread.run_sync(runtime.reconfigure, list(plan.keep), list(plan.add),
-                                  list(plan.remove))
+                                  list(plan.remove), static_entries(new))
     # From here on no await: the policy, trackers and checkers switch in one step.
     daemon.feed(director.ConfigChanged(new, removed=tuple(plan.remove),
                                        added=tuple(b.name for b in plan.add)))

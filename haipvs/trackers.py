@@ -28,6 +28,7 @@ import structlog
 import trio
 
 from haipvs.config.model import Config, TrackFile, VrrpScript
+from haipvs.drivers.proc_watch import ProcWatch
 from haipvs.notify import run_script
 from haipvs.policy.priority import (
     NOTHING,
@@ -177,6 +178,8 @@ class Trackers:
         self.files: dict[str, FileTracker] = {}
         self._nursery: trio.Nursery | None = None
         self._read_at_start: dict[str, int] = {}  # read_files' values, for the trackers
+        # track_process: the kernel's process events (haipvs/drivers/proc_watch.py)
+        self.processes = ProcWatch(config, publish)
 
     def read_files(self, publish: Publish, config: Config | None = None,
                    instances: frozenset[str] | None = None) -> None:
@@ -199,11 +202,13 @@ class Trackers:
             tracker.users = wanted
             tracker.publish(publish)
             log.info("track_file_read", file=spec.file, value=tracker.value)
+        self.processes.preset(publish, config, instances)  # a /proc walk, likewise
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             self.update(self._config)
+            nursery.start_soon(self.processes.run)
             task_status.started()
             await trio.sleep_forever()
 
@@ -215,6 +220,7 @@ class Trackers:
                    "track_script")
         self._sync(self.files, {f.name: f for f in config.vrrp_track_files}, FileTracker,
                    "track_file")
+        self.processes.update(config)
 
     def _sync(self, running: dict, specs: dict, factory: type, kind: str) -> None:
         assert self._nursery is not None
@@ -245,4 +251,5 @@ class Trackers:
         return {
             "scripts": {name: t.describe() for name, t in sorted(self.scripts.items())},
             "files": {name: t.describe() for name, t in sorted(self.files.items())},
+            "processes": self.processes.snapshot(),
         }

@@ -7,9 +7,14 @@ import the other.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from haipvs.config.model import Config, VrrpInstance
+from haipvs.config.strict_mode import accept_mode, strict_mode
 from haipvs.drivers.addresses import Vip
 from haipvs.drivers.vrrp_instance import InstanceBinding
+from haipvs.policy.routes import instance_entries
+from haipvs.policy.vmac import VmacRequest, VmacSpec, resolve
 from haipvs.vrrp.params import GarpParams, InstanceParams
 
 
@@ -42,23 +47,52 @@ def instance_params(instance: VrrpInstance) -> InstanceParams:
     )
 
 
-def instance_binding(instance: VrrpInstance, sync_group: str | None = None) -> InstanceBinding:
+def instance_binding(instance: VrrpInstance, sync_group: str | None = None,
+                     vrrp_strict: bool = False, vmac: VmacSpec | None = None) -> InstanceBinding:
+    strict = strict_mode(instance.strict_mode, vrrp_strict)
+    params = instance_params(instance)
+    if strict:
+        # keepalived vrrp.c vrrp_complete_instance(): strict mode forces no lower-priority
+        # garp repeats ("Strict mode requires no repeat garps"), lower_prio_no_advert on and
+        # higher_prio_send_advert off.
+        params = replace(params, garp=replace(params.garp, lower_prio_repeat=0,
+                                              lower_prio_delay=0),
+                         lower_prio_no_advert=True, higher_prio_send_advert=False)
+    # use_vmac: the instance runs on its macvlan, and VIPs without `dev` go there
+    # (keepalived vrrp.c vrrp_complete_instance() makes the vmac the instance's ifp).
+    ifname = vmac.name if vmac is not None else instance.interface
     vips = tuple(
-        Vip(interface=vip.address, ifname=vip.dev or instance.interface, label=vip.label)
+        Vip(interface=vip.address, ifname=vip.dev or ifname, label=vip.label)
         for vip in instance.virtual_ipaddress
     )
     return InstanceBinding(
-        params=instance_params(instance),
-        ifname=instance.interface,
+        params=params,
+        ifname=ifname,
+        vmac=vmac,
         vips=vips,
         unicast_src=instance.unicast_src_ip,
         unicast_peers=instance.unicast_peers,
         track_interfaces=tuple((t.name, t.weight) for t in instance.track_interface),
         sync_group=sync_group,
+        entries=instance_entries(instance),
+        accept=accept_mode(instance.accept, strict, instance.priority, instance.version),
+        garp_interval=instance.garp.interval,
+        gna_interval=instance.garp.gna_interval,
+        track_reverse=frozenset(t.name for t in instance.track_interface if t.reverse),
+        dont_track_primary=instance.dont_track_primary,
+        unicast_ttl=instance.unicast_ttl,
+        mcast_group=instance.mcast_dst_ip,
     )
 
 
 def bindings_from_config(config: Config) -> list[InstanceBinding]:
     groups = {member: group.name for group in config.vrrp_sync_groups for member in group.group}
-    return [instance_binding(instance, groups.get(instance.name))
+    strict = config.global_settings.vrrp_strict
+    vmacs = {spec.instance: spec for spec in resolve(
+        VmacRequest(i.name, i.virtual_router_id, i.family, i.interface, i.vmac_name,
+                    # vrrp.c: "xmit_base is incompatible with strict mode - resetting"
+                    i.vmac_xmit_base and not strict_mode(i.strict_mode, strict))
+        for i in config.vrrp_instances if i.use_vmac)}
+    return [instance_binding(instance, groups.get(instance.name), strict,
+                             vmacs.get(instance.name))
             for instance in config.vrrp_instances]

@@ -11,19 +11,29 @@ import structlog
 import trio
 
 from haipvs.drivers import addresses
+from haipvs.drivers.garp_sender import GarpSender
 from haipvs.drivers.netlink_thread import NetlinkThread
+from haipvs.drivers.nft_accept import NftAccept
+from haipvs.drivers.routes import RouteDriver
 from haipvs.drivers.vrrp_instance import Instance
+from haipvs.policy import accept_mode
+from haipvs.policy.routes import Held
 from haipvs.vrrp import core
 
 log = structlog.get_logger("haipvs.vrrp")
 
-OnTransition = Callable[[Instance, core.NotifyTransition], None]
+OnTransition = Callable[[Instance, core.NotifyTransition | core.NotifyLowerPriority], None]
 
 
 class ActionRunner:
-    def __init__(self, rtnl: NetlinkThread, on_transition: OnTransition) -> None:
+    def __init__(self, rtnl: NetlinkThread, on_transition: OnTransition,
+                 routes: RouteDriver | None = None, accept: NftAccept | None = None,
+                 garp: GarpSender | None = None) -> None:
+        self._garp = garp if garp is not None else GarpSender(frozenset)
         self._rtnl = rtnl
+        self._accept = accept if accept is not None else NftAccept()
         self._on_transition = on_transition
+        self._routes = routes if routes is not None else RouteDriver(rtnl)
 
     async def feed(self, instance: Instance, event: core.Input) -> None:
         actions = instance.machine.handle(trio.current_time(), event)
@@ -39,14 +49,24 @@ class ActionRunner:
                 case core.CancelTimer(name=name):
                     instance.timers.pop(name, None)
                 case core.AddVips():
+                    # keepalived vrrp_state_become_master(): drop rules before the VIPs
+                    await self._accept.handle(accept_mode.Held(instance.name, held=True))
                     await self.change_vips(instance, addresses.sync_add, held=True)
+                    await self.hold_entries(instance, held=True)
                 case core.RemoveVips():
+                    await self.hold_entries(instance, held=False)
                     await self.change_vips(instance, addresses.sync_remove, held=False)
+                    await self._accept.handle(accept_mode.Held(instance.name, held=False))
                 case core.SendGratuitous(count=count):
                     vips = [vip.address for vip in instance.binding.vips]
-                    for _ in range(count):
-                        instance.group.announcer.announce(vips)
-                case core.NotifyTransition():
+                    # keepalived vrrp_send_link_update() announces the excluded ones too.
+                    vips += [a.interface.ip for a in instance.binding.entries.addresses
+                             if a.dev == instance.binding.ifname]
+                    # paced per interface by garp.interval / gna_interval (garp_sender.py)
+                    self._garp.announce(instance.name, instance.group.announcer, vips, count,
+                                        instance.binding.garp_interval,
+                                        instance.binding.gna_interval)
+                case core.NotifyTransition() | core.NotifyLowerPriority():
                     self._on_transition(instance, action)
                 case core.Log(event=event, fields=fields):
                     log.info(event, instance=instance.name, **fields)
@@ -56,16 +76,27 @@ class ActionRunner:
         src = instance.primary
         if src is None:
             return
-        destinations = binding.unicast_peers or (instance.group.sock.multicast_group,)
+        # keepalived mcast_dst_ip; unicast_ttl only for unicast adverts (vrrp.c)
+        destinations = binding.unicast_peers or (
+            binding.mcast_group or instance.group.sock.multicast_group,)
+        ttl = binding.unicast_ttl if binding.unicast_peers else None
         advert = instance.machine.advert(action.priority)
         for dst in destinations:
             message = core.encode_advert(advert, src, dst)
             try:
-                await instance.group.sock.send(message, src, dst)
+                await instance.group.sock.send(message, src, dst, ttl)
             except OSError as exc:
                 log.warning(
                     "vrrp_send_failed", instance=instance.name, dst=str(dst), error=str(exc)
                 )
+
+    async def hold_entries(self, instance: Instance, held: bool) -> None:
+        """Excluded addresses, routes and rules follow the VIPs (haipvs.policy.routes)."""
+        binding = instance.binding  # no netlink request unless something changes
+        # Becoming MASTER does not wait for them (haipvs.drivers.routes.RouteDriver); leaving
+        # does, so they go before the VIPs, as in keepalived.
+        await self._routes.handle(Held(binding.name, binding.entries, held), binding.name,
+                                  wait=not held)
 
     async def change_vips(self, instance: Instance, change: Callable, held: bool) -> None:
         changes = await self._rtnl.call(change, list(instance.binding.vips))

@@ -18,6 +18,8 @@ from haipvs.drivers import addresses
 from haipvs.drivers.announce import Announcer
 from haipvs.drivers.vrrp_socket import VrrpSocket
 from haipvs.policy.priority import NOTHING, Contribution, InstancePriority, Kind, Source, weighted
+from haipvs.policy.routes import NO_ENTRIES, Entries
+from haipvs.policy.vmac import VmacSpec
 from haipvs.vrrp import core
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -39,6 +41,21 @@ class InstanceBinding:
     # (interface, weight): keepalived's track_interface (haipvs.policy.priority.weighted)
     track_interfaces: tuple[tuple[str, int], ...] = ()
     sync_group: str | None = None
+    # virtual_ipaddress_excluded, virtual_routes, virtual_rules (haipvs.policy.routes)
+    entries: Entries = NO_ENTRIES
+    # effective accept mode (haipvs.policy.accept_mode.accept_mode): False = no_accept drops
+    accept: bool = True
+    # keepalived garp/gna intervals (haipvs.vrrp.garp_pacing), track_interface `reverse`,
+    # dont_track_primary, unicast_ttl (None: the kernel's default for IPv6, 255 for IPv4)
+    # and mcast_dst_ip (None: the RFC group)
+    garp_interval: float = 0.0
+    gna_interval: float = 0.0
+    track_reverse: frozenset[str] = frozenset()
+    dont_track_primary: bool = False
+    unicast_ttl: int | None = None
+    mcast_group: IPAddress | None = None
+    # keepalived use_vmac: the macvlan `ifname` names (haipvs.policy.vmac, drivers/vmac.py)
+    vmac: VmacSpec | None = None
 
     @property
     def name(self) -> str:
@@ -49,11 +66,11 @@ class InstanceBinding:
         return self.params.family
 
     def same_identity(self, new: InstanceBinding) -> bool:
-        """Whether `new` can retune this instance in place: same name, interface and VIPs
+        """Whether `new` can retune this instance in place: same name, interface, vmac and VIPs
         (with device and label), and parameters the core accepts as a Retune (VRID, family,
         version, VIP addresses and owner-ness: haipvs.vrrp's rule)."""
-        if (self.name, self.ifname, frozenset(self.vips)) != (
-            new.name, new.ifname, frozenset(new.vips)
+        if (self.name, self.ifname, frozenset(self.vips), self.vmac) != (
+            new.name, new.ifname, frozenset(new.vips), new.vmac
         ):
             return False
         probe = core.VrrpMachine(self.params)  # INIT: a Retune only checks and stores
@@ -107,6 +124,10 @@ class Instance:
         if state.index is None:
             return Contribution(fault=f"interface {ifname} is gone")
         if not state.up:
+            # keepalived dont_track_primary: its own interface is tracked with
+            # VRRP_NOT_TRACK_IF, so going down is no FAULT (keepalived_netlink.c)
+            if self.binding.dont_track_primary:
+                return NOTHING
             return Contribution(fault=f"interface {ifname} is down")
         return Contribution(fault=f"interface {ifname} has no usable source address")
 
@@ -120,7 +141,9 @@ class Instance:
                 continue
             self.tracked_ifindex[ifname] = state.index
             up = state.index is not None and state.up
-            contribution = weighted(weight, up, f"tracked interface {ifname} is down")
+            reverse = ifname in self.binding.track_reverse
+            failure = f"tracked interface {ifname} is {'up (reverse)' if reverse else 'down'}"
+            contribution = weighted(weight, up, failure, reverse)
             changes.append((Source(Kind.TRACK_INTERFACE, ifname), contribution))
         return changes
 

@@ -30,17 +30,26 @@ from typing import Any
 import structlog
 import trio
 
-from haipvs.drivers import addresses
+from haipvs.drivers import addresses, vmac
 from haipvs.drivers.announce import Announcer
+from haipvs.drivers.garp_sender import GarpSender
 from haipvs.drivers.link_monitor import LinkMonitor
 from haipvs.drivers.netlink_thread import NetlinkThread
+from haipvs.drivers.nft_accept import NftAccept, TableSettings, guarded_of
+from haipvs.drivers.routes import RouteDriver
 from haipvs.drivers.vrrp_actions import ActionRunner
 from haipvs.drivers.vrrp_inputs import Input, Job, LinkObserved, Packet, SourceUpdate
 from haipvs.drivers.vrrp_instance import Instance, InstanceBinding, InterfaceGroup
 from haipvs.drivers.vrrp_socket import VrrpSocket
 from haipvs.drivers.vrrp_thread import LoopThread
-from haipvs.events import VrrpTransition
-from haipvs.policy import priority, sync_group
+from haipvs.events import (
+    NOTICE_BACKUP_PRIORITY,
+    NOTICE_MASTER_PRIORITY,
+    NOTICE_MASTER_RX_LOWER_PRI,
+    InstanceNotice,
+    VrrpTransition,
+)
+from haipvs.policy import accept_mode, priority, routes, sync_group
 from haipvs.policy.priority import (
     LINK,
     NOTHING,
@@ -61,7 +70,7 @@ __all__ = ["InstanceBinding", "VrrpRuntime"]
 TIMER_LATENESS_KEPT = 1024
 log = structlog.get_logger("haipvs.vrrp")
 
-EventSink = Callable[[VrrpTransition], None]
+EventSink = Callable[[VrrpTransition | InstanceNotice], None]
 Changes = list[tuple[Source, Contribution]]
 
 
@@ -72,12 +81,19 @@ class VrrpRuntime:
         rtnl: NetlinkThread,
         event_sink: EventSink,
         clock: Callable[[], float] = time.time,
+        static: routes.Entries = routes.NO_ENTRIES,
+        nft: TableSettings | None = None,
     ) -> None:
         self._bindings = bindings
         self._rtnl = rtnl
         self._event_sink = event_sink
         self._wall_clock = clock
-        self._actions = ActionRunner(rtnl, self._notify)
+        self._routes = RouteDriver(rtnl, static)  # static_*, and what follows the VIPs
+        self._accept = NftAccept(nft)  # no_accept drop rules (haipvs.policy.accept_mode)
+        # GARP/NA pacing per interface (haipvs.vrrp.garp_pacing), for MASTERs holding VIPs
+        self._garp = GarpSender(lambda: frozenset(
+            name for name, instance in self._instances.items() if instance.vips_held))
+        self._actions = ActionRunner(rtnl, self._notify, self._routes, self._accept, self._garp)
         self._instances: dict[str, Instance] = {}
         self._groups: dict[tuple[str, int], InterfaceGroup] = {}
         self._loop = LoopThread(self._main, name="vrrp", label="VRRP runtime")
@@ -148,11 +164,11 @@ class VrrpRuntime:
         self._preset.setdefault(name, []).append((source, Contribution(delta, fault)))
 
     def reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],
-                    remove: list[str]) -> None:
+                    remove: list[str], static: routes.Entries | None = None) -> None:
         """Thread-safe, blocking (reload): `remove` instances stop (a MASTER resigns with
         priority 0 and releases its VIPs); `keep` instances get their new parameters and keep
         their state; `add` instances start (as BACKUP unless address owner)."""
-        self._loop.run(self._reconfigure, keep, add, remove)
+        self._loop.run(self._reconfigure, keep, add, remove, static)
 
     # ---- the loop ---------------------------------------------------------------------
 
@@ -165,7 +181,11 @@ class VrrpRuntime:
                 self._nursery = nursery
                 nursery.start_soon(self._drain)
                 nursery.start_soon(self._heartbeat_loop)
+                nursery.start_soon(self._garp.run)
                 await self._release_stale_vips(self._bindings)
+                nursery.start_soon(self._routes.run, self._submit)  # applies, re-adds statics
+                await self._routes.handle(routes.Start(tuple(b.entries for b in self._bindings)))
+                await self._accept.handle(accept_mode.Start(guarded_of(self._bindings)))
                 await self._add_instances(self._bindings, announce=False)
                 nursery.start_soon(self._link_loop, monitor)
                 self._loop.mark_ready()
@@ -265,7 +285,7 @@ class VrrpRuntime:
                 log.info("stale_vip_removed", vip=str(change.vip.interface), dev=change.vip.ifname)
 
     async def _link_state(self, ifname: str) -> addresses.LinkState:
-        return await self._rtnl.call(addresses.sync_link_state, ifname)
+        return await self._rtnl.call(vmac.sync_link_state, ifname)  # a vmac: parent's source
 
     async def _tracked_states(self, binding: InstanceBinding) -> dict[str, addresses.LinkState]:
         return {ifname: await self._link_state(ifname) for ifname, _ in binding.track_interfaces}
@@ -274,6 +294,7 @@ class VrrpRuntime:
         """Create all (they stay in INIT), then start each. The netlink reads happen here,
         outside the queue; the queued steps only decide and feed."""
         created = []
+        await vmac.ensure(self._rtnl, [b.vmac for b in bindings])  # before sockets open
         for binding in bindings:
             state = None
             if (binding.ifname, binding.family) not in self._groups:
@@ -294,11 +315,14 @@ class VrrpRuntime:
         if group is None:
             if state is None or state.index is None:
                 raise RuntimeError(f"interface {binding.ifname} does not exist")
+            sock = VrrpSocket(binding.ifname, state.index, binding.family)
+            if isinstance(state, vmac.VmacLinkState) and state.send_ifindex is not None:
+                sock.send_via(state.send_ifname or "", state.send_ifindex)  # vmac_xmit_base
             group = InterfaceGroup(
                 ifname=binding.ifname,
                 family=binding.family,
                 ifindex=state.index,
-                sock=VrrpSocket(binding.ifname, state.index, binding.family),
+                sock=sock,
                 announcer=Announcer(binding.ifname, state.index, state.mac),
                 dispatcher=core.Dispatcher(),
             )
@@ -310,6 +334,8 @@ class VrrpRuntime:
         instance = Instance(binding=binding, machine=machine, group=group, policy=policy)
         group.instances[params.vrid] = instance
         group.dispatcher.add(machine)
+        if binding.mcast_group is not None:
+            group.sock.join(binding.mcast_group)  # keepalived mcast_dst_ip
         self._instances[binding.name] = instance
         return instance
 
@@ -340,19 +366,26 @@ class VrrpRuntime:
             group.sock.close()
             group.announcer.close()
             self._groups.pop(group.key, None)
+        await vmac.remove(self._rtnl, [instance.binding.vmac])  # netlink_link_del_vmac()
 
     async def _stop_all(self) -> None:
         for instance in self._instances.values():
             await self._actions.feed(instance, core.Shutdown())
+        await self._routes.handle(routes.Stop())  # keepalived stop_vrrp(): static ones too
+        await self._accept.handle(accept_mode.Stop())
+        await vmac.remove(self._rtnl, [i.binding.vmac for i in self._instances.values()])
 
     async def _reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],
-                           remove: list[str]) -> None:
+                           remove: list[str], static: routes.Entries | None = None) -> None:
+        if static is not None:  # static_*: only the difference (haipvs.policy.routes)
+            await self._submit(self._routes.handle, routes.SetStatic(static))
         for name in remove:
             await self._submit(self._stop_instance, name)
         for binding in keep:
             tracked = await self._tracked_states(binding)
             await self._submit(self._retune, binding, tracked)
         await self._release_stale_vips(add)
+        await self._submit(self._accept.handle, accept_mode.Reconfigure(guarded_of([*keep, *add])))
         await self._add_instances(add, announce=True)
         await self._submit(self._refresh_sync_faults)
 
@@ -368,8 +401,12 @@ class VrrpRuntime:
         params = binding.params
         # The binding first: actions of the Retune (an advert, GARP) use its I/O facts.
         instance.binding = binding
+        if binding.mcast_group is not None:  # a reload may give a new mcast_dst_ip
+            instance.group.sock.join(binding.mcast_group)
         if params != old.params:
             await self._actions.feed(instance, core.Retune(params))
+        if instance.vips_held and binding.entries != old.entries:
+            await self._actions.hold_entries(instance, held=True)
         names = {ifname for ifname, _ in binding.track_interfaces}
         changes: Changes = [(source, NOTHING)
                             for source in instance.policy.sources(Kind.TRACK_INTERFACE)
@@ -415,6 +452,14 @@ class VrrpRuntime:
                 case priority.Begin(fault=fault):
                     event = core.Startup(primary_address=primary, fault=fault)
             await self._actions.feed(instance, event)
+            if isinstance(output, priority.PriorityChanged):
+                # vrrp_track.c vrrp_set_effective_priority: the main loop writes it if the
+                # instance has notify_priority_changes (haipvs.policy.director)
+                machine = instance.machine
+                self._event_sink(InstanceNotice(
+                    instance.name, NOTICE_MASTER_PRIORITY if machine.state == core.State.MASTER
+                    else NOTICE_BACKUP_PRIORITY, machine.effective_priority,
+                    self._wall_clock()))
 
     def _sync_pull(self) -> dict[str, str | None]:
         """Every grouped instance's sync-group fault (haipvs.policy.sync_group.fault_pull)."""
@@ -501,8 +546,13 @@ class VrrpRuntime:
 
     # ---- core → actions ---------------------------------------------------------------
 
-    def _notify(self, instance: Instance, action: core.NotifyTransition) -> None:
+    def _notify(self, instance: Instance,
+                action: core.NotifyTransition | core.NotifyLowerPriority) -> None:
         at = self._wall_clock()
+        if isinstance(action, core.NotifyLowerPriority):  # the main loop decides what runs
+            self._event_sink(InstanceNotice(instance.name, NOTICE_MASTER_RX_LOWER_PRI,
+                                            instance.machine.effective_priority, at))
+            return
         record = {"at": at, "from": str(action.old), "to": str(action.new),
                   "reason": action.reason}
         instance.transitions.append(record)

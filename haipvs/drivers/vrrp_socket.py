@@ -40,6 +40,8 @@ class VrrpSocket:
         self.ifname = ifname
         self.ifindex = ifindex
         self.family = family
+        self._send_ifindex = ifindex
+        self._joined: set[IPAddress] = set()  # extra groups (mcast_dst_ip)
         af = socket.AF_INET if family == 4 else socket.AF_INET6
         self._recv = trio.socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
         self._send = trio.socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
@@ -78,19 +80,53 @@ class VrrpSocket:
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.ifindex)
 
+    def send_via(self, ifname: str, ifindex: int) -> None:
+        """Send over another interface than the one received on: keepalived's
+        vmac_xmit_base sends a vmac instance's adverts over the parent (its MAC), while
+        receiving stays on the vmac (vrrp.c vrrp_build_ip6 ipi6_ifindex, vrrp_scheduler.c)."""
+        s = self._send
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+        if self.family == 4:
+            mreqn = struct.pack("4s4si", socket.inet_aton(VRRP_GROUP_V4), b"\0" * 4, ifindex)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+        else:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)
+        self._send_ifindex = ifindex
+
+    def join(self, group: IPAddress) -> None:
+        """Also receive adverts sent to `group` (keepalived mcast_dst_ip: vrrp.c
+        open_vrrp_read_socket() joins the instance's group). Idempotent."""
+        if group in self._joined:
+            return
+        if self.family == 4:
+            mreqn = struct.pack("4s4si", group.packed, b"\0" * 4, self.ifindex)
+            self._recv.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+        else:
+            mreq = group.packed + struct.pack("@I", self.ifindex)
+            self._recv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+        self._joined.add(group)
+
     @property
     def multicast_group(self) -> IPAddress:
         return ipaddress.ip_address(VRRP_GROUP_V4 if self.family == 4 else VRRP_GROUP_V6)
 
-    async def send(self, message: bytes, src: IPAddress, dst: IPAddress) -> None:
+    async def send(self, message: bytes, src: IPAddress, dst: IPAddress,
+                   ttl: int | None = None) -> None:
+        """`ttl`: keepalived unicast_ttl, per packet (IP_TTL / IPV6_HOPLIMIT cmsg); None
+        keeps the socket's 255 (keepalived vrrp.c vrrp_build_ip4(), vrrp_build_ancillary_data())."""
         if self.family == 4:
-            pktinfo = struct.pack("i4s4s", self.ifindex, src.packed, b"\0" * 4)
+            pktinfo = struct.pack("i4s4s", self._send_ifindex, src.packed, b"\0" * 4)
             ancillary = [(socket.IPPROTO_IP, IP_PKTINFO, pktinfo)]
+            if ttl is not None:
+                ancillary.append((socket.IPPROTO_IP, socket.IP_TTL, struct.pack("@i", ttl)))
             address: tuple = (str(dst), 0)
         else:
-            pktinfo = src.packed + struct.pack("@I", self.ifindex)
+            pktinfo = src.packed + struct.pack("@I", self._send_ifindex)
             ancillary = [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo)]
-            address = (str(dst), 0, 0, self.ifindex)
+            if ttl is not None:
+                ancillary.append((socket.IPPROTO_IPV6, socket.IPV6_HOPLIMIT,
+                                  struct.pack("@i", ttl)))
+            address = (str(dst), 0, 0, self._send_ifindex)
         await self._send.sendmsg([message], ancillary, 0, address)
 
     async def receive(self) -> tuple[bytes, IPAddress, IPAddress | None, int | None]:
