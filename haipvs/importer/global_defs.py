@@ -10,8 +10,16 @@ from typing import Any
 
 from haipvs import limits
 from haipvs.importer.grammar import Node
+from haipvs.importer.knobs import GLOBAL_RULES as KNOB_GLOBAL_RULES
+from haipvs.importer.notify_extras import GLOBAL_RULES as NOTIFY_EXTRAS
+from haipvs.importer.process import GLOBAL_DEFS as PROCESS_RULES
 from haipvs.importer.rules import SECONDS_MAX, Context, Rule, Skip, Value, argv, number
+from haipvs.importer.script_users import User, enable_script_security
+from haipvs.importer.smtp import GLOBAL_RULES as SMTP_GLOBAL_RULES
 from haipvs.importer.state import GlobalDefs
+from haipvs.importer.strict import GLOBAL_RULES as STRICT_GLOBAL_RULES
+from haipvs.importer.track_process import GLOBAL_RULES as TRACK_PROCESS_GLOBAL_RULES
+from haipvs.importer.vmac import GLOBAL_RULES as VMAC_GLOBAL_RULES
 
 LVS_TIMEOUTS = ("tcp", "tcpfin", "udp")
 # lvs_sync_daemon options haipvs leaves to the kernel.
@@ -94,7 +102,7 @@ def lvs_sync_daemon(ctx: Context, node: Node, draft: GlobalDefs) -> None:
 
 FIFO_KEYWORDS = ("notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo")
 OWNER_NOTE = ("{words}: haipvs has no setting for the FIFO's owner or the script's user "
-              "(the script runs as haipvs' own user)")
+              "(the script runs as global.script_user)")
 
 
 def notify_fifo(ctx: Context, node: Node, draft: GlobalDefs) -> None:
@@ -108,7 +116,7 @@ def notify_fifo(ctx: Context, node: Node, draft: GlobalDefs) -> None:
         return
     draft.fields[node.keyword] = path
     draft.fifo_nodes[node.keyword] = node
-    if len(node.args) > 1:
+    if len(node.args) > 1 and ":".join(node.values[1:]) != draft.fields.get("script_user"):
         ctx.skip(node, OWNER_NOTE.format(words=" ".join(node.values[1:])))
 
 
@@ -119,7 +127,8 @@ def notify_fifo_script(ctx: Context, node: Node, draft: GlobalDefs) -> None:
         return
     draft.fields[node.keyword] = argv(node.args[:1])
     draft.fifo_nodes[node.keyword] = node
-    if len(node.args) > 1:
+    # a user that is global.script_user already (set before, as keepalived reads it) is kept
+    if len(node.args) > 1 and ":".join(node.values[1:]) != draft.fields.get("script_user"):
         ctx.skip(node, OWNER_NOTE.format(words=" ".join(node.values[1:])))
 
 
@@ -150,12 +159,21 @@ GLOBAL_DEFS: dict[str, Rule] = {
     "lvs_timeouts": lvs_timeouts,
     "lvs_sync_daemon": lvs_sync_daemon,
     "vrrp_version": vrrp_version,
+    **STRICT_GLOBAL_RULES,  # vrrp_strict, nftables* (strict.py)
+    **VMAC_GLOBAL_RULES,  # vmac_prefix, vmac_addr_prefix (vmac.py)
+    **SMTP_GLOBAL_RULES,  # notification_email, smtp_server, smtp_alert* (smtp.py)
+    **NOTIFY_EXTRAS,  # vrrp_notify_priority_changes (notify_extras.py)
+    "script_user": User("script_user"),
+    **PROCESS_RULES,  # startup_script, shutdown_script, their timeouts (process.py)
+    "enable_script_security": enable_script_security,
     **{keyword: notify_fifo for keyword in FIFO_KEYWORDS},
     **{f"{keyword}_script": notify_fifo_script for keyword in FIFO_KEYWORDS},
     "fifo_write_vrrp_states_on_reload": Skip("haipvs writes no state lines to the FIFOs on "
                                              "reload"),
     **{limits.GLOBAL_GARP_PREFIX + keyword: global_garp(name)
        for keyword, name in limits.GARP_RENAMES.items()},
+    **KNOB_GLOBAL_RULES,  # vrrp_garp/gna_interval, vrrp_mcast_group4/6 (knobs.py)
+    **TRACK_PROCESS_GLOBAL_RULES,  # process_monitor_rcv_bufs[_force] (track_process.py)
 }
 
 

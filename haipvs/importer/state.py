@@ -29,6 +29,8 @@ class GlobalDefs(Draft):
     # The statement that set global.lvs_sync_daemon, to report if its instance is dropped.
     sync_daemon_node: Node | None = None
     fifo_nodes: dict[str, Node] = field(default_factory=dict)  # FIFO keyword -> its statement
+    # vrrp_mcast_group4/6 and garp_group intervals (haipvs.importer.knobs), applied at the end
+    knobs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,6 +56,10 @@ class TranslationState:
     global_defs: GlobalDefs = field(default_factory=GlobalDefs)
     scripts: list[Block] = field(default_factory=list)
     track_files: list[Block] = field(default_factory=list)
+    track_processes: list[Block] = field(default_factory=list)
+    # sync group name -> its track_process refs and their statements (track_process.py)
+    group_track_process: dict[str, tuple[list[Any], dict[str, Node]]] = field(
+        default_factory=dict)
     sync_groups: list[Block] = field(default_factory=list)
     instances: list[Instance] = field(default_factory=list)
     virtual_servers: list[Block] = field(default_factory=list)

@@ -17,10 +17,15 @@ from typing import Any
 from haipvs.importer.blocks import reshape
 from haipvs.importer.global_defs import finish_fifos, global_defs
 from haipvs.importer.grammar import Node
+from haipvs.importer.knobs import TOP_LEVEL as KNOB_BLOCKS
+from haipvs.importer.knobs import finish_knobs
 from haipvs.importer.notes import Note
+from haipvs.importer.process import TOP_LEVEL as PROCESS_KEYWORDS
 from haipvs.importer.reasons import WHY
 from haipvs.importer.routes import TOP_LEVEL as STATIC_BLOCKS
 from haipvs.importer.rules import Context
+from haipvs.importer.smtp import finish_smtp
+from haipvs.importer.track_process import finish_track_processes, vrrp_track_process
 from haipvs.importer.virtual_server import virtual_server, virtual_server_group
 from haipvs.importer.vrrp import vrrp_instance
 from haipvs.importer.vrrp_tracking import (
@@ -44,9 +49,12 @@ TOP_LEVEL: dict[str, Callable[[Context, Node], None]] = {
     "vrrp_track_file": vrrp_track_file,
     # track_file.c: `track_file` is the current name, `vrrp_track_file` its old synonym.
     "track_file": vrrp_track_file,
+    "vrrp_track_process": vrrp_track_process,
     "virtual_server": virtual_server,
     "virtual_server_group": _read_before,
     **STATIC_BLOCKS,
+    **KNOB_BLOCKS,  # garp_group (knobs.py)
+    **PROCESS_KEYWORDS,  # instance, net_namespace, ... (process.py)
 }
 
 
@@ -66,14 +74,18 @@ class Translator:
                 ctx.skip(node, WHY.get(node.keyword, "unknown or unsupported top-level block"))
             else:
                 handler(ctx, node)
+        finish_knobs(ctx, ctx.state.instances)  # before the global garp defaults
         finish_instances(ctx)
+        finish_track_processes(ctx)  # after the sync groups lost unknown members
         finish_fifos(ctx, ctx.state.global_defs)
+        finish_smtp(ctx, ctx.state.global_defs)
         state = ctx.state
         document: dict[str, Any] = {}
         if state.global_defs.fields:
             document["global"] = state.global_defs.fields
         for key, items in (("vrrp_scripts", state.scripts),
                            ("vrrp_track_files", state.track_files),
+                           ("vrrp_track_processes", state.track_processes),
                            ("vrrp_sync_groups", state.sync_groups),
                            ("vrrp_instances", [i.block for i in state.instances]),
                            ("virtual_servers", state.virtual_servers)):

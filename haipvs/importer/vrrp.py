@@ -15,10 +15,13 @@ from haipvs import limits
 from haipvs.importer.emit import Block
 from haipvs.importer.global_defs import garp_convert
 from haipvs.importer.grammar import Node
+from haipvs.importer.knobs import INSTANCE_RULES as KNOB_INSTANCE_RULES
+from haipvs.importer.notify_extras import INSTANCE_ORDER as NOTIFY_EXTRAS_ORDER
+from haipvs.importer.notify_extras import INSTANCE_RULES as NOTIFY_EXTRAS
+from haipvs.importer.routes import VRRP_INSTANCE_RULES
 from haipvs.importer.rules import (
     SECONDS_MAX,
     Choice,
-    Command,
     Context,
     Flag,
     Rule,
@@ -28,13 +31,25 @@ from haipvs.importer.rules import (
     ordered,
     rules_for,
 )
+from haipvs.importer.script_users import NotifyCommand
+from haipvs.importer.smtp import smtp_alert
 from haipvs.importer.state import Draft, Instance
+from haipvs.importer.strict import INSTANCE_RULES as STRICT_INSTANCE_RULES
+from haipvs.importer.track_process import INSTANCE_RULES as TRACK_PROCESS_RULES
+from haipvs.importer.vmac import INSTANCE_RULES as VMAC_INSTANCE_RULES
+from haipvs.importer.vmac import complete as vmac_complete
 
 NOTIFY = ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")
-INSTANCE_ORDER = ("name", "state", "interface", "virtual_router_id", "priority", "advert_int",
-                  "version", "preempt", "preempt_delay", "authentication", "unicast_src_ip",
-                  "unicast_peers", "virtual_ipaddress", "garp", "track_interface",
-                  "track_script", "track_file", *NOTIFY)
+INSTANCE_ORDER = ("name", "state", "interface", "use_vmac", "vmac_name", "vmac_xmit_base",
+                  "virtual_router_id", "priority", "advert_int",
+                  "version", "preempt", "preempt_delay", "accept", "strict_mode",
+                  "authentication", "unicast_src_ip", "unicast_peers",
+                  "unicast_ttl", "mcast_dst_ip", "dont_track_primary",  # knobs.py
+                  "virtual_ipaddress",
+                  "virtual_ipaddress_excluded",
+                  "virtual_routes", "virtual_rules", "garp", "track_interface",
+                  "track_script", "track_file", "track_process", *NOTIFY,
+                  *NOTIFY_EXTRAS_ORDER, "smtp_alert")
 # VIP options (ip-address(8) words) haipvs leaves at the kernel's defaults, each with a value.
 VIP_KERNEL_OPTIONS = ("brd", "broadcast", "scope", "preferred_lft", "valid_lft", "metric")
 VIP_FLAGS_NOT_KEPT = ("no_track", "home", "nodad", "noprefixroute", "autojoin")
@@ -177,6 +192,11 @@ def tracked(keyword: str) -> Rule:
                     if weight is not None:
                         item["weight"] = weight
                     i += 2
+                elif (values[i] == "reverse" and keyword == "track_interface"
+                      and i == 2 and "weight" in item):
+                    # vrrp_track.c alloc_track_if(): `weight W reverse`
+                    item["reverse"] = True
+                    i += 1
                 else:
                     ctx.skip(entry, f"{values[i]}: haipvs has no such track_{what} option")
                     i += 1
@@ -229,10 +249,17 @@ VRRP_INSTANCE: dict[str, Rule] = {
     "mcast_src_ip": mcast_src_ip,
     "unicast_peer": unicast_peer,
     "virtual_ipaddress": virtual_ipaddress,
+    **VRRP_INSTANCE_RULES,
     **{keyword: garp(name) for keyword, name in limits.GARP_RENAMES.items()},
     **rules_for(("track_interface", "track_script", "track_file"), tracked),
-    **rules_for(NOTIFY, Command),
+    **rules_for(NOTIFY, NotifyCommand),
     "lvs_sync_daemon_interface": lvs_sync_daemon_interface,
+    **STRICT_INSTANCE_RULES,  # accept, no_accept, strict_mode (strict.py)
+    "smtp_alert": smtp_alert,  # smtp.py
+    **NOTIFY_EXTRAS,  # notify_deleted, notify_master_rx_lower_pri, ... (notify_extras.py)
+    **KNOB_INSTANCE_RULES,  # unicast_ttl, mcast_dst_ip, dont_track_primary (knobs.py)
+    **VMAC_INSTANCE_RULES,  # use_vmac, vmac_xmit_base, use_ipvlan (vmac.py)
+    **TRACK_PROCESS_RULES,  # track_process (track_process.py)
 }
 
 
@@ -272,6 +299,7 @@ def vrrp_instance(ctx: Context, node: Node) -> None:
         del f["unicast_peers"]
     ipv6_version(ctx, f, draft.sources)
     check_auth_version(ctx, f, draft.sources)
+    vmac_complete(ctx, f, draft.sources, bool(ctx.state.global_defs.fields.get("vrrp_strict")))
     owner_defaults(ctx, f, draft)
     if draft.ah_node is not None and f.get("state") == "MASTER":
         # vrrp.c vrrp_complete_instance(): "Initial state master is incompatible with AH

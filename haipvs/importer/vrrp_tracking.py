@@ -8,6 +8,7 @@ from haipvs import limits
 from haipvs.importer.emit import Block
 from haipvs.importer.grammar import Node
 from haipvs.importer.notes import Note
+from haipvs.importer.notify_extras import SYNC_GROUP_RULES as NOTIFY_EXTRAS
 from haipvs.importer.rules import (
     SECONDS_MAX,
     Command,
@@ -19,6 +20,10 @@ from haipvs.importer.rules import (
     number,
     rules_for,
 )
+from haipvs.importer.script_users import NotifyCommand, User
+from haipvs.importer.smtp import smtp_alert
+from haipvs.importer.strict import strict_rules
+from haipvs.importer.track_process import GROUP_RULES as TRACK_PROCESS_GROUP_RULES
 from haipvs.importer.vrrp import NOTIFY, check_auth_version, is_ipv6
 
 
@@ -63,7 +68,7 @@ VRRP_SCRIPT: dict[str, Rule] = {
     **rules_for(("interval", "timeout"), lambda key: Value(key, number, 0.1, SECONDS_MAX)),
     **rules_for(("rise", "fall"), lambda key: Value(key, int, 1, 1000)),
     "weight": weight,
-    "user": Skip("haipvs runs tracking scripts as root"),
+    "user": User(),
     "init_fail": Skip("haipvs scripts start as OK until they fail"),
 }
 VRRP_TRACK_FILE: dict[str, Rule] = {
@@ -73,7 +78,10 @@ VRRP_TRACK_FILE: dict[str, Rule] = {
 }
 VRRP_SYNC_GROUP: dict[str, Rule] = {
     "group": sync_group_members,
-    **rules_for(NOTIFY, Command),
+    **rules_for(NOTIFY, NotifyCommand),
+    "smtp_alert": smtp_alert,  # smtp.py
+    **NOTIFY_EXTRAS,  # notify_priority_changes (notify_extras.py)
+    **TRACK_PROCESS_GROUP_RULES,  # track_process, given to the members (track_process.py)
 }
 
 
@@ -149,6 +157,10 @@ def finish_instances(ctx: Context) -> None:
         if global_defs.version is not None and "version" not in block and not is_ipv6(block):
             block["version"] = global_defs.version
             check_auth_version(ctx, block, instance.sources)
+    # keepalived vrrp_strict / strict_mode: what keepalived clears or refuses (strict.py)
+    vrrp_strict = bool(global_defs.fields.get("vrrp_strict"))
+    state.instances[:] = [i for i in state.instances
+                          if strict_rules(ctx, i.block, i.sources, vrrp_strict)]
     names = {i.block["name"] for i in state.instances}
     for group in state.sync_groups:
         kept = []
