@@ -15,10 +15,11 @@ from haipvs.drivers.garp_sender import GarpSender
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.nft_accept import NftAccept
 from haipvs.drivers.routes import RouteDriver
+from haipvs.drivers.vip_announcers import VipAnnouncers
 from haipvs.drivers.vrrp_instance import Instance
 from haipvs.policy import accept_mode
 from haipvs.policy.routes import Held
-from haipvs.vrrp import core
+from haipvs.vrrp import core, garp_ifaces
 
 log = structlog.get_logger("haipvs.vrrp")
 
@@ -28,8 +29,10 @@ OnTransition = Callable[[Instance, core.NotifyTransition | core.NotifyLowerPrior
 class ActionRunner:
     def __init__(self, rtnl: NetlinkThread, on_transition: OnTransition,
                  routes: RouteDriver | None = None, accept: NftAccept | None = None,
-                 garp: GarpSender | None = None) -> None:
+                 garp: GarpSender | None = None,
+                 vip_announcers: VipAnnouncers | None = None) -> None:
         self._garp = garp if garp is not None else GarpSender(frozenset)
+        self._vip_announcers = vip_announcers if vip_announcers is not None else VipAnnouncers()
         self._rtnl = rtnl
         self._accept = accept if accept is not None else NftAccept()
         self._on_transition = on_transition
@@ -58,18 +61,25 @@ class ActionRunner:
                     await self.change_vips(instance, addresses.sync_remove, held=False)
                     await self._accept.handle(accept_mode.Held(instance.name, held=False))
                 case core.SendGratuitous(count=count):
-                    vips = [vip.address for vip in instance.binding.vips]
-                    # keepalived vrrp_send_link_update() announces the excluded ones too.
-                    vips += [a.interface.ip for a in instance.binding.entries.addresses
-                             if a.dev == instance.binding.ifname]
-                    # paced per interface by garp.interval / gna_interval (garp_sender.py)
-                    self._garp.announce(instance.name, instance.group.announcer, vips, count,
-                                        instance.binding.garp_interval,
-                                        instance.binding.gna_interval)
+                    self._send_gratuitous(instance, count)
                 case core.NotifyTransition() | core.NotifyLowerPriority():
                     self._on_transition(instance, action)
                 case core.Log(event=event, fields=fields):
                     log.info(event, instance=instance.name, **fields)
+
+    def _send_gratuitous(self, instance: Instance, count: int) -> None:
+        binding = instance.binding
+        # keepalived vrrp_send_link_update(): the VIPs, then the excluded ones, each on its
+        # own interface (ipaddress->ifp), paced per interface (haipvs.vrrp.garp_ifaces)
+        pairs = [(vip.ifname, vip.address) for vip in binding.vips]
+        pairs += [(a.dev, a.interface.ip) for a in binding.entries.addresses]
+        for ifname, vips in garp_ifaces.by_interface(pairs):
+            announcer = (instance.group.announcer if ifname == binding.ifname
+                         else self._vip_announcers.get(ifname))
+            if announcer is None:
+                continue  # the interface was missing when the instance opened
+            self._garp.announce(instance.name, announcer, list(vips), count,
+                                binding.garp_interval, binding.gna_interval)
 
     async def send_advert(self, instance: Instance, action: core.SendAdvert) -> None:
         binding = instance.binding

@@ -37,6 +37,7 @@ from haipvs.drivers.link_monitor import LinkMonitor
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.nft_accept import NftAccept, TableSettings, guarded_of
 from haipvs.drivers.routes import RouteDriver
+from haipvs.drivers.vip_announcers import VipAnnouncers
 from haipvs.drivers.vrrp_actions import ActionRunner
 from haipvs.drivers.vrrp_inputs import Input, Job, LinkObserved, Packet, SourceUpdate
 from haipvs.drivers.vrrp_instance import Instance, InstanceBinding, InterfaceGroup
@@ -60,7 +61,7 @@ from haipvs.policy.priority import (
     Source,
 )
 from haipvs.resources import count_trio_tasks
-from haipvs.vrrp import core
+from haipvs.vrrp import core, garp_ifaces
 from haipvs.vrrp_stats import InstanceStats, InterfaceStats, VrrpStats
 
 # InstanceBinding lives in vrrp_instance; re-exported for callers that build a runtime.
@@ -91,7 +92,9 @@ class VrrpRuntime(SourceFeeds):
         # GARP/NA pacing per interface (haipvs.vrrp.garp_pacing), for MASTERs holding VIPs
         self._garp = GarpSender(lambda: frozenset(
             name for name, instance in self._instances.items() if instance.vips_held))
-        self._actions = ActionRunner(rtnl, self._notify, self._routes, self._accept, self._garp)
+        self._vip_announcers = VipAnnouncers()  # VIPs' own interfaces (haipvs.vrrp.garp_ifaces)
+        self._actions = ActionRunner(rtnl, self._notify, self._routes, self._accept, self._garp,
+                                     self._vip_announcers)
         self._instances: dict[str, Instance] = {}
         self._groups: dict[tuple[str, int], InterfaceGroup] = {}
         self._loop = LoopThread(self._main, name="vrrp", label="VRRP runtime")
@@ -196,6 +199,7 @@ class VrrpRuntime(SourceFeeds):
             for group in self._groups.values():
                 group.sock.close()
                 group.announcer.close()
+            self._vip_announcers.close_all()
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -303,7 +307,16 @@ class VrrpRuntime(SourceFeeds):
                 log.info("instance_added", instance=instance.name)
             state = await self._link_state(instance.binding.ifname)
             tracked = await self._tracked_states(instance.binding)
+            await self._open_vip_announcers(instance.binding)
             await self._submit(self._start_instance, instance, state, tracked)
+
+    async def _open_vip_announcers(self, binding: InstanceBinding) -> None:
+        devices = [v.ifname for v in binding.vips] + [a.dev for a in binding.entries.addresses]
+        links = {}
+        for ifname in garp_ifaces.extra_interfaces(binding.ifname, devices):
+            link = await self._rtnl.call(addresses.sync_link_state, ifname)
+            links[ifname] = (link.index, link.mac)
+        await self._submit(self._vip_announcers.open, binding.name, links)
 
     async def _open_instance(self, binding: InstanceBinding,
                              state: addresses.LinkState | None) -> Instance:
@@ -359,6 +372,7 @@ class VrrpRuntime(SourceFeeds):
         group.dispatcher.remove(instance.machine)
         group.instances.pop(instance.binding.params.vrid, None)
         self._instances.pop(name, None)
+        self._vip_announcers.close(name)
         if not group.instances:
             group.loop_scope.cancel()
             group.sock.close()
@@ -381,6 +395,7 @@ class VrrpRuntime(SourceFeeds):
             await self._submit(self._stop_instance, name)
         for binding in keep:
             tracked = await self._tracked_states(binding)
+            await self._open_vip_announcers(binding)  # excluded VIPs may name new devices
             await self._submit(self._retune, binding, tracked)
         await self._release_stale_vips(add)
         await self._submit(self._accept.handle, accept_mode.Reconfigure(guarded_of([*keep, *add])))
