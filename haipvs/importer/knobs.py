@@ -22,7 +22,8 @@ from haipvs.importer.rules import Context, Flag, Rule, Skip, Value, number
 from haipvs.importer.state import GlobalDefs, Instance
 
 EXTRA_IF_WHY = ("haipvs sends no periodic GARPs on the other interfaces of a vmac instance "
-                "(keepalived's garp_extra_if); use garp.master_refresh")
+                "(keepalived's garp_extra_if); use garp.master_refresh, which re-announces "
+                "every VIP on its own interface")
 INTERVAL_KEYS = {"garp_interval": "interval", "gna_interval": "gna_interval"}
 
 
