@@ -16,7 +16,7 @@ ORDER = ("name", "process", "args", "param_match", "full_command", "weight", "re
 
 
 def tracker_weight(ctx: Context, entry: Node, word: str) -> int | None:
-    # (importer/vrrp.py has the same check; it imports this module, so not from there)
+    # the one check of a tracker's weight (vrrp.py's track_script/track_file use it too)
     try:
         weight = int(word)
     except ValueError:

@@ -36,6 +36,7 @@ from haipvs.importer.smtp import smtp_alert
 from haipvs.importer.state import Draft, Instance
 from haipvs.importer.strict import INSTANCE_RULES as STRICT_INSTANCE_RULES
 from haipvs.importer.track_process import INSTANCE_RULES as TRACK_PROCESS_RULES
+from haipvs.importer.track_process import tracker_weight
 from haipvs.importer.vmac import INSTANCE_RULES as VMAC_INSTANCE_RULES
 from haipvs.importer.vmac import complete as vmac_complete
 
@@ -203,19 +204,6 @@ def tracked(keyword: str) -> Rule:
             items.append(item["name"] if len(item) == 1 else item)
         draft.fields[keyword] = items
     return rule
-
-
-def tracker_weight(ctx: Context, entry: Node, word: str) -> int | None:
-    try:
-        weight = int(word)
-    except ValueError:
-        ctx.skip(entry, f"bad weight {word!r}")
-        return None
-    if not limits.TRACKER_WEIGHT_MIN <= weight <= limits.TRACKER_WEIGHT_MAX:
-        ctx.skip(entry, f"weight {weight} is out of range "
-                 f"{limits.TRACKER_WEIGHT_MIN}..{limits.TRACKER_WEIGHT_MAX}")
-        return None
-    return weight
 
 
 def lvs_sync_daemon_interface(ctx: Context, node: Node, draft: InstanceDraft) -> None:
