@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
-import secrets
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
 from haipvs.drivers.routes import describe, sync_apply
 from haipvs.policy.routes import Address, Apply, Entries, NextHop, Route, Rule
+from tests.scratch_netns import run, scratch_netns
 
 pytestmark = pytest.mark.netns
 
@@ -23,28 +21,15 @@ ip = ipaddress.ip_address
 net = ipaddress.ip_network
 
 
-def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=30)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{argv} exited {proc.returncode}: {proc.stdout}{proc.stderr}")
-    return proc
-
-
 @pytest.fixture
 def netns() -> Iterator[str]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root for network namespaces")
-    name = f"hrt{os.getpid() % 10000}{secrets.token_hex(3)}"
-    _run("ip", "netns", "add", name)
-    try:
+    with scratch_netns("hrt") as name:
         for argv in (("link", "add", "eth0", "type", "veth", "peer", "name", "eth1"),
                      ("link", "set", "eth0", "up"), ("link", "set", "eth1", "up"),
                      ("addr", "add", "192.0.2.1/24", "dev", "eth0"),
                      ("addr", "add", "2001:db8::1/64", "dev", "eth0", "nodad")):
-            _run("ip", "-n", name, *argv)
+            run("ip", "-n", name, *argv)
         yield name
-    finally:
-        _run("ip", "netns", "del", name, check=False)
 
 
 @pytest.fixture
@@ -59,7 +44,7 @@ def ipr(netns):
 
 
 def shown(ns: str, *what: str) -> list[dict]:
-    return json.loads(_run("ip", "-n", ns, "-j", *what).stdout or "[]")
+    return json.loads(run("ip", "-n", ns, "-j", *what).stdout or "[]")
 
 
 ROUTES = (
@@ -132,9 +117,9 @@ def test_every_option_lands_marked_and_a_second_add_adopts(netns, ipr):
 
 def test_entries_someone_else_added_are_never_removed(netns, ipr):
     # The same route and rule as ours, but not marked (an operator's, or keepalived's 18).
-    _run("ip", "-n", netns, "route", "add", "198.51.100.0/24", "via", "192.0.2.254",
+    run("ip", "-n", netns, "route", "add", "198.51.100.0/24", "via", "192.0.2.254",
          "table", "100", "metric", "5", "proto", "18")
-    _run("ip", "-n", netns, "rule", "add", "from", "192.0.2.100", "table", "100", "pref", "100")
+    run("ip", "-n", netns, "rule", "add", "from", "192.0.2.100", "table", "100", "pref", "100")
     mine = Entries(routes=(ROUTES[0],), rules=(RULES[0],))
     changes = sync_apply(ipr, Apply(install=mine))
     assert [c.action for c in changes] == ["kept-foreign", "add"]  # rules differ by protocol

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,36 +9,25 @@ from pathlib import Path
 import pytest
 
 from haipvs.director_setup import nat_families
+from tests.scratch_netns import run, scratch_netns
 
 pytestmark = pytest.mark.netns
 CONF = Path(__file__).parents[2] / "conf"
 
 
-def _run(*argv: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 0, f"{argv}: {proc.stdout}{proc.stderr}"
-    return proc
-
-
 @pytest.fixture
 def netns() -> Iterator[str]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root for network namespaces")
-    name = f"hds{os.getpid() % 10000}{secrets.token_hex(3)}"
-    _run("ip", "netns", "add", name)
-    try:
+    with scratch_netns("hds") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, timeout=30)
 
 
 def setup(ns: str, *args: str) -> str:
-    return _run("ip", "netns", "exec", ns, sys.executable, "-m", "haipvs", "director-setup",
-                *args).stdout
+    return run("ip", "netns", "exec", ns, sys.executable, "-m", "haipvs", "director-setup",
+               *args).stdout
 
 
 def forwarding(ns: str) -> str:
-    return _run("ip", "netns", "exec", ns, "cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip()
+    return run("ip", "netns", "exec", ns, "cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip()
 
 
 def test_nat_director_gets_forwarding_once(netns: str):

@@ -3,14 +3,14 @@ addresses and sysctls byte for byte; up is idempotent; --dry-run changes nothing
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.scratch_netns import run, scratch_netns
 
 pytestmark = pytest.mark.netns
 
@@ -19,59 +19,46 @@ SYSCTLS = [f"net/ipv4/conf/{dev}/{name}" for dev in ("all", "lo", "tunl0")
            for name in ("arp_ignore", "arp_announce", "rp_filter")]
 
 
-def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=30)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{argv} exited {proc.returncode}: {proc.stdout}{proc.stderr}")
-    return proc
-
-
 @pytest.fixture
 def netns() -> Iterator[str]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root for network namespaces")
-    name = f"hrs{os.getpid() % 10000}{secrets.token_hex(3)}"
-    _run("ip", "netns", "add", name)
-    try:
+    with scratch_netns("hrs") as name:
         yield name
-    finally:
-        _run("ip", "netns", "del", name, check=False)
 
 
 def snapshot(ns: str) -> dict[str, str]:
     """`ip addr` / `ip link` output and the relevant /proc/sys files inside `ns`."""
     state = {
-        "addr": _run("ip", "-n", ns, "addr").stdout,
-        "link": _run("ip", "-n", ns, "-d", "link").stdout,
+        "addr": run("ip", "-n", ns, "addr").stdout,
+        "link": run("ip", "-n", ns, "-d", "link").stdout,
     }
     script = ("import pathlib,sys\n"
               "for p in sys.argv[1:]:\n"
               "    f = pathlib.Path('/proc/sys') / p\n"
               "    print(p, repr(f.read_bytes()) if f.exists() else 'absent')\n")
-    out = _run("ip", "netns", "exec", ns, sys.executable, "-c", script, *SYSCTLS).stdout
+    out = run("ip", "netns", "exec", ns, sys.executable, "-c", script, *SYSCTLS).stdout
     state["sysctl"] = out
     return state
 
 
 def realserver(ns: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return _run("ip", "netns", "exec", ns, *HAIPVS, "realserver", *args, check=check)
+    return run("ip", "netns", "exec", ns, *HAIPVS, "realserver", *args, check=check)
 
 
 def sysctl(ns: str, name: str) -> str:
-    return _run("ip", "netns", "exec", ns, "cat", f"/proc/sys/{name}").stdout.strip()
+    return run("ip", "netns", "exec", ns, "cat", f"/proc/sys/{name}").stdout.strip()
 
 
 def test_up_then_down_restores_everything_byte_for_byte(netns: str, tmp_path: Path):
     state = str(tmp_path / "rs.json")
-    _run("ip", "-n", netns, "link", "set", "lo", "up")  # as on any real machine
+    run("ip", "-n", netns, "link", "set", "lo", "up")  # as on any real machine
     # Start from a non-default value so "restore" cannot be confused with "reset to 0".
-    _run("ip", "netns", "exec", netns, "sysctl", "-q", "-w", "net.ipv4.conf.lo.arp_announce=1")
+    run("ip", "netns", "exec", netns, "sysctl", "-q", "-w", "net.ipv4.conf.lo.arp_announce=1")
     before = snapshot(netns)
     out = realserver(netns, "up", "--vip", "192.0.2.100", "--vip", "2001:db8::100",
                      "--state-file", state).stdout
     assert "add 192.0.2.100/32 to lo" in out
     assert "set net.ipv4.conf.lo.arp_announce 1 -> 2" in out
-    addr = _run("ip", "-n", netns, "addr", "show", "lo").stdout
+    addr = run("ip", "-n", netns, "addr", "show", "lo").stdout
     assert "inet 192.0.2.100/32" in addr and "inet6 2001:db8::100/128" in addr
     assert sysctl(netns, "net/ipv4/conf/all/arp_ignore") == "1"
     assert sysctl(netns, "net/ipv4/conf/all/arp_announce") == "2"
@@ -102,7 +89,7 @@ def test_tun_up_then_down_or_clean_failure(netns: str, tmp_path: Path):
     everything. Without it (this CI host): up fails with a clear message and undoes what it
     had already done."""
     state = str(tmp_path / "rs.json")
-    _run("ip", "-n", netns, "link", "set", "lo", "up")
+    run("ip", "-n", netns, "link", "set", "lo", "up")
     before = snapshot(netns)
     plan = realserver(netns, "up", "--tun", "--vip", "203.0.113.100", "--dry-run",
                       "--state-file", state).stdout
@@ -114,7 +101,7 @@ def test_tun_up_then_down_or_clean_failure(netns: str, tmp_path: Path):
         assert "cannot create tunl0" in result.stderr
         assert snapshot(netns) == before and not Path(state).exists()
         return
-    assert "inet 203.0.113.100/32" in _run("ip", "-n", netns, "addr", "show", "tunl0").stdout
+    assert "inet 203.0.113.100/32" in run("ip", "-n", netns, "addr", "show", "tunl0").stdout
     assert sysctl(netns, "net/ipv4/conf/tunl0/rp_filter") == "0"
     realserver(netns, "down", "--state-file", state)
     after = snapshot(netns)
