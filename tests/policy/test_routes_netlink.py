@@ -118,7 +118,7 @@ def test_every_option_lands_marked_and_a_second_add_adopts(netns, ipr):
 def test_entries_someone_else_added_are_never_removed(netns, ipr):
     # The same route and rule as ours, but not marked (an operator's, or keepalived's 18).
     run("ip", "-n", netns, "route", "add", "198.51.100.0/24", "via", "192.0.2.254",
-         "table", "100", "metric", "5", "proto", "18")
+        "table", "100", "metric", "5", "proto", "18")
     run("ip", "-n", netns, "rule", "add", "from", "192.0.2.100", "table", "100", "pref", "100")
     mine = Entries(routes=(ROUTES[0],), rules=(RULES[0],))
     changes = sync_apply(ipr, Apply(install=mine))
