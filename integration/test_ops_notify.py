@@ -345,12 +345,9 @@ def test_an_instance_a_reload_removes_is_written_fault_as_keepalived(lan, ops_no
     conf = conf.replace("global_defs {", "global_defs {\n    script_user root\n"
                         f"    notify_fifo {k_fifo}", 1)
     keepalived.conf_path.write_text(conf)
-    begin = conf.index("vrrp_instance VI_2 {")
-    without_vi_2 = conf[:begin] + conf[conf.index("\n}\n", begin) + 3:]
 
     def keepalived_reload() -> None:
-        keepalived.conf_path.write_text(without_vi_2)
-        keepalived.signal(signal.SIGHUP)
+        keepalived.reload_without("VI_2")
 
     keepalived.start()
     expected = reload_run(keepalived, k_fifo, keepalived_reload)

@@ -13,7 +13,6 @@ The same steps run on keepalived, then on haipvs; the FIFOs and the scripts' out
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 import pytest
@@ -88,12 +87,9 @@ def test_priority_change_and_deleted_lines_are_keepalived_2_2_7s(lan, ops_node,
     conf = conf.replace("vrrp_instance VI_2 {", "vrrp_instance VI_2 {\n"
                         f"    notify_deleted \"{record_script(k_out)}\"", 1)
     keepalived.conf_path.write_text(conf)
-    begin = conf.index("vrrp_instance VI_2 {")
-    without_vi_2 = conf[:begin] + conf[conf.index("\n}\n", begin) + 3:]
 
     def keepalived_reload() -> None:
-        keepalived.conf_path.write_text(without_vi_2)
-        keepalived.signal(signal.SIGHUP)
+        keepalived.reload_without("VI_2")
 
     keepalived.start()
     expected = priority_and_delete_run(keepalived, k_fifo, track, keepalived_reload)

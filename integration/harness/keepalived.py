@@ -95,6 +95,14 @@ class KeepalivedNode(ProcessNode):
         if self.proc:
             self.proc.signal(signum)
 
+    def reload_without(self, instance: str) -> None:
+        """keepalived's reload (SIGHUP) with `vrrp_instance <instance> { ... }` taken out of
+        the current config file (the block ends at the first "}" alone on a line)."""
+        conf = self.conf_path.read_text()
+        begin = conf.index(f"vrrp_instance {instance} {{")
+        self.conf_path.write_text(conf[:begin] + conf[conf.index("\n}\n", begin) + 3:])
+        self.signal(signal.SIGHUP)
+
     # --- observing ---
 
     def transitions(self, name: str = "VI_1") -> list[str]:
