@@ -20,13 +20,8 @@ import json
 import re
 import sys
 
-import pytest
-
 from integration.harness.proc import Proc
-from integration.harness.requirements import (
-    haipvs_unavailable_reason,
-    keepalived_unavailable_reason,
-)
+from integration.harness.requirements import keepalived_interop_marks
 from integration.harness.servers import tcp_accept_server
 from integration.harness.topology import Node
 from integration.harness.wait import wait_until
@@ -35,14 +30,7 @@ from integration.test_ops_support import (  # noqa: F401 - the fixture is used b
     ops_node_fixture,
 )
 
-pytestmark = [
-    pytest.mark.netns,
-    pytest.mark.keepalived,
-    pytest.mark.skipif(haipvs_unavailable_reason() is not None,
-                       reason=haipvs_unavailable_reason() or ""),
-    pytest.mark.skipif(keepalived_unavailable_reason() is not None,
-                       reason=keepalived_unavailable_reason() or ""),
-]
+pytestmark = keepalived_interop_marks()
 
 VIP = "192.0.2.100"
 VI_1 = FAST.but(name="VI_1", vrid=81, vips=(f"{VIP}/24",), priority=100)

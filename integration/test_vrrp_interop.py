@@ -5,20 +5,10 @@ import pytest
 
 from integration.harness.instance import VrrpInstance
 from integration.harness.measure import priority_zero_takeover, silent_master_takeover
-from integration.harness.requirements import (
-    haipvs_unavailable_reason,
-    keepalived_unavailable_reason,
-)
+from integration.harness.requirements import keepalived_interop_marks
 from integration.harness.vrrp import master_down_interval, skew_time
 
-pytestmark = [
-    pytest.mark.netns,
-    pytest.mark.keepalived,
-    pytest.mark.skipif(haipvs_unavailable_reason() is not None,
-                       reason=haipvs_unavailable_reason() or ""),
-    pytest.mark.skipif(keepalived_unavailable_reason() is not None,
-                       reason=keepalived_unavailable_reason() or ""),
-]
+pytestmark = keepalived_interop_marks()
 
 VIP = "192.0.2.100/24"
 MARGIN = 0.1

@@ -19,23 +19,12 @@ from __future__ import annotations
 import itertools
 import time
 
-import pytest
 import yaml
 
 from integration.harness.instance import VrrpInstance
-from integration.harness.requirements import (
-    haipvs_unavailable_reason,
-    keepalived_unavailable_reason,
-)
+from integration.harness.requirements import keepalived_interop_marks
 
-pytestmark = [
-    pytest.mark.netns,
-    pytest.mark.keepalived,
-    pytest.mark.skipif(haipvs_unavailable_reason() is not None,
-                       reason=haipvs_unavailable_reason() or ""),
-    pytest.mark.skipif(keepalived_unavailable_reason() is not None,
-                       reason=keepalived_unavailable_reason() or ""),
-]
+pytestmark = keepalived_interop_marks()
 
 VIPS = ("192.0.2.100/24", "192.0.2.101/24", "192.0.2.102/24")
 BASE = VrrpInstance(version=2, password="1111", vips=VIPS)

@@ -7,11 +7,13 @@ import os
 import shutil
 import subprocess
 
+import pytest
+
 from integration.harness.haipvs import haipvs_unavailable_reason
 from integration.harness.keepalived import keepalived_binary
 
-__all__ = ["haipvs_unavailable_reason", "keepalived_unavailable_reason",
-           "netns_unavailable_reason"]
+__all__ = ["haipvs_unavailable_reason", "keepalived_interop_marks",
+           "keepalived_unavailable_reason", "netns_unavailable_reason"]
 
 
 @functools.cache
@@ -32,3 +34,16 @@ def netns_unavailable_reason() -> str | None:
 
 def keepalived_unavailable_reason() -> str | None:
     return None if keepalived_binary() else "needs keepalived (apt install keepalived)"
+
+
+def keepalived_interop_marks() -> list[pytest.MarkDecorator]:
+    """`pytestmark` of a netns test that runs haipvs and keepalived 2.2.7 side by side:
+    selectable as netns/keepalived, skipped with the reason when either cannot run here."""
+    return [
+        pytest.mark.netns,
+        pytest.mark.keepalived,
+        pytest.mark.skipif(haipvs_unavailable_reason() is not None,
+                           reason=haipvs_unavailable_reason() or ""),
+        pytest.mark.skipif(keepalived_unavailable_reason() is not None,
+                           reason=keepalived_unavailable_reason() or ""),
+    ]
