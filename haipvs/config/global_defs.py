@@ -13,7 +13,8 @@ from haipvs import limits
 from haipvs.config import process
 from haipvs.config.common import ABS_PATH, IFNAME
 from haipvs.config.compound import Nested
-from haipvs.config.kinds import Argv, Bool, Float, Int, Text
+from haipvs.config.kinds import Bool, Float, Int, Text
+from haipvs.config.notify_script import NotifyScript, ScriptCommand
 from haipvs.config.settings import model_section, setting
 from haipvs.config.smtp import SMTP, SmtpSettings
 from haipvs.config.spec import REQUIRED, Values
@@ -84,16 +85,17 @@ class GlobalSettings:
                                       "(`INSTANCE \"VI_1\" MASTER 150`); created if missing")
     # keepalived's notify_fifo_script, vrrp_notify_fifo[_script], lvs_notify_fifo[_script]
     # (keepalived/core/global_parser.c; lib/notify.c fifo_open runs the script).
-    notify_fifo_script: tuple[str, ...] | None = setting(
-        Argv(), None, "started with the FIFO path appended; SIGTERM at stop (needs notify_fifo)")
+    notify_fifo_script: ScriptCommand | None = setting(
+        NotifyScript(), None,
+        "started with the FIFO path appended; SIGTERM at stop (needs notify_fifo)")
     vrrp_notify_fifo: str | None = setting(ABS_PATH, None,
                                            "FIFO for the VRRP lines only (INSTANCE, GROUP)")
-    vrrp_notify_fifo_script: tuple[str, ...] | None = setting(
-        Argv(), None, "like notify_fifo_script, for vrrp_notify_fifo")
+    vrrp_notify_fifo_script: ScriptCommand | None = setting(
+        NotifyScript(), None, "like notify_fifo_script, for vrrp_notify_fifo")
     lvs_notify_fifo: str | None = setting(ABS_PATH, None,
                                           "FIFO for the real-server and quorum lines only (RS, VS)")
-    lvs_notify_fifo_script: tuple[str, ...] | None = setting(
-        Argv(), None, "like notify_fifo_script, for lvs_notify_fifo")
+    lvs_notify_fifo_script: ScriptCommand | None = setting(
+        NotifyScript(), None, "like notify_fifo_script, for lvs_notify_fifo")
     event_log: str | None = setting(ABS_PATH, None,
                                     "append every event as one JSON line to this file")
     notify_timeout: float = setting(Float(0.1, 3600), 10.0,
@@ -139,14 +141,15 @@ class GlobalSettings:
     net_namespace: str | None = setting(
         process.NETNS_NAME, None, "run in the network namespace /run/netns/NAME (entered at "
         "start, before any socket or thread); not changed by a reload")
-    startup_script: tuple[str, ...] | None = setting(
-        Argv(), None, "run (as script_user) at start, before VRRP and the checkers; its exit "
-        "status is logged, start-up goes on either way")
+    startup_script: ScriptCommand | None = setting(
+        NotifyScript(), None, "run (as its user, else script_user) at start, before VRRP and "
+        "the checkers; its exit status is logged, start-up goes on either way")
     startup_script_timeout: int = setting(
         process.SCRIPT_TIMEOUT, process.SCRIPT_TIMEOUT_DEFAULT, "seconds before the startup "
         "script is killed (SIGTERM to its process group, SIGKILL 2 s later)")
-    shutdown_script: tuple[str, ...] | None = setting(
-        Argv(), None, "run at stop, after VRRP has stopped and the IPVS services are released")
+    shutdown_script: ScriptCommand | None = setting(
+        NotifyScript(), None,
+        "run at stop, after VRRP has stopped and the IPVS services are released")
     shutdown_script_timeout: int = setting(
         process.SCRIPT_TIMEOUT, process.SCRIPT_TIMEOUT_DEFAULT, "seconds before the shutdown "
         "script is killed, like startup_script_timeout")

@@ -24,6 +24,7 @@ from haipvs.config.checkers import (
 )
 from haipvs.config.common import IPAddress, IPInterface
 from haipvs.config.global_defs import GlobalSettings, LvsSyncDaemon, LvsTimeouts
+from haipvs.config.notify_script import ScriptCommand
 from haipvs.config.routes import NextHop, RouteEntry, RuleEntry, StaticAddress
 from haipvs.config.sections import Config
 from haipvs.config.smtp import SmtpSettings
@@ -59,6 +60,7 @@ __all__ = [
     "RealServer",
     "RouteEntry",
     "RuleEntry",
+    "ScriptCommand",
     "SmtpSettings",
     "SorryServer",
     "SslGet",

@@ -2,8 +2,9 @@
 
 `configured_scripts(config)` finds each script setting (every `Argv` setting anywhere in the
 model, so a script key added later is covered without a change here), with its config path
-and the `user` of the block holding it (vrrp_script, misc_check), None for the others
-(notify and FIFO scripts run as the default script user, as in keepalived).
+and the user it runs as: the `user` of the block holding it (vrrp_script, misc_check), a
+notify-type script's own (config/notify_script.py: keepalived's `SCRIPT USER [GROUP]`,
+lib/notify.c notify_script_init), None for one without (the default script user).
 
 `apply_scripts(...)` returns the config as the daemon runs it, as keepalived does at load
 (lib/notify.c check_script_secure and its callers in vrrp.c / check_misc.c):
@@ -12,8 +13,8 @@ and the `user` of the block holding it (vrrp_script, misc_check), None for the o
   vrrp_script every instance's `track_script` reference to it (vrrp.c
   check_vrrp_script_security: free_track_script), so the instance runs as if it had none;
 - argv[0] becomes the path keepalived resolved (path search, realpath);
-- every `user` left unset, and `global.script_user`, become the default script user, so
-  the runners need nothing but the config.
+- every `user` left unset (a block's, a notify-type script's), and `global.script_user`,
+  become the default script user, so the runners need nothing but the config.
 Pure: the decisions come in as data (haipvs/script_creds.py makes them).
 """
 
@@ -27,6 +28,7 @@ from typing import Any
 
 from haipvs.config.kinds import Argv
 from haipvs.config.model import Config
+from haipvs.config.notify_script import ScriptCommand
 from haipvs.config.settings import SPEC, Setting
 from haipvs.config.spec import REQUIRED
 
@@ -103,7 +105,8 @@ def _walk(obj: Any, where: str) -> Iterator[ConfiguredScript]:
             continue
         at = f"{where}.{field.key}" if where else field.key
         if field.script:
-            yield ConfiguredScript(at, tuple(value), user)
+            own = value.run_as if isinstance(value, ScriptCommand) else None
+            yield ConfiguredScript(at, tuple(value), own or user)
         elif _is_model(value):
             yield from _walk(value, at)
         elif isinstance(value, tuple):
@@ -136,6 +139,10 @@ def _apply(obj: Any, where: str, disabled: frozenset[str], paths: Mapping[str, s
                 if field.required:
                     return _REMOVE
                 changes[field.name] = None
+            elif isinstance(value, ScriptCommand):
+                new_script = _notify_script(value, paths.get(at), default_user)
+                if new_script != value:
+                    changes[field.name] = new_script
             elif at in paths and paths[at] != value[0]:
                 changes[field.name] = (paths[at], *value[1:])
         elif _is_model(value):
@@ -158,6 +165,17 @@ def _apply(obj: Any, where: str, disabled: frozenset[str], paths: Mapping[str, s
             if name in names and getattr(obj, name) is None:
                 changes[name] = default_user
     return dataclasses.replace(obj, **changes) if changes else obj
+
+
+def _notify_script(script: ScriptCommand, path: str | None,
+                   default_user: str | None) -> ScriptCommand:
+    """A notify-type script with argv[0] resolved and, without its own user, the default
+    script user (lib/notify.c notify_script_init: get_default_script_user)."""
+    if path is not None and path != script.command[0]:
+        script = dataclasses.replace(script, command=(path, *script.command[1:]))
+    if script.user is None and default_user is not None:
+        script = dataclasses.replace(script, user=default_user)
+    return script
 
 
 def apply_scripts(config: Config, disabled: frozenset[str], paths: Mapping[str, str],

@@ -1,6 +1,8 @@
 """Tracking scripts and files, and VRRP sync groups: the top-level lists that VRRP instances
 refer to by name (keepalived's `vrrp_script`, `vrrp_track_file`, `vrrp_sync_group`)."""
 
+# ruff: noqa: RUF009
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 from haipvs.config.common import ABS_PATH, SCRIPT_NAME, TRACKER_WEIGHT
 from haipvs.config.compound import ListOf
 from haipvs.config.kinds import Argv, Bool, Float, Int, Text
+from haipvs.config.notify_script import NotifyScript, ScriptCommand
 from haipvs.config.settings import model_section, setting
 from haipvs.config.users import USER, check_user_exists
 
@@ -76,15 +79,17 @@ class SyncGroup:
 
     name: str = setting(SCRIPT_NAME, doc="unique group name")
     group: tuple[str, ...] = setting(ListOf(Text(64), 1), doc="member instance names")
-    notify_master: tuple[str, ...] | None = setting(Argv(), None,
+    notify_master: ScriptCommand | None = setting(NotifyScript(), None,
                                                     "run when the group becomes MASTER")
-    notify_backup: tuple[str, ...] | None = setting(Argv(), None,
+    notify_backup: ScriptCommand | None = setting(NotifyScript(), None,
                                                     "run when the group becomes BACKUP")
-    notify_fault: tuple[str, ...] | None = setting(Argv(), None,
+    notify_fault: ScriptCommand | None = setting(NotifyScript(), None,
                                                    "run when the group enters FAULT")
-    notify_stop: tuple[str, ...] | None = setting(Argv(), None, "run when the group stops")
-    notify: tuple[str, ...] | None = setting(
-        Argv(), None, "run on every group transition with `GROUP <name> <state> 0` appended"
+    notify_stop: ScriptCommand | None = setting(NotifyScript(), None,
+                                                "run when the group stops")
+    notify: ScriptCommand | None = setting(
+        NotifyScript(), None, "run on every group transition with `GROUP <name> <state> 0` "
+        "appended"
     )
     # keepalived vrrp_sync_group notify_priority_changes (vrrp_parser.c): its members' default
     notify_priority_changes: bool | None = setting(

@@ -13,7 +13,8 @@ from haipvs import limits
 from haipvs.config.checkers import CHECKER_NAMES, CHECKERS, Checker, ConnectChecker
 from haipvs.config.common import PORT, IPAddress
 from haipvs.config.compound import ListOf, Nested, OneOrMany
-from haipvs.config.kinds import Argv, Bool, Choice, Float, Int, IPAddr, Netmask
+from haipvs.config.kinds import Bool, Choice, Float, Int, IPAddr, Netmask
+from haipvs.config.notify_script import NotifyScript, ScriptCommand
 from haipvs.config.settings import inputs, model_section, setting
 from haipvs.config.spec import Field, Values
 
@@ -184,9 +185,9 @@ class VirtualServer:
         Int(0, QUORUM_MAX - 1), 0,
         "quorum is lost below quorum - hysteresis, regained at quorum + hysteresis",
     )
-    quorum_up: tuple[str, ...] | None = setting(Argv(), None, "run when the quorum is gained")
-    quorum_down: tuple[str, ...] | None = setting(
-        Argv(), None, "run when the quorum is lost (and at start if it is down then)"
+    quorum_up: ScriptCommand | None = setting(NotifyScript(), None, "run when the quorum is gained")
+    quorum_down: ScriptCommand | None = setting(
+        NotifyScript(), None, "run when the quorum is lost (and at start if it is down then)"
     )
     ha_suspend: bool = setting(Bool(), False, "suspend health checks while the VRRP instance "
                                "holding `address` as a VIP is not MASTER")

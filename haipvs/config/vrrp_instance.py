@@ -19,7 +19,8 @@ from haipvs.config.common import (
     IPInterface,
 )
 from haipvs.config.compound import ListOf, Nested, ScalarOr
-from haipvs.config.kinds import Argv, Bool, Choice, Float, Int, IPAddr, IPInterfaceKind, Text
+from haipvs.config.kinds import Bool, Choice, Float, Int, IPAddr, IPInterfaceKind, Text
+from haipvs.config.notify_script import NotifyScript, ScriptCommand
 from haipvs.config.routes import ROUTES, RULES, RouteEntry, RuleEntry, check_excluded
 from haipvs.config.settings import derived, model_section, setting
 from haipvs.config.spec import REQUIRED, Values
@@ -276,13 +277,14 @@ class VrrpInstance:
     # keepalived track_process (vrrp_track.c; haipvs/config/track_process.py)
     track_process: tuple[ProcessRef, ...] = setting(
         ListOf(ScalarOr(PROCESS_REF, "name")), (), "tracked processes, by name")
-    # Notify scripts (argv, no shell). `notify` also gets: INSTANCE <name> <state> <priority>.
-    notify_master: tuple[str, ...] | None = setting(Argv(), None, "run on becoming MASTER")
-    notify_backup: tuple[str, ...] | None = setting(Argv(), None, "run on becoming BACKUP")
-    notify_fault: tuple[str, ...] | None = setting(Argv(), None, "run on entering FAULT")
-    notify_stop: tuple[str, ...] | None = setting(Argv(), None, "run when the instance stops")
-    notify: tuple[str, ...] | None = setting(
-        Argv(), None,
+    # Notify scripts (argv, no shell; each may have its own user: config/notify_script.py).
+    # `notify` also gets: INSTANCE <name> <state> <priority>.
+    notify_master: ScriptCommand | None = setting(NotifyScript(), None, "run on becoming MASTER")
+    notify_backup: ScriptCommand | None = setting(NotifyScript(), None, "run on becoming BACKUP")
+    notify_fault: ScriptCommand | None = setting(NotifyScript(), None, "run on entering FAULT")
+    notify_stop: ScriptCommand | None = setting(NotifyScript(), None, "run when the instance stops")
+    notify: ScriptCommand | None = setting(
+        NotifyScript(), None,
         "run on every transition with arguments `INSTANCE <name> <state> <priority>` appended",
     )
     # keepalived notify_deleted [script], notify_master_rx_lower_pri, notify_priority_changes
@@ -290,10 +292,10 @@ class VrrpInstance:
     notify_deleted: bool = setting(
         Bool(), False, "an instance a reload removes is told DELETED (FIFO line, `notify` "
         "argument, notify_deleted_script), not FAULT as by default")
-    notify_deleted_script: tuple[str, ...] | None = setting(
-        Argv(), None, "run when a reload removes the instance (needs notify_deleted)")
-    notify_master_rx_lower_pri: tuple[str, ...] | None = setting(
-        Argv(), None, "run when, as MASTER, it receives an advert with a lower priority "
+    notify_deleted_script: ScriptCommand | None = setting(
+        NotifyScript(), None, "run when a reload removes the instance (needs notify_deleted)")
+    notify_master_rx_lower_pri: ScriptCommand | None = setting(
+        NotifyScript(), None, "run when, as MASTER, it receives an advert with a lower priority "
         "(also a MASTER_RX_LOWER_PRI FIFO line)")
     notify_priority_changes: bool | None = setting(
         Bool(), None, "write MASTER_PRIORITY / BACKUP_PRIORITY FIFO lines when the effective "

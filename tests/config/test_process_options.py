@@ -41,7 +41,7 @@ def test_state_dir_and_pid_file_follow_the_instance_name_unless_given():
 def test_script_timeouts_default_to_10_and_range_1_to_1000():
     """global_parser.c startup_shutdown_script_timeout_handler(): [1, 1000]; default 10."""
     s = settings("global: {startup_script: [/bin/true]}\n")
-    assert (s.startup_script, s.startup_script_timeout, s.shutdown_script_timeout) == (
+    assert (tuple(s.startup_script), s.startup_script_timeout, s.shutdown_script_timeout) == (
         ("/bin/true",), 10, 10)
     with pytest.raises(ConfigError, match=r"shutdown_script_timeout: 1001 is out of range"):
         settings("global: {shutdown_script_timeout: 1001}\n")

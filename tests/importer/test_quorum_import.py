@@ -14,8 +14,8 @@ def test_quorum_settings_are_translated():
     result = import_keepalived(CORPUS)
     web, tls = load_config_text(result.yaml, "imported.yaml").virtual_servers
     assert (web.quorum, web.hysteresis, web.ha_suspend) == (2, 1, True)
-    assert web.quorum_up == ("/usr/local/bin/pool-state", "up", "web pool")
-    assert web.quorum_down == ("/usr/local/bin/pool-state", "down")
+    assert tuple(web.quorum_up) == ("/usr/local/bin/pool-state", "up", "web pool")
+    assert tuple(web.quorum_down) == ("/usr/local/bin/pool-state", "down")
     # keepalived sets a hysteresis >= quorum to quorum - 1 (check_data.c
     # validate_check_config()), and so does the importer, with a note.
     assert (tls.quorum, tls.hysteresis, tls.ha_suspend) == (2, 1, False)

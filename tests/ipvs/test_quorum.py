@@ -221,8 +221,8 @@ virtual_servers:
 def test_config_reads_quorum_settings():
     vs = load_config_text(QUORUM_YAML.format(quorum=3, hysteresis=2)).virtual_servers[0]
     assert (vs.quorum, vs.hysteresis, vs.ha_suspend) == (3, 2, True)
-    assert vs.quorum_up == ("/usr/local/bin/vs-up", "web pool", "up")
-    assert vs.quorum_down == ("/usr/local/bin/vs-down", "web")
+    assert tuple(vs.quorum_up) == ("/usr/local/bin/vs-up", "web pool", "up")
+    assert tuple(vs.quorum_down) == ("/usr/local/bin/vs-down", "web")
     defaults = VirtualServer()
     assert (defaults.quorum, defaults.hysteresis, defaults.ha_suspend) == (1, 0, False)
 

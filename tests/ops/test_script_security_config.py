@@ -99,7 +99,7 @@ def test_insecure_scripts_with_security_are_disabled_as_keepalived(dirs):
     instance = running.vrrp_instances[0]
     assert [r.name for r in instance.track_script] == ["other"]
     assert instance.notify_master is None
-    assert instance.notify_backup == ("/usr/bin/true",)  # realpath, as keepalived rewrites
+    assert tuple(instance.notify_backup) == ("/usr/bin/true",)  # realpath, as keepalived rewrites
     (rs,) = running.virtual_servers[0].real_servers
     assert [c.kind for c in rs.checkers] == ["tcp_check"]
 
