@@ -285,8 +285,8 @@ class Daemon:
         match output:
             case director.Emit(event):
                 self.emit_event(event)
-            case RunNotify(owner, scripts, env):
-                self.notify_runner.submit(owner, scripts, env)
+            case RunNotify(owner, scripts, env, users):
+                self.notify_runner.submit(owner, scripts, env, users)
             case director.SuspendChecks(services):
                 self.health_engine.pause_services(services, True)
             case director.ResumeChecks(services):

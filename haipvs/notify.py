@@ -138,6 +138,12 @@ class NotifyFifo:
     user: str | None = None  # the script's user (global.script_user)
 
 
+def fifo_script_user(spec: NotifyFifo) -> str | None:
+    """The FIFO script's own user (`notify_fifo_script SCRIPT USER [GROUP]`: global_parser.c
+    notify_fifo_script -> notify_script_init), else the FIFO's (the default script user)."""
+    return getattr(spec.script, "run_as", None) or spec.user
+
+
 def notify_fifos(settings: GlobalSettings) -> tuple[tuple[NotifyFifo, ...], tuple[str, ...]]:
     """The FIFOs of `global`, and notes on the ones ignored, by keepalived's rules
     (keepalived/core/global_data.c): a vrrp_ or lvs_ FIFO with notify_fifo's path is ignored
@@ -249,7 +255,7 @@ class EventStream:
             process = subprocess.Popen(
                 argv, env=script_environment(), stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0,
-                close_fds=True, **process_options(spec.user))
+                close_fds=True, **process_options(fifo_script_user(spec)))
         except (OSError, KeyError) as exc:
             log.error("notify_fifo_script_failed", fifo=spec.path, script=spec.script[0],
                       error=str(exc))
@@ -423,8 +429,9 @@ class NotifyRunner:
             await trio.sleep_forever()
 
     def submit(self, owner: str, scripts: Sequence[Sequence[str]],
-               env: Mapping[str, str]) -> None:
-        """Queue `scripts` (run one after the other) for `owner`; returns at once."""
+               env: Mapping[str, str], users: Sequence[str | None] = ()) -> None:
+        """Queue `scripts` (run one after the other) for `owner`; returns at once. Script
+        i runs as users[i] when given (its own user), else as `self.user`."""
         if not scripts or self._nursery is None:
             return
         queue = self._queues.get(owner)
@@ -433,13 +440,14 @@ class NotifyRunner:
             self._queues[owner] = queue = send
             self._nursery.start_soon(self._worker, owner, receive)
         self.pending += 1
-        queue.send_nowait((scripts, env))
+        queue.send_nowait((scripts, env, tuple(users)))
 
     async def _worker(self, owner: str, queue: trio.MemoryReceiveChannel) -> None:
-        async for scripts, env in queue:
+        async for scripts, env, users in queue:
             try:
-                for argv in scripts:
-                    code, detail = await run_script(argv, self.timeout, env, self.user)
+                for index, argv in enumerate(scripts):
+                    user = (users[index] if index < len(users) else None) or self.user
+                    code, detail = await run_script(argv, self.timeout, env, user)
                     self.runs += 1
                     if code == 0:
                         log.info("notify_script_done", owner=owner, script=argv[0])

@@ -19,6 +19,7 @@ import ctypes.util
 import os
 import signal
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -76,11 +77,13 @@ class ScriptOutcome:
         return self.returncode == 0 and not self.timed_out
 
 
-async def run_process_script(what: str, argv: tuple[str, ...], timeout: float,
+async def run_process_script(what: str, argv: Sequence[str], timeout: float,
                              user: str | None = None) -> ScriptOutcome:
-    """Run `argv` (no shell) as `user` (global.script_user: keepalived's notify_script_init()
-    gives these scripts the default script user too) and wait for it, at most `timeout` s
-    plus the kill steps."""
+    """Run `argv` (no shell) as its own user (`startup_script SCRIPT USER [GROUP]`: a
+    ScriptCommand's run_as), else `user` (global.script_user: keepalived's
+    notify_script_init() gives these scripts the default script user) and wait for it, at
+    most `timeout` s plus the kill steps."""
+    user = getattr(argv, "run_as", None) or user
     log.info(f"{what}_script_running", script=list(argv), timeout=timeout, user=user)
     try:
         process = await trio.lowlevel.open_process(

@@ -14,7 +14,7 @@ from haipvs.importer.knobs import GLOBAL_RULES as KNOB_GLOBAL_RULES
 from haipvs.importer.notify_extras import GLOBAL_RULES as NOTIFY_EXTRAS
 from haipvs.importer.process import GLOBAL_DEFS as PROCESS_RULES
 from haipvs.importer.rules import SECONDS_MAX, Context, Rule, Skip, Value, argv, number
-from haipvs.importer.script_users import User, enable_script_security
+from haipvs.importer.script_users import User, enable_script_security, user_spec, with_user
 from haipvs.importer.smtp import GLOBAL_RULES as SMTP_GLOBAL_RULES
 from haipvs.importer.state import GlobalDefs
 from haipvs.importer.strict import GLOBAL_RULES as STRICT_GLOBAL_RULES
@@ -101,8 +101,8 @@ def lvs_sync_daemon(ctx: Context, node: Node, draft: GlobalDefs) -> None:
 
 
 FIFO_KEYWORDS = ("notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo")
-OWNER_NOTE = ("{words}: haipvs has no setting for the FIFO's owner or the script's user "
-              "(the script runs as global.script_user)")
+OWNER_NOTE = ("{words}: haipvs has no setting for the FIFO's owner (a FIFO haipvs makes "
+              "belongs to global.script_user)")
 
 
 def notify_fifo(ctx: Context, node: Node, draft: GlobalDefs) -> None:
@@ -125,11 +125,11 @@ def notify_fifo_script(ctx: Context, node: Node, draft: GlobalDefs) -> None:
     path appended (global_parser.c notify_fifo_script(), first one kept)."""
     if not _first_fifo_setting(ctx, node, draft):
         return
-    draft.fields[node.keyword] = argv(node.args[:1])
+    # the words after the command are the script's user and group (notify_script_init)
+    user = user_spec(ctx, node, node.values[1:]) if len(node.args) > 1 else None
+    draft.fields[node.keyword] = with_user(argv(node.args[:1]), user,
+                                           draft.fields.get("script_user"))
     draft.fifo_nodes[node.keyword] = node
-    # a user that is global.script_user already (set before, as keepalived reads it) is kept
-    if len(node.args) > 1 and ":".join(node.values[1:]) != draft.fields.get("script_user"):
-        ctx.skip(node, OWNER_NOTE.format(words=" ".join(node.values[1:])))
 
 
 def _first_fifo_setting(ctx: Context, node: Node, draft: GlobalDefs) -> bool:

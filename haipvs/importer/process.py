@@ -14,6 +14,7 @@ from collections.abc import Callable
 from haipvs import limits
 from haipvs.importer.grammar import Node
 from haipvs.importer.rules import Context, Rule, argv
+from haipvs.importer.script_users import user_spec, with_user
 from haipvs.importer.state import GlobalDefs
 
 
@@ -46,10 +47,9 @@ def _script(key: str) -> Rule:
         if not node.args:
             ctx.skip(node, "needs a script")
             return
-        draft.fields[key] = argv(node.args[:1])
-        if len(node.args) > 1:
-            ctx.skip(node, f"{' '.join(node.values[1:])}: haipvs has no user per "
-                     f"{key}; it runs as global.script_user")
+        # the words after the command are its user and group (notify_script_init)
+        user = user_spec(ctx, node, node.values[1:]) if len(node.args) > 1 else None
+        draft.fields[key] = with_user(argv(node.args[:1]), user, draft.fields.get("script_user"))
     return rule
 
 

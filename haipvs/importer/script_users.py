@@ -11,8 +11,14 @@ from __future__ import annotations
 from haipvs.importer.grammar import Node
 from haipvs.importer.rules import Context, Draft, argv
 
-NOTIFY_USER_NOTE = ("{words}: haipvs runs notify scripts as global.script_user (keepalived "
-                    "allows a user per notify script); the script is translated without it")
+
+def with_user(command: list[str], user: str | None, default: str | None) -> list[str] | dict:
+    """A notify-type script in haipvs' form (haipvs/config/notify_script.py): the argv, or
+    `{command, user[, group]}` when it has a user of its own that is not the default."""
+    if user is None or user == default:
+        return command
+    name, _, group = user.partition(":")
+    return {"command": command, "user": name, **({"group": group} if group else {})}
 
 
 def user_spec(ctx: Context, node: Node, words: list[str]) -> str | None:
@@ -43,8 +49,9 @@ def enable_script_security(ctx: Context, node: Node, draft: Draft) -> None:
 
 class NotifyCommand:
     """`notify_xxx "command line" [USER [GROUP]]` (lib/notify.c notify_script_init: the
-    words after a quoted command are its user and group). Without quotes every word is the
-    command, as the importer has always read it."""
+    words after a quoted command are its user and group; set_script_uid_gid) -> the argv, or
+    `{command, user, group}`. Without quotes every word is the command, as the importer has
+    always read it."""
 
     def __init__(self, out: str) -> None:
         self.out = out
@@ -54,12 +61,11 @@ class NotifyCommand:
             ctx.skip(node, "needs a value")
             return
         tokens = node.args
+        user = None
         if tokens[0].quoted and len(tokens) > 1:
             user = user_spec(ctx, node, [t.text for t in tokens[1:]])
-            default = ctx.state.global_defs.fields.get("script_user")
-            if user is not None and user != default:
-                ctx.skip(node, NOTIFY_USER_NOTE.format(words=" ".join(node.values[1:])))
             tokens = tokens[:1]
         command = argv(tokens)
         if command:
-            draft.fields[self.out] = command
+            default = ctx.state.global_defs.fields.get("script_user")
+            draft.fields[self.out] = with_user(command, user, default)

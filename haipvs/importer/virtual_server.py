@@ -22,7 +22,6 @@ from haipvs.importer.real_server import (
 )
 from haipvs.importer.rules import (
     Choice,
-    Command,
     Context,
     Flag,
     Rule,
@@ -31,6 +30,7 @@ from haipvs.importer.rules import (
     ordered,
     rules_for,
 )
+from haipvs.importer.script_users import NotifyCommand
 from haipvs.importer.smtp import smtp_alert
 from haipvs.importer.state import GroupMember
 
@@ -186,7 +186,7 @@ VIRTUAL_SERVER: dict[str, Rule] = {
     "inhibit_on_failure": Flag("inhibit_on_failure"),
     "quorum": Value("quorum", int, 1, limits.QUORUM_MAX),
     "hysteresis": Value("hysteresis", int, 0, limits.QUORUM_MAX),
-    **rules_for(("quorum_up", "quorum_down"), Command),
+    **rules_for(("quorum_up", "quorum_down"), NotifyCommand),
     "ha_suspend": Flag("ha_suspend"),
     "sorry_server": sorry_server,
     "sorry_server_lvs_method": sorry_server_lvs_method,

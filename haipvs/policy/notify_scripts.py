@@ -1,7 +1,8 @@
 """Which notify scripts an event runs, and the one place their environment is built.
 
 Pure: from a typed event (haipvs/events.py) and the config entity it concerns, the argv
-lists to run in order and the HAIPVS_* variables they get. The notify runner
+lists to run in order, the user each runs as (its own `user`, keepalived's `SCRIPT USER
+[GROUP]`: lib/notify.c notify_script_init) and the HAIPVS_* variables they get. The notify runner
 (haipvs/notify.py) runs them, one owner's scripts one at a time; the variable names are an
 interface to operators' scripts (docs/operations.md) and must not change.
 """
@@ -12,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from haipvs.config.notify_script import ScriptCommand, script_command
 from haipvs.events import (
     NOTICE_DELETED,
     NOTICE_MASTER_RX_LOWER_PRI,
@@ -34,45 +36,60 @@ class Notifiable(Protocol):
 @dataclass(frozen=True)
 class RunNotify:
     """Run `scripts` one after the other, after any earlier ones of the same `owner`
-    (`instance:<name>`, `group:<name>`, `quorum:<service>`), each with `env`."""
+    (`instance:<name>`, `group:<name>`, `quorum:<service>`, `rs:<service>/<server>`), each
+    with `env`; script i as `users[i]` ("user[:group]"; None or missing: the runner's
+    default, global.script_user)."""
 
     owner: str
     scripts: tuple[Argv, ...]
     env: Mapping[str, str]
+    users: tuple[str | None, ...] = ()
+
+
+def run_notify(owner: str, commands: Sequence[ScriptCommand],
+               env: Mapping[str, str]) -> RunNotify | None:
+    """RunNotify for `commands` (None when there are none), each with its own user."""
+    if not commands:
+        return None
+    return RunNotify(owner, tuple(c.argv for c in commands), env,
+                     tuple(c.run_as for c in commands))
+
+
+def transition_commands(entity: Notifiable, kind: str, name: str, state: str,
+                        priority: int) -> list[ScriptCommand]:
+    """keepalived order (keepalived/vrrp/vrrp_notify.c): the state's own script
+    (notify_master/backup/fault/stop) first, then the generic `notify` with
+    `INSTANCE|GROUP <name> <state> <priority>` appended; each keeps its user."""
+    scripts: list[ScriptCommand] = []
+    specific = getattr(entity, f"notify_{str(state).lower()}", None)
+    if specific:
+        scripts.append(script_command(specific))
+    if entity.notify:
+        scripts.append(script_command(entity.notify).with_args(kind, name, str(state),
+                                                               str(priority)))
+    return scripts
 
 
 def transition_scripts(entity: Notifiable, kind: str, name: str, state: str,
                        priority: int) -> list[Argv]:
-    """keepalived order (keepalived/vrrp/vrrp_notify.c): the state's own script
-    (notify_master/backup/fault/stop) first, then the generic `notify` with
-    `INSTANCE|GROUP <name> <state> <priority>` appended."""
-    scripts: list[Argv] = []
-    specific = getattr(entity, f"notify_{str(state).lower()}", None)
-    if specific:
-        scripts.append(tuple(specific))
-    if entity.notify:
-        scripts.append((*entity.notify, kind, name, str(state), str(priority)))
-    return scripts
+    """The argv lists of transition_commands."""
+    return [c.argv for c in transition_commands(entity, kind, name, state, priority)]
 
 
 def instance_notify(instance: Notifiable, event: VrrpTransition) -> RunNotify | None:
-    scripts = transition_scripts(instance, "INSTANCE", event.instance, event.new,
-                                 event.priority)
-    if not scripts:
-        return None
+    scripts = transition_commands(instance, "INSTANCE", event.instance, event.new,
+                                  event.priority)
     env = {"HAIPVS_TYPE": "INSTANCE", "HAIPVS_NAME": event.instance,
            "HAIPVS_STATE": str(event.new), "HAIPVS_PREVIOUS_STATE": str(event.old),
            "HAIPVS_REASON": event.reason, "HAIPVS_PRIORITY": str(event.priority)}
-    return RunNotify(f"instance:{event.instance}", tuple(scripts), env)
+    return run_notify(f"instance:{event.instance}", scripts, env)
 
 
 def group_notify(group: Notifiable, event: GroupTransition) -> RunNotify | None:
-    scripts = transition_scripts(group, "GROUP", event.group, event.new, 0)
-    if not scripts:
-        return None
+    scripts = transition_commands(group, "GROUP", event.group, event.new, 0)
     env = {"HAIPVS_TYPE": "GROUP", "HAIPVS_NAME": event.group, "HAIPVS_STATE": str(event.new),
            "HAIPVS_PREVIOUS_STATE": str(event.old)}
-    return RunNotify(f"group:{event.group}", tuple(scripts), env)
+    return run_notify(f"group:{event.group}", scripts, env)
 
 
 def quorum_notify(script: Sequence[str] | None, quorum: int, hysteresis: int,
@@ -84,7 +101,7 @@ def quorum_notify(script: Sequence[str] | None, quorum: int, hysteresis: int,
     env = {"HAIPVS_TYPE": "QUORUM", "HAIPVS_SERVICE": event.service,
            "HAIPVS_STATE": "UP" if event.up else "DOWN", "HAIPVS_WEIGHT": str(event.weight),
            "HAIPVS_QUORUM": str(quorum), "HAIPVS_HYSTERESIS": str(hysteresis)}
-    return RunNotify(f"quorum:{event.service}", (tuple(script),), env)
+    return run_notify(f"quorum:{event.service}", [script_command(script)], env)
 
 
 class NoticeScripts(Notifiable, Protocol):
@@ -106,20 +123,18 @@ def notice_notify(instance: NoticeScripts, notice: InstanceNotice) -> RunNotify 
       nothing appended (notify_exec), and no generic `notify`;
     - MASTER_PRIORITY / BACKUP_PRIORITY: send_instance_priority_notifies writes the FIFO
       line only: no script."""
-    scripts: list[Argv] = []
+    scripts: list[ScriptCommand] = []
     if notice.notice == NOTICE_DELETED:
         if instance.notify_deleted_script:
-            scripts.append(tuple(instance.notify_deleted_script))
+            scripts.append(script_command(instance.notify_deleted_script))
         if instance.notify:
-            scripts.append((*instance.notify, "INSTANCE", notice.instance, NOTICE_DELETED,
-                            str(notice.priority)))
+            scripts.append(script_command(instance.notify).with_args(
+                "INSTANCE", notice.instance, NOTICE_DELETED, str(notice.priority)))
     elif notice.notice == NOTICE_MASTER_RX_LOWER_PRI and instance.notify_master_rx_lower_pri:
-        scripts.append(tuple(instance.notify_master_rx_lower_pri))
-    if not scripts:
-        return None
+        scripts.append(script_command(instance.notify_master_rx_lower_pri))
     env = {"HAIPVS_TYPE": "INSTANCE", "HAIPVS_NAME": notice.instance,
            "HAIPVS_STATE": notice.notice, "HAIPVS_PRIORITY": str(notice.priority)}
-    return RunNotify(f"instance:{notice.instance}", tuple(scripts), env)
+    return run_notify(f"instance:{notice.instance}", scripts, env)
 
 
 def priority_changes_notified(own: bool | None, group: bool | None, default: bool) -> bool:

@@ -412,20 +412,21 @@ def test_misspelt_block_ends_the_vrrp_instance(tmp_path: Path):
 
 def test_notify_fifo_keys(tmp_path: Path):
     """global_parser.c notify_fifo()/notify_fifo_script(): the first of each is kept; the
-    owner words have no haipvs setting; a script without its FIFO is never run."""
+    script's user is kept (notify_script_init); a script without its FIFO is never run."""
     config, result = run(tmp_path, (
         "global_defs {\n"
         "    notify_fifo /run/a.fifo\n"                        # 2
         "    notify_fifo /run/b.fifo\n"                        # 3: ignored
-        "    notify_fifo_script \"/bin/rd.sh -v\" nobody\n"    # 4: owner noted
+        "    notify_fifo_script \"/bin/rd.sh -v\" nobody\n"    # 4: its own user
         "    vrrp_notify_fifo /run/v.fifo\n"
         "    lvs_notify_fifo_script /bin/lvs.sh\n"             # 6: no lvs_notify_fifo
         "}\n" + VIP_INSTANCE.format(body="    virtual_ipaddress {\n        192.0.2.10\n    }")))
     assert result.document["global"] == {
-        "notify_fifo": "/run/a.fifo", "notify_fifo_script": ["/bin/rd.sh", "-v"],
+        "notify_fifo": "/run/a.fifo",
+        "notify_fifo_script": {"command": ["/bin/rd.sh", "-v"], "user": "nobody"},
         "vrrp_notify_fifo": "/run/v.fifo"}
     assert config.vrrp_instances
-    assert [n.line for n in result.notes] == [3, 4, 6]
+    assert [n.line for n in result.notes] == [3, 6]
 
 
 def test_real_server_method_is_lvs_method_and_vs_weight_is_their_default(tmp_path: Path):

@@ -31,12 +31,12 @@ def test_process_options_translate_to_global(tmp_path: Path):
     result = import_keepalived(conf)
     assert result.document["global"] == {
         "instance": "lb1", "net_namespace": "ns1",
-        "startup_script": ["/usr/local/sbin/up.sh", "--fast"], "startup_script_timeout": 20,
+        "startup_script": {"command": ["/usr/local/sbin/up.sh", "--fast"], "user": "nobody"},
+        "startup_script_timeout": 20,
         "shutdown_script": ["/usr/local/sbin/down.sh"]}
     notes = {(n.line, n.keyword, n.kind) for n in result.notes}
     assert notes == {
         (3, "net_namespace_ipvs", NOT_TRANSLATED),  # IPVS in another namespace
-        (5, "startup_script", NOT_TRANSLATED),  # the user after the script
         (8, "shutdown_script_timeout", NOT_TRANSLATED),  # out of [1, 1000]
         (9, "data_use_instance", CHANGED),  # haipvs always separates instances
         (11, "instance", NOT_TRANSLATED),  # keepalived keeps the first

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from haipvs.config import load_config_text
 from haipvs.importer import import_keepalived
-from haipvs.importer.notes import NOT_TRANSLATED
 
 CONF = """\
 global_defs {
@@ -66,17 +65,19 @@ def test_script_users_translate(tmp_path: Path):
     instance = document["vrrp_instances"][0]
     # the words after a quoted command are its user: the same as script_user, nothing lost
     assert instance["notify_master"] == ["/usr/local/sbin/master.sh", "now"]
-    assert instance["notify_backup"] == ["/usr/local/sbin/backup.sh"]
+    # its own user (root), not script_user: kept (lib/notify.c notify_script_init)
+    assert instance["notify_backup"] == {"command": ["/usr/local/sbin/backup.sh"],
+                                         "user": "root"}
     # unquoted, every word is the command (as the importer always read it)
     assert instance["notify_fault"] == ["/usr/local/sbin/fault.sh", "now"]
     misc = document["virtual_servers"][0]["real_servers"][0]["misc_check"]
     assert misc["user"] == "nobody:nogroup"
     notes = {(n.line, n.keyword, n.kind) for n in result.notes}
-    # notify_backup's own user (root) differs from script_user: noted, runs as script_user
-    assert (27, "notify_backup", NOT_TRANSLATED) in notes
-    # the FIFO's user is script_user (kept); the FIFO script's differs (noted)
-    assert document["global"]["notify_fifo_script"] == ["/usr/local/sbin/fifo.sh", "-v"]
-    assert (5, "notify_fifo_script", NOT_TRANSLATED) in notes
+    assert not any(keyword == "notify_backup" for _, keyword, _ in notes), notes
+    # the FIFO's user is script_user (kept); the FIFO script has its own
+    assert document["global"]["notify_fifo_script"] == {
+        "command": ["/usr/local/sbin/fifo.sh", "-v"], "user": "root"}
+    assert not any(keyword == "notify_fifo_script" for _, keyword, _ in notes), notes
     assert not any(keyword == "notify_fifo" for _, keyword, _ in notes), notes
     assert not any(keyword in ("script_user", "enable_script_security", "user",
                                "notify_master") for _, keyword, _ in notes), notes

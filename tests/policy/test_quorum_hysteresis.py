@@ -92,7 +92,7 @@ def test_check_quorum_loss_emits_event_logs_runs_quorum_down_then_sorry_server()
     (run,) = of_type(out, RunNotify)
     assert run == RunNotify(f"quorum:{WEB_KEY}", (("/bin/down",),), {
         "HAIPVS_TYPE": "QUORUM", "HAIPVS_SERVICE": str(WEB_KEY), "HAIPVS_STATE": "DOWN",
-        "HAIPVS_WEIGHT": "0", "HAIPVS_QUORUM": "2", "HAIPVS_HYSTERESIS": "1"})
+        "HAIPVS_WEIGHT": "0", "HAIPVS_QUORUM": "2", "HAIPVS_HYSTERESIS": "1"}, (None,))
     assert destinations(out) == ["198.51.100.99"]
     assert policy.quorum.states == {WEB_KEY: False}
 
