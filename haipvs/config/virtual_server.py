@@ -57,6 +57,12 @@ class RealServer:
     smtp_alert: bool | None = setting(Bool(), None, "send an e-mail when it goes up or down "
                                       "(global.smtp)", doc_default="global.smtp.alert_checker,"
                                       " else global.smtp.alert, else on")
+    # keepalived real_server notify_up / notify_down (check_parser.c notify_up_handler; run
+    # by ipwrapper.c do_rs_notifies; haipvs/policy/rs_notify.py)
+    notify_up: ScriptCommand | None = setting(
+        NotifyScript(), None, "run when the server goes up (its checkers all succeed)")
+    notify_down: ScriptCommand | None = setting(
+        NotifyScript(), None, "run when the server goes down, or a reload removes it while up")
 
 
 def _check_real_server(v: Values) -> None:

@@ -23,11 +23,13 @@ from haipvs.importer.rules import (
     number,
     ordered,
 )
+from haipvs.importer.script_users import NotifyCommand
 from haipvs.importer.smtp import smtp_alert
 
 THRESHOLD_MAX = 65535  # as haipvs' config (u_threshold / l_threshold)
 RS_ORDER = ("address", "port", "weight", "lb_kind", "tun_type", "tun_port", "tun_flags",
-            "u_threshold", "l_threshold", "inhibit_on_failure", "smtp_alert")
+            "u_threshold", "l_threshold", "inhibit_on_failure", "smtp_alert", "notify_up",
+            "notify_down")
 # Checker settings a virtual_server or real_server may give for all of its checkers.
 CHECKER_DEFAULT_KEYWORDS = ("retry", "delay_before_retry", "warmup", "connect_timeout",
                             "alpha")
@@ -138,6 +140,16 @@ def add_checker(ctx: Context, node: Node, draft: RealServerDraft) -> None:
         draft.checkers.append(Checked(CHECKERS[node.keyword], settings, node))
 
 
+def rs_notify(ctx: Context, node: Node, draft: Any) -> None:
+    """`notify_up|notify_down SCRIPT [USER [GROUP]]` (check_parser.c notify_up_handler:
+    notify_script_init(0); a second one is "already specified - ignoring")."""
+    if node.keyword in draft.fields:
+        ctx.skip(node, f"{node.keyword} is already given for this real server; keepalived "
+                 f"keeps the first")
+        return
+    NotifyCommand(node.keyword)(ctx, node, draft)
+
+
 REAL_SERVER: dict[str, Rule] = {
     "weight": Value("weight", int, 0, limits.WEIGHT_MAX),
     "lvs_method": forwarding,
@@ -151,7 +163,10 @@ REAL_SERVER: dict[str, Rule] = {
     "delay_loop": checker_default,
     **{keyword: add_checker for keyword in CHECKERS},
     "smtp_alert": smtp_alert,  # smtp.py
+    "notify_up": rs_notify,
+    "notify_down": rs_notify,
 }
+
 
 
 # The checkers whose defaults keepalived 2.2.7 sets apart from check_api.c alloc_checker()'s

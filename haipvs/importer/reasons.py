@@ -30,8 +30,6 @@ WHY = {
     "sorry_server_inhibit": "keepalived then keeps the sorry server in the IPVS table with "
     "weight 0 while it is not needed; haipvs always removes it once the quorum is back",
     "hashed": "haipvs sets no IPVS hashed flag",
-    "notify_up": "haipvs has no per-real-server notify scripts; read the state dump",
-    "notify_down": "haipvs has no per-real-server notify scripts; read the state dump",
     "bind_port": "haipvs checkers use an ephemeral source port",
     "bind_if": "haipvs checkers bind by address (bindto), not interface",
     "BFD_CHECK": "haipvs has no BFD checker", "SMTP_CHECK": "haipvs has no SMTP checker",

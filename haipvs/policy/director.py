@@ -47,6 +47,7 @@ from haipvs.policy.notify_scripts import (
     quorum_notify,
 )
 from haipvs.policy.quorum import QuorumChange, QuorumTracker
+from haipvs.policy.rs_notify import RealServerNotifier
 from haipvs.policy.sync_group import group_state
 from haipvs.vrrp.messages import State
 
@@ -225,6 +226,7 @@ class Director:
         # InstancesRemoving: each one's config (its scripts), until its STOP arrives. The
         # STOP comes from the VRRP thread, before or after ConfigChanged.
         self.removing: dict[str, VrrpInstance] = {}
+        self.rs_notify = RealServerNotifier(config)  # notify_up/notify_down
 
     def handle(self, now: float, event: Input) -> list[Output]:
         out: list[Output] = []
@@ -258,6 +260,11 @@ class Director:
                 self._ha_suspend(out)
                 self._groups(now, out)
                 self._ipvs(now, out)
+        # each real server change's notify_up/notify_down right after it (a reload's
+        # removals with the old config's scripts, so the new config is taken after them)
+        out = self.rs_notify.add_scripts(out)
+        if isinstance(event, ConfigChanged):
+            self.rs_notify.configure(event.config)
         return out
 
     # ---- the rules, in the order their outputs go out ---------------------------------------

@@ -1,0 +1,117 @@
+"""Real-server notify_up / notify_down in the director (haipvs/policy/rs_notify.py), as
+keepalived runs them (check_parser.c notify_up_handler / notify_down_handler: argv as
+configured, nothing appended, the script's own user; ipwrapper.c do_rs_notifies from
+perform_svr_state and, on reload, clear_diff_rs -> clear_service_rs)."""
+
+from __future__ import annotations
+
+from haipvs.config.notify_script import ScriptCommand
+from haipvs.events import RealServerChange, VirtualService
+from haipvs.policy.director import ConfigChanged
+from haipvs.policy.notify_scripts import RunNotify
+from haipvs.policy.rs_notify import ServerScripts, rs_notify
+from tests.policy.director_support import (
+    RS,
+    WEB_KEY,
+    config,
+    director,
+    events,
+    health,
+    kinds,
+    of_type,
+)
+
+CONFIG = """
+virtual_servers:
+  - address: 192.0.2.100
+    port: 80
+    real_servers:
+      - address: 198.51.100.10
+        port: 8080
+        tcp_check: {}
+        notify_up: {command: /bin/rs-up web "a b", user: nobody}
+        notify_down: [/bin/rs-down, web]
+      - address: 198.51.100.11
+        port: 8080
+        tcp_check: {}
+"""
+ONE_GONE = CONFIG.split("      - address: 198.51.100.11")[0].replace(
+    "      - address: 198.51.100.10", "      - address: 198.51.100.11", 1)
+OWNER = f"rs:{WEB_KEY}/198.51.100.10:8080"
+
+
+def runs(outputs) -> list[RunNotify]:
+    return of_type(outputs, RunNotify)
+
+
+def test_down_runs_notify_down_right_after_the_rs_event_as_configured():
+    """perform_svr_state -> do_rs_notifies: the script, then (here: before) the FIFO line;
+    haipvs queues the script right after the event the FIFO line is written from."""
+    policy = director(CONFIG)
+    out = policy.handle(5.0, health(RS[0], False, reason="connect refused"))
+    assert kinds(out)[:2] == ["Emit:realserver", "RunNotify"]
+    (run,) = runs(out)
+    assert (run.owner, run.scripts, run.users) == (OWNER, (("/bin/rs-down", "web"),), (None,))
+    assert run.env == {"HAIPVS_TYPE": "RS", "HAIPVS_SERVICE": str(WEB_KEY),
+                       "HAIPVS_REAL_SERVER": "198.51.100.10:8080", "HAIPVS_STATE": "DOWN",
+                       "HAIPVS_REASON": "connect refused"}
+
+
+def test_up_runs_notify_up_with_its_own_user_and_nothing_appended():
+    """set_check_notify_script: notify_script_init(0, ...): no extra arguments."""
+    policy = director(CONFIG)
+    policy.handle(5.0, health(RS[0], False))
+    (run,) = runs(policy.handle(6.0, health(RS[0], True)))
+    assert (run.scripts, run.users) == ((("/bin/rs-up", "web", "a b"),), ("nobody",))
+    assert run.env["HAIPVS_STATE"] == "UP"
+
+
+def test_every_transition_of_a_flapping_server_runs_its_script_once_in_order():
+    policy = director(CONFIG)
+    scripts = []
+    for n in range(20):
+        for up in (False, True):
+            scripts += [r.scripts[0][0] for r in runs(policy.handle(n, health(RS[0], up)))]
+    assert scripts == ["/bin/rs-down", "/bin/rs-up"] * 20
+
+
+def test_no_script_without_an_up_down_change_or_without_scripts():
+    """A weight change (update_svr_wgt) writes no RS line and runs nothing; a report that
+    repeats the state changes nothing; a server without scripts runs none."""
+    policy = director(CONFIG)
+    assert runs(policy.handle(1.0, health(RS[0], True, weight=3))) == []
+    assert runs(policy.handle(2.0, health(RS[1], False))) == []
+    policy.handle(3.0, health(RS[0], False))
+    assert runs(policy.handle(4.0, health(RS[0], False))) == []
+
+
+def test_reload_removing_a_live_server_runs_its_notify_down_from_the_old_config():
+    """clear_diff_rs -> clear_service_rs(stopping false): an alive server the reload removes
+    is notified DOWN with its (old) script; afterwards the new config's scripts apply."""
+    policy = director(CONFIG)
+    out = policy.handle(7.0, ConfigChanged(config(ONE_GONE)))
+    (event,) = events(out)
+    assert (event.real_server, event.up, event.reason) == (
+        "198.51.100.10:8080", False, "removed by reload")
+    (run,) = runs(out)
+    assert run.scripts == (("/bin/rs-down", "web"),)
+    # 198.51.100.11 now has the scripts
+    (run,) = runs(policy.handle(8.0, health(RS[1], False)))
+    assert run.owner == f"rs:{WEB_KEY}/198.51.100.11:8080"
+
+
+def test_reload_keeping_a_server_runs_nothing():
+    """init_service_rs: a reloaded server keeps its state ("Do not re-add failed RS
+    instantly on reload")."""
+    policy = director(CONFIG)
+    policy.handle(1.0, health(RS[0], False))
+    assert runs(policy.handle(2.0, ConfigChanged(config(CONFIG)))) == []
+
+
+def test_rs_notify_rule_alone():
+    event = RealServerChange(service="s", real_server="r", up=True, weight=None, reason="ok",
+                             at=0.0, virtual=VirtualService(6, "192.0.2.100", 80),
+                             rs_address="198.51.100.1", rs_port=80, up_changed=True)
+    scripts = ServerScripts(None, ScriptCommand(("/bin/d",)))
+    assert rs_notify(scripts, event) is None  # no notify_up
+    assert rs_notify(None, event) is None
