@@ -1,0 +1,92 @@
+"""Acceptance 3 of issue 16: a real server (a real TCP server process in its own namespace)
+flapped 20 times runs notify_up / notify_down exactly once per transition, in order, never
+two at once, each as its own user and group (keepalived check_parser.c notify_up_handler:
+`notify_up SCRIPT USER [GROUP]`; ipwrapper.c perform_svr_state -> do_rs_notifies), and
+nothing at start (the server starts alive: init_service_rs) nor at stop (no `omega`:
+clear_service_rs returns before do_rs_notifies). No IPVS on this host: the checkers and the
+scripts run, the table is not programmed."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from integration.harness.proc import Proc
+from integration.harness.servers import tcp_accept_server
+from integration.harness.wait import wait_until
+from integration.script_users_support import (  # noqa: F401 - fixtures used by name
+    out_file,
+    script_dir,
+    two_users,
+)
+from integration.test_ops_support import (  # noqa: F401 - the fixture is used by name
+    FAST,
+    ops_node_fixture,
+    read_json_lines,
+)
+
+pytestmark = pytest.mark.netns
+
+VI_1 = FAST.but(name="VI_1", vrid=91, vips=("192.0.2.191/24",))
+FLAPS = 20
+CHECK = {"connect_timeout": 1, "retry": 0, "delay_before_retry": 0.2}
+# a check every 0.3 s; the runner and the server's start on a loaded 2-core machine
+STEP_TIMEOUT = 10.0
+
+
+def test_a_real_server_flapped_20_times_runs_each_script_once_in_order_as_its_user(
+        lan, ops_node, two_users, script_dir, tmp_path):  # noqa: F811 - fixtures
+    user_a, user_b = two_users
+    director, rs = lan.add_node("dir"), lan.add_node("rs1")
+    log = out_file(script_dir, "rs.log")
+    ids = str(script_dir / "ids.sh")
+    starts = iter(range(FLAPS + 1))
+
+    def serve() -> Proc:
+        server_log = tmp_path / f"tcp{next(starts)}.log"
+        server = Proc(rs.netns, tcp_accept_server(8081), server_log, name="tcp")
+        wait_until(lambda: server_log.exists() and "ready" in server_log.read_text(), 10,
+                   what="the TCP server")
+        return server
+
+    def done(tag: str) -> int:
+        return sum(1 for line in log.read_text().splitlines() if line.startswith(f"{tag} "))
+
+    server = serve()
+    events = tmp_path / "events.jsonl"
+    real_server = {
+        "address": rs.ip, "port": 8081, "tcp_check": CHECK,
+        "notify_up": {"command": [ids, str(log), "up"], "user": user_a.name},
+        # keepalived's `notify_down "SCRIPT" USER GROUP`: B's uid with A's group
+        "notify_down": {"command": [ids, str(log), "down"], "user": user_b.name,
+                        "group": user_a.name}}
+    daemon = ops_node(director, VI_1.but(priority=100), top={
+        "global": {"event_log": str(events)},
+        "virtual_servers": [{"address": "192.0.2.100", "port": 80, "protocol": "TCP",
+                             "delay_loop": 0.3, "real_servers": [real_server]}]})
+    try:
+        daemon.wait_state("MASTER", 8)
+        started = time.monotonic()
+        for flap in range(1, FLAPS + 1):
+            server.stop(3)
+            wait_until(lambda n=flap: done("down") == n, STEP_TIMEOUT,
+                       what=f"notify_down {flap}", describe=daemon.describe)
+            server = serve()
+            wait_until(lambda n=flap: done("up") == n, STEP_TIMEOUT,
+                       what=f"notify_up {flap}", describe=daemon.describe)
+        flapping = time.monotonic() - started
+        time.sleep(1.0)  # three more checks: nothing more may run
+        assert daemon.stop() == 0
+    finally:
+        server.stop(3)
+
+    down = ["start down", f"down {user_b.uid} {user_a.gid}"]
+    up = ["start up", f"up {user_a.uid} {user_a.gid}"]
+    # once per transition, in order, never overlapping (start/end pairs), as their users;
+    # nothing at start (the server was up) and nothing at stop (no omega)
+    assert log.read_text().splitlines() == (down + up) * FLAPS
+    changes = [(e["up"], e["reason"]) for e in read_json_lines(events)
+               if e["kind"] == "realserver"]
+    assert [up for up, _ in changes] == [False, True] * FLAPS
+    print(f"{FLAPS} flaps in {flapping:.1f} s")  # the timing, for the report
