@@ -13,8 +13,13 @@ from haipvs.importer.grammar import Node
 from haipvs.importer.knobs import GLOBAL_RULES as KNOB_GLOBAL_RULES
 from haipvs.importer.notify_extras import GLOBAL_RULES as NOTIFY_EXTRAS
 from haipvs.importer.process import GLOBAL_DEFS as PROCESS_RULES
-from haipvs.importer.rules import SECONDS_MAX, Context, Rule, Skip, Value, argv, number
-from haipvs.importer.script_users import User, enable_script_security, user_spec, with_user
+from haipvs.importer.rules import SECONDS_MAX, Context, Rule, Skip, Value, number
+from haipvs.importer.script_users import (
+    User,
+    enable_script_security,
+    script_parts,
+    with_user,
+)
 from haipvs.importer.smtp import GLOBAL_RULES as SMTP_GLOBAL_RULES
 from haipvs.importer.state import GlobalDefs
 from haipvs.importer.strict import GLOBAL_RULES as STRICT_GLOBAL_RULES
@@ -125,11 +130,12 @@ def notify_fifo_script(ctx: Context, node: Node, draft: GlobalDefs) -> None:
     path appended (global_parser.c notify_fifo_script(), first one kept)."""
     if not _first_fifo_setting(ctx, node, draft):
         return
-    # the words after the command are the script's user and group (notify_script_init)
-    user = user_spec(ctx, node, node.values[1:]) if len(node.args) > 1 else None
-    draft.fields[node.keyword] = with_user(argv(node.args[:1]), user,
-                                           draft.fields.get("script_user"))
-    draft.fifo_nodes[node.keyword] = node
+    # the words after the command are the script's user and group (notify_script_init);
+    # one keepalived ignores (unknown user) leaves the next line its chance, as there
+    parts = script_parts(ctx, node)
+    if parts is not None:
+        draft.fields[node.keyword] = with_user(*parts, draft.fields.get("script_user"))
+        draft.fifo_nodes[node.keyword] = node
 
 
 def _first_fifo_setting(ctx: Context, node: Node, draft: GlobalDefs) -> bool:

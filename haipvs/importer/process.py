@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from haipvs import limits
 from haipvs.importer.grammar import Node
-from haipvs.importer.rules import Context, Rule, argv
-from haipvs.importer.script_users import user_spec, with_user
+from haipvs.importer.rules import Context, Rule
+from haipvs.importer.script_users import script_parts, with_user
 from haipvs.importer.state import GlobalDefs
 
 
@@ -48,8 +48,9 @@ def _script(key: str) -> Rule:
             ctx.skip(node, "needs a script")
             return
         # the words after the command are its user and group (notify_script_init)
-        user = user_spec(ctx, node, node.values[1:]) if len(node.args) > 1 else None
-        draft.fields[key] = with_user(argv(node.args[:1]), user, draft.fields.get("script_user"))
+        parts = script_parts(ctx, node)
+        if parts is not None:
+            draft.fields[key] = with_user(*parts, draft.fields.get("script_user"))
     return rule
 
 

@@ -8,6 +8,9 @@ rules (lib/notify.c) are haipvs' too: haipvs/policy/script_security.py.
 
 from __future__ import annotations
 
+import grp
+import pwd
+
 from haipvs.importer.grammar import Node
 from haipvs.importer.rules import Context, Draft, argv
 
@@ -47,11 +50,45 @@ def enable_script_security(ctx: Context, node: Node, draft: Draft) -> None:
     draft.fields["enable_script_security"] = True
 
 
+DROPPED_NOTE = ("keepalived 2.2.7 reads {words!r} after the command as its user and group "
+                "(lib/notify.c notify_script_init) and ignores the script: {why}; to pass "
+                "arguments, quote the whole command line")
+
+
+def script_parts(ctx: Context, node: Node) -> tuple[list[str], str | None] | None:
+    """A notify-type script line as keepalived reads it (lib/notify.c notify_script_init):
+    the first word, quoted or not, is the command line (split like a shell); the next two,
+    if any, are its USER and GROUP (set_script_uid_gid; later words are ignored). Returns
+    (argv, "user[:group]" or None), or None (noted) when keepalived ignores the script: an
+    unknown user or group ("Invalid user/group for ... script")."""
+    first, rest = node.args[0], [t.text for t in node.args[1:3]]
+    if not rest:
+        return argv([first]), None
+    user, group = rest[0], rest[1] if len(rest) > 1 else None
+    try:
+        pwd.getpwnam(user)
+        if group is not None:
+            grp.getgrnam(group)
+    except KeyError:
+        missing = f"group {group!r}" if _exists(user) else f"user {user!r}"
+        ctx.skip(node, DROPPED_NOTE.format(words=" ".join(rest),
+                                           why=f"{missing} does not exist on this host"))
+        return None
+    return argv([first]), user if group is None else f"{user}:{group}"
+
+
+def _exists(user: str) -> bool:
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        return False
+    return True
+
+
 class NotifyCommand:
     """`notify_xxx "command line" [USER [GROUP]]` (lib/notify.c notify_script_init: the
-    words after a quoted command are its user and group; set_script_uid_gid) -> the argv, or
-    `{command, user, group}`. Without quotes every word is the command, as the importer has
-    always read it."""
+    words after the command are its user and group; set_script_uid_gid) -> the argv, or
+    `{command, user, group}` (script_parts)."""
 
     def __init__(self, out: str) -> None:
         self.out = out
@@ -60,12 +97,10 @@ class NotifyCommand:
         if not node.args:
             ctx.skip(node, "needs a value")
             return
-        tokens = node.args
-        user = None
-        if tokens[0].quoted and len(tokens) > 1:
-            user = user_spec(ctx, node, [t.text for t in tokens[1:]])
-            tokens = tokens[:1]
-        command = argv(tokens)
+        parts = script_parts(ctx, node)
+        if parts is None:
+            return
+        command, user = parts
         if command:
             default = ctx.state.global_defs.fields.get("script_user")
             draft.fields[self.out] = with_user(command, user, default)

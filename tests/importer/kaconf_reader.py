@@ -12,8 +12,10 @@ lines that wrote it. test_real_corpus.py compares these facts with the importer'
 from __future__ import annotations
 
 import glob
+import grp
 import ipaddress
 import os
+import pwd
 import re
 from dataclasses import dataclass, field
 
@@ -183,6 +185,23 @@ def _argv(node: Node) -> str:
     return " ".join(" ".join(node.words[1:]).split())
 
 
+def _notify(node: Node) -> str | None:
+    """lib/notify.c notify_script_init(): word 1 is the command line (split again); words
+    2 and 3 are its user and group (set_script_uid_gid), and an unknown one makes keepalived
+    ignore the script ("Invalid user/group for ... script")."""
+    if len(node.words) < 2:
+        return None
+    user, group = node.arg(2), node.arg(3)
+    try:
+        if user is not None:
+            pwd.getpwnam(user)
+        if group is not None:
+            grp.getgrnam(group)
+    except KeyError:
+        return None
+    return " ".join(node.words[1].split())
+
+
 def _vip(text: str) -> str | None:
     return _num(text, lambda t: str(ipaddress.ip_interface(t)))
 
@@ -294,7 +313,7 @@ class Reader:
 
     def notify(self, k: str, node: Node) -> None:
         for what in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
-            self.setting(f"{k}.{what}", node, what, _argv, None)
+            self.setting(f"{k}.{what}", node, what, _notify, None)
 
     def vrrp_script(self, node: Node) -> None:
         k = f"vrrp_script {node.arg()}"

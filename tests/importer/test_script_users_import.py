@@ -1,7 +1,7 @@
 """keepalived's script users in the importer (haipvs/importer/script_users.py):
 global_parser.c script_user_handler / script_security_handler, vrrp_parser.c
 vrrp_vscript_user_handler, check_misc.c misc_user_handler, and lib/notify.c
-notify_script_init (a user and group after a quoted notify command)."""
+notify_script_init (a user and group after the notify command line)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from haipvs.config import load_config_text
 from haipvs.importer import import_keepalived
+from haipvs.importer.notes import NOT_TRANSLATED
 
 CONF = """\
 global_defs {
@@ -68,12 +69,14 @@ def test_script_users_translate(tmp_path: Path):
     # its own user (root), not script_user: kept (lib/notify.c notify_script_init)
     assert instance["notify_backup"] == {"command": ["/usr/local/sbin/backup.sh"],
                                          "user": "root"}
-    # unquoted, every word is the command (as the importer always read it)
-    assert instance["notify_fault"] == ["/usr/local/sbin/fault.sh", "now"]
+    # unquoted too, the word after the command is its user (keepalived reads `now` as
+    # the user, finds none and ignores the script): not translated, with a note
+    assert "notify_fault" not in instance
     misc = document["virtual_servers"][0]["real_servers"][0]["misc_check"]
     assert misc["user"] == "nobody:nogroup"
     notes = {(n.line, n.keyword, n.kind) for n in result.notes}
     assert not any(keyword == "notify_backup" for _, keyword, _ in notes), notes
+    assert (28, "notify_fault", NOT_TRANSLATED) in notes
     # the FIFO's user is script_user (kept); the FIFO script has its own
     assert document["global"]["notify_fifo_script"] == {
         "command": ["/usr/local/sbin/fifo.sh", "-v"], "user": "root"}
