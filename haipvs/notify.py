@@ -135,7 +135,8 @@ class NotifyFifo:
     script: tuple[str, ...] | None = None
     vrrp: bool = True  # INSTANCE and GROUP lines
     lvs: bool = True  # RS and VS lines
-    user: str | None = None  # the script's user (global.script_user)
+    user: str | None = None  # the FIFO's owner (global.script_user); the script's own
+    # user, when it has one, comes with `script` (fifo_script_user)
 
 
 def fifo_script_user(spec: NotifyFifo) -> str | None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from haipvs.config.notify_script import ScriptCommand, script_command
+from haipvs.config.model import ScriptCommand
 from haipvs.events import (
     NOTICE_DELETED,
     NOTICE_MASTER_RX_LOWER_PRI,
@@ -44,6 +44,11 @@ class RunNotify:
     scripts: tuple[Argv, ...]
     env: Mapping[str, str]
     users: tuple[str | None, ...] = ()
+
+
+def script_command(value: ScriptCommand | Sequence[str]) -> ScriptCommand:
+    """A configured script as a ScriptCommand (a plain argv: one without its own user)."""
+    return value if isinstance(value, ScriptCommand) else ScriptCommand(tuple(value))
 
 
 def run_notify(owner: str, commands: Sequence[ScriptCommand],

@@ -31,11 +31,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from haipvs.config.model import Config, RealServer
-from haipvs.config.notify_script import ScriptCommand, script_command
+from haipvs.config.model import Config, RealServer, ScriptCommand
 from haipvs.events import RealServerChange
 from haipvs.ipvs import desired
-from haipvs.policy.notify_scripts import RunNotify, run_notify
+from haipvs.policy.notify_scripts import RunNotify, run_notify, script_command
 
 
 @dataclass(frozen=True)
