@@ -100,6 +100,10 @@ class GlobalSettings:
                                     "append every event as one JSON line to this file")
     notify_timeout: float = setting(Float(0.1, 3600), 10.0,
                                     "seconds before a notify script is killed")
+    # keepalived global_defs rs_init_notifies (global_parser.c; ipwrapper.c init_service_rs)
+    rs_init_notifies: bool = setting(
+        Bool(), False, "a real server that starts up (at start, or added by a reload) is "
+        "notified UP: its RS line and its notify_up")
     metrics_listen: str | None = setting(
         Text(300, r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):[0-9]{1,5}", "host:port or [v6]:port"),
         None,

@@ -17,6 +17,7 @@ from haipvs.importer.rules import SECONDS_MAX, Context, Rule, Skip, Value, numbe
 from haipvs.importer.script_users import (
     User,
     enable_script_security,
+    rs_init_notifies,
     script_parts,
     with_user,
 )
@@ -172,6 +173,7 @@ GLOBAL_DEFS: dict[str, Rule] = {
     "script_user": User("script_user"),
     **PROCESS_RULES,  # startup_script, shutdown_script, their timeouts (process.py)
     "enable_script_security": enable_script_security,
+    "rs_init_notifies": rs_init_notifies,
     **{keyword: notify_fifo for keyword in FIFO_KEYWORDS},
     **{f"{keyword}_script": notify_fifo_script for keyword in FIFO_KEYWORDS},
     "fifo_write_vrrp_states_on_reload": Skip("haipvs writes no state lines to the FIFOs on "

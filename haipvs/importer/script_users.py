@@ -85,6 +85,17 @@ def _exists(user: str) -> bool:
     return True
 
 
+def rs_init_notifies(ctx: Context, node: Node, draft: Draft) -> None:
+    """`rs_init_notifies [BOOL]` (global_parser.c rs_init_notifies_handler: alone it is
+    true; an invalid word leaves the setting as it was)."""
+    words = {"true": True, "on": True, "yes": True, "false": False, "off": False, "no": False}
+    value = words.get(node.values[0].lower()) if node.values else True
+    if value is None:
+        ctx.skip(node, f"invalid value {node.values[0]!r}; keepalived ignores it too")
+        return
+    draft.fields["rs_init_notifies"] = value
+
+
 class NotifyCommand:
     """`notify_xxx "command line" [USER [GROUP]]` (lib/notify.c notify_script_init: the
     words after the command are its user and group; set_script_uid_gid) -> the argv, or

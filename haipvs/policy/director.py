@@ -233,6 +233,7 @@ class Director:
         match event:
             case Start():
                 self._ha_suspend(out)
+                self._initial_servers(now, out)
                 self._quorum(now, out)
             case VrrpTransition(instance=name, new=State.STOP) if name in self.removing:
                 self._removed(event, self.removing.pop(name), out)
@@ -256,6 +257,7 @@ class Director:
                 self._ipvs(now, out)
             case ConfigChanged(config, removed, added):
                 self._reconfigure(now, config, removed, added, out)
+                self._initial_servers(now, out)
             case ConfigApplied():
                 self._ha_suspend(out)
                 self._groups(now, out)
@@ -385,6 +387,11 @@ class Director:
             sync_daemons=desired.desired_sync_daemons(config, self.instance_states),
             owned=frozenset(desired.owned_keys([config])),
         ))
+
+    def _initial_servers(self, now: float, out: list[Output]) -> None:
+        """global rs_init_notifies (haipvs.policy.rs_notify): servers that start up."""
+        out.extend(Emit(e) for e in self.rs_notify.initial(now, self.config,
+                                                           self.health.health))
 
     def _quorum(self, now: float, out: list[Output]) -> None:
         """Every service's quorum from the current health; a service seen for the first time

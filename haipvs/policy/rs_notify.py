@@ -14,8 +14,10 @@ FIFO line, so haipvs runs them exactly when it writes that line (a RealServerCha
   re-add failed RS instantly on reload");
 - at stop nothing runs: keepalived runs them then only with the virtual server's `omega`
   (clear_service_rs: `!vs->omega && stopping` returns before do_rs_notifies);
-- at start a server is added alive without a script (init_service_rs; only global
-  rs_init_notifies changes that).
+- at start a server is added alive without a script (init_service_rs), unless global
+  rs_init_notifies: then each server that starts up (not down with an alpha checker) is
+  notified UP, RS line and notify_up, before its service's quorum line; so is a server a
+  reload adds (init_service_rs runs for it too; `initial`).
 
 One difference, on purpose: keepalived forks each script and forgets it (notify_exec: no
 timeout, two transitions' scripts may overlap); haipvs queues them per real server (owner
@@ -27,12 +29,12 @@ outputs; the notify runner (haipvs/notify.py) runs the RunNotify outputs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from haipvs.config.model import Config, RealServer, ScriptCommand
-from haipvs.events import RealServerChange
+from haipvs.events import RealServerChange, VirtualService
 from haipvs.ipvs import desired
 from haipvs.policy.notify_scripts import RunNotify, run_notify, script_command
 
@@ -84,6 +86,32 @@ class RealServerNotifier:
 
     def __init__(self, config: Config) -> None:
         self.scripts = server_scripts(config)
+        self.known: set[tuple[str, str]] = set()  # servers `initial` has seen
+
+    def initial(self, now: float, config: Config,
+                health: Callable[[Any, Any], Any]) -> list[RealServerChange]:
+        """global rs_init_notifies (ipwrapper.c init_service_rs: SET_ALIVE, then
+        do_rs_notifies): an UP change for each server not seen before (all of them at
+        Start, the added ones after a reload) whose start health (`health(service, dest)`,
+        the director's) is up; nothing without rs_init_notifies."""
+        out: list[RealServerChange] = []
+        known: set[tuple[str, str]] = set()
+        notify = config.global_settings.rs_init_notifies
+        for vs in config.virtual_servers:
+            service = desired.service_key(vs)
+            for rs in vs.real_servers:
+                dest = desired.dest_key(rs)
+                key = (str(service), str(dest))
+                known.add(key)
+                if notify and key not in self.known and health(service, dest).up:
+                    out.append(RealServerChange(
+                        service=str(service), real_server=str(dest), up=True, weight=None,
+                        reason="rs_init_notifies", at=now, virtual=VirtualService(
+                            protocol=service.protocol, address=service.address,
+                            port=service.port, fwmark=service.fwmark),
+                        rs_address=dest.address, rs_port=dest.port, up_changed=True))
+        self.known = known
+        return out
 
     def configure(self, config: Config) -> None:
         self.scripts = server_scripts(config)

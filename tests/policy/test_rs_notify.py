@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from haipvs.config.notify_script import ScriptCommand
 from haipvs.events import RealServerChange, VirtualService
-from haipvs.policy.director import ConfigChanged
+from haipvs.policy.director import ConfigChanged, Start
 from haipvs.policy.notify_scripts import RunNotify
 from haipvs.policy.rs_notify import ServerScripts, rs_notify
 from tests.policy.director_support import (
@@ -115,3 +115,42 @@ def test_rs_notify_rule_alone():
     scripts = ServerScripts(None, ScriptCommand(("/bin/d",)))
     assert rs_notify(scripts, event) is None  # no notify_up
     assert rs_notify(None, event) is None
+
+
+INIT_NOTIFIES = """
+global:
+  rs_init_notifies: true
+""" + CONFIG + """      - address: 198.51.100.12
+        port: 8080
+        tcp_check: {alpha: true}
+        notify_up: [/bin/alpha-up]
+"""
+
+
+def test_rs_init_notifies_notifies_each_server_starting_up_before_the_quorum_line():
+    """ipwrapper.c init_service_rs: SET_ALIVE, then with rs_init_notifies do_rs_notifies
+    (RS line, notify_up); init_service_vs then update_quorum_state (VS line). A server with
+    an alpha checker starts down: nothing."""
+    policy = director(INIT_NOTIFIES, started=False)
+    out = policy.handle(0.0, Start())
+    assert [(e.kind, getattr(e, "real_server", None)) for e in events(out)] == [
+        ("realserver", "198.51.100.10:8080"), ("realserver", "198.51.100.11:8080"),
+        ("quorum", None)]
+    assert all(e.up and e.up_changed for e in events(out)[:2])
+    (run,) = runs(out)
+    assert (run.owner, run.scripts, run.users) == (OWNER, (("/bin/rs-up", "web", "a b"),),
+                                                   ("nobody",))
+    order = [k for k in kinds(out) if k.startswith(("Emit", "Run"))]
+    assert order[:4] == ["Emit:realserver", "RunNotify", "Emit:realserver", "Emit:quorum"]
+
+
+def test_rs_init_notifies_notifies_a_server_a_reload_adds_not_the_kept_ones():
+    policy = director(INIT_NOTIFIES.replace("198.51.100.11", "198.51.100.13"))
+    out = policy.handle(1.0, ConfigChanged(config(INIT_NOTIFIES)))
+    ups = [e.real_server for e in events(out) if e.kind == "realserver" and e.up]
+    assert ups == ["198.51.100.11:8080"]  # added; .13 removed (was up: DOWN)
+
+
+def test_without_rs_init_notifies_start_notifies_no_server():
+    policy = director(CONFIG, started=False)
+    assert [e.kind for e in events(policy.handle(0.0, Start()))] == ["quorum"]
