@@ -90,3 +90,66 @@ def test_a_real_server_flapped_20_times_runs_each_script_once_in_order_as_its_us
                if e["kind"] == "realserver"]
     assert [up for up, _ in changes] == [False, True] * FLAPS
     print(f"{FLAPS} flaps in {flapping:.1f} s")  # the timing, for the report
+
+
+
+def test_rs_init_notifies_at_start_and_a_reload_removing_a_live_server(
+        lan, ops_node, two_users, script_dir, tmp_path):  # noqa: F811 - fixtures
+    """global_defs rs_init_notifies: notify_up for each server starting up (ipwrapper.c
+    init_service_rs, at start and for one a reload adds); a reload that removes a live server
+    runs its notify_down (clear_diff_rs -> clear_service_rs, not stopping), one that removes
+    a dead server runs nothing; nothing at stop (no omega)."""
+    user_a, user_b = two_users
+    director, rs = lan.add_node("dir"), lan.add_node("rs1")
+    log = out_file(script_dir, "rs.log")
+    ids = str(script_dir / "ids.sh")
+    server_log = tmp_path / "tcp.log"
+    server = Proc(rs.netns, tcp_accept_server(8081), server_log, name="tcp")
+    wait_until(lambda: server_log.exists() and "ready" in server_log.read_text(), 10,
+               what="the TCP server")
+
+    def real_server(port: int, tag: str) -> dict:
+        return {"address": rs.ip, "port": port, "tcp_check": CHECK,
+                "notify_up": {"command": [ids, str(log), f"up-{tag}"], "user": user_a.name},
+                "notify_down": {"command": [ids, str(log), f"down-{tag}"],
+                                "user": user_b.name}}
+
+    def reload(*servers: dict) -> None:
+        daemon.top["virtual_servers"] = [{
+            "address": "192.0.2.100", "port": 80, "protocol": "TCP", "delay_loop": 0.3,
+            "real_servers": list(servers)}]
+        daemon.write_config(list(daemon.instances.values()))
+        applied = daemon.count_log("reload_applied")
+        daemon.reload()
+        daemon.wait_log("reload_applied", STEP_TIMEOUT, since_count=applied)
+
+    def ran(tag: str) -> list[str]:
+        """The lines of one server's scripts (one owner: in order)."""
+        return [line.split()[0] for line in log.read_text().splitlines()
+                if line.split()[0] in (f"up-{tag}", f"down-{tag}")]
+
+    live, dead = real_server(8081, "live"), real_server(8082, "dead")  # nothing on 8082
+    daemon = ops_node(director, VI_1.but(priority=100), top={
+        "global": {"rs_init_notifies": True},
+        "virtual_servers": [{"address": "192.0.2.100", "port": 80, "protocol": "TCP",
+                             "delay_loop": 0.3, "real_servers": [live, dead]}]})
+    try:
+        daemon.wait_state("MASTER", 8)
+        # both start up (no alpha checker): notified UP; 8082 then fails its first check
+        wait_until(lambda: ran("dead") == ["up-dead", "down-dead"] and ran("live") == [
+            "up-live"], STEP_TIMEOUT, what="the start notifies", describe=daemon.describe)
+        reload(live)  # removes the dead server: nothing runs
+        reload(dead)  # removes the live one (notify_down), adds 8082 again (UP, then DOWN)
+        wait_until(lambda: ran("live") == ["up-live", "down-live"]
+                   and ran("dead") == ["up-dead", "down-dead"] * 2, STEP_TIMEOUT,
+                   what="the reload notifies", describe=daemon.describe)
+        time.sleep(1.0)  # three more checks: nothing more may run
+        assert daemon.stop() == 0
+    finally:
+        server.stop(3)
+    assert (ran("live"), ran("dead")) == (["up-live", "down-live"],
+                                          ["up-dead", "down-dead"] * 2)
+    ids_of = {line.split()[0]: line.split()[1:] for line in log.read_text().splitlines()
+              if not line.startswith("start ")}
+    assert ids_of["up-live"] == [str(user_a.uid), str(user_a.gid)]
+    assert ids_of["down-live"] == [str(user_b.uid), str(user_b.gid)]

@@ -263,11 +263,10 @@ class Director:
                 self._groups(now, out)
                 self._ipvs(now, out)
         # each real server change's notify_up/notify_down right after it (a reload's
-        # removals with the old config's scripts, so the new config is taken after them)
-        out = self.rs_notify.add_scripts(out)
+        # removals with the old config's scripts, its additions with the new one's)
         if isinstance(event, ConfigChanged):
             self.rs_notify.configure(event.config)
-        return out
+        return self.rs_notify.add_scripts(out)
 
     # ---- the rules, in the order their outputs go out ---------------------------------------
 

@@ -81,11 +81,14 @@ def rs_notify(scripts: ServerScripts | None, event: RealServerChange) -> RunNoti
 
 
 class RealServerNotifier:
-    """The scripts of the config the director runs. A reload's removals are notified with
-    the scripts of the config they were removed from, so `configure` comes after them."""
+    """The scripts of the config the director runs. A reload's outputs name servers it
+    removed (notified with the scripts of the config they were removed from) and servers it
+    added (with the new config's): `configure` keeps the removed ones' scripts for the next
+    `add_scripts`, the reload's."""
 
     def __init__(self, config: Config) -> None:
         self.scripts = server_scripts(config)
+        self._gone: dict[tuple[str, str], ServerScripts] = {}
         self.known: set[tuple[str, str]] = set()  # servers `initial` has seen
 
     def initial(self, now: float, config: Config,
@@ -114,7 +117,9 @@ class RealServerNotifier:
         return out
 
     def configure(self, config: Config) -> None:
-        self.scripts = server_scripts(config)
+        new = server_scripts(config)
+        self._gone = {key: value for key, value in self.scripts.items() if key not in new}
+        self.scripts = new
 
     def add_scripts(self, outputs: Sequence[Any]) -> list[Any]:
         """`outputs` with each real server change's RunNotify right after its event, so the
@@ -125,8 +130,10 @@ class RealServerNotifier:
             event = getattr(output, "event", None)
             if isinstance(event, RealServerChange):
                 key = (event.service, event.real_server)
-                if (run := rs_notify(self.scripts.get(key), event)) is not None:
+                scripts = self.scripts.get(key) or self._gone.get(key)
+                if (run := rs_notify(scripts, event)) is not None:
                     out.append(run)
+        self._gone = {}
         return out
 
 

@@ -154,3 +154,15 @@ def test_rs_init_notifies_notifies_a_server_a_reload_adds_not_the_kept_ones():
 def test_without_rs_init_notifies_start_notifies_no_server():
     policy = director(CONFIG, started=False)
     assert [e.kind for e in events(policy.handle(0.0, Start()))] == ["quorum"]
+
+
+def test_a_reload_that_removes_one_server_and_adds_another_runs_each_its_own_script():
+    """The removed live server's notify_down from the old config, the added one's notify_up
+    (rs_init_notifies) from the new config, in one reload."""
+    old = INIT_NOTIFIES.replace("198.51.100.11", "198.51.100.13")  # .13 instead of .11
+    new = INIT_NOTIFIES.replace("198.51.100.10", "198.51.100.14").replace(
+        "/bin/rs-up", "/bin/new-up")  # .10 (scripted) gone, .14 with other scripts added
+    policy = director(old)
+    out = policy.handle(1.0, ConfigChanged(config(new)))
+    assert [(r.owner.rsplit("/", 1)[1], r.scripts[0][0]) for r in runs(out)] == [
+        ("198.51.100.10:8080", "/bin/rs-down"), ("198.51.100.14:8080", "/bin/new-up")]
