@@ -82,3 +82,31 @@ def test_notify_scripts_run_as_their_own_user_and_group_as_keepalived(
     assert script_lines(k_log) == expected, k_log.read_text()
     assert script_lines(h_log) == script_lines(k_log), h_log.read_text()
     assert haipvs.stop() == 0
+
+
+def test_global_scripts_run_as_their_own_user(
+        lan, ops_node, two_users, script_dir, tmp_path):  # noqa: F811 - fixtures
+    """startup_script, shutdown_script (global_parser.c startup_shutdown_script_handler) and
+    notify_fifo_script (notify_fifo_script -> notify_script_init(1, ...)) with `USER
+    [GROUP]`: each runs as its own user; the FIFO script gets the FIFO path appended."""
+    user_a, user_b = two_users
+    ids = str(script_dir / "ids.sh")
+    log = out_file(script_dir, "global.log")
+    haipvs = ops_node(lan.add_node("h1"),
+                      FAST.but(name="VI_1", vrid=95, vips=("192.0.2.195/24",)),
+                      top={"global": {
+                          "startup_script": {"command": [ids, str(log), "startup"],
+                                             "user": user_a.name},
+                          "shutdown_script": {"command": [ids, str(log), "shutdown"],
+                                              "user": user_b.name, "group": user_a.name},
+                          "notify_fifo": str(tmp_path / "events.fifo"),
+                          # ids.sh reads $1 (the log) and $2 (the tag): the FIFO path is $3
+                          "notify_fifo_script": {"command": [ids, str(log), "fifo"],
+                                                 "user": user_b.name}}})
+    haipvs.wait_state("MASTER", STATE_TIMEOUT)
+    wait_until(lambda: "fifo " in log.read_text(), 5, what="the FIFO script",
+               describe=haipvs.describe)
+    assert haipvs.stop() == 0
+    assert script_lines(log) == Counter({f"startup {user_a.uid} {user_a.gid}": 1,
+                                         f"fifo {user_b.uid} {user_b.gid}": 1,
+                                         f"shutdown {user_b.uid} {user_a.gid}": 1})
