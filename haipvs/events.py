@@ -105,6 +105,9 @@ class RealServerChange:
     rs_address: str
     rs_port: int
     up_changed: bool
+    # a server starting up, told only for global rs_init_notifies (keepalived/check/
+    # ipwrapper.c init_service_rs -> do_rs_notifies: RS line and notify_up, no e-mail)
+    initial: bool = False
 
     def as_record(self) -> Record:
         return {"kind": self.kind, "service": self.service, "real_server": self.real_server,

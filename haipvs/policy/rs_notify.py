@@ -112,7 +112,8 @@ class RealServerNotifier:
                         reason="rs_init_notifies", at=now, virtual=VirtualService(
                             protocol=service.protocol, address=service.address,
                             port=service.port, fwmark=service.fwmark),
-                        rs_address=dest.address, rs_port=dest.port, up_changed=True))
+                        rs_address=dest.address, rs_port=dest.port, up_changed=True,
+                        initial=True))
         self.known = known
         return out
 

@@ -187,8 +187,10 @@ class SmtpAlertPolicy:
                           str(event.new), GROUP_TEXTS, own)
 
     def _real_server(self, now: float, event: RealServerChange) -> list[Alert]:
-        if not event.up_changed:
-            return []  # a weight change: keepalived's checkers mail on up/down only
+        if not event.up_changed or event.initial:
+            # a weight change: keepalived's checkers mail on up/down only; a server starting
+            # up (rs_init_notifies): do_rs_notifies sends no mail, the checkers do
+            return []
         smtp = self.config.global_settings.smtp
         rs = self._find_rs(event)
         if rs is None:

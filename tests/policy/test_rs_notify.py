@@ -10,6 +10,7 @@ from haipvs.events import RealServerChange, VirtualService
 from haipvs.policy.director import ConfigChanged, Start
 from haipvs.policy.notify_scripts import RunNotify
 from haipvs.policy.rs_notify import ServerScripts, rs_notify
+from haipvs.policy.smtp_alerts import SmtpAlertPolicy
 from tests.policy.director_support import (
     RS,
     WEB_KEY,
@@ -166,3 +167,18 @@ def test_a_reload_that_removes_one_server_and_adds_another_runs_each_its_own_scr
     out = policy.handle(1.0, ConfigChanged(config(new)))
     assert [(r.owner.rsplit("/", 1)[1], r.scripts[0][0]) for r in runs(out)] == [
         ("198.51.100.10:8080", "/bin/rs-down"), ("198.51.100.14:8080", "/bin/new-up")]
+
+
+def test_rs_init_notifies_changes_are_initial_and_mail_nothing():
+    """init_service_rs -> do_rs_notifies: RS line and notify_up, no e-mail (the checkers
+    mail, core/smtp.c); a later real change does."""
+    text = INIT_NOTIFIES.replace("  rs_init_notifies: true\n", "  rs_init_notifies: true\n"
+                                 "  smtp: {server: 192.0.2.25, notification_email: [a@b.c]}\n")
+    policy = director(text, started=False)
+    changes = [e for e in events(policy.handle(0.0, Start())) if e.kind == "realserver"]
+    assert changes and all(e.initial for e in changes)
+    mail = SmtpAlertPolicy()
+    assert [a for e in changes for a in mail.handle(policy.config, e)] == []
+    (down,) = [e for e in events(policy.handle(1.0, health(RS[0], False)))
+               if e.kind == "realserver"]
+    assert not down.initial and mail.handle(policy.config, down)
