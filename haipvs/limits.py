@@ -232,3 +232,14 @@ UNICAST_TTL_DEFAULT: Final = 255
 # INADDR_VRRP_GROUP / the RFC 5798 group).
 VRRP_MCAST_GROUP4: Final = "224.0.0.18"
 VRRP_MCAST_GROUP6: Final = "ff02::12"
+# keepalived SMTP_CHECK (check_smtp.h SMTP_DEFAULT_HELO; the HELO line must fit its
+# SMTP_BUFF_MAX 512 buffer with "HELO " and CRLF).
+SMTP_DEFAULT_HELO: Final = "smtpchecker.keepalived.org"
+SMTP_HELO_NAME_MAX: Final = 504
+# keepalived UDP_CHECK (check_udp.c udp_check_handler, layer4.c udp_bind_connect): reply
+# lengths accepted by default, and the datagram sent when no payload is configured
+# (UDP_BUFSIZE 32 bytes filled by set_buf()).
+UDP_MIN_REPLY_LENGTH: Final = 0
+UDP_MAX_REPLY_LENGTH: Final = 255
+UDP_REPLY_LENGTH_MAX: Final = 65535
+UDP_DEFAULT_PAYLOAD: Final = b"keepalived check - keepalived ch"

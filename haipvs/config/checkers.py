@@ -242,5 +242,25 @@ class DnsCheck(ConnectChecker):
 
 DNS_CHECK = _checker_section(DnsCheck, "DNS check", "Up when the server answers the query.")
 
-CHECKERS = (TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, UDP_CHECK, DNS_CHECK)
+
+
+@dataclass(frozen=True)
+class SmtpCheck(ConnectChecker):
+    """keepalived SMTP_CHECK (check_smtp.c): banner 220, HELO -> 250, QUIT; each step gets
+    connect_timeout. keepalived's deprecated `host { }` blocks are more smtp_check entries."""
+
+    kind: ClassVar[str] = "smtp_check"
+
+    helo_name: str = setting(
+        Text(limits.SMTP_HELO_NAME_MAX, r"[^\r\n\0]+", "one line of text"),
+        limits.SMTP_DEFAULT_HELO, "name sent in the HELO command",
+    )
+
+
+SMTP_CHECK = _checker_section(
+    SmtpCheck, "SMTP check",
+    "Up when the server greets with 220, answers HELO with 250 and answers QUIT.",
+)
+
+CHECKERS = (TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, UDP_CHECK, DNS_CHECK, SMTP_CHECK)
 CHECKER_NAMES = frozenset(c.name for c in CHECKERS)

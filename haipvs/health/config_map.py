@@ -10,6 +10,7 @@ from haipvs.config.model import (
     HttpGet,
     MiscCheck,
     RealServer,
+    SmtpCheck,
     SslGet,
     TcpCheck,
     UdpCheck,
@@ -23,6 +24,7 @@ from haipvs.health.spec import (
     HttpProbe,
     MiscProbe,
     Probe,
+    SmtpProbe,
     TcpProbe,
     Timing,
     TlsSpec,
@@ -94,4 +96,6 @@ def _probe(checker: Checker, rs: RealServer, delay_loop: float) -> Probe:
         return UdpProbe(endpoint, checker.payload, checker.require_reply, timeout)
     if isinstance(checker, DnsCheck):
         return DnsProbe(endpoint, checker.type, checker.name, timeout)
+    if isinstance(checker, SmtpCheck):
+        return SmtpProbe(endpoint, checker.helo_name, timeout)
     raise TypeError(f"unknown checker {type(checker).__name__}")

@@ -7,7 +7,16 @@ from collections.abc import Awaitable, Callable
 from haipvs.health.dns import probe_dns
 from haipvs.health.http import probe_http
 from haipvs.health.misc import probe_misc
-from haipvs.health.spec import DnsProbe, HttpProbe, MiscProbe, Probe, TcpProbe, UdpProbe
+from haipvs.health.smtp import probe_smtp
+from haipvs.health.spec import (
+    DnsProbe,
+    HttpProbe,
+    MiscProbe,
+    Probe,
+    SmtpProbe,
+    TcpProbe,
+    UdpProbe,
+)
 from haipvs.health.state import CheckResult
 from haipvs.health.tcp import probe_tcp
 from haipvs.health.udp import probe_udp
@@ -20,6 +29,7 @@ _RUNNERS: dict[type, Callable] = {
     MiscProbe: probe_misc,
     UdpProbe: probe_udp,
     DnsProbe: probe_dns,
+    SmtpProbe: probe_smtp,
 }
 
 

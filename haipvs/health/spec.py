@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from haipvs import limits
+
 
 @dataclass(frozen=True, slots=True)
 class Timing:
@@ -136,7 +138,24 @@ class DnsProbe:
         return self.connect_timeout
 
 
-Probe = TcpProbe | HttpProbe | MiscProbe | UdpProbe | DnsProbe
+@dataclass(frozen=True, slots=True)
+class SmtpProbe:
+    """keepalived SMTP_CHECK: banner 220, HELO helo_name -> 250, QUIT -> any line
+    (haipvs/policy/smtp_check.py). connect_timeout bounds each step (connect, read, write)."""
+
+    endpoint: Endpoint
+    helo_name: str = limits.SMTP_DEFAULT_HELO
+    connect_timeout: float = 5.0
+
+    kind = "smtp_check"
+
+    @property
+    def timeout(self) -> float:
+        # connect, banner, HELO write + reply, QUIT write + reply: each gets connect_timeout
+        return self.connect_timeout * 6
+
+
+Probe = TcpProbe | HttpProbe | MiscProbe | UdpProbe | DnsProbe | SmtpProbe
 
 
 @dataclass(frozen=True, slots=True)

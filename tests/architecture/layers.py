@@ -54,6 +54,7 @@ IO_ALLOWED: dict[str, str] = {
     "haipvs.health.tcpbatch": "the batched non-blocking TCP connect scheduler",
     "haipvs.health.udp": "UDP_CHECK probe",
     "haipvs.health.dns": "DNS_CHECK probe",
+    "haipvs.health.smtp": "SMTP_CHECK probe (the dialogue is haipvs.policy.smtp_check)",
     "haipvs.health.http": "HTTP_GET/SSL_GET probe",
     "haipvs.health.misc": "MISC_CHECK: runs the script under trio",
     "haipvs.health.url_digest": "genhash: fetches a URL",
