@@ -17,7 +17,6 @@ from haipvs.config.kinds import (
     Bool,
     Choice,
     Float,
-    HexBytes,
     Int,
     IPAddr,
     Regex,
@@ -27,11 +26,16 @@ from haipvs.config.kinds import (
 from haipvs.config.settings import inputs, model_section, override, setting
 from haipvs.config.spec import REQUIRED, Field, Section, Values
 from haipvs.config.users import USER, check_user_exists
+from haipvs.policy.udp_reply import HexError, HexPattern, read_hex_str
 
 CHECKER_RENAMED = {
     "nb_get_retry": "nb_get_retry is keepalived's old name; use retry",
     "connect_timeout_ms": "use connect_timeout (seconds, fractions allowed)",
 }
+
+
+_HEX = r"[0-9a-fA-F \t]+"
+_HEX_PATTERN = r"[0-9a-fA-FxX \t]+"
 
 
 @dataclass(frozen=True)
@@ -199,30 +203,69 @@ MISC_CHECK = _checker_section(
 class UdpCheck(ConnectChecker):
     kind: ClassVar[str] = "udp_check"
 
+    # keepalived's payload is hex (check_udp.c payload_handler, lib/parser.c read_hex_str);
+    # without one it sends 32 bytes "keepalived check - keepalived ch" (layer4.c set_buf).
     payload: bytes = inputs(
-        Field("payload", Text(1472), None, "datagram to send (text)", doc_default="empty"),
-        Field("payload_hex", HexBytes(), None, "datagram to send (hex); instead of payload"),
-        default=b"",
+        Field("payload", Text(1472), None, "datagram to send (text)",
+              doc_default="keepalived's 32 bytes `keepalived check - keepalived ch`"),
+        Field("payload_hex", Text(4096, _HEX, "hex digits and blanks"), None,
+              "datagram to send (hex as keepalived reads it: a digit standing alone is one "
+              "octet, `1 2` is 01 02); instead of payload"),
+        default=limits.UDP_DEFAULT_PAYLOAD,
     )
     require_reply: bool = setting(
         Bool(), False, "up only if a reply arrives (else: up unless ICMP port unreachable)"
     )
+    # keepalived `require_reply HEX` (check_udp.c check_udp_reply): x is a wildcard nibble.
+    reply_pattern: HexPattern | None = setting(
+        Text(4096, _HEX_PATTERN, "hex digits, x for any nibble, blanks"), None,
+        "with require_reply: the reply's first octets must match (hex, x = any nibble); "
+        "only the shorter of reply and pattern is compared",
+    )
+    min_reply_length: int = setting(
+        Int(0, limits.UDP_REPLY_LENGTH_MAX), limits.UDP_MIN_REPLY_LENGTH,
+        "with reply_pattern: shortest reply accepted")
+    max_reply_length: int = setting(
+        Int(0, limits.UDP_REPLY_LENGTH_MAX), limits.UDP_MAX_REPLY_LENGTH,
+        "with reply_pattern: longest reply accepted")
 
 
 def _check_udp(v: Values) -> None:
     if v["payload"] is not None and v["payload_hex"] is not None:
         v.error("payload_hex", "give payload or payload_hex, not both")
+    for key, wildcard in (("payload_hex", False), ("reply_pattern", True)):
+        if v.ok(key) and v[key] is not None:
+            try:
+                read_hex_str(v[key], wildcard=wildcard)
+            except HexError as exc:
+                v.error(key, str(exc))
+    if v.ok("reply_pattern", "require_reply") and v["reply_pattern"] is not None and (
+            not v["require_reply"]):
+        v.error("reply_pattern", "reply_pattern needs require_reply: true")
+    if v.ok("min_reply_length", "max_reply_length") and (
+            v["min_reply_length"] > v["max_reply_length"]):
+        # keepalived only warns ("will always fail"); a check that can never pass is an error
+        v.error("min_reply_length", "min_reply_length is above max_reply_length")
 
 
 def _derive_udp(v: Values) -> dict[str, Any]:
-    hex_payload = v["payload_hex"]
-    return {"payload": hex_payload if hex_payload is not None else (v["payload"] or "").encode()}
+    hex_payload, text_payload, pattern = v["payload_hex"], v["payload"], v["reply_pattern"]
+    if hex_payload is not None:
+        payload = read_hex_str(hex_payload).data
+    elif text_payload is not None:
+        payload = text_payload.encode()
+    else:
+        payload = limits.UDP_DEFAULT_PAYLOAD
+    return {"payload": payload,
+            "reply_pattern": read_hex_str(pattern, wildcard=True) if pattern else None}
 
 
 UDP_CHECK = _checker_section(
     UdpCheck, "UDP check", "Sends a datagram; see require_reply.",
     derive=_derive_udp, check=_check_udp,
-    rules=("`payload` and `payload_hex` are exclusive.",),
+    rules=("`payload` and `payload_hex` are exclusive.",
+           "`reply_pattern` needs `require_reply: true`.",
+           "`min_reply_length` at most `max_reply_length`."),
 )
 
 

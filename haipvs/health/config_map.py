@@ -93,7 +93,9 @@ def _probe(checker: Checker, rs: RealServer, delay_loop: float) -> Probe:
         urls = tuple(UrlSpec(u.path, u.status_code, u.digest, u.regex) for u in checker.urls)
         return HttpProbe(endpoint, urls, timeout, checker.virtualhost, checker.http_protocol, tls)
     if isinstance(checker, UdpCheck):
-        return UdpProbe(endpoint, checker.payload, checker.require_reply, timeout)
+        return UdpProbe(endpoint, checker.payload, checker.require_reply, timeout,
+                        checker.reply_pattern, checker.min_reply_length,
+                        checker.max_reply_length)
     if isinstance(checker, DnsCheck):
         return DnsProbe(endpoint, checker.type, checker.name, timeout)
     if isinstance(checker, SmtpCheck):

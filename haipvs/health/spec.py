@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from haipvs import limits
+from haipvs.policy.udp_reply import HexPattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +108,17 @@ class MiscProbe:
 
 @dataclass(frozen=True, slots=True)
 class UdpProbe:
-    """Sends `payload`. With `require_reply` any reply within connect_timeout means up;
-    without, only an ICMP port unreachable means down."""
+    """Sends `payload`. With `require_reply` a reply within connect_timeout means up (one
+    that passes `reply_pattern` when set: haipvs/policy/udp_reply.py); without, only an
+    ICMP destination unreachable means down."""
 
     endpoint: Endpoint
-    payload: bytes = b""
+    payload: bytes = limits.UDP_DEFAULT_PAYLOAD
     require_reply: bool = False
     connect_timeout: float = 5.0
+    reply_pattern: HexPattern | None = None
+    min_reply_length: int = limits.UDP_MIN_REPLY_LENGTH
+    max_reply_length: int = limits.UDP_MAX_REPLY_LENGTH
 
     kind = "udp_check"
 
