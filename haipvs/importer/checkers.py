@@ -1,7 +1,8 @@
 """keepalived's real_server health checkers -> haipvs checker mappings.
 
-TCP_CHECK, HTTP_GET / SSL_GET, MISC_CHECK, UDP_CHECK and DNS_CHECK (keepalived/check/
-check_tcp.c, check_http.c, check_misc.c, check_udp.c, check_dns.c). Each checker has its
+TCP_CHECK, HTTP_GET / SSL_GET, MISC_CHECK, UDP_CHECK, DNS_CHECK and SMTP_CHECK
+(keepalived/check/check_tcp.c, check_http.c, check_misc.c, check_udp.c, check_dns.c,
+check_smtp.c; the last two's own keywords are in checker_extras.py). Each checker has its
 own keyword table, made of the parts it shares with the others: a keyword another checker
 takes (connect_port in a MISC_CHECK, say) is reported like any unknown one.
 """
@@ -13,6 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from haipvs import limits
+from haipvs.importer.checker_extras import (
+    expand_smtp,
+    host_rule,
+    udp_lengths,
+    udp_payload,
+    udp_require_reply,
+)
 from haipvs.importer.emit import Block
 from haipvs.importer.grammar import Node
 from haipvs.importer.rules import (
@@ -26,7 +34,6 @@ from haipvs.importer.rules import (
     Skip,
     Value,
     address,
-    hex_bytes,
     number,
     ordered,
     rules_for,
@@ -41,12 +48,14 @@ CHECKERS = {
     "MISC_CHECK": "misc_check",
     "UDP_CHECK": "udp_check",
     "DNS_CHECK": "dns_check",
+    "SMTP_CHECK": "smtp_check",
 }
 # Checkers that connect to the real server (all but MISC_CHECK): they need a port.
-CONNECTING = ("tcp_check", "http_get", "ssl_get", "udp_check", "dns_check")
+CONNECTING = ("tcp_check", "http_get", "ssl_get", "udp_check", "dns_check", "smtp_check")
 HTTP = ("http_get", "ssl_get")
 CHECKER_ORDER = ("url", "path", "virtualhost", "http_protocol", "sni", "type", "name",
-                 "payload_hex", "require_reply", "connect_ip", "connect_port", "bindto",
+                 "helo_name", "payload_hex", "require_reply", "reply_pattern",
+                 "min_reply_length", "max_reply_length", "connect_ip", "connect_port", "bindto",
                  "connect_timeout", "timeout", "misc_dynamic", "user", "retry",
                  "delay_before_retry", "delay_loop", "warmup", "alpha")
 
@@ -55,6 +64,7 @@ CHECKER_ORDER = ("url", "path", "virtualhost", "http_protocol", "sni", "type", "
 class CheckerDraft(Draft):
     kind: str = ""  # haipvs name: tcp_check, http_get, ...
     urls: list[dict[str, Any]] = field(default_factory=list)
+    hosts: list[dict[str, Any]] = field(default_factory=list)  # SMTP_CHECK host { } blocks
 
 
 @dataclass
@@ -159,12 +169,6 @@ def http_protocol(ctx: Context, node: Node, draft: CheckerDraft) -> None:
         ctx.skip(node, f"haipvs speaks HTTP 1.0 and 1.1, not {value}")
 
 
-def require_reply(ctx: Context, node: Node, draft: CheckerDraft) -> None:
-    draft.fields["require_reply"] = True
-    if node.args:
-        ctx.skip(node, "haipvs checks that a reply arrives, not its contents")
-
-
 RETRY = Value("retry", int, 0, limits.RETRY_MAX)
 COMMON: dict[str, Rule] = {
     "retry": RETRY,
@@ -202,14 +206,21 @@ TABLES: dict[str, dict[str, Rule]] = {
     },
     "udp_check": {
         **COMMON, **CONNECT,
-        "payload": Value("payload_hex", hex_bytes),
-        "require_reply": require_reply,
+        "payload": udp_payload,
+        "require_reply": udp_require_reply,
+        **rules_for(("min_reply_length", "max_reply_length"),
+                    lambda key: Value(key, int, 0, limits.UDP_REPLY_LENGTH_MAX)),
     },
     "dns_check": {
         **COMMON, **CONNECT,
         "type": Choice("type", str.upper, limits.DNS_TYPES,
                        "haipvs has no DNS query type {value!r}"),
         "name": Value("name"),
+    },
+    "smtp_check": {
+        **COMMON, **CONNECT,
+        "helo_name": Value("helo_name"),
+        "host": host_rule(COMMON, CONNECT),
     },
 }
 
@@ -229,7 +240,21 @@ def checker(ctx: Context, node: Node) -> dict[str, Any] | None:
     if draft.kind == "misc_check" and not c.get("path"):
         ctx.skip(node, "MISC_CHECK without misc_path")
         return None
+    if draft.kind == "udp_check":
+        udp_lengths(ctx, node, c)
+    if draft.hosts:
+        c["_hosts"] = draft.hosts  # checkers(): keepalived's one checker per host
     return c
+
+
+def checkers(ctx: Context, node: Node) -> list[dict[str, Any]]:
+    """The settings of every checker keepalived runs for this checker block: one, or for an
+    SMTP_CHECK with host blocks one per host (checker_extras.expand_smtp)."""
+    settings = checker(ctx, node)
+    if settings is None:
+        return []
+    hosts = settings.pop("_hosts", [])
+    return expand_smtp(ctx, node, settings, hosts)
 
 
 def checker_block(settings: dict[str, Any]) -> Block:

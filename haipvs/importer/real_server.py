@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from haipvs import limits
-from haipvs.importer.checkers import CHECKERS, CONNECTING, HTTP, checker, checker_block
+from haipvs.importer.checkers import CHECKERS, CONNECTING, HTTP, checker_block, checkers
 from haipvs.importer.emit import Block
 from haipvs.importer.grammar import Node
 from haipvs.importer.rules import (
@@ -135,8 +135,7 @@ CHECKER_DEFAULTS: dict[str, Rule] = {
 # ---- real_server -------------------------------------------------------------------------------
 
 def add_checker(ctx: Context, node: Node, draft: RealServerDraft) -> None:
-    settings = checker(ctx, node)
-    if settings is not None:
+    for settings in checkers(ctx, node):  # an SMTP_CHECK's host blocks are more checkers
         draft.checkers.append(Checked(CHECKERS[node.keyword], settings, node))
 
 

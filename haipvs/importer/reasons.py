@@ -32,11 +32,12 @@ WHY = {
     "hashed": "haipvs sets no IPVS hashed flag",
     "bind_port": "haipvs checkers use an ephemeral source port",
     "bind_if": "haipvs checkers bind by address (bindto), not interface",
-    "BFD_CHECK": "haipvs has no BFD checker", "SMTP_CHECK": "haipvs has no SMTP checker",
+    "BFD_CHECK": "haipvs has no BFD checker",
     "FILE_CHECK": "haipvs has no file checker; use MISC_CHECK",
     "PING_CHECK": "haipvs has no ping checker; use MISC_CHECK",
-    "min_length": "haipvs UDP checks do not check the reply length",
-    "max_length": "haipvs UDP checks do not check the reply length",
+    # check_udp.c install_udp_check_keyword(): only min_reply_length / max_reply_length
+    "min_length": "keepalived 2.2.7 ignores it too (unknown keyword); use min_reply_length",
+    "max_length": "keepalived 2.2.7 ignores it too (unknown keyword); use max_reply_length",
     "regex_options": "haipvs regexes are "
     "Python `re` without options", "regex_stack": "haipvs needs no regex stack size",
     "regex_min_offset": "haipvs searches the whole body",

@@ -446,8 +446,9 @@ class Reader:
         self.setting(f"{rk}.inhibit_on_failure", rs, "inhibit_on_failure", lambda n: TRUE_FALSE.get(
             n.arg()) if len(n.words) > 1 else True, vs_inhibit)
         # misc_end_handler(): "No script path has been specified for MISC_CHECKER - skipping"
-        checks = [c for c in rs.kids() if c.key in CHECKERS
-                  and (c.key != "MISC_CHECK" or c.first("misc_path") is not None)]
+        checks = [h for c in rs.kids() if c.key in CHECKERS
+                  and (c.key != "MISC_CHECK" or c.first("misc_path") is not None)
+                  for h in smtp_hosts(c)]
         self.put(f"{rk}.checkers", tuple(sorted(CHECKERS[c.key] for c in checks)),
                  checks[0] if checks else rs, checks)
         kinds: list[str] = []
@@ -489,6 +490,30 @@ class Reader:
             self.setting(f"{ck}.misc_timeout", c, "misc_timeout", lambda n: _num(n.arg()) or None,
                          self.facts[f"{ck.split('.rs ')[0]}.delay_loop"].value)
             self.put(f"{ck}.misc_dynamic", bool(c.kids("misc_dynamic")), c, c.kids("misc_dynamic"))
+
+
+# check_api.c install_checker_common_keywords(true): the connection keywords
+CONNECTION = ("connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "fwmark",
+              "connect_timeout")
+
+
+def smtp_hosts(c: Node) -> list[Node]:
+    """check_smtp.c smtp_check_end_handler(): every host { } block is one more checker with
+    the SMTP_CHECK's settings and the host's connection (its other keywords set the
+    SMTP_CHECK's); the first host replaces the checker's own connection unless the SMTP_CHECK
+    gives a connection keyword. A host's conn_opts is PMALLOCed (smtp_host_handler), so its
+    connect_timeout is 0 unless it gives one."""
+    hosts = c.kids("host") if c.key == "SMTP_CHECK" else []
+    if not hosts:
+        return [c]
+    shared = [k for k in c.kids() if k.key not in CONNECTION and k.key != "host"] + [
+        k for h in hosts for k in h.kids() if k.key not in CONNECTION]
+    made = [Node(["SMTP_CHECK"], h.file, h.line, shared + [
+        k for k in h.kids() if k.key in CONNECTION] + (
+        [] if h.kids("connect_timeout") else [Node(["connect_timeout", "0"], h.file, h.line)]))
+        for h in hosts]
+    own = any(k.key in CONNECTION for k in c.kids())
+    return [c, *made] if own else made
 
 
 def _unique(facts: dict, key: str) -> str:
