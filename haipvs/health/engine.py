@@ -256,7 +256,9 @@ class HealthEngine:
 
     def _first_delay(self, spec: CheckSpec) -> float:
         timing = spec.timing
-        if timing.warmup:
+        if timing.warmup is not None:
+            # keepalived check_api.c register_checkers_thread(): warmup * random() / RAND_MAX;
+            # `warmup 0` means the first check at once, not the spread below.
             return self._rng.uniform(0.0, timing.warmup)
         window = timing.delay_loop
         if self._max_spread is not None:
