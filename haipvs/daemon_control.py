@@ -20,6 +20,7 @@ from haipvs.daemon_signals import SIGJSON, SIGSTATS_CLEAR, STOP_SIGNALS
 from haipvs.health import specs_from_config
 from haipvs.ipvs.status import health_from_dump, render_status, status_json
 from haipvs.policy import director
+from haipvs.policy.omega import stop_notifies
 from haipvs.policy.routes import static_entries
 from haipvs.reload import plan_reload
 from haipvs.resources import count_trio_tasks, process_resources
@@ -119,6 +120,18 @@ async def release_ipvs(daemon: Daemon) -> None:
         log.info("ipvs_services_kept", reason="--dont-release-ipvs")
     else:
         log.info("ipvs_services_released", state=daemon.reconciler.state)
+        await run_omega_scripts(daemon)
+
+
+async def run_omega_scripts(daemon: Daemon) -> None:
+    """The virtual servers with `omega` run their down scripts at stop (policy/omega.py,
+    keepalived ipwrapper.c clear_services); bounded like notify_stop."""
+    runs = stop_notifies(time.time(), daemon.config, daemon.director.health.health)
+    for run in runs:
+        daemon.notify_runner.submit(run.owner, run.scripts, run.env, run.users)
+    if runs:
+        with trio.move_on_after(min(daemon.notify_runner.timeout, STOP_TIMEOUT)):
+            await daemon.notify_runner.wait_idle()
 
 
 # ---- reload -----------------------------------------------------------------------------

@@ -195,6 +195,10 @@ class VirtualServer:
     quorum_down: ScriptCommand | None = setting(
         NotifyScript(), None, "run when the quorum is lost (and at start if it is down then)"
     )
+    # keepalived virtual_server omega (check_parser.c omega_handler; ipwrapper.c
+    # clear_service_rs / do_vs_notifies): the down scripts also run at stop (policy/omega.py)
+    omega: bool = setting(Bool(), False, "at stop, run notify_down of each live real server "
+                          "and quorum_down, as when they go down")
     ha_suspend: bool = setting(Bool(), False, "suspend health checks while the VRRP instance "
                                "holding `address` as a VIP is not MASTER")
     # keepalived virtual_server smtp_alert (check_parser.c; default check_data.c)

@@ -42,7 +42,7 @@ VS_ORDER = ("address", "port", "fwmark", "ip_family", "protocol", "lb_algo", "sc
             "lb_kind", "persistence_timeout", "persistence_granularity",
             "persistence_engine", "ops",
             "delay_loop", "inhibit_on_failure", "sorry_server", "quorum", "hysteresis",
-            "quorum_up", "quorum_down", "ha_suspend", "smtp_alert", "real_servers")
+            "quorum_up", "quorum_down", "omega", "ha_suspend", "smtp_alert", "real_servers")
 
 
 @dataclass
@@ -188,6 +188,7 @@ VIRTUAL_SERVER: dict[str, Rule] = {
     "hysteresis": Value("hysteresis", int, 0, limits.QUORUM_MAX),
     **rules_for(("quorum_up", "quorum_down"), NotifyCommand),
     "ha_suspend": Flag("ha_suspend"),
+    "omega": Flag("omega"),  # policy/omega.py: the down scripts at stop, as keepalived
     "sorry_server": sorry_server,
     "sorry_server_lvs_method": sorry_server_lvs_method,
     **CHECKER_DEFAULTS,
