@@ -15,6 +15,7 @@ from haipvs.drivers.addresses import Vip
 from haipvs.drivers.vrrp_instance import InstanceBinding
 from haipvs.policy.routes import instance_entries
 from haipvs.policy.vmac import VmacRequest, VmacSpec, resolve
+from haipvs.vrrp.garp_extra_if import ExtraIf, effective
 from haipvs.vrrp.params import GarpParams, InstanceParams
 
 
@@ -48,7 +49,8 @@ def instance_params(instance: VrrpInstance) -> InstanceParams:
 
 
 def instance_binding(instance: VrrpInstance, sync_group: str | None = None,
-                     vrrp_strict: bool = False, vmac: VmacSpec | None = None) -> InstanceBinding:
+                     vrrp_strict: bool = False, vmac: VmacSpec | None = None,
+                     vmacs_ours: frozenset[str] = frozenset()) -> InstanceBinding:
     strict = strict_mode(instance.strict_mode, vrrp_strict)
     params = instance_params(instance)
     if strict:
@@ -65,6 +67,12 @@ def instance_binding(instance: VrrpInstance, sync_group: str | None = None,
         Vip(interface=vip.address, ifname=vip.dev or ifname, label=vip.label)
         for vip in instance.virtual_ipaddress
     )
+    entries = instance_entries(instance)
+    # keepalived vrrp.c vrrp_complete_instance(): off without another interface to send on
+    # (the importer already gave an instance without its own the global_defs one)
+    devices = [vip.ifname for vip in vips] + [a.dev for a in entries.addresses]
+    extra_if = effective(ExtraIf(instance.garp.extra_if, instance.garp.extra_if_all),
+                         ExtraIf(0), ifname, devices, vmacs_ours)
     return InstanceBinding(
         params=params,
         ifname=ifname,
@@ -74,7 +82,7 @@ def instance_binding(instance: VrrpInstance, sync_group: str | None = None,
         unicast_peers=instance.unicast_peers,
         track_interfaces=tuple((t.name, t.weight) for t in instance.track_interface),
         sync_group=sync_group,
-        entries=instance_entries(instance),
+        entries=entries,
         accept=accept_mode(instance.accept, strict, instance.priority, instance.version),
         garp_interval=instance.garp.interval,
         gna_interval=instance.garp.gna_interval,
@@ -82,6 +90,8 @@ def instance_binding(instance: VrrpInstance, sync_group: str | None = None,
         dont_track_primary=instance.dont_track_primary,
         unicast_ttl=instance.unicast_ttl,
         mcast_group=instance.mcast_dst_ip,
+        extra_if=extra_if,
+        vmacs_ours=vmacs_ours,
     )
 
 
@@ -93,6 +103,7 @@ def bindings_from_config(config: Config) -> list[InstanceBinding]:
                     # vrrp.c: "xmit_base is incompatible with strict mode - resetting"
                     i.vmac_xmit_base and not strict_mode(i.strict_mode, strict))
         for i in config.vrrp_instances if i.use_vmac)}
+    ours = frozenset(spec.name for spec in vmacs.values())
     return [instance_binding(instance, groups.get(instance.name), strict,
-                             vmacs.get(instance.name))
+                             vmacs.get(instance.name), ours)
             for instance in config.vrrp_instances]

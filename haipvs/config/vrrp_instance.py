@@ -113,6 +113,15 @@ class GarpSettings:
     gna_interval: float = setting(
         Float(0, limits.GARP_DELAY_MAX), limits.GARP_INTERVAL_DEFAULT,
         "least gap in seconds between two unsolicited NAs on the interface; 0 = back to back")
+    # keepalived garp_extra_if <delay> [all] / vrrp_garp_extra_if (vrrp_parser.c
+    # vrrp_garp_extra_if_handler(): whole seconds 0..86400; haipvs/vrrp/garp_extra_if.py).
+    extra_if: int = setting(
+        Int(0, limits.GARP_DELAY_MAX), 0,
+        "while MASTER, one GARP / NA every this many seconds (rounded up to an advert) on "
+        "each other interface holding a VIP: the vmacs haipvs made, or all with "
+        "`extra_if_all`; 0 = off")
+    extra_if_all: bool = setting(Bool(), False, "`extra_if` also on interfaces that are not "
+                                 "vmacs haipvs made (keepalived's `all`)")
 
 
 def _derive_garp(v: Values) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import structlog
 import trio
 
 from haipvs.drivers import addresses
+from haipvs.drivers.garp_extra_if import ExtraIfRounds
 from haipvs.drivers.garp_sender import GarpSender
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.nft_accept import NftAccept
@@ -37,16 +38,22 @@ class ActionRunner:
         self._accept = accept if accept is not None else NftAccept()
         self._on_transition = on_transition
         self._routes = routes if routes is not None else RouteDriver(rtnl)
+        self._extra_if = ExtraIfRounds(self._garp, self._vip_announcers)  # garp_extra_if
 
     async def feed(self, instance: Instance, event: core.Input) -> None:
         actions = instance.machine.handle(trio.current_time(), event)
         await self.execute(instance, actions)
 
     async def execute(self, instance: Instance, actions: list[core.Action]) -> None:
+        # the time the actions were decided at, before their I/O: keepalived's garp_extra_if
+        # timer reads the thread's cached time_now (vrrp.c vrrp_state_master_tx())
+        now = trio.current_time()
         for action in actions:
             match action:
                 case core.SendAdvert():
                     await self.send_advert(instance, action)
+                    if instance.machine.state == core.State.MASTER:
+                        self._extra_if.advert_sent(instance, now)
                 case core.SetTimer(name=name, deadline=deadline):
                     instance.timers[name] = deadline
                 case core.CancelTimer(name=name):
@@ -56,7 +63,9 @@ class ActionRunner:
                     await self._accept.handle(accept_mode.Held(instance.name, held=True))
                     await self.change_vips(instance, addresses.sync_add, held=True)
                     await self.hold_entries(instance, held=True)
+                    self._extra_if.became_master(instance, now)
                 case core.RemoveVips():
+                    self._extra_if.left_master(instance)
                     await self.hold_entries(instance, held=False)
                     await self.change_vips(instance, addresses.sync_remove, held=False)
                     await self._accept.handle(accept_mode.Held(instance.name, held=False))

@@ -21,12 +21,14 @@ from haipvs.policy.priority import NOTHING, Contribution, InstancePriority, Kind
 from haipvs.policy.routes import NO_ENTRIES, Entries
 from haipvs.policy.vmac import VmacSpec
 from haipvs.vrrp import core
+from haipvs.vrrp.garp_extra_if import ExtraIf
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Packets a receive loop may have queued for the runtime's input queue before it waits:
 # beyond that the kernel's socket buffer holds them, as when the loop was busy before.
 RECEIVE_QUEUE_CREDIT = 64
+EXTRA_IF_OFF = ExtraIf(0)  # keepalived's default: no garp_extra_if rounds
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class InstanceBinding:
     mcast_group: IPAddress | None = None
     # keepalived use_vmac: the macvlan `ifname` names (haipvs.policy.vmac, drivers/vmac.py)
     vmac: VmacSpec | None = None
+    # keepalived garp_extra_if, already resolved (haipvs.vrrp.garp_extra_if.effective), and
+    # the vmacs haipvs makes (keepalived's ifp->is_ours) its rounds may send on
+    extra_if: ExtraIf = EXTRA_IF_OFF
+    vmacs_ours: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:

@@ -9,6 +9,9 @@
 - vrrp_instance `unicast_ttl`, `mcast_dst_ip`, `dont_track_primary` translate as they are;
   keepalived drops unicast_ttl without unicast peers (vrrp_parser.c vrrp_end_handler) and
   ignores mcast_dst_ip with them, and so does the translation.
+- global_defs `vrrp_garp_extra_if` / `vrrp_vmac_garp_intvl` and vrrp_instance
+  `garp_extra_if` / `vmac_garp_intvl` `<delay> [all]` become `garp.extra_if` /
+  `garp.extra_if_all` (the global one is every instance's default, as keepalived's).
 """
 
 from __future__ import annotations
@@ -18,12 +21,10 @@ from typing import Any
 
 from haipvs import limits
 from haipvs.importer.grammar import Node
-from haipvs.importer.rules import Context, Flag, Rule, Skip, Value, number
+from haipvs.importer.rules import Context, Flag, Rule, Value, number
 from haipvs.importer.state import GlobalDefs, Instance
 
-EXTRA_IF_WHY = ("haipvs sends no periodic GARPs on the other interfaces of a vmac instance "
-                "(keepalived's garp_extra_if); use garp.master_refresh, which re-announces "
-                "every VIP on its own interface")
+# keepalived garp_extra_if / vrrp_garp_extra_if <delay> [all] -> garp.extra_if(_all)
 INTERVAL_KEYS = {"garp_interval": "interval", "gna_interval": "gna_interval"}
 
 
@@ -56,21 +57,62 @@ def global_group(family: int) -> Rule:
     return rule
 
 
+def extra_if_words(ctx: Context, node: Node, low: int) -> tuple[int | None, bool]:
+    """vrrp_parser.c vrrp_garp_extra_if_handler(), global_parser.c
+    vrrp_vmac_garp_extra_if_handler(): the words in order, `all` sets the flag as it is
+    read, a bad word ends the line ("invalid - ignoring"), a line without a delay is
+    ignored but keeps an `all` read before."""
+    delay: int | None = None
+    all_if = False
+    for word in node.values:
+        if word == "all":
+            all_if = True
+        elif word.isdigit() and low <= int(word) <= limits.GARP_DELAY_MAX:
+            delay = int(word)
+        else:
+            ctx.skip(node, f"{word!r} invalid ({low}..{limits.GARP_DELAY_MAX} or all); "
+                     "keepalived ignores the line from there")
+            return None, all_if
+    if delay is None:
+        ctx.skip(node, "no delay; keepalived ignores it")
+    return delay, all_if
+
+
+def global_extra_if(ctx: Context, node: Node, draft: GlobalDefs) -> None:
+    # the global delay is 1..86400; it is the default of every instance without its own
+    delay, all_if = extra_if_words(ctx, node, 1)
+    if all_if:
+        draft.garp["extra_if_all"] = True
+    if delay is not None:
+        draft.garp["extra_if"] = delay
+
+
+def instance_extra_if(ctx: Context, node: Node, draft: Any) -> None:
+    # vrrp.c vrrp_complete_instance(): an instance with its own delay (0..86400) keeps its
+    # own `all` flag; one without takes the global delay, the global flag ORed into its own
+    delay, all_if = extra_if_words(ctx, node, 0)
+    if all_if:
+        draft.garp["extra_if_all"] = True
+    if delay is not None:
+        draft.garp["extra_if"] = delay
+        draft.garp.setdefault("extra_if_all", False)
+
+
 GLOBAL_RULES: dict[str, Rule] = {
     "vrrp_garp_interval": global_interval("interval"),
     "vrrp_gna_interval": global_interval("gna_interval"),
     "vrrp_mcast_group4": global_group(4),
     "vrrp_mcast_group6": global_group(6),
-    "vrrp_garp_extra_if": Skip(EXTRA_IF_WHY),
-    "vrrp_vmac_garp_intvl": Skip(EXTRA_IF_WHY),
+    "vrrp_garp_extra_if": global_extra_if,
+    "vrrp_vmac_garp_intvl": global_extra_if,  # deprecated name (global_parser.c)
 }
 
 INSTANCE_RULES: dict[str, Rule] = {
     "unicast_ttl": Value("unicast_ttl", int, 0, limits.TTL_MAX),
     "mcast_dst_ip": Value("mcast_dst_ip", multicast),
     "dont_track_primary": Flag("dont_track_primary", True),
-    "garp_extra_if": Skip(EXTRA_IF_WHY),
-    "vmac_garp_intvl": Skip(EXTRA_IF_WHY),
+    "garp_extra_if": instance_extra_if,
+    "vmac_garp_intvl": instance_extra_if,  # deprecated name (vrrp_parser.c)
 }
 
 

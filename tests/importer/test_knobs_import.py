@@ -70,9 +70,11 @@ def translate(tmp_path: Path):
 
 def test_global_intervals_and_garp_group_become_instance_garp(tmp_path: Path):
     _, instances = translate(tmp_path)
-    assert instances["VI_1"]["garp"] == {"interval": 0.05, "gna_interval": 0.1}
+    # vrrp_garp_extra_if is every instance's default too (knobs.global_extra_if)
+    extra = {"extra_if": 10, "extra_if_all": True}
+    assert instances["VI_1"]["garp"] == {"interval": 0.05, "gna_interval": 0.1, **extra}
     # eth2 is in the garp_group: its garp_interval wins over the global one
-    assert instances["VI_2"]["garp"] == {"interval": 0.2, "gna_interval": 0.1}
+    assert instances["VI_2"]["garp"] == {"interval": 0.2, "gna_interval": 0.1, **extra}
 
 
 def test_global_mcast_group_goes_to_multicast_instances_without_their_own(tmp_path: Path):
@@ -95,7 +97,7 @@ def test_unicast_ttl_without_peers_is_dropped_as_keepalived_does(tmp_path: Path)
     assert "unicast_ttl" not in instances["VI_3"]
     notes = {(n.line, n.keyword, n.kind) for n in result.notes}
     assert (40, "unicast_ttl", NOT_TRANSLATED) in notes
-    assert (5, "vrrp_garp_extra_if", NOT_TRANSLATED) in notes
     assert not any(k in ("vrrp_garp_interval", "vrrp_gna_interval", "vrrp_mcast_group4",
-                         "garp_group", "dont_track_primary", "mcast_dst_ip")
+                         "garp_group", "dont_track_primary", "mcast_dst_ip",
+                         "vrrp_garp_extra_if")
                    for _, k, _ in notes), notes
