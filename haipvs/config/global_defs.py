@@ -11,13 +11,14 @@ from typing import Any
 
 from haipvs import limits
 from haipvs.config import process
-from haipvs.config.common import ABS_PATH, IFNAME
+from haipvs.config.common import ABS_PATH
 from haipvs.config.compound import Nested
 from haipvs.config.kinds import Bool, Float, Int, Text
 from haipvs.config.notify_script import NotifyScript, ScriptCommand
 from haipvs.config.settings import model_section, setting
 from haipvs.config.smtp import SMTP, SmtpSettings
 from haipvs.config.spec import REQUIRED, Values
+from haipvs.config.sync_daemon import LVS_SYNC_DAEMON, LvsSyncDaemon
 from haipvs.config.users import USER, check_user_exists
 
 LVS_TIMEOUT = Int(1, limits.LVS_MAX_TIMEOUT)
@@ -38,29 +39,6 @@ LVS_TIMEOUTS = model_section(
     "lvs_timeouts",
     "IPVS timeouts",
     "Kernel IPVS connection timeouts, like `ipvsadm --set`. Unset ones are left as they are.",
-)
-
-
-@dataclass(frozen=True)
-class LvsSyncDaemon:
-    """IPVS connection synchronisation daemon, run as master/backup following `vrrp_instance`."""
-
-    interface: str = setting(IFNAME, doc="interface the sync daemon multicasts on")
-    vrrp_instance: str = setting(
-        Text(64), doc="the sync daemon is master while this instance is MASTER, backup otherwise"
-    )
-    # keepalived vrrp.c vrrp_complete_init(): "If no syncid configured, use vrid".
-    sync_id: int | None = setting(Int(0, 255), None,
-                                  "sync id shared by the pair (ipvsadm --syncid)",
-                                  doc_default="the instance's virtual_router_id")
-
-
-LVS_SYNC_DAEMON = model_section(
-    LvsSyncDaemon,
-    "lvs_sync_daemon",
-    "IPVS connection sync daemon",
-    "Synchronises IPVS connection state to the backup director, following a VRRP instance.",
-    rules=("`vrrp_instance` must name an instance in `vrrp_instances`.",),
 )
 
 

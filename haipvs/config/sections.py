@@ -96,7 +96,8 @@ def _check_config(v: Values) -> None:
         seen.setdefault(vs.key, i)
     if v.ok("global", "vrrp_instances") and v["global"] is not None:
         sync = v["global"].lvs_sync_daemon
-        if sync is not None and sync.vrrp_instance not in {i.name for i in v["vrrp_instances"]}:
+        if (sync is not None and sync.vrrp_instance is not None
+                and sync.vrrp_instance not in {i.name for i in v["vrrp_instances"]}):
             v.error(("global", "lvs_sync_daemon", "vrrp_instance"),
                     f"no vrrp instance named {sync.vrrp_instance!r}")
     _check_trackers(v)

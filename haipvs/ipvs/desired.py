@@ -29,12 +29,13 @@ from haipvs.ipvs.model import (
     Service,
     ServiceKey,
     SyncDaemonConfig,
-    SyncState,
     Timeouts,
     TunnelType,
     sched_flag_bits,
 )
 from haipvs.policy.quorum import QuorumInput, initial_quorum
+from haipvs.policy.sorry_inhibit import with_inhibited_sorry
+from haipvs.policy.sync_daemon import wanted_sync_daemons
 from haipvs.vrrp.messages import State
 
 _TUN_FLAG_BITS = {"nocsum": 0, "csum": TUN_FLAG_CSUM, "remcsum": TUN_FLAG_REMCSUM}
@@ -160,6 +161,9 @@ def virtual_service(vs: VirtualServer, health: HealthView,
         # stay as they are.
         sorry_dest = _destination(vs, sorry, getattr(sorry, "weight", None) or 1)
         dests = [d for d in dests if d.weight == 0 and d.key != sorry_dest.key] + [sorry_dest]
+    elif sorry is not None and getattr(sorry, "inhibit", False):  # policy/sorry_inhibit.py
+        dests = list(with_inhibited_sorry(dests, _destination(vs, sorry, 0),
+                                          [dest_key(rs) for rs in vs.real_servers]))
     return Service(base.key, base.scheduler, base.flags, base.persistence_timeout,
                    base.netmask, base.pe_name, tuple(dests))
 
@@ -189,16 +193,11 @@ def desired_timeouts(config: Config) -> Timeouts | None:
 def desired_sync_daemons(
     config: Config, instance_states: Mapping[str, State]
 ) -> tuple[SyncDaemonConfig, ...] | None:
-    """Sync daemon following its VRRP instance: MASTER runs the master daemon, any other
-    state the backup daemon (keepalived's behaviour). None when not configured."""
+    """The sync daemons keepalived would run now (haipvs/policy/sync_daemon.py). None when
+    not configured."""
     sync = config.global_settings.lvs_sync_daemon
     if sync is None:
         return None
-    state = instance_states.get(sync.vrrp_instance, State.BACKUP)
-    role = SyncState.MASTER if state == State.MASTER else SyncState.BACKUP
-    sync_id = sync.sync_id
-    if sync_id is None:
-        # keepalived vrrp.c vrrp_complete_init(): no syncid means the instance's VRID.
-        sync_id = next((i.virtual_router_id for i in config.vrrp_instances
-                        if i.name == sync.vrrp_instance), 0)
-    return (SyncDaemonConfig(role, sync.interface, sync_id),)
+    vrid = next((i.virtual_router_id for i in config.vrrp_instances
+                 if i.name == sync.vrrp_instance), None)
+    return wanted_sync_daemons(sync, instance_states.get(sync.vrrp_instance or ""), vrid)

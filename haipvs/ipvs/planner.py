@@ -90,26 +90,43 @@ def plan_timeouts(want: Timeouts, have: Timeouts) -> SetTimeouts | None:
     return SetTimeouts(want) if differs else None
 
 
+# The kernel's values for options a daemon was started without (ip_vs_sync.c
+# start_sync_thread(): IP_VS_SYNC_GROUP, IP_VS_SYNC_PORT, ttl 1); maxlen's comes from the
+# MTU, so an unset maxlen matches any.
+_KERNEL_SYNC_DEFAULTS = (("mcast_group", "224.0.0.81"), ("mcast_port", 8848), ("mcast_ttl", 1))
+
+
+def sync_daemon_matches(want: SyncDaemonConfig, have: SyncDaemonConfig) -> bool:
+    """True when the running daemon `have` is what starting `want` would give. keepalived
+    restarts the daemon when any option differs (ipvswrapper.c ipvs_syncd_changed); the
+    kernel changes none in place."""
+    if (want.interface, want.syncid) != (have.interface, have.syncid):
+        return False
+    if want.maxlen is not None and want.maxlen != have.maxlen:
+        return False
+    for name, default in _KERNEL_SYNC_DEFAULTS:
+        wanted = getattr(want, name)
+        running = getattr(have, name)
+        if (default if wanted is None else wanted) != (default if running is None else running):
+            return False
+    return True
+
+
 def plan_sync_daemons(
     want: Iterable[SyncDaemonConfig], have: Iterable[SyncDaemonConfig]
 ) -> list[StopSyncDaemon | StartSyncDaemon]:
-    """Stops first, then starts. A running daemon whose interface or syncid differs from
-    the wanted one is restarted (the kernel cannot change either in place); one of an
-    unwanted state is stopped."""
+    """Stops first, then starts. A running daemon that differs from the wanted one
+    (sync_daemon_matches) is restarted; one of an unwanted state is stopped."""
     wanted = {d.state: d for d in want}
     running = {d.state: d for d in have}
     ops: list[StopSyncDaemon | StartSyncDaemon] = []
     for state, daemon in running.items():
         target = wanted.get(state)
-        if target is None or (target.interface, target.syncid) != (
-            daemon.interface, daemon.syncid
-        ):
+        if target is None or not sync_daemon_matches(target, daemon):
             ops.append(StopSyncDaemon(state))
     for state, daemon in wanted.items():
         current = running.get(state)
-        if current is not None and (current.interface, current.syncid) == (
-            daemon.interface, daemon.syncid
-        ):
+        if current is not None and sync_daemon_matches(daemon, current):
             continue
         ops.append(StartSyncDaemon(daemon))
     return ops

@@ -215,7 +215,7 @@ class FakeIpvsKernel:
         cfg = codec.decode_daemon(codec.parse_attrs(msg.attrs[p.CMD_ATTR_DAEMON]))
         if cfg.state in self.daemons:
             raise KernelError(errno.EEXIST)
-        self.daemons[cfg.state] = SyncDaemonConfig(cfg.state, cfg.interface, cfg.syncid)
+        self.daemons[cfg.state] = cfg
         return []
 
     def _cmd_10(self, msg: codec.Message) -> list:  # DEL_DAEMON
@@ -226,7 +226,12 @@ class FakeIpvsKernel:
         return []
 
     def _cmd_11(self, msg: codec.Message) -> list:  # GET_DAEMON (dump)
-        return [(p.CMD_NEW_DAEMON, codec.nla(p.CMD_ATTR_DAEMON, codec.daemon_attrs(d)))
+        # ip_vs_sync.c start_sync_thread() gave unset options the kernel's defaults (maxlen
+        # from a 1500 MTU less the IPv4 and UDP headers); GET_DAEMON reports those.
+        return [(p.CMD_NEW_DAEMON, codec.nla(p.CMD_ATTR_DAEMON, codec.daemon_attrs(
+            SyncDaemonConfig(d.state, d.interface, d.syncid, maxlen=d.maxlen or 1500 - 28,
+                             mcast_group=d.mcast_group or "224.0.0.81",
+                             mcast_port=d.mcast_port or 8848, mcast_ttl=d.mcast_ttl or 1))))
                 for d in self.daemons.values()]
 
     def _cmd_12(self, msg: codec.Message) -> list:  # SET_CONFIG: zero leaves a value alone

@@ -124,7 +124,9 @@ def test_side_ops_and_their_errors():
     assert fake.timeouts == Timeouts(100, 120, 30)
     master = SyncDaemonConfig(SyncState.MASTER, "eth1", 5)
     backend.apply_side(StartSyncDaemon(master))
-    assert backend.get_sync_daemons() == [master]
+    # The kernel reports its defaults for what the start left unset (ip_vs_sync.c).
+    assert backend.get_sync_daemons() == [SyncDaemonConfig(
+        SyncState.MASTER, "eth1", 5, 1472, "224.0.0.81", 8848, 1)]
     with pytest.raises(IpvsError, match="start sync daemon master on eth1: already exists"):
         backend.apply_side(StartSyncDaemon(master))
     backend.apply_side(StopSyncDaemon(SyncState.MASTER))
