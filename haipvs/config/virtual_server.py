@@ -118,6 +118,9 @@ class SorryServer:
     lb_kind: str | None = setting(Choice(LB_KINDS), None, "forwarding method",
                                   doc_default="the virtual server's")
     weight: int = setting(Int(1, limits.WEIGHT_MAX), 1, "its weight")
+    # keepalived sorry_server_inhibit (check_parser.c ssvri_handler): policy/sorry_inhibit.py
+    inhibit: bool = setting(Bool(), False, "keep it in the service at weight 0 while the "
+                            "quorum is up, instead of removing it")
 
 
 SORRY_SERVER = model_section(

@@ -26,8 +26,6 @@ WHY = {
     # virtual_server / real_server
     "nat_mask": "keepalived ignores it too; IPVS services have no netmask except for "
     "persistence_granularity",
-    "sorry_server_inhibit": "keepalived then keeps the sorry server in the IPVS table with "
-    "weight 0 while it is not needed; haipvs always removes it once the quorum is back",
     "hashed": "haipvs sets no IPVS hashed flag",
     "bind_port": "haipvs checkers use an ephemeral source port",
     "bind_if": "haipvs checkers bind by address (bindto), not interface",

@@ -152,6 +152,16 @@ def sorry_server(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
     draft.sorry_node = node
 
 
+def sorry_server_inhibit(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
+    """check_parser.c ssvri_handler(): only after sorry_server ("Ignoring sorry_server
+    inhibit used before or without sorry_server"); haipvs policy/sorry_inhibit.py."""
+    if "sorry_server" not in draft.fields:
+        ctx.skip(node, "keepalived: \"Ignoring sorry_server inhibit used before or without "
+                 "sorry_server\"")
+        return
+    draft.fields["sorry_server"]["inhibit"] = True
+
+
 def sorry_server_lvs_method(ctx: Context, node: Node, draft: VirtualServerDraft) -> None:
     draft.sorry_kind = lb_kind(ctx, node, {})
 
@@ -191,6 +201,7 @@ VIRTUAL_SERVER: dict[str, Rule] = {
     "omega": Flag("omega"),  # policy/omega.py: the down scripts at stop, as keepalived
     "sorry_server": sorry_server,
     "sorry_server_lvs_method": sorry_server_lvs_method,
+    "sorry_server_inhibit": sorry_server_inhibit,
     **CHECKER_DEFAULTS,
     "weight": default_weight,
     "real_server": real_server_node,

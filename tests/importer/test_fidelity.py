@@ -323,8 +323,7 @@ def test_virtual_server_without_real_servers_is_dropped(tmp_path: Path):
     assert [n.line for n in result.notes] == [8]
 
 
-@pytest.mark.parametrize(("keyword", "words"), [
-    ("sorry_server_inhibit", "weight 0"),
+@pytest.mark.parametrize(("keyword", "words"), [  # sorry_server_inhibit: test_sorry_inhibit.py
     ("persistence_engine sip", "without persistence"),
     ("persistence_engine h323", "no persistence engine 'h323'"),
 ])
