@@ -24,12 +24,11 @@ from haipvs.importer.script_users import (
 from haipvs.importer.smtp import GLOBAL_RULES as SMTP_GLOBAL_RULES
 from haipvs.importer.state import GlobalDefs
 from haipvs.importer.strict import GLOBAL_RULES as STRICT_GLOBAL_RULES
+from haipvs.importer.sync_daemon import lvs_sync_daemon
 from haipvs.importer.track_process import GLOBAL_RULES as TRACK_PROCESS_GLOBAL_RULES
 from haipvs.importer.vmac import GLOBAL_RULES as VMAC_GLOBAL_RULES
 
 LVS_TIMEOUTS = ("tcp", "tcpfin", "udp")
-# lvs_sync_daemon options haipvs leaves to the kernel.
-SYNC_DAEMON_KERNEL_OPTIONS = ("maxlen", "port", "ttl", "group")
 
 
 def garp_convert(name: str) -> Any:
@@ -72,38 +71,6 @@ def lvs_timeouts(ctx: Context, node: Node, draft: GlobalDefs) -> None:
             i += 1
     if timeouts:
         draft.fields["lvs_timeouts"] = timeouts
-
-
-def lvs_sync_daemon(ctx: Context, node: Node, draft: GlobalDefs) -> None:
-    """`lvs_sync_daemon IFACE INSTANCE [id N] [maxlen N] [port N] [ttl N] [group ADDR]`."""
-    values = node.values
-    if draft.sync_daemon_node is not None:
-        # global_parser.c lvs_syncd_handler(): "lvs_sync_daemon has already been specified
-        # ... - ignoring" (the same for vrrp_parser.c vrrp_lvs_syncd_handler()).
-        ctx.skip(node, f"lvs_sync_daemon is already set at {draft.sync_daemon_node.where}; "
-                 "keepalived keeps the first")
-        return
-    if len(values) < 2:
-        ctx.skip(node, "needs an interface and a vrrp instance")
-        return
-    sync: dict[str, Any] = {"interface": values[0], "vrrp_instance": values[1]}
-    rest = values[2:]
-    i = 0
-    while i < len(rest):
-        if rest[i] == "id" and i + 1 < len(rest):
-            try:
-                sync["sync_id"] = int(rest[i + 1])
-            except ValueError:
-                ctx.skip(node, f"bad sync id {rest[i + 1]!r}")
-            i += 2
-        elif rest[i] in SYNC_DAEMON_KERNEL_OPTIONS and i + 1 < len(rest):
-            ctx.skip(node, f"{rest[i]} {rest[i + 1]}: haipvs uses the kernel's defaults")
-            i += 2
-        else:
-            ctx.skip(node, f"unknown option {rest[i]!r}")
-            i += 1
-    draft.fields["lvs_sync_daemon"] = sync
-    draft.sync_daemon_node = node
 
 
 FIFO_KEYWORDS = ("notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo")

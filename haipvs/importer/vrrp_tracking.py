@@ -173,6 +173,9 @@ def finish_instances(ctx: Context) -> None:
         group["group"] = kept
     state.sync_groups[:] = [g for g in state.sync_groups if g["group"]]
     sync = global_defs.fields.get("lvs_sync_daemon")
+    if sync is not None and "vrrp_instance" not in sync:
+        # check_daemon.c start_check: no instance, master and backup run, sync id 0.
+        sync = None
     if sync is not None and sync["vrrp_instance"] not in names:
         node = global_defs.sync_daemon_node
         assert node is not None

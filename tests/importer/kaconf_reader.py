@@ -309,7 +309,7 @@ class Reader:
         self.notify(k, node)
         syncd = node.first("lvs_sync_daemon_interface")
         if syncd is not None and not sync_seen:
-            sync_seen.append((syncd.arg(), node.arg(), None, syncd))
+            sync_seen.append((syncd.arg(), node.arg(), None, syncd, *(None,) * 4))
 
     def notify(self, k: str, node: Node) -> None:
         for what in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
@@ -549,15 +549,11 @@ def read_conf(path: str) -> dict[str, Fact]:
     reader.version = ([v for g in tree if g.key == "global_defs" for n in g.kids("vrrp_version")
                        if (v := _num(n.arg(), int)) in (2, 3)] or [2])[-1]
     for s in [s for g in tree if g.key == "global_defs" for s in g.kids("lvs_sync_daemon")]:
-        if syncd or len(s.words) < 2:  # lvs_syncd_handler(): "already specified - ignoring"
+        # lvs_syncd_handler(): "already specified - ignoring", "requires interface", "name
+        # too long - ignoring" (IP_VS_IFNAME_MAXLEN 16)
+        if syncd or len(s.words) < 2 or len(s.arg()) > 15:
             continue
-        w, kw = s.words, ("inst", "id", "maxlen", "port", "ttl", "group")
-        opts = {w[i]: w[i + 1] for i in range(2, len(w) - 1) if w[i] in kw}
-        old = [x for x in w[2:4] if x not in kw] if w[2:3] and w[2] not in kw else []
-        # "inst NAME", "id N"; the old form is "lvs_sync_daemon IF NAME [ID]"
-        inst, sid = opts.get("inst", old[0] if old else None), opts.get(
-            "id", old[1] if len(old) > 1 else None)
-        syncd.append((s.arg(), inst, sid, s))
+        syncd.append(_syncd_words(s))
     for node in tree:
         # vrrp_handler(), vrrp_sync_group_handler(): "already defined", the first one counts
         if node.key == "vrrp_instance" and len(node.words) == 2:
@@ -588,8 +584,44 @@ def read_conf(path: str) -> dict[str, Fact]:
             f"vrrp_script {n}.weight"].value) == 0)
         reader.facts[f"vrrp {name}.track_script"] = Fact(kept, f.file, f.line, f.lines)
     if syncd:
-        iface, inst, sid, node = syncd[0]
+        iface, inst, sid, node, *options = syncd[0]
         vrid = reader.facts.get(f"vrrp {inst}.virtual_router_id")
-        reader.put("lvs_sync_daemon", (iface, inst, _num(sid, int) if sid else
-                                       (vrid.value if vrid else None)), node)
+        # vrrp.c vrrp_complete_init(): an unknown instance clears the sync daemon, no id means
+        # the VRID; without an instance check_daemon.c start_check uses id 0
+        if inst is None or vrid is not None:
+            reader.put("lvs_sync_daemon", (iface, inst, sid if sid is not None else
+                                           (vrid.value if vrid else 0), *options), node)
     return reader.facts
+
+
+def _syncd_words(s: Node) -> tuple:
+    """lvs_sync_daemon IF [inst N] [id N] [maxlen N] [port N] [ttl N] [group A], or the
+    old IF NAME [ID]: (iface, inst, id, node, maxlen, port, ttl, group). A bad value is
+    ignored (the default stays), as lvs_syncd_handler() does."""
+    ranges = {"id": (0, 255), "maxlen": (1, 65507), "port": (1, 65535), "ttl": (1, 255)}
+    got: dict = {}
+    w = s.words
+    i = 2
+    while i < len(w):
+        key = w[i]
+        if key in (*ranges, "inst", "group") and i + 1 < len(w):
+            v = w[i + 1]
+            if key == "inst":
+                got.setdefault("inst", v)
+            elif key == "group":
+                try:
+                    if ipaddress.ip_address(v).is_multicast:
+                        got["group"] = str(ipaddress.ip_address(v))
+                except ValueError:
+                    pass
+            elif v.isdigit() and ranges[key][0] <= int(v) <= ranges[key][1]:
+                got[key] = int(v)
+            i += 2
+            continue
+        if i == 2:
+            got["inst"] = key
+        elif i == 3 and key.isdigit() and int(key) <= 255:
+            got["id"] = int(key)
+        i += 1
+    return (s.arg(), got.get("inst"), got.get("id"), s,
+            *(got.get(k) for k in ("maxlen", "port", "ttl", "group")))

@@ -77,7 +77,9 @@ def haipvs_facts(config) -> dict[str, object]:
                 f[f"{k}.{what}"] = _argv(getattr(g, what))
     sync = config.global_settings.lvs_sync_daemon if config.global_settings else None
     if sync is not None:
-        f["lvs_sync_daemon"] = (sync.interface, sync.vrrp_instance, sync.sync_id)
+        f["lvs_sync_daemon"] = (sync.interface, sync.vrrp_instance, sync.sync_id or 0,
+                                sync.maxlen, sync.port, sync.ttl,
+                                str(sync.group) if sync.group is not None else None)
     for vs in config.virtual_servers:
         _virtual_server(f, vs)
     return f
@@ -275,7 +277,19 @@ READER_CASES = {
              " lvs_sync_daemon eth9 W id 3\n}\nvrrp_instance V {\n interface ${IF}\n"
              " state MASTER\n virtual_router_id 9 # comment\n nopreempt\n}\n",
              {"vrrp V.interface": "eth1", "vrrp V.priority": 255, "vrrp V.preempt": True,
-              "lvs_sync_daemon": ("eth1", "V", 9)}),
+              "lvs_sync_daemon": ("eth1", "V", 9, None, None, None, None)}),
+    # global_parser.c lvs_syncd_handler(): options after the interface, a bad value ignored
+    # (maxlen 0, a unicast group), the old positional sync id; no instance: id 0
+    "syncd": ("global_defs {\n lvs_sync_daemon eth1 maxlen 0 port 9000 ttl 2 group 192.0.2.1"
+              " group ff02::81\n}\n",
+              {"lvs_sync_daemon": ("eth1", None, 0, None, 9000, 2, "ff02::81")}),
+    "syncd-old": ("global_defs {\n lvs_sync_daemon eth1 V 7 maxlen 1400\n}\n"
+                  "vrrp_instance V {\n interface eth1\n virtual_router_id 9\n}\n",
+                  {"lvs_sync_daemon": ("eth1", "V", 7, 1400, None, None, None)}),
+    # vrrp.c vrrp_complete_init(): an unknown instance clears the sync daemon
+    "syncd-unknown": ("global_defs {\n lvs_sync_daemon eth1 inst W id 4\n}\n"
+                      "vrrp_instance V {\n interface eth1\n virtual_router_id 9\n}\n",
+                      {"lvs_sync_daemon": None}),
 }
 
 
