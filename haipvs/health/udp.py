@@ -10,20 +10,32 @@ or any reply, is up.
 from __future__ import annotations
 
 import socket
+import struct
 
 import trio
 
 from haipvs.health.net import family_of, os_error_reason
 from haipvs.health.spec import Endpoint, UdpProbe
 from haipvs.health.state import CheckResult
-from haipvs.policy.udp_reply import reply_ok
+from haipvs.policy.udp_reply import icmp_down_reason, reply_ok
 
 _DGRAM_FLAGS = socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
 
 
-def open_udp(endpoint: Endpoint) -> socket.socket:
-    sock = socket.socket(family_of(endpoint.address), _DGRAM_FLAGS)
+_IP_RECVERR = (socket.IPPROTO_IP, 11)  # linux/in.h IP_RECVERR
+_IPV6_RECVERR = (socket.IPPROTO_IPV6, 25)  # linux/in6.h IPV6_RECVERR
+_EXTENDED_ERR = struct.Struct("=IBBBBII")  # struct sock_extended_err
+
+
+def open_udp(endpoint: Endpoint, recverr: bool = False) -> socket.socket:
+    """A connected UDP socket; with `recverr` every ICMP error is queued (layer4.c
+    udp_bind_connect sets IP_RECVERR: without it Linux reports only some of them)."""
+    family = family_of(endpoint.address)
+    sock = socket.socket(family, _DGRAM_FLAGS)
     try:
+        if recverr:
+            level, option = _IPV6_RECVERR if family == socket.AF_INET6 else _IP_RECVERR
+            sock.setsockopt(level, option, 1)
         if endpoint.bindto:
             sock.bind((endpoint.bindto, 0))
         sock.connect((endpoint.address, endpoint.port))
@@ -33,10 +45,37 @@ def open_udp(endpoint: Endpoint) -> socket.socket:
     return sock
 
 
+def _queued_icmp(sock: socket.socket) -> tuple[int, int, int] | None:
+    """(origin, type, code) of the error queued on `sock`, if any."""
+    try:
+        _, ancdata, _, _ = sock.recvmsg(64, 512, socket.MSG_ERRQUEUE)
+    except OSError:
+        return None
+    for level, kind, data in ancdata:
+        if (level, kind) in (_IP_RECVERR, _IPV6_RECVERR) and len(data) >= _EXTENDED_ERR.size:
+            _errno, origin, icmp_type, code, _pad, _info, _data = _EXTENDED_ERR.unpack_from(data)
+            return origin, icmp_type, code
+    return None
+
+
+def _on_error(sock: socket.socket, exc: OSError, latency: float) -> CheckResult:
+    """keepalived udp_socket_state / udp_socket_error: a queued ICMP destination unreachable
+    fails the attempt, another queued error does not; a failed receive without one fails."""
+    queued = _queued_icmp(sock)
+    if queued is None:
+        reason = "port unreachable" if isinstance(exc, ConnectionRefusedError) else (
+            os_error_reason(exc))
+        return CheckResult(False, reason, latency)
+    reason = icmp_down_reason(*queued)
+    if reason is None:
+        return CheckResult(True, f"ICMP error (origin {queued[0]}, type {queued[1]})", latency)
+    return CheckResult(False, reason, latency)
+
+
 async def probe_udp(probe: UdpProbe) -> CheckResult:
     started = trio.current_time()
     try:
-        sock = open_udp(probe.endpoint)
+        sock = open_udp(probe.endpoint, recverr=True)
     except OSError as exc:
         return CheckResult(False, os_error_reason(exc))
     with sock:
@@ -54,10 +93,8 @@ async def probe_udp(probe: UdpProbe) -> CheckResult:
                     return CheckResult(False, f"reply data mismatch ({len(reply)} bytes)",
                                        latency)
                 return CheckResult(True, "reply", latency)
-        except ConnectionRefusedError:
-            return CheckResult(False, "port unreachable", trio.current_time() - started)
         except OSError as exc:
-            return CheckResult(False, os_error_reason(exc), trio.current_time() - started)
+            return _on_error(sock, exc, trio.current_time() - started)
     latency = trio.current_time() - started
     if probe.require_reply:
         return CheckResult(False, "no reply", latency)

@@ -77,3 +77,23 @@ def reply_ok(reply: bytes, pattern: HexPattern, min_length: int = UDP_MIN_REPLY_
         if (reply[index] ^ pattern.data[index]) & ~ignore & 0xFF:
             return False
     return True
+
+
+# keepalived layer4.c udp_socket_error(): with IP(V6)_RECVERR set, an error on the socket is
+# read from its error queue, and only an ICMP destination unreachable (any code) fails the
+# check; any other error (time exceeded, ...) leaves it a success.
+SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6 = 2, 3
+ICMP_DEST_UNREACH, ICMPV6_DEST_UNREACH = 3, 1
+_PORT_UNREACH = {SO_EE_ORIGIN_ICMP: 3, SO_EE_ORIGIN_ICMP6: 4}
+
+
+def icmp_down_reason(origin: int, icmp_type: int, code: int) -> str | None:
+    """Why the queued socket error takes the server down, or None when keepalived would
+    count the attempt as a success."""
+    unreachable = ((origin == SO_EE_ORIGIN_ICMP and icmp_type == ICMP_DEST_UNREACH)
+                   or (origin == SO_EE_ORIGIN_ICMP6 and icmp_type == ICMPV6_DEST_UNREACH))
+    if not unreachable:
+        return None
+    if _PORT_UNREACH[origin] == code:
+        return "port unreachable"
+    return f"ICMP destination unreachable (code {code})"

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from haipvs.policy.udp_reply import HexError, HexPattern, read_hex_str, reply_ok
+from haipvs.policy.udp_reply import (
+    HexError,
+    HexPattern,
+    icmp_down_reason,
+    read_hex_str,
+    reply_ok,
+)
 
 
 def test_read_hex_str_pairs_with_or_without_blanks():
@@ -51,3 +57,16 @@ def test_check_udp_reply_length_bounds_default_0_to_255():
     assert not reply_ok(b"\x00" * 256, pattern)
     assert not reply_ok(b"\x00" * 3, pattern, min_length=4)
     assert reply_ok(b"", pattern)  # an empty reply has nothing to compare
+
+
+def test_udp_socket_error_any_icmp_destination_unreachable_is_down():
+    assert icmp_down_reason(2, 3, 3) == "port unreachable"  # ICMP port unreachable
+    assert icmp_down_reason(3, 1, 4) == "port unreachable"  # ICMPv6 port unreachable
+    assert icmp_down_reason(2, 3, 1) == "ICMP destination unreachable (code 1)"  # host
+    assert icmp_down_reason(3, 1, 3) == "ICMP destination unreachable (code 3)"  # address
+
+
+def test_udp_socket_error_other_queued_errors_leave_the_attempt_a_success():
+    assert icmp_down_reason(2, 11, 0) is None  # ICMP time exceeded
+    assert icmp_down_reason(3, 3, 0) is None  # ICMPv6 time exceeded
+    assert icmp_down_reason(1, 0, 0) is None  # SO_EE_ORIGIN_LOCAL (e.g. EMSGSIZE)
