@@ -21,8 +21,8 @@ from haipvs.config.spec import Values
 # UDP payload in an IPv4 datagram); ttl as 1 .. 255.
 SYNC_MAXLEN_MAX = 65535 - 20 - 8
 # The kernel's defaults (net/netfilter/ipvs/ip_vs_sync.c start_sync_thread(), the values
-# `ipvsadm -L --daemon` then shows): IP_VS_SYNC_GROUP, IP_VS_SYNC_PORT, ttl 1. maxlen's
-# default comes from the interface's MTU, so it has no constant here.
+# `ipvsadm -L --daemon` then shows): IP_VS_SYNC_GROUP, IP_VS_SYNC_PORT, ttl 1. The kernel
+# also clamps maxlen to at least 1024 for a backup daemon (haipvs/ipvs/planner.py).
 KERNEL_SYNC_GROUP = "224.0.0.81"
 KERNEL_SYNC_PORT = 8848
 KERNEL_SYNC_TTL = 1
@@ -48,7 +48,8 @@ class LvsSyncDaemon:
                                   doc_default="the instance's virtual_router_id, else 0")
     maxlen: int | None = setting(Int(1, SYNC_MAXLEN_MAX), None,
                                  "largest sync message payload, bytes (ipvsadm --sync-maxlen)",
-                                 doc_default="the kernel's: the interface MTU less the headers")
+                                 doc_default="the kernel's: 1472 for the master, the "
+                                 "interface MTU (at least 1500) less 28 for the backup")
     port: int | None = setting(PORT, None, "UDP port of the sync messages (ipvsadm --mcast-port)",
                                doc_default=f"the kernel's, {KERNEL_SYNC_PORT}")
     ttl: int | None = setting(Int(1, 255), None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from haipvs.ipvs.model import IpvsTable, ServiceKey, SyncDaemonConfig, Timeouts
+from haipvs.ipvs.model import IpvsTable, ServiceKey, SyncDaemonConfig, SyncState, Timeouts
 from haipvs.ipvs.ops import Op, OpKind, SetTimeouts, StartSyncDaemon, StopSyncDaemon
 
 # Traffic-safe order: new capacity is in place before old capacity is removed, services
@@ -91,9 +91,19 @@ def plan_timeouts(want: Timeouts, have: Timeouts) -> SetTimeouts | None:
 
 
 # The kernel's values for options a daemon was started without (ip_vs_sync.c
-# start_sync_thread(): IP_VS_SYNC_GROUP, IP_VS_SYNC_PORT, ttl 1); maxlen's comes from the
-# MTU, so an unset maxlen matches any.
+# start_sync_thread(): IP_VS_SYNC_GROUP, IP_VS_SYNC_PORT, ttl 1); the backup's default maxlen
+# comes from the interface's MTU, so an unset maxlen matches any.
 _KERNEL_SYNC_DEFAULTS = (("mcast_group", "224.0.0.81"), ("mcast_port", 8848), ("mcast_ttl", 1))
+
+
+def kernel_sync_maxlen(daemon: SyncDaemonConfig) -> int | None:
+    """The maxlen the kernel keeps for `daemon`'s: start_sync_thread() clamps it to
+    [1024 for a backup / 1 for a master, 65535 - IP/UDP header length]."""
+    if daemon.maxlen is None:
+        return None
+    header = 48 if daemon.mcast_group is not None and ":" in daemon.mcast_group else 28
+    low = 1024 if daemon.state == SyncState.BACKUP else 1
+    return min(max(daemon.maxlen, low), 65535 - header)
 
 
 def sync_daemon_matches(want: SyncDaemonConfig, have: SyncDaemonConfig) -> bool:
@@ -102,7 +112,7 @@ def sync_daemon_matches(want: SyncDaemonConfig, have: SyncDaemonConfig) -> bool:
     kernel changes none in place."""
     if (want.interface, want.syncid) != (have.interface, have.syncid):
         return False
-    if want.maxlen is not None and want.maxlen != have.maxlen:
+    if want.maxlen is not None and kernel_sync_maxlen(want) != have.maxlen:
         return False
     for name, default in _KERNEL_SYNC_DEFAULTS:
         wanted = getattr(want, name)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 
 from haipvs.ipvs import codec
 from haipvs.ipvs import protocol as p
@@ -27,6 +28,7 @@ from haipvs.ipvs.model import (
     SyncState,
     Timeouts,
 )
+from haipvs.ipvs.planner import kernel_sync_maxlen
 
 KNOWN_SCHEDULERS = {"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh",
                     "fo", "ovf", "twos"}
@@ -215,7 +217,7 @@ class FakeIpvsKernel:
         cfg = codec.decode_daemon(codec.parse_attrs(msg.attrs[p.CMD_ATTR_DAEMON]))
         if cfg.state in self.daemons:
             raise KernelError(errno.EEXIST)
-        self.daemons[cfg.state] = cfg
+        self.daemons[cfg.state] = replace(cfg, maxlen=kernel_sync_maxlen(cfg))
         return []
 
     def _cmd_10(self, msg: codec.Message) -> list:  # DEL_DAEMON

@@ -97,3 +97,15 @@ def test_master_and_backup_together_and_a_switch_back_to_one():
     assert plan_sync_daemons(both, []) == [StartSyncDaemon(d) for d in both]
     assert plan_sync_daemons([WANT], [KERNEL, replace(KERNEL, state=SyncState.BACKUP)]) == [
         StopSyncDaemon(SyncState.BACKUP)]
+
+
+def test_start_sync_thread_clamps_maxlen_and_that_is_no_change():
+    # ip_vs_sync.c start_sync_thread(): a backup's maxlen is at least 1024, any at most
+    # 65535 less the IP and UDP headers; the clamped value is what GET_DAEMON reports.
+    backup = SyncDaemonConfig(SyncState.BACKUP, "eth1", 5, maxlen=500)
+    assert plan_sync_daemons([backup], [replace(KERNEL, state=SyncState.BACKUP,
+                                                 maxlen=1024)]) == []
+    master = replace(WANT, maxlen=500)
+    assert plan_sync_daemons([master], [replace(KERNEL, maxlen=500)]) == []
+    v6 = replace(WANT, maxlen=65507, mcast_group="ff02::81")
+    assert sync_daemon_matches(v6, replace(KERNEL, maxlen=65535 - 48, mcast_group="ff02::81"))
