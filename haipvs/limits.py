@@ -243,3 +243,6 @@ UDP_MIN_REPLY_LENGTH: Final = 0
 UDP_MAX_REPLY_LENGTH: Final = 255
 UDP_REPLY_LENGTH_MAX: Final = 65535
 UDP_DEFAULT_PAYLOAD: Final = b"keepalived check - keepalived ch"
+# garp.* keys of keepalived's garp_extra_if <delay> [all] (vrrp_parser.c; the global
+# vrrp_garp_extra_if is the default, copied by the importer), not core GARP parameters
+GARP_EXTRA_IF_KEYS: Final = ("extra_if", "extra_if_all")

@@ -83,8 +83,8 @@ def test_garp_defaults_agree_in_config_and_core():
         assert _section("garp").field_named(name).default == getattr(config, name)
     # the pacing intervals are per interface in keepalived (global / garp_group), not
     # vrrp_instance garp_* keywords
-    assert set(limits.GARP_RENAMES.values()) | set(limits.GARP_PACING_KEYS) == {
-        f.name for f in _section("garp").fields}
+    assert set(limits.GARP_RENAMES.values()) | set(limits.GARP_PACING_KEYS) | set(
+        limits.GARP_EXTRA_IF_KEYS) == {f.name for f in _section("garp").fields}
     assert {
         name for name in limits.GARP_RENAMES.values() if isinstance(getattr(core, name), int)
     } == limits.GARP_COUNT_KEYS
