@@ -122,3 +122,11 @@ def udp_lengths(ctx: Context, node: Node, settings: dict[str, Any]) -> None:
         ctx.skip(node, f"min_reply_length {low} > max_reply_length {high}: keepalived warns "
                  "that the check will always fail (with a reply pattern); haipvs would refuse "
                  "it, so min_reply_length is left out")
+
+
+def helo_name(ctx: Context, node: Node, draft: Draft) -> None:
+    """check_smtp.c smtp_helo_name_handler: set_value() keeps the first word only."""
+    if not node.args:
+        ctx.skip(node, "keepalived: \"SMTP_CHECK helo name missing\"; it ignores it too")
+        return
+    draft.fields["helo_name"] = node.values[0]

@@ -16,6 +16,7 @@ from typing import Any
 from haipvs import limits
 from haipvs.importer.checker_extras import (
     expand_smtp,
+    helo_name,
     host_rule,
     udp_lengths,
     udp_payload,
@@ -219,7 +220,7 @@ TABLES: dict[str, dict[str, Rule]] = {
     },
     "smtp_check": {
         **COMMON, **CONNECT,
-        "helo_name": Value("helo_name"),
+        "helo_name": helo_name,
         "host": host_rule(COMMON, CONNECT),
     },
 }

@@ -73,3 +73,10 @@ def test_udp_check_without_payload_sends_keepalived_s_default(tmp_path):
 
 def test_the_corpus_file_agrees_with_the_independent_reader():
     assert differences(CORPUS) == []
+
+
+def test_smtp_helo_name_handler_set_value_keeps_the_first_word(tmp_path):
+    result, config = imported(tmp_path, rs_of(25) + "  SMTP_CHECK {\n"
+                              "   helo_name mx.example trailing words\n  }\n }\n}\n")
+    assert config.virtual_servers[0].real_servers[0].checkers[0].helo_name == "mx.example"
+    assert not result.notes
