@@ -101,7 +101,7 @@ REAL_SERVER = model_section(
     renamed={
         "HTTP_GET": "use http_get", "SSL_GET": "use ssl_get", "TCP_CHECK": "use tcp_check",
         "MISC_CHECK": "use misc_check", "UDP_CHECK": "use udp_check", "DNS_CHECK": "use dns_check",
-        "ip": "use address",
+        "SMTP_CHECK": "use smtp_check", "ip": "use address",
     },
 )
 

@@ -1,4 +1,5 @@
-"""Health checkers: which real servers are up (keepalived TCP/HTTP/SSL/MISC/UDP/DNS checks).
+"""Health checkers: which real servers are up (keepalived TCP/HTTP/SSL/MISC/UDP/DNS/SMTP
+checks).
 
 Layers (a module imports only from layers below it):
 
@@ -40,6 +41,7 @@ _EXPORTS = {
     "Endpoint": "spec",
     "HttpProbe": "spec",
     "MiscProbe": "spec",
+    "SmtpProbe": "spec",
     "TcpProbe": "spec",
     "Timing": "spec",
     "TlsSpec": "spec",
