@@ -232,6 +232,12 @@ def _rule_ours(ipr, rule: Rule) -> bool:
                for msg in ipr.get_rules(family=AF[rule.family]))
 
 
+def sync_missing(ipr, items: tuple[Route | Rule, ...]) -> frozenset[Route | Rule]:
+    """Which of these routes and rules of ours the kernel no longer has."""
+    return frozenset(i for i in items
+                     if not (_route_ours(ipr, i) if isinstance(i, Route) else _rule_ours(ipr, i)))
+
+
 def _request(ipr, command: str, entry: Route | Rule) -> None:
     for attempt in (1, 2):
         try:
@@ -321,6 +327,11 @@ class RouteDriver:
         self._queued = 0
         self._done = 0
         self._progressed = trio.Event()
+        # the runtime's hook: feed the core's EntryLost to this instance (policy.lost)
+        self.on_lost: Callable[[str, str], Awaitable[object]] | None = None
+        # routes/rules last seen set by us: one that failed to go in was never "deleted"
+        # (keepalived reacts to a deletion it sees of a route it set: route->set)
+        self._set: set[Route | Rule] = set()
 
     async def run(self, submit: Callable[..., Awaitable[object]]) -> None:
         """The driver's task on the VRRP loop: applies the outputs in order and watches for
@@ -347,7 +358,7 @@ class RouteDriver:
         Without static entries there is nothing to watch: the socket, which sees every
         route deletion of the host (a BGP router has many), is opened only once a config
         (or a reload) has some."""
-        while not self.owner.static:
+        while not self.owner.static and not self.owner.instances_tracked():
             await trio.sleep(STATIC_POLL)
         monitor = DeletionMonitor()
         try:
@@ -358,8 +369,23 @@ class RouteDriver:
                 monitor.drain()
                 if self.owner.held(policy.STATIC):
                     await submit(self._reassert)
+                if self.on_lost is not None and self.owner.instances_tracked():
+                    await submit(self._check_lost)
         finally:
             monitor.close()
+
+    async def _check_lost(self) -> None:
+        """keepalived_netlink.c netlink_route_filter() / netlink_rule_filter(): an
+        instance's tracked route or rule gone from the kernel sends it to BACKUP. What is
+        queued is applied first, so a route being added is not taken for a deleted one."""
+        await self.flush()
+        held = self.owner.instances_tracked()
+        items = tuple(dict.fromkeys(i for entries in held.values() for i in entries))
+        missing = await self._rtnl.call(sync_missing, items) & self._set
+        for name, reason in policy.lost(held, missing):
+            log.warning("virtual_entry_deleted", instance=name, reason=reason)
+            if self.on_lost is not None:
+                await self.on_lost(name, reason)
 
     async def _reassert(self) -> None:
         await self.handle(policy.Reassert(), wait=False)
@@ -376,6 +402,11 @@ class RouteDriver:
     async def _apply(self, output: policy.Apply, instance: str | None) -> None:
         changes = await self._rtnl.call(sync_apply, output)
         for change in changes:
+            if isinstance(change.entry, Route | Rule):
+                if change.action in ("add", "adopted"):
+                    self._set.add(change.entry)
+                elif change.action == "remove":
+                    self._set.discard(change.entry)
             level = log.warning if change.action in ("failed", "kept-foreign") else log.info
             kind = type(change.entry).__name__.lower()
             level(f"{kind}_{change.action.replace('-', '_')}", instance=instance,

@@ -88,6 +88,7 @@ class VrrpRuntime(SourceFeeds):
         self._event_sink = event_sink
         self._wall_clock = clock
         self._routes = RouteDriver(rtnl, static)  # static_*, and what follows the VIPs
+        self._routes.on_lost = self._entry_lost  # a tracked virtual route/rule deleted
         self._accept = NftAccept(nft)  # no_accept drop rules (haipvs.policy.accept_mode)
         # GARP/NA pacing per interface (haipvs.vrrp.garp_pacing), for MASTERs holding VIPs
         self._garp = GarpSender(lambda: frozenset(
@@ -267,6 +268,12 @@ class VrrpRuntime(SourceFeeds):
         if job.error is not None:
             raise job.error
         return job.result
+
+    async def _entry_lost(self, name: str, reason: str) -> None:
+        """keepalived set_vrrp_backup() (haipvs.policy.routes.lost, core EntryLost)."""
+        instance = self._instances.get(name)
+        if instance is not None:
+            await self._actions.feed(instance, core.EntryLost(reason))
 
     async def _run_followups(self) -> None:
         while self._followups:

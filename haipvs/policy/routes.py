@@ -8,6 +8,10 @@ keepalived 2.2.7's rules, followed here:
   after its VIPs, and removed when it leaves MASTER, before its VIPs
   (vrrp.c vrrp_state_become_master(): vrrp_handle_ipaddress, then vrrp_handle_iproutes,
   then vrrp_handle_iprules; vrrp_restore_interface(): rules, routes, then addresses).
+- A virtual route or rule (not `no_track`) deleted by hand while its instance holds it
+  sends the instance to BACKUP, with a quick way back to MASTER that adds it again
+  (core/keepalived_netlink.c netlink_route_filter() / netlink_rule_filter() ->
+  set_vrrp_backup(); `lost`, the core's EntryLost). A static one is re-added (Reassert).
 - Static ones are removed at start-up (leftovers of a previous run), added at once whatever
   the VRRP states, and removed on stop (vrrp_daemon.c start_vrrp() "Clear leftover static
   entries" then "Set static entries"; stop_vrrp() "Clear static entries").
@@ -220,6 +224,12 @@ class RouteOwner:
     def held(self, name: str) -> Entries:
         return self._held.get(name, NO_ENTRIES)
 
+    def instances_tracked(self) -> dict[str, tuple[Route | Rule, ...]]:
+        """The routes and rules each instance holds that keepalived watches."""
+        out = {name: tracked(entries) for name, entries in self._held.items()
+               if name != STATIC}
+        return {name: items for name, items in out.items() if items}
+
     def _set(self, owner: str, entries: Entries) -> list[Output]:
         old = set(self.held(owner).items())
         new = list(dict.fromkeys(entries.items()))
@@ -245,6 +255,33 @@ class RouteOwner:
         if not install and not withdraw:
             return []
         return [Apply(withdraw=_entries(withdraw), install=_entries(install))]
+
+
+def tracked(entries: Entries) -> tuple[Route | Rule, ...]:
+    """keepalived_netlink.c netlink_route_filter() / netlink_rule_filter(): a deletion of
+    a `no_track` route or rule (route->dont_track) is ignored."""
+    return tuple(i for i in (*entries.routes, *entries.rules) if not i.no_track)
+
+
+def lost(held: dict[str, tuple[Route | Rule, ...]],
+         missing: frozenset[Route | Rule]) -> list[tuple[str, str]]:
+    """(instance, reason) for each instance whose tracked route or rule is gone:
+    set_vrrp_backup() for it (the core's EntryLost does what that does)."""
+    out = []
+    for name, items in held.items():
+        gone = [i for i in items if i in missing]
+        if gone:
+            kind = "route" if isinstance(gone[0], Route) else "rule"
+            out.append((name, f"virtual {kind} deleted: {describe(gone[0])}"))
+    return out
+
+
+def describe(entry: Address | Route | Rule) -> str:
+    if isinstance(entry, Route):
+        return f"{entry.dst} table {entry.table}"
+    if isinstance(entry, Rule):
+        return f"rule priority {entry.priority}"
+    return str(entry.interface)
 
 
 # ---- from the config --------------------------------------------------------------------

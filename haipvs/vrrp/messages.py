@@ -104,6 +104,16 @@ class SyncGroupTransition:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class EntryLost:
+    """A virtual route or rule of this instance (not `no_track`) was deleted while it was
+    MASTER (keepalived_netlink.c netlink_route_filter() / netlink_rule_filter() ->
+    set_vrrp_backup()): it steps down to BACKUP and, with its down timer at the skew time,
+    soon takes MASTER back (adding it again) unless another router's advert comes first."""
+
+    reason: str
+
+
 Input = (
     Startup
     | AdvertReceived
@@ -115,6 +125,7 @@ Input = (
     | PrimaryAddressChanged
     | Retune
     | SyncGroupTransition
+    | EntryLost
 )
 INPUT_TYPES: tuple[type, ...] = (
     Startup,
@@ -127,6 +138,7 @@ INPUT_TYPES: tuple[type, ...] = (
     PrimaryAddressChanged,
     Retune,
     SyncGroupTransition,
+    EntryLost,
 )
 
 # ---- actions --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from haipvs.vrrp.messages import (
     TIMER_PREEMPT_DELAY,
     Action,
     AdvertReceived,
+    EntryLost,
     FaultCleared,
     FaultDetected,
     Log,
@@ -323,6 +324,13 @@ def _master_sync_group(m: VrrpMachine, now: float, event: SyncGroupTransition) -
     return m._become_backup(now, event.reason, m.master_down_interval())
 
 
+def _master_entry_lost(m: VrrpMachine, now: float, event: EntryLost) -> list[Action]:
+    """keepalived_netlink.c set_vrrp_backup(): wantstate BACKUP, vrrp_state_leave_master()
+    (VIPs and routes released, no priority-0 advert), then "a quick transition back to
+    master": ms_down_timer = VRRP_TIMER_SKEW."""
+    return m._become_backup(now, event.reason, m.skew_time())
+
+
 S = State
 # Every (state, input) pair, written out: a handler, or IGNORED with the reason beside it.
 TRANSITIONS: dict[tuple[State, type], Handler] = {
@@ -337,6 +345,7 @@ TRANSITIONS: dict[tuple[State, type], Handler] = {
     (S.INIT, PrimaryAddressChanged): _primary_changed,
     (S.INIT, Retune): _retune_quiet,
     (S.INIT, SyncGroupTransition): IGNORED,  # not started
+    (S.INIT, EntryLost): IGNORED,  # holds nothing
     # BACKUP
     (S.BACKUP, Startup): IGNORED,  # already started
     (S.BACKUP, AdvertReceived): _backup_advert,
@@ -348,6 +357,7 @@ TRANSITIONS: dict[tuple[State, type], Handler] = {
     (S.BACKUP, PrimaryAddressChanged): _primary_changed,
     (S.BACKUP, Retune): _backup_retune,
     (S.BACKUP, SyncGroupTransition): _backup_sync_group,  # to MASTER only
+    (S.BACKUP, EntryLost): IGNORED,  # keepalived: only a MASTER steps down
     # MASTER
     (S.MASTER, Startup): IGNORED,  # already started
     (S.MASTER, AdvertReceived): _master_advert,
@@ -359,6 +369,7 @@ TRANSITIONS: dict[tuple[State, type], Handler] = {
     (S.MASTER, PrimaryAddressChanged): _primary_changed,
     (S.MASTER, Retune): _master_retune,
     (S.MASTER, SyncGroupTransition): _master_sync_group,  # to BACKUP only
+    (S.MASTER, EntryLost): _master_entry_lost,
     # FAULT: no adverts in or out until the fault clears.
     (S.FAULT, Startup): IGNORED,  # already started
     (S.FAULT, AdvertReceived): IGNORED,  # keepalived does not listen while faulted
@@ -370,6 +381,7 @@ TRANSITIONS: dict[tuple[State, type], Handler] = {
     (S.FAULT, PrimaryAddressChanged): _primary_changed,
     (S.FAULT, Retune): _retune_quiet,
     (S.FAULT, SyncGroupTransition): IGNORED,  # the group's fault rule keeps members here
+    (S.FAULT, EntryLost): IGNORED,  # holds nothing
     # STOP is final.
     (S.STOP, Startup): IGNORED,
     (S.STOP, AdvertReceived): IGNORED,
@@ -381,5 +393,6 @@ TRANSITIONS: dict[tuple[State, type], Handler] = {
     (S.STOP, PrimaryAddressChanged): IGNORED,
     (S.STOP, Retune): IGNORED,
     (S.STOP, SyncGroupTransition): IGNORED,
+    (S.STOP, EntryLost): IGNORED,
 }
 del S

@@ -18,6 +18,7 @@ from haipvs.vrrp.core import (
     AddVips,
     AdvertReceived,
     CancelTimer,
+    EntryLost,
     FaultCleared,
     FaultDetected,
     Log,
@@ -59,6 +60,7 @@ INPUTS = {
     SyncGroupTransition: lambda state: SyncGroupTransition(
         B if state == M else M, "sync group G1: vi_other moved"
     ),
+    EntryLost: lambda state: EntryLost("virtual route 198.51.100.0/24 deleted"),
 }
 
 # The state each representative input leads to; `None` marks a pair the table ignores.
@@ -73,6 +75,7 @@ EXPECTED: dict[tuple[State, type], State | None] = {
     (N, PrimaryAddressChanged): N,
     (N, Retune): N,
     (N, SyncGroupTransition): None,
+    (N, EntryLost): None,
     (B, Startup): None,
     (B, AdvertReceived): B,
     (B, TimerExpired): M,
@@ -83,6 +86,7 @@ EXPECTED: dict[tuple[State, type], State | None] = {
     (B, PrimaryAddressChanged): B,
     (B, Retune): B,
     (B, SyncGroupTransition): M,
+    (B, EntryLost): None,
     (M, Startup): None,
     (M, AdvertReceived): B,
     (M, TimerExpired): M,
@@ -93,6 +97,7 @@ EXPECTED: dict[tuple[State, type], State | None] = {
     (M, PrimaryAddressChanged): M,
     (M, Retune): M,
     (M, SyncGroupTransition): B,
+    (M, EntryLost): B,
     (F, Startup): None,
     (F, AdvertReceived): None,
     (F, TimerExpired): None,
@@ -103,6 +108,7 @@ EXPECTED: dict[tuple[State, type], State | None] = {
     (F, PrimaryAddressChanged): F,
     (F, Retune): F,
     (F, SyncGroupTransition): None,
+    (F, EntryLost): None,
     **{(S, kind): None for kind in INPUT_TYPES},
 }
 
