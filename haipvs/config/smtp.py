@@ -53,6 +53,11 @@ class SmtpSettings:
         Bool(), None, "default `smtp_alert` of virtual and real servers; overrides `alert`",
         doc_default="unset: `alert`, else off for virtual servers and on for real servers "
         "(keepalived's defaults)")
+    # keepalived global no_email_faults (global_parser.c no_email_faults_handler): no mail
+    # for an instance or sync group entering FAULT (vrrp_notify.c vrrp_smtp_notifier,
+    # vrrp_sync_smtp_notifier); a checker's mails are not affected.
+    no_email_faults: bool = setting(Bool(), False, "send no mail when a VRRP instance or "
+                                    "sync group enters FAULT")
 
 
 SMTP = model_section(

@@ -24,7 +24,7 @@ from haipvs.importer.state import Draft, GlobalDefs
 TRUE_FALSE = {"true": True, "on": True, "yes": True, "false": False, "off": False,
               "no": False}
 SMTP_ORDER = ("server", "port", "notification_email", "notification_email_from", "helo_name",
-              "connect_timeout", "alert", "alert_vrrp", "alert_checker")
+              "connect_timeout", "alert", "alert_vrrp", "alert_checker", "no_email_faults")
 # an address or a DNS name (haipvs.config.common.HOSTNAME)
 HOST = re.compile(r"[A-Za-z0-9_.:-]+")
 # statements that set global.smtp, to report if it is dropped (no smtp_server)
@@ -118,6 +118,12 @@ def notification_email(ctx: Context, node: Node, draft: GlobalDefs) -> None:
     smtp["notification_email"] = [*smtp.get("notification_email", []), *addresses]
 
 
+def no_email_faults(ctx: Context, node: Node, draft: GlobalDefs) -> None:
+    # global_parser.c no_email_faults_handler: the keyword alone sets it; words after it are
+    # ignored there, so here too
+    _smtp(draft, node)["no_email_faults"] = True
+
+
 def no_checker_emails(ctx: Context, node: Node, draft: GlobalDefs) -> None:
     value = _bool(ctx, node)
     if value is False:
@@ -134,8 +140,7 @@ GLOBAL_RULES: dict[str, Rule] = {
     "smtp_alert": _global_bool("alert"),
     "smtp_alert_vrrp": _global_bool("alert_vrrp"),
     "smtp_alert_checker": _global_bool("alert_checker"),
-    "no_email_faults": lambda ctx, node, draft: ctx.skip(
-        node, "haipvs mails FAULT states too (no setting to leave them out)"),
+    "no_email_faults": no_email_faults,
     "no_checker_emails": no_checker_emails,
 }
 

@@ -9,7 +9,8 @@ keepalived's rules, each quoted where it is used:
   Virtualserver forms); the body is a one-line "=> ... <=" text;
 - vrrp/vrrp_notify.c vrrp_smtp_notifier / vrrp_sync_smtp_notifier: one mail per state
   entered (MASTER, BACKUP, FAULT, STOP, DELETED), not twice for one state in a row
-  (`last_email_state`), none for FAULT with `no_email_faults`;
+  (`last_email_state`), none for FAULT with global `no_email_faults` (and that FAULT is not
+  remembered as the last state mailed);
 - the defaults of the per-entity `smtp_alert` (vrrp.c vrrp_complete_instance and
   vrrp_complete_init, check/check_data.c validate_check_config);
 - check/ipwrapper.c do_vs_notifies: the quorum mail; check/check_*.c: a real server's mail
@@ -162,6 +163,10 @@ class SmtpAlertPolicy:
               texts: Mapping[str, tuple[str, str]], own: bool | None) -> list[Alert]:
         smtp = self.config.global_settings.smtp
         if not vrrp_alert_enabled(own, smtp) or state not in texts:
+            return []
+        if state == "FAULT" and smtp is not None and smtp.no_email_faults:
+            # vrrp_notify.c vrrp_smtp_notifier: the suppressed FAULT does not become the
+            # last_email_state, so a return to the state mailed before sends nothing either
             return []
         if self.last_state.get(owner) == state:
             return []  # last_email_state: one mail per state entered
