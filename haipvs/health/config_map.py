@@ -57,6 +57,7 @@ def check_spec(checker: Checker, vs: VirtualServer, rs: RealServer) -> CheckSpec
                             if checker.delay_before_retry is not None else delay_loop),
         warmup=checker.warmup,
         alpha=checker.alpha,
+        retry_while_down=isinstance(checker, SmtpCheck),
     )
     return CheckSpec((str(rs.address), rs.port or 0), _probe(checker, rs, delay_loop), timing)
 

@@ -25,6 +25,10 @@ class Timing:
     delay_before_retry: float = 1.0
     warmup: float | None = None
     alpha: bool = False
+    # keepalived check_smtp.c: smtp_start_check_thread() resets retry_it every delay_loop and
+    # smtp_final() retries whether the checker is up or down, so a down SMTP_CHECK also makes
+    # `retry` more attempts, delay_before_retry apart, in each delay_loop.
+    retry_while_down: bool = False
 
 
 @dataclass(frozen=True, slots=True)

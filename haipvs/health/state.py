@@ -77,6 +77,10 @@ class CheckState:
         self.failures += 1
         self.consecutive_failures += 1
         if not self.up:
+            if timing.retry_while_down and self.retries_done < timing.retry:
+                self.retries_done += 1
+                return False, timing.delay_before_retry
+            self.retries_done = 0
             return False, timing.delay_loop
         if self.retries_done < timing.retry:
             self.retries_done += 1
