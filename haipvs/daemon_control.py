@@ -126,6 +126,8 @@ async def release_ipvs(daemon: Daemon) -> None:
 async def run_omega_scripts(daemon: Daemon) -> None:
     """The virtual servers with `omega` run their down scripts at stop (policy/omega.py,
     keepalived ipwrapper.c clear_services); bounded like notify_stop."""
+    if not any(vs.omega for vs in daemon.config.virtual_servers):
+        return
     runs = stop_notifies(time.time(), daemon.config, daemon.director.health.health)
     for run in runs:
         daemon.notify_runner.submit(run.owner, run.scripts, run.env, run.users)

@@ -216,7 +216,8 @@ async def test_the_stop_path_releases_unless_told_not_to_or_after_a_crash():
                                           (True, True, [])):
         rec = RecordingReconciler()
         daemon = SimpleNamespace(reconciler=rec, release_ipvs=release_ipvs,
-                                 runtime_failed=failed)
+                                 runtime_failed=failed,
+                                 config=SimpleNamespace(virtual_servers=()))  # no omega
         await daemon_control.release_ipvs(daemon)
         assert rec.calls == expected, (release_ipvs, failed)
 
