@@ -22,6 +22,7 @@ from haipvs.ipvs.status import health_from_dump, render_status, status_json
 from haipvs.policy import director
 from haipvs.policy.omega import stop_notifies
 from haipvs.policy.routes import static_entries
+from haipvs.policy.smtp_stop import stop_alerts
 from haipvs.reload import plan_reload
 from haipvs.resources import count_trio_tasks, process_resources
 from haipvs.statedump import DUMP_FORMAT, write_dump, write_stats
@@ -121,6 +122,10 @@ async def release_ipvs(daemon: Daemon) -> None:
     else:
         log.info("ipvs_services_released", state=daemon.reconciler.state)
         await run_omega_scripts(daemon)
+        # and omega's "Shutting down" e-mails (policy/smtp_stop.py), tried briefly
+        for alert in stop_alerts(time.time(), daemon.config, daemon.director.health.health):
+            daemon.alerter.submit(alert)
+        await daemon.alerter.drain()
 
 
 async def run_omega_scripts(daemon: Daemon) -> None:

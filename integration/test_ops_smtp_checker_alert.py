@@ -14,6 +14,8 @@ keepalived's source-given ones, cited at each assertion:
   and "Gained quorum", threshold from update_quorum_state; at start the service counts as
   down (check_data.c set_quorum_states runs before init_service_rs marks the server alive),
   so init_service_vs -> update_quorum_state(vs, true) mails "Starting with quorum up".
+With `omega`, the stop mails: ipwrapper.c clear_service_rs and update_vs_notifies,
+"=> Shutting down <=" (haipvs/policy/smtp_stop.py).
 The VRRP mails' dialogue and headers are compared with keepalived's own mails in
 integration/test_ops_smtp_alert.py; the same sink and reader are used here."""
 
@@ -69,7 +71,7 @@ def test_real_server_down_and_up_mails_as_keepalived_checkers(lan, ops_node, tmp
     server = start_server(rs1, tmp_path / "tcp1.log")
     try:
         service = {"address": "192.0.2.122", "port": 80, "protocol": "TCP", "delay_loop": 0.5,
-                   "quorum": 1, "smtp_alert": True,
+                   "quorum": 1, "smtp_alert": True, "omega": True,
                    "real_servers": [{"address": rs1.ip, "port": 8081, "tcp_check": CHECK}]}
         # no smtp_alert on the real server: check_data.c validate_check_config turns it on
         haipvs = ops_node(h1, VI_1.but(priority=150),
@@ -86,6 +88,8 @@ def test_real_server_down_and_up_mails_as_keepalived_checkers(lan, ops_node, tmp
                    what="the real server's and the quorum's UP mails",
                    describe=haipvs.describe)
         assert haipvs.stop() == 0
+        # with omega, clear_services' mails at stop are sent before the daemon exits
+        assert len(checker_mails(mails_path)) == 7
     finally:
         server.stop(3)
         sink.stop(3)
@@ -97,11 +101,14 @@ def test_real_server_down_and_up_mails_as_keepalived_checkers(lan, ops_node, tmp
     # keepalived sends the quorum mail from inside update_svr_checker_state, before the
     # checker's own; each is a separate connection, so only the phases are ordered.
     assert mails[0] == (f"{vs_subject} - UP", "=> Starting with quorum up 1+0=1 <= 1 <=")
-    down, up = set(mails[1:3]), set(mails[3:])
+    down, up = set(mails[1:3]), set(mails[3:5])
     assert down == {(f"{rs_subject} - DOWN", "=> TCP CHECK failed on service <="),
                     (f"{vs_subject} - DOWN", "=> Lost quorum 1+0=1 <= 0 <=")}
     assert up == {(f"{rs_subject} - UP", "=> TCP CHECK succeed on service <="),
                   (f"{vs_subject} - UP", "=> Gained quorum 1+0=1 <= 1 <=")}
+    # at stop, omega: ipwrapper.c clear_service_rs (SMTP_MSG_RS_SHUT) then update_vs_notifies
+    assert mails[5:] == [(f"{rs_subject} - DOWN", "=> Shutting down <="),
+                         (f"{vs_subject} - DOWN", "=> Shutting down <=")]
     # no real-server mail at start (rs_init_notifies unset: do_rs_notifies mails nothing and
     # the checker's first success finds it up already) and nothing more
-    assert len(mails) == 5
+    assert len(mails) == 7
