@@ -80,6 +80,10 @@ CHECKER_BODIES: Mapping[str, tuple[str, str]] = {
     "UdpCheck": ("=> UDP CHECK succeed on service <=", "=> UDP CHECK failed on service <="),
     "DnsCheck": ("=> DNS_CHECK: succeed on service <=", "=> DNS_CHECK: failed on service <="),
 }
+# In a MISC_CHECK's down reason when its program was killed at its timeout
+# (haipvs/health/state.py "<checker>: " + haipvs/health/net.py timeout_reason, "timeout
+# after <N>s (killed)").
+MISC_TIMEOUT_REASON = "timeout after "
 # A real server without a checker or with several (haipvs sends one mail per server change,
 # see docs/migration.md): the generic words of check_smtp.c / check_http.c.
 GENERIC_BODIES = ("=> CHECK succeed on service <=", "=> CHECK failed on service <=")
@@ -212,6 +216,10 @@ class SmtpAlertPolicy:
             up_body, down_body = (CHECKER_BODIES.get(names[0], GENERIC_BODIES)
                                   if len(names) == 1 else GENERIC_BODIES)
             body = up_body if event.up else down_body
+            if names == ["MiscCheck"] and not event.up and MISC_TIMEOUT_REASON in event.reason:
+                # check_misc.c misc_check_child_thread: a script killed at its timeout is
+                # script_exit_type "timed out" (haipvs/health/misc.py's timeout_reason)
+                body = "=> MISC CHECK timed out on service <="
             word = "UP" if event.up else "DOWN"
         # core/smtp.c smtp_alert SMTP_MSG_RS: "[%s] Realserver %s of virtual server %s - %s"
         subject = (f"[{self.config.global_settings.router_id}] Realserver "

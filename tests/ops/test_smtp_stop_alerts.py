@@ -51,3 +51,4 @@ def test_smtp_alert_defaults_at_stop_as_validate_check_config():
     assert mails(cfg) == [(RS11, SHUTTING_DOWN)]
     cfg = config(smtp_extra="    alert_checker: false", vs_extra="    omega: true")
     assert mails(cfg) == []
+
