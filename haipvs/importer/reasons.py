@@ -8,8 +8,12 @@ from __future__ import annotations
 
 WHY = {
     # global_defs
-    "lvs_flush": "haipvs never flushes the IPVS table: services it does not own are kept",
-    "lvs_flush_onstop": "haipvs never flushes the IPVS table on stop",
+    "lvs_flush": "haipvs never flushes the IPVS table: at start it removes only the services "
+    "it owns that the config no longer names; services it does not own are kept",
+    "lvs_flush_onstop": "haipvs never flushes the IPVS table on stop: it removes the services "
+    "it owns (keepalived's default), never others",
+    "lvs_flush_on_stop": "haipvs never flushes the IPVS table on stop: it removes the services "
+    "it owns (keepalived's default), never others",
     "vrrp_skip_check_adv_addr": "haipvs always checks the address list of adverts",
     "dynamic_interfaces": "haipvs needs the interfaces to exist at start",
     "vrrp_no_swap": "haipvs does not lock memory", "checker_no_swap": "haipvs does not lock memory",
