@@ -40,6 +40,7 @@ from haipvs.config.vrrp_instance import (
     VirtualAddress,
     VrrpInstance,
 )
+from haipvs.config.vs_group import VsGroup
 
 __all__ = [
     "Authentication",
@@ -78,4 +79,5 @@ __all__ = [
     "VirtualServer",
     "VrrpInstance",
     "VrrpScript",
+    "VsGroup",
 ]

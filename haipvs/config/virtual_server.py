@@ -17,6 +17,7 @@ from haipvs.config.kinds import Bool, Choice, Float, Int, IPAddr, Netmask
 from haipvs.config.notify_script import NotifyScript, ScriptCommand
 from haipvs.config.settings import inputs, model_section, setting
 from haipvs.config.spec import Field, Values
+from haipvs.config.vs_group import VS_GROUP, VsGroup, group_identity
 
 LB_KINDS = limits.LB_KINDS
 SCHEDULERS = limits.SCHEDULERS
@@ -149,6 +150,10 @@ class VirtualServer:
     # family of the service (from address, or given for fwmark)
     ip_family: int = setting(Int(4, 6, (4, 6)), None, "family of a fwmark service",
                              doc_default="4, or the address's", model_default=4)
+    # keepalived `virtual_server group NAME` (haipvs/config/vs_group.py): address, port,
+    # fwmark and ip_family are then its first member's, every member gets the real servers
+    group: VsGroup | None = setting(Nested(VS_GROUP), None, "a virtual_server_group: its "
+                                    "members instead of address/fwmark")
     protocol: str = setting(Choice(limits.PROTOCOLS), limits.DEFAULT_PROTOCOL,
                             "transport protocol")
     lb_algo: str = setting(Choice(SCHEDULERS, fold_case=True), limits.DEFAULT_SCHEDULER,
@@ -221,8 +226,10 @@ class VirtualServer:
 
 
 def _vs_family(v: Values) -> int | None:
-    if not v.ok("address", "ip_family"):
+    if not v.ok("address", "ip_family", "group"):
         return None
+    if v["group"] is not None:
+        return group_identity(v["group"], v["ip_family"])["ip_family"]
     if v["address"] is not None:
         return v["address"].version
     return v["ip_family"] or 4
@@ -236,9 +243,13 @@ def _persistence_timeout(v: Values) -> int | None:
 
 def _check_virtual_server(v: Values) -> None:
     address, port, fwmark = v["address"], v["port"], v["fwmark"]
-    if v.ok("address", "fwmark"):
+    if v.ok("group") and v["group"] is not None:
+        for name in ("address", "port", "fwmark"):
+            if v.given(name):
+                v.error(name, f"give group or {name}, not both (the members have them)")
+    elif v.ok("address", "fwmark"):
         if address is None and fwmark is None:
-            v.section_error("a virtual server needs address (with port) or fwmark")
+            v.section_error("a virtual server needs address (with port) or fwmark, or a group")
         if address is not None and fwmark is not None:
             v.error("fwmark", "give address or fwmark, not both")
     if v.ok("address", "port", "fwmark") and fwmark is not None and port is not None \
@@ -332,12 +343,15 @@ def _derive_virtual_server(v: Values) -> dict[str, Any]:
     port = v["port"]
     if v["address"] is not None and port is None:
         port = 0  # all ports (persistent service), as ipvsadm writes it
-    return {
+    out = {
         "port": port,
         "ip_family": _vs_family(v),
         "sched_flags": frozenset(v["sched_flags"]),
         "persistence_timeout": _persistence_timeout(v),
     }
+    if v["group"] is not None:
+        out.update(group_identity(v["group"], v["ip_family"]))
+    return out
 
 
 VIRTUAL_SERVER = model_section(
@@ -348,7 +362,7 @@ VIRTUAL_SERVER = model_section(
     derive=_derive_virtual_server,
     check=_check_virtual_server,
     rules=(
-        "Exactly one of `address` or `fwmark`; a fwmark service has no `port`.",
+        "Exactly one of `address`, `fwmark` or `group`; a fwmark service has no `port`.",
         "`port` is required with `address`, except for persistent services, where a missing "
         "port or 0 means all ports (like ipvsadm).",
         "`persistence: true` without `persistence_timeout` means "

@@ -33,6 +33,7 @@ from haipvs.ipvs.model import (
     TunnelType,
     sched_flag_bits,
 )
+from haipvs.ipvs.vs_group import vs_services
 from haipvs.policy.quorum import QuorumInput, initial_quorum
 from haipvs.policy.sorry_inhibit import with_inhibited_sorry
 from haipvs.policy.sync_daemon import wanted_sync_daemons
@@ -174,13 +175,16 @@ def desired_table(config: Config, health: HealthView | None = None,
     state of each service (services missing from `quorum` get their starting state)."""
     view = health if health is not None else AllUp()
     states = quorum or {}
-    return IpvsTable(tuple(virtual_service(vs, view, states.get(service_key(vs)))
-                           for vs in config.virtual_servers))
+    # a virtual_server_group is one service per member, same destinations (ipvs/vs_group.py)
+    return IpvsTable(tuple(svc for vs in config.virtual_servers
+                           for svc in vs_services(vs, virtual_service(
+                               vs, view, states.get(service_key(vs))))))
 
 
 def owned_keys(configs: Iterable[Config]) -> set[ServiceKey]:
     """Service keys named by any of `configs` (e.g. the old and new config on reload)."""
-    return {service_key(vs) for config in configs for vs in config.virtual_servers}
+    return {svc.key for config in configs for vs in config.virtual_servers
+            for svc in vs_services(vs, _service(vs))}
 
 
 def desired_timeouts(config: Config) -> Timeouts | None:

@@ -25,6 +25,7 @@ import ipaddress
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from haipvs.ipvs.model import AF_INET, AF_INET6, Service, ServiceKey
 
@@ -171,7 +172,7 @@ def check_group(members: Sequence[Member]) -> None:
         seen.add((m.fwmark, m.family))
 
 
-def member_keys(members: Iterable[Member], protocol: int,
+def member_keys(members: Iterable[Member], protocol: int | str,
                 family: int = AF_INET) -> list[ServiceKey]:
     """The IPVS service keys of a group's members, in member order (ipvswrapper.c
     ipvs_group_range_cmd: one per address of a range, one per fwmark). `family` is the
@@ -191,3 +192,13 @@ def group_services(template: Service, keys: Sequence[ServiceKey]) -> tuple[Servi
     destinations (one real server's state is the same in every member, as keepalived keeps
     one real_server_t per virtual server whatever the group's size)."""
     return tuple(replace(template, key=key) for key in keys)
+
+
+def vs_services(vs: Any, service: Service) -> tuple[Service, ...]:
+    """The services of one config virtual server: `service` itself, or one per member of its
+    `group` (the config makes `service` the first member's, haipvs/config/vs_group.py)."""
+    group = getattr(vs, "group", None)
+    if group is None:
+        return (service,)
+    family = AF_INET6 if vs.ip_family == 6 else AF_INET
+    return group_services(service, member_keys(group.members, vs.protocol, family))

@@ -25,6 +25,7 @@ PURE: dict[str, str] = {
     "haipvs.ipvs.planner": "plan(desired, kernel) -> ops",
     "haipvs.ipvs.backend": "the IpvsBackend/NetlinkTransport protocols",
     "haipvs.ipvs.desired": "the desired IPVS table from config + health",
+    "haipvs.ipvs.vs_group": "virtual_server_group members -> IPVS service keys",
     "haipvs.ipvs.quorum": "the quorum rule's IPVS side",
     "haipvs.ipvs.status": "`status` output from a dump",
     "haipvs.health.spec": "check definitions",

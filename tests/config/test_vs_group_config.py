@@ -1,0 +1,88 @@
+"""`virtual_servers[].group`: keepalived's `virtual_server group NAME` with the members of
+`virtual_server_group NAME` (check_data.c alloc_vsg_entry, check_parser.c vsg_handler), and the
+desired table it gives (ipvswrapper.c ipvs_group_range_cmd: one service per member address)."""
+
+from __future__ import annotations
+
+import pytest
+
+from haipvs.config import ConfigError, load_config_text
+from haipvs.ipvs.desired import (
+    RealServerHealth,
+    StaticHealth,
+    desired_table,
+    dest_key,
+    owned_keys,
+    service_key,
+)
+from haipvs.ipvs.model import AF_INET, DestKey, ServiceKey
+
+GROUP = """\
+global: {router_id: lvs01}
+virtual_servers:
+  - group:
+      name: web
+      members: ["192.0.2.1-3 80", "198.51.100.0/31 80", "fwmark 7"]
+    protocol: TCP
+    quorum: 2
+    sorry_server: {address: 203.0.113.99, port: 80}
+    real_servers:
+      - {address: 203.0.113.10, port: 80, tcp_check: {}}
+      - {address: 203.0.113.11, port: 80, tcp_check: {}}
+"""
+
+
+def test_group_virtual_server_is_its_first_member_and_keeps_the_members():
+    vs = load_config_text(GROUP, "t.yaml").virtual_servers[0]
+    assert (str(vs.address), vs.port, vs.fwmark, vs.ip_family) == ("192.0.2.1", 80, None, 4)
+    assert vs.group.name == "web" and len(vs.group.members) == 3
+
+
+def test_ipvs_group_range_cmd_every_member_gets_the_real_servers():
+    config = load_config_text(GROUP, "t.yaml")
+    table = desired_table(config)
+    keys = [s.key for s in table.services]
+    assert [k.address for k in keys[:5]] == ["192.0.2.1", "192.0.2.2", "192.0.2.3",
+                                             "198.51.100.0", "198.51.100.1"]
+    assert keys[5] == ServiceKey.mark(7, AF_INET)
+    assert {tuple(d.address for d in s.destinations) for s in table.services} == {
+        ("203.0.113.10", "203.0.113.11")}
+    assert owned_keys([config]) == set(keys)  # the ledger owns every member's service
+
+
+def test_quorum_counts_the_real_servers_once_over_the_group():
+    # keepalived keeps one virtual_server_t (one quorum, one real_server_t per server)
+    # whatever the group's size: one server down of two with quorum 2 loses the quorum of
+    # every member, and the sorry server stands in everywhere.
+    config = load_config_text(GROUP, "t.yaml")
+    vs = config.virtual_servers[0]
+    rs = vs.real_servers[1]
+    health = StaticHealth({(service_key(vs), dest_key(rs)): RealServerHealth(False)})
+    table = desired_table(config, health)
+    assert {s.destinations[0].key for s in table.services} == {DestKey("203.0.113.99", 80)}
+    assert all(len(s.destinations) == 1 for s in table.services)
+    # with quorum up, the dead server leaves every member at once
+    table = desired_table(config, health, {service_key(vs): True})
+    assert {tuple(d.address for d in s.destinations) for s in table.services} == {
+        ("203.0.113.10",)}
+
+
+@pytest.mark.parametrize("members,needle", [
+    ('["192.0.2.1/29 80"]', "invalid CIDR"),
+    ('["192.0.2.0/29 80", "192.0.2.5 80"]', "overlap"),
+    ('["10.0.0.0/16 80"]', "more than 4096"),
+    ('["192.0.2.1 80", "2001:db8::1 80", "fwmark 3"]', "fwmark has no family"),
+    ("[]", "no members"),
+])
+def test_bad_groups_name_file_line_and_path(members, needle):
+    text = GROUP.replace('["192.0.2.1-3 80", "198.51.100.0/31 80", "fwmark 7"]', members)
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text, "t.yaml")
+    assert needle in str(caught.value)
+    assert "t.yaml:" in str(caught.value) and "virtual_servers[0].group" in str(caught.value)
+
+
+def test_group_and_address_are_exclusive():
+    text = GROUP.replace("    protocol: TCP\n", "    protocol: TCP\n    address: 192.0.2.9\n")
+    with pytest.raises(ConfigError, match="give group or address"):
+        load_config_text(text, "t.yaml")
