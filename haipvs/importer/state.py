@@ -64,5 +64,7 @@ class TranslationState:
     instances: list[Instance] = field(default_factory=list)
     virtual_servers: list[Block] = field(default_factory=list)
     vs_groups: dict[str, list[GroupMember]] = field(default_factory=dict)
+    # name -> its members as written, when kept as a haipvs group (importer/vs_group.py)
+    vs_group_texts: dict[str, list[str]] = field(default_factory=dict)
     # static_ipaddress / static_routes / static_rules -> their entries (importer/routes.py)
     static: dict[str, list[Any]] = field(default_factory=dict)

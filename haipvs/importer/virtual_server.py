@@ -1,7 +1,8 @@
 """keepalived's virtual_server and virtual_server_group -> haipvs `virtual_servers:`.
 
-A `virtual_server group NAME` becomes one haipvs virtual server per group member (address
-ranges expanded), each with the same body (keepalived/check/check_parser.c).
+A `virtual_server group NAME` becomes one haipvs virtual server with `group:` (its members as
+written, haipvs/importer/vs_group.py); only a group haipvs refuses (overlaps, too large) becomes
+one haipvs virtual server per member, each with the same body (check_parser.c).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from haipvs import limits
+from haipvs.importer import vs_group
 from haipvs.importer.emit import Block
 from haipvs.importer.grammar import Node
 from haipvs.importer.real_server import (
@@ -235,6 +237,7 @@ def virtual_server_group(ctx: Context, node: Node) -> None:
                 continue
         members.extend(GroupMember({"address": a, "port": port}, entry) for a in addresses)
     ctx.state.vs_groups[name] = members
+    ctx.state.vs_group_texts[name] = vs_group.member_texts(ctx, node)
 
 
 def address_range(ctx: Context, entry: Node) -> list[str] | None:
@@ -285,6 +288,17 @@ def virtual_server(ctx: Context, node: Node) -> None:
         # whole group persistent (each member here is its own haipvs virtual server).
         portless = next((m.node for m in members
                          if "fwmark" not in m.head and not m.head.get("port")), None)
+        texts = ctx.state.vs_group_texts.get(values[1], [])
+        problem = vs_group.group_problem(texts)
+        if problem is None:  # kept as one haipvs virtual server with group:
+            vs = virtual_server_body(ctx, node, vs_group.group_head(texts), portless)
+            if vs is not None:
+                vs = vs_group.as_group(vs, values[1], texts)
+                vs.above.append(f"virtual_server group {values[1]} from {node.where}")
+                ctx.state.virtual_servers.append(vs)
+            return
+        ctx.changed(node, f"virtual_server_group {values[1]}: {problem}: translated as one "
+                    "virtual server per member")
         for member in members:
             add_virtual_server(ctx, node, member.head, f"virtual_server group {values[1]} "
                                f"member at {member.node.where}", portless)

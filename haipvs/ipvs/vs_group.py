@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from haipvs.ipvs.model import AF_INET, AF_INET6, Service, ServiceKey
+from haipvs.ipvs.model import AF_INET, AF_INET6, ForwardMethod, Service, ServiceKey
 
 #: Most services one group may expand to; keepalived has no limit, a larger group is almost
 #: certainly a typo (a /16 instead of a /28).
@@ -190,8 +190,13 @@ def member_keys(members: Iterable[Member], protocol: int | str,
 def group_services(template: Service, keys: Sequence[ServiceKey]) -> tuple[Service, ...]:
     """Every member's service: the template's scheduler, flags, persistence and the same
     destinations (one real server's state is the same in every member, as keepalived keeps
-    one real_server_t per virtual server whatever the group's size)."""
-    return tuple(replace(template, key=key) for key in keys)
+    one real_server_t per virtual server whatever the group's size). A DR/TUN destination
+    takes the member's port (0 for a fwmark), a NAT one keeps its own (ipvswrapper.c
+    ipvs_group_cmd: `if (rs->forwarding_method != IP_VS_CONN_F_MASQ) drule->user.port =
+    srule->user.port`)."""
+    return tuple(replace(template, key=key, destinations=tuple(
+        d if d.fwd == ForwardMethod.NAT else replace(d, port=key.port)
+        for d in template.destinations)) for key in keys)
 
 
 def vs_services(vs: Any, service: Service) -> tuple[Service, ...]:

@@ -9,6 +9,7 @@ kaconf_reader.py, a second reader written from keepalived's sources, not from th
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -17,6 +18,8 @@ import pytest
 
 from haipvs.config import ConfigError, load_config_text
 from haipvs.importer import import_keepalived
+from haipvs.ipvs.model import AF_INET, AF_INET6
+from haipvs.ipvs.vs_group import member_keys
 from tests.importer.kaconf_reader import Fact, read_conf, status_ranges
 
 REAL = Path(__file__).parent / "corpus" / "real"
@@ -81,8 +84,20 @@ def haipvs_facts(config) -> dict[str, object]:
                                 sync.maxlen, sync.port, sync.ttl,
                                 str(sync.group) if sync.group is not None else None)
     for vs in config.virtual_servers:
-        _virtual_server(f, vs)
+        for member in _members(vs):
+            _virtual_server(f, member)
     return f
+
+
+def _members(vs) -> list:
+    """A group virtual server is one IPVS service per member (haipvs/ipvs/vs_group.py), as
+    keepalived's ipvswrapper.c ipvs_group_range_cmd; the reader counts each."""
+    if vs.group is None:
+        return [vs]
+    keys = member_keys(vs.group.members, vs.protocol, AF_INET6 if vs.ip_family == 6 else AF_INET)
+    return [dataclasses.replace(vs, fwmark=k.fwmark, address=None, port=None, group=None)
+            if k.is_fwmark else
+            dataclasses.replace(vs, address=k.address, port=k.port, group=None) for k in keys]
 
 
 def _virtual_server(f: dict, vs) -> None:

@@ -7,7 +7,15 @@ import ipaddress
 
 import pytest
 
-from haipvs.ipvs.model import AF_INET, AF_INET6, Destination, IpvsTable, Service, ServiceKey
+from haipvs.ipvs.model import (
+    AF_INET,
+    AF_INET6,
+    Destination,
+    ForwardMethod,
+    IpvsTable,
+    Service,
+    ServiceKey,
+)
 from haipvs.ipvs.ops import OpKind
 from haipvs.ipvs.reconcile import Reconciler
 from haipvs.ipvs.vs_group import (
@@ -148,3 +156,13 @@ async def test_one_real_server_death_leaves_every_member_in_one_reconcile():
         assert not await rec.reconcile()
     finally:
         rec.close()
+
+
+def test_ipvs_group_cmd_dr_destination_takes_each_members_port_nat_keeps_its_own():
+    keys = member_keys([parse_member("192.0.2.1 80"), parse_member("192.0.2.2 8080"),
+                        parse_member("fwmark 3")], 6)
+    dr = Destination("203.0.113.10", 80, fwd=ForwardMethod.DR)
+    nat = Destination("203.0.113.11", 9000, fwd=ForwardMethod.NAT)
+    services = group_services(Service(keys[0], "rr", destinations=(dr, nat)), keys)
+    assert [[d.port for d in s.destinations] for s in services] == [[80, 9000], [8080, 9000],
+                                                                   [0, 9000]]
