@@ -116,6 +116,9 @@ def _create(ipr, spec: policy.VmacSpec, observed: list[policy.ObservedLink]) -> 
     current = {key: value for key, _ in policy.PARENT_SYSCTLS
                if (value := _read_sysctl("ipv4", spec.parent, key)) is not None}
     saved, to_set = policy.parent_sysctls(spec.parent, current, observed)
+    kept = _saved(ipr).get(spec.name)
+    if kept:  # made again after a deletion by hand: the parent's values from before ours
+        saved = kept
     if spec.family != 4:  # set_interface_parameters() is for IPv4 vmacs only
         saved, to_set = {}, {}
     ipr.link("add", ifname=spec.name, kind="macvlan", link=parent["index"],

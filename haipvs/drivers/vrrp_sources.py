@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from haipvs.drivers import vmac_recreate
 from haipvs.drivers.link_monitor import LinkMonitor
 from haipvs.drivers.vrrp_inputs import LinkObserved, SourceUpdate
 from haipvs.drivers.vrrp_instance import Instance, InstanceBinding
@@ -125,6 +126,8 @@ class SourceFeeds:
                         await self._tracked_states(binding) if tracked else None,
                     )
                     self._inputs_in.send_nowait(observed)
+                    if observed.own is not None:  # a vmac deleted by hand: made again
+                        await vmac_recreate.after_link_read(self, instance, observed.own)
 
     async def _link_observed(self, observed: LinkObserved) -> None:
         instance = self._instances.get(observed.name)

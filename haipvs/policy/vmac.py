@@ -279,3 +279,15 @@ def parent_sysctls_to_restore(deleted: ObservedLink, remaining: Iterable[Observe
                 and link.kind == "macvlan" and is_owned(link.alias)):
             return {}
     return saved_sysctls(deleted.alias)
+
+
+def recreate_lost(spec: VmacSpec | None, link_index: int | None, parent_index: int | None,
+                  stopping: bool) -> bool:
+    """keepalived_netlink.c netlink_link_filter(), RTM_DELLINK: a vmac keepalived made
+    (`ifp->is_ours`) that it is not deleting itself (`!ifp->deleting`) is made again at
+    once (vrrp_if.c recreate_vmac_thread() -> setup_interface()), so long as the
+    configured interface exists. The instance has gone to FAULT with the link; the new
+    link coming up takes it out (keepalived 2.2.7: FAULT, "Success creating VMAC
+    interface", BACKUP, then MASTER at the down timer)."""
+    return spec is not None and link_index is None and parent_index is not None \
+        and not stopping
