@@ -122,10 +122,6 @@ async def release_ipvs(daemon: Daemon) -> None:
     else:
         log.info("ipvs_services_released", state=daemon.reconciler.state)
         await run_omega_scripts(daemon)
-        # and omega's "Shutting down" e-mails (policy/smtp_stop.py), tried briefly
-        for alert in stop_alerts(time.time(), daemon.config, daemon.director.health.health):
-            daemon.alerter.submit(alert)
-        await daemon.alerter.drain()
 
 
 async def run_omega_scripts(daemon: Daemon) -> None:
@@ -139,6 +135,10 @@ async def run_omega_scripts(daemon: Daemon) -> None:
     if runs:
         with trio.move_on_after(min(daemon.notify_runner.timeout, STOP_TIMEOUT)):
             await daemon.notify_runner.wait_idle()
+    # and omega's "Shutting down" e-mails (policy/smtp_stop.py), tried briefly
+    for alert in stop_alerts(time.time(), daemon.config, daemon.director.health.health):
+        daemon.alerter.submit(alert)
+    await daemon.alerter.drain()
 
 
 # ---- reload -----------------------------------------------------------------------------
