@@ -86,3 +86,27 @@ def test_group_and_address_are_exclusive():
     text = GROUP.replace("    protocol: TCP\n", "    protocol: TCP\n    address: 192.0.2.9\n")
     with pytest.raises(ConfigError, match="give group or address"):
         load_config_text(text, "t.yaml")
+
+
+async def test_reload_changing_members_adds_new_removes_old_keeps_the_rest():
+    # keepalived reload (ipwrapper.c clear_diff_vsge / the vsg_entry `reloaded` flag): a kept
+    # member is not touched, a dropped one is removed, a new one added with the real servers.
+    from haipvs.ipvs.ops import OpKind
+    from haipvs.ipvs.reconcile import Reconciler
+    from tests.ipvs.fake_ipvs_kernel import FakeIpvsKernel
+
+    old = load_config_text(GROUP, "t.yaml")
+    new = load_config_text(GROUP.replace('"192.0.2.1-3 80"', '"192.0.2.2-4 80"'), "t.yaml")
+    fake = FakeIpvsKernel()
+    rec = Reconciler(transport_factory=fake.reopen)
+    try:
+        rec.set_desired(desired_table(old), owned=owned_keys([old]))
+        await rec.reconcile()
+        rec.set_desired(desired_table(new), owned=owned_keys([old, new]))
+        ops = await rec.reconcile()
+        touched = {(op.kind, op.service.key.address) for op in ops if op.service.key.address}
+        assert {(OpKind.DEL_SERVICE, "192.0.2.1"), (OpKind.ADD_SERVICE, "192.0.2.4")} <= touched
+        assert all(address in ("192.0.2.1", "192.0.2.4") for _, address in touched), ops
+        assert fake.table() == desired_table(new)
+    finally:
+        rec.close()
