@@ -16,7 +16,7 @@ planner.plan_sync_daemons) makes the kernel match."""
 
 from __future__ import annotations
 
-from haipvs.config.sync_daemon import LvsSyncDaemon
+from haipvs.config.model import LvsSyncDaemon
 from haipvs.ipvs.model import SyncDaemonConfig, SyncState
 from haipvs.vrrp.messages import State
 
