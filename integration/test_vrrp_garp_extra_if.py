@@ -17,21 +17,13 @@ import yaml
 
 from integration.harness.instance import VrrpInstance
 from integration.harness.requirements import (
-    haipvs_unavailable_reason,
-    keepalived_unavailable_reason,
+    keepalived_interop_marks,
     netns_unavailable_reason,
 )
 from integration.harness.sniffer import Sniffer
 from integration.harness.topology import Lan
 
-pytestmark = [
-    pytest.mark.netns,
-    pytest.mark.keepalived,
-    pytest.mark.skipif(haipvs_unavailable_reason() is not None,
-                       reason=haipvs_unavailable_reason() or ""),
-    pytest.mark.skipif(keepalived_unavailable_reason() is not None,
-                       reason=keepalived_unavailable_reason() or ""),
-]
+pytestmark = keepalived_interop_marks()
 
 VIP0 = "192.0.2.100/24"
 VIP1 = "198.51.100.100/24"  # on eth1

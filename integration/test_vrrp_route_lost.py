@@ -14,8 +14,7 @@ import time
 import pytest
 
 from integration.harness.requirements import (
-    haipvs_unavailable_reason,
-    keepalived_unavailable_reason,
+    keepalived_interop_marks,
     netns_unavailable_reason,
 )
 from integration.harness.topology import Lan
@@ -26,14 +25,7 @@ from integration.test_ops_support import (  # noqa: F401 - the fixture is used b
 )
 from integration.test_vrrp_routes import routes
 
-pytestmark = [
-    pytest.mark.netns,
-    pytest.mark.keepalived,
-    pytest.mark.skipif(haipvs_unavailable_reason() is not None,
-                       reason=haipvs_unavailable_reason() or ""),
-    pytest.mark.skipif(keepalived_unavailable_reason() is not None,
-                       reason=keepalived_unavailable_reason() or ""),
-]
+pytestmark = keepalived_interop_marks()
 
 VI_1 = FAST.but(name="VI_1", vrid=72, vips=("192.0.2.100/24",), priority=150)
 TRACKED = "198.51.100.0/25"  # table 100

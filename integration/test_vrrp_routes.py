@@ -13,13 +13,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from haipvs.limits import HAIPVS_RT_PROTO
-from integration.harness.requirements import (
-    haipvs_unavailable_reason,
-    keepalived_unavailable_reason,
-)
+from integration.harness.requirements import keepalived_interop_marks
 from integration.harness.topology import Node
 from integration.harness.wait import wait_until
 from integration.test_ops_support import (  # noqa: F401 - the fixture is used by name
@@ -27,14 +22,7 @@ from integration.test_ops_support import (  # noqa: F401 - the fixture is used b
     ops_node_fixture,
 )
 
-pytestmark = [
-    pytest.mark.netns,
-    pytest.mark.keepalived,
-    pytest.mark.skipif(haipvs_unavailable_reason() is not None,
-                       reason=haipvs_unavailable_reason() or ""),
-    pytest.mark.skipif(keepalived_unavailable_reason() is not None,
-                       reason=keepalived_unavailable_reason() or ""),
-]
+pytestmark = keepalived_interop_marks()
 
 VI_1 = FAST.but(name="VI_1", vrid=71, vips=("192.0.2.100/24",))
 EVIP = "192.0.2.200/24"

@@ -17,23 +17,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import yaml
 
 from integration.harness.instance import VrrpInstance
-from integration.harness.requirements import (
-    haipvs_unavailable_reason,
-    keepalived_unavailable_reason,
-)
+from integration.harness.requirements import keepalived_interop_marks
 
-pytestmark = [
-    pytest.mark.netns,
-    pytest.mark.keepalived,
-    pytest.mark.skipif(haipvs_unavailable_reason() is not None,
-                       reason=haipvs_unavailable_reason() or ""),
-    pytest.mark.skipif(keepalived_unavailable_reason() is not None,
-                       reason=keepalived_unavailable_reason() or ""),
-]
+pytestmark = keepalived_interop_marks()
 
 VRID = 51
 VMAC = f"00:00:5e:00:01:{VRID:02x}"

@@ -11,8 +11,7 @@ from __future__ import annotations
 import pytest
 
 from integration.harness.requirements import (
-    haipvs_unavailable_reason,
-    keepalived_unavailable_reason,
+    keepalived_interop_marks,
     netns_unavailable_reason,
 )
 from integration.harness.topology import Lan
@@ -22,14 +21,7 @@ from integration.test_ops_support import (  # noqa: F401 - the fixture is used b
     ops_node_fixture,
 )
 
-pytestmark = [
-    pytest.mark.netns,
-    pytest.mark.keepalived,
-    pytest.mark.skipif(haipvs_unavailable_reason() is not None,
-                       reason=haipvs_unavailable_reason() or ""),
-    pytest.mark.skipif(keepalived_unavailable_reason() is not None,
-                       reason=keepalived_unavailable_reason() or ""),
-]
+pytestmark = keepalived_interop_marks()
 
 VID = 74
 VMAC = f"vrrp.{VID}"
