@@ -17,7 +17,6 @@ import time
 
 import pytest
 
-from integration.harness.topology import Lan
 from integration.harness.wait import wait_until
 from integration.test_ops_notify import VRRP_FMT, FifoReader, same_steps
 from integration.test_ops_support import (  # noqa: F401 - the fixture is used by name
@@ -31,16 +30,7 @@ VI_1 = FAST.but(name="VI_1", vrid=81, vips=("192.0.2.130/24",))
 VI_2 = FAST.but(name="VI_2", vrid=82, priority=200, vips=("192.0.2.131/24",))
 
 
-@pytest.fixture
-def lan():
-    """This module's own namespaces (en*), so it can run beside other netns tests."""
-    from integration.harness.requirements import netns_unavailable_reason
-
-    reason = netns_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    with Lan(prefix="en") as built:
-        yield built
+LAN_PREFIX = "en"  # this module's own namespaces (the harness's lan fixture)
 
 
 def record_script(out) -> str:

@@ -19,7 +19,6 @@ import pytest
 from integration.harness.proc import Proc
 from integration.harness.servers import tcp_accept_server
 from integration.harness.sniffer import Sniffer
-from integration.harness.topology import Lan
 from integration.harness.wait import wait_until
 from integration.test_ops_support import (  # noqa: F401 - the fixture is used by name
     FAST,
@@ -54,16 +53,7 @@ while True:
 """
 
 
-@pytest.fixture
-def lan():
-    """This module's own namespaces (em*), so it can run beside other netns tests."""
-    from integration.harness.requirements import netns_unavailable_reason
-
-    reason = netns_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    with Lan(prefix="em") as built:
-        yield built
+LAN_PREFIX = "em"  # this module's own namespaces (the harness's lan fixture)
 
 
 def smtp_sink(node, tmp_path: Path) -> tuple[Proc, Path]:

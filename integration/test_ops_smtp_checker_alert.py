@@ -27,7 +27,6 @@ import pytest
 
 from integration.harness.proc import Proc
 from integration.harness.servers import tcp_accept_server
-from integration.harness.topology import Lan
 from integration.harness.wait import wait_until
 from integration.test_ops_smtp_alert import read_mails, smtp_global, smtp_sink
 from integration.test_ops_support import (  # noqa: F401 - the fixture is used by name
@@ -41,16 +40,7 @@ VI_1 = FAST.but(name="VI_1", vrid=73, vips=("192.0.2.122/24",))
 CHECK = {"connect_timeout": 1, "retry": 0, "delay_before_retry": 0.2}
 
 
-@pytest.fixture
-def lan():
-    """This module's own namespaces (ec*), so it can run beside other netns tests."""
-    from integration.harness.requirements import netns_unavailable_reason
-
-    reason = netns_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    with Lan(prefix="ec") as built:
-        yield built
+LAN_PREFIX = "ec"  # this module's own namespaces (the harness's lan fixture)
 
 
 def checker_mails(path: Path) -> list[tuple[str, str]]:

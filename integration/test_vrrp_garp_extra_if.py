@@ -12,16 +12,13 @@ from __future__ import annotations
 import itertools
 import time
 
-import pytest
 import yaml
 
 from integration.harness.instance import VrrpInstance
 from integration.harness.requirements import (
     keepalived_interop_marks,
-    netns_unavailable_reason,
 )
 from integration.harness.sniffer import Sniffer
-from integration.harness.topology import Lan
 
 pytestmark = keepalived_interop_marks()
 
@@ -34,14 +31,7 @@ INST = VrrpInstance(priority=255, state="MASTER", vips=(VIP0, VIP1),
                     garp={"master_repeat": 1, "master_delay": 0})
 
 
-@pytest.fixture
-def lan():
-    """This module's own namespaces (ga*), so it can run beside other netns tests."""
-    reason = netns_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    with Lan(prefix="ga") as built:
-        yield built
+LAN_PREFIX = "ga"  # this module's own namespaces (the harness's lan fixture)
 
 
 def haipvs_director(haipvs_node, node):

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import time
 
-import pytest
 import yaml
 
 from integration.harness.instance import VrrpInstance
 from integration.harness.requirements import (
     keepalived_interop_marks,
-    netns_unavailable_reason,
 )
 from integration.harness.sniffer import Sniffer
-from integration.harness.topology import Lan
 
 pytestmark = keepalived_interop_marks()
 
@@ -28,14 +25,7 @@ INST = VrrpInstance(priority=255, state="MASTER", vips=(VIP0, VIP1),
                     garp={"master_repeat": 2})
 
 
-@pytest.fixture
-def lan():
-    """This module's own namespaces (gj*), so it can run beside other netns tests."""
-    reason = netns_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    with Lan(prefix="gj") as built:
-        yield built
+LAN_PREFIX = "gj"  # this module's own namespaces (the harness's lan fixture)
 
 
 def haipvs_director(haipvs_node, node):

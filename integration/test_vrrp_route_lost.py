@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from integration.harness.requirements import (
     keepalived_interop_marks,
-    netns_unavailable_reason,
 )
-from integration.harness.topology import Lan
 from integration.harness.wait import wait_until
 from integration.test_ops_support import (  # noqa: F401 - the fixture is used by name
     FAST,
@@ -32,14 +28,7 @@ TRACKED = "198.51.100.0/25"  # table 100
 UNTRACKED = "198.51.100.128/25"  # table 100, no_track
 
 
-@pytest.fixture
-def lan():
-    """This module's own namespaces (gr*), so it can run beside other netns tests."""
-    reason = netns_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    with Lan(prefix="gr") as built:
-        yield built
+LAN_PREFIX = "gr"  # this module's own namespaces (the harness's lan fixture)
 
 
 def keepalived_routes(conf: str) -> str:

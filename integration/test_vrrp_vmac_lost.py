@@ -8,13 +8,9 @@ the LAN); the same `ip link del` on both, and the transitions are compared."""
 
 from __future__ import annotations
 
-import pytest
-
 from integration.harness.requirements import (
     keepalived_interop_marks,
-    netns_unavailable_reason,
 )
-from integration.harness.topology import Lan
 from integration.harness.wait import wait_until
 from integration.test_ops_support import (  # noqa: F401 - the fixture is used by name
     FAST,
@@ -29,14 +25,7 @@ VIP = "192.0.2.100/24"
 VI_1 = FAST.but(name="VI_1", vrid=VID, vips=(VIP,), priority=150)
 
 
-@pytest.fixture
-def lan():
-    """This module's own namespaces (gv*), so it can run beside other netns tests."""
-    reason = netns_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    with Lan(prefix="gv") as built:
-        yield built
+LAN_PREFIX = "gv"  # this module's own namespaces (the harness's lan fixture)
 
 
 def scenario(node, transitions) -> list[str]:

@@ -25,13 +25,15 @@ __all__ = ["daemons", "haipvs_node", "keepalived_node", "lan", "sniffer"]
 
 
 @pytest.fixture
-def lan() -> Iterator[Lan]:
+def lan(request: pytest.FixtureRequest) -> Iterator[Lan]:
     """An empty director LAN (192.0.2.0/24 on br0 in its own netns); add nodes with
-    ``lan.add_node("d1")``. Everything is deleted at teardown."""
+    ``lan.add_node("d1")``. Everything is deleted at teardown. A test module may set
+    `LAN_PREFIX = "xy"` to have namespaces of its own names, so that it can run beside
+    other netns tests."""
     reason = netns_unavailable_reason()
     if reason:
         pytest.skip(reason)
-    with Lan(prefix="hv") as built:
+    with Lan(prefix=getattr(request.module, "LAN_PREFIX", "hv")) as built:
         yield built
 
 
