@@ -49,6 +49,7 @@ from haipvs.config.tracking import (
 )
 from haipvs.config.virtual_server import VIRTUAL_SERVER, VirtualServer
 from haipvs.config.vrrp_instance import VRRP_INSTANCE, VrrpInstance
+from haipvs.config.vs_group import service_identities
 
 
 @dataclass(frozen=True)
@@ -86,14 +87,29 @@ class Config:
         raise KeyError(name)
 
 
+def _service_name(identity: tuple) -> str:
+    if identity[0] == "fwmark":
+        return f"fwmark {identity[2]} (IPv{identity[1]})"
+    protocol, address, port = identity
+    return f"{protocol} {address} port {port}"
+
+
 def _check_config(v: Values) -> None:
     _check_instances(v, v.items("vrrp_instances"))
-    seen: dict[tuple, int] = {}
+    # every IPVS service (group members too) -> (index, key) of the virtual server having it
+    seen: dict[tuple, tuple[int, tuple]] = {}
     for i, vs in v.items("virtual_servers"):
-        if vs.key in seen:
+        mine = list(service_identities(vs))
+        clash = next((identity for identity in mine if identity in seen), None)
+        if clash is not None:
+            other, other_key = seen[clash]
+            line = v.line("virtual_servers", other)
             v.error(("virtual_servers", i), "this virtual server is already defined at line "
-                    f"{v.line('virtual_servers', seen[vs.key])}")
-        seen.setdefault(vs.key, i)
+                    f"{line}" if clash == vs.key == other_key else f"{_service_name(clash)} "
+                    f"is already programmed by the virtual server at line {line} "
+                    "(a group member)")
+        for identity in mine:
+            seen.setdefault(identity, (i, vs.key))
     if v.ok("global", "vrrp_instances") and v["global"] is not None:
         sync = v["global"].lvs_sync_daemon
         if (sync is not None and sync.vrrp_instance is not None

@@ -13,6 +13,8 @@ and status, as keepalived shows it (ipvswrapper.c / check_data.c FMT_VS: "[NAME]
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +80,8 @@ VS_GROUP = model_section(
         "twice); at most 4096 services in all.",
         "A fwmark without family takes the virtual server's; with both IPv4 and IPv6 members "
         "every fwmark names its family (keepalived check_parser.c vsg_handler).",
+        "No member may be a service of another virtual server (its own address/port or "
+        "fwmark, or a member of its group).",
     ),
 )
 
@@ -92,3 +96,20 @@ def group_identity(group: VsGroup, ip_family: int | None) -> dict[str, Any]:
     assert isinstance(first, AddressRange)
     return {"address": first.first, "port": first.port, "fwmark": None,
             "ip_family": first.first.version}
+
+
+def service_identities(vs: Any) -> Iterator[tuple]:
+    """Every IPVS service a virtual server programs, each as `VirtualServer.key` spells it:
+    its own, or one per address of each range and one per fwmark of its group. Two virtual
+    servers may not share one (they would fight over it in the reconciler)."""
+    group = getattr(vs, "group", None)
+    if group is None:
+        yield vs.key
+        return
+    for m in group.members:
+        if isinstance(m, FwmarkMember):
+            family = 6 if m.family == AF_INET6 else (4 if m.family else vs.ip_family)
+            yield ("fwmark", family, m.fwmark)
+            continue
+        for n in range(int(m.first), int(m.last) + 1):
+            yield (vs.protocol, ipaddress.ip_address(n), m.port)

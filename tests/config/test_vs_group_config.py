@@ -110,3 +110,32 @@ async def test_reload_changing_members_adds_new_removes_old_keeps_the_rest():
         assert fake.table() == desired_table(new)
     finally:
         rec.close()
+
+
+OVERLAP = """\
+virtual_servers:
+  - group: {name: A, members: ["192.0.2.10-12 80"]}
+    protocol: TCP
+    real_servers: [{address: 198.51.100.1, port: 80}]
+  - address: 192.0.2.11
+    port: 80
+    protocol: TCP
+    real_servers: [{address: 198.51.100.1, port: 80}]
+  - group: {name: B, members: ["192.0.2.20 80", "fwmark 5"]}
+    real_servers: [{address: 198.51.100.1, port: 80}]
+  - group: {name: C, members: ["192.0.2.30 80", "fwmark 5"]}
+    real_servers: [{address: 198.51.100.1, port: 80}]
+"""
+
+
+def test_two_virtual_servers_may_not_program_one_service_even_through_a_later_member():
+    """IPVS holds one service per address/port or fwmark, so two virtual servers cannot both
+    own one: haipvs refuses the config (instead of letting the two fight over the entry in the
+    reconciler), naming the service and the virtual server that has it."""
+    with pytest.raises(ConfigError) as err:
+        load_config_text(OVERLAP, "t.yaml")
+    text = str(err.value)
+    assert ("t.yaml:5: virtual_servers[1]: TCP 192.0.2.11 port 80 is already programmed by "
+            "the virtual server at line 2 (a group member)") in text
+    assert ("t.yaml:11: virtual_servers[3]: fwmark 5 (IPv4) is already programmed by the "
+            "virtual server at line 9 (a group member)") in text
