@@ -246,3 +246,7 @@ UDP_DEFAULT_PAYLOAD: Final = b"keepalived check - keepalived ch"
 # garp.* keys of keepalived's garp_extra_if <delay> [all] (vrrp_parser.c; the global
 # vrrp_garp_extra_if is the default, copied by the importer), not core GARP parameters
 GARP_EXTRA_IF_KEYS: Final = ("extra_if", "extra_if_all")
+# keepalived BFD_CHECK (check_bfd.c): refused, with this reason, by the config (a bfd_check /
+# BFD_CHECK key in a real server) and by the importer; BFD is to come from the routing daemon.
+BFD_CHECK_REFUSED: Final = ("BFD comes from the routing daemon in scale-out mode (issue 17); "
+                            "not supported yet")

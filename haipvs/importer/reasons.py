@@ -6,6 +6,8 @@ setting" (it may be a typo keepalived would also have ignored).
 
 from __future__ import annotations
 
+from haipvs import limits
+
 WHY = {
     # global_defs
     "lvs_flush": "haipvs never flushes the IPVS table: at start it removes only the services "
@@ -33,7 +35,7 @@ WHY = {
     "hashed": "haipvs sets no IPVS hashed flag",
     "bind_port": "haipvs checkers use an ephemeral source port",
     "bind_if": "haipvs checkers bind by address (bindto), not interface",
-    "BFD_CHECK": "haipvs has no BFD checker",
+    "BFD_CHECK": limits.BFD_CHECK_REFUSED,
     "FILE_CHECK": "haipvs has no file checker; use MISC_CHECK",
     "PING_CHECK": "haipvs has no ping checker; use MISC_CHECK",
     # check_udp.c install_udp_check_keyword(): only min_reply_length / max_reply_length
