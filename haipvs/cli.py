@@ -80,7 +80,7 @@ def run_check(args: argparse.Namespace) -> int:
             continue
         for warning in config_warnings(config):
             print(f"warning: {path}: {warning}", file=sys.stderr)
-        if _script_findings(path, config):
+        if _script_findings(path, config) or _ssl_findings(path, config):
             status = EXIT_FAILURE
             continue
         for difference in differences_for(config, _written(path)):
@@ -105,6 +105,18 @@ def _script_findings(path: str, config: Config) -> bool:
     if report.errors:
         print(f"{path}: {_plural(len(report.errors), 'error')}", file=sys.stderr)
     return bool(report.errors)
+
+
+def _ssl_findings(path: str, config: Config) -> bool:
+    """The `ssl` section's files load (keepalived init_ssl_ctx); True when one does not."""
+    from haipvs.health.tls_client import check_client
+
+    why = check_client(config.ssl)
+    if why is not None and config.ssl is not None:
+        line = config.ssl.line_of(why.split(":", 1)[0])
+        print(f"{path}:{line}: ssl.{why}", file=sys.stderr)
+        print(f"{path}: 1 error", file=sys.stderr)
+    return why is not None
 
 
 def _written(path: str) -> dict | None:
@@ -232,6 +244,12 @@ def run_daemon(args: argparse.Namespace) -> int:
     from haipvs.script_creds import secure_config
 
     config = secure_config(config, log)  # keepalived's script checks, at load
+    from haipvs.health.tls_client import check_client
+
+    ssl_error = check_client(config.ssl)
+    if ssl_error is not None:  # keepalived check_daemon.c: init_ssl_ctx failing is fatal
+        log.error("config_invalid", issue=f"{args.config}: ssl.{ssl_error}")
+        return EXIT_FAILURE
     overrides = {}
     if args.namespace is not None:  # keepalived -s: also on reload, via the overrides
         from haipvs.config.process import namespace_override

@@ -37,6 +37,7 @@ from haipvs.config.routes import (
 )
 from haipvs.config.settings import derived, model_section, setting
 from haipvs.config.spec import REQUIRED, Values
+from haipvs.config.ssl_client import SSL_CLIENT, SslClient
 from haipvs.config.strict_mode import check_strict
 from haipvs.config.track_process import TRACK_PROCESS, TrackProcess
 from haipvs.config.tracking import (
@@ -75,6 +76,9 @@ class Config:
                                                           "addresses held from start to stop")
     static_routes: tuple[RouteEntry, ...] = setting(ROUTES, (), "routes held from start to stop")
     static_rules: tuple[RuleEntry, ...] = setting(RULES, (), "rules held from start to stop")
+    # keepalived's top-level SSL block: one client context for every ssl_get
+    ssl: SslClient | None = setting(Nested(SSL_CLIENT), None, "client certificate, key and CA "
+                                    "of every ssl_get checker (keepalived SSL)")
     # Read by the loader before the rest (haipvs/config/include.py): kept for the record.
     include: tuple[str, ...] = setting(
         INCLUDE_PATTERNS, (), "files whose top-level keys are merged into this one (globs, "

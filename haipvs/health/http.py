@@ -2,7 +2,8 @@
 
 Requests are written by hand (h11 only sends HTTP/1.1 and keepalived's default is 1.0);
 responses are parsed by h11, which handles Content-Length, chunked and read-until-close
-bodies. TLS is `trio.SSLStream` with optional SNI and certificate verification.
+bodies. TLS is `trio.SSLStream` with optional SNI and certificate verification; its client
+context (the global `ssl` section) is haipvs/health/tls_client.py.
 """
 
 from __future__ import annotations
@@ -18,23 +19,11 @@ import trio
 from haipvs.health.net import ProbeFailure, connect_stream, timeout_reason
 from haipvs.health.spec import Endpoint, HttpProbe, TlsSpec, UrlSpec
 from haipvs.health.state import CheckResult
+from haipvs.health.tls_client import ClientContextError, tls_context
 
 MAX_BODY = 16 * 1024 * 1024  # bodies larger than this fail instead of filling memory
 _RECEIVE_SIZE = 65536
 USER_AGENT = "haipvs-healthcheck"
-
-
-@functools.lru_cache(maxsize=64)
-def tls_context(tls: TlsSpec) -> ssl.SSLContext:
-    """One client context per distinct TLS setting, shared by every checker using it."""
-    if tls.verify:
-        context = ssl.create_default_context(cafile=tls.ca_file)
-        context.check_hostname = tls.server_name is not None
-    else:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 @functools.lru_cache(maxsize=256)
@@ -84,7 +73,15 @@ async def http_fetch(
     stream: trio.abc.Stream = await connect_stream(endpoint)
     try:
         if tls is not None:
-            stream = trio.SSLStream(stream, tls_context(tls), server_hostname=tls.server_name)
+            try:
+                context = tls_context(tls)
+            except ClientContextError as exc:
+                raise ProbeFailure(f"TLS client context: {exc}") from None
+            # https_compatible: a server closing without close_notify still answered;
+            # keepalived judges that response on its status (check_ssl.c ssl_read_thread:
+            # an SSL_ERROR_SYSCALL end goes to http_handle_response like a clean one).
+            stream = trio.SSLStream(stream, context, server_hostname=tls.server_name,
+                                    https_compatible=True)
             try:
                 await stream.do_handshake()
             except trio.BrokenResourceError as exc:

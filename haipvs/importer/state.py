@@ -68,3 +68,5 @@ class TranslationState:
     vs_group_texts: dict[str, list[str]] = field(default_factory=dict)
     # static_ipaddress / static_routes / static_rules -> their entries (importer/routes.py)
     static: dict[str, list[Any]] = field(default_factory=dict)
+    # keepalived's top-level SSL block -> `ssl` (importer/ssl_client.py)
+    ssl: Draft | None = None

@@ -25,6 +25,7 @@ from haipvs.importer.reasons import WHY
 from haipvs.importer.routes import TOP_LEVEL as STATIC_BLOCKS
 from haipvs.importer.rules import Context
 from haipvs.importer.smtp import finish_smtp
+from haipvs.importer.ssl_client import TOP_LEVEL as SSL_BLOCKS
 from haipvs.importer.track_process import finish_track_processes, vrrp_track_process
 from haipvs.importer.virtual_server import virtual_server, virtual_server_group
 from haipvs.importer.vrrp import vrrp_instance
@@ -55,6 +56,7 @@ TOP_LEVEL: dict[str, Callable[[Context, Node], None]] = {
     **STATIC_BLOCKS,
     **KNOB_BLOCKS,  # garp_group (knobs.py)
     **PROCESS_KEYWORDS,  # instance, net_namespace, ... (process.py)
+    **SSL_BLOCKS,  # SSL (ssl_client.py)
 }
 
 
@@ -92,4 +94,6 @@ class Translator:
             if items:
                 document[key] = items
         document.update(state.static)
+        if state.ssl is not None and state.ssl.fields:
+            document["ssl"] = state.ssl.fields
         return document
