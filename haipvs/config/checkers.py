@@ -1,5 +1,5 @@
 """Health checkers of a real server (keepalived's TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK,
-UDP_CHECK, DNS_CHECK) and the URLs of the HTTP ones."""
+UDP_CHECK, DNS_CHECK, SMTP_CHECK, PING_CHECK) and the URLs of the HTTP ones."""
 
 # setting() returns a dataclasses.field (see settings.py); ruff only knows field() itself.
 # ruff: noqa: RUF009
@@ -305,5 +305,29 @@ SMTP_CHECK = _checker_section(
     "Up when the server greets with 220, answers HELO with 250 and answers QUIT.",
 )
 
-CHECKERS = (TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, UDP_CHECK, DNS_CHECK, SMTP_CHECK)
+
+
+@dataclass(frozen=True)
+class PingCheck(Checker):
+    """keepalived PING_CHECK (check_ping.c): one ICMP / ICMPv6 echo request per attempt, up
+    when its reply arrives within connect_timeout (haipvs/policy/ping_echo.py). It has no
+    port. keepalived 2.2.7 reads but ignores connect_port, bindto, bind_port, bind_if and
+    fwmark there (check_ping.c never binds); haipvs's bindto is the echo's source address."""
+
+    kind: ClassVar[str] = "ping_check"
+
+    connect_timeout: float = override(ConnectChecker, "connect_timeout",
+                                      limits.DEFAULT_CONNECT_TIMEOUT)
+    connect_ip: IPAddress | None = override(ConnectChecker, "connect_ip", None)
+    bindto: IPAddress | None = override(ConnectChecker, "bindto", None)
+
+
+PING_CHECK = _checker_section(
+    PingCheck, "Ping check",
+    "Up when the server answers an ICMP (IPv6: ICMPv6) echo request within connect_timeout.",
+    {"connect_port": "ping_check has no port (keepalived ignores connect_port in PING_CHECK)"},
+)
+
+CHECKERS = (TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, UDP_CHECK, DNS_CHECK, SMTP_CHECK,
+            PING_CHECK)
 CHECKER_NAMES = frozenset(c.name for c in CHECKERS)

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from haipvs.health.dns import probe_dns
 from haipvs.health.http import probe_http
 from haipvs.health.misc import probe_misc
+from haipvs.health.ping import probe_ping
 from haipvs.health.smtp import probe_smtp
 from haipvs.health.spec import (
     DnsProbe,
@@ -20,6 +21,7 @@ from haipvs.health.spec import (
 from haipvs.health.state import CheckResult
 from haipvs.health.tcp import probe_tcp
 from haipvs.health.udp import probe_udp
+from haipvs.policy.ping_echo import PingProbe
 
 ProbeRunner = Callable[[Probe], Awaitable[CheckResult]]
 
@@ -30,6 +32,7 @@ _RUNNERS: dict[type, Callable] = {
     UdpProbe: probe_udp,
     DnsProbe: probe_dns,
     SmtpProbe: probe_smtp,
+    PingProbe: probe_ping,
 }
 
 

@@ -1,10 +1,10 @@
 """keepalived's real_server health checkers -> haipvs checker mappings.
 
-TCP_CHECK, HTTP_GET / SSL_GET, MISC_CHECK, UDP_CHECK, DNS_CHECK and SMTP_CHECK
+TCP_CHECK, HTTP_GET / SSL_GET, MISC_CHECK, UDP_CHECK, DNS_CHECK, SMTP_CHECK and PING_CHECK
 (keepalived/check/check_tcp.c, check_http.c, check_misc.c, check_udp.c, check_dns.c,
-check_smtp.c; the last two's own keywords are in checker_extras.py). Each checker has its
-own keyword table, made of the parts it shares with the others: a keyword another checker
-takes (connect_port in a MISC_CHECK, say) is reported like any unknown one.
+check_smtp.c, check_ping.c; SMTP's and UDP's own keywords are in checker_extras.py). Each
+checker has its own keyword table, made of the parts it shares with the others: a keyword
+another checker takes (connect_port in a MISC_CHECK, say) is reported like any unknown one.
 """
 
 from __future__ import annotations
@@ -50,9 +50,12 @@ CHECKERS = {
     "UDP_CHECK": "udp_check",
     "DNS_CHECK": "dns_check",
     "SMTP_CHECK": "smtp_check",
+    "PING_CHECK": "ping_check",
 }
 # Checkers that connect to the real server (all but MISC_CHECK): they need a port.
 CONNECTING = ("tcp_check", "http_get", "ssl_get", "udp_check", "dns_check", "smtp_check")
+# Checkers with a connect_timeout: the connecting ones and PING_CHECK (which has no port).
+TIMED = (*CONNECTING, "ping_check")
 HTTP = ("http_get", "ssl_get")
 CHECKER_ORDER = ("url", "path", "virtualhost", "http_protocol", "sni", "type", "name",
                  "helo_name", "payload_hex", "require_reply", "reply_pattern",
@@ -222,6 +225,17 @@ TABLES: dict[str, dict[str, Rule]] = {
         **COMMON, **CONNECT,
         "helo_name": helo_name,
         "host": host_rule(COMMON, CONNECT),
+    },
+    # check_ping.c: install_checker_common_keywords(true), but icmp_connect_thread() uses
+    # only co->dst and connection_to: it neither binds, nor marks, nor uses a port.
+    "ping_check": {
+        **COMMON,
+        "connect_timeout": CONNECT["connect_timeout"],
+        "connect_ip": CONNECT["connect_ip"],
+        **rules_for(("connect_port", "bindto", "bind_port", "bind_if", "fwmark"),
+                    lambda key: Skip(f"keepalived 2.2.7's PING_CHECK ignores {key} "
+                                     "(check_ping.c icmp_connect_thread sends from an unbound "
+                                     "ICMP socket to the address alone)")),
     },
 }
 

@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from haipvs import limits
-from haipvs.importer.checkers import CHECKERS, CONNECTING, HTTP, checker_block, checkers
+from haipvs.importer.checkers import (
+    CHECKERS,
+    CONNECTING,
+    HTTP,
+    TIMED,
+    checker_block,
+    checkers,
+)
 from haipvs.importer.emit import Block
 from haipvs.importer.grammar import Node
 from haipvs.importer.rules import (
@@ -246,7 +253,7 @@ def real_server(ctx: Context, node: Node, vs: dict[str, Any], vs_defaults: dict[
     for checked in draft.checkers:
         settings = checked.settings
         for setting, value in draft.defaults.items():
-            if setting == "connect_timeout" and checked.kind not in CONNECTING:
+            if setting == "connect_timeout" and checked.kind not in TIMED:
                 continue
             if setting == "virtualhost" and checked.kind not in HTTP:
                 continue

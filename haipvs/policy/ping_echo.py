@@ -1,0 +1,136 @@
+"""PING_CHECK's pure half: the echo request keepalived 2.2.7 sends and which reply counts
+(keepalived/check/check_ping.c ping_it / ping6_it / recv_it / recv6_it).
+
+keepalived sends one ICMP (or ICMPv6) echo request per attempt on a fresh unprivileged ICMP
+socket (SOCK_DGRAM + IPPROTO_ICMP / IPPROTO_ICMPV6): id 0, which the kernel replaces by the
+socket's own echo id, sequence = a process-wide 16-bit counter written in host byte order
+(`icmp_hdr->un.echo.sequence = seq_no++`, no htons), and 128 bytes of payload filled by
+layer4.c set_buf() ("keepalived check - " repeated). The first echo reply received within
+connect_timeout is up; nothing within connect_timeout is down.
+
+haipvs does the same on an unprivileged socket and falls back to a raw socket where the
+kernel refuses one (the process's group is outside net.ipv4.ping_group_range; keepalived
+instead widens that sysctl, which haipvs never touches: it is not haipvs's). A raw socket
+sees every ICMP packet of the host, so a reply counts only if it is an echo reply from the
+checked address with this request's id and sequence; on an unprivileged socket the kernel
+has matched the id already and the same test holds. keepalived also fails an attempt at
+once on a packet of another type, which its socket never receives (the kernel queues only
+echo replies there); haipvs ignores other packets and waits for the reply or the timeout.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from haipvs import limits
+
+ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY = 8, 0
+ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY = 128, 129
+_HEADER = struct.Struct("!BBH")  # type, code, checksum
+_ECHO = struct.Struct("=HH")  # id as the kernel writes it (network order), sequence (host)
+_FILL = b"keepalived check - "
+PAYLOAD_SIZE = 128  # check_ping.c ICMP_BUFSIZE
+
+
+def keepalived_fill(size: int) -> bytes:
+    """layer4.c set_buf(): "keepalived check - " repeated, cut at `size` bytes."""
+    return (_FILL * (size // len(_FILL) + 1))[:size]
+
+
+ECHO_PAYLOAD = keepalived_fill(PAYLOAD_SIZE)
+
+
+@dataclass(frozen=True, slots=True)
+class PingProbe:
+    """keepalived PING_CHECK: one echo request to `address` (from `bindto` when set); up
+    when its echo reply arrives within connect_timeout."""
+
+    address: str
+    bindto: str | None = None
+    connect_timeout: float = limits.DEFAULT_CONNECT_TIMEOUT
+
+    kind = "ping_check"
+
+    @property
+    def timeout(self) -> float:
+        return self.connect_timeout
+
+    @property
+    def ipv6(self) -> bool:
+        return ":" in self.address
+
+
+class EchoSequence:
+    """keepalived's `static uint16_t seq_no`: one counter for every PING_CHECK of the
+    process, IPv4 and IPv6, wrapping at 65536."""
+
+    def __init__(self, start: int = 0) -> None:
+        self._next = start & 0xFFFF
+
+    def take(self) -> int:
+        value, self._next = self._next, (self._next + 1) & 0xFFFF
+        return value
+
+
+def checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) of `data`."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _id_bytes(ident: int) -> int:
+    """`ident` as the =H field of _ECHO must hold it for the wire to carry it in network
+    order (the kernel writes the id with htons; so does ping)."""
+    return struct.unpack("=H", struct.pack("!H", ident))[0]
+
+
+def echo_request(ipv6: bool, ident: int, sequence: int,
+                 payload: bytes = ECHO_PAYLOAD) -> bytes:
+    """The echo request. An unprivileged socket overwrites the id (and the checksum) with
+    its own; the kernel fills the ICMPv6 checksum on any ICMPv6 socket. The IPv4 checksum is
+    computed here for a raw socket."""
+    kind = ICMP6_ECHO_REQUEST if ipv6 else ICMP_ECHO_REQUEST
+    body = _ECHO.pack(_id_bytes(ident), sequence) + payload
+    if ipv6:
+        return _HEADER.pack(kind, 0, 0) + body
+    return _HEADER.pack(kind, 0, checksum(_HEADER.pack(kind, 0, 0) + body)) + body
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What one attempt sent, to match its reply."""
+
+    target: str  # the checked address, as the socket reports a sender (no scope, no port)
+    ipv6: bool
+    ident: int
+    sequence: int
+    raw: bool  # a raw IPv4 socket delivers the IP header before the ICMP message
+
+
+def icmp_message(data: bytes, ipv6: bool, raw: bool) -> bytes | None:
+    """The ICMP message in a received datagram (a raw IPv4 socket's data starts with the
+    IP header; the others' with the ICMP header)."""
+    if raw and not ipv6:
+        if len(data) < 20 or data[0] >> 4 != 4:
+            return None
+        data = data[(data[0] & 0x0F) * 4:]
+    return data if len(data) >= _HEADER.size + _ECHO.size else None
+
+
+def is_our_reply(sent: Sent, data: bytes, sender: str) -> bool:
+    """Whether `data`, received from `sender`, is the echo reply to `sent`
+    (check_ping.c recv_it / recv6_it: an echo reply; here also: from the checked address,
+    with the request's id and sequence, as a raw socket needs)."""
+    message = icmp_message(data, sent.ipv6, sent.raw)
+    if message is None or sender != sent.target:
+        return False
+    kind, _code, _sum = _HEADER.unpack_from(message)
+    if kind != (ICMP6_ECHO_REPLY if sent.ipv6 else ICMP_ECHO_REPLY):
+        return False
+    ident, sequence = _ECHO.unpack_from(message, _HEADER.size)
+    return ident == _id_bytes(sent.ident) and sequence == sent.sequence
