@@ -135,8 +135,10 @@ class NotifyFifo:
     script: tuple[str, ...] | None = None
     vrrp: bool = True  # INSTANCE and GROUP lines
     lvs: bool = True  # RS and VS lines
-    user: str | None = None  # the FIFO's owner (global.script_user); the script's own
-    # user, when it has one, comes with `script` (fifo_script_user)
+    user: str | None = None  # the default script user (global.script_user); the script's
+    # own user, when it has one, comes with `script` (fifo_script_user)
+    owner: str | None = None  # `*notify_fifo_owner`: who a FIFO haipvs makes belongs to
+    # (keepalived `notify_fifo FIFO USER [GROUP]`); None: `user`
 
 
 def fifo_script_user(spec: NotifyFifo) -> str | None:
@@ -155,7 +157,8 @@ def notify_fifos(settings: GlobalSettings) -> tuple[tuple[NotifyFifo, ...], tupl
     main = settings.notify_fifo
     user = settings.script_user  # lib/notify.c notify_script_init: the default script user
     if main is not None:
-        fifos.append(NotifyFifo(main, settings.notify_fifo_script, user=user))
+        fifos.append(NotifyFifo(main, settings.notify_fifo_script, user=user,
+                                owner=settings.notify_fifo_owner))
     vrrp, lvs = settings.vrrp_notify_fifo, settings.lvs_notify_fifo
     for name, path in (("vrrp", vrrp), ("lvs", lvs)):
         if path is not None and path == main:
@@ -168,12 +171,17 @@ def notify_fifos(settings: GlobalSettings) -> tuple[tuple[NotifyFifo, ...], tupl
         if vrrp_script and lvs_script:
             notes.append(f"vrrp_notify_fifo and lvs_notify_fifo are both {vrrp}: only "
                          f"vrrp_notify_fifo_script runs, as in keepalived")
-        fifos.append(NotifyFifo(vrrp, vrrp_script or lvs_script, user=user))
+        # keepalived's VRRP and checker processes each open it; haipvs makes it once, for
+        # vrrp_notify_fifo's owner when it has one
+        owner = settings.vrrp_notify_fifo_owner or settings.lvs_notify_fifo_owner
+        fifos.append(NotifyFifo(vrrp, vrrp_script or lvs_script, user=user, owner=owner))
     else:
         if vrrp is not None:
-            fifos.append(NotifyFifo(vrrp, vrrp_script, vrrp=True, lvs=False, user=user))
+            fifos.append(NotifyFifo(vrrp, vrrp_script, vrrp=True, lvs=False, user=user,
+                                    owner=settings.vrrp_notify_fifo_owner))
         if lvs is not None:
-            fifos.append(NotifyFifo(lvs, lvs_script, vrrp=False, lvs=True, user=user))
+            fifos.append(NotifyFifo(lvs, lvs_script, vrrp=False, lvs=True, user=user,
+                                    owner=settings.lvs_notify_fifo_owner))
     return tuple(fifos), tuple(notes)
 
 
@@ -227,10 +235,11 @@ class EventStream:
         try:
             os.mkfifo(path, FIFO_MODE)
             created = True
-            # lib/notify.c fifo_open: a FIFO it makes belongs to the FIFO's user (the
-            # default script user), for a reader running as that user
-            if not give_to(str(path), spec.user):
-                log.info("notify_fifo_chown_failed", fifo=spec.path, user=spec.user)
+            # lib/notify.c fifo_open: a FIFO it makes belongs to the FIFO's user (its own
+            # `USER [GROUP]`, else the default script user), for a reader running as that user
+            owner = spec.owner or spec.user
+            if not give_to(str(path), owner):
+                log.info("notify_fifo_chown_failed", fifo=spec.path, user=owner)
         except FileExistsError:
             if not stat.S_ISFIFO(path.stat().st_mode):
                 raise OSError(errno.EEXIST, f"{path} exists and is not a FIFO") from None

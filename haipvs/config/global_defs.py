@@ -66,14 +66,25 @@ class GlobalSettings:
     notify_fifo_script: ScriptCommand | None = setting(
         NotifyScript(), None,
         "started with the FIFO path appended; SIGTERM at stop (needs notify_fifo)")
+    # keepalived `notify_fifo FIFO [USER [GROUP]]` (global_parser.c notify_fifo): the owner a
+    # FIFO the daemon makes is given (lib/notify.c fifo_open chown); not the script's user.
+    notify_fifo_owner: str | None = setting(
+        USER, None, "owner (`user` or `user:group`) of notify_fifo when haipvs makes it",
+        doc_default="global.script_user")
     vrrp_notify_fifo: str | None = setting(ABS_PATH, None,
                                            "FIFO for the VRRP lines only (INSTANCE, GROUP)")
     vrrp_notify_fifo_script: ScriptCommand | None = setting(
         NotifyScript(), None, "like notify_fifo_script, for vrrp_notify_fifo")
+    vrrp_notify_fifo_owner: str | None = setting(
+        USER, None, "like notify_fifo_owner, for vrrp_notify_fifo",
+        doc_default="global.script_user")
     lvs_notify_fifo: str | None = setting(ABS_PATH, None,
                                           "FIFO for the real-server and quorum lines only (RS, VS)")
     lvs_notify_fifo_script: ScriptCommand | None = setting(
         NotifyScript(), None, "like notify_fifo_script, for lvs_notify_fifo")
+    lvs_notify_fifo_owner: str | None = setting(
+        USER, None, "like notify_fifo_owner, for lvs_notify_fifo",
+        doc_default="global.script_user")
     event_log: str | None = setting(ABS_PATH, None,
                                     "append every event as one JSON line to this file")
     notify_timeout: float = setting(Float(0.1, 3600), 10.0,
@@ -147,11 +158,16 @@ def default_router_id() -> str:
 
 
 def _check_fifo_scripts(v: Values) -> None:
-    """A FIFO script needs its FIFO: keepalived silently never runs one without it."""
+    """A FIFO script needs its FIFO: keepalived silently never runs one without it; so does
+    a FIFO owner, which must exist (keepalived: "Invalid user/group for fifo - ignoring")."""
     for fifo in ("notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo"):
         script = f"{fifo}_script"
         if v.ok(fifo, script) and v[script] is not None and v[fifo] is None:
             v.error(script, f"{script} is run with the path of {fifo}, which is not set")
+        owner = f"{fifo}_owner"
+        check_user_exists(v, owner)
+        if v.ok(fifo, owner) and v[owner] is not None and v[fifo] is None:
+            v.error(owner, f"{owner} is the owner of {fifo}, which is not set")
 
 
 def _derive_global(v: Values) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from haipvs.importer.script_users import (
     enable_script_security,
     rs_init_notifies,
     script_parts,
+    unknown_user_or_group,
     with_user,
 )
 from haipvs.importer.smtp import GLOBAL_RULES as SMTP_GLOBAL_RULES
@@ -74,23 +75,33 @@ def lvs_timeouts(ctx: Context, node: Node, draft: GlobalDefs) -> None:
 
 
 FIFO_KEYWORDS = ("notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo")
-OWNER_NOTE = ("{words}: haipvs has no setting for the FIFO's owner (a FIFO haipvs makes "
-              "belongs to global.script_user)")
+OWNER_DROPPED = ("keepalived 2.2.7 ignores this FIFO (global_parser.c notify_fifo: "
+                 "\"Invalid user/group for fifo - ignoring\"): {why}")
 
 
 def notify_fifo(ctx: Context, node: Node, draft: GlobalDefs) -> None:
     """`[vrrp_|lvs_]notify_fifo FIFO [username [groupname]]` (global_parser.c
-    notify_fifo(): the first one is kept, "already specified - ignoring")."""
+    notify_fifo(): the first one is kept, "already specified - ignoring"; the words after
+    the path are the owner a FIFO keepalived makes is given, lib/notify.c fifo_open)."""
     if not _first_fifo_setting(ctx, node, draft):
         return
     path = node.values[0]
     if not path.startswith("/"):
         ctx.skip(node, "haipvs needs an absolute path")
         return
+    owner = None
+    if len(node.values) > 1:
+        user, group = node.values[1], node.values[2] if len(node.values) > 2 else None
+        missing = unknown_user_or_group(user, group)
+        if missing is not None:
+            # checked before the name is kept: a later line may still set this FIFO
+            ctx.skip(node, OWNER_DROPPED.format(why=f"{missing} does not exist on this host"))
+            return
+        owner = user if group is None else f"{user}:{group}"
     draft.fields[node.keyword] = path
     draft.fifo_nodes[node.keyword] = node
-    if len(node.args) > 1 and ":".join(node.values[1:]) != draft.fields.get("script_user"):
-        ctx.skip(node, OWNER_NOTE.format(words=" ".join(node.values[1:])))
+    if owner is not None and owner != draft.fields.get("script_user"):
+        draft.fields[f"{node.keyword}_owner"] = owner
 
 
 def notify_fifo_script(ctx: Context, node: Node, draft: GlobalDefs) -> None:

@@ -65,24 +65,27 @@ def script_parts(ctx: Context, node: Node) -> tuple[list[str], str | None] | Non
     if not rest:
         return argv([first]), None
     user, group = rest[0], rest[1] if len(rest) > 1 else None
-    try:
-        pwd.getpwnam(user)
-        if group is not None:
-            grp.getgrnam(group)
-    except KeyError:
-        missing = f"group {group!r}" if _exists(user) else f"user {user!r}"
+    missing = unknown_user_or_group(user, group)
+    if missing is not None:
         ctx.skip(node, DROPPED_NOTE.format(words=" ".join(rest),
                                            why=f"{missing} does not exist on this host"))
         return None
     return argv([first]), user if group is None else f"{user}:{group}"
 
 
-def _exists(user: str) -> bool:
+def unknown_user_or_group(user: str, group: str | None) -> str | None:
+    """"user 'x'" / "group 'y'" when keepalived's set_script_uid_gid (lib/notify.c) would
+    fail on this host, else None."""
     try:
         pwd.getpwnam(user)
     except KeyError:
-        return False
-    return True
+        return f"user {user!r}"
+    if group is not None:
+        try:
+            grp.getgrnam(group)
+        except KeyError:
+            return f"group {group!r}"
+    return None
 
 
 def rs_init_notifies(ctx: Context, node: Node, draft: Draft) -> None:

@@ -428,6 +428,27 @@ def test_notify_fifo_keys(tmp_path: Path):
     assert [n.line for n in result.notes] == [3, 6]
 
 
+def test_notify_fifo_owner_is_kept_and_an_unknown_owner_drops_the_fifo(tmp_path: Path):
+    """global_parser.c notify_fifo(): `FIFO USER [GROUP]` is the owner a FIFO keepalived
+    makes is given (lib/notify.c fifo_open chown); with an owner unknown on this host
+    keepalived ignores the whole line ("Invalid user/group for fifo - ignoring"), so a later
+    line may still set that FIFO."""
+    config, result = run(tmp_path, (
+        "global_defs {\n"
+        "    notify_fifo /run/a.fifo nobody nogroup\n"               # 2: owner kept
+        "    vrrp_notify_fifo /run/v.fifo haipvs-no-such-user\n"     # 3: ignored
+        "    vrrp_notify_fifo /run/w.fifo nobody\n"                  # 4: kept
+        "    lvs_notify_fifo /run/l.fifo root haipvs-no-such-group\n"  # 5: ignored
+        "}\n" + VIP_INSTANCE.format(body="    virtual_ipaddress {\n        192.0.2.10\n    }")))
+    assert result.document["global"] == {
+        "notify_fifo": "/run/a.fifo", "notify_fifo_owner": "nobody:nogroup",
+        "vrrp_notify_fifo": "/run/w.fifo", "vrrp_notify_fifo_owner": "nobody"}
+    assert config.global_settings.notify_fifo_owner == "nobody:nogroup"
+    assert [n.line for n in result.notes] == [3, 5]
+    assert "user 'haipvs-no-such-user' does not exist" in result.notes[0].why
+    assert "group 'haipvs-no-such-group' does not exist" in result.notes[1].why
+
+
 def test_real_server_method_is_lvs_method_and_vs_weight_is_their_default(tmp_path: Path):
     """check_parser.c: a real_server takes `lvs_method` only (`lb_kind` there is "Unknown
     keyword"); a virtual_server's `weight` is the weight of its real servers that give none

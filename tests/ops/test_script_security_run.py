@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 import trio
 
+from haipvs.config import ConfigError
 from haipvs.config.loader import load_config_text
-from haipvs.notify import EventStream, NotifyFifo, NotifyRunner, run_script
+from haipvs.notify import EventStream, NotifyFifo, NotifyRunner, notify_fifos, run_script
 from haipvs.trackers import Trackers
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="changing user needs root")
@@ -88,6 +89,49 @@ async def test_fifo_script_runs_as_its_user_and_owns_the_fifo(outdir):
         assert (fifo.st_uid, fifo.st_gid) == (NOBODY, NOGROUP)
     finally:
         await stream.aclose()
+
+
+async def test_fifo_with_its_own_owner_belongs_to_it_and_its_script_to_the_script_user(outdir):
+    """global_parser.c notify_fifo `FIFO USER [GROUP]` sets the FIFO's owner (fifo_open
+    chowns the FIFO it makes to it); the FIFO script without a user of its own still runs as
+    the default script user (notify_fifo_script -> notify_script_init)."""
+    out = outdir / "fifo"
+    stream = EventStream(fifos=[NotifyFifo(str(outdir / "events.fifo"), ids_script(out),
+                                           user="nobody:nogroup", owner="nobody:daemon")])
+    stream.open()
+    try:
+        assert await wait_for(out) == [str(NOBODY), str(NOGROUP), str(NOGROUP)]
+        fifo = os.stat(outdir / "events.fifo")
+        assert (fifo.st_uid, fifo.st_gid) == (NOBODY, DAEMON_GID)
+    finally:
+        await stream.aclose()
+
+
+def test_fifo_owner_settings_reach_the_fifos():
+    config = load_config_text("""
+global:
+  router_id: t
+  notify_fifo: /run/haipvs-t-a.fifo
+  notify_fifo_owner: "nobody:daemon"
+  vrrp_notify_fifo: /run/haipvs-t-v.fifo
+  lvs_notify_fifo: /run/haipvs-t-l.fifo
+  lvs_notify_fifo_owner: nobody
+""")
+    fifos, _ = notify_fifos(config.global_settings)
+    assert [(f.path, f.owner) for f in fifos] == [
+        ("/run/haipvs-t-a.fifo", "nobody:daemon"), ("/run/haipvs-t-v.fifo", None),
+        ("/run/haipvs-t-l.fifo", "nobody")]
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("  notify_fifo_owner: nobody\n", "notify_fifo_owner is the owner of notify_fifo, which "
+     "is not set"),
+    ("  notify_fifo: /run/x.fifo\n  notify_fifo_owner: haipvs-no-such-user\n",
+     "haipvs-no-such-user"),
+])
+def test_fifo_owner_needs_its_fifo_and_an_existing_user(text, error):
+    with pytest.raises(ConfigError, match=error):
+        load_config_text("global:\n  router_id: t\n" + text)
 
 
 async def test_track_script_runs_as_its_user(outdir):
