@@ -147,7 +147,7 @@ def _virtual_server(f: dict, vs) -> None:
             f[f"{ck}.delay_before_retry"] = c.delay_before_retry
             if hasattr(c, "connect_timeout"):
                 f[f"{ck}.connect_timeout"] = c.connect_timeout
-                if c.connect_port is not None:
+                if getattr(c, "connect_port", None) is not None:  # ping_check has none
                     f[f"{ck}.connect_port"] = c.connect_port
             if hasattr(c, "urls"):
                 f[f"{ck}.urls"] = tuple(
