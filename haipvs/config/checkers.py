@@ -1,11 +1,12 @@
 """Health checkers of a real server (keepalived's TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK,
-UDP_CHECK, DNS_CHECK, SMTP_CHECK, PING_CHECK) and the URLs of the HTTP ones."""
+UDP_CHECK, DNS_CHECK, SMTP_CHECK, PING_CHECK, FILE_CHECK) and the URLs of the HTTP ones."""
 
 # setting() returns a dataclasses.field (see settings.py); ruff only knows field() itself.
 # ruff: noqa: RUF009
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -26,6 +27,8 @@ from haipvs.config.kinds import (
 from haipvs.config.settings import inputs, model_section, override, setting
 from haipvs.config.spec import REQUIRED, Field, Section, Values
 from haipvs.config.users import USER, check_user_exists
+from haipvs.policy.http_regex import ACCEPTED as REGEX_CHOICES
+from haipvs.policy.http_regex import REFUSED, compiled
 from haipvs.policy.udp_reply import HexError, HexPattern, read_hex_str
 
 CHECKER_RENAMED = {
@@ -34,6 +37,7 @@ CHECKER_RENAMED = {
 }
 
 
+REGEX_OFFSET_MAX = 1 << 30  # past any body haipvs reads (health/http.py MAX_BODY)
 _HEX = r"[0-9a-fA-F \t]+"
 _HEX_PATTERN = r"[0-9a-fA-FxX \t]+"
 
@@ -50,9 +54,38 @@ class HttpUrl:
                                  "MD5 of the body (see `haipvs genhash`)")
     regex: str | None = setting(Regex(), None, "the body must contain a match")
     # When both digest and regex are set, both must match.
+    # keepalived check_http.c (haipvs/policy/http_regex.py says how each applies)
+    regex_no_match: bool = setting(Bool(), False, "the url passes when regex does not match")
+    regex_options: tuple[str, ...] = setting(
+        ListOf(Choice(REGEX_CHOICES, fold_case=False, refused=tuple(REFUSED.items()))), (),
+        "keepalived's PCRE2 option names: caseless, dotall, multiline, extended, never_ucp, "
+        "firstline; utf, ucp and the matcher tunings are accepted and change nothing")
+    regex_min_offset: int = setting(Int(0, REGEX_OFFSET_MAX), 0,
+                                    "the match starts at or after this offset of the body")
+    regex_max_offset: int | None = setting(Int(0, REGEX_OFFSET_MAX), None,
+                                           "the match starts at or before this offset",
+                                           doc_default="anywhere")
 
     def status_ok(self, code: int) -> bool:
         return any(low <= code <= high for low, high in self.status_code)
+
+
+def _check_url(v: Values) -> None:
+    # keepalived url_check(): "regex parameters specified without regex" (ignored there)
+    if v.ok("regex") and v["regex"] is None:
+        for name in ("regex_no_match", "regex_options", "regex_min_offset",
+                     "regex_max_offset"):
+            if v.ok(name) and v[name] not in (False, (), 0, None):
+                v.error(name, f"{name} needs regex")
+        return
+    if v.ok("regex", "regex_options") and v["regex_options"]:
+        try:
+            compiled(v["regex"], v["regex_options"])
+        except re.error as exc:
+            v.error("regex", f"invalid regular expression with regex_options: {exc}")
+    if (v.ok("regex_min_offset", "regex_max_offset") and v["regex_max_offset"] is not None
+            and v["regex_max_offset"] < v["regex_min_offset"]):
+        v.error("regex_max_offset", "regex_max_offset is below regex_min_offset")
 
 
 def _derive_url(v: Values) -> dict[str, Any]:
@@ -65,7 +98,10 @@ HTTP_URL = model_section(
     "URL to check",
     "One URL of an HTTP/SSL check. Every listed URL must pass.",
     derive=_derive_url,
-    rules=("With both `digest` and `regex`, both must match.",),
+    check=_check_url,
+    rules=("With both `digest` and `regex`, both must match.",
+           "`regex_no_match`, `regex_options` and the offsets need `regex`; "
+           "`regex_max_offset` is not below `regex_min_offset`."),
     renamed={"status": "use status_code"},
 )
 
@@ -328,6 +364,35 @@ PING_CHECK = _checker_section(
     {"connect_port": "ping_check has no port (keepalived ignores connect_port in PING_CHECK)"},
 )
 
+
+
+@dataclass(frozen=True)
+class FileCheck(Checker):
+    """keepalived FILE_CHECK (check_file.c) with track_file's rule
+    (haipvs/policy/file_check.py): the file's number x weight is added to the real server's
+    weight; with weight 0 a non-zero number (reverse: zero) takes the server down. The file
+    is read each delay_loop; keepalived's own changes take effect at once (inotify)."""
+
+    kind: ClassVar[str] = "file_check"
+
+    file: str = setting(ABS_PATH, REQUIRED, "file holding an integer (missing = 0)",
+                        model_default="")
+    weight: int = setting(Int(-limits.WEIGHT_MAX, limits.WEIGHT_MAX), 1,
+                          "number x weight is added to the server's weight; 0: a non-zero "
+                          "number takes the server down")
+    reverse: bool = setting(Bool(), False, "apply -weight (with weight 0: a zero number is "
+                            "down)")
+    # check_file.c: the file decides at once, no retries (it has no retry keyword)
+    retry: int = override(Checker, "retry", 0)
+    delay_loop: float | None = override(Checker, "delay_loop", limits.FILE_CHECK_INTERVAL)
+
+
+FILE_CHECK = _checker_section(
+    FileCheck, "File check",
+    "keepalived's FILE_CHECK: a file's number sets the real server's weight, or takes it down.",
+    {"track_file": "use file: (the path of keepalived's track_file)"},
+)
+
 CHECKERS = (TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, UDP_CHECK, DNS_CHECK, SMTP_CHECK,
-            PING_CHECK)
+            PING_CHECK, FILE_CHECK)
 CHECKER_NAMES = frozenset(c.name for c in CHECKERS)

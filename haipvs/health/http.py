@@ -8,9 +8,7 @@ context (the global `ssl` section) is haipvs/health/tls_client.py.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import re
 import ssl
 
 import h11
@@ -20,15 +18,11 @@ from haipvs.health.net import ProbeFailure, connect_stream, timeout_reason
 from haipvs.health.spec import Endpoint, HttpProbe, TlsSpec, UrlSpec
 from haipvs.health.state import CheckResult
 from haipvs.health.tls_client import ClientContextError, tls_context
+from haipvs.policy.http_regex import regex_failure
 
 MAX_BODY = 16 * 1024 * 1024  # bodies larger than this fail instead of filling memory
 _RECEIVE_SIZE = 65536
 USER_AGENT = "haipvs-healthcheck"
-
-
-@functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
 
 
 def host_header(endpoint: Endpoint, virtualhost: str | None, tls: bool) -> str:
@@ -138,10 +132,11 @@ def url_failure(url: UrlSpec, status: int, body: bytes) -> str | None:
         return f"HTTP {status}"
     if url.digest is not None and body_digest(body) != url.digest:
         return "digest mismatch"
-    if url.regex is not None and _compiled(url.regex).search(
-        body.decode("utf-8", errors="replace")
-    ) is None:
-        return "regex mismatch"
+    if url.regex is not None:
+        return regex_failure(body.decode("utf-8", errors="replace"), url.regex,
+                             options=url.regex_options, no_match=url.regex_no_match,
+                             min_offset=url.regex_min_offset,
+                             max_offset=url.regex_max_offset)
     return None
 
 

@@ -41,6 +41,7 @@ from haipvs.importer.rules import (
     text,
 )
 from haipvs.importer.script_users import User
+from haipvs.importer.url_regex import URL_REGEX, finish_url_regex
 
 CHECKERS = {
     "TCP_CHECK": "tcp_check",
@@ -74,7 +75,7 @@ class CheckerDraft(Draft):
 @dataclass
 class UrlDraft(Draft):
     checker: CheckerDraft = field(default_factory=CheckerDraft)
-    negated: Node | None = None  # the regex_no_match statement
+    regex_params: dict[str, Node] = field(default_factory=dict)  # importer/url_regex.py
 
 
 # ---- url { ... } ---------------------------------------------------------------------------
@@ -129,19 +130,13 @@ def url_virtualhost(ctx: Context, node: Node, draft: UrlDraft) -> None:
         ctx.skip(node, "haipvs has one virtualhost per checker")
 
 
-def regex_no_match(ctx: Context, node: Node, draft: UrlDraft) -> None:
-    """keepalived's check_http.c: the url is up when the regex does *not* match. haipvs has
-    no negated regex, so the regex is left out (see `checker_url`)."""
-    draft.negated = node
-
-
 URL: dict[str, Rule] = {
     "path": url_path,
-    "regex_no_match": regex_no_match,
     "digest": url_digest,
     "status_code": url_status_code,
     "regex": url_regex,
     "virtualhost": url_virtualhost,
+    **URL_REGEX,
 }
 
 
@@ -153,11 +148,7 @@ def url(ctx: Context, node: Node, draft: CheckerDraft) -> None:
     if "path" not in entry.fields:
         ctx.skip(node, "url without a path")
         return
-    if entry.negated is not None:
-        # A positive regex would mark down exactly the servers keepalived sees up.
-        dropped = entry.fields.pop("regex", None)
-        ctx.skip(entry.negated, "haipvs has no negated regex: the url is checked without "
-                 + (f"its regex {dropped!r}" if dropped is not None else "a regex"))
+    finish_url_regex(ctx, entry)
     draft.urls.append(entry.fields)
 
 

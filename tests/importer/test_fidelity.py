@@ -147,18 +147,16 @@ def test_nb_get_retry_in_http_get_is_retry(tmp_path: Path):
     assert not result.notes
 
 
-def test_regex_no_match_leaves_the_regex_out(tmp_path: Path):
-    """check_http.c regex_no_match: up when the regex does NOT match; a positive regex would
-    mark healthy servers down."""
+def test_regex_no_match_is_kept(tmp_path: Path):
+    """check_http.c regex_no_match: up when the regex does NOT match; haipvs has the same
+    key (haipvs/policy/http_regex.py), so the url keeps its regex and its negation."""
     config, result = run(tmp_path, vs(
         "    real_server 192.0.2.2 80 {\n    HTTP_GET {\n        url {\n"
         "            path /\n            regex \"error\"\n            regex_no_match\n"
         "        }\n    }\n    }\n"))
-    assert config.virtual_servers[0].real_servers[0].checkers
-    assert result.document["virtual_servers"][0]["real_servers"][0]["http_get"]["url"] == [
-        {"path": "/"}]
-    (note,) = notes_at(result, 8)
-    assert note.keyword == "regex_no_match" and "'error'" in note.why
+    (url,) = config.virtual_servers[0].real_servers[0].checkers[0].urls
+    assert (url.regex, url.regex_no_match) == ("error", True)
+    assert not notes_at(result, 8)
 
 
 # ---- lost or mangled text ------------------------------------------------------------------
