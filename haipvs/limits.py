@@ -250,3 +250,6 @@ GARP_EXTRA_IF_KEYS: Final = ("extra_if", "extra_if_all")
 # BFD_CHECK key in a real server) and by the importer; BFD is to come from the routing daemon.
 BFD_CHECK_REFUSED: Final = ("BFD comes from the routing daemon in scale-out mode (issue 17); "
                             "not supported yet")
+# FILE_CHECK (keepalived check_file.c, inotify there): haipvs reads the file this often by
+# default, as its vrrp_track_file
+FILE_CHECK_INTERVAL: Final = 0.5
