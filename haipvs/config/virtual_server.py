@@ -102,7 +102,8 @@ REAL_SERVER = model_section(
     renamed={
         "HTTP_GET": "use http_get", "SSL_GET": "use ssl_get", "TCP_CHECK": "use tcp_check",
         "MISC_CHECK": "use misc_check", "UDP_CHECK": "use udp_check", "DNS_CHECK": "use dns_check",
-        "SMTP_CHECK": "use smtp_check", "PING_CHECK": "use ping_check", "ip": "use address",
+        "SMTP_CHECK": "use smtp_check", "PING_CHECK": "use ping_check",
+        "FILE_CHECK": "use file_check", "ip": "use address",
         # keepalived BFD_CHECK (check_bfd.c): issue 16 refuses it, naming where it will come from
         "BFD_CHECK": limits.BFD_CHECK_REFUSED, "bfd_check": limits.BFD_CHECK_REFUSED,
     },

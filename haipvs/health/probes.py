@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from haipvs.health.dns import probe_dns
+from haipvs.health.file import probe_file
 from haipvs.health.http import probe_http
 from haipvs.health.misc import probe_misc
 from haipvs.health.ping import probe_ping
@@ -21,6 +22,7 @@ from haipvs.health.spec import (
 from haipvs.health.state import CheckResult
 from haipvs.health.tcp import probe_tcp
 from haipvs.health.udp import probe_udp
+from haipvs.policy.file_check import FileProbe
 from haipvs.policy.ping_echo import PingProbe
 
 ProbeRunner = Callable[[Probe], Awaitable[CheckResult]]
@@ -33,6 +35,7 @@ _RUNNERS: dict[type, Callable] = {
     DnsProbe: probe_dns,
     SmtpProbe: probe_smtp,
     PingProbe: probe_ping,
+    FileProbe: probe_file,
 }
 
 

@@ -58,6 +58,7 @@ IO_ALLOWED: dict[str, str] = {
     "haipvs.health.smtp": "SMTP_CHECK probe (the dialogue is haipvs.policy.smtp_check)",
     "haipvs.health.http": "HTTP_GET/SSL_GET probe",
     "haipvs.health.ping": "PING_CHECK probe (the echo rules are haipvs.policy.ping_echo)",
+    "haipvs.health.file": "FILE_CHECK probe (the rule is haipvs.policy.file_check)",
     "haipvs.health.misc": "MISC_CHECK: runs the script under trio",
     "haipvs.health.url_digest": "genhash: fetches a URL",
     "haipvs.lab.*": "the netns lab: test and demo harness, not the daemon",
