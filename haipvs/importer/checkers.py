@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from haipvs import limits
+from haipvs.importer import file_check
 from haipvs.importer.checker_extras import (
     expand_smtp,
     helo_name,
@@ -52,13 +53,15 @@ CHECKERS = {
     "DNS_CHECK": "dns_check",
     "SMTP_CHECK": "smtp_check",
     "PING_CHECK": "ping_check",
+    "FILE_CHECK": "file_check",
 }
 # Checkers that connect to the real server (all but MISC_CHECK): they need a port.
 CONNECTING = ("tcp_check", "http_get", "ssl_get", "udp_check", "dns_check", "smtp_check")
 # Checkers with a connect_timeout: the connecting ones and PING_CHECK (which has no port).
 TIMED = (*CONNECTING, "ping_check")
 HTTP = ("http_get", "ssl_get")
-CHECKER_ORDER = ("url", "path", "virtualhost", "http_protocol", "sni", "type", "name",
+CHECKER_ORDER = ("file", "weight", "reverse", "url", "path", "virtualhost", "http_protocol",
+                 "sni", "type", "name",
                  "helo_name", "payload_hex", "require_reply", "reply_pattern",
                  "min_reply_length", "max_reply_length", "connect_ip", "connect_port", "bindto",
                  "connect_timeout", "timeout", "misc_dynamic", "user", "retry",
@@ -219,6 +222,7 @@ TABLES: dict[str, dict[str, Rule]] = {
     },
     # check_ping.c: install_checker_common_keywords(true), but icmp_connect_thread() uses
     # only co->dst and connection_to: it neither binds, nor marks, nor uses a port.
+    "file_check": file_check.TABLE,  # check_file.c: no common checker keywords
     "ping_check": {
         **COMMON,
         "connect_timeout": CONNECT["connect_timeout"],
@@ -243,6 +247,8 @@ def checker(ctx: Context, node: Node) -> dict[str, Any] | None:
         c["url"] = draft.urls
         if draft.kind == "ssl_get" and "sni" not in c and "virtualhost" in c:
             c["sni"] = False
+    if draft.kind == "file_check" and not file_check.finish(ctx, node, c):
+        return None
     if draft.kind == "misc_check" and not c.get("path"):
         ctx.skip(node, "MISC_CHECK without misc_path")
         return None

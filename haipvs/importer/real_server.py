@@ -253,6 +253,8 @@ def real_server(ctx: Context, node: Node, vs: dict[str, Any], vs_defaults: dict[
     for checked in draft.checkers:
         settings = checked.settings
         for setting, value in draft.defaults.items():
+            if checked.kind == "file_check":  # check_file.c takes no retry/timeout/alpha
+                break
             if setting == "connect_timeout" and checked.kind not in TIMED:
                 continue
             if setting == "virtualhost" and checked.kind not in HTTP:

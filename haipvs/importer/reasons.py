@@ -36,7 +36,6 @@ WHY = {
     "bind_port": "haipvs checkers use an ephemeral source port",
     "bind_if": "haipvs checkers bind by address (bindto), not interface",
     "BFD_CHECK": limits.BFD_CHECK_REFUSED,
-    "FILE_CHECK": "haipvs has no file checker; use MISC_CHECK",
     # check_udp.c install_udp_check_keyword(): only min_reply_length / max_reply_length
     "min_length": "keepalived 2.2.7 ignores it too (unknown keyword); use min_reply_length",
     "max_length": "keepalived 2.2.7 ignores it too (unknown keyword); use max_reply_length",
