@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from haipvs import limits
-from haipvs.config.common import ABS_PATH, HOSTNAME, PORT, IPAddress
+from haipvs.config.common import ABS_PATH, HOSTNAME, IFNAME, PORT, IPAddress
 from haipvs.config.compound import ListOf, Nested
 from haipvs.config.kinds import (
     Argv,
@@ -138,13 +138,44 @@ class ConnectChecker(Checker):
     connect_port: int | None = setting(PORT, None, "port to check",
                                        doc_default="the real server's port")
     bindto: IPAddress | None = setting(IPAddr(), None, "local source address")
+    # keepalived core/layer4.c socket_bind_connect: SO_BINDTODEVICE, then bind(bindto:port)
+    bind_port: int | None = setting(PORT, None, "local source port (with bindto)",
+                                    doc_default="any")
+    bind_if: str | None = setting(IFNAME, None, "interface the check connects through "
+                                  "(SO_BINDTODEVICE); needed for an IPv6 link-local address")
 
 
 def _checker_section(
     cls: type, title: str, doc: str, renamed: dict[str, str] | None = None, **more: Any
 ) -> Section:
+    if issubclass(cls, ConnectChecker):
+        more["check"] = _with_connect_check(more.get("check"))
+        more["rules"] = (*more.get("rules", ()), *CONNECT_RULES)
     return model_section(cls, cls.kind, title, doc,
                          renamed={**CHECKER_RENAMED, **(renamed or {})}, **more)
+
+
+CONNECT_RULES = ("`bind_port` needs `bindto`; an IPv6 link-local address to check needs "
+                 "`bind_if`.",)
+
+
+def _with_connect_check(check: Any) -> Any:
+    def both(v: Values) -> None:
+        _check_connect(v)
+        if check is not None:
+            check(v)
+    return both
+
+
+def _check_connect(v: Values) -> None:
+    # keepalived binds only when bindto is set: its bind_port alone does nothing
+    if v.ok("bind_port", "bindto") and v["bind_port"] is not None and v["bindto"] is None:
+        v.error("bind_port", "bind_port needs bindto")
+    # check_api.c check_conn_opts: "Checker link local address %s requires a bind_if"
+    if (v.ok("connect_ip", "bind_if") and v["connect_ip"] is not None
+            and v["connect_ip"].version == 6 and v["connect_ip"].is_link_local
+            and v["bind_if"] is None):
+        v.error("bind_if", f"the link-local address {v['connect_ip']} needs bind_if")
 
 
 @dataclass(frozen=True)

@@ -43,12 +43,24 @@ def timeout_reason(seconds: float) -> str:
     return f"timeout after {seconds:g}s"
 
 
+def bind_source(sock, endpoint: Endpoint) -> tuple[str, int] | None:
+    """keepalived core/layer4.c socket_bind_connect: SO_BINDTODEVICE to bind_if, then bind
+    to (bindto, bind_port) when bindto is set (bind_port alone binds nothing there: the
+    config refuses it). Returns the address to bind, or None."""
+    if endpoint.bind_if:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, endpoint.bind_if.encode())
+    if endpoint.bindto:
+        return (endpoint.bindto, endpoint.bind_port)
+    return None
+
+
 async def connect_stream(endpoint: Endpoint) -> trio.SocketStream:
     """A TCP stream to `endpoint`, bound to `endpoint.bindto` when set. Raises ProbeFailure."""
     sock = trio.socket.socket(family_of(endpoint.address), socket.SOCK_STREAM)
     try:
-        if endpoint.bindto:
-            await sock.bind((endpoint.bindto, 0))
+        source = bind_source(sock, endpoint)
+        if source is not None:
+            await sock.bind(source)
         await sock.connect((endpoint.address, endpoint.port))
     except OSError as exc:
         sock.close()

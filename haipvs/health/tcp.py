@@ -13,7 +13,13 @@ import struct
 
 import trio
 
-from haipvs.health.net import errno_reason, family_of, os_error_reason, timeout_reason
+from haipvs.health.net import (
+    bind_source,
+    errno_reason,
+    family_of,
+    os_error_reason,
+    timeout_reason,
+)
 from haipvs.health.spec import TcpProbe
 from haipvs.health.state import CheckResult
 
@@ -33,8 +39,9 @@ async def probe_tcp(probe: TcpProbe) -> CheckResult:
     except OSError as exc:
         return CheckResult(False, f"socket: {os_error_reason(exc)}")
     try:
-        if endpoint.bindto:
-            sock.bind((endpoint.bindto, 0))
+        source = bind_source(sock, endpoint)
+        if source is not None:
+            sock.bind(source)
         err = sock.connect_ex((endpoint.address, endpoint.port))
         if err in _IN_PROGRESS:
             with trio.move_on_after(probe.connect_timeout):

@@ -19,7 +19,7 @@ from typing import Any
 
 import trio
 
-from haipvs.health.net import errno_reason, os_error_reason, timeout_reason
+from haipvs.health.net import bind_source, errno_reason, os_error_reason, timeout_reason
 from haipvs.health.spec import TcpProbe
 from haipvs.health.state import CheckResult
 from haipvs.health.tcp import _LINGER_RST, _STREAM_FLAGS
@@ -124,9 +124,9 @@ class TcpBatchScheduler:
                 self._done(job, CheckResult(False, f"socket: {os_error_reason(exc)}"), now)
                 continue
             try:
-                bindto = job.probe.endpoint.bindto
-                if bindto:
-                    sock.bind((bindto, 0))
+                source = bind_source(sock, job.probe.endpoint)
+                if source is not None:
+                    sock.bind(source)
                 err = sock.connect_ex(job.sockaddr)
             except OSError as exc:
                 self._close(sock)

@@ -14,7 +14,7 @@ import struct
 
 import trio
 
-from haipvs.health.net import family_of, os_error_reason
+from haipvs.health.net import bind_source, family_of, os_error_reason
 from haipvs.health.spec import Endpoint, UdpProbe
 from haipvs.health.state import CheckResult
 from haipvs.policy.udp_reply import icmp_down_reason, reply_ok
@@ -36,8 +36,9 @@ def open_udp(endpoint: Endpoint, recverr: bool = False) -> socket.socket:
         if recverr:
             level, option = _IPV6_RECVERR if family == socket.AF_INET6 else _IP_RECVERR
             sock.setsockopt(level, option, 1)
-        if endpoint.bindto:
-            sock.bind((endpoint.bindto, 0))
+        source = bind_source(sock, endpoint)
+        if source is not None:
+            sock.bind(source)
         sock.connect((endpoint.address, endpoint.port))
     except BaseException:
         sock.close()

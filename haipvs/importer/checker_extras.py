@@ -26,7 +26,8 @@ from haipvs.policy.udp_reply import HexError, HexPattern, read_hex_str
 # connection next to the hosts' (install_checker_common_keywords(true) connection keywords)
 CONNECTION_KEYWORDS = ("connect_ip", "connect_port", "bindto", "bind_port", "bind_if",
                        "fwmark", "connect_timeout")
-HOST_FIELDS = ("connect_ip", "connect_port", "bindto", "connect_timeout")
+HOST_FIELDS = ("connect_ip", "connect_port", "bindto", "bind_port", "bind_if",
+               "connect_timeout")
 
 Rule = Callable[[Context, Node, Any], None]
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from haipvs import limits
 from haipvs.importer import file_check
+from haipvs.importer.checker_bind import BIND, finish_bind
 from haipvs.importer.checker_extras import (
     expand_smtp,
     helo_name,
@@ -64,8 +65,8 @@ CHECKER_ORDER = ("file", "weight", "reverse", "url", "path", "virtualhost", "htt
                  "sni", "type", "name",
                  "helo_name", "payload_hex", "require_reply", "reply_pattern",
                  "min_reply_length", "max_reply_length", "connect_ip", "connect_port", "bindto",
-                 "connect_timeout", "timeout", "misc_dynamic", "user", "retry",
-                 "delay_before_retry", "delay_loop", "warmup", "alpha")
+                 "bind_port", "bind_if", "connect_timeout", "timeout", "misc_dynamic", "user",
+                 "retry", "delay_before_retry", "delay_loop", "warmup", "alpha")
 
 
 @dataclass
@@ -184,6 +185,7 @@ CONNECT: dict[str, Rule] = {
     "connect_timeout": Value("connect_timeout", number, 0.001, SECONDS_MAX),
     **rules_for(("connect_ip", "bindto"), lambda key: Value(key, address)),
     "connect_port": Value("connect_port", int, 1, limits.PORT_MAX),
+    **BIND,  # bind_port, bind_if (checker_bind.py)
 }
 HTTP_GET: dict[str, Rule] = {
     "nb_get_retry": RETRY,
@@ -240,6 +242,8 @@ def checker(ctx: Context, node: Node) -> dict[str, Any] | None:
     draft = CheckerDraft(kind=CHECKERS[node.keyword])
     ctx.apply_all(TABLES[draft.kind], node, draft)
     c = draft.fields
+    for fields in (c, *draft.hosts):
+        finish_bind(ctx, fields)
     if draft.kind in HTTP:
         if not draft.urls:
             ctx.skip(node, "HTTP check without a url { path ... }")
