@@ -25,6 +25,7 @@ from haipvs.importer.checker_extras import (
     udp_require_reply,
 )
 from haipvs.importer.emit import Block
+from haipvs.importer.fast_recovery import fast_recovery
 from haipvs.importer.grammar import Node
 from haipvs.importer.rules import (
     SECONDS_MAX,
@@ -192,6 +193,7 @@ HTTP_GET: dict[str, Rule] = {
     "url": url,
     "virtualhost": Value("virtualhost"),
     "http_protocol": http_protocol,
+    "fast_recovery": fast_recovery,  # fast_recovery.py: a note, haipvs recovers fast
 }
 TABLES: dict[str, dict[str, Rule]] = {
     "tcp_check": {**COMMON, **CONNECT},

@@ -71,3 +71,16 @@ def test_max_offset_below_min_offset_never_matches(tmp_path: Path):
     assert (url.regex, url.regex_no_match, url.regex_min_offset, url.regex_max_offset) == (
         "(?!)", True, 0, None)
     assert [(n.keyword, n.kind) for n in notes] == [("regex_max_offset", CHANGED)]
+
+
+def test_fast_recovery_is_noted_as_haipvs_always_recovering_in_one_attempt(tmp_path: Path):
+    # check_http.c epilog: fast_recovery skips the delay_loop between urls while down
+    path = tmp_path / "keepalived.conf"
+    path.write_text(VS.format(url="").replace("        HTTP_GET {\n",
+                                                "        HTTP_GET {\n"
+                                                "            fast_recovery\n"))
+    result = import_keepalived(path, display="keepalived.conf")
+    load_config_text(result.yaml, "imported.yaml")
+    (note,) = result.notes
+    assert (note.line, note.keyword, note.kind) == (6, "fast_recovery", CHANGED)
+    assert "one passing attempt" in note.why
