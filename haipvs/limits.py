@@ -170,6 +170,14 @@ KEEPALIVED_DIFFERENCES: Final = (
         "a starting director learns its real servers' health in one check, not up to "
         "delay_loop later; set warmup to spread the first checks as keepalived does",
     ),
+    KeepalivedDifference(
+        "virtual_servers[].real_servers[].ssl_get.sni",
+        "off: SNI only with enable_sni (check_ssl.c ssl_connect())",
+        "true: SNI sent when server_name or virtualhost names a host",
+        "a real server behind a name-based TLS front end needs the name to pick its "
+        "certificate; the importer writes sni: false unless the keepalived.conf has "
+        "enable_sni",
+    ),
 )
 
 # ---- routes and rules that move with the VIP (keepalived/vrrp/vrrp_iproute.c, vrrp_iprule.c) --

@@ -15,7 +15,7 @@ from typing import Any
 
 from haipvs import limits
 from haipvs.config.checkers import CHECKER_NAMES
-from haipvs.config.model import Config, VrrpInstance
+from haipvs.config.model import Config, SslGet, VrrpInstance
 from haipvs.config.strict_mode import no_accept_warnings
 
 
@@ -117,6 +117,14 @@ def _applies(setting: str, config: Config, written: Mapping[str, Any] | None) ->
         if written is not None:
             return _unset(_written_checkers(written), "warmup")
         return any(checker.warmup is None for _, rs in servers for checker in rs.checkers)
+    if setting == "virtual_servers[].real_servers[].ssl_get.sni":
+        # only where a name would be sent: without one neither sends SNI
+        if written is not None:
+            return any(isinstance(c, Mapping) and "sni" not in c
+                       and ("virtualhost" in c or "server_name" in c)
+                       for c in _written_checkers(written, "ssl_get"))
+        return any(isinstance(c, SslGet) and c.sni and (c.virtualhost or c.server_name)
+                   for _, rs in servers for c in rs.checkers)
     raise ValueError(f"no rule for the keepalived difference {setting!r}")
 
 

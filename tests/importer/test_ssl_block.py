@@ -7,7 +7,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import yaml
+
 from haipvs.config import load_config_text
+from haipvs.config.warnings import differences_for
 from haipvs.importer import import_keepalived
 from haipvs.importer.notes import CHANGED
 
@@ -85,3 +88,19 @@ def test_ssl_client_translation_is_pure():
     roots = {n.module.split(".")[0] for n in ast.walk(ast.parse(source.read_text()))
              if isinstance(n, ast.ImportFrom) and n.module}
     assert roots <= {"__future__", "collections", "haipvs"}
+
+
+def test_haipvs_check_notes_the_sni_default_only_where_a_name_would_be_sent():
+    # check_ssl.c ssl_connect: keepalived sends SNI only with enable_sni
+    where = "virtual_servers[].real_servers[].ssl_get.sni"
+    base = ("virtual_servers:\n  - address: 192.0.2.100\n    port: 443\n    real_servers:\n"
+            "      - address: 198.51.100.10\n        port: 443\n        ssl_get: {checker}\n")
+    for checker, applies in (("{url: [{path: /}], virtualhost: www.example.test}", True),
+                             ("{url: [{path: /}], virtualhost: www.example.test, sni: false}",
+                              False),
+                             ("{url: [{path: /}]}", False)):
+        text = base.format(checker=checker)
+        found = [d.where for d in differences_for(load_config_text(text), yaml.safe_load(text))]
+        assert (where in found) is applies, checker
+        found = [d.where for d in differences_for(load_config_text(text))]
+        assert (where in found) is applies, checker
