@@ -53,6 +53,10 @@ class HttpUrl:
     digest: str | None = setting(Text(32, r"[0-9a-fA-F]{32}", "32 hex digits"), None,
                                  "MD5 of the body (see `haipvs genhash`)")
     regex: str | None = setting(Regex(), None, "the body must contain a match")
+    # keepalived's url-level virtualhost (check_http.c; check_ssl.c ssl_connect for SNI)
+    virtualhost: str | None = setting(HOSTNAME, None, "Host header of this url (and its SNI "
+                                      "name when sni is on and server_name unset)",
+                                      doc_default="the checker's virtualhost")
     # When both digest and regex are set, both must match.
     # keepalived check_http.c (haipvs/policy/http_regex.py says how each applies)
     regex_no_match: bool = setting(Bool(), False, "the url passes when regex does not match")

@@ -61,6 +61,7 @@ async def http_fetch(
     http_protocol: str = "1.0",
     tls: TlsSpec | None = None,
     max_body: int = MAX_BODY,
+    server_name: str | None = None,
 ) -> tuple[int, bytes]:
     """GET `path`; returns (status, body). Raises ProbeFailure with a short reason.
     The caller bounds the time (cancel scope)."""
@@ -74,7 +75,8 @@ async def http_fetch(
             # https_compatible: a server closing without close_notify still answered;
             # keepalived judges that response on its status (check_ssl.c ssl_read_thread:
             # an SSL_ERROR_SYSCALL end goes to http_handle_response like a clean one).
-            stream = trio.SSLStream(stream, context, server_hostname=tls.server_name,
+            stream = trio.SSLStream(stream, context,
+                                    server_hostname=server_name or tls.server_name,
                                     https_compatible=True)
             try:
                 await stream.do_handshake()
@@ -142,15 +144,17 @@ def url_failure(url: UrlSpec, status: int, body: bytes) -> str | None:
 
 async def probe_http(probe: HttpProbe) -> CheckResult:
     started = trio.current_time()
-    host = host_header(probe.endpoint, probe.virtualhost, probe.tls is not None)
     status = 0
     for url in probe.urls:
+        host = host_header(probe.endpoint, url.virtualhost or probe.virtualhost,
+                           probe.tls is not None)
         reason: str | None = None
         with trio.move_on_after(probe.connect_timeout) as scope:
             try:
                 status, body = await http_fetch(
                     probe.endpoint, url.path, host=host,
                     http_protocol=probe.http_protocol, tls=probe.tls,
+                    server_name=url.server_name,
                 )
                 reason = url_failure(url, status, body)
             except ProbeFailure as exc:

@@ -129,10 +129,10 @@ def url_regex(ctx: Context, node: Node, draft: UrlDraft) -> None:
 
 
 def url_virtualhost(ctx: Context, node: Node, draft: UrlDraft) -> None:
-    """keepalived has a virtualhost per url; haipvs one per checker (the first given)."""
+    """keepalived's url-level virtualhost: this url's Host header and SNI name."""
     value = ctx.one(node)
-    if value is not None and draft.checker.fields.setdefault("virtualhost", value) != value:
-        ctx.skip(node, "haipvs has one virtualhost per checker")
+    if value is not None:
+        draft.fields["virtualhost"] = value
 
 
 URL: dict[str, Rule] = {
@@ -251,8 +251,9 @@ def checker(ctx: Context, node: Node) -> dict[str, Any] | None:
             ctx.skip(node, "HTTP check without a url { path ... }")
             return None
         c["url"] = draft.urls
-        if draft.kind == "ssl_get" and "sni" not in c and "virtualhost" in c:
-            c["sni"] = False
+        named = "virtualhost" in c or any("virtualhost" in u for u in draft.urls)
+        if draft.kind == "ssl_get" and "sni" not in c and named:
+            c["sni"] = False  # check_ssl.c ssl_connect: SNI only with enable_sni
     if draft.kind == "file_check" and not file_check.finish(ctx, node, c):
         return None
     if draft.kind == "misc_check" and not c.get("path"):

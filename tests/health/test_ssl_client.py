@@ -164,3 +164,39 @@ def test_haipvs_check_reports_an_unloadable_ssl_file(pki, tmp_path, capsys):
     assert cli.main(["check", str(path)]) == 0
 
 
+
+
+URLS = """\
+virtual_servers:
+  - address: 192.0.2.100
+    port: 443
+    real_servers:
+      - address: 127.0.0.1
+        port: {port}
+        ssl_get:
+          virtualhost: checker.example.test
+          sni: {sni}
+          url:
+            - {{path: /a, virtualhost: a.example.test}}
+            - {{path: /b}}
+"""
+
+
+async def test_ssl_connect_sni_names_the_urls_virtualhost_else_the_checkers(nursery, pki):
+    # check_ssl.c ssl_connect: url->virtualhost, else the checker's virtualhost; the Host
+    # header follows the same choice (check_http.c http_request_thread)
+    seen: list[str | None] = []
+    context = pki["certs"].server_context()
+    context.sni_callback = lambda sock, name, ctx: seen.append(name)
+    server = HttpServer({"/a": HttpRoute(), "/b": HttpRoute()}, ssl_context=context)
+    await nursery.start(server.serve)
+    for sni, names in (("true", ["a.example.test", "checker.example.test"]),
+                       ("false", [None, None])):
+        seen.clear()
+        server.requests.clear()
+        (specs,) = specs_from_config(load_config_text(
+            URLS.format(port=server.port, sni=sni))).values()
+        assert (await probe_http(specs[0].probe)).ok
+        assert seen == names
+        assert [server.header(i, b"Host") for i in (0, 1)] == [b"a.example.test",
+                                                               b"checker.example.test"]

@@ -104,3 +104,14 @@ def test_haipvs_check_notes_the_sni_default_only_where_a_name_would_be_sent():
         assert (where in found) is applies, checker
         found = [d.where for d in differences_for(load_config_text(text))]
         assert (where in found) is applies, checker
+
+
+def test_url_virtualhost_is_the_urls_own(tmp_path: Path):
+    # check_http.c: virtualhost in a url block is that url's (Host header; SNI with
+    # enable_sni, check_ssl.c ssl_connect)
+    config, result = imported(tmp_path, VS.format(checker="").replace(
+        "                path /\n", "                path /\n"
+        "                virtualhost a.example.test\n"))
+    (checker,) = config.virtual_servers[0].real_servers[0].checkers
+    assert checker.urls[0].virtualhost == "a.example.test" and checker.virtualhost is None
+    assert checker.sni is False and not result.notes
