@@ -6,7 +6,8 @@
   code without it gets nginx's "400 No required SSL certificate was sent": down.
 - SNI (check_ssl.c ssl_connect: only with enable_sni, naming the virtualhost): nginx has two
   server blocks answering different bodies; `sni: true` reaches www.example.test's, `sni:
-  false` (keepalived's default, what the importer writes without enable_sni) sends none.
+  false` (keepalived's default, what the importer writes without enable_sni) sends none; a
+  url's own virtualhost is that url's SNI name.
   nginx answers its $ssl_server_name in the body (the Host header picks the server block
   whatever the SNI, so the body names the SNI itself); `regex` on it tells the two apart,
   and nginx's access log confirms.
@@ -48,6 +49,7 @@ TIMING = {"connect_timeout": CONNECT_TIMEOUT, "retry": RETRY,
           "delay_before_retry": DELAY_BEFORE_RETRY}
 SNI_PORT, PLAIN_PORT = 8443, 9443  # one per check, so each check's SYNs are its own
 VHOST = "www.example.test"
+OTHER = "other.example.test"
 PASSWORD = "sesame"
 
 NGINX_CONF = """\
@@ -154,7 +156,10 @@ def test_ssl_get_with_client_certificate_and_sni_against_nginx(lan, haipvs_node,
          "lb_kind": "NAT", "delay_loop": DELAY_LOOP,
          "real_servers": [{"address": rs.ip, "port": SNI_PORT, "ssl_get": {
              **ssl_get, "sni": True,
-             "url": [{"path": "/", "regex": r"sni=www\.example\.test$"}]}}]},
+             "url": [{"path": "/", "regex": r"sni=www\.example\.test$"},
+                     # a url's own virtualhost is its SNI name (check_ssl.c ssl_connect)
+                     {"path": "/other", "virtualhost": OTHER,
+                      "regex": r"sni=other\.example\.test$"}]}}]},
         {"address": "192.0.2.100", "port": 4443, "protocol": "TCP", "lb_algo": "rr",
          "lb_kind": "NAT", "delay_loop": DELAY_LOOP,
          "real_servers": [{"address": rs.ip, "port": PLAIN_PORT, "ssl_get": {
@@ -213,6 +218,8 @@ def test_ssl_get_with_client_certificate_and_sni_against_nginx(lan, haipvs_node,
         log = (pki / "access.log").read_text().splitlines()
         assert f"{SNI_PORT} sni={VHOST} verify=SUCCESS \"GET / HTTP/1.0\" 200" in log, log[-5:]
         assert f"{PLAIN_PORT} sni=- verify=SUCCESS \"GET / HTTP/1.0\" 200" in log, log[-5:]
+        assert (f"{SNI_PORT} sni={OTHER} verify=SUCCESS \"GET /other HTTP/1.0\" 200"
+                in log), log[-5:]
 
         # Without the client certificate (the same probe code, no `ssl` context): down.
         out = subprocess.run(
