@@ -15,9 +15,11 @@ from haipvs.config.checkers import (
     Checker,
     ConnectChecker,
     DnsCheck,
+    FileCheck,
     HttpGet,
     HttpUrl,
     MiscCheck,
+    PingCheck,
     SmtpCheck,
     SslGet,
     TcpCheck,
@@ -29,6 +31,7 @@ from haipvs.config.notify_script import ScriptCommand
 from haipvs.config.routes import NextHop, RouteEntry, RuleEntry, StaticAddress
 from haipvs.config.sections import Config
 from haipvs.config.smtp import SmtpSettings
+from haipvs.config.ssl_client import SslClient
 from haipvs.config.track_process import ProcessRef, TrackProcess
 from haipvs.config.tracking import SyncGroup, TrackFile, VrrpScript
 from haipvs.config.virtual_server import RealServer, SorryServer, VirtualServer
@@ -48,6 +51,7 @@ __all__ = [
     "Config",
     "ConnectChecker",
     "DnsCheck",
+    "FileCheck",
     "GarpSettings",
     "GlobalSettings",
     "HttpGet",
@@ -58,6 +62,7 @@ __all__ = [
     "LvsTimeouts",
     "MiscCheck",
     "NextHop",
+    "PingCheck",
     "ProcessRef",
     "RealServer",
     "RouteEntry",
@@ -66,6 +71,7 @@ __all__ = [
     "SmtpCheck",
     "SmtpSettings",
     "SorryServer",
+    "SslClient",
     "SslGet",
     "StaticAddress",
     "SyncGroup",

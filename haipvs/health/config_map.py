@@ -7,10 +7,13 @@ from haipvs.config.model import (
     Config,
     ConnectChecker,
     DnsCheck,
+    FileCheck,
     HttpGet,
     MiscCheck,
+    PingCheck,
     RealServer,
     SmtpCheck,
+    SslClient,
     SslGet,
     TcpCheck,
     UdpCheck,
@@ -31,7 +34,10 @@ from haipvs.health.spec import (
     UdpProbe,
     UrlSpec,
 )
+from haipvs.health.tls_client import client_fields
 from haipvs.ipvs.desired import dest_key, service_key
+from haipvs.policy.file_check import FileProbe
+from haipvs.policy.ping_echo import PingProbe
 
 
 def specs_from_config(config: Config) -> HealthPlan:
@@ -42,12 +48,13 @@ def specs_from_config(config: Config) -> HealthPlan:
     for vs in config.virtual_servers:
         service = service_key(vs)
         for rs in vs.real_servers:
-            specs = tuple(check_spec(checker, vs, rs) for checker in rs.checkers)
+            specs = tuple(check_spec(checker, vs, rs, config.ssl) for checker in rs.checkers)
             plan[ServerKey(service, dest_key(rs))] = specs
     return plan
 
 
-def check_spec(checker: Checker, vs: VirtualServer, rs: RealServer) -> CheckSpec:
+def check_spec(checker: Checker, vs: VirtualServer, rs: RealServer,
+               client: SslClient | None = None) -> CheckSpec:
     delay_loop = checker.delay_loop if checker.delay_loop is not None else vs.delay_loop
     timing = Timing(
         delay_loop=delay_loop,
@@ -59,7 +66,8 @@ def check_spec(checker: Checker, vs: VirtualServer, rs: RealServer) -> CheckSpec
         alpha=checker.alpha,
         retry_while_down=isinstance(checker, SmtpCheck),
     )
-    return CheckSpec((str(rs.address), rs.port or 0), _probe(checker, rs, delay_loop), timing)
+    return CheckSpec((str(rs.address), rs.port or 0), _probe(checker, rs, delay_loop, client),
+                     timing)
 
 
 def _endpoint(checker: ConnectChecker, rs: RealServer) -> Endpoint:
@@ -68,10 +76,11 @@ def _endpoint(checker: ConnectChecker, rs: RealServer) -> Endpoint:
         raise ValueError(f"{checker.kind} on {rs.address} needs connect_port (no service port)")
     address = checker.connect_ip if checker.connect_ip is not None else rs.address
     bindto = str(checker.bindto) if checker.bindto is not None else None
-    return Endpoint(str(address), port, bindto)
+    return Endpoint(str(address), port, bindto, checker.bind_port or 0, checker.bind_if)
 
 
-def _probe(checker: Checker, rs: RealServer, delay_loop: float) -> Probe:
+def _probe(checker: Checker, rs: RealServer, delay_loop: float,
+           client: SslClient | None = None) -> Probe:
     if isinstance(checker, MiscCheck):
         env = (("HAIPVS_RS_ADDRESS", str(rs.address)), ("HAIPVS_RS_PORT", str(rs.port or 0)))
         return MiscProbe(
@@ -81,6 +90,12 @@ def _probe(checker: Checker, rs: RealServer, delay_loop: float) -> Probe:
             user=checker.user,
             env=env,
         )
+    if isinstance(checker, FileCheck):  # check_file.c: added to the configured weight
+        return FileProbe(checker.file, checker.weight, checker.reverse, rs.weight)
+    if isinstance(checker, PingCheck):  # no port: keepalived's PING_CHECK uses only co->dst
+        address = checker.connect_ip if checker.connect_ip is not None else rs.address
+        bindto = str(checker.bindto) if checker.bindto is not None else None
+        return PingProbe(str(address), bindto, checker.connect_timeout)
     assert isinstance(checker, ConnectChecker)
     endpoint = _endpoint(checker, rs)
     timeout = checker.connect_timeout
@@ -90,8 +105,14 @@ def _probe(checker: Checker, rs: RealServer, delay_loop: float) -> Probe:
         tls = None
         if isinstance(checker, SslGet):
             name = checker.server_name or checker.virtualhost
-            tls = TlsSpec(name if checker.sni else None, checker.verify, checker.ca_file)
-        urls = tuple(UrlSpec(u.path, u.status_code, u.digest, u.regex) for u in checker.urls)
+            tls = TlsSpec(name if checker.sni else None, checker.verify, checker.ca_file,
+                          **client_fields(client))
+        # check_ssl.c ssl_connect: SNI names the url's virtualhost, else the checker's
+        sni_by_url = isinstance(checker, SslGet) and checker.sni and not checker.server_name
+        urls = tuple(UrlSpec(u.path, u.status_code, u.digest, u.regex, u.regex_no_match,
+                             u.regex_options, u.regex_min_offset, u.regex_max_offset,
+                             u.virtualhost, u.virtualhost if sni_by_url else None)
+                     for u in checker.urls)
         return HttpProbe(endpoint, urls, timeout, checker.virtualhost, checker.http_protocol, tls)
     if isinstance(checker, UdpCheck):
         return UdpProbe(endpoint, checker.payload, checker.require_reply, timeout,

@@ -6,9 +6,11 @@ server with an equal check definition share one checker (one probe per delay_loo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from haipvs import limits
+from haipvs.policy.file_check import FileProbe
+from haipvs.policy.ping_echo import PingProbe
 from haipvs.policy.udp_reply import HexPattern
 
 
@@ -38,6 +40,10 @@ class Endpoint:
     address: str
     port: int
     bindto: str | None = None
+    # keepalived bind_port / bind_if (core/layer4.c socket_bind_connect). Out of the repr,
+    # which the engine hashes for the first probe's spread: existing checks keep theirs.
+    bind_port: int = field(default=0, repr=False)
+    bind_if: str | None = field(default=None, repr=False)
 
     def __str__(self) -> str:
         return f"[{self.address}]:{self.port}" if ":" in self.address else (
@@ -63,6 +69,15 @@ class UrlSpec:
     status_codes: tuple[tuple[int, int], ...] = ((200, 299),)  # inclusive ranges
     digest: str | None = None  # MD5 hex of the body
     regex: str | None = None  # searched in the body (bytes, Python `re`)
+    # keepalived's regex_no_match / regex_options / regex_{min,max}_offset
+    # (haipvs/policy/http_regex.py)
+    regex_no_match: bool = False
+    regex_options: tuple[str, ...] = ()
+    regex_min_offset: int = 0
+    regex_max_offset: int | None = None
+    # keepalived's url-level virtualhost: Host header, and SNI name when sni picks the name
+    virtualhost: str | None = None
+    server_name: str | None = None
 
     def status_ok(self, code: int) -> bool:
         return any(low <= code <= high for low, high in self.status_codes)
@@ -73,6 +88,11 @@ class TlsSpec:
     server_name: str | None = None  # SNI and the name verified; None = no SNI
     verify: bool = False
     ca_file: str | None = None  # None with verify = the system store
+    # The global `ssl` client context (keepalived SSL block, check_ssl.c build_ssl_ctx).
+    certificate: str | None = None
+    key: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca: str | None = None  # loaded like SSL_CTX_load_verify_locations; verify uses it
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +184,8 @@ class SmtpProbe:
         return self.connect_timeout * 6
 
 
-Probe = TcpProbe | HttpProbe | MiscProbe | UdpProbe | DnsProbe | SmtpProbe
+Probe = (TcpProbe | HttpProbe | MiscProbe | UdpProbe | DnsProbe | SmtpProbe | PingProbe
+         | FileProbe)
 
 
 @dataclass(frozen=True, slots=True)
