@@ -117,7 +117,8 @@ class Daemon:
             specs_from_config(self.config), self._health_changed, max_spread=HEALTH_MAX_SPREAD
         )
         self.reconciler = Reconciler(
-            ownership=OwnershipLedger(Path(self.state_dir) / OWNERSHIP_LEDGER_NAME))
+            ownership=OwnershipLedger(Path(self.state_dir) / OWNERSHIP_LEDGER_NAME),
+            flush_at_start=self.config.global_settings.lvs_flush)
         self.systemd = SystemdNotifier()
         self.events = EventStream()
         self.notify_runner = NotifyRunner()

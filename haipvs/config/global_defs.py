@@ -59,6 +59,11 @@ class GlobalSettings:
                                                "IPVS connection timeouts")
     lvs_sync_daemon: LvsSyncDaemon | None = setting(Nested(LVS_SYNC_DAEMON), None,
                                                     "IPVS connection sync daemon")
+    # keepalived lvs_flush (check_daemon.c start_check: once at start, not on reload); haipvs
+    # flushes only the services of its ownership ledger (haipvs/ipvs/flush.py).
+    lvs_flush: bool = setting(Bool(), False, "at start (not on reload), delete the IPVS "
+                              "services haipvs owns so each is re-created afresh; services "
+                              "haipvs does not own are never touched")
     notify_fifo: str | None = setting(ABS_PATH, None, "FIFO for keepalived-format event lines "
                                       "(`INSTANCE \"VI_1\" MASTER 150`); created if missing")
     # keepalived's notify_fifo_script, vrrp_notify_fifo[_script], lvs_notify_fifo[_script]

@@ -74,6 +74,14 @@ def lvs_timeouts(ctx: Context, node: Node, draft: GlobalDefs) -> None:
         draft.fields["lvs_timeouts"] = timeouts
 
 
+def lvs_flush(ctx: Context, node: Node, draft: GlobalDefs) -> None:
+    """`lvs_flush` -> global.lvs_flush, at start only as in keepalived (check_daemon.c
+    start_check), but over the services haipvs owns only (haipvs/ipvs/flush.py)."""
+    draft.fields["lvs_flush"] = True
+    ctx.changed(node, "at start haipvs deletes and re-creates only the IPVS services it owns; "
+                "keepalived flushes the whole table, other owners' services included")
+
+
 FIFO_KEYWORDS = ("notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo")
 OWNER_DROPPED = ("keepalived 2.2.7 ignores this FIFO (global_parser.c notify_fifo: "
                  "\"Invalid user/group for fifo - ignoring\"): {why}")
@@ -143,6 +151,7 @@ GLOBAL_DEFS: dict[str, Rule] = {
     "router_id": Value("router_id"),
     "lvs_timeouts": lvs_timeouts,
     "lvs_sync_daemon": lvs_sync_daemon,
+    "lvs_flush": lvs_flush,
     "vrrp_version": vrrp_version,
     **STRICT_GLOBAL_RULES,  # vrrp_strict, nftables* (strict.py)
     **VMAC_GLOBAL_RULES,  # vmac_prefix, vmac_addr_prefix (vmac.py)

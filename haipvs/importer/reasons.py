@@ -10,8 +10,6 @@ from haipvs import limits
 
 WHY = {
     # global_defs
-    "lvs_flush": "haipvs never flushes the IPVS table: at start it removes only the services "
-    "it owns that the config no longer names; services it does not own are kept",
     "lvs_flush_onstop": "haipvs never flushes the IPVS table on stop: it removes the services "
     "it owns (keepalived's default), never others",
     "lvs_flush_on_stop": "haipvs never flushes the IPVS table on stop: it removes the services "

@@ -23,6 +23,7 @@ import trio
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.ipvs.backend import IpvsBackend, NetlinkTransport
 from haipvs.ipvs.errors import IpvsError, IpvsExists, IpvsMissing, IpvsUnavailable
+from haipvs.ipvs.flush import flush_ops
 from haipvs.ipvs.model import IpvsTable, ServiceKey, SyncDaemonConfig, Timeouts
 from haipvs.ipvs.netlink import BATCH_WINDOW, NetlinkIpvs
 from haipvs.ipvs.ops import Op, SideOp, StartSyncDaemon, StopSyncDaemon
@@ -80,6 +81,7 @@ class Reconciler:
         batch_threshold: int = 200,
         recheck_interval: float | None = None,
         ownership: OwnershipLedger | None = None,
+        flush_at_start: bool = False,
     ) -> None:
         self._backend_factory = lambda: NetlinkIpvs(transport_factory, netns)
         self._thread: NetlinkThread | None = None
@@ -93,6 +95,9 @@ class Reconciler:
         # On disk too, so a restart after a crash still knows what it added.
         self._ledger = ownership
         self._ledger_loaded = ownership is None
+        # global.lvs_flush: delete the owned services once, before the first pass that
+        # reaches the kernel (haipvs/ipvs/flush.py); reloads reuse this object, so never again.
+        self._flush_pending = flush_at_start
         self.state = "starting"
         self.error: str | None = None
         self.foreign: list[ServiceKey] = []
@@ -209,6 +214,8 @@ class Reconciler:
             assert self._ledger is not None
             self.owned |= await trio.to_thread.run_sync(self._ledger.load)
             self._ledger_loaded = True
+        if self._flush_pending:
+            await self._flush_owned()
         first_plan: Plan | None = None
         errors: list[IpvsError] = []
         for attempt in range(2):
@@ -249,6 +256,17 @@ class Reconciler:
             self.error = None
         assert first_plan is not None
         return first_plan
+
+    async def _flush_owned(self) -> None:
+        """global.lvs_flush at start: every owned service out, so the pass below adds the
+        configured ones afresh. A refused delete is logged; the pass then corrects the
+        service in place instead, so nothing is left half-flushed without a report."""
+        ops = flush_ops(await self.call(_dump), self.owned)
+        errors = [e for e in await self._apply(ops) if not isinstance(e, IpvsMissing)]
+        self._flush_pending = False
+        log.info("ipvs_flushed_owned_at_start", services=len(ops), refused=len(errors))
+        for error in errors:
+            log.error("ipvs_flush_refused", error=str(error))
 
     async def _save_ownership(self) -> None:
         if self._ledger is None:

@@ -64,10 +64,10 @@ def services(ns: str) -> set[str]:
 
 
 class Daemon:
-    def __init__(self, netns, ns: str, tmp_path: Path, *args: str) -> None:
+    def __init__(self, netns, ns: str, tmp_path: Path, *args: str, text: str = CONFIG) -> None:
         self.state = tmp_path / "state"
         config = tmp_path / "lvs.yaml"
-        config.write_text(CONFIG.replace("STATE", str(self.state)))
+        config.write_text(text.replace("STATE", str(self.state)))
         self.log_path = tmp_path / f"haipvs-{len(list(tmp_path.glob('haipvs-*.log')))}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = netns.popen(ns, sys.executable, "-m", "haipvs", "--config", str(config),
@@ -85,6 +85,13 @@ class Daemon:
         finally:
             self._log.close()
             print(self.log_path.read_text()[-3000:])
+
+
+def dests(ns: str, service: str) -> list[str]:
+    """The real servers of `service` ("192.0.2.100:80") in the kernel's order."""
+    out = sh("ipvsadm", "-Ln", "-t", service, ns=ns)
+    return [line.split()[1] for line in out.splitlines() if line.strip().startswith("->")
+            and line.split()[1][0].isdigit()]
 
 
 def setup(director: str) -> None:
@@ -118,4 +125,30 @@ def test_dont_release_ipvs_keeps_the_table_and_the_next_start_adopts_it(netns, d
     assert "ipvs_add_service" not in second.events()
     assert services(director) == OURS | {FOREIGN}
     assert second.stop(signal.SIGQUIT) == 0  # QUIT is a graceful stop too
+    assert services(director) == {FOREIGN}
+
+
+def test_lvs_flush_re_creates_owned_services_once_at_start_and_keeps_foreign(netns, director,
+                                                                            tmp_path):
+    """global.lvs_flush (keepalived lvs_flush, check_daemon.c start_check: once at start, not on
+    reload): the owned services are deleted and built afresh, so the kernel's real-server order
+    is the config's again; the foreign service is still there."""
+    setup(director)
+    first = Daemon(netns, director, tmp_path, "--dont-release-ipvs")
+    wait_until(lambda: services(director) == OURS | {FOREIGN}, "haipvs's services programmed")
+    assert first.stop() == 0
+    # By hand while haipvs is down: 198.51.100.11 out and back, so it is now listed last.
+    sh("ipvsadm", "-d", "-t", "192.0.2.100:80", "-r", "198.51.100.11:8080", ns=director)
+    sh("ipvsadm", "-a", "-t", "192.0.2.100:80", "-r", "198.51.100.11:8080", "-m", ns=director)
+    assert dests(director, "192.0.2.100:80") == ["198.51.100.12:8080", "198.51.100.11:8080"]
+
+    flushing = CONFIG.replace("router_id: guest,", "router_id: guest, lvs_flush: true,")
+    second = Daemon(netns, director, tmp_path, text=flushing)
+    wait_until(lambda: "haipvs_ready" in second.events(), "the flushing start ready")
+    events = second.events()
+    assert "ipvs_flushed_owned_at_start" in events
+    assert events.count("ipvs_add_service") == 2
+    assert dests(director, "192.0.2.100:80") == ["198.51.100.11:8080", "198.51.100.12:8080"]
+    assert services(director) == OURS | {FOREIGN}
+    assert second.stop() == 0
     assert services(director) == {FOREIGN}

@@ -16,11 +16,11 @@ RANK = {
     "model": 0, "errors": 0, "protocol": 0,
     "codec": 1,
     "ops": 2, "quorum": 2, "status": 2, "vs_group": 2,
-    "planner": 3, "backend": 3, "desired": 3,
+    "planner": 3, "backend": 3, "desired": 3, "flush": 3,
     "netlink": 4, "ownership": 4,
     "reconcile": 5,
 }
-PURE = ["model", "errors", "protocol", "codec", "ops", "planner", "backend", "status",
+PURE = ["model", "errors", "protocol", "codec", "ops", "planner", "flush", "backend", "status",
         "vs_group"]
 FORBIDDEN_IN_PURE = {"trio", "socket", "pyroute2", "structlog", "time", "threading", "os",
                      "subprocess"}
