@@ -9,11 +9,15 @@ Timing (keepalived 2.2.7 check_ping.c icmp_epilog, as check_tcp.c tcp_epilog): a
 waits connect_timeout for its reply; after a failure while up, `retry` more attempts follow,
 each delay_before_retry after the previous one failed. Up: the first attempt after the cause
 succeeds, so the server is up within connect_timeout + retry * delay_before_retry + 50 ms of
-it. Down by a silent drop: every attempt runs its whole connect_timeout, so the last of the
-retry + 1 attempts ends the wait: down within connect_timeout + 50 ms of that last attempt,
-i.e. (retry + 1) * connect_timeout + retry * delay_before_retry + 50 ms of the first one
-(keepalived takes the same: a dropped echo is only seen as a timeout). Attempts are read off
-the wire (kernel-timestamped echo requests in the real server's namespace).
+it. Down by a firewall's reject (an ICMP administratively-prohibited error for the echo):
+each attempt fails at once (haipvs.policy.ping_echo; keepalived would wait out
+connect_timeout), so the server is down within connect_timeout + retry * delay_before_retry
++ 50 ms of the first failed attempt, the issue's bound. Down by a silent drop: every attempt
+runs its whole connect_timeout, so the last of the retry + 1 attempts ends the wait: down
+within connect_timeout + 50 ms of that last attempt, i.e. (retry + 1) * connect_timeout +
+retry * delay_before_retry + 50 ms of the first one (keepalived takes the same: a dropped echo
+is only seen as a timeout; nothing can see it sooner). Attempts are read off the wire
+(kernel-timestamped echo requests in the real server's namespace).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ LAN_PREFIX = "pg"
 CONNECT_TIMEOUT, RETRY, DELAY_BEFORE_RETRY, DELAY_LOOP = 0.5, 1, 0.5, 1.0
 SLACK = 0.05
 UP_BOUND = CONNECT_TIMEOUT + RETRY * DELAY_BEFORE_RETRY + SLACK
+REJECT_DOWN_BOUND = UP_BOUND  # each attempt fails at once: the issue's bound
 DOWN_BOUND = (RETRY + 1) * CONNECT_TIMEOUT + RETRY * DELAY_BEFORE_RETRY + SLACK
 TIMING = {"connect_timeout": CONNECT_TIMEOUT, "retry": RETRY,
           "delay_before_retry": DELAY_BEFORE_RETRY}
@@ -48,6 +53,14 @@ DROP = """table inet haipvs_test_ping {
         type filter hook input priority 0; policy accept;
         icmp type echo-request drop
         icmpv6 type echo-request drop
+    }
+}
+"""
+REJECT = """table inet haipvs_test_ping {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        icmp type echo-request reject with icmp type admin-prohibited
+        icmpv6 type echo-request reject with icmpv6 type admin-prohibited
     }
 }
 """
@@ -107,7 +120,7 @@ def test_ping_check_follows_the_real_servers_kernel_up_down_up(lan, haipvs_node,
                 return None
             return h["up"]
 
-        def transition(up: bool, cause_at: float, why: str) -> None:
+        def transition(up: bool, cause_at: float, why: str, silent: bool = True) -> None:
             wait_until(lambda: all(is_up(n) is up for n in sniffers),
                        DELAY_LOOP + DOWN_BOUND + 5, interval=0.05, what=f"both {why}")
             now = health()
@@ -119,16 +132,17 @@ def test_ping_check_follows_the_real_servers_kernel_up_down_up(lan, haipvs_node,
                 print(f"{name} {socket_kind} {why}: {'up' if up else 'down'} {took:.3f}s after "
                       f"the first attempt ({len(attempts)} attempts), {since - cause_at:.3f}s "
                       "after the cause")
-                bound = UP_BOUND if up else DOWN_BOUND
+                bound = UP_BOUND if up else DOWN_BOUND if silent else REJECT_DOWN_BOUND
                 assert 0 <= took <= bound, (
                     f"{name} {why}: {took:.3f}s after the first attempt (bound {bound:.2f}s); "
                     f"reason {now[name]['reason']!r}")
-                if not up:  # the first attempt, then `retry` retries, the last one timing out
+                if not up:  # the first attempt, then `retry` retries, the last one failing
                     assert len(attempts) == RETRY + 1, attempts
-                    assert since - attempts[-1] <= CONNECT_TIMEOUT + SLACK
+                    waited = CONNECT_TIMEOUT if silent else 0.0  # a reject ends it at once
+                    assert since - attempts[-1] <= waited + SLACK
                     gap = attempts[1] - attempts[0]
-                    assert CONNECT_TIMEOUT + DELAY_BEFORE_RETRY - SLACK <= gap <= (
-                        CONNECT_TIMEOUT + DELAY_BEFORE_RETRY + SLACK), attempts
+                    assert waited + DELAY_BEFORE_RETRY - SLACK <= gap <= (
+                        waited + DELAY_BEFORE_RETRY + SLACK), attempts
 
         wait_until(lambda: is_up("v4") and is_up("v6"), 15, interval=0.1,
                    what="both real servers pinged and up")
@@ -145,6 +159,15 @@ def test_ping_check_follows_the_real_servers_kernel_up_down_up(lan, haipvs_node,
             rs.netns.run("nft", "delete", "table", "inet", "haipvs_test_ping")
             transition(True, cause, f"drop removed ({round_})")
             assert all(h["reason"].endswith("echo reply") for h in health().values()), health()
+        cause = time.time()
+        rs.netns.nft(REJECT)
+        transition(False, cause, "echo rejected", silent=False)
+        # raw: the error packet is matched; unprivileged: the kernel's IP_RECVERR errno
+        expected = "unreachable" if socket_kind == "raw" else "receive:"
+        assert all(expected in h["reason"] for h in health().values()), health()
+        cause = time.time()
+        rs.netns.run("nft", "delete", "table", "inet", "haipvs_test_ping")
+        transition(True, cause, "reject removed")
     finally:
         for sniffer in sniffers.values():
             sniffer.stop()

@@ -7,6 +7,12 @@ blocking the loop, up to connect_timeout for its reply. The socket is unprivileg
 when the process's group is within net.ipv4.ping_group_range (the same sysctl covers IPv6);
 otherwise raw (SOCK_RAW, needs CAP_NET_RAW). Which one is used is logged once per family and
 change ("ping_check socket", field icmp_socket = "unprivileged" | "raw").
+
+An ICMP error about the request fails the attempt at once (haipvs.policy.ping_echo says why
+keepalived waits instead): the unprivileged socket gets IP_RECVERR / IPV6_RECVERR, so the
+kernel, which has matched the error to this socket's echo id, fails the next receive with
+it; a raw socket is left without RECVERR (the kernel would hand it every ICMP socket's
+errors) and judges the error packet itself.
 """
 
 from __future__ import annotations
@@ -21,12 +27,21 @@ import trio
 
 from haipvs.health.net import os_error_reason, timeout_reason
 from haipvs.health.state import CheckResult
-from haipvs.policy.ping_echo import EchoSequence, PingProbe, Sent, echo_request, is_our_reply
+from haipvs.policy.ping_echo import (
+    EchoSequence,
+    PingProbe,
+    Sent,
+    echo_request,
+    error_for,
+    is_our_reply,
+)
 
 log = structlog.get_logger("haipvs.health")
 
 _FLAGS = socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
 _RCVBUF = 128 * 1024  # check_ping.c SOCK_RECV_BUFF
+_RECVERR = {socket.AF_INET: (socket.IPPROTO_IP, getattr(socket, "IP_RECVERR", 11)),
+            socket.AF_INET6: (socket.IPPROTO_IPV6, getattr(socket, "IPV6_RECVERR", 25))}
 _RECV_SIZE = 65535  # a raw socket may see any ICMP packet; a whole one is read and judged
 SEQUENCE = EchoSequence()  # keepalived's one seq_no for every PING_CHECK of the process
 _modes: dict[int, str] = {}  # family -> the last socket kind used, to log a change once
@@ -74,6 +89,8 @@ async def probe_ping(probe: PingProbe) -> CheckResult:
     with sock:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+            if not raw:
+                sock.setsockopt(*_RECVERR[sock.family], 1)
             if probe.bindto:
                 sock.bind((probe.bindto, 0))
             sequence = SEQUENCE.take()
@@ -92,7 +109,11 @@ async def probe_ping(probe: PingProbe) -> CheckResult:
                 except BlockingIOError:
                     continue
                 except OSError as exc:  # check_ping.c recv_it: "recv ICMP packet error"
+                    # with IP_RECVERR also an ICMP error the kernel matched to this echo
                     return result(False, f"receive: {os_error_reason(exc)}")
                 if is_our_reply(sent, data, _normal(sender[0])):
                     return result(True, "echo reply")
+                error = error_for(sent, data) if raw else None
+                if error is not None:
+                    return result(False, f"{error} from {_normal(sender[0])}")
     return result(False, f"no echo reply: {timeout_reason(probe.connect_timeout)}")

@@ -16,10 +16,19 @@ checked address with this request's id and sequence; on an unprivileged socket t
 has matched the id already and the same test holds. keepalived also fails an attempt at
 once on a packet of another type, which its socket never receives (the kernel queues only
 echo replies there); haipvs ignores other packets and waits for the reply or the timeout.
+
+Different from keepalived, on purpose: an ICMP error about this very request (destination
+unreachable, e.g. a firewall's reject or a failed neighbour resolution; time exceeded) fails
+the attempt at once, as a TCP reset fails a TCP_CHECK attempt, instead of waiting out
+connect_timeout. keepalived's unconnected ping socket never sees those errors (net/ipv4/ping.c
+ping_err drops them without IP_RECVERR). On a raw socket the error packet itself is matched
+here (`error_for`): it must quote this request (destination, id, sequence), since a raw socket
+sees every host's ICMP errors. A silent drop still costs the whole connect_timeout.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 from dataclasses import dataclass
 
@@ -27,6 +36,11 @@ from haipvs import limits
 
 ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY = 8, 0
 ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY = 128, 129
+# ICMP errors that end an attempt: RFC 792 destination unreachable / time exceeded,
+# RFC 4443 destination unreachable / time exceeded.
+ICMP_ERRORS = {3: "destination unreachable", 11: "time exceeded"}
+ICMP6_ERRORS = {1: "destination unreachable", 3: "time exceeded"}
+_ERROR_BODY = 4  # the unused / MTU word between the error's header and the quoted packet
 _HEADER = struct.Struct("!BBH")  # type, code, checksum
 _ECHO = struct.Struct("=HH")  # id as the kernel writes it (network order), sequence (host)
 _FILL = b"keepalived check - "
@@ -134,3 +148,35 @@ def is_our_reply(sent: Sent, data: bytes, sender: str) -> bool:
         return False
     ident, sequence = _ECHO.unpack_from(message, _HEADER.size)
     return ident == _id_bytes(sent.ident) and sequence == sent.sequence
+
+
+def error_for(sent: Sent, data: bytes) -> str | None:
+    """The reason when `data` (read on a raw socket) is an ICMP error quoting `sent`'s echo
+    request: the quoted packet went to the checked address and carries this request's id
+    and sequence. None for anything else."""
+    message = icmp_message(data, sent.ipv6, sent.raw)
+    if message is None:
+        return None
+    kind, code, _sum = _HEADER.unpack_from(message)
+    names = ICMP6_ERRORS if sent.ipv6 else ICMP_ERRORS
+    if kind not in names:
+        return None
+    quoted = message[_HEADER.size + _ERROR_BODY:]
+    if sent.ipv6:
+        if len(quoted) < 40 or quoted[0] >> 4 != 6 or quoted[6] != 58:
+            return None
+        destination = str(ipaddress.IPv6Address(quoted[24:40]))
+        echo = quoted[40:]
+    else:
+        if len(quoted) < 20 or quoted[0] >> 4 != 4 or quoted[9] != 1:
+            return None
+        destination = str(ipaddress.IPv4Address(quoted[16:20]))
+        echo = quoted[(quoted[0] & 0x0F) * 4:]
+    if destination != sent.target or len(echo) < _HEADER.size + _ECHO.size:
+        return None
+    if echo[0] != (ICMP6_ECHO_REQUEST if sent.ipv6 else ICMP_ECHO_REQUEST):
+        return None
+    ident, sequence = _ECHO.unpack_from(echo, _HEADER.size)
+    if ident != _id_bytes(sent.ident) or sequence != sent.sequence:
+        return None
+    return f"{names[kind]} (ICMP{'v6' if sent.ipv6 else ''} type {kind} code {code})"

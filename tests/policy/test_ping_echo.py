@@ -107,3 +107,57 @@ def test_icmp_connect_thread_timeout_is_connect_timeout():
     probe = PingProbe("2001:db8::2", connect_timeout=1.5)
     assert probe.timeout == 1.5 and probe.ipv6 and probe.kind == "ping_check"
     assert PingProbe("198.51.100.2").timeout == 5.0  # keepalived's default connection_to
+
+
+# ICMP errors about the request (haipvs.policy.ping_echo: an attempt fails at once, as a TCP
+# reset fails TCP_CHECK; keepalived's unconnected ping socket never sees them). scapy forges
+# what the router or the real server's firewall sends back.
+
+def _error_v4(request: bytes, target: str, icmp_type: int = 3, code: int = 13) -> bytes:
+    from scapy.layers.inet import ICMP, IP  # the test oracle, not the hot path
+
+    quoted = bytes(IP(src="192.0.2.1", dst=target, proto=1)) + request[:8]
+    return bytes(IP(src="192.0.2.254", dst="192.0.2.1") / ICMP(type=icmp_type, code=code)
+                 / quoted)
+
+
+def _error_v6(request: bytes, target: str, icmp_type: int = 1, code: int = 1) -> bytes:
+    from scapy.layers.inet6 import IPv6
+
+    quoted = bytes(IPv6(src="2001:db8::1", dst=target, nh=58, plen=len(request))) + request
+    body = bytes([icmp_type, code, 0, 0, 0, 0, 0, 0]) + quoted
+    return body  # a raw ICMPv6 socket delivers the message without the IPv6 header
+
+
+def test_rfc792_destination_unreachable_quoting_our_request_fails_the_attempt():
+    from haipvs.policy.ping_echo import error_for
+
+    sent = Sent("198.51.100.10", False, 0x4321, 9, raw=True)
+    request = echo_request(False, 0x4321, 9)
+    reason = error_for(sent, _error_v4(request, "198.51.100.10"))
+    assert reason == "destination unreachable (ICMP type 3 code 13)"
+    assert error_for(sent, _error_v4(request, "198.51.100.10", 11, 0)).startswith(
+        "time exceeded")
+
+
+def test_an_icmp_error_about_another_request_or_address_is_not_ours():
+    from haipvs.policy.ping_echo import error_for
+
+    sent = Sent("198.51.100.10", False, 0x4321, 9, raw=True)
+    assert error_for(sent, _error_v4(echo_request(False, 0x4321, 10), "198.51.100.10")) is None
+    assert error_for(sent, _error_v4(echo_request(False, 0x1111, 9), "198.51.100.10")) is None
+    assert error_for(sent, _error_v4(echo_request(False, 0x4321, 9), "198.51.100.11")) is None
+    # redirects, source quench and echo replies are not errors that end an attempt
+    assert error_for(sent, _error_v4(echo_request(False, 0x4321, 9), "198.51.100.10", 5)) is None
+    assert error_for(sent, reply(echo_request(False, 0x4321, 9))) is None
+
+
+def test_rfc4443_destination_unreachable_quoting_our_request_fails_the_attempt():
+    from haipvs.policy.ping_echo import error_for
+
+    sent = Sent("2001:db8::2", True, 0x0102, 5, raw=True)
+    request = echo_request(True, 0x0102, 5)
+    assert error_for(sent, _error_v6(request, "2001:db8::2")) == (
+        "destination unreachable (ICMPv6 type 1 code 1)")
+    assert error_for(sent, _error_v6(request, "2001:db8::3")) is None
+    assert error_for(sent, _error_v6(echo_request(True, 0x0102, 6), "2001:db8::2")) is None
