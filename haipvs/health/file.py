@@ -24,14 +24,9 @@ def _read(path: str) -> bytes | None:
         return None
 
 
-_last: dict[FileProbe, int] = {}  # the last number read, kept when one is out of range
-
-
 async def probe_file(probe: FileProbe) -> CheckResult:
     started = trio.current_time()
-    number = read_number(await trio.to_thread.run_sync(_read, probe.path))
-    if number is None:  # keepalived: "Invalid number ... - ignoring": the last one stands
-        number = _last.get(probe, 0)
-    _last[probe] = number
+    # keepalived: "Invalid number ... - ignoring": the last one stands
+    number = probe.last.update(read_number(await trio.to_thread.run_sync(_read, probe.path)))
     verdict = file_verdict(number, probe)
     return CheckResult(verdict.up, verdict.reason, trio.current_time() - started, verdict.weight)

@@ -15,7 +15,7 @@ it in the table, quiesced, as keepalived does.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from haipvs import limits
 
@@ -23,6 +23,19 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 IPVS_WEIGHT_FAULT = INT32_MIN  # keepalived ip_vs.h: -IPVS_WEIGHT_MAX - 1
 READ_SIZE = 127  # process_track_file(): read(fd, buf, sizeof(buf) - 1) with char buf[128]
 _STRTOL = re.compile(rb"\s*([+-]?)(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
+
+
+@dataclass(slots=True)
+class LastNumber:
+    """The number this checker read last: an out-of-range one leaves it standing
+    (process_track_file: "Invalid number ... - ignoring"). One per checker, never shared."""
+
+    value: int = 0
+
+    def update(self, number: int | None) -> int:
+        if number is not None:
+            self.value = number
+        return self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +47,9 @@ class FileProbe:
     weight: int = 1
     reverse: bool = False
     base_weight: int = 1
+    # the checker's own memory, outside equality: a reload that keeps the probe compares
+    # equal and keeps its checker (and so this) as it is
+    last: LastNumber = field(default_factory=LastNumber, compare=False, repr=False)
 
     kind = "file_check"
     timeout = 1.0  # a read of 127 bytes of a local file
