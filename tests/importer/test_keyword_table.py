@@ -16,16 +16,19 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from haipvs.config.schema import json_schema
+from tests.importer.keyword_rows import (
+    KEEPALIVED_MIRROR,
+    assert_keys_in_schema,
+    assert_one_row_per_keyword,
+    assert_statuses,
+    schema_has,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-MIGRATION = ROOT / "docs" / "migration.md"
 SECTION = "## 7. keepalived VRRP keywords"
-KEEPALIVED_MIRROR = Path("/work/.mirror/acassen+keepalived/repo")
 
 KEYWORDS: dict[str, tuple[str, ...]] = {
     "(top level)": (
@@ -108,90 +111,16 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "vrrp_track_file": ("file", "weight", "init_file"),
 }
 
-IN_PROGRESS = "same (issue 15, in progress)"
-# "same" may carry a remark: "same (...)", "same: ...", "same, ...".
-STATUS = re.compile(r"^(same(( \(|: |, ).+)?|different: .+|not supported: .+)$")
-# The haipvs key cell: "-", or one or more full paths in backticks ("`a.b` / `a.c`").
-ROW = re.compile(r"^\| (?P<block>[^|]+?) \| `(?P<keyword>[^`]+)` \| "
-                 r"(?P<key>-|`[^`]+`(?:\s*[/,]\s*`[^`]+`)*) \| (?P<status>.+?) \|$")
-
-
-def table_rows() -> list[dict[str, str]]:
-    text = MIGRATION.read_text()
-    assert SECTION in text, f"docs/migration.md has no {SECTION!r}"
-    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
-    rows = []
-    for line in section.splitlines():
-        if not line.startswith("| ") or line.startswith(("| keepalived block", "| ---")):
-            continue
-        match = ROW.match(line)
-        assert match, f"docs/migration.md: malformed keyword row: {line}"
-        row = match.groupdict()
-        row["keys"] = re.findall(r"`([^`]+)`", row["key"]) if row["key"] != "-" else []
-        rows.append(row)
-    return rows
-
-
-def schema_has(schema: dict[str, Any], key: str) -> bool:
-    """`global.router_id`, `vrrp_instances[].garp.master_delay`: walk properties and items,
-    through `$ref` and the alternatives of `anyOf` / `oneOf`."""
-    defs = schema["$defs"]
-
-    def alternatives(node: dict[str, Any]) -> list[dict[str, Any]]:
-        if "$ref" in node:
-            node = defs[node["$ref"].rsplit("/", 1)[1]]
-        found = [node]
-        for combo in ("anyOf", "oneOf", "allOf"):
-            for alt in node.get(combo, ()):
-                found.extend(alternatives(alt))
-        return found
-
-    nodes = [schema]
-    for part in key.split("."):
-        name, is_list = (part[:-2], True) if part.endswith("[]") else (part, False)
-        nodes = [alt["properties"][name] for node in nodes for alt in alternatives(node)
-                 if name in alt.get("properties", {})]
-        if is_list:
-            nodes = [alt["items"] for node in nodes for alt in alternatives(node)
-                     if "items" in alt]
-        if not nodes:
-            return False
-    return True
-
-
 def test_every_keepalived_vrrp_keyword_has_one_row() -> None:
-    rows = table_rows()
-    listed = [(row["block"], row["keyword"]) for row in rows]
-    expected = [(block, kw) for block, keywords in KEYWORDS.items() for kw in keywords]
-    missing = sorted(set(expected) - set(listed))
-    assert not missing, f"keywords missing from docs/migration.md section 7: {missing}"
-    extra = sorted(set(listed) - set(expected))
-    assert not extra, f"rows for keywords keepalived 2.2.7 does not have: {extra}"
-    duplicated = sorted({entry for entry in listed if listed.count(entry) > 1})
-    assert not duplicated, f"keywords listed twice: {duplicated}"
+    assert_one_row_per_keyword(SECTION, KEYWORDS)
 
 
 def test_every_row_says_same_different_or_not_supported() -> None:
-    for row in table_rows():
-        assert STATUS.match(row["status"]), (
-            f"{row['block']} {row['keyword']}: the status must be 'same' (or 'same (...)', "
-            f"'same: ...', 'same, ...'), 'different: why' or 'not supported: why', not "
-            f"{row['status']!r}")
+    assert_statuses(SECTION)
 
 
 def test_every_named_haipvs_key_exists_in_the_schema() -> None:
-    """A row that is done ("same", "different: ...") and names a key names one that `haipvs
-    schema` has; "same" always names a key. Rows still being built in issue 15 are skipped."""
-    schema = json_schema()
-    for row in table_rows():
-        if row["status"] == IN_PROGRESS:
-            continue
-        if row["status"].startswith("same"):
-            assert row["keys"], f"{row['block']} {row['keyword']}: 'same' needs a key"
-        for key in row["keys"]:
-            assert schema_has(schema, key), (
-                f"{row['block']} {row['keyword']}: {key} is not in `haipvs schema` (name "
-                "each key by its full path, e.g. `vrrp_instances[].garp.interval`)")
+    assert_keys_in_schema(SECTION, "vrrp_instances[].garp.interval")
 
 
 def test_schema_lookup_finds_nested_keys_and_rejects_unknown_ones() -> None:

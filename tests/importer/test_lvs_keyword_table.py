@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from haipvs.config.schema import json_schema
-from tests.importer.test_keyword_table import ROW, STATUS, schema_has
+from tests.importer.keyword_rows import (
+    KEEPALIVED_MIRROR,
+    assert_keys_in_schema,
+    assert_one_row_per_keyword,
+    assert_statuses,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-MIGRATION = ROOT / "docs" / "migration.md"
 SECTION = "## 8. keepalived LVS and checker keywords"
-KEEPALIVED_MIRROR = Path("/work/.mirror/acassen+keepalived/repo")
 
 # check_api.c install_checker_common_keywords(): the connection half only when asked for
 CONNECTION = ("connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "connect_timeout",
@@ -74,50 +74,16 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def table_rows() -> list[dict[str, str]]:
-    text = MIGRATION.read_text()
-    assert SECTION in text, f"docs/migration.md has no {SECTION!r}"
-    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
-    rows = []
-    for line in section.splitlines():
-        if not line.startswith("| ") or line.startswith(("| keepalived block", "| ---")):
-            continue
-        match = ROW.match(line)
-        assert match, f"docs/migration.md: malformed keyword row: {line}"
-        row = match.groupdict()
-        row["keys"] = re.findall(r"`([^`]+)`", row["key"]) if row["key"] != "-" else []
-        rows.append(row)
-    return rows
-
-
 def test_every_keepalived_lvs_and_checker_keyword_has_one_row() -> None:
-    listed = [(row["block"], row["keyword"]) for row in table_rows()]
-    expected = [(block, kw) for block, keywords in KEYWORDS.items() for kw in keywords]
-    missing = sorted(set(expected) - set(listed))
-    assert not missing, f"keywords missing from docs/migration.md section 8: {missing}"
-    extra = sorted(set(listed) - set(expected))
-    assert not extra, f"rows for keywords keepalived 2.2.7 does not have: {extra}"
-    duplicated = sorted({entry for entry in listed if listed.count(entry) > 1})
-    assert not duplicated, f"keywords listed twice: {duplicated}"
+    assert_one_row_per_keyword(SECTION, KEYWORDS)
 
 
 def test_every_row_says_same_different_or_not_supported() -> None:
-    for row in table_rows():
-        assert STATUS.match(row["status"]), (
-            f"{row['block']} {row['keyword']}: the status must be 'same' (or 'same (...)', "
-            f"'same: ...', 'same, ...'), 'different: why' or 'not supported: why', not "
-            f"{row['status']!r}")
+    assert_statuses(SECTION)
 
 
 def test_every_named_haipvs_key_exists_in_the_schema() -> None:
-    schema = json_schema()
-    for row in table_rows():
-        if row["status"].startswith("same"):
-            assert row["keys"], f"{row['block']} {row['keyword']}: 'same' needs a key"
-        for key in row["keys"]:
-            assert schema_has(schema, key), (
-                f"{row['block']} {row['keyword']}: {key} is not in `haipvs schema` (name "
-                "each key by its full path, e.g. `virtual_servers[].real_servers[].weight`)")
+    assert_keys_in_schema(SECTION, "virtual_servers[].real_servers[].weight")
 
 
 # ---- the list above, read back from keepalived's source -----------------------------------
