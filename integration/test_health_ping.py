@@ -28,6 +28,7 @@ import time
 import pytest
 import yaml
 
+from integration.harness.check_timing import CheckWatch, by_address
 from integration.harness.instance import VrrpInstance
 from integration.harness.requirements import haipvs_unavailable_reason
 from integration.harness.sniffer import Sniffer
@@ -109,40 +110,24 @@ def test_ping_check_follows_the_real_servers_kernel_up_down_up(lan, haipvs_node,
         daemon.wait_state("MASTER", 10)
         addresses = {"v4": rs.ip, "v6": RS6}
 
-        def health() -> dict[str, dict]:
-            by_address = {h["real_server"].rsplit(":", 1)[0].strip("[]"): h
-                          for h in daemon.dump()["ipvs"]["real_servers"]}
-            return {name: by_address[a] for name, a in addresses.items() if a in by_address}
-
-        def is_up(name: str) -> bool | None:
-            h = health().get(name)
-            if h is None or not h["checks"][0]["runs"]:
-                return None
-            return h["up"]
+        watch = CheckWatch(daemon, addresses, sniffers, key=by_address)
+        health, is_up = watch.health, watch.is_up
 
         def transition(up: bool, cause_at: float, why: str, silent: bool = True) -> None:
-            wait_until(lambda: all(is_up(n) is up for n in sniffers),
-                       DELAY_LOOP + DOWN_BOUND + 5, interval=0.05, what=f"both {why}")
+            bound = UP_BOUND if up else DOWN_BOUND if silent else REJECT_DOWN_BOUND
+            seen = watch.transition(sniffers, up, cause_at, f"{socket_kind} {why}", bound,
+                                    DELAY_LOOP + DOWN_BOUND + 5)
+            if up:
+                return
             now = health()
-            for name, sniffer in sniffers.items():
-                since = now[name]["since"]
-                attempts = [f.ts for f in sniffer.frames(cause_at) if f.ts <= since + 0.001]
-                assert attempts, f"{name}: no echo request seen after the cause ({why})"
-                took = since - attempts[0]
-                print(f"{name} {socket_kind} {why}: {'up' if up else 'down'} {took:.3f}s after "
-                      f"the first attempt ({len(attempts)} attempts), {since - cause_at:.3f}s "
-                      "after the cause")
-                bound = UP_BOUND if up else DOWN_BOUND if silent else REJECT_DOWN_BOUND
-                assert 0 <= took <= bound, (
-                    f"{name} {why}: {took:.3f}s after the first attempt (bound {bound:.2f}s); "
-                    f"reason {now[name]['reason']!r}")
-                if not up:  # the first attempt, then `retry` retries, the last one failing
-                    assert len(attempts) == RETRY + 1, attempts
-                    waited = CONNECT_TIMEOUT if silent else 0.0  # a reject ends it at once
-                    assert since - attempts[-1] <= waited + SLACK
-                    gap = attempts[1] - attempts[0]
-                    assert waited + DELAY_BEFORE_RETRY - SLACK <= gap <= (
-                        waited + DELAY_BEFORE_RETRY + SLACK), attempts
+            for name, attempts in seen.items():
+                # the first attempt, then `retry` retries, the last one failing
+                assert len(attempts) == RETRY + 1, attempts
+                waited = CONNECT_TIMEOUT if silent else 0.0  # a reject ends it at once
+                assert now[name]["since"] - attempts[-1] <= waited + SLACK
+                gap = attempts[1] - attempts[0]
+                assert waited + DELAY_BEFORE_RETRY - SLACK <= gap <= (
+                    waited + DELAY_BEFORE_RETRY + SLACK), attempts
 
         wait_until(lambda: is_up("v4") and is_up("v6"), 15, interval=0.1,
                    what="both real servers pinged and up")

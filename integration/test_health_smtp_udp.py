@@ -21,6 +21,7 @@ import time
 import pytest
 import yaml
 
+from integration.harness.check_timing import CheckWatch
 from integration.harness.instance import VrrpInstance
 from integration.harness.proc import Proc
 from integration.harness.requirements import haipvs_unavailable_reason
@@ -149,32 +150,11 @@ def test_smtp_and_udp_checks_follow_real_servers_up_down_up(lan, haipvs_node, tm
         daemon.wait_state("MASTER", 10)
         keys = {"smtp": "TCP 192.0.2.100:25", "udp": "UDP 192.0.2.100:514"}
 
-        def health() -> dict[str, dict]:
-            by_service = {h["service"]: h for h in daemon.dump()["ipvs"]["real_servers"]}
-            return {name: by_service[key] for name, key in keys.items() if key in by_service}
-
-        def is_up(name: str) -> bool | None:
-            h = health().get(name)
-            if h is None or not h["checks"][0]["runs"]:
-                return None
-            return h["up"]
+        watch = CheckWatch(daemon, keys, sniffers)
+        health, is_up = watch.health, watch.is_up
 
         def transition(names: tuple[str, ...], up: bool, cause_at: float, why: str) -> None:
-            """Wait for `names` to become `up`; each within BOUND of the first attempt the
-            checker made after the cause."""
-            wait_until(lambda: all(is_up(n) is up for n in names),
-                       DELAY_LOOP + BOUND + 5, interval=0.05, what=f"{names} {why}")
-            now = health()
-            for name in names:
-                since = now[name]["since"]
-                first = [f.ts for f in sniffers[name].frames(cause_at)]
-                assert first, f"{name}: no check attempt seen after the cause ({why})"
-                took = since - first[0]
-                print(f"{name} {why}: {'up' if up else 'down'} {took:.3f}s after the first "
-                      f"attempt, {since - cause_at:.3f}s after the cause")
-                assert 0 <= took <= BOUND, (
-                    f"{name} {why}: {'up' if up else 'down'} {took:.3f}s after the first "
-                    f"attempt (bound {BOUND:.2f}s); reason {now[name]['reason']!r}")
+            watch.transition(names, up, cause_at, why, BOUND, DELAY_LOOP + BOUND + 5)
 
         wait_until(lambda: is_up("smtp") and is_up("udp"), 15, interval=0.1,
                    what="both servers checked and up")

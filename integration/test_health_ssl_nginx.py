@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from integration.harness.check_timing import CheckWatch
 from integration.harness.instance import VrrpInstance
 from integration.harness.proc import Proc
 from integration.harness.requirements import haipvs_unavailable_reason
@@ -182,30 +183,11 @@ def test_ssl_get_with_client_certificate_and_sni_against_nginx(lan, haipvs_node,
         daemon.wait_state("MASTER", 10)
         keys = {"sni": "TCP 192.0.2.100:443", "plain": "TCP 192.0.2.100:4443"}
 
-        def health() -> dict[str, dict]:
-            by_service = {h["service"]: h for h in daemon.dump()["ipvs"]["real_servers"]}
-            return {name: by_service[key] for name, key in keys.items() if key in by_service}
-
-        def is_up(name: str) -> bool | None:
-            h = health().get(name)
-            if h is None or not h["checks"][0]["runs"]:
-                return None
-            return h["up"]
+        watch = CheckWatch(daemon, keys, sniffers)
+        health, is_up = watch.health, watch.is_up
 
         def transition(up: bool, cause_at: float, why: str) -> None:
-            wait_until(lambda: all(is_up(n) is up for n in keys),
-                       DELAY_LOOP + BOUND + 5, interval=0.05, what=f"both {why}")
-            now = health()
-            for name in keys:
-                since = now[name]["since"]
-                first = [f.ts for f in sniffers[name].frames(cause_at)]
-                assert first, f"{name}: no check attempt seen after the cause ({why})"
-                took = since - first[0]
-                print(f"{name} {why}: {'up' if up else 'down'} {took:.3f}s after the first "
-                      f"attempt, {since - cause_at:.3f}s after the cause")
-                assert 0 <= took <= BOUND, (
-                    f"{name} {why}: {took:.3f}s after the first attempt (bound "
-                    f"{BOUND:.2f}s); reason {now[name]['reason']!r}")
+            watch.transition(keys, up, cause_at, why, BOUND, DELAY_LOOP + BOUND + 5)
 
         # Up with the client certificate, each check's regex matching the SNI nginx saw
         # (the regexes would fail the other way round).

@@ -44,12 +44,7 @@ def tcp(port, handle, tls=None):
                 if tls is not None:
                     conn = tls.wrap_socket(conn, server_side=True)
                 conn.settimeout(5)
-                handle(conn)
-                if tls is not None:
-                    # close_notify first: haipvs's ssl_get takes an EOF without it for a
-                    # failure (keepalived's check_ssl.c ssl_read_thread does not; see the
-                    # report of issue 16)
-                    conn = conn.unwrap()
+                handle(conn)  # TLS: closed without close_notify, as keepalived accepts
             except OSError:
                 pass
             finally:

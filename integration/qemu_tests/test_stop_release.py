@@ -12,6 +12,7 @@ Runs only in the qemu guest:
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import signal
 import subprocess
@@ -88,10 +89,26 @@ class Daemon:
 
 
 def dests(ns: str, service: str) -> list[str]:
-    """The real servers of `service` ("192.0.2.100:80") in the kernel's order."""
-    out = sh("ipvsadm", "-Ln", "-t", service, ns=ns)
-    return [line.split()[1] for line in out.splitlines() if line.strip().startswith("->")
-            and line.split()[1][0].isdigit()]
+    """The real servers of IPv4 TCP `service` ("192.0.2.100:80") in the kernel's list order,
+    from /proc/net/ip_vs (ip_vs_ctl.c ip_vs_info_seq_show walks svc->destinations; `ipvsadm
+    -Ln` sorts them, so it cannot show the order)."""
+    def hexed(text: str) -> str:
+        addr, port = text.rsplit(":", 1)
+        return f"{int(ipaddress.IPv4Address(addr)):08X}:{int(port):04X}"
+
+    def dotted(text: str) -> str:
+        addr, port = text.split(":")
+        return f"{ipaddress.IPv4Address(int(addr, 16))}:{int(port, 16)}"
+
+    found: list[str] = []
+    inside = False
+    for line in sh("cat", "/proc/net/ip_vs", ns=ns).splitlines():
+        fields = line.split()
+        if fields and fields[0] in ("TCP", "UDP", "SCTP", "FWM"):
+            inside = fields[:2] == ["TCP", hexed(service)]
+        elif inside and fields and fields[0] == "->":
+            found.append(dotted(fields[1]))
+    return found
 
 
 def setup(director: str) -> None:
@@ -132,15 +149,21 @@ def test_lvs_flush_re_creates_owned_services_once_at_start_and_keeps_foreign(net
                                                                             tmp_path):
     """global.lvs_flush (keepalived lvs_flush, check_daemon.c start_check: once at start, not on
     reload): the owned services are deleted and built afresh, so the kernel's real-server order
-    is the config's again; the foreign service is still there."""
+    is a fresh start's again; the foreign service is still there."""
     setup(director)
     first = Daemon(netns, director, tmp_path, "--dont-release-ipvs")
     wait_until(lambda: services(director) == OURS | {FOREIGN}, "haipvs's services programmed")
     assert first.stop() == 0
-    # By hand while haipvs is down: 198.51.100.11 out and back, so it is now listed last.
-    sh("ipvsadm", "-d", "-t", "192.0.2.100:80", "-r", "198.51.100.11:8080", ns=director)
-    sh("ipvsadm", "-a", "-t", "192.0.2.100:80", "-r", "198.51.100.11:8080", "-m", ns=director)
-    assert dests(director, "192.0.2.100:80") == ["198.51.100.12:8080", "198.51.100.11:8080"]
+    programmed = dests(director, "192.0.2.100:80")
+    assert sorted(programmed) == ["198.51.100.11:8080", "198.51.100.12:8080"]
+    # By hand while haipvs is down: one real server out and back, which moves it in the
+    # kernel's list (to the other end: the order depends only on the adds).
+    for moved in programmed:
+        sh("ipvsadm", "-d", "-t", "192.0.2.100:80", "-r", moved, ns=director)
+        sh("ipvsadm", "-a", "-t", "192.0.2.100:80", "-r", moved, "-m", ns=director)
+        if dests(director, "192.0.2.100:80") != programmed:
+            break
+    assert dests(director, "192.0.2.100:80") == programmed[::-1]
 
     flushing = CONFIG.replace("router_id: guest,", "router_id: guest, lvs_flush: true,")
     second = Daemon(netns, director, tmp_path, text=flushing)
@@ -148,7 +171,7 @@ def test_lvs_flush_re_creates_owned_services_once_at_start_and_keeps_foreign(net
     events = second.events()
     assert "ipvs_flushed_owned_at_start" in events
     assert events.count("ipvs_add_service") == 2
-    assert dests(director, "192.0.2.100:80") == ["198.51.100.11:8080", "198.51.100.12:8080"]
+    assert dests(director, "192.0.2.100:80") == programmed  # as a fresh start builds it
     assert services(director) == OURS | {FOREIGN}
     assert second.stop() == 0
     assert services(director) == {FOREIGN}
