@@ -13,10 +13,10 @@ import os
 import signal
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 from conftest import sh
+from guest_http import fetch, veth
 from guest_wait import wait_until
 
 SERVER = r"""
@@ -38,19 +38,7 @@ while True:
             pass
 """
 
-CLIENT = r"""
-import socket, sys
-for _ in range(int(sys.argv[2])):
-    try:
-        with socket.create_connection(("192.0.2.100", int(sys.argv[1])), timeout=5) as c:
-            c.sendall(b"GET / HTTP/1.0\r\n\r\n")
-            data = b""
-            while chunk := c.recv(4096):
-                data += chunk
-        print(data.split(b"\r\n\r\n", 1)[1].decode())
-    except OSError as exc:
-        print("error:" + type(exc).__name__)
-"""
+VIP = "192.0.2.100"
 
 CONFIG = """
 global: {router_id: guest, state_dir: STATE, pid_file: STATE/haipvs.pid}
@@ -107,20 +95,6 @@ def ipvs_dests(ns: str) -> dict[int, dict[str, int]]:
     return table
 
 
-def fetch(client: str, port: int, count: int) -> Counter:
-    out = subprocess.run(["ip", "netns", "exec", client, sys.executable, "-c", CLIENT,
-                          str(port), str(count)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return Counter(out.stdout.split())
-
-
-def veth(outer_ns: str, outer: str, inner_ns: str, inner: str) -> None:
-    sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner, "netns", inner_ns,
-       ns=outer_ns)
-    sh("ip", "link", "set", outer, "up", ns=outer_ns)
-    sh("ip", "link", "set", inner, "up", ns=inner_ns)
-
-
 def test_health_checks_drive_the_kernel_table_and_traffic(netns, tmp_path):
     director = netns.new("dir")
     client = netns.new("cli")
@@ -161,7 +135,7 @@ def test_health_checks_drive_the_kernel_table_and_traffic(netns, tmp_path):
         both = {"198.51.100.11:8080": 1, "198.51.100.12:8080": 1}
         wait_until(lambda: ipvs_dests(director) == {80: both, 81: both, 82: both},
                    "both real servers in all three services")
-        assert set(fetch(client, 80, 6)) == {"rs1", "rs2"}
+        assert set(fetch(client, VIP, 80, 6)) == {"rs1", "rs2"}
 
         servers.pop("rs1").kill()
         wait_until(lambda: "198.51.100.11:8080" not in ipvs_dests(director).get(80, {}),
@@ -169,19 +143,19 @@ def test_health_checks_drive_the_kernel_table_and_traffic(netns, tmp_path):
         table = ipvs_dests(director)
         assert table[81]["198.51.100.11:8080"] == 0, table  # inhibit_on_failure: weight 0
         assert "198.51.100.99:8080" not in table[82], table  # rs2 still serves
-        assert set(fetch(client, 80, 6)) == {"rs2"}
+        assert set(fetch(client, VIP, 80, 6)) == {"rs2"}
 
         servers.pop("rs2").kill()
         wait_until(lambda: "198.51.100.99:8080" in ipvs_dests(director).get(82, {}),
                    "the sorry server once no real server is up")
-        assert set(fetch(client, 82, 3)) == {"sorry"}
+        assert set(fetch(client, VIP, 82, 3)) == {"sorry"}
 
         start_server("rs1", "198.51.100.11")
         wait_until(lambda: "198.51.100.11:8080" in ipvs_dests(director).get(80, {}),
                    "rs1 back in port 80")
         wait_until(lambda: "198.51.100.99:8080" not in ipvs_dests(director).get(82, {}),
                    "the sorry server gone once rs1 is up")
-        assert set(fetch(client, 80, 4)) == {"rs1"}
+        assert set(fetch(client, VIP, 80, 4)) == {"rs1"}
 
         os.kill(daemon.pid, signal.SIGUSR1)
         dump_path = Path(state) / "haipvs.json"

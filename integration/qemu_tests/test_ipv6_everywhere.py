@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections import Counter
 
 from conftest import sh
+from guest_http import fetch, veth
 from guest_wait import wait_until
 
 VIP = "2001:db8:a::100"
@@ -94,20 +94,6 @@ print("ready", flush=True)
 threading.Event().wait()
 """
 
-CLIENT = r"""
-import socket, sys
-for _ in range(int(sys.argv[2])):
-    try:
-        with socket.create_connection((sys.argv[1], 80), timeout=5) as c:
-            c.sendall(b"GET / HTTP/1.0\r\n\r\n")
-            data = b""
-            while chunk := c.recv(4096):
-                data += chunk
-        print(data.split(b"\r\n\r\n", 1)[1].decode())
-    except OSError as exc:
-        print("error:" + type(exc).__name__)
-"""
-
 # misc_check: a program that connects to the real server's HTTP port (run directly, no
 # shell of haipvs's; bash starts in well under a second in the guest, Python does not).
 MISC = "[/bin/bash, -c, 'exec 3<>/dev/tcp/$0/8080', 'ADDR']"
@@ -160,22 +146,8 @@ def expected(*names: str) -> dict[str, set[str]]:
             for port, protocol, rs_port, _ in SERVICES}
 
 
-def veth(outer_ns: str, outer: str, inner_ns: str, inner: str) -> None:
-    sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner, "netns", inner_ns,
-       ns=outer_ns)
-    sh("ip", "link", "set", outer, "up", ns=outer_ns)
-    sh("ip", "link", "set", inner, "up", ns=inner_ns)
-
-
 def addr6(ns: str, address: str, dev: str) -> None:
     sh("ip", "-6", "addr", "add", address, "dev", dev, "nodad", ns=ns)
-
-
-def fetch(client: str, count: int) -> Counter:
-    out = subprocess.run(["ip", "netns", "exec", client, sys.executable, "-c", CLIENT, VIP,
-                          str(count)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return Counter(out.stdout.split())
 
 
 def test_v6_services_checks_and_traffic(netns, tmp_path):
@@ -221,17 +193,17 @@ def test_v6_services_checks_and_traffic(netns, tmp_path):
     try:
         wait_until(lambda: table(director) == expected("rs1", "rs2"),
                    "both v6 real servers in every v6 service", timeout=240)
-        assert set(fetch(client, 6)) == {"rs1", "rs2"}
+        assert set(fetch(client, VIP, 80, 6)) == {"rs1", "rs2"}
 
         servers.pop("rs1").kill()
         wait_until(lambda: table(director) == expected("rs2"),
                    "rs1 out of every service (each checker kind saw it down)", timeout=240)
-        assert set(fetch(client, 4)) == {"rs2"}
+        assert set(fetch(client, VIP, 80, 4)) == {"rs2"}
 
         start_server("rs1")
         wait_until(lambda: table(director) == expected("rs1", "rs2"),
                    "rs1 back in every service", timeout=240)
-        assert set(fetch(client, 6)) == {"rs1", "rs2"}
+        assert set(fetch(client, VIP, 80, 6)) == {"rs1", "rs2"}
     finally:
         daemon.terminate()
         try:

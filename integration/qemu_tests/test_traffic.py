@@ -3,10 +3,10 @@ removing a real server moves all traffic to the other."""
 
 import subprocess
 import sys
-from collections import Counter
 
 from conftest import sh
 from guest_configs import ip, rs
+from guest_http import fetch, veth
 
 from haipvs.config.model import Config, GlobalSettings, VirtualServer
 from haipvs.ipvs.desired import desired_table
@@ -27,37 +27,11 @@ while True:
         conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + name.encode())
 """
 
-CLIENT = r"""
-import socket, sys
-for _ in range(int(sys.argv[1])):
-    with socket.create_connection(("192.0.2.100", 80), timeout=5) as c:
-        c.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        data = b""
-        while chunk := c.recv(4096):
-            data += chunk
-    print(data.split(b"\r\n\r\n", 1)[1].decode())
-"""
-
-
-def veth(outer_ns: str, outer: str, inner_ns: str, inner: str) -> None:
-    sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner, "netns", inner_ns,
-       ns=outer_ns)
-    sh("ip", "link", "set", outer, "up", ns=outer_ns)
-    sh("ip", "link", "set", inner, "up", ns=inner_ns)
-
-
 def web_config(*real_servers) -> Config:
     vs = VirtualServer(protocol="TCP", address=ip("192.0.2.100"), port=80, lb_algo="wrr",
                        lb_kind="NAT", real_servers=real_servers)
     return Config(source="traffic", global_settings=GlobalSettings(router_id="guest"),
                   virtual_servers=(vs,))
-
-
-def requests(netns, client: str, count: int) -> Counter:
-    out = subprocess.run(["ip", "netns", "exec", client, sys.executable, "-c", CLIENT,
-                          str(count)], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return Counter(out.stdout.split())
 
 
 async def test_nat_wrr_split_and_failover(netns):
@@ -86,12 +60,12 @@ async def test_nat_wrr_split_and_failover(netns):
                                                  rs("198.51.100.6", 8080, 2))))
         await rec.reconcile()
         assert rec.state == "ok", rec.error
-        assert requests(netns, client, 30) == {"rs1": 10, "rs2": 20}
+        assert fetch(client, "192.0.2.100", 80, 30) == {"rs1": 10, "rs2": 20}
 
         rec.set_desired(desired_table(web_config(rs("198.51.100.6", 8080, 2))))
         result = await rec.reconcile()
         assert [str(op) for op in result] == [
             "del_dest TCP 192.0.2.100:80 -> 198.51.100.2:8080"]
-        assert requests(netns, client, 30) == {"rs2": 30}
+        assert fetch(client, "192.0.2.100", 80, 30) == {"rs2": 30}
     finally:
         rec.close()

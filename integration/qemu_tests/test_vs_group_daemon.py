@@ -15,11 +15,10 @@ import json
 import subprocess
 import sys
 import time
-from collections import Counter
 
 from conftest import sh
+from guest_http import fetch, veth
 from guest_wait import wait_until
-from test_daemon_health import veth
 
 SERVER = r"""
 import socket, sys
@@ -40,20 +39,6 @@ while True:
                 conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + name.encode())
         except OSError:
             pass
-"""
-
-CLIENT = r"""
-import socket, sys
-for _ in range(int(sys.argv[3])):
-    try:
-        with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5) as c:
-            c.sendall(b"GET / HTTP/1.0\r\n\r\n")
-            data = b""
-            while chunk := c.recv(4096):
-                data += chunk
-        print(data.split(b"\r\n\r\n", 1)[1].decode())
-    except OSError as exc:
-        print("error:" + type(exc).__name__)
 """
 
 DELAY_LOOP = 2
@@ -96,14 +81,6 @@ def members_dests(ns: str) -> dict[str, set[str]]:
     return table
 
 
-def fetch(client: str, address: str, count: int) -> Counter:
-    out = subprocess.run(["ip", "netns", "exec", client, sys.executable, "-c", CLIENT,
-                          address, "80", str(count)], capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr
-    return Counter(out.stdout.split())
-
-
 def probes(log) -> int:
     return sum(1 for line in log.read_text().split() if line == "198.51.100.1") \
         if log.exists() else 0
@@ -144,8 +121,8 @@ def test_group_shares_real_servers_one_check_each_and_one_removal(netns, tmp_pat
         wait_until(lambda: members_dests(director) == {v: both for v in vips},
                    "both real servers in every member")
         # traffic to two members reaches the shared real servers
-        assert set(fetch(client, "192.0.2.100", 6)) == {"rs1", "rs2"}
-        assert set(fetch(client, "192.0.2.103", 6)) == {"rs1", "rs2"}
+        assert set(fetch(client, "192.0.2.100", 80, 6)) == {"rs1", "rs2"}
+        assert set(fetch(client, "192.0.2.103", 80, 6)) == {"rs1", "rs2"}
 
         # one check per real server per delay_loop, not one per member: checking per member
         # would give MEMBERS times as many probes
@@ -160,7 +137,7 @@ def test_group_shares_real_servers_one_check_each_and_one_removal(netns, tmp_pat
                                for d in members_dests(director).values()),
                    "rs1 gone from every member")
         assert members_dests(director) == {v: {"198.51.100.12:8080"} for v in vips}
-        assert set(fetch(client, "192.0.2.101", 4)) == {"rs2"}
+        assert set(fetch(client, "192.0.2.101", 80, 4)) == {"rs2"}
     finally:
         daemon.terminate()
         try:
