@@ -9,40 +9,25 @@ from __future__ import annotations
 
 import time
 
-import yaml
-
-from integration.harness.instance import VrrpInstance
-from integration.harness.requirements import (
-    keepalived_interop_marks,
+from integration.garp_two_segments import (
+    IP0,
+    IP1,
+    VIP0,
+    VIP1,
+    haipvs_director,
+    keepalived_director,
+    observe_both,
 )
-from integration.harness.sniffer import Sniffer
+from integration.harness.instance import VrrpInstance
+from integration.harness.requirements import keepalived_interop_marks
 
 pytestmark = keepalived_interop_marks()
 
-VIP0 = "192.0.2.100/24"
-VIP1 = "198.51.100.100/24"  # on eth1
 INST = VrrpInstance(priority=255, state="MASTER", vips=(VIP0, VIP1),
                     garp={"master_repeat": 2})
 
 
 LAN_PREFIX = "gj"  # this module's own namespaces (the harness's lan fixture)
-
-
-def haipvs_director(haipvs_node, node):
-    daemon = haipvs_node(node, INST, start=False)
-    config = yaml.safe_load(daemon.conf_path.read_text())
-    config["vrrp_instances"][0]["virtual_ipaddress"] = [
-        VIP0, {"address": VIP1, "dev": "eth1"}]
-    daemon.conf_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return daemon.start()
-
-
-def keepalived_director(keepalived_node, node):
-    daemon = keepalived_node(node, INST, start=False)
-    text = daemon.conf_path.read_text()
-    assert f"{VIP1} dev eth0" in text
-    daemon.conf_path.write_text(text.replace(f"{VIP1} dev eth0", f"{VIP1} dev eth1"))
-    return daemon.start()
 
 
 def announcements_of(sniffers, since, timeout=8.0):
@@ -61,31 +46,13 @@ def announcements_of(sniffers, since, timeout=8.0):
 
 def test_vip_garp_goes_out_on_its_own_interface_as_keepalived(
         lan, haipvs_node, keepalived_node):
-    segment1 = lan.add_segment()
-    director = lan.add_node("d1")
-    lan.attach(director, segment1)
+    starts = {"haipvs": lambda node: haipvs_director(haipvs_node, node, INST),
+              "keepalived": lambda node: keepalived_director(keepalived_node, node, INST)}
+    director, results = observe_both(lan, starts, announcements_of)
     mac0, mac1 = director.macs["eth0"], director.macs["eth1"]
-    ip0, ip1 = VIP0.split("/")[0], VIP1.split("/")[0]
-    with Sniffer(lan.bridge_ns.name, "br0") as s0, Sniffer(lan.bridge_ns.name, "br1") as s1:
-        sniffers = {"eth0": s0, "eth1": s1}
-        results = {}
-        for name, start in (("haipvs", lambda: haipvs_director(haipvs_node, director)),
-                            ("keepalived", lambda: keepalived_director(keepalived_node,
-                                                                       director))):
-            since = time.time()
-            t0 = time.monotonic()
-            daemon = start()
-            seen = announcements_of(sniffers, since)
-            results[name] = seen
-            print(f"{name}: burst seen after {time.monotonic() - t0:.2f}s: {seen}")
-            assert director.has_address(VIP1, "eth1"), name
-            daemon.proc.stop(timeout=3)
-            deadline = time.time() + 5
-            while director.has_address(VIP1, "eth1") and time.time() < deadline:
-                time.sleep(0.1)
-            time.sleep(0.5)
-        for name, seen in results.items():
-            # garp_master_repeat 2: each VIP twice, each on its own segment, its own MAC
-            assert sorted(seen["eth1"]) == [(ip1, mac1)] * 2, (name, seen)
-            assert sorted(seen["eth0"]) == [(ip0, mac0)] * 2, (name, seen)
-        assert results["haipvs"] == results["keepalived"]
+    for name, seen in results.items():
+        print(f"{name}: {seen}")
+        # garp_master_repeat 2: each VIP twice, each on its own segment, its own MAC
+        assert sorted(seen["eth1"]) == [(IP1, mac1)] * 2, (name, seen)
+        assert sorted(seen["eth0"]) == [(IP0, mac0)] * 2, (name, seen)
+    assert results["haipvs"] == results["keepalived"]
