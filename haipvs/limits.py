@@ -261,3 +261,27 @@ BFD_CHECK_REFUSED: Final = ("BFD comes from the routing daemon in scale-out mode
 # FILE_CHECK (keepalived check_file.c, inotify there): haipvs reads the file this often by
 # default, as its vrrp_track_file
 FILE_CHECK_INTERVAL: Final = 0.5
+# ---- scale-out: VIPs announced by a route in a kernel table (issue 17; no keepalived side) ---
+# `scale_out.table`: any table but unspec (0) and the kernel's own (253 default, 254 main,
+# 255 local): the routing daemon learns this table alone, and haipvs deletes only its routes.
+SCALE_OUT_TABLE_RESERVED: Final = (0, 253, 254, 255)
+SCALE_OUT_TABLE_MAX: Final = 2**32 - 1
+SCALE_OUT_DEFAULT_TABLE: Final = 201
+# rise/fall count evaluations of a VIP's fitness (haipvs/policy/announce.py): one on every
+# change of its inputs and one every SCALE_OUT_EVALUATE_INTERVAL seconds.
+SCALE_OUT_DEFAULT_RISE: Final = 2
+SCALE_OUT_DEFAULT_FALL: Final = 1
+SCALE_OUT_COUNT_MAX: Final = 100
+SCALE_OUT_EVALUATE_INTERVAL: Final = 0.5
+SCALE_OUT_DEFAULT_HOLD_DOWN: Final = 5.0
+SCALE_OUT_DEFAULT_DRAIN_TIMEOUT: Final = 30.0
+# RFC 8326 GRACEFUL_SHUTDOWN well-known community (65535:0). haipvs cannot set a BGP
+# community on a kernel route, so with `graceful_shutdown` it first re-announces the route
+# with this realm (RTA_FLOW; BIRD's krt_realm) and the documented bird.conf export filter
+# adds the community for it.
+GRACEFUL_SHUTDOWN_COMMUNITY: Final = (65535, 0)
+GRACEFUL_SHUTDOWN_REALM: Final = 65535
+# The kernel route's priority (metric) with no `metric` given; BIRD reads it as krt_metric.
+SCALE_OUT_DEFAULT_METRIC: Final = 0
+# The control socket `haipvs drain` / `haipvs undrain` talk to, in global.state_dir.
+SCALE_OUT_CONTROL_SOCKET: Final = "scale-out.sock"

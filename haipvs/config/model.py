@@ -29,6 +29,7 @@ from haipvs.config.common import IPAddress, IPInterface
 from haipvs.config.global_defs import GlobalSettings, LvsSyncDaemon, LvsTimeouts
 from haipvs.config.notify_script import ScriptCommand
 from haipvs.config.routes import NextHop, RouteEntry, RuleEntry, StaticAddress
+from haipvs.config.scale_out import ScaleOut, ScaleOutVip
 from haipvs.config.sections import Config
 from haipvs.config.smtp import SmtpSettings
 from haipvs.config.ssl_client import SslClient
@@ -67,6 +68,8 @@ __all__ = [
     "RealServer",
     "RouteEntry",
     "RuleEntry",
+    "ScaleOut",
+    "ScaleOutVip",
     "ScriptCommand",
     "SmtpCheck",
     "SmtpSettings",

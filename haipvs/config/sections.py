@@ -35,6 +35,8 @@ from haipvs.config.routes import (
     RuleEntry,
     StaticAddress,
 )
+from haipvs.config.scale_out import SCALE_OUT, ScaleOut
+from haipvs.config.scale_out import check_config as check_scale_out
 from haipvs.config.settings import derived, model_section, setting
 from haipvs.config.spec import REQUIRED, Values
 from haipvs.config.ssl_client import SSL_CLIENT, SslClient
@@ -79,6 +81,10 @@ class Config:
     # keepalived's top-level SSL block: one client context for every ssl_get
     ssl: SslClient | None = setting(Nested(SSL_CLIENT), None, "client certificate, key and CA "
                                     "of every ssl_get checker (keepalived SSL)")
+    # bgp-mode VIPs, announced by a route the routing daemon exports (issue 17, scale_out.py)
+    scale_out: ScaleOut | None = setting(Nested(SCALE_OUT), None, "N active directors: VIPs "
+                                         "announced over BGP (docs/scale-out.md)",
+                                         doc_default="none: every VIP is VRRP's")
     # Read by the loader before the rest (haipvs/config/include.py): kept for the record.
     include: tuple[str, ...] = setting(
         INCLUDE_PATTERNS, (), "files whose top-level keys are merged into this one (globs, "
@@ -122,6 +128,7 @@ def _check_config(v: Values) -> None:
                     f"no vrrp instance named {sync.vrrp_instance!r}")
     _check_trackers(v)
     check_strict(v)  # keepalived vrrp_strict / strict_mode (haipvs/config/strict_mode.py)
+    check_scale_out(v)  # bgp VIPs against VRRP VIPs and NAT (haipvs/config/scale_out.py)
 
 
 def _check_unique_names(v: Values, section: str) -> set[str]:
