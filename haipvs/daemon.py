@@ -114,7 +114,8 @@ class Daemon:
         # delay_loop: with alpha and keepalived's 60 s default a server would otherwise stay
         # out of the table for up to a minute after start.
         self.health_engine = HealthEngine(
-            specs_from_config(self.config), self._health_changed, max_spread=HEALTH_MAX_SPREAD
+            specs_from_config(self.config), self._health_changed, max_spread=HEALTH_MAX_SPREAD,
+            on_first_down=self._health_settled_down,
         )
         self.reconciler = Reconciler(
             ownership=OwnershipLedger(Path(self.state_dir) / OWNERSHIP_LEDGER_NAME),
@@ -323,6 +324,11 @@ class Daemon:
         self.feed(director.HealthChanged(
             key.service, key.dest,  # IPVS ServiceKey and DestKey (specs_from_config)
             RealServerHealth(health.up, health.weight, health.reason)))
+
+    def _health_settled_down(self, key: ServerKey, health: ServerHealth) -> None:
+        """An alpha checker's first evaluation failed (director.HealthSettledDown)."""
+        self.feed(director.HealthSettledDown(
+            key.service, key.dest, RealServerHealth(health.up, health.weight, health.reason)))
 
     async def flush_events(self) -> None:
         """Until every VRRP event queued so far has been handled. The VRRP thread's events

@@ -105,8 +105,9 @@ class RealServerChange:
     rs_address: str
     rs_port: int
     up_changed: bool
-    # a server starting up, told only for global rs_init_notifies (keepalived/check/
-    # ipwrapper.c init_service_rs -> do_rs_notifies: RS line and notify_up, no e-mail)
+    # its starting state, told without a change (keepalived do_rs_notifies: RS line and
+    # notify script, no e-mail): up at start for global rs_init_notifies (ipwrapper.c
+    # init_service_rs), down after an alpha checker's first failure (update_svr_checker_state)
     initial: bool = False
 
     def as_record(self) -> Record:

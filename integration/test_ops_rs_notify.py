@@ -153,3 +153,44 @@ def test_rs_init_notifies_at_start_and_a_reload_removing_a_live_server(
               if not line.startswith("start ")}
     assert ids_of["up-live"] == [str(user_a.uid), str(user_a.gid)]
     assert ids_of["down-live"] == [str(user_b.uid), str(user_b.gid)]
+
+
+@pytest.mark.parametrize("retry", [0, 1])
+def test_an_alpha_checkers_first_failure_runs_notify_down_once_as_keepalived(
+        lan, ops_node, two_users, script_dir, tmp_path, retry):  # noqa: F811 - fixtures
+    """ipwrapper.c update_svr_checker_state: an alpha TCP_CHECK whose first attempt fails
+    (checker and server stay down) calls do_rs_notifies: the RS DOWN line and notify_down,
+    once; check_tcp.c tcp_epilog sets has_run after the first attempt, so with a retry left
+    (retry 1) it is never told. The server coming up later runs notify_up as usual."""
+    user_a, _user_b = two_users
+    director, rs = lan.add_node("dir"), lan.add_node("rs1")
+    log = out_file(script_dir, "rs.log")
+    ids = str(script_dir / "ids.sh")
+    events = tmp_path / "events.jsonl"
+    real_server = {
+        "address": rs.ip, "port": 8081, "tcp_check": {**CHECK, "alpha": True, "retry": retry},
+        "notify_up": {"command": [ids, str(log), "up"], "user": user_a.name},
+        "notify_down": {"command": [ids, str(log), "down"], "user": user_a.name}}
+    daemon = ops_node(director, VI_1.but(priority=100), top={
+        "global": {"event_log": str(events)},
+        "virtual_servers": [{"address": "192.0.2.100", "port": 80, "protocol": "TCP",
+                             "delay_loop": 0.3, "real_servers": [real_server]}]})
+    server = None
+    try:
+        daemon.wait_state("MASTER", 8)
+        checks = lambda: daemon.dump()["ipvs"]["real_servers"][0]["checks"][0]["runs"]  # noqa: E731
+        wait_until(lambda: checks() >= 5, STEP_TIMEOUT, what="five failed checks")
+        downs = [line for line in log.read_text().splitlines() if line.startswith("down")]
+        assert len(downs) == (1 if retry == 0 else 0), log.read_text()
+        server_log = tmp_path / "tcp.log"
+        server = Proc(rs.netns, tcp_accept_server(8081), server_log, name="tcp")
+        wait_until(lambda: "up " in log.read_text(), STEP_TIMEOUT, what="notify_up",
+                   describe=daemon.describe)
+        assert daemon.stop() == 0
+    finally:
+        if server is not None:
+            server.stop(3)
+    # the start health ("alpha: not checked yet", the server starting down) is no change
+    changes = [e["up"] for e in read_json_lines(events)
+               if e["kind"] == "realserver" and "not checked yet" not in e["reason"]]
+    assert changes == ([False, True] if retry == 0 else [True]), changes

@@ -65,6 +65,8 @@ def check_spec(checker: Checker, vs: VirtualServer, rs: RealServer,
         warmup=checker.warmup,
         alpha=checker.alpha,
         retry_while_down=isinstance(checker, SmtpCheck),
+        tells_first_failure=(isinstance(checker, HttpGet | SmtpCheck)
+                             or checker.retry == 0),
     )
     return CheckSpec((str(rs.address), rs.port or 0), _probe(checker, rs, delay_loop, client),
                      timing)

@@ -92,12 +92,14 @@ class HealthEngine:
         plan: HealthPlan,
         on_change: ChangeCallback | None = None,
         *,
+        on_first_down: ChangeCallback | None = None,
         probe_runner: ProbeRunner | None = None,
         rng: random.Random | None = None,
         max_spread: float | None = None,
     ) -> None:
         self._plan = _normalize(plan)
         self._on_change = on_change
+        self._on_first_down = on_first_down  # see _settled_down
         # Probing is an explicit dependency. Without a runner the engine probes the network
         # itself: TCP checks through the batched scheduler (tcpbatch.py: many non-blocking
         # connects in one task, what 10k checks/s needs), every other kind through
@@ -250,8 +252,7 @@ class HealthEngine:
     def _tcp_finished(self, job: TcpJob, result: CheckResult, now: float) -> float:
         checker: _Checker = job.owner
         changed, delay = checker.state.record(now, result)
-        if changed:
-            self._checker_changed(checker, now)
+        self._recorded(checker, now, changed)
         return _next_run(job.planned, now, result.ok, delay)
 
     def _first_delay(self, spec: CheckSpec) -> float:
@@ -299,8 +300,7 @@ class HealthEngine:
                     result = _probe_error(probe, exc)
                 now = trio.current_time()
                 changed, delay = state.record(now, result)
-                if changed:
-                    self._checker_changed(checker, now)
+                self._recorded(checker, now, changed)
                 planned = _next_run(planned, now, result.ok, delay)
                 await trio.sleep_until(planned)
 
@@ -309,6 +309,33 @@ class HealthEngine:
         with trio.move_on_after(limit):
             return await self._run_probe(probe)
         return CheckResult(False, f"hard timeout after {limit:g}s", limit)
+
+    def _recorded(self, checker: _Checker, now: float, changed: bool) -> None:
+        if changed:
+            self._checker_changed(checker, now)
+        elif (checker.state.just_settled and not checker.state.up
+              and checker.spec.timing.tells_first_failure):
+            self._settled_down(checker, now)
+
+    def _settled_down(self, checker: _Checker, now: float) -> None:
+        """An alpha checker's first evaluation failed: it started down and stays down, so
+        nothing changed, yet keepalived tells it (ipwrapper.c update_svr_checker_state:
+        `checker->is_up == alive && !checker->has_run && (alpha || !alive)` ->
+        do_rs_notifies: the RS line and notify_down), where the checker kind does
+        (Timing.tells_first_failure). Told for each of its servers that is down."""
+        if self._on_first_down is None:
+            return
+        for key in checker.servers:
+            server = self._servers.get(key)
+            if server is None or server.health.up:
+                continue
+            # still down; the reason is now the check's, no longer "not checked yet"
+            server.health = aggregate(_checker_states(server.checkers), server.health, now)
+            server.view = _view(server.health)
+            try:
+                self._on_first_down(key, server.health)
+            except Exception:
+                log.exception("health on_first_down callback failed", real_server=str(key.dest))
 
     def _checker_changed(self, checker: _Checker, now: float) -> None:
         state = checker.state

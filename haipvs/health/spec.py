@@ -31,6 +31,13 @@ class Timing:
     # smtp_final() retries whether the checker is up or down, so a down SMTP_CHECK also makes
     # `retry` more attempts, delay_before_retry apart, in each delay_loop.
     retry_while_down: bool = False
+    # An alpha checker's first evaluation failing is told (the RS DOWN line, notify_down:
+    # ipwrapper.c update_svr_checker_state while !has_run). HTTP_GET / SSL_GET / SMTP_CHECK
+    # keep has_run false through their retries (check_http.c, check_smtp.c smtp_final), so
+    # they always tell it; the others (check_tcp.c tcp_epilog, check_udp.c, check_dns.c,
+    # check_misc.c, check_ping.c) set has_run after the first attempt, so only with retry 0.
+    # Out of the repr, which the engine hashes for the first probe's spread.
+    tells_first_failure: bool = field(default=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ class CheckState:
         "consecutive_failures",
         "failures",
         "has_run",
+        "just_settled",
         "last_checked",
         "last_latency",
         "last_ok",
@@ -37,6 +38,7 @@ class CheckState:
         "last_transition",
         "retries_done",
         "runs",
+        "settled",
         "timing",
         "up",
         "weight",
@@ -47,6 +49,11 @@ class CheckState:
         self.up = not timing.alpha
         self.weight: int | None = None
         self.has_run = False
+        # The first evaluation (its retries included) is over; `just_settled` only on the
+        # record() that ended it: an alpha checker that stays down there is reported
+        # (keepalived ipwrapper.c update_svr_checker_state: do_rs_notifies on !has_run).
+        self.settled = False
+        self.just_settled = False
         self.retries_done = 0  # retries spent on the current run of failures
         self.consecutive_failures = 0
         self.runs = 0
@@ -58,6 +65,13 @@ class CheckState:
         self.last_transition = now
 
     def record(self, now: float, result: CheckResult) -> tuple[bool, float]:
+        changed, delay = self._record(now, result)
+        done = self.retries_done == 0  # a retry pending is still part of the evaluation
+        self.just_settled = done and not self.settled
+        self.settled = self.settled or done
+        return changed, delay
+
+    def _record(self, now: float, result: CheckResult) -> tuple[bool, float]:
         timing = self.timing
         self.runs += 1
         self.has_run = True

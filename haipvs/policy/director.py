@@ -72,6 +72,18 @@ class HealthChanged:
 
 
 @dataclass(frozen=True)
+class HealthSettledDown:
+    """An alpha checker's first evaluation failed: the server started down and stays down.
+    Nothing changes in the table, but keepalived tells it once (ipwrapper.c
+    update_svr_checker_state -> do_rs_notifies): the RS DOWN line and notify_down, no
+    e-mail (the checkers mail only on a change)."""
+
+    service: ServiceKey
+    dest: DestKey
+    health: RealServerHealth
+
+
+@dataclass(frozen=True)
 class RefreshIpvs:
     """Recompute quorum and the desired table (once the checkers have started)."""
 
@@ -107,7 +119,8 @@ class ConfigApplied:
 
 # A VrrpTransition (haipvs/events.py) is an input too: an instance changed state; and an
 # InstanceNotice from the VRRP thread (MASTER_RX_LOWER_PRI, MASTER_/BACKUP_PRIORITY).
-Input = (Start | VrrpTransition | HealthChanged | RefreshIpvs | InstancesRemoving
+Input = (Start | VrrpTransition | HealthChanged | HealthSettledDown | RefreshIpvs
+         | InstancesRemoving
          | ConfigChanged | ConfigApplied | InstanceNotice)
 
 # ---- outputs --------------------------------------------------------------------------------
@@ -253,6 +266,12 @@ class Director:
                     virtual=virtual_service(service), rs_address=dest.address,
                     rs_port=dest.port, up_changed=health.up != was_up)))
                 self._ipvs(now, out)
+            case HealthSettledDown(service, dest, health):
+                out.append(Emit(RealServerChange(
+                    service=str(service), real_server=str(dest), up=False,
+                    weight=health.weight, reason=health.reason, at=now,
+                    virtual=virtual_service(service), rs_address=dest.address,
+                    rs_port=dest.port, up_changed=True, initial=True)))
             case RefreshIpvs():
                 self._ipvs(now, out)
             case ConfigChanged(config, removed, added):

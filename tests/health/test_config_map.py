@@ -121,3 +121,17 @@ async def test_the_engine_is_the_desired_tables_health_view(nursery, autojump_cl
     (service,) = desired_table(cfg, engine).services
     assert sorted(d.address for d in service.destinations) == ["198.51.100.2", "198.51.100.3"]
 
+
+
+def test_alpha_first_failure_is_told_where_keepalived_keeps_has_run_false():
+    """ipwrapper.c update_svr_checker_state tells an alpha checker's first failure only while
+    !has_run: check_http.c / check_smtp.c keep it false through their retries, check_tcp.c
+    tcp_epilog (and check_udp.c, check_dns.c, check_misc.c, check_ping.c) set it after the
+    first attempt, so with a retry left the first failure is never told there."""
+    checkers = (HttpGet(urls=(HttpUrl("/"),), retry=3), SslGet(urls=(HttpUrl("/"),)),
+                TcpCheck(retry=1), TcpCheck(retry=0, connect_port=81),
+                MiscCheck(path=("/bin/true",)), UdpCheck(retry=2))
+    rs = RealServer(ip("198.51.100.7"), 80, checkers=checkers)
+    (specs,) = specs_from_config(config(vs("192.0.2.10", rs))).values()
+    assert [s.timing.tells_first_failure for s in specs] == [True, True, False, True, True,
+                                                             False]

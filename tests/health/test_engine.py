@@ -118,6 +118,35 @@ async def test_alpha_starts_down_and_comes_up_on_success(autojump_clock):
         nursery.cancel_scope.cancel()
 
 
+@pytest.mark.parametrize("tells", [True, False])
+async def test_update_svr_checker_state_alpha_first_failure_tells_the_server_down_once(
+        autojump_clock, tells):
+    """keepalived ipwrapper.c update_svr_checker_state: a checker whose first result equals
+    its starting state calls do_rs_notifies when `alpha || !alive`, so an alpha checker's
+    first failed evaluation tells the server down once, where the checker kind reaches it
+    (Timing.tells_first_failure); later failures and a non-alpha checker tell nothing."""
+    probes = FakeProbes()
+    alpha_probe, plain_probe = tcp(8080), tcp(8081)
+    probes.failing |= {alpha_probe, plain_probe}
+    alpha_key, plain_key = ServerKey(SVC_A, RS1), ServerKey(SVC_B, RS2)
+    settled, changes = Recorder(), Recorder()
+    engine = HealthEngine(
+        {alpha_key: (spec(alpha_probe, alpha=True, retry=0, tells_first_failure=tells),),
+         plain_key: (spec(plain_probe, RS2, retry=0, tells_first_failure=True),)},
+        changes, probe_runner=probes, on_first_down=settled)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(engine.run)
+        await wait_for(lambda: len(probes.calls[alpha_probe]) >= 3)
+        if tells:
+            assert [(k, h.up) for _t, k, h in settled.events] == [(alpha_key, False)]
+            assert settled.events[0][0] == probes.calls[alpha_probe][0]  # the first attempt
+        else:
+            assert settled.events == []
+        # the plain checker's first failure is a change (up -> down), told as one
+        assert changes.downs(plain_key) and not changes.downs(alpha_key)[1:]
+        nursery.cancel_scope.cancel()
+
+
 async def test_shared_check_is_probed_once_per_delay_loop(autojump_clock):
     probes = FakeProbes()
     probe = tcp(8080)

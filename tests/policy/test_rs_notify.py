@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from haipvs.config.notify_script import ScriptCommand
 from haipvs.events import RealServerChange, VirtualService
-from haipvs.policy.director import ConfigChanged, Start
+from haipvs.ipvs.desired import RealServerHealth
+from haipvs.ipvs.model import DestKey
+from haipvs.policy.director import ConfigChanged, HealthSettledDown, Start
 from haipvs.policy.notify_scripts import RunNotify
 from haipvs.policy.rs_notify import ServerScripts, rs_notify
 from haipvs.policy.smtp_alerts import SmtpAlertPolicy
@@ -182,3 +184,25 @@ def test_rs_init_notifies_changes_are_initial_and_mail_nothing():
     (down,) = [e for e in events(policy.handle(1.0, health(RS[0], False)))
                if e.kind == "realserver"]
     assert not down.initial and mail.handle(policy.config, down)
+
+
+ALPHA = """
+global:
+  smtp: {server: 192.0.2.25, notification_email: [a@b.c]}
+""" + CONFIG.replace("        tcp_check: {}\n        notify_up",
+                     "        tcp_check: {alpha: true}\n        notify_up", 1)
+
+
+def test_update_svr_checker_state_alpha_first_failure_runs_notify_down_without_mail():
+    """ipwrapper.c update_svr_checker_state: an alpha checker's first failure (checker and
+    server stay down) calls do_rs_notifies: the RS DOWN line and notify_down, no e-mail (the
+    checker mails only when checker_was_up, check_tcp.c tcp_epilog)."""
+    policy = director(ALPHA)
+    out = policy.handle(3.0, HealthSettledDown(WEB_KEY, DestKey("198.51.100.10", 8080),
+                                               RealServerHealth(False, None, "refused")))
+    (event,) = events(out)
+    assert (event.up, event.up_changed, event.initial) == (False, True, True)
+    (run,) = runs(out)
+    assert run.scripts == (("/bin/rs-down", "web"),)
+    assert SmtpAlertPolicy().handle(policy.config, event) == []
+    assert kinds(out) == ["Emit:realserver", "RunNotify"]  # nothing else: the table stays
