@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from haipvs.config.model import Config, RealServer, SmtpSettings, VirtualServer
+from haipvs.config.model import Config, RealServer, SmtpCheck, SmtpSettings, VirtualServer
 from haipvs.events import (
     Event,
     GroupTransition,
@@ -32,6 +32,7 @@ from haipvs.events import (
     VirtualService,
     VrrpTransition,
 )
+from haipvs.policy.smtp_check import keepalived_failure_text
 
 # core/smtp.h MAX_HEADERS_LENGTH, MAX_BODY_LENGTH: keepalived cuts longer texts there (the
 # terminating NUL included).
@@ -79,7 +80,14 @@ CHECKER_BODIES: Mapping[str, tuple[str, str]] = {
                   "=> MISC CHECK failed on service <="),
     "UdpCheck": ("=> UDP CHECK succeed on service <=", "=> UDP CHECK failed on service <="),
     "DnsCheck": ("=> DNS_CHECK: succeed on service <=", "=> DNS_CHECK: failed on service <="),
+    # check_ping.c icmp_epilog
+    "PingCheck": ("=> ICMP CHECK succeed on service <=", "=> ICMP CHECK failed on service <="),
+    # check_smtp.c smtp_final: the down body names the failure (smtp_down_body)
+    "SmtpCheck": ("=> CHECK succeed on service <=", "=> CHECK failed on service <="),
 }
+# Checkers that never mail: FILE_CHECK changes a server through track_file.c
+# process_update_checker_track_file_status -> update_svr_checker_state, no smtp_alert.
+SILENT_CHECKERS = frozenset({"FileCheck"})
 # In a MISC_CHECK's down reason when its program was killed at its timeout
 # (haipvs/health/state.py "<checker>: " + haipvs/health/net.py timeout_reason, "timeout
 # after <N>s (killed)").
@@ -89,6 +97,16 @@ MISC_TIMEOUT_REASON = "timeout after "
 GENERIC_BODIES = ("=> CHECK succeed on service <=", "=> CHECK failed on service <=")
 
 PROTOCOL_WORDS = {6: "tcp", 17: "udp", 132: "sctp", 0: "none"}
+
+
+def smtp_down_body(checker: SmtpCheck, rs: RealServer, reason: str) -> str | None:
+    """check_smtp.c smtp_final: "=> CHECK failed on service : <text> <=", the text naming
+    the failure and the checked "[address]:port" (FMT_SMTP_RS, connect_ip/connect_port)."""
+    address = checker.connect_ip if checker.connect_ip is not None else rs.address
+    port = checker.connect_port if checker.connect_port is not None else rs.port
+    own = reason.split(": ", 1)[1] if reason.startswith("smtp_check: ") else reason
+    text = keepalived_failure_text(own, f"[{address}]:{port}")
+    return None if text is None else f"=> CHECK failed on service : {text} <="
 
 
 def vrrp_alert_enabled(own: bool | None, smtp: SmtpSettings | None) -> bool:
@@ -213,6 +231,8 @@ class SmtpAlertPolicy:
             if not checker_alert_enabled(rs.smtp_alert, smtp, real_server=True):
                 return []
             names = [type(c).__name__ for c in rs.checkers]
+            if names and set(names) <= SILENT_CHECKERS:
+                return []
             up_body, down_body = (CHECKER_BODIES.get(names[0], GENERIC_BODIES)
                                   if len(names) == 1 else GENERIC_BODIES)
             body = up_body if event.up else down_body
@@ -220,6 +240,8 @@ class SmtpAlertPolicy:
                 # check_misc.c misc_check_child_thread: a script killed at its timeout is
                 # script_exit_type "timed out" (haipvs/health/misc.py's timeout_reason)
                 body = "=> MISC CHECK timed out on service <="
+            if names == ["SmtpCheck"] and not event.up:
+                body = smtp_down_body(rs.checkers[0], rs, event.reason) or body
             word = "UP" if event.up else "DOWN"
         # core/smtp.c smtp_alert SMTP_MSG_RS: "[%s] Realserver %s of virtual server %s - %s"
         subject = (f"[{self.config.global_settings.router_id}] Realserver "

@@ -120,3 +120,33 @@ class SmtpDialogue:
         self.stage = Stage.DONE
         shown = line.rstrip(b"\r")[:80].decode("ascii", "replace")
         return Verdict(False, f"{what} from server: {shown!r}")
+
+
+# keepalived check_smtp.c smtp_final()'s failure texts, which its e-mail body carries as
+# "=> CHECK failed on service : <text> <server> <=" (server: FMT_SMTP_RS, "[addr]:port" of
+# the checked address). Matched against the start of haipvs's own reasons (this module's
+# Verdicts, haipvs/health/smtp.py's timeouts and socket errors, the checker name cut off).
+_KEEPALIVED_FAILURES = (
+    ("bad greeting banner", "Bad greeting banner from server"),  # smtp_engine_thread
+    ("bad HELO response", "Bad HELO response from server"),
+    ("read timeout", "Read timeout from server"),  # smtp_get_line_cb
+    ("write timeout", "Write timeout to server"),  # smtp_put_line_cb
+    ("timeout after", "Connection timeout to server"),  # smtp_check_thread connect_timeout
+    ("read failure", "Read failure from server"),
+)
+
+
+def keepalived_failure_text(reason: str, server: str) -> str | None:
+    """smtp_final()'s text for haipvs's SMTP_CHECK `reason` against `server` ("[a]:p"): a
+    dialogue failure by its kind, a refused or unreachable connection as keepalived's
+    connect_error ("Error connecting to server"), an error within the dialogue as a read
+    failure. None for no reason."""
+    if not reason:
+        return None
+    for start, text in _KEEPALIVED_FAILURES:
+        if reason.startswith(start):
+            return f"{text} {server}"
+    stages = tuple(f"({stage.value})" for stage in Stage)
+    if reason.endswith(stages):  # a socket error while talking
+        return f"Read failure from server {server}"
+    return f"Error connecting to server {server}"
