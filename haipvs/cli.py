@@ -351,6 +351,50 @@ def run_dump(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- drain / undrain (scale-out, issue 17) ---------------------------------------------------
+
+
+def _drain_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("vip", nargs="?", help="the bgp VIP (scale_out.vips)")
+    parser.add_argument("--all", action="store_true", help="every bgp VIP")
+    _state_dir_arguments(parser)
+
+
+def _drain_command(args: argparse.Namespace, verb: str) -> int:
+    from pathlib import Path
+
+    from haipvs.drivers.control_socket import request
+    from haipvs.limits import SCALE_OUT_CONTROL_SOCKET
+
+    if bool(args.vip) == bool(args.all):
+        print(f"haipvs {verb}: give a VIP or --all", file=sys.stderr)
+        return EXIT_FAILURE
+    path = Path(_state_dir(args)) / SCALE_OUT_CONTROL_SOCKET
+    try:
+        reply = request(path, f"{verb} {'all' if args.all else args.vip}")
+    except (OSError, ValueError) as exc:
+        print(f"haipvs {verb}: no running daemon with scale_out answers at {path}: {exc}",
+              file=sys.stderr)
+        return EXIT_FAILURE
+    if not reply.get("ok"):
+        print(f"haipvs {verb}: {reply.get('error')}", file=sys.stderr)
+        return EXIT_FAILURE
+    for vip, state in reply["vips"].items():
+        print(f"{vip}: {state['phase']}{' (announced)' if state['announced'] else ''}")
+    return EXIT_OK
+
+
+@command("drain", "bgp VIP(s): withdraw the route now, keep serving until the connections "
+         "are gone or drain_timeout (docs/scale-out.md)", _drain_arguments)
+def run_drain(args: argparse.Namespace) -> int:
+    return _drain_command(args, "drain")
+
+
+@command("undrain", "bgp VIP(s): announce again as soon as fit", _drain_arguments)
+def run_undrain(args: argparse.Namespace) -> int:
+    return _drain_command(args, "undrain")
+
+
 # --- genhash ----------------------------------------------------------------------------------
 
 

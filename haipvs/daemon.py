@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 import trio
 
-from haipvs import daemon_control, daemon_signals, daemon_tasks
+from haipvs import daemon_control, daemon_scale_out, daemon_signals, daemon_tasks
 from haipvs.config import Config
 from haipvs.daemon_control import with_overrides
 from haipvs.drivers import proc_watch, process_options
@@ -128,6 +128,8 @@ class Daemon:
         self.alerter = SmtpAlerter()
         self.trackers: Trackers | None = None
         self.metrics: Any = None  # haipvs.metrics.Metrics while metrics_listen is set
+        # bgp-mode VIPs (issue 17), while the config has scale_out: haipvs/daemon_scale_out.py
+        self.scale_out: daemon_scale_out.ScaleOutRuntime | None = None
         self.reloads = 0
         self.exit_code = 1
 
@@ -212,6 +214,7 @@ class Daemon:
                 await nursery.start(self.health_engine.run)
                 self.feed(director.RefreshIpvs())
                 await nursery.start(self.reconciler.run)
+                await daemon_scale_out.start(self, rtnl, nursery)  # with scale_out only
                 # Everything loaded so far lives as long as the process: keep it out of the
                 # collector's way (full collections at 10k checkers took 50-170 ms).
                 gc.freeze()
@@ -300,6 +303,8 @@ class Daemon:
             case director.DesiredIpvs(table, timeouts, sync_daemons, owned):
                 self.reconciler.set_desired(table, timeouts=timeouts,
                                             sync_daemons=sync_daemons, owned=owned)
+                if self.scale_out is not None:  # health changed: the announce looks again
+                    self.scale_out.poke()
 
     async def consume_events(self) -> None:
         """VRRP transitions, in the order the VRRP thread saw them."""

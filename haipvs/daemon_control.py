@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
-from haipvs import daemon_signals
+from haipvs import daemon_scale_out, daemon_signals
 from haipvs.config import Config
 from haipvs.config.process import keep_fixed_at_start
 from haipvs.daemon_signals import SIGJSON, SIGSTATS_CLEAR, STOP_SIGNALS
@@ -52,6 +52,7 @@ def with_overrides(config: Config, overrides: dict[str, str]) -> Config:
 async def signals_task(daemon: Daemon, cancel_scope: trio.CancelScope,
                        ready: trio.Event) -> None:
     daemon.exit_code = await handle_signals(daemon, ready)
+    await daemon_scale_out.stop(daemon)  # bgp VIPs: withdraw and drain first (issue 17)
     await stop_vrrp_and_drain(daemon)
     await release_ipvs(daemon)
     cancel_scope.cancel()
@@ -265,6 +266,7 @@ async def snapshot(daemon: Daemon) -> dict[str, Any]:
         },
         "trackers": daemon.trackers.snapshot() if daemon.trackers is not None else {},
         "ipvs": ipvs_snapshot(daemon),
+        "scale_out": daemon.scale_out.dump() if daemon.scale_out is not None else None,
         "reloads": daemon.reloads,
         "recent_events": list(daemon.recent_events[-20:]),
         "process": {

@@ -2,6 +2,9 @@
 
 - NAT directors route the real servers' replies back through themselves:
   net.ipv4.ip_forward=1 (net.ipv6.conf.all.forwarding=1 for IPv6 NAT services).
+- `--bgp` (scale-out, issue 17): the bgp VIPs sit on `lo` of every director, so none may
+  answer ARP for them: arp_ignore=1 and arp_announce=2 on all and lo, as on a DR real server
+  (haipvs/realserver.py).
 - `--conntrack` sets net.ipv4.vs.conntrack=1 (keep netfilter conntrack entries for IPVS
   connections, needed when NAT/filter rules must see them) when the kernel has IPVS.
 
@@ -30,9 +33,17 @@ class Outcome:
         return f"{self.status}: {self.name} {self.detail}"
 
 
-def wanted_settings(nat_v4: bool, nat_v6: bool, conntrack: bool) -> list[tuple[str, str, str]]:
+BGP_ARP = "bgp VIPs on lo: no director may answer ARP for them"
+
+
+def wanted_settings(nat_v4: bool, nat_v6: bool, conntrack: bool,
+                    bgp: bool = False) -> list[tuple[str, str, str]]:
     """(sysctl, value, why) for the requested features."""
     wanted = []
+    if bgp:
+        for name, value in (("arp_ignore", "1"), ("arp_announce", "2")):
+            for scope in ("all", "lo"):
+                wanted.append((f"net.ipv4.conf.{scope}.{name}", value, BGP_ARP))
     if nat_v4:
         wanted.append(("net.ipv4.ip_forward", "1", "NAT replies are routed through the director"))
     if nat_v6:
@@ -81,6 +92,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="haipvs config: forwarding is enabled for the families of its NAT "
                         "services (default: act as --nat)")
     parser.add_argument("--nat", action="store_true", help="enable IPv4 forwarding")
+    parser.add_argument("--bgp", action="store_true",
+                        help="scale-out directors (bgp VIPs on lo): arp_ignore=1, "
+                        "arp_announce=2 on all and lo")
     parser.add_argument("--conntrack", action="store_true",
                         help="net.ipv4.vs.conntrack=1 (when the kernel has IPVS)")
     parser.add_argument("--dry-run", action="store_true", help="report only, change nothing")
@@ -98,9 +112,9 @@ def run(args: argparse.Namespace) -> int:
                 print(issue, file=sys.stderr)
             return 1
         nat_v4 = nat_v4 or file_v4
-    elif not args.conntrack:
+    elif not args.conntrack and not args.bgp:
         nat_v4 = True
-    wanted = wanted_settings(nat_v4, nat_v6, args.conntrack)
+    wanted = wanted_settings(nat_v4, nat_v6, args.conntrack, args.bgp)
     if not wanted:
         print("nothing to do: the config has no NAT services (DR/TUN directors need no "
               "forwarding)")
