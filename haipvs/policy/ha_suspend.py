@@ -6,6 +6,11 @@ while at least one VRRP instance carrying that address as a VIP is MASTER. While
 (INIT, BACKUP, FAULT, STOP), the checks stop and health keeps its last state. A service
 without ha_suspend, a fwmark service and one whose address no instance carries are never
 suspended (nothing here would ever hold the address, so suspending would stop them for good).
+
+A virtual server with a `group:` answers on every address of its members' ranges: its checks
+run while an instance holding any of them is MASTER. keepalived 2.2.7 never matches a group
+(check_api.c addr_matches: `if (vs->vsg) return false;`), so there its checks stay suspended
+for good; haipvs does what the setting means instead (docs/migration.md).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Mapping
 from haipvs.config.model import Config
 from haipvs.ipvs.desired import service_key
 from haipvs.ipvs.model import ServiceKey
+from haipvs.ipvs.vs_group import AddressRange
 from haipvs.vrrp.messages import State
 
 
@@ -29,7 +35,16 @@ def ha_suspended_services(
             holders.setdefault(vip.address.ip, []).append(instance.name)
     result: dict[ServiceKey, bool] = {}
     for vs in config.virtual_servers:
-        names = holders.get(vs.address, []) if vs.address is not None else []
+        group = getattr(vs, "group", None)
+        if group is not None:
+            ranges = [m for m in group.members if isinstance(m, AddressRange)]
+            names = [name for address, held_by in holders.items() for name in held_by
+                     if any(m.first.version == address.version
+                            and int(m.first) <= int(address) <= int(m.last) for m in ranges)]
+        elif vs.address is not None:
+            names = holders.get(vs.address, [])
+        else:
+            names = []
         result[service_key(vs)] = bool(
             getattr(vs, "ha_suspend", False) and names
             and all(instance_states.get(name, State.INIT) != State.MASTER for name in names))

@@ -135,3 +135,31 @@ def test_ha_suspend_leaves_health_and_the_table_as_they_were():
     web = next(s for s in before.table.services if s.key == WEB_KEY)
     assert web.destinations == ()
     assert policy.health.health(WEB_KEY, DestKey("198.51.100.10", 8080)).up is False
+
+
+GROUP = """
+vrrp_instances:
+  - name: VI_1
+    interface: eth0
+    virtual_router_id: 51
+    virtual_ipaddress: [192.0.2.100/24]
+  - name: VI_2
+    interface: eth1
+    virtual_router_id: 52
+    virtual_ipaddress: [192.0.2.150/24]
+virtual_servers:
+  - group: {name: web, members: ["192.0.2.140-160 80", "fwmark 7"]}
+    ha_suspend: true
+    real_servers:
+      - {address: 198.51.100.10, port: 8080}
+"""
+
+
+def test_ha_suspend_with_a_group_follows_the_instances_holding_any_member_address():
+    """keepalived 2.2.7 check_api.c addr_matches returns false for a virtual server group, so
+    its checks stay suspended for good; haipvs runs them while an instance holding an address
+    of a member range (192.0.2.150 in 140-160, not VI_1's .100) is MASTER."""
+    cfg = config(GROUP)
+    (key,) = ha_suspended_services(cfg, {}).keys()
+    assert ha_suspended_services(cfg, {"VI_1": MASTER, "VI_2": BACKUP})[key] is True
+    assert ha_suspended_services(cfg, {"VI_1": BACKUP, "VI_2": MASTER})[key] is False
