@@ -13,7 +13,17 @@ from typing import Any
 from haipvs.importer.emit import Block
 from haipvs.importer.grammar import Node
 from haipvs.importer.rules import Context
-from haipvs.ipvs.vs_group import FwmarkMember, GroupError, check_group, parse_member
+from haipvs.ipvs.vs_group import (
+    FwmarkMember,
+    GroupError,
+    check_group,
+    keepalived_wraps,
+    parse_member,
+)
+
+WRAPS = ("keepalived 2.2.7 steps only the last IPv4 octet / IPv6 16-bit group of a range "
+         "(ipvswrapper.c ipvs_group_range_cmd), so it never programs this one as written; "
+         "haipvs programs every address from its first to its last")
 
 
 def member_texts(ctx: Context, node: Node) -> list[str]:
@@ -22,9 +32,11 @@ def member_texts(ctx: Context, node: Node) -> list[str]:
     for entry in ctx.block(node):
         text = " ".join([entry.keyword, *entry.values])
         try:
-            parse_member(text)
+            member = parse_member(text)
         except GroupError:
             continue  # the expansion in virtual_server.py notes why (same entries)
+        if keepalived_wraps(member):
+            ctx.changed(entry, WRAPS, keyword=text)
         texts.append(text)
     return texts
 

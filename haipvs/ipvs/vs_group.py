@@ -207,3 +207,15 @@ def vs_services(vs: Any, service: Service) -> tuple[Service, ...]:
         return (service,)
     family = AF_INET6 if vs.ip_family == 6 else AF_INET
     return group_services(service, member_keys(group.members, vs.protocol, family))
+
+
+def keepalived_wraps(member: Member) -> bool:
+    """Whether keepalived 2.2.7 cannot program `member` as written: ipvswrapper.c
+    ipvs_group_range_cmd steps only the last IPv4 octet (`nf_addr.ip += htonl(1)`, the carry
+    lost) or the last IPv6 16-bit group (`s6_addr16[7]`), so a range crossing one never
+    reaches its end as written (IPv4: it loops; IPv6: it wraps inside the first group)."""
+    if not isinstance(member, AddressRange):
+        return False
+    bits = 16 if member.first.version == 6 else 8
+    return int(member.first) >> bits != int(member.last) >> bits
+

@@ -53,3 +53,24 @@ def test_group_haipvs_refuses_falls_back_to_one_virtual_server_per_member(tmp_pa
     assert any("overlap" in n.why and "one virtual server per member" in n.why
                for n in result.notes)
     assert all(vs.group is None for vs in config.virtual_servers)
+
+
+def test_a_range_keepalived_cannot_step_through_is_noted_as_changed(tmp_path):
+    """ipvswrapper.c ipvs_group_range_cmd steps the last IPv4 octet (carry lost) and the last
+    IPv6 16-bit group only: such a range never ends there as written."""
+    from haipvs.ipvs.vs_group import keepalived_wraps, parse_member
+
+    text = CONF.replace("    fwmark 7\n", "    fwmark 7\n    203.0.113.250-203.0.114.2 80\n")
+    result, config = _import(tmp_path, text)
+    changed = [n.line for n in result.notes if "ipvs_group_range_cmd" in n.why]
+    assert changed == [5]
+    (vs,) = config.virtual_servers
+    assert vs.group is not None
+    assert len(desired_table(config).services) == 8 + 9  # every address, as haipvs does
+    wraps = {text: keepalived_wraps(parse_member(text)) for text in (
+        "2001:db8::1:fffe-2001:db8::2:1 80", "2001:db8::1-2001:db8::ff 80", "2001:db8::/112 80",
+        "2001:db8::/111 80", "192.0.2.0/24 80", "192.0.2.0/23 80", "192.0.2.1-9 80")}
+    assert wraps == {"2001:db8::1:fffe-2001:db8::2:1 80": True,
+                     "2001:db8::1-2001:db8::ff 80": False, "2001:db8::/112 80": False,
+                     "2001:db8::/111 80": True, "192.0.2.0/24 80": False,
+                     "192.0.2.0/23 80": True, "192.0.2.1-9 80": False}
