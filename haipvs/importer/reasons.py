@@ -31,8 +31,12 @@ WHY = {
     "nat_mask": "keepalived ignores it too; IPVS services have no netmask except for "
     "persistence_granularity",
     "hashed": "haipvs sets no IPVS hashed flag",
-    "bind_port": "haipvs checkers use an ephemeral source port",
-    "bind_if": "haipvs checkers bind by address (bindto), not interface",
+    # The checkers that have them translate them (checker_bind.py, fast_recovery.py); these
+    # reasons are for a block without them, where keepalived 2.2.7 does not know them either
+    # (install_checker_common_keywords(false) for MISC_CHECK, HTTP-only fast_recovery).
+    "bind_port": "keepalived 2.2.7 has no bind_port in this block (an unknown keyword it "
+    "ignores)",
+    "bind_if": "keepalived 2.2.7 has no bind_if in this block (an unknown keyword it ignores)",
     "BFD_CHECK": limits.BFD_CHECK_REFUSED,
     # check_udp.c install_udp_check_keyword(): only min_reply_length / max_reply_length
     "min_length": "keepalived 2.2.7 ignores it too (unknown keyword); use min_reply_length",
@@ -41,6 +45,7 @@ WHY = {
     "Python `re` without options", "regex_stack": "haipvs needs no regex stack size",
     "regex_min_offset": "haipvs searches the whole body",
     "regex_max_offset": "haipvs searches the whole body",
-    "fast_recovery": "haipvs has no fast recovery",
+    "fast_recovery": "keepalived 2.2.7 has fast_recovery only in HTTP_GET / SSL_GET (an "
+    "unknown keyword it ignores here)",
     "linkbeat_use_polling": "haipvs watches links over netlink",
 }
