@@ -215,6 +215,7 @@ async def apply_config(daemon: Daemon, new: Config) -> None:
     # Unchanged checks keep their state; changes reach the director as HealthChanged.
     daemon.health_engine.update(specs_from_config(new))
     daemon.feed(director.ConfigApplied())
+    daemon_scale_out.reconfigure(daemon, new)  # bgp VIPs added, removed, new metrics
     daemon.reloads += 1
     log.info("reload_applied", **plan.describe())
 

@@ -18,9 +18,11 @@ change), and it looks again every SCALE_OUT_EVALUATE_INTERVAL seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,11 +30,12 @@ import structlog
 import trio
 
 from haipvs import limits
+from haipvs.config import Config
 from haipvs.config.scale_out import ScaleOut
 from haipvs.drivers import addresses, control_socket
 from haipvs.drivers.link_monitor import LinkMonitor
 from haipvs.drivers.netlink_thread import NetlinkThread
-from haipvs.drivers.route_table import RouteTable
+from haipvs.drivers.route_table import RouteTable, Vip
 from haipvs.ipvs.desired import service_key
 from haipvs.policy import announce
 from haipvs.policy.announce import Phase
@@ -46,20 +49,33 @@ CONNS_POLL = 0.2  # seconds between active-connection counts while a VIP drains
 STOP_GRACE = 5.0  # a stop waits drain_timeout plus this for the drain, at most
 
 
+@dataclass(frozen=True)
+class LoAddresses:
+    """A reload added or removed bgp VIPs: their addresses on lo follow."""
+
+    add: tuple[Vip, ...]
+    remove: tuple[Vip, ...]
+
+
+def _policy_settings(settings: ScaleOut) -> announce.Settings:
+    return announce.Settings(
+        rise=settings.rise, fall=settings.fall, hold_down=settings.hold_down,
+        drain_timeout=settings.drain_timeout, graceful_shutdown=settings.graceful_shutdown)
+
+
 class ScaleOutRuntime:
     def __init__(self, daemon: Daemon, rtnl: NetlinkThread, settings: ScaleOut) -> None:
         self.daemon = daemon
         self.rtnl = rtnl
         self.settings = settings
         self.metrics = {vip.address: vip.route_metric for vip in settings.vips}
-        self.policy = announce.AnnouncePolicy(self.metrics, announce.Settings(
-            rise=settings.rise, fall=settings.fall, hold_down=settings.hold_down,
-            drain_timeout=settings.drain_timeout, graceful_shutdown=settings.graceful_shutdown))
+        self.policy = announce.AnnouncePolicy(self.metrics, _policy_settings(settings))
         self.table = RouteTable(rtnl, settings.table, list(self.metrics))
         self.uplink_up: bool | None = None if settings.uplink else True
         self._wake = trio.Event()
         self._deadline = math.inf
-        self._send, self._receive = trio.open_memory_channel[announce.Output](math.inf)
+        self._send, self._receive = trio.open_memory_channel[announce.Output | LoAddresses](
+            math.inf)
         self._said_unavailable = False
         self._pending = 0  # route outputs queued or being carried out
         self._idle = trio.Event()
@@ -79,12 +95,35 @@ class ScaleOutRuntime:
                 self.recent = [*self.recent[-19:], record]
                 log.info("scale_out_transition", **record)
             else:
-                self._pending += 1
-                if self._idle.is_set():  # waiters hold the event until pending is 0 again
-                    self._idle = trio.Event()
-                self._send.send_nowait(output)
+                self._queue(output)
         if self.policy.stopping and self.policy.all_drained:
             self.drained.set()
+
+    def _queue(self, job: announce.Output | LoAddresses) -> None:
+        self._pending += 1
+        if self._idle.is_set():  # waiters hold the event until pending is 0 again
+            self._idle = trio.Event()
+        self._send.send_nowait(job)
+
+    def reconfigure(self, settings: ScaleOut | None) -> None:
+        """A reload (main loop, no await): VIPs added, removed or with a new metric, and the
+        policy's settings. The table and the uplink stay until a restart: moving the routes
+        to another table would withdraw and re-announce every VIP at once."""
+        old = self.settings
+        if settings is None:  # the section is gone: withdraw everything, keep the settings
+            settings = dataclasses.replace(old, vips=())
+        if (settings.table, settings.uplink) != (old.table, old.uplink):
+            log.warning("reload_setting_ignored", setting="scale_out.table/uplink",
+                        detail="kept until a restart")
+            settings = dataclasses.replace(settings, table=old.table, uplink=old.uplink)
+        metrics = {vip.address: vip.route_metric for vip in settings.vips}
+        added = tuple(vip for vip in metrics if vip not in self.metrics)
+        removed = tuple(vip for vip in self.metrics if vip not in metrics)
+        self.settings, self.metrics = settings, metrics
+        self.feed(announce.Reconfigure(tuple(metrics.items()), _policy_settings(settings)))
+        if added or removed:
+            self._queue(LoAddresses(added, removed))
+        self.poke()
 
     def poke(self) -> None:
         """Health or the desired table changed: look again now."""
@@ -147,6 +186,8 @@ class ScaleOutRuntime:
                         await self.table.withdraw(vip, self.metrics.get(vip))
                     case announce.DrainDone(vip):
                         log.info("scale_out_drain_done", vip=str(vip))
+                    case LoAddresses(add, remove):
+                        await self.table.hold_on_lo(list(add), list(remove))
             except OSError as exc:  # NetlinkError too: logged, the next change retries
                 log.error("scale_out_route_failed", output=repr(output), error=str(exc))
             finally:
@@ -238,6 +279,15 @@ async def start(daemon: Daemon, rtnl: NetlinkThread, nursery: trio.Nursery) -> N
     runtime = ScaleOutRuntime(daemon, rtnl, settings)
     daemon.scale_out = runtime
     await nursery.start(runtime.run)
+
+
+def reconfigure(daemon: Daemon, config: Config) -> None:
+    """From a reload, once the director has the new config."""
+    if daemon.scale_out is not None:
+        daemon.scale_out.reconfigure(config.scale_out)
+    elif config.scale_out is not None:
+        log.warning("reload_setting_ignored", setting="scale_out",
+                    detail="scale_out added: it starts with the next restart")
 
 
 async def stop(daemon: Daemon) -> None:

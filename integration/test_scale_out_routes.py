@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -189,6 +190,62 @@ def test_scale_out_route_follows_health_survives_restart_and_kill_and_drains(
         events = events[len(events) - events[::-1].index("haipvs_started"):]  # the last run
         assert events.index("scale_out_withdraw") < events.index("haipvs_stopped")
         assert monitor.events()[-1][1] == "del"
+    finally:
+        monitor.stop()
+        server.kill()
+
+
+def test_uplink_down_withdraws_and_a_reload_changes_the_metric_make_before_break(
+        lan, haipvs_node, tmp_path):
+    director, rs = lan.add_node("dir"), lan.add_node("rs1")
+    # The uplink is a veth pair of its own, so taking it down leaves the checks alone.
+    director.netns.ip("link", "add", "up0", "type", "veth", "peer", "name", "up0p")
+    director.netns.ip("link", "set", "up0p", "up")
+    director.netns.ip("link", "set", "up0", "up")
+    server = Proc(rs.netns, tcp_accept_server(8081), tmp_path / "tcp.log", name="tcp")
+    wait_until(lambda: "ready" in server.log_text(), 10, what="the real server")
+    daemon = haipvs_node(director, start=False)
+    scale_out_config(daemon, rs.ip)
+    config = yaml.safe_load(daemon.conf_path.read_text())
+    config["scale_out"]["uplink"] = "up0"
+    daemon.conf_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    monitor = RouteMonitor(director, tmp_path / "monitor.log")
+    try:
+        daemon.start()
+        wait_announced(daemon, director)
+
+        down_at = time.time()
+        director.netns.ip("link", "set", "up0", "down")
+        wait_until(lambda: not announced(director), 3, interval=0.02, what="the withdraw")
+        took = monitor.events()[-1][0] - down_at
+        assert took <= 0.1, f"uplink down -> withdraw took {took:.3f} s"
+        print(f"uplink down -> withdraw {1000 * took:.1f} ms")
+        director.netns.ip("link", "set", "up0", "up")
+        wait_announced(daemon, director, 5.0)  # after hold_down (1 s) and rise
+
+        # SIGHUP with a new metric: the new route goes in before the old one goes out.
+        config["scale_out"]["vips"][0]["metric"] = 20
+        daemon.conf_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        before = len(monitor.events())
+        daemon.proc.signal(signal.SIGHUP)
+        wait_until(lambda: [r["metric"] for r in routes(director)] == [20], 5, interval=0.05,
+                   what="the route with metric 20 alone")
+        lines = [line for line in monitor.proc.log_text().splitlines()
+                 if VIP in line and f"table {TABLE}" in line][before:]
+        assert "metric 20" in lines[0] and "Deleted" not in lines[0], lines
+        assert "Deleted" in lines[1] and "metric 10" in lines[1], lines
+
+        # SIGHUP without the VIP in scale_out: withdrawn, and off lo.
+        del config["scale_out"]["vips"][0]
+        config["scale_out"]["vips"].append({"address": "203.0.113.11"})
+        config["virtual_servers"].append({**config["virtual_servers"][0],
+                                          "address": "203.0.113.11"})
+        daemon.conf_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        daemon.proc.signal(signal.SIGHUP)
+        wait_until(lambda: not announced(director), 5, interval=0.05, what="the withdraw")
+        wait_until(lambda: VIP not in director.netns.ip("addr", "show", "dev", "lo").stdout, 5,
+                   interval=0.05, what="the VIP off lo")
+        assert "203.0.113.11" in director.netns.ip("addr", "show", "dev", "lo").stdout
     finally:
         monitor.stop()
         server.kill()

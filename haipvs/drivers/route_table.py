@@ -170,6 +170,15 @@ class RouteTable:
                      metric=route.metric, reason="not a bgp VIP, or not its metric")
         return adopted
 
+    async def hold_on_lo(self, add: list[Vip], remove: list[Vip]) -> None:
+        """A reload's new bgp VIPs go on lo; removed ones (ours only) come off."""
+        changes = await self.rtnl.call(addresses.sync_add, _lo_vips(add))
+        changes += await self.rtnl.call(addresses.sync_remove, _lo_vips(remove))
+        self.vips = [vip for vip in self.vips if vip not in remove] + add
+        for change in changes:
+            log.info("scale_out_lo_address", action=change.action, vip=str(change.vip.address),
+                     detail=change.detail)
+
     async def announce(self, vip: Vip, metric: int, graceful: bool = False) -> None:
         old = self.installed.get(vip)
         if old is not None and (old.metric, old.graceful_shutdown) == (metric, graceful):

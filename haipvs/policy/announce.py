@@ -60,6 +60,16 @@ TRANSITIONS: dict[str, tuple[tuple[Phase, ...], Phase, str]] = {
 }
 
 
+@dataclass(frozen=True)
+class Settings:
+    rise: int = limits.SCALE_OUT_DEFAULT_RISE
+    fall: int = limits.SCALE_OUT_DEFAULT_FALL
+    hold_down: float = limits.SCALE_OUT_DEFAULT_HOLD_DOWN
+    drain_timeout: float = limits.SCALE_OUT_DEFAULT_DRAIN_TIMEOUT
+    graceful_shutdown: bool = False
+    evaluate_interval: float = limits.SCALE_OUT_EVALUATE_INTERVAL
+
+
 # ---- inputs ------------------------------------------------------------------------------
 
 
@@ -114,7 +124,17 @@ class Tick:
     """Time passed (the driver wakes at the last TimerAt)."""
 
 
-Input = ServiceHealth | OwnChecks | Adopted | ActiveConns | Drain | Undrain | Stop | Tick
+@dataclass(frozen=True)
+class Reconfigure:
+    """A reload: the VIPs (with their metrics) and settings now in force. A VIP no longer
+    listed is withdrawn, a new one starts IDLE, a new metric is announced at once."""
+
+    metrics: tuple[tuple[Vip, int], ...]
+    settings: Settings
+
+
+Input = (ServiceHealth | OwnChecks | Adopted | ActiveConns | Drain | Undrain | Stop | Tick
+         | Reconfigure)
 
 
 # ---- outputs -----------------------------------------------------------------------------
@@ -153,16 +173,6 @@ class Transition:
 
 
 Output = Announce | Withdraw | DrainDone | TimerAt | Transition
-
-
-@dataclass(frozen=True)
-class Settings:
-    rise: int = limits.SCALE_OUT_DEFAULT_RISE
-    fall: int = limits.SCALE_OUT_DEFAULT_FALL
-    hold_down: float = limits.SCALE_OUT_DEFAULT_HOLD_DOWN
-    drain_timeout: float = limits.SCALE_OUT_DEFAULT_DRAIN_TIMEOUT
-    graceful_shutdown: bool = False
-    evaluate_interval: float = limits.SCALE_OUT_EVALUATE_INTERVAL
 
 
 @dataclass
@@ -239,6 +249,8 @@ class AnnouncePolicy:
                     self._drain(now, target, out)
             case Tick():
                 self._tick(now, out)
+            case Reconfigure(metrics, settings):
+                self._reconfigure(now, dict(metrics), settings, out)
         out.append(TimerAt(self._next_deadline()))
         return out
 
@@ -298,6 +310,21 @@ class AnnouncePolicy:
             self._withdraw(vip, state, out)
             state.held_until = now + settings.hold_down
             self._move(vip, state, "fall_reached", out)
+
+    def _reconfigure(self, now: float, metrics: dict[Vip, int], settings: Settings,
+                     out: list[Output]) -> None:
+        self.settings = settings
+        for vip in [vip for vip in self.vips if vip not in metrics]:
+            state = self.vips.pop(vip)
+            if state.announced:
+                out.append(Withdraw(vip))
+        for vip, metric in metrics.items():
+            state = self.vips.setdefault(vip, VipState(metric))
+            if state.metric != metric:
+                state.metric = metric
+                if state.phase is Phase.ANNOUNCED:
+                    self._announce(vip, state, out)
+            self._decide(now, vip, state, out)  # a lower rise may already be met
 
     # ---- drain -------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from haipvs.policy.announce import (
     DrainDone,
     OwnChecks,
     Phase,
+    Reconfigure,
     ServiceHealth,
     Settings,
     Stop,
@@ -253,3 +254,20 @@ def test_unknown_vips_are_ignored():
     other = ipaddress.ip_address("203.0.113.1")
     assert routes(fit(p, 0.0, other)) == []
     assert routes(p.handle(0.0, Drain(other))) == []
+
+
+def test_reload_withdraws_a_vip_no_longer_listed_and_adds_a_new_one():
+    p = policy(rise=1)
+    fit(p, 0.0)
+    new = ipaddress.ip_address("192.0.2.12")
+    out = p.handle(1.0, Reconfigure(((VIP2, 7), (new, 0)), Settings(rise=1)))
+    assert routes(out) == [Withdraw(VIP)]
+    assert set(p.vips) == {VIP2, new}
+    assert routes(fit(p, 2.0, new)) == [Announce(new, 0)]
+
+
+def test_reload_with_a_new_metric_reannounces_at_once():
+    p = policy(rise=1)
+    fit(p, 0.0)
+    out = p.handle(1.0, Reconfigure(((VIP, 30), (VIP2, 7)), Settings(rise=1)))
+    assert routes(out) == [Announce(VIP, 30)]
