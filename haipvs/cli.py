@@ -395,6 +395,50 @@ def run_undrain(args: argparse.Namespace) -> int:
     return _drain_command(args, "undrain")
 
 
+def _scale_out_config(args: argparse.Namespace, verb: str) -> Config | None:
+    """The config; one that no longer validates still gives its scale_out table and
+    net_namespace (the routes must go whatever broke), None when not even that."""
+    from dataclasses import replace
+
+    from haipvs.config import ConfigError, load_config
+    from haipvs.scale_out_withdraw import lenient_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        config = lenient_config(args.config)
+        if config is None:
+            print(f"haipvs {verb}: {args.config} names no scale_out table; nothing withdrawn",
+                  file=sys.stderr)
+            return None
+        print(f"haipvs {verb}: {args.config} does not validate; using its scale_out.table "
+              f"{config.scale_out.table if config.scale_out else '-'}", file=sys.stderr)
+    if args.namespace:
+        config = replace(config, global_settings=replace(
+            config.global_settings, net_namespace=args.namespace))
+    return config
+
+
+@command("withdraw-routes", "delete every scale-out VIP route haipvs announced (the "
+         "systemd OnFailure unit; docs/scale-out.md)")
+def run_withdraw_routes(args: argparse.Namespace) -> int:
+    from haipvs.scale_out_withdraw import run_withdraw
+
+    config = _scale_out_config(args, "withdraw-routes")
+    return EXIT_FAILURE if config is None else run_withdraw(config, reason="withdraw-routes")
+
+
+@command("stop-post", "systemd ExecStopPost: withdraw the scale-out routes when "
+         "SERVICE_RESULT=watchdog (a hung haipvs); keep them otherwise")
+def run_stop_post(args: argparse.Namespace) -> int:
+    from haipvs.scale_out_withdraw import run_stop_post as stop_post
+
+    config = _scale_out_config(args, "stop-post")
+    return EXIT_FAILURE if config is None else stop_post(config)
+
+
 # --- genhash ----------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 UNIT = Path(__file__).resolve().parents[2] / "systemd" / "haipvs.service"
+WITHDRAW_UNIT = UNIT.with_name("haipvs-withdraw.service")
 
 
 def test_unit_passes_systemd_analyze_verify(tmp_path):
@@ -18,9 +19,12 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
     haipvs = Path(sys.executable).parent / "haipvs"
     if not haipvs.exists():
         pytest.skip("the haipvs entry point is not installed in this venv")
-    unit = tmp_path / "haipvs.service"
-    unit.write_text(UNIT.read_text().replace("/usr/local/bin/haipvs", str(haipvs)))
-    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True,
+    units = []
+    for source in (UNIT, WITHDRAW_UNIT):  # OnFailure= names the second
+        unit = tmp_path / source.name
+        unit.write_text(source.read_text().replace("/usr/local/bin/haipvs", str(haipvs)))
+        units.append(str(unit))
+    result = subprocess.run([analyze, "verify", *units], capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     # verify prints warnings without failing; an unknown directive would be one.
@@ -38,3 +42,12 @@ def test_unit_has_what_the_daemon_relies_on():
     assert settings["Restart"] == "on-failure"
     assert int(settings["WatchdogSec"]) > 0
     assert settings["NotifyAccess"] == "main"  # notify scripts must not be able to notify
+
+
+def test_scale_out_routes_are_withdrawn_on_a_hang_and_once_restarts_give_up():
+    """issue 17: a watchdog failure withdraws (ExecStopPost stop-post reads SERVICE_RESULT);
+    a crash keeps the routes for the restarted daemon; OnFailure withdraws for good."""
+    text = UNIT.read_text()
+    assert "ExecStopPost=/usr/local/bin/haipvs --config /etc/haipvs/lvs.yaml stop-post" in text
+    assert "OnFailure=haipvs-withdraw.service" in text
+    assert "withdraw-routes" in WITHDRAW_UNIT.read_text()
