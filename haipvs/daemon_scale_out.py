@@ -255,7 +255,11 @@ class ScaleOutRuntime:
     async def stop(self) -> None:
         """Drain every VIP, then return (the daemon then releases IPVS and exits)."""
         self.feed(announce.Stop())
-        with trio.move_on_after(self.settings.drain_timeout + STOP_GRACE):
+        # The drain may outlast the unit's TimeoutStopSec: tell systemd how long it may take.
+        budget = self.settings.drain_timeout + STOP_GRACE
+        self.daemon.systemd.notify("STOPPING=1", "STATUS=draining the bgp VIPs",
+                                   f"EXTEND_TIMEOUT_USEC={int(budget * 1_000_000)}")
+        with trio.move_on_after(budget):
             await self.drained.wait()
         await self._flushed()
         log.info("scale_out_stopped", drained=self.drained.is_set())
