@@ -251,5 +251,45 @@ def test_uplink_down_withdraws_and_a_reload_changes_the_metric_make_before_break
         server.kill()
 
 
+def test_flapping_real_server_gives_at_most_one_route_update_per_hold_down(
+        lan, haipvs_node, tmp_path):
+    hold_down, flap_for, half_period = 2.0, 6.0, 0.7
+    director, rs = lan.add_node("dir"), lan.add_node("rs1")
+    server = Proc(rs.netns, tcp_accept_server(8081), tmp_path / "tcp0.log", name="tcp0")
+    wait_until(lambda: "ready" in server.log_text(), 10, what="the real server")
+    daemon = haipvs_node(director, start=False)
+    scale_out_config(daemon, rs.ip)
+    config = yaml.safe_load(daemon.conf_path.read_text())
+    config["scale_out"]["hold_down"] = hold_down
+    daemon.conf_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    monitor = RouteMonitor(director, tmp_path / "monitor.log")
+    try:
+        daemon.start()
+        wait_announced(daemon, director)
+        start = time.time()
+        n = 0
+        while time.time() - start < flap_for:  # down 0.7 s, up 0.7 s, ...
+            server.kill()
+            time.sleep(half_period)
+            n += 1
+            server = Proc(rs.netns, tcp_accept_server(8081), tmp_path / f"tcp{n}.log",
+                          name=f"tcp{n}")
+            time.sleep(half_period)
+        end = time.time()
+        during = [(t, kind) for t, kind in monitor.events() if start <= t <= end]
+        print(f"{len(during)} route update(s) in {end - start:.1f} s of flapping "
+              f"(hold_down {hold_down} s): {[kind for _, kind in during]}")
+        assert len(during) <= (end - start) / hold_down
+        assert during[0][1] == "del"
+        # Stable again: announced once fit for hold_down without a break.
+        wait_announced(daemon, director, hold_down + 3)
+        last_del = max(t for t, kind in monitor.events() if kind == "del")
+        assert monitor.events()[-1][1] == "add"
+        assert monitor.events()[-1][0] - last_del >= hold_down
+    finally:
+        monitor.stop()
+        server.kill()
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-v"]))
