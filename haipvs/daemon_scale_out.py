@@ -47,6 +47,7 @@ log = structlog.get_logger("haipvs.scale_out")
 
 CONNS_POLL = 0.2  # seconds between active-connection counts while a VIP drains
 STOP_GRACE = 5.0  # a stop waits drain_timeout plus this for the drain, at most
+MIN_WAIT = 0.005  # the evaluation loop never spins, whatever deadline it is given
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ class ScaleOutRuntime:
         while True:
             self._observe()
             wake_at = min(self._deadline, time.time() + limits.SCALE_OUT_EVALUATE_INTERVAL)
-            with trio.move_on_after(max(0.0, wake_at - time.time())):
+            with trio.move_on_after(max(MIN_WAIT, wake_at - time.time())):
                 await self._wake.wait()
             self._wake = trio.Event()
 

@@ -251,7 +251,7 @@ class AnnouncePolicy:
                 self._tick(now, out)
             case Reconfigure(metrics, settings):
                 self._reconfigure(now, dict(metrics), settings, out)
-        out.append(TimerAt(self._next_deadline()))
+        out.append(TimerAt(self._next_deadline(now)))
         return out
 
     # ---- fitness and evaluations -------------------------------------------------------
@@ -387,7 +387,9 @@ class AnnouncePolicy:
         out.append(Transition(vip, name, state.phase, target))
         state.phase = target
 
-    def _next_deadline(self) -> float:
+    def _next_deadline(self, now: float) -> float:
+        """The next moment a Tick can change something (a deadline already passed that did
+        not, e.g. a hold-down over before rise is met, waits for the next evaluation)."""
         deadlines = [math.inf]
         for state in self.vips.values():
             if state.last_evaluation is not None:
@@ -396,5 +398,4 @@ class AnnouncePolicy:
                 deadlines.append(state.held_until)
             if state.phase is Phase.DRAINING:
                 deadlines.append(state.drain_deadline)
-        return min(deadlines)
-
+        return min((d for d in deadlines if d > now), default=math.inf)

@@ -271,3 +271,19 @@ def test_reload_with_a_new_metric_reannounces_at_once():
     fit(p, 0.0)
     out = p.handle(1.0, Reconfigure(((VIP, 30), (VIP2, 7)), Settings(rise=1)))
     assert routes(out) == [Announce(VIP, 30)]
+
+
+def test_the_next_timer_is_never_in_the_past():
+    # held, fit again, hold-down over but rise (4) not met yet: the next wake is the next
+    # evaluation, not the hold-down's end that already passed (the driver would spin)
+    p = policy(rise=4, hold_down=1.0)
+    fit(p, 0.0)
+    for now in (0.5, 1.0, 1.5):
+        p.handle(now, Tick())
+    assert p.vips[VIP].phase is Phase.ANNOUNCED
+    p.handle(1.6, ServiceHealth(VIP, False))  # held until 2.6
+    p.handle(1.7, ServiceHealth(VIP, True))
+    for now in (2.2, 2.7):
+        out = p.handle(now, Tick())
+        assert p.vips[VIP].phase is Phase.HELD
+        assert all(o.at > now for o in out if isinstance(o, TimerAt)), (now, out)
