@@ -64,6 +64,14 @@ def render_text(dump: dict[str, Any]) -> str:
     lines.append(f"IPVS: {ipvs.get('status', 'unknown')}")
     if ipvs.get("error"):
         lines.append(f"  {ipvs['error']}")
+    scale_out = dump.get("scale_out")
+    if scale_out:  # bgp-mode VIPs (haipvs/daemon_scale_out.py)
+        lines += ["", f"Scale-out: table {scale_out['table']}, uplink "
+                  f"{scale_out['uplink'] or 'none'} ({'up' if scale_out['uplink_up'] else 'down'})"]
+        for vip, state in scale_out["vips"].items():
+            route = "in the table" if state["announced"] else "withdrawn"
+            lines.append(f"  {vip:<18} {state['phase']:<10} route {route}, metric "
+                         f"{state['metric']}, fit {state['fit']}")
     process = dump.get("process")
     if process:
         rss = process.get("rss_bytes")

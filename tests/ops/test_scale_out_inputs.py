@@ -96,3 +96,17 @@ def test_one_service_of_the_vip_losing_its_quorum_makes_the_vip_unhealthy():
         service_key(vs), dest_key(vs.real_servers[0]), RealServerHealth(False, 1, "refused")))
     run._observe()
     assert run.policy.vips[VIP].healthy is False
+
+
+def test_the_text_dump_shows_each_bgp_vips_announce_state():
+    from haipvs.statedump import render_text
+
+    run, daemon = runtime("unavailable")
+    daemon.director.handle(0.0, director.Start())
+    daemon.reconciler.desired = director_table(daemon)
+    run._observe()
+    text = render_text({"format": 1, "pid": 1, "generated_at": 0.0, "started_at": 0.0,
+                        "router_id": "d1", "config": "t.yaml", "instances": {},
+                        "scale_out": run.dump()})
+    assert "Scale-out: table 201, uplink none (up)" in text
+    assert "203.0.113.10       announced  route in the table, metric 0, fit True" in text
