@@ -36,6 +36,7 @@ from haipvs.drivers import addresses, control_socket
 from haipvs.drivers.link_monitor import LinkMonitor
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.route_table import RouteTable, Vip
+from haipvs.drivers.routes import REASSERT_DELAY, DeletionMonitor
 from haipvs.ipvs.desired import service_key
 from haipvs.policy import announce
 from haipvs.policy.announce import Phase
@@ -48,6 +49,11 @@ log = structlog.get_logger("haipvs.scale_out")
 CONNS_POLL = 0.2  # seconds between active-connection counts while a VIP drains
 STOP_GRACE = 5.0  # a stop waits drain_timeout plus this for the drain, at most
 MIN_WAIT = 0.005  # the evaluation loop never spins, whatever deadline it is given
+
+
+@dataclass(frozen=True)
+class Resync:
+    """Something was deleted in the kernel: put back what should be there."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +81,8 @@ class ScaleOutRuntime:
         self.uplink_up: bool | None = None if settings.uplink else True
         self._wake = trio.Event()
         self._deadline = math.inf
-        self._send, self._receive = trio.open_memory_channel[announce.Output | LoAddresses](
-            math.inf)
+        self._send, self._receive = trio.open_memory_channel[
+            announce.Output | LoAddresses | Resync](math.inf)
         self._said_unavailable = False
         self._pending = 0  # route outputs queued or being carried out
         self._idle = trio.Event()
@@ -100,7 +106,7 @@ class ScaleOutRuntime:
         if self.policy.stopping and self.policy.all_drained:
             self.drained.set()
 
-    def _queue(self, job: announce.Output | LoAddresses) -> None:
+    def _queue(self, job: announce.Output | LoAddresses | Resync) -> None:
         self._pending += 1
         if self._idle.is_set():  # waiters hold the event until pending is 0 again
             self._idle = trio.Event()
@@ -165,6 +171,7 @@ class ScaleOutRuntime:
             path = Path(self.daemon.state_dir) / limits.SCALE_OUT_CONTROL_SOCKET
             await nursery.start(control_socket.serve, path, self._control)
             nursery.start_soon(self._count_conns)
+            await nursery.start(self._watch_deletions)
             task_status.started()
             await self._evaluate_loop()
 
@@ -189,6 +196,8 @@ class ScaleOutRuntime:
                         log.info("scale_out_drain_done", vip=str(vip))
                     case LoAddresses(add, remove):
                         await self.table.hold_on_lo(list(add), list(remove))
+                    case Resync():
+                        await self.table.resync()
             except OSError as exc:  # NetlinkError too: logged, the next change retries
                 log.error("scale_out_route_failed", output=repr(output), error=str(exc))
             finally:
@@ -211,6 +220,23 @@ class ScaleOutRuntime:
                 task_status.started()
                 task_status = trio.TASK_STATUS_IGNORED
                 await monitor.next_change()
+        finally:
+            monitor.close()
+
+    async def _watch_deletions(self, *,
+                               task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                               ) -> None:
+        """A route of ours or an address deleted (by anyone, our own withdraws included):
+        one resync after the burst (routes.py's monitor, read on this loop)."""
+        monitor = DeletionMonitor()
+        try:
+            await monitor.bind()
+            task_status.started()
+            while True:
+                await monitor.next_deletion()
+                await trio.sleep(REASSERT_DELAY)  # a flush deletes many: look once after
+                monitor.drain()
+                self._queue(Resync())
         finally:
             monitor.close()
 

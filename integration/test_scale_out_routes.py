@@ -223,6 +223,13 @@ def test_uplink_down_withdraws_and_a_reload_changes_the_metric_make_before_break
         director.netns.ip("link", "set", "up0", "up")
         wait_announced(daemon, director, 5.0)  # after hold_down (1 s) and rise
 
+        # Someone deletes the route or the VIP on lo: put back, as haipvs's static routes.
+        director.netns.ip("route", "del", f"{VIP}/32", "table", str(TABLE))
+        wait_announced(daemon, director, 2.0)
+        director.netns.ip("addr", "del", f"{VIP}/32", "dev", "lo")
+        wait_until(lambda: VIP in director.netns.ip("addr", "show", "dev", "lo").stdout, 2,
+                   interval=0.05, what="the VIP back on lo")
+
         # SIGHUP with a new metric: the new route goes in before the old one goes out.
         config["scale_out"]["vips"][0]["metric"] = 20
         daemon.conf_path.write_text(yaml.safe_dump(config, sort_keys=False))

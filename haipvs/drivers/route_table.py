@@ -179,6 +179,28 @@ class RouteTable:
             log.info("scale_out_lo_address", action=change.action, vip=str(change.vip.address),
                      detail=change.detail)
 
+    async def resync(self) -> None:
+        """After a deletion in the kernel: put back the routes that should be there (someone
+        deleted one of ours) and the VIPs on lo, as haipvs does for its static routes;
+        delete routes of ours that should not be there."""
+        found = await self.rtnl.call(sync_dump, self.table)
+        present = {(r.vip, r.metric) for r in found}
+        for vip, want in list(self.installed.items()):
+            if (vip, want.metric) not in present:
+                action = await self.rtnl.call(sync_announce, self.table, vip, want.metric,
+                                              want.graceful_shutdown)
+                log.warning("scale_out_route_restored", vip=str(vip), table=self.table,
+                            action=action)
+        for route in found:
+            want = self.installed.get(route.vip)
+            if want is None or want.metric != route.metric:
+                await self.rtnl.call(sync_withdraw, self.table, route.vip, route.metric)
+                log.warning("scale_out_route_removed", vip=str(route.vip), table=self.table,
+                            metric=route.metric, reason="not announced")
+        for change in await self.rtnl.call(addresses.sync_add, _lo_vips(self.vips)):
+            log.warning("scale_out_lo_address_restored", action=change.action,
+                        vip=str(change.vip.address), detail=change.detail)
+
     async def announce(self, vip: Vip, metric: int, graceful: bool = False) -> None:
         old = self.installed.get(vip)
         if old is not None and (old.metric, old.graceful_shutdown) == (metric, graceful):
