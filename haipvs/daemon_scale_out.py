@@ -38,6 +38,7 @@ from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.route_table import RouteTable, Vip
 from haipvs.drivers.routes import REASSERT_DELAY, DeletionMonitor
 from haipvs.ipvs.desired import service_key
+from haipvs.ipvs.model import ServiceKey
 from haipvs.policy import announce
 from haipvs.policy.announce import Phase
 
@@ -84,6 +85,7 @@ class ScaleOutRuntime:
         self._send, self._receive = trio.open_memory_channel[
             announce.Output | LoAddresses | Resync](math.inf)
         self._said_unavailable = False
+        self._services: tuple[object, dict[Vip, list[ServiceKey]]] = (None, {})
         self._pending = 0  # route outputs queued or being carried out
         self._idle = trio.Event()
         self._idle.set()
@@ -127,6 +129,7 @@ class ScaleOutRuntime:
         added = tuple(vip for vip in metrics if vip not in self.metrics)
         removed = tuple(vip for vip in self.metrics if vip not in metrics)
         self.settings, self.metrics = settings, metrics
+        self._services = (None, {})  # the VIPs changed: map their services again
         self.feed(announce.Reconfigure(tuple(metrics.items()), _policy_settings(settings)))
         if added or removed:
             self._queue(LoAddresses(added, removed))
@@ -147,15 +150,27 @@ class ScaleOutRuntime:
                         "'IPVS service present' is read from the desired table")
         kernel = reconciler.desired if state == "unavailable" else reconciler.observed
         present_keys = kernel.keys() if kernel is not None else set()
+        services = self._services_by_vip()
         for vip in self.metrics:
-            keys = [service_key(vs) for vs in self.daemon.config.virtual_servers
-                    if vs.address == vip]
+            keys = services.get(vip, [])
             if keys and all(key in quorum for key in keys):
                 self.feed(announce.ServiceHealth(vip, all(quorum[key] for key in keys)))
             if state != "starting" and kernel is not None and self.uplink_up is not None:
                 present = bool(keys) and all(key in present_keys for key in keys)
                 self.feed(announce.OwnChecks(vip, present, self.uplink_up))
         self.feed(announce.Tick())
+
+    def _services_by_vip(self) -> dict[Vip, list[ServiceKey]]:
+        """Each VIP's virtual services (their quorum keys), once per config: this runs on
+        every health change and twice a second."""
+        config = self.daemon.config
+        if self._services[0] is not config:
+            by_vip: dict[Vip, list[ServiceKey]] = {}
+            for vs in config.virtual_servers:
+                if vs.address in self.metrics:
+                    by_vip.setdefault(vs.address, []).append(service_key(vs))
+            self._services = (config, by_vip)
+        return self._services[1]
 
     # ---- tasks ---------------------------------------------------------------------------
 
