@@ -208,6 +208,7 @@ def test_uplink_down_withdraws_and_a_reload_changes_the_metric_make_before_break
     scale_out_config(daemon, rs.ip)
     config = yaml.safe_load(daemon.conf_path.read_text())
     config["scale_out"]["uplink"] = "up0"
+    config["scale_out"]["graceful_shutdown"] = True
     daemon.conf_path.write_text(yaml.safe_dump(config, sort_keys=False))
     monitor = RouteMonitor(director, tmp_path / "monitor.log")
     try:
@@ -229,6 +230,16 @@ def test_uplink_down_withdraws_and_a_reload_changes_the_metric_make_before_break
         director.netns.ip("addr", "del", f"{VIP}/32", "dev", "lo")
         wait_until(lambda: VIP in director.netns.ip("addr", "show", "dev", "lo").stdout, 2,
                    interval=0.05, what="the VIP back on lo")
+
+        # graceful_shutdown: a drain first marks the route (realm 65535, for the routing
+        # daemon's GRACEFUL_SHUTDOWN community), withdraws once the connections are gone.
+        reply = request(daemon.state_dir / SCALE_OUT_CONTROL_SOCKET, f"drain {VIP}")
+        assert reply["vips"][VIP]["graceful_shutdown_marked"], reply
+        assert [r.get("flow") for r in routes(director)] == [{"to": "65535"}]
+        wait_until(lambda: not announced(director), 3, interval=0.02, what="the withdraw")
+        request(daemon.state_dir / SCALE_OUT_CONTROL_SOCKET, f"undrain {VIP}")
+        wait_announced(daemon, director, 3.0)
+        assert [r.get("flow") for r in routes(director)] == [None]
 
         # SIGHUP with a new metric: the new route goes in before the old one goes out.
         config["scale_out"]["vips"][0]["metric"] = 20
