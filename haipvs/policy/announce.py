@@ -364,10 +364,10 @@ class AnnouncePolicy:
         state = self.vips[vip]
         if state.phase not in (Phase.DRAINING, Phase.DRAINED):
             return
-        if state.announced:  # graceful_shutdown mark still on: take the route back plain
-            self._withdraw(vip, state, out)
         self._move(vip, state, "undrain", out)
-        self._decide(now, vip, state, out)
+        self._decide(now, vip, state, out)  # fit: announced plain (a marked route replaced)
+        if state.phase is Phase.IDLE and state.announced:  # marked, and not fit: withdrawn
+            self._withdraw(vip, state, out)
 
     # ---- effects -----------------------------------------------------------------------
 

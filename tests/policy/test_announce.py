@@ -287,3 +287,14 @@ def test_the_next_timer_is_never_in_the_past():
         out = p.handle(now, Tick())
         assert p.vips[VIP].phase is Phase.HELD
         assert all(o.at > now for o in out if isinstance(o, TimerAt)), (now, out)
+
+
+def test_undrain_while_marked_replaces_the_route_plain_without_a_withdraw():
+    p = policy(rise=1, graceful_shutdown=True)
+    fit(p, 0.0)
+    p.handle(1.0, Drain(VIP))
+    p.handle(1.1, ActiveConns(VIP, 4))  # still marked, still draining
+    assert routes(p.handle(2.0, Undrain(VIP))) == [Announce(VIP, 0)]
+    p.handle(3.0, Drain(VIP))
+    p.handle(3.1, ServiceHealth(VIP, False))
+    assert routes(p.handle(4.0, Undrain(VIP))) == [Withdraw(VIP)]  # marked and not fit
