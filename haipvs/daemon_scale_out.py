@@ -183,8 +183,7 @@ class ScaleOutRuntime:
             nursery.start_soon(self._carry_out)
             if self.settings.uplink:
                 await nursery.start(self._watch_uplink, self.settings.uplink)
-            path = Path(self.daemon.state_dir) / limits.SCALE_OUT_CONTROL_SOCKET
-            await nursery.start(control_socket.serve, path, self._control)
+            await nursery.start(self._serve_control)
             nursery.start_soon(self._count_conns)
             await nursery.start(self._watch_deletions)
             task_status.started()
@@ -237,6 +236,20 @@ class ScaleOutRuntime:
                 await monitor.next_change()
         finally:
             monitor.close()
+
+    async def _serve_control(self, *,
+                             task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                             ) -> None:
+        """`haipvs drain`'s socket. One that cannot be made (a state_dir path too long for
+        a Unix socket, a read-only directory) is logged: the VIPs are still announced."""
+        path = Path(self.daemon.state_dir) / limits.SCALE_OUT_CONTROL_SOCKET
+        try:
+            listener = await control_socket.listen(path)
+        except OSError as exc:
+            log.error("scale_out_control_socket_failed", path=str(path), error=str(exc))
+            task_status.started()
+            return
+        await control_socket.serve_on(listener, path, self._control, task_status=task_status)
 
     async def _watch_deletions(self, *,
                                task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED

@@ -46,18 +46,32 @@ def parse(line: str) -> Request:
 Handler = Callable[[Request], Awaitable[dict]]
 
 
-async def serve(path: Path, handle: Handler, *,
-                task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """Until cancelled; the socket file is removed on the way out."""
+async def listen(path: Path) -> trio.socket.SocketType:
+    """The listening socket, mode 0600 (OSError when it cannot be made: a path too long for
+    a Unix socket, a read-only directory)."""
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # left by a killed daemon
     listener = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o177)
     try:
         await listener.bind(str(path))
+    except OSError:
+        listener.close()
+        raise
     finally:
         os.umask(old_umask)
     listener.listen(8)
+    return listener
+
+
+async def serve(path: Path, handle: Handler, *,
+                task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Until cancelled; the socket file is removed on the way out."""
+    await serve_on(await listen(path), path, handle, task_status=task_status)
+
+
+async def serve_on(listener: trio.socket.SocketType, path: Path, handle: Handler, *,
+                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     task_status.started()
     try:
         async with trio.open_nursery() as nursery:

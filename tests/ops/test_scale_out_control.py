@@ -46,3 +46,13 @@ def test_round_trip_through_the_socket(tmp_path):
     assert bad["ok"] is False and "expected" in bad["error"]
     assert seen == [Request("drain", None)]
     assert not path.exists()  # removed on the way out
+
+
+def test_a_socket_that_cannot_be_made_raises_oserror_for_the_daemon_to_log(tmp_path):
+    too_long = tmp_path / ("d" * 120) / "scale-out.sock"
+
+    async def main() -> None:
+        with pytest.raises(OSError):
+            await control_socket.listen(too_long)
+
+    trio.run(main)
