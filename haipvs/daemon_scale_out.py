@@ -95,7 +95,9 @@ class ScaleOutRuntime:
     # ---- the policy ----------------------------------------------------------------------
 
     def feed(self, item: announce.Input) -> None:
-        for output in self.policy.handle(time.time(), item):
+        # The policy runs on the monotonic clock: a wall-clock step must not stretch a
+        # hold-down or a drain.
+        for output in self.policy.handle(time.monotonic(), item):
             if isinstance(output, announce.TimerAt):
                 self._deadline = output.at
             elif isinstance(output, announce.Transition):
@@ -192,8 +194,9 @@ class ScaleOutRuntime:
     async def _evaluate_loop(self) -> None:
         while True:
             self._observe()
-            wake_at = min(self._deadline, time.time() + limits.SCALE_OUT_EVALUATE_INTERVAL)
-            with trio.move_on_after(max(MIN_WAIT, wake_at - time.time())):
+            now = time.monotonic()
+            wake_at = min(self._deadline, now + limits.SCALE_OUT_EVALUATE_INTERVAL)
+            with trio.move_on_after(max(MIN_WAIT, wake_at - now)):
                 await self._wake.wait()
             self._wake = trio.Event()
 
@@ -320,8 +323,14 @@ class ScaleOutRuntime:
         log.info("scale_out_stopped", drained=self.drained.is_set())
 
     def snapshot(self) -> dict[str, Any]:
-        return {str(vip): {**state, "announce_mode": "bgp"}
-                for vip, state in self.policy.snapshot().items()}
+        """Each VIP's state; a hold-down's end in wall-clock seconds, as the rest of the dump."""
+        offset = time.time() - time.monotonic()
+        out = {}
+        for vip, state in self.policy.snapshot().items():
+            held = state["held_until"]
+            out[vip] = {**state, "announce_mode": "bgp",
+                        "held_until": None if held is None else held + offset}
+        return out
 
     def dump(self) -> dict[str, Any]:
         return {"table": self.settings.table, "uplink": self.settings.uplink,
