@@ -75,9 +75,43 @@ def config_warnings(config: Config) -> list[ConfigWarning]:
                 "vmac_xmit_base is ignored in strict mode (global.vrrp_strict); adverts leave "
                 "from the vmac (keepalived: xmit_base is incompatible with strict mode - "
                 "resetting)"))
+    found.extend(_scale_out_warnings(config))
     # keepalived no_accept / strict mode on an LVS director (haipvs/config/strict_mode.py)
     found.extend(ConfigWarning(where, message) for where, message in no_accept_warnings(
         config.vrrp_instances, config.virtual_servers, config.global_settings.vrrp_strict))
+    return found
+
+
+# What N active directors need from IPVS (issue 17, docs/scale-out.md): the same real server
+# for a flow on every director, and a dead server's flows sent on rather than dropped.
+SCALE_OUT_SCHEDULER = "mh"
+SCALE_OUT_FLAGS = ("mh-fallback", "mh-port")
+
+
+def _scale_out_warnings(config: Config) -> list[ConfigWarning]:
+    if config.scale_out is None:
+        return []
+    vips = {vip.address for vip in config.scale_out.vips}
+    found: list[ConfigWarning] = []
+    for vs in config.virtual_servers:
+        if vs.address not in vips:
+            continue
+        at = f"virtual_servers[{vs.address}:{vs.port}]"
+        if vs.lb_algo != SCALE_OUT_SCHEDULER:
+            found.append(ConfigWarning(
+                f"{at}.lb_algo",
+                f"{vs.lb_algo} on a bgp VIP: each director picks real servers on its own, so a "
+                "flow that a routing change moves to another director lands on another real "
+                "server and breaks; use lb_algo: mh (the same Maglev table on every director) "
+                "with sched_flags [mh-fallback, mh-port]"))
+            continue
+        missing = [flag for flag in SCALE_OUT_FLAGS if flag not in vs.sched_flags]
+        if missing:
+            found.append(ConfigWarning(
+                f"{at}.sched_flags",
+                f"mh on a bgp VIP without {', '.join(missing)}: mh-fallback sends a dead (weight "
+                "0) real server's flows to the next one instead of dropping them, mh-port "
+                "spreads one client's connections by source port"))
     return found
 
 
