@@ -14,11 +14,19 @@ def main() -> None:
     parser.add_argument("--address", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=80)
     parser.add_argument("--max-seconds", type=float, default=4 * 3600)
+    parser.add_argument("--tell-peer", action="store_true",
+                        help="answer '<name> via <client address>': behind the bgp lab's "
+                        "masquerading stand-in that address names the director")
     args = parser.parse_args()
-    body = f"{args.name}\n".encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        # Keep-alive (a client's "Connection: close" still closes): the bgp lab's flows are
+        # long-lived connections, so a flow that moves to another director is visible.
+        protocol_version = "HTTP/1.1"
+
         def do_GET(self) -> None:
+            text = f"{args.name} via {self.client_address[0]}" if args.tell_peer else args.name
+            body = f"{text}\n".encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))

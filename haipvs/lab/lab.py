@@ -557,10 +557,13 @@ def down(directory: Path, out: Callable[[str], None] = print) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("up", "status", "failover", "down"))
-    parser.add_argument("--mode", choices=("nat", "dr"), default="nat",
-                        help="NAT (two networks) or DR (one network, VIP on the real "
-                        "servers' lo); for up (default nat)")
+    parser.add_argument("action", choices=("up", "status", "failover", "drain", "down"))
+    parser.add_argument("--mode", choices=("nat", "dr", "bgp"), default="nat",
+                        help="NAT (two networks), DR (one network, VIP on the real "
+                        "servers' lo) or bgp (three active directors behind a BIRD router, "
+                        "ECMP; haipvs/lab/bgp.py); for up (default nat)")
+    parser.add_argument("--director", default=None,
+                        help="drain (bgp lab): which director (default: the first announcing)")
     parser.add_argument("--lab-dir", default=DEFAULT_LAB_DIR,
                         help=f"where the lab keeps its state (default {DEFAULT_LAB_DIR})")
     parser.add_argument("--responses", type=int, default=10, metavar="N",
@@ -574,6 +577,15 @@ def run(args: argparse.Namespace) -> int:
         return 1
     directory = Path(args.lab_dir)
     try:
+        loaded = Lab.load(directory) if args.action not in ("up", "down") else None
+        if (args.action == "up" and args.mode == "bgp") or (loaded and loaded.mode == "bgp"):
+            from haipvs.lab import bgp
+
+            return bgp.run(args, directory)
+        if args.action == "drain":
+            print("haipvs lab drain: only a bgp lab drains (`haipvs lab up --mode bgp`)",
+                  file=sys.stderr)
+            return 1
         if args.action == "up":
             up(directory, args.mode)
             return 0
