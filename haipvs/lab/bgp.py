@@ -251,7 +251,9 @@ def _birdc(lab: Lab, node: str, *command: str) -> str:
 
 
 def director_of(via: str) -> str:
-    return next((d for d, (_, _, back) in DIRECTORS.items() if back == via), via)
+    """The director a real server's answer names (its back-LAN address, behind the stand-in's
+    masquerade); "unknown" with IPVS DR, where the real server sees the client itself."""
+    return next((d for d, (_, _, back) in DIRECTORS.items() if back == via), "unknown")
 
 
 # ---- status -------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ def route_events(text: str, vip: str) -> list[tuple[float, list[str]]]:
                 stamp = datetime.fromisoformat(match["ts"]).timestamp()
                 current = (stamp, [] if deleted else VIA.findall(rest))
                 messages.append(current)
+                if deleted:  # the nexthops it lists are what was removed
+                    current = None
         elif current is not None and line.startswith((" ", "\t")) and "nexthop" in line:
             current[1].extend(VIA.findall(line))
     return [(stamp, sorted(hops)) for stamp, hops in messages]
