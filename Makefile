@@ -41,13 +41,16 @@ lint: deps
 clean:
 	rm -rf $(VENV) build *.egg-info integration/qemu/build
 
-# The seeds' lab (client, two directors, two real servers) in network namespaces.
+# The seeds' lab (client, two directors, two real servers) in network namespaces;
+# MODE=dr, or MODE=bgp: the scale-out lab (BIRD router, three active directors, ECMP).
 lab: deps
 	$(PY) -m haipvs lab up --mode $(or $(MODE),nat)
 	$(PY) -m haipvs lab status
 	@echo
 	@echo "next:  $(PY) -m haipvs lab status      # who is MASTER, IPVS table, client answers"
 	@echo "       $(PY) -m haipvs lab failover    # kill the MASTER, show the takeover time"
+	@echo "                                        # (bgp: hang one director, SIGTERM another)"
+	@echo "       $(PY) -m haipvs lab drain       # bgp: drain a director, show the reroute"
 	@echo "       make lab-down                    # remove every namespace and process"
 
 lab-down:

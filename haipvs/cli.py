@@ -205,7 +205,8 @@ def _lab_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @command("lab", "the seed tutorials' LVS lab (client, two directors, two real servers) in "
-         "network namespaces: up, status, failover, down", _lab_arguments)
+         "network namespaces: up, status, failover, down; --mode bgp: three active directors "
+         "behind a BIRD router (ECMP), plus drain", _lab_arguments)
 def run_lab(args: argparse.Namespace) -> int:
     from haipvs.lab.lab import run
 

@@ -100,7 +100,7 @@ def director_config(lab: Lab, director: str) -> dict[str, Any]:
                    "pid_file": str(state_dir / "haipvs.pid")},
         "virtual_servers": [{
             "address": VIP, "port": 80, "protocol": "TCP", "lb_algo": "mh",
-            "lb_kind": "DR", "delay_loop": 1,
+            "sched_flags": ["mh-fallback", "mh-port"], "lb_kind": "DR", "delay_loop": 1,
             # One canonical order on every director: the same Maglev table everywhere.
             "real_servers": [
                 {"address": address, "port": 80, "weight": 1,
@@ -352,7 +352,7 @@ def _measure(lab: Lab, what: str, director: str, expected: int,
     if withdrawn:
         changed = (withdrawn[0][0] - acted_at) * 1000
         out(f"  {director}'s table {TABLE} changed {changed:.0f} ms after it; the router "
-            f"followed {(events[0][0] - withdrawn[0][0]) * 1000:.0f} ms "
+            f"followed {(events[0][0] - withdrawn[0][0]) * 1000:.1f} ms "
             "later (BIRD -> BGP -> BIRD -> kernel)")
     else:
         out(f"  {director}'s table {TABLE} did not change: only the router noticed")
