@@ -115,6 +115,11 @@ def test_bgp_lab_up_status_drain_failover_down(tmp_path: Path):
         assert len(status["router_nexthops"]) == 1
         assert status["directors"][hang["director"]]["uplink_hung"]
         assert not status["directors"][sigterm["director"]]["haipvs_running"]
+        # With one director left a second failover would leave none: refused, nothing done.
+        again = haipvs_lab(lab_dir, "failover")
+        assert again.returncode == 1 and "needs three announcing" in again.stderr, again
+        assert len(json.loads(haipvs_lab(lab_dir, "status", "--json").stdout)
+                   ["router_nexthops"]) == 1
     finally:
         stopped = haipvs_lab(lab_dir, "down")
     assert stopped.returncode == 0, stopped.stderr

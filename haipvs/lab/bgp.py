@@ -64,6 +64,7 @@ FLOWS = 24
 ROUTE_TIMEOUT = 60.0  # BGP sessions up and the router's ECMP route complete, at most
 REROUTE_TIMEOUT = 10.0
 SETTLE = 2.0  # seconds of client traffic counted after a reroute
+STATUS_TAIL = 512 * 1024  # bytes of the client's log `status` reads: well over 5 s of it
 
 NFT_STANDIN = """table ip haipvs_lab_standin {{
   chain prerouting {{
@@ -279,8 +280,10 @@ def status_data(lab: Lab) -> dict[str, Any]:
             "bfd": bird.bfd_sessions(_birdc(lab, director, "show", "bfd", "sessions")),
             "uplink_hung": hung,
         }
-    records = read_log(_client_log(lab))
-    recent = [r for r in records if r.at >= time.time() - 5]
+    # The log grows ~120 lines a second for the lab's life: read only its tail.
+    log = _client_log(lab)
+    size = log.stat().st_size if log.exists() else 0
+    recent = [r for r in read_log(log, max(0, size - STATUS_TAIL)) if r.at >= time.time() - 5]
     served: dict[str, int] = {}
     for record in recent:
         if record.ok:
@@ -396,6 +399,9 @@ def failover(lab: Lab, out: Callable[[str], None] = print) -> dict[str, Any]:
     (it withdraws first, then stops)."""
     hung = _pick(lab, None)
     hops = len(nexthops(lab.ns("router"), VIP))
+    if hops < 3:  # one director must be left to serve after both events
+        raise LabError(f"the router has {hops} nexthop(s) for {VIP}; failover takes two "
+                       "directors away and needs three announcing (`haipvs lab down`, `up`)")
 
     def hang() -> None:
         _ns_run(lab, hung, "nft", "-f", "-", input_text=NFT_HANG)
