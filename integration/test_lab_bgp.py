@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,17 @@ def check_measurement(result: dict, bound: float, nexthops: int) -> None:
     assert flows["failed_requests"] >= flows["failed"], flows
 
 
+def check_printed(stdout: str, results: list[dict]) -> None:
+    """Each event printed its reroute time and its flow counts, as recorded."""
+    printed = re.findall(r"router's FIB rerouted (\d+) ms later", stdout)
+    assert [int(ms) for ms in printed] == [round(r["reroute_seconds"] * 1000) for r in results]
+    counts = re.findall(r"flows: (\d+) running, (\d+) were on \w+; (\d+) moved .*?; "
+                        r"(\d+) flows failed \((\d+) failed requests", stdout)
+    assert [tuple(map(int, c)) for c in counts] == [
+        (r["flows"]["flows"], r["flows"]["on_target"], r["flows"]["moved"],
+         r["flows"]["failed"], r["flows"]["failed_requests"]) for r in results], stdout
+
+
 def test_bgp_lab_up_status_drain_failover_down(tmp_path: Path):
     if os.geteuid() != 0:
         pytest.skip("needs root for network namespaces")
@@ -87,9 +99,11 @@ def test_bgp_lab_up_status_drain_failover_down(tmp_path: Path):
         text = haipvs_lab(lab_dir, "status").stdout
         assert "has 3 nexthops" in text and "traffic path:" in text
 
-        proc = haipvs_lab(lab_dir, "drain", "--json")
+        # As a user runs them: the printed lines, and the same numbers in LAB_DIR/*.json.
+        proc = haipvs_lab(lab_dir, "drain")
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        drained = json.loads(proc.stdout)
+        drained = json.loads((lab_dir / "drain.json").read_text())
+        check_printed(proc.stdout, [drained["drain"], drained["undrain"]])
         check_measurement(drained["drain"], DRAIN_REROUTE_MAX, 2)
         # haipvs withdrew in the director's table before the router's FIB changed
         changed = drained["drain"]["director_route_change_seconds"]
@@ -97,10 +111,11 @@ def test_bgp_lab_up_status_drain_failover_down(tmp_path: Path):
         assert drained["drain"]["flows"]["served_after"].get(drained["drain"]["director"], 0) == 0
         check_measurement(drained["undrain"], DRAIN_REROUTE_MAX + 5, 3)  # + hold_down, rise
 
-        proc = haipvs_lab(lab_dir, "failover", "--json")
+        proc = haipvs_lab(lab_dir, "failover")
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        failed_over = json.loads(proc.stdout)
+        failed_over = json.loads((lab_dir / "failover.json").read_text())
         hang, sigterm = failed_over["hang"], failed_over["sigterm"]
+        check_printed(proc.stdout, [hang, sigterm])
         check_measurement(hang, HANG_REROUTE_MAX, 2)
         # A hang is silent: the director still announces, only BFD at the router notices.
         assert hang["director_route_change_seconds"] is None
