@@ -25,7 +25,9 @@ def haipvs_lab(lab_dir: Path, *args: str, timeout: float = 90) -> subprocess.Com
 
 def lab_namespaces() -> set[str]:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return {line.split()[0] for line in out.splitlines() if line.startswith("hl-")}
+    # not a bgp lab's (test_lab_bgp.py, "hl-bgp<hex>-"), which may be running alongside
+    return {line.split()[0] for line in out.splitlines()
+            if line.startswith("hl-") and not line.startswith("hl-bgp")}
 
 
 def test_lab_up_status_failover_down(tmp_path: Path):

@@ -76,7 +76,7 @@ def test_bgp_lab_up_status_drain_failover_down(tmp_path: Path):
         pytest.skip("BIRD 2 is not installed (Debian bird2)")
     lab_dir = tmp_path / "lab"
     recorded: Lab | None = None
-    prefix = "hl-b"
+    prefix = "hl-bgp"  # a NAT/DR lab's id is 4 hex digits: never "bgp..."
     before = lab_namespaces(prefix)
     try:
         started = haipvs_lab(lab_dir, "up", "--mode", "bgp")

@@ -16,7 +16,7 @@ director, as IPVS's mh scheduler would choose) and masquerade, so the real serve
 names the director. `status` says which path is used. With the stand-in a flow that the
 router moves to another director is reset (the new director has no state for it); with IPVS
 mh + sloppy_tcp it would keep going. Recorded state and cleanup are lab.py's (lab.json, PIDs
-checked against their start times); namespaces are named PREFIX + "b<id>-<node>".
+checked against their start times); namespaces are named PREFIX + "bgp<hex>-<node>".
 """
 
 from __future__ import annotations
@@ -128,7 +128,8 @@ def up(directory: Path, out: Callable[[str], None] = print) -> Lab:
         except FileNotFoundError as exc:
             raise LabError(str(exc)) from None
     directory.mkdir(parents=True, exist_ok=True)
-    lab = Lab(directory, "bgp", "b" + secrets.token_hex(2), created_at=time.time())
+    # "bgp" + hex: never a NAT/DR lab's id (4 hex digits), so the two never share a name
+    lab = Lab(directory, "bgp", "bgp" + secrets.token_hex(2), created_at=time.time())
     lab.save()
     try:
         _build(lab, out)
