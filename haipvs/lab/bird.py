@@ -54,6 +54,17 @@ protocol device {{
 
 ipv4 table haipvs_vips;
 
+# What goes to the router: haipvs's routes only (proto 75), their metric as MED
+# (scale_out.vips[].metric), the GRACEFUL_SHUTDOWN community (RFC 8326) while haipvs marks a
+# draining route with realm 65535 (scale_out.graceful_shutdown).
+filter haipvs_export {{
+    if source != RTS_INHERIT then reject;
+    if krt_source != 75 then reject;
+    bgp_med = krt_metric;
+    if krt_realm = 65535 then bgp_community.add((65535, 0));
+    accept;
+}}
+
 # The VIP routes haipvs announces (proto 75 in table {table}); never written back.
 protocol kernel haipvs_table {{
     kernel table {table};
@@ -81,7 +92,7 @@ protocol bgp to_router {{
     ipv4 {{
         table haipvs_vips;
         import none;
-        export all;
+        export filter haipvs_export;
         next hop self;
     }};
 }}

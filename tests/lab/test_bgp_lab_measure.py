@@ -110,6 +110,12 @@ def test_generated_configs_carry_the_issue_17_design():
     assert f"preference {bird.KERNEL_PREFERENCE};" in director and bird.KERNEL_PREFERENCE > 240
     assert "min rx interval 100 ms; min tx interval 100 ms; multiplier 3;" in director
     assert "bfd on;" in director and "export none;" in director  # never writes table 201
+    # docs/scale-out.md's export filter: haipvs's routes only, metric -> MED, realm 65535 ->
+    # GRACEFUL_SHUTDOWN
+    assert "export filter haipvs_export;" in director
+    for rule in ("if krt_source != 75 then reject;", "bgp_med = krt_metric;",
+                 "if krt_realm = 65535 then bgp_community.add((65535, 0));"):
+        assert rule in director
     router = bird.router_conf("203.0.113.1", [bird.Peer("d1", "198.51.100.2", "d1")])
     assert "merge paths yes;" in router and "neighbor 198.51.100.2 as" in router
 
