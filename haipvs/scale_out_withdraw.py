@@ -45,8 +45,6 @@ def lenient_config(path: str) -> Config | None:
 def withdraw_routes(config: Config) -> list[str]:
     """Delete every route of ours in scale_out.table (in global.net_namespace when set);
     returns the VIPs withdrawn. Raises OSError / NetlinkError on a netlink failure."""
-    from pyroute2 import IPRoute
-
     from haipvs.drivers import route_table
     from haipvs.drivers.process_options import enter_net_namespace
 
@@ -55,12 +53,7 @@ def withdraw_routes(config: Config) -> list[str]:
         return []
     if config.global_settings.net_namespace:
         enter_net_namespace(config.global_settings.net_namespace)
-    withdrawn: list[str] = []
-    with IPRoute() as ipr:
-        for route in route_table.sync_dump(ipr, settings.table):
-            route_table.sync_withdraw(ipr, settings.table, route.vip, route.metric)
-            withdrawn.append(str(route.vip))
-    return withdrawn
+    return [str(vip) for vip in route_table.withdraw_all(settings.table)]
 
 
 def run_withdraw(config: Config, *, reason: str) -> int:

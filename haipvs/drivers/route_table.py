@@ -131,6 +131,19 @@ def sync_withdraw(ipr, table: int, vip: Vip, metric: int) -> str:
         raise
 
 
+def withdraw_all(table: int) -> list[Vip]:
+    """Outside the daemon (`haipvs withdraw-routes`, haipvs/scale_out_withdraw.py): delete
+    every route of ours in `table`, in the caller's network namespace; the VIPs withdrawn."""
+    from pyroute2 import IPRoute
+
+    withdrawn: list[Vip] = []
+    with IPRoute() as ipr:
+        for route in sync_dump(ipr, table):
+            sync_withdraw(ipr, table, route.vip, route.metric)
+            withdrawn.append(route.vip)
+    return withdrawn
+
+
 def _lo_vips(vips: list[Vip]) -> list[addresses.Vip]:
     return [addresses.Vip(ipaddress.ip_interface(f"{vip}/{_prefix(vip)}"), LOOPBACK)
             for vip in vips]
