@@ -159,3 +159,38 @@ def test_ecmp_withdraw_sigkill_and_silent_hang_with_hand_added_routes(bgp_lab, t
     wait_until(lambda: "BFD session down" in lab.birds[0].birdc("show", "protocols", "all",
                                                                  "d3"),
                5, what="d3's session down by BFD", describe=lab.describe)
+
+
+def test_med_from_metric_and_graceful_shutdown_community_leave_the_ecmp_route(bgp_lab):
+    """conf/bird-haipvs.conf's export filter: the route's metric is the MED (a higher one
+    loses the BGP decision, so it leaves the merged route), haipvs's realm 65535 mark adds
+    GRACEFUL_SHUTDOWN 65535:0 (RFC 8326), which the router turns into LOCAL_PREF 0."""
+    lab = bgp_lab
+    d1 = lab.directors[0]
+    for d in lab.directors:
+        d.netns.ip("route", "add", *ROUTE, "metric", "10")
+    wait_until(lambda: lab.fib.current == lab.addresses, 40, interval=0.1,
+               what="3 nexthops for the VIP in the router's FIB", describe=lab.describe)
+    others = tuple(a for a in lab.addresses if a != d1.ip)
+    router = lab.birds[0]
+
+    # GRACEFUL_SHUTDOWN: the same route marked with realm 65535 (route_table.py's replace)
+    t0 = time.time()
+    d1.netns.ip("route", "replace", *ROUTE, "metric", "10", "realm", "65535")
+    lab.fib.wait_for(lambda hops: hops == others, 5, t0)
+    shown = router.birdc("show", "route", "all", f"{VIP}/32", "protocol", "d1")
+    assert "(65535,0)" in shown and "BGP.local_pref: 0" in shown, shown
+    assert "BGP.med: 10" in shown, shown
+    t1 = time.time()
+    d1.netns.ip("route", "replace", *ROUTE, "metric", "10")  # undrain: plain again
+    lab.fib.wait_for(lambda hops: hops == lab.addresses, 5, t1)
+
+    # A higher metric (make-before-break: add the new, then delete the old) -> a higher MED
+    t2 = time.time()
+    d1.netns.ip("route", "add", *ROUTE, "metric", "20")
+    d1.netns.ip("route", "del", *ROUTE, "metric", "10")
+    lab.fib.wait_for(lambda hops: hops == others, 5, t2)
+    shown = router.birdc("show", "route", "all", f"{VIP}/32", "protocol", "d1")
+    assert "BGP.med: 20" in shown, shown
+    # the router never lost the VIP on the way
+    assert all(change.nexthops for change in lab.fib.since(t0)), lab.fib.since(t0)

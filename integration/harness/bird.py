@@ -83,7 +83,16 @@ template bgp directors {{
     bfd on;
     hold time 9;
     keepalive time 3;
-    ipv4 {{ import all; export none; }};
+    # RFC 8326: a path carrying GRACEFUL_SHUTDOWN (65535:0) gets LOCAL_PREF 0, so it is no
+    # longer merged with the directors' other paths and leaves the ECMP route before the
+    # director withdraws it (haipvs scale_out.graceful_shutdown)
+    ipv4 {{
+        import filter {{
+            if (65535, 0) ~ bgp_community then bgp_local_pref = 0;
+            accept;
+        }};
+        export none;
+    }};
 }}
 {sessions}
 """
