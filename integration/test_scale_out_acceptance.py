@@ -24,6 +24,7 @@ Run: .venv/bin/python -m pytest -q -s integration/test_scale_out_acceptance.py  
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -255,6 +256,12 @@ def test_flapping_real_server_gives_at_most_one_bgp_update_per_hold_down(lab: La
           f"router FIB change(s) at {[round(t - started, 2) for t, _ in fib]} s")
     assert 1 <= updates <= allowed  # the flap did withdraw it, and no more than the hold-down
     assert 1 <= len(fib) <= allowed
+    # What the policy guarantees: a withdraw is never delayed, an announce needs hold_down of
+    # fitness since the last withdraw, so two announces are at least hold_down apart (a
+    # withdraw may follow an announce at once: the average above is the acceptance's bound).
+    own = bgp.DIRECTORS[director][1]
+    announces = [t for t, hops in fib if own in hops]
+    assert all(b - a >= HOLD_DOWN for a, b in itertools.pairwise(announces)), fib
     _all_announced(lab)  # fit again: back after the hold-down
 
 
