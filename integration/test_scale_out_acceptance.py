@@ -261,7 +261,8 @@ def test_flapping_real_server_gives_at_most_one_bgp_update_per_hold_down(lab: La
     # withdraw may follow an announce at once: the average above is the acceptance's bound).
     own = bgp.DIRECTORS[director][1]
     announces = [t for t, hops in fib if own in hops]
-    assert all(b - a >= HOLD_DOWN for a, b in itertools.pairwise(announces)), fib
+    # (less 50 ms: each announce reaches the router's FIB through BIRD with its own few ms)
+    assert all(b - a >= HOLD_DOWN - 0.05 for a, b in itertools.pairwise(announces)), fib
     _all_announced(lab)  # fit again: back after the hold-down
 
 
