@@ -259,10 +259,11 @@ def test_acceptance_drain_sigkill_and_flapping_with_haipvs_on_three_directors(
     conf/bird-haipvs.conf: `haipvs drain` is out of the router's FIB within 50 ms with 0 lost
     requests out of 60 concurrent keep-alive flows; SIGKILL of haipvs changes no route; a real
     server flapping (as seen from one director) makes at most one router FIB change per
-    hold-down. No IPVS on this host: the directors forward VIP:80 to the real server with an
+    hold-down; a silent hang of a director running haipvs is out of the FIB within 350 ms
+    (BFD). No IPVS on this host: the directors forward VIP:80 to the real server with an
     nftables DR stand-in (dr_stand_in); the point here is the routing, not IPVS."""
     lab = bgp_lab
-    d1, _, d3 = lab.directors
+    d1, d2, d3 = lab.directors
     rs, rs_ip = dr_stand_in(lab, lan)
     server = Proc(rs.netns, http_server(80), tmp_path / "http.log", name="http")
     wait_until(lambda: "ready" in server.log_text(), 10, what="the real server")
@@ -323,10 +324,34 @@ def test_acceptance_drain_sigkill_and_flapping_with_haipvs_on_three_directors(
     # ... and d3 comes back once the server has been up for hold_down
     lab.fib.wait_for(lambda hops: hops == lab.addresses, HOLD_DOWN + 5, t3)
 
+    time.sleep(1.0)
+
+    # 4. Silent hang of d2 with haipvs still announcing: everything on its uplink dropped,
+    # the DR stand-in's forwarding included (netdev ingress, before it), as a frozen box.
+    t4 = time.time()
+    d2.netns.nft("table netdev haipvs_test_hang {\n"
+                 ' chain in { type filter hook ingress device "eth0" priority -500; drop; }\n'
+                 "}\n"
+                 "table inet haipvs_test_hang {\n"
+                 " chain o { type filter hook output priority -300; oifname eth0 drop; }\n"
+                 "}\n")
+    without = tuple(a for a in lab.addresses if a != d2.ip)
+    hang = lab.fib.wait_for(lambda hops: hops == without, 5, t4).at - t4
+    print(f"silent hang of d2 (haipvs running) -> router FIB without it in "
+          f"{1000 * hang:.1f} ms")
+    assert hang <= HANG_BOUND, hang
+    time.sleep(3.0)  # the flows that were on d2 retransmit to d1/d3 (TCP RTO >= 200 ms)
+
     stop_file.write_text("")
     assert flows.wait(10) is not None
     result = client_result(flows.log_text())
-    print(f"client: {result['ok']} requests answered, {result['failed']} failed, "
-          f"{result['connects']} connections over {FLOWS} flows")
+    failed_before_hang = [f for f in result["failures"] if f[0] < t4]
+    print(f"client: {result['ok']} requests answered, {result['failed']} failed "
+          f"({len(failed_before_hang)} before the hang), {result['connects']} connections "
+          f"over {FLOWS} flows")
     assert result["ok"] > FLOWS * 50, result
+    # Acceptance: 0 lost over the drain (and the kill and the flapping). A hang black-holes
+    # d2's flows for the BFD detection time; TCP retransmits them to the new nexthop within
+    # the client's 2 s timeout, so nothing is lost there either on this host.
+    assert failed_before_hang == [], result
     assert result["failed"] == 0, result
