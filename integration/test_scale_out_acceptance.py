@@ -289,3 +289,38 @@ def test_silent_hang_rerouted_by_bfd_within_350ms(lab: Lab):
     assert reroute <= HANG_FIB_MAX
     assert _fib_events(lab, director, started) == []
     assert bgp.DIRECTORS[director][1] not in fib[0][1]
+
+
+def test_sigterm_withdraws_before_the_daemon_exits(lab: Lab):
+    """SIGTERM (`systemctl stop`): haipvs drains every bgp VIP first (the route deleted at
+    once, haipvs/daemon_scale_out.py), keeps serving until 0 connections or drain_timeout,
+    and only then exits: the router has moved the flows before the director goes (kube-vip
+    #942 is the failure this avoids). Runs last: after the hang two directors announce."""
+    _wait(lambda: len(nexthops(lab.ns("router"), VIP)) == 2, 30, "two announcing directors")
+    director = "d2"
+    entry = next(e for e in reversed(lab.processes) if e["name"] == director)
+    time.sleep(1.0)
+    signalled = time.time()
+    os.kill(entry["pid"], signal.SIGTERM)
+    exited = None
+    deadline = time.monotonic() + 15.0  # drain_timeout 3 s plus the usual stop
+    while exited is None and time.monotonic() < deadline:
+        pid, _ = os.waitpid(entry["pid"], os.WNOHANG)
+        if pid:
+            exited = time.time()
+        else:
+            time.sleep(0.01)
+    assert exited is not None, "haipvs did not exit within 15 s of SIGTERM"
+    lab.processes.remove(entry)
+    lab.save()
+    fib = _fib_events(lab, "router", signalled)
+    table = _fib_events(lab, director, signalled)
+    time.sleep(1.0)
+    ok, lost = _client_errors(lab, signalled - 1.0, time.time())
+    print(f"\nSIGTERM {director}: table 201 {1000 * (table[0][0] - signalled):.1f} ms, router "
+          f"FIB {1000 * (fib[0][0] - signalled):.1f} ms, process exited "
+          f"{1000 * (exited - signalled):.0f} ms after the signal; {ok} requests answered, "
+          f"{lost} lost")
+    assert table and fib and fib[0][0] < exited
+    assert bgp.DIRECTORS[director][1] not in fib[0][1]
+    assert ok > 0 and lost == 0
