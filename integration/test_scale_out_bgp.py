@@ -11,6 +11,7 @@ No keepalived counterpart: keepalived has no BGP/ECMP mode (issue 17, docs/scale
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 
@@ -226,9 +227,15 @@ def dr_stand_in(lab, lan) -> tuple:
         d.netns.nft(
             "table netdev haipvs_test_dr {\n"
             f' chain in {{ type filter hook ingress device "eth0" priority 0;\n'
-            f"  ip daddr {VIP} tcp dport 80 ether saddr set {d.macs['eth1']}"
+            f"  ip daddr {VIP} tcp dport 80 counter ether saddr set {d.macs['eth1']}"
             f" ether daddr set {rs.macs['eth1']} fwd to \"eth1\"; }}\n}}\n")
     return rs, rs_ip
+
+
+def forwarded(director) -> int:
+    """Packets of the client's flows this director has forwarded (the stand-in's counter)."""
+    out = director.netns.run("nft", "list", "table", "netdev", "haipvs_test_dr").stdout
+    return int(re.search(r"counter packets (\d+)", out).group(1))
 
 
 def haipvs_scale_out(daemon, rs_ip: str) -> None:
@@ -282,6 +289,7 @@ def test_acceptance_drain_sigkill_and_flapping_with_haipvs_on_three_directors(
     time.sleep(1.0)
 
     # 1. haipvs drain on d1: out of the router's FIB within 50 ms of the request.
+    before_drain = forwarded(d1)
     t0 = time.time()
     reply = request(daemons["d1"].state_dir / SCALE_OUT_CONTROL_SOCKET, f"drain {VIP}")
     assert reply["ok"], reply
@@ -289,7 +297,12 @@ def test_acceptance_drain_sigkill_and_flapping_with_haipvs_on_three_directors(
     drained = lab.fib.wait_for(lambda hops: hops == without, 5, t0).at - t0
     print(f"haipvs drain -> router FIB without d1 in {1000 * drained:.1f} ms")
     assert drained <= DRAIN_BOUND, drained
-    time.sleep(1.0)
+    # d1 carried flows before the drain, and every one of them moved: it forwards nothing more
+    assert before_drain > 0
+    time.sleep(0.5)
+    after_drain = forwarded(d1)
+    time.sleep(0.5)
+    assert forwarded(d1) == after_drain, "d1 still gets packets after its withdraw"
     t1 = time.time()
     assert request(daemons["d1"].state_dir / SCALE_OUT_CONTROL_SOCKET, f"undrain {VIP}")["ok"]
     lab.fib.wait_for(lambda hops: hops == lab.addresses, 5, t1)
