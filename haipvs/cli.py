@@ -364,7 +364,7 @@ def _drain_arguments(parser: argparse.ArgumentParser) -> None:
 def _drain_command(args: argparse.Namespace, verb: str) -> int:
     from pathlib import Path
 
-    from haipvs.drivers.control_socket import request
+    from haipvs.drivers.control_client import request
     from haipvs.limits import SCALE_OUT_CONTROL_SOCKET
 
     if bool(args.vip) == bool(args.all):

@@ -34,7 +34,7 @@ import time
 
 import pytest
 
-from haipvs.drivers.control_socket import request
+from haipvs.drivers.control_client import request
 from haipvs.lab import bgp
 from haipvs.lab.bird import BFD_INTERVAL_MS, BFD_MULTIPLIER
 from haipvs.lab.flowstats import read_log

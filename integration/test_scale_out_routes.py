@@ -23,7 +23,7 @@ from datetime import datetime
 import pytest
 import yaml
 
-from haipvs.drivers.control_socket import request
+from haipvs.drivers.control_client import request
 from haipvs.limits import SCALE_OUT_CONTROL_SOCKET
 from integration.harness.haipvs import haipvs_binary
 from integration.harness.proc import Proc

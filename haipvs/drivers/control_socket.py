@@ -23,6 +23,8 @@ from pathlib import Path
 
 import trio
 
+from haipvs.drivers.control_client import request  # noqa: F401 - the client half, re-exported
+
 COMMANDS = ("drain", "undrain")
 MAX_LINE = 256
 CLIENT_TIMEOUT = 5.0
@@ -100,18 +102,3 @@ async def _one(conn: trio.socket.SocketType, handle: Handler) -> None:
         with contextlib.suppress(OSError):
             await conn.send((json.dumps(reply) + "\n").encode())
 
-
-def request(path: Path, line: str, timeout: float = CLIENT_TIMEOUT) -> dict:
-    """For the `haipvs` command (blocking): send one line, return the daemon's reply.
-    OSError when no daemon listens there."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        sock.connect(str(path))
-        sock.sendall(line.encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    return json.loads(data.decode())

@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 import trio
 
-from haipvs.drivers import control_socket
+from haipvs.drivers import control_client, control_socket
 from haipvs.drivers.control_socket import Request, parse
 
 
@@ -36,7 +36,7 @@ def test_round_trip_through_the_socket(tmp_path):
         async with trio.open_nursery() as nursery:
             await nursery.start(control_socket.serve, path, handle)
             assert path.stat().st_mode & 0o777 == 0o600  # only root may drain
-            replies = [await trio.to_thread.run_sync(control_socket.request, path, line)
+            replies = [await trio.to_thread.run_sync(control_client.request, path, line)
                        for line in ("drain all", "nonsense")]
             nursery.cancel_scope.cancel()
         return replies
