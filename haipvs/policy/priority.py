@@ -33,6 +33,7 @@ class Kind(enum.StrEnum):
     TRACK_SCRIPT = "track_script"
     TRACK_FILE = "track_file"
     TRACK_PROCESS = "track_process"  # keepalived's vrrp_track_process (policy/process_track.py)
+    TRACK_BFD = "track_bfd"  # BIRD's BFD sessions (policy/bfd_sessions.py)
     SYNC_GROUP = "sync_group"
     SET_PRIORITY = "set_priority"
 
