@@ -285,3 +285,12 @@ GRACEFUL_SHUTDOWN_REALM: Final = 65535
 SCALE_OUT_DEFAULT_METRIC: Final = 0
 # The control socket `haipvs drain` / `haipvs undrain` talk to, in global.state_dir.
 SCALE_OUT_CONTROL_SOCKET: Final = "scale-out.sock"
+# ---- BFD from the routing daemon (issue 17; keepalived runs its own BFD, keepalived/bfd/) ---
+# `bfd.control_socket`: BIRD 2's default control socket (bird -s).
+BFD_DEFAULT_CONTROL_SOCKET: Final = "/run/bird/bird.ctl"
+# `bfd.poll_interval`: BIRD has no push for BFD state, so `show bfd sessions` is polled.
+BFD_DEFAULT_POLL_INTERVAL: Final = 0.1
+BFD_POLL_INTERVAL_MIN: Final = 0.01
+BFD_POLL_INTERVAL_MAX: Final = 60.0
+# keepalived bfd_parser.c: BFD_INAME_MAX (31 characters and the NUL)
+BFD_NAME_MAX: Final = 31

@@ -11,6 +11,7 @@ that reads the config.
 
 from __future__ import annotations
 
+from haipvs.config.bfd import Bfd, BfdRef, BfdSession
 from haipvs.config.checkers import (
     Checker,
     ConnectChecker,
@@ -48,6 +49,9 @@ from haipvs.config.vs_group import VsGroup
 
 __all__ = [
     "Authentication",
+    "Bfd",
+    "BfdRef",
+    "BfdSession",
     "Checker",
     "Config",
     "ConnectChecker",

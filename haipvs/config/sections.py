@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from haipvs.config.bfd import BFD, Bfd
+from haipvs.config.bfd import check_config as check_bfd
 from haipvs.config.compound import ListOf, Nested
 from haipvs.config.global_defs import GLOBAL, GlobalSettings, global_defaults
 from haipvs.config.include import INCLUDE_PATTERNS
@@ -85,6 +87,9 @@ class Config:
     scale_out: ScaleOut | None = setting(Nested(SCALE_OUT), None, "N active directors: VIPs "
                                          "announced over BGP (docs/scale-out.md)",
                                          doc_default="none: every VIP is VRRP's")
+    # BFD sessions read from BIRD (issue 17, haipvs/config/bfd.py)
+    bfd: Bfd | None = setting(Nested(BFD), None, "BFD sessions read from the routing daemon "
+                              "(docs/scale-out.md)", doc_default="none: no BFD")
     # Read by the loader before the rest (haipvs/config/include.py): kept for the record.
     include: tuple[str, ...] = setting(
         INCLUDE_PATTERNS, (), "files whose top-level keys are merged into this one (globs, "
@@ -129,6 +134,7 @@ def _check_config(v: Values) -> None:
     _check_trackers(v)
     check_strict(v)  # keepalived vrrp_strict / strict_mode (haipvs/config/strict_mode.py)
     check_scale_out(v)  # bgp VIPs against VRRP VIPs and NAT (haipvs/config/scale_out.py)
+    check_bfd(v)  # track_bfd / bfd_check name bfd.sessions (haipvs/config/bfd.py)
 
 
 def _check_unique_names(v: Values, section: str) -> set[str]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from haipvs import limits
+from haipvs.config.bfd import BFD_REF, BfdRef
 from haipvs.config.common import (
     IFNAME,
     SCRIPT_NAME,
@@ -286,6 +287,9 @@ class VrrpInstance:
     # keepalived track_process (vrrp_track.c; haipvs/config/track_process.py)
     track_process: tuple[ProcessRef, ...] = setting(
         ListOf(ScalarOr(PROCESS_REF, "name")), (), "tracked processes, by name")
+    # keepalived track_bfd, the session read from BIRD (issue 17; haipvs/config/bfd.py)
+    track_bfd: tuple[BfdRef, ...] = setting(ListOf(ScalarOr(BFD_REF, "name")), (),
+                                            "tracked BFD sessions (`bfd.sessions`), by name")
     # Notify scripts (argv, no shell; each may have its own user: config/notify_script.py).
     # `notify` also gets: INSTANCE <name> <state> <priority>.
     notify_master: ScriptCommand | None = setting(NotifyScript(), None, "run on becoming MASTER")
