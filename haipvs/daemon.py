@@ -25,6 +25,7 @@ import trio
 
 from haipvs import daemon_control, daemon_scale_out, daemon_signals, daemon_tasks
 from haipvs.config import Config
+from haipvs.daemon_bfd import BfdWiring
 from haipvs.daemon_control import with_overrides
 from haipvs.drivers import proc_watch, process_options
 from haipvs.drivers.netlink_thread import NetlinkThread
@@ -127,6 +128,7 @@ class Daemon:
         self.smtp_alerts = SmtpAlertPolicy()
         self.alerter = SmtpAlerter()
         self.trackers: Trackers | None = None
+        self.bfd: BfdWiring | None = None  # track_bfd from BIRD (haipvs/daemon_bfd.py)
         self.metrics: Any = None  # haipvs.metrics.Metrics while metrics_listen is set
         # bgp-mode VIPs (issue 17), while the config has scale_out: haipvs/daemon_scale_out.py
         self.scale_out: daemon_scale_out.ScaleOutRuntime | None = None
@@ -184,11 +186,13 @@ class Daemon:
         # Track files are read before the instances start: one faulty at start puts its
         # instance straight into FAULT, as keepalived (haipvs/trackers.py).
         self.trackers = Trackers(self.config, runtime.set_tracker)
+        self.bfd = BfdWiring(self.config, runtime.set_tracker)
         exit_code = 1
         try:
             try:
                 self.configure_outputs(self.config)
                 self.trackers.read_files(runtime.preset_tracker)
+                self.bfd.preset(runtime.preset_tracker)  # sessions down until BIRD answers
                 await trio.to_thread.run_sync(runtime.start)
             except Exception as exc:
                 log.error("vrrp_start_failed", error=_describe(exc))
@@ -209,6 +213,7 @@ class Daemon:
                 await nursery.start(self.alerter.run)
                 nursery.start_soon(self.consume_events)
                 await nursery.start(self.trackers.run)
+                await nursery.start(self.bfd.run)
                 # Every instance starts in INIT: ha_suspend services start suspended.
                 self.feed(director.Start())
                 await nursery.start(self.health_engine.run)

@@ -212,6 +212,8 @@ async def apply_config(daemon: Daemon, new: Config) -> None:
                                        added=tuple(b.name for b in plan.add)))
     if daemon.trackers is not None:
         daemon.trackers.update(new)
+    if daemon.bfd is not None:  # track_bfd users and sessions (haipvs/daemon_bfd.py)
+        daemon.bfd.update(new)
     # Unchanged checks keep their state; changes reach the director as HealthChanged.
     daemon.health_engine.update(specs_from_config(new))
     daemon.feed(director.ConfigApplied())

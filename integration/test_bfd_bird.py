@@ -21,6 +21,7 @@ from haipvs.drivers.bird_bfd import BirdBfdClient
 from haipvs.policy.bfd_sessions import SessionChanged, SessionSpec
 from integration.harness.bird import Bird, bird_unavailable_reason
 from integration.harness.netns import Netns
+from integration.test_ops_support import FAST, ops_node_fixture  # noqa: F401 - fixture
 
 pytestmark = [
     pytest.mark.netns,
@@ -120,3 +121,48 @@ def test_client_follows_birds_bfd_session(pair):
     trio.run(main)
     print("bfd timings:", {k: round(v, 3) for k, v in measured.items()})
     (tmp_path / "timings.txt").write_text(repr(measured))
+
+
+# ---- haipvs itself: track_bfd (no weight) puts the VRRP instance in FAULT ------------------
+
+def test_track_bfd_without_weight_faults_the_instance(lan, ops_node, tmp_path):
+    """keepalived vrrp_scheduler.c vrrp_handle_bfd_event: an unweighted track_bfd downs the
+    instance (down_instance -> FAULT) while the session is down and try_up_instance when it
+    is up again; the session here is BIRD's, read over its control socket."""
+    d1, d2 = lan.add_node("d1"), lan.add_node("d2")
+    bird_a = Bird(d1.netns, tmp_path, "a", _conf(d1.ip, d2.ip, "eth0")).start()
+    bird_b = Bird(d2.netns, tmp_path, "b", _conf(d2.ip, d1.ip, "eth0")).start()
+    try:
+        node = ops_node(d1, FAST.but(name="VI_1", vrid=61, priority=150,
+                                     vips=("192.0.2.160/24",)),
+                        top={"bfd": {"control_socket": str(bird_a.socket),
+                                     "poll_interval": POLL,
+                                     "sessions": [{"name": "peer", "neighbor": d2.ip}]}},
+                        per_instance={"VI_1": {"track_bfd": ["peer"]}})
+        node.wait_state("MASTER", 20)  # BIRD's session comes up, then the instance
+        timings = {}
+        t0 = time.monotonic()
+        d2.netns.nft(DROP_BFD)
+        node.wait_state("FAULT", DETECTION + POLL + SLACK + 1.0)
+        timings["nft drop -> FAULT"] = time.monotonic() - t0
+        assert not node.has_vip()
+        t0 = time.monotonic()
+        d2.netns.run("nft", "delete", "table", "inet", "hvbfd_f")
+        node.wait_state("MASTER", 10)
+        timings["restored -> MASTER"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        bird_b.stop()
+        node.wait_state("FAULT", DETECTION + POLL + SLACK + 3.0)
+        timings["peer BIRD stopped -> FAULT"] = time.monotonic() - t0
+        bird_b.start()
+        node.wait_state("MASTER", 15)
+        t0 = time.monotonic()
+        bird_a.stop()  # our BIRD gone: every session down, the instance FAULT
+        node.wait_state("FAULT", POLL + SLACK + 3.0)
+        timings["local BIRD stopped -> FAULT"] = time.monotonic() - t0
+        reasons = node.instance_dump()
+        print("track_bfd timings:", {k: round(v, 3) for k, v in timings.items()})
+        assert "track_bfd:peer" in str(reasons)
+    finally:
+        bird_a.stop()
+        bird_b.stop()
