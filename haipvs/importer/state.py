@@ -70,3 +70,5 @@ class TranslationState:
     static: dict[str, list[Any]] = field(default_factory=dict)
     # keepalived's top-level SSL block -> `ssl` (importer/ssl_client.py)
     ssl: Draft | None = None
+    # bfd_instance sessions and track_bfd references (importer/bfd.py BfdImport)
+    bfd: Any = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from haipvs.importer.bfd import bfd_instance, finish_bfd
 from haipvs.importer.blocks import reshape
 from haipvs.importer.global_defs import finish_fifos, global_defs
 from haipvs.importer.grammar import Node
@@ -51,6 +52,7 @@ TOP_LEVEL: dict[str, Callable[[Context, Node], None]] = {
     # track_file.c: `track_file` is the current name, `vrrp_track_file` its old synonym.
     "track_file": vrrp_track_file,
     "vrrp_track_process": vrrp_track_process,
+    "bfd_instance": bfd_instance,  # -> bfd.sessions (bfd.py)
     "virtual_server": virtual_server,
     "virtual_server_group": _read_before,
     **STATIC_BLOCKS,
@@ -79,6 +81,7 @@ class Translator:
         finish_knobs(ctx, ctx.state.instances)  # before the global garp defaults
         finish_instances(ctx)
         finish_track_processes(ctx)  # after the sync groups lost unknown members
+        bfd = finish_bfd(ctx)  # track_bfd refs against the bfd_instances (bfd.py)
         finish_fifos(ctx, ctx.state.global_defs)
         finish_smtp(ctx, ctx.state.global_defs)
         state = ctx.state
@@ -93,6 +96,8 @@ class Translator:
                            ("virtual_servers", state.virtual_servers)):
             if items:
                 document[key] = items
+        if bfd is not None:
+            document["bfd"] = bfd
         document.update(state.static)
         if state.ssl is not None and state.ssl.fields:
             document["ssl"] = state.ssl.fields

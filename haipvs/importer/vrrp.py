@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from haipvs import limits
+from haipvs.importer.bfd import INSTANCE_RULES as BFD_INSTANCE_RULES
 from haipvs.importer.emit import Block
 from haipvs.importer.global_defs import garp_convert
 from haipvs.importer.grammar import Node
@@ -49,7 +50,7 @@ INSTANCE_ORDER = ("name", "state", "interface", "use_vmac", "vmac_name", "vmac_x
                   "virtual_ipaddress",
                   "virtual_ipaddress_excluded",
                   "virtual_routes", "virtual_rules", "garp", "track_interface",
-                  "track_script", "track_file", "track_process", *NOTIFY,
+                  "track_script", "track_file", "track_process", "track_bfd", *NOTIFY,
                   *NOTIFY_EXTRAS_ORDER, "smtp_alert")
 # VIP options (ip-address(8) words) haipvs leaves at the kernel's defaults, each with a value.
 VIP_KERNEL_OPTIONS = ("brd", "broadcast", "scope", "preferred_lft", "valid_lft", "metric")
@@ -248,6 +249,7 @@ VRRP_INSTANCE: dict[str, Rule] = {
     **KNOB_INSTANCE_RULES,  # unicast_ttl, mcast_dst_ip, dont_track_primary (knobs.py)
     **VMAC_INSTANCE_RULES,  # use_vmac, vmac_xmit_base, use_ipvlan (vmac.py)
     **TRACK_PROCESS_RULES,  # track_process (track_process.py)
+    **BFD_INSTANCE_RULES,  # track_bfd (bfd.py)
 }
 
 
