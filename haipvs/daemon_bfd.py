@@ -8,11 +8,10 @@ Start: before the VRRP instances start every tracked session is down
 process says otherwise), so an instance with an unweighted track_bfd starts in FAULT and
 leaves it on BIRD's first "Up", one poll later.
 
-Reload: the client and its users are rebuilt from the new config; every session starts down
-again and the first poll (poll_interval later) restores the state, as keepalived's reload
-re-reads its BFD process's sessions (vrrp.c: nvbfd->bfd_up = vbfd->bfd_up keeps it; haipvs
-re-polls instead, which costs one poll interval of FAULT on an unweighted tracker only if the
-new config changed that session).
+Reload: with the same `bfd` section the client keeps running and the users (added, removed,
+new weights) get the sessions' current state, as keepalived's reload keeps it (vrrp.c
+reload_vrrp_thread: nvbfd->bfd_up = vbfd->bfd_up). A changed `bfd` section restarts the
+client with every session down until its first poll (poll_interval later).
 """
 
 from __future__ import annotations
@@ -80,17 +79,23 @@ class BfdWiring:
                          sessions=len(bfd.sessions), poll_interval=bfd.poll_interval)
                 await self.client.run()
 
-    def update(self, config: Config, publish_preset: Publish | None = None) -> None:
-        """On reload: new users and sessions; the client restarts with every session down."""
-        if config.bfd == self.config.bfd and track_users(config) == self.track.users:
-            self.config = config
-            return
+    def update(self, config: Config) -> None:
+        """On reload: new users; with unchanged sessions the client keeps running and each
+        user gets the session's current state, else the client restarts with every session
+        down until its first poll."""
+        same_sessions = config.bfd == self.config.bfd
         old = self.track.users
         self.config = config
         self.track.users = track_users(config)
         for name, instances in old.items():  # clear what a dropped use contributed
             for instance in set(instances) - set(self.track.users.get(name, {})):
-                self.track.publish(instance, Source(Kind.TRACK_BFD, name), delta=0, fault=None)
+                self.track.publish(instance, Source(Kind.TRACK_BFD, name), delta=0,
+                                   fault=None)
+        if same_sessions and self.client is not None:
+            current = self.client.sessions.snapshot()
+            for name in self.track.users:
+                self.track.on_change(SessionChanged(name, current.get(name, False), 0.0))
+            return
         self.track.preset()
         if self._scope is not None:
             self._scope.cancel()
