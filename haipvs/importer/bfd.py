@@ -32,6 +32,8 @@ class BfdImport:
     weights: dict[str, int] = field(default_factory=dict)
     # (the reference list of an instance, its index, the statement) to finish at the end
     refs: list[tuple[list[Any], int, Node]] = field(default_factory=list)
+    # sync group name -> its track_bfd references and their statements
+    groups: dict[str, list[tuple[dict[str, Any], Node]]] = field(default_factory=dict)
 
 
 def _state(ctx: Context) -> BfdImport:
@@ -74,11 +76,10 @@ def bfd_instance(ctx: Context, node: Node) -> None:
     state.sessions.append(session)
 
 
-def track_bfd(ctx: Context, node: Node, draft: Any) -> None:
+def _refs(ctx: Context, node: Node) -> list[tuple[dict[str, Any], Node]]:
     """`NAME [weight W [reverse]]` per line (vrrp_track.c alloc_track_bfd)."""
-    items: list[Any] = draft.fields.setdefault("track_bfd", [])
+    refs: list[tuple[dict[str, Any], Node]] = []
     for entry in ctx.block(node):
-        draft.sources[f"track_bfd:{entry.keyword}"] = entry
         item: dict[str, Any] = {"name": entry.keyword}
         values = entry.values
         if values and values[0] != "weight":
@@ -95,8 +96,47 @@ def track_bfd(ctx: Context, node: Node, draft: Any) -> None:
                 item["reverse"] = True
             else:
                 ctx.skip(entry, f"unknown weight option {values[2]!r}; keepalived ignores it")
+        refs.append((item, entry))
+    return refs
+
+
+def track_bfd(ctx: Context, node: Node, draft: Any) -> None:
+    items: list[Any] = draft.fields.setdefault("track_bfd", [])
+    for item, entry in _refs(ctx, node):
+        draft.sources[f"track_bfd:{entry.keyword}"] = entry
         items.append(item)
         _state(ctx).refs.append((items, len(items) - 1, entry))
+
+
+def group_track_bfd(ctx: Context, node: Node, draft: Any) -> None:
+    """A sync group's track_bfd: kept aside, then given to each member (finish_bfd)."""
+    _state(ctx).groups[draft.fields["name"]] = _refs(ctx, node)
+
+
+def _give_group_refs(ctx: Context, state: BfdImport) -> None:
+    """vrrp.c add_vrrp_to_track_bfd(): each member tracks the group's sessions; where the
+    instance tracks the same session itself, the group's weight and reverse replace a
+    weighted instance entry and an unweighted one stays."""
+    def weight(item: dict[str, Any]) -> int:
+        return item.get("weight", state.weights.get(item["name"], 0))
+
+    instances = {i.block["name"]: i for i in ctx.state.instances}
+    for group in ctx.state.sync_groups:
+        for ref, entry in state.groups.get(group["name"], []):
+            for member in group.get("group", ()):
+                instance = instances.get(member)
+                if instance is None:
+                    continue
+                own: list[Any] = instance.block.setdefault("track_bfd", [])
+                mine = next((i for i in own if i["name"] == ref["name"]), None)
+                if mine is None:
+                    own.append(dict(ref))
+                    state.refs.append((own, len(own) - 1, entry))
+                elif weight(mine) != 0:
+                    mine["weight"] = weight(ref)
+                    mine.pop("reverse", None)
+                    if ref.get("reverse"):
+                        mine["reverse"] = True
 
 
 def finish_bfd(ctx: Context) -> dict[str, Any] | None:
@@ -104,6 +144,7 @@ def finish_bfd(ctx: Context) -> dict[str, Any] | None:
     "track_bfd %s not found, ignoring"), one without a weight takes its bfd_instance's, and
     the `bfd` section is returned (None without sessions)."""
     state = _state(ctx)
+    _give_group_refs(ctx, state)
     known = {s["name"] for s in state.sessions}
     dropped: set[int] = set()
     for items, index, entry in state.refs:
@@ -121,3 +162,4 @@ def finish_bfd(ctx: Context) -> dict[str, Any] | None:
 
 
 INSTANCE_RULES: dict[str, Rule] = {"track_bfd": track_bfd}
+GROUP_RULES: dict[str, Rule] = {"track_bfd": group_track_bfd}

@@ -25,9 +25,6 @@ WHY = {
     "skip_check_adv_addr": "haipvs always checks the address list of adverts",
     "native_ipv6": "haipvs chooses the family from the VIPs",
     "debug": "use haipvs --log-level debug",
-    # an instance's track_bfd is translated (importer/bfd.py); a sync group's is not yet
-    "track_bfd": "track_bfd on a vrrp_sync_group is not supported yet; put it on its "
-    "member instances",
     "kernel_rx_buf_size": "haipvs sizes its receive buffer itself",
     # virtual_server / real_server
     "nat_mask": "keepalived ignores it too; IPVS services have no netmask except for "

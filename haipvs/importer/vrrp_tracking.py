@@ -5,6 +5,7 @@ what was not translated)."""
 from __future__ import annotations
 
 from haipvs import limits
+from haipvs.importer.bfd import GROUP_RULES as BFD_GROUP_RULES
 from haipvs.importer.emit import Block
 from haipvs.importer.grammar import Node
 from haipvs.importer.notes import Note
@@ -82,6 +83,7 @@ VRRP_SYNC_GROUP: dict[str, Rule] = {
     "smtp_alert": smtp_alert,  # smtp.py
     **NOTIFY_EXTRAS,  # notify_priority_changes (notify_extras.py)
     **TRACK_PROCESS_GROUP_RULES,  # track_process, given to the members (track_process.py)
+    **BFD_GROUP_RULES,  # track_bfd, given to the members (bfd.py)
 }
 
 

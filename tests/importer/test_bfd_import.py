@@ -65,3 +65,27 @@ def test_imported_bfd_config_passes_haipvs_check(tmp_path: Path) -> None:
     result = import_keepalived(conf, display="keepalived.conf")
     config = load_config_text(result.yaml, "imported.yaml")
     assert [r.name for r in config.vrrp_instances[0].track_bfd] == ["peer", "other"]
+
+
+def test_sync_group_track_bfd_goes_to_each_member(tmp_path: Path) -> None:
+    """vrrp.c add_vrrp_to_track_bfd(): the members track the group's session; the group's
+    weight replaces a weighted instance entry, an unweighted one stays."""
+    member = ("vrrp_instance {name} {{\n    interface eth0\n    virtual_router_id {vrid}\n"
+              "    priority 100\n    virtual_ipaddress {{\n        192.0.2.{vrid}/24\n    }}\n"
+              "{extra}}}\n")
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(
+        "bfd_instance peer {\n    neighbor_ip 192.0.2.102\n}\n"
+        "vrrp_sync_group G {\n    group {\n        VI_1\n        VI_2\n        VI_3\n    }\n"
+        "    track_bfd {\n        peer weight -30 reverse\n    }\n}\n"
+        + member.format(name="VI_1", vrid=51, extra="")
+        + member.format(name="VI_2", vrid=52, extra="    track_bfd {\n        peer weight 5\n"
+                        "    }\n")
+        + member.format(name="VI_3", vrid=53, extra="    track_bfd {\n        peer\n    }\n"))
+    result = import_keepalived(conf, display="keepalived.conf")
+    refs = {i["name"]: i["track_bfd"] for i in result.document["vrrp_instances"]}
+    assert refs == {"VI_1": [{"name": "peer", "weight": -30, "reverse": True}],
+                    "VI_2": [{"name": "peer", "weight": -30, "reverse": True}],
+                    "VI_3": ["peer"]}
+    assert not any("track_bfd" in str(n) for n in result.notes), result.notes
+    load_config_text(result.yaml, "imported.yaml")
