@@ -1,5 +1,5 @@
 """BFD session state read from BIRD 2, pure: the control-socket framing, the `show bfd
-sessions` table, the up/down rule and keepalived's track_bfd / BFD_CHECK rules.
+sessions` table, the up/down rule and keepalived's track_bfd rule.
 
 haipvs does not run BFD itself (keepalived 2.2.7 forks its own BFD process, keepalived/bfd/):
 the routing daemon already runs the sessions, so haipvs reads them from BIRD's control socket
@@ -181,9 +181,3 @@ def track_bfd(name: str, weight: int, up: bool, reverse: bool = False) -> Contri
     failure = f"track_bfd {name} is {'up' if reverse else 'down'}"
     return weighted(weight, up, failure, reverse)
 
-
-def bfd_check_up(session_up_now: bool) -> bool:
-    """keepalived BFD_CHECK (check/check_bfd.c bfd_check_handle_event): the real server is
-    up exactly while its session is up, and follows each event at once, not at the next
-    delay_loop. `alpha` only decides the state before the first event (down when set)."""
-    return session_up_now

@@ -1,6 +1,6 @@
 """BFD session state from BIRD 2.0.12's control socket (haipvs.policy.bfd_sessions), and
 keepalived 2.2.7's track_bfd (vrrp_track.c initialise_track_bfd_state, vrrp_scheduler.c
-vrrp_handle_bfd_event) and BFD_CHECK (check_bfd.c bfd_check_handle_event) rules.
+vrrp_handle_bfd_event) rule.
 
 The replies under data/ are bytes captured from BIRD 2.0.12's socket (two BIRDs in two
 namespaces, a `protocol bfd` with 100 ms x 3, neighbor 192.0.2.102 up and 192.0.2.103
@@ -21,7 +21,6 @@ from haipvs.policy.bfd_sessions import (
     SessionRow,
     SessionSpec,
     Unreachable,
-    bfd_check_up,
     parse_sessions,
     session_up,
     track_bfd,
@@ -113,6 +112,3 @@ def test_track_bfd_weight_moves_priority_by_abs_weight_between_up_and_down():
     assert track_bfd("p", -10, False) == Contribution(delta=-10)
     assert track_bfd("p", -10, True) == NOTHING
 
-
-def test_bfd_check_server_follows_the_session():
-    assert bfd_check_up(True) and not bfd_check_up(False)
