@@ -151,7 +151,8 @@ def virtual_service(vs: VirtualServer, health: HealthView,
             weight = rs.weight if state.weight is None else state.weight
             dests.append(_destination(vs, rs, weight))
             live += weight
-        elif _inhibit(vs, rs):
+        elif _inhibit(vs, rs) or vs.lb_algo == "mh":
+            # mh: weight 0, never delete, so no other server's flows move (ipvs/maglev.py)
             dests.append(_destination(vs, rs, 0))
     if quorum_up is None:
         quorum_up = initial_quorum(live, getattr(vs, "quorum", 1), getattr(vs, "hysteresis", 0))

@@ -239,6 +239,9 @@ class Service:
     netmask: int | None = None  # None: the family's full length
     pe_name: str | None = None
     destinations: tuple[Destination, ...] = ()
+    # The kernel's list order (head first) when read from a dump; `destinations` is sorted.
+    # The mh scheduler's table depends on it (haipvs/ipvs/maglev.py).
+    kernel_order: tuple[DestKey, ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.flags & ~SVC_MODEL_FLAGS:

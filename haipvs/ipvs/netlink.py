@@ -184,7 +184,8 @@ class NetlinkIpvs:
                                             svc.key.family)
                           for a in replies if p.CMD_ATTR_DEST in a)
             out.append(Service(svc.key, svc.scheduler, svc.flags, svc.persistence_timeout,
-                               svc.netmask, svc.pe_name, dests))
+                               svc.netmask, svc.pe_name, dests,
+                               tuple(d.key for d in dests)))
         return IpvsTable(tuple(out))
 
     def apply(self, ops: Sequence[Op], window: int = 1) -> list[IpvsError | None]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from haipvs.ipvs.maglev import canonical_adds, is_maglev, out_of_order
 from haipvs.ipvs.model import IpvsTable, ServiceKey, SyncDaemonConfig, SyncState, Timeouts
 from haipvs.ipvs.ops import Op, OpKind, SetTimeouts, StartSyncDaemon, StopSyncDaemon
 
@@ -48,16 +49,31 @@ def plan(desired: IpvsTable, actual: IpvsTable, owned: Iterable[ServiceKey]) -> 
     owned). Settings changes use SET, never delete and re-add."""
     owned_keys = set(owned) | desired.keys()
     ops: list[Op] = []
+    recreate: list[Op] = []
     for want in desired:
         have = actual.get(want.key)
         bare = want.without_destinations()
+        # mh: adds in the canonical order, so every director builds the same Maglev table
+        # (haipvs/ipvs/maglev.py). Service already sorts; this says it is required for mh.
+        adds = canonical_adds(want.destinations) if is_maglev(want) else want.destinations
         if have is None:
             ops.append(Op(OpKind.ADD_SERVICE, bare))
-            ops.extend(Op(OpKind.ADD_DEST, bare, d) for d in want.destinations)
+            ops.extend(Op(OpKind.ADD_DEST, bare, d) for d in adds)
+            continue
+        if is_maglev(want) and out_of_order(have, want):
+            # The kernel's list (adopted after a restart, an earlier scheduler, or an add
+            # that would land mid-list) gives this director a Maglev table unlike the other
+            # directors': ECMP would then send a flow's packets to directors that pick
+            # different real servers. Re-creating the service moves this director's own
+            # new-flow choices once but makes it agree with the others; established flows
+            # keep their connection entries (ip_vs_conn_in_get runs before scheduling).
+            recreate.append(Op(OpKind.DEL_SERVICE, have.without_destinations()))
+            recreate.append(Op(OpKind.ADD_SERVICE, bare))
+            recreate.extend(Op(OpKind.ADD_DEST, bare, d) for d in adds)
             continue
         if have.settings != want.settings:
             ops.append(Op(OpKind.SET_SERVICE, bare))
-        for dest in want.destinations:
+        for dest in adds:
             current = have.dest_map.get(dest.key)
             if current is None:
                 ops.append(Op(OpKind.ADD_DEST, bare, dest))
@@ -77,7 +93,8 @@ def plan(desired: IpvsTable, actual: IpvsTable, owned: Iterable[ServiceKey]) -> 
         else:
             foreign.append(have.key)
     ops.sort(key=lambda op: _ORDER[op.kind])  # stable: keeps per-service order
-    return Plan(ops, foreign)
+    # a re-created service's delete must precede its add, so it goes after the sort
+    return Plan(ops + recreate, foreign)
 
 
 def plan_timeouts(want: Timeouts, have: Timeouts) -> SetTimeouts | None:

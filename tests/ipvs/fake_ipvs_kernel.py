@@ -195,6 +195,8 @@ class FakeIpvsKernel:
             raise KernelError(errno.ENOENT)
         if cmd == p.CMD_DEL_DEST:
             del table[dkey]
+        elif cmd == p.CMD_NEW_DEST:  # at the head, as ip_vs_ctl.c __ip_vs_update_dest
+            self.dests[key] = {dkey: codec.decode_dest(attrs, key.family), **table}
         else:
             table[dkey] = codec.decode_dest(attrs, key.family)
         return []
