@@ -34,6 +34,7 @@ class Outcome:
 
 
 BGP_ARP = "bgp VIPs on lo: no director may answer ARP for them"
+BGP_SLOPPY = "ECMP may move a flow mid-connection to a director without its IPVS entry"
 
 
 def wanted_settings(nat_v4: bool, nat_v6: bool, conntrack: bool,
@@ -44,6 +45,12 @@ def wanted_settings(nat_v4: bool, nat_v6: bool, conntrack: bool,
         for name, value in (("arp_ignore", "1"), ("arp_announce", "2")):
             for scope in ("all", "lo"):
                 wanted.append((f"net.ipv4.conf.{scope}.{name}", value, BGP_ARP))
+        # ECMP can move a flow to another director mid-connection: sloppy TCP/SCTP lets IPVS
+        # create a connection entry from a non-SYN/INIT packet (ip_vs_proto_tcp.c
+        # tcp_conn_schedule), so the new director forwards it (by mh, to the same server).
+        # Skipped, as the other .vs. settings, where the kernel has no IPVS.
+        for name in ("sloppy_tcp", "sloppy_sctp"):
+            wanted.append((f"net.ipv4.vs.{name}", "1", BGP_SLOPPY))
     if nat_v4:
         wanted.append(("net.ipv4.ip_forward", "1", "NAT replies are routed through the director"))
     if nat_v6:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from haipvs.director_setup import wanted_settings
+from haipvs.director_setup import apply_settings, wanted_settings
 from tests.scratch_netns import run, scratch_netns
 
 SYSCTLS = ("net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.lo.arp_ignore",
@@ -18,7 +18,20 @@ SYSCTLS = ("net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.lo.arp_ignore",
 
 def test_bgp_wants_arp_ignore_1_and_arp_announce_2_on_all_and_lo():
     wanted = {name: value for name, value, _ in wanted_settings(False, False, False, bgp=True)}
-    assert wanted == dict(zip(SYSCTLS, ("1", "1", "2", "2"), strict=True))
+    assert wanted == {**dict(zip(SYSCTLS, ("1", "1", "2", "2"), strict=True)),
+                      "net.ipv4.vs.sloppy_tcp": "1", "net.ipv4.vs.sloppy_sctp": "1"}
+
+
+def test_bgp_sloppy_tcp_and_sctp_set_where_the_kernel_has_ipvs_skipped_elsewhere(tmp_path):
+    """ECMP can hand a flow to another director mid-connection: IPVS only schedules a
+    non-SYN packet with sloppy_tcp (ip_vs_proto_tcp.c tcp_conn_schedule)."""
+    (tmp_path / "net/ipv4/vs").mkdir(parents=True)
+    (tmp_path / "net/ipv4/vs/sloppy_tcp").write_text("0\n")
+    wanted = [w for w in wanted_settings(False, False, False, bgp=True) if ".vs." in w[0]]
+    outcomes = {o.name: o.status for o in apply_settings(wanted, False, root=tmp_path)}
+    assert outcomes == {"net.ipv4.vs.sloppy_tcp": "changed",
+                        "net.ipv4.vs.sloppy_sctp": "skipped"}
+    assert (tmp_path / "net/ipv4/vs/sloppy_tcp").read_text().strip() == "1"
 
 
 @pytest.fixture
