@@ -23,6 +23,7 @@ PURE: dict[str, str] = {
     "haipvs.ipvs.codec": "model objects <-> netlink attribute bytes",
     "haipvs.ipvs.ops": "typed IPVS ops",
     "haipvs.ipvs.planner": "plan(desired, kernel) -> ops",
+    "haipvs.ipvs.maglev": "mh services: canonical destination order, one table per director",
     "haipvs.ipvs.backend": "the IpvsBackend/NetlinkTransport protocols",
     "haipvs.ipvs.desired": "the desired IPVS table from config + health",
     "haipvs.ipvs.vs_group": "virtual_server_group members -> IPVS service keys",
