@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from haipvs.config.model import Config, RealServer, VirtualServer
+from haipvs.ipvs.maglev import MH
 from haipvs.ipvs.model import (
     AF_INET,
     AF_INET6,
@@ -139,9 +140,11 @@ def quorum_input(vs: VirtualServer, health: HealthView) -> QuorumInput:
 
 
 def virtual_service(vs: VirtualServer, health: HealthView,
-                    quorum_up: bool | None = None) -> Service:
+                    quorum_up: bool | None = None, scale_out: bool = False) -> Service:
     """One virtual server's desired service with the destinations health allows.
-    `quorum_up` None: the state a freshly started daemon would have (quorum.initial_quorum)."""
+    `quorum_up` None: the state a freshly started daemon would have (quorum.initial_quorum).
+    `scale_out`: the service is on a bgp VIP (its mh table must stay the same on every
+    director, haipvs/ipvs/maglev.py)."""
     base = _service(vs)
     dests: list[Destination] = []
     live = 0
@@ -151,8 +154,10 @@ def virtual_service(vs: VirtualServer, health: HealthView,
             weight = rs.weight if state.weight is None else state.weight
             dests.append(_destination(vs, rs, weight))
             live += weight
-        elif _inhibit(vs, rs) or vs.lb_algo == "mh":
-            # mh: weight 0, never delete, so no other server's flows move (ipvs/maglev.py)
+        elif _inhibit(vs, rs) or (scale_out and vs.lb_algo == MH):
+            # mh on a bgp VIP: weight 0, never delete, so no other server's flows move
+            # (ipvs/maglev.py). Elsewhere keepalived's delete stays: without mh-fallback a
+            # weight-0 mh server's flows would be dropped, not sent on.
             dests.append(_destination(vs, rs, 0))
     if quorum_up is None:
         quorum_up = initial_quorum(live, getattr(vs, "quorum", 1), getattr(vs, "hysteresis", 0))
@@ -176,10 +181,11 @@ def desired_table(config: Config, health: HealthView | None = None,
     state of each service (services missing from `quorum` get their starting state)."""
     view = health if health is not None else AllUp()
     states = quorum or {}
+    bgp = {vip.address for vip in config.scale_out.vips} if config.scale_out else set()
     # a virtual_server_group is one service per member, same destinations (ipvs/vs_group.py)
     return IpvsTable(tuple(svc for vs in config.virtual_servers
                            for svc in vs_services(vs, virtual_service(
-                               vs, view, states.get(service_key(vs))))))
+                               vs, view, states.get(service_key(vs)), vs.address in bgp))))
 
 
 def owned_keys(configs: Iterable[Config]) -> set[ServiceKey]:

@@ -8,12 +8,14 @@ real server for a flow only if their lists are in the same order. haipvs therefo
 service's destinations in one canonical order (family, address, port: DestKey.sort_key),
 whatever the order in the config, and the kernel's list is then that order reversed.
 
-A dead real server of an mh service is kept at weight 0 instead of being deleted
-(haipvs/ipvs/desired.py): setting weight 0 keeps dest->last_weight at its last non-zero value
-(ip_vs_ctl.c __ip_vs_update_dest) and ip_vs_mh_permutate() counts turns from last_weight, so
-the lookup table does not change: only the dead server's own flows move, to the next server
-by mh-fallback (ip_vs_mh_schedule: is_unavailable). Deleting it would rebuild the table
-without it and move a share of every other server's flows.
+A dead real server of an mh service on a bgp VIP (scale_out) is kept at weight 0 instead of
+being deleted (haipvs/ipvs/desired.py): setting weight 0 keeps dest->last_weight at its last
+non-zero value (ip_vs_ctl.c __ip_vs_update_dest) and ip_vs_mh_permutate() counts turns from
+last_weight, so the lookup table does not change: only the dead server's own flows move, to
+the next server by mh-fallback (ip_vs_mh_schedule: is_unavailable). Deleting it would
+rebuild the table without it and move a share of every other server's flows. Elsewhere
+(VRRP-mode services, keepalived configs) the dead server is deleted as keepalived does,
+unless inhibit_on_failure: without mh-fallback, a weight-0 server's flows would be dropped.
 """
 
 from __future__ import annotations

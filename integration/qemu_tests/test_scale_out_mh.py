@@ -19,7 +19,14 @@ import time
 import pytest
 import trio
 
-from haipvs.config.model import Config, GlobalSettings, RealServer, VirtualServer
+from haipvs.config.model import (
+    Config,
+    GlobalSettings,
+    RealServer,
+    ScaleOut,
+    ScaleOutVip,
+    VirtualServer,
+)
 from haipvs.ipvs.desired import RealServerHealth, StaticHealth, desired_table, dest_key, service_key
 from haipvs.ipvs.reconcile import Reconciler
 
@@ -50,8 +57,9 @@ def config(order) -> Config:
                        sched_flags=frozenset({"mh-fallback", "mh-port"}),
                        real_servers=tuple(RealServer(address=ip(SERVERS[f"g2r{i}"]), port=PORT,
                                                      weight=1) for i in order))
+    # a bgp VIP (scale_out): its dead real servers go to weight 0, not deleted
     return Config(source="mh.yaml", global_settings=GlobalSettings(router_id="g2"),
-                  virtual_servers=(vs,))
+                  virtual_servers=(vs,), scale_out=ScaleOut(vips=(ScaleOutVip(address=ip(VIP)),)))
 
 
 async def program(ns: str, cfg: Config, health=None) -> None:
@@ -221,7 +229,7 @@ async def program_tcp(ns: str) -> None:
                             RealServer(address=r.address, port=PORT + 1, weight=1)
                             for r in vs.real_servers))
     await program(ns, Config(source="mh.yaml", global_settings=cfg.global_settings,
-                             virtual_servers=(tcp,)))
+                             virtual_servers=(tcp,), scale_out=cfg.scale_out))
 
 
 def test_tcp_connection_through_director_1_keeps_working_through_director_2_sloppy_tcp(lab):

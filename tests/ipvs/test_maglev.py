@@ -8,7 +8,14 @@ ip_vs_mh.c ip_vs_mh_populate() walks that list from the head."""
 import ipaddress
 from dataclasses import replace
 
-from haipvs.config.model import Config, GlobalSettings, RealServer, VirtualServer
+from haipvs.config.model import (
+    Config,
+    GlobalSettings,
+    RealServer,
+    ScaleOut,
+    ScaleOutVip,
+    VirtualServer,
+)
 from haipvs.ipvs.desired import (
     RealServerHealth,
     StaticHealth,
@@ -102,9 +109,10 @@ def _vs(algo, **kw):
                              for a in ("198.51.100.11", "198.51.100.9")), **kw)
 
 
-def _config(vs):
+def _config(vs, bgp=True):
+    scale_out = ScaleOut(vips=(ScaleOutVip(address=vs.address),)) if bgp else None
     return Config(source="test.yaml", global_settings=GlobalSettings(router_id="t"),
-                  virtual_servers=(vs,))
+                  virtual_servers=(vs,), scale_out=scale_out)
 
 
 def _down(vs):
@@ -117,6 +125,14 @@ def test_mh_dead_real_server_goes_to_weight_0_not_deleted_last_weight_kept():
     (svc,) = desired_table(_config(vs), _down(vs))
     assert {(d.address, d.weight) for d in svc.destinations} == {
         ("198.51.100.11", 0), ("198.51.100.9", 3)}
+
+
+def test_mh_outside_scale_out_removes_a_dead_real_server_as_keepalived():
+    # a VRRP-mode mh service (a keepalived config): deleted as keepalived does; weight 0
+    # without mh-fallback would drop the dead server's flows instead of sending them on
+    vs = _vs("mh")
+    (svc,) = desired_table(_config(vs, bgp=False), _down(vs))
+    assert [d.address for d in svc.destinations] == ["198.51.100.9"]
 
 
 def test_other_schedulers_still_remove_a_dead_real_server_keepalived_default():
