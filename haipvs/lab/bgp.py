@@ -44,7 +44,7 @@ from haipvs.lab.lab import (
     _run,
     _stop,
     _wait,
-    down,
+    create,
     dump,
 )
 from haipvs.lab.routemon import nexthops, route_events
@@ -118,26 +118,13 @@ def director_config(lab: Lab, director: str) -> dict[str, Any]:
 
 
 def up(directory: Path, out: Callable[[str], None] = print) -> Lab:
-    existing = Lab.load(directory)
-    if existing is not None:
-        raise LabError(f"a lab is already up in {directory} ({existing.mode}); run "
-                       "`haipvs lab down` first")
     for name in ("bird", "birdc"):
         try:
             bird.binary(name)
         except FileNotFoundError as exc:
             raise LabError(str(exc)) from None
-    directory.mkdir(parents=True, exist_ok=True)
     # "bgp" + hex: never a NAT/DR lab's id (4 hex digits), so the two never share a name
-    lab = Lab(directory, "bgp", "bgp" + secrets.token_hex(2), created_at=time.time())
-    lab.save()
-    try:
-        _build(lab, out)
-    except BaseException:
-        out("lab up failed; removing what was created")
-        down(directory, out=lambda line: None)
-        raise
-    return lab
+    return create(directory, "bgp", "bgp" + secrets.token_hex(2), _build, out)
 
 
 def _veth(lab: Lab, a: str, a_if: str, b: str, b_if: str) -> None:
