@@ -54,6 +54,9 @@ class Announcer:
         self.ifindex = ifindex
         self.mac = mac
         self.sent = 0
+        # frames per VIP, built once: the MAC is fixed for this Announcer's life (a new MAC
+        # or interface gets a new Announcer)
+        self._frames: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, bytes] = {}
         self._packet_sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         self._packet_sock.setblocking(False)
         try:
@@ -76,18 +79,25 @@ class Announcer:
         sent = 0
         for vip in vips:
             try:
+                frame = self._frames.get(vip) or self._frame(vip)
                 if vip.version == 4:
-                    frame = gratuitous_arp_frame(self.mac, vip)
                     self._packet_sock.sendto(frame, (self.ifname, ETH_P_ARP))
                 else:
-                    self._icmp6_sock.sendto(
-                        unsolicited_na_message(self.mac, vip), (ALL_NODES, 0, 0, self.ifindex)
-                    )
+                    self._icmp6_sock.sendto(frame, (ALL_NODES, 0, 0, self.ifindex))
                 sent += 1
             except OSError:
                 continue
         self.sent += sent
         return sent
+
+    def prebuild(self, vips: list[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> None:
+        for vip in vips:
+            self._frame(vip)
+
+    def _frame(self, vip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bytes:
+        frame = self._frames[vip] = (gratuitous_arp_frame(self.mac, vip) if vip.version == 4
+                                     else unsolicited_na_message(self.mac, vip))
+        return frame
 
     def close(self) -> None:
         self._packet_sock.close()

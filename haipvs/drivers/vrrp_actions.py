@@ -5,6 +5,7 @@ follow-ups) is the runtime's, called back in action order.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import structlog
@@ -17,6 +18,7 @@ from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.nft_accept import NftAccept
 from haipvs.drivers.routes import RouteDriver
 from haipvs.drivers.vip_announcers import VipAnnouncers
+from haipvs.drivers.vip_fastpath import FastVipAdder
 from haipvs.drivers.vrrp_instance import Instance
 from haipvs.policy import accept_mode
 from haipvs.policy.routes import Held
@@ -39,10 +41,25 @@ class ActionRunner:
         self._on_transition = on_transition
         self._routes = routes if routes is not None else RouteDriver(rtnl)
         self._extra_if = ExtraIfRounds(self._garp, self._vip_announcers)  # garp_extra_if
+        self.last_now = -math.inf  # the latest time handed to a machine (received_at)
+        self.fast_vips = FastVipAdder()  # the VIP add of a MASTER transition, in this thread
+        # VIP log lines wait until the action list is done: formatting and writing them
+        # would otherwise sit between the VIP add and the GARP.
+        self._vip_logs: list[tuple[Instance, addresses.AddressChange]] = []
 
     async def feed(self, instance: Instance, event: core.Input) -> None:
-        actions = instance.machine.handle(trio.current_time(), event)
+        self.last_now = now = trio.current_time()
+        actions = instance.machine.handle(now, event)
         await self.execute(instance, actions)
+
+    def received_at(self, arrived: float | None) -> float:
+        """The time a received advert is handled at: its kernel arrival time, never before
+        a time already given to a machine (a machine's clock does not run backwards; a timer
+        that fired while the advert waited in the queue stays fired), never after now."""
+        now = trio.current_time()
+        at = now if arrived is None else min(max(arrived, self.last_now), now)
+        self.last_now = at
+        return at
 
     async def execute(self, instance: Instance, actions: list[core.Action]) -> None:
         # the time the actions were decided at, before their I/O: keepalived's garp_extra_if
@@ -75,6 +92,7 @@ class ActionRunner:
                     self._on_transition(instance, action)
                 case core.Log(event=event, fields=fields):
                     log.info(event, instance=instance.name, **fields)
+        self._flush_vip_logs()
 
     def _send_gratuitous(self, instance: Instance, count: int) -> None:
         binding = instance.binding
@@ -118,9 +136,19 @@ class ActionRunner:
                                   wait=not held)
 
     async def change_vips(self, instance: Instance, change: Callable, held: bool) -> None:
-        changes = await self._rtnl.call(change, list(instance.binding.vips))
+        vips = list(instance.binding.vips)
+        changes: list[addresses.AddressChange] = []
+        if change is addresses.sync_add:
+            added, vips = self.fast_vips.add(vips)  # errors and foreign VIPs: sync_add
+            changes = [addresses.AddressChange("add", vip) for vip in added]
+        if vips:
+            changes += await self._rtnl.call(change, vips)
         instance.vips_held = held
-        for done in changes:
+        self._vip_logs += [(instance, done) for done in changes]
+
+    def _flush_vip_logs(self) -> None:
+        logs, self._vip_logs = self._vip_logs, []
+        for instance, done in logs:
             level = log.warning if done.action in ("failed", "kept-foreign") else log.info
             level(
                 f"vip_{done.action.replace('-', '_')}",

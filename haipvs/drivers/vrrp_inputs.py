@@ -22,6 +22,7 @@ class Packet:
 
     group: InterfaceGroup
     datagram: core.Datagram
+    arrived: float | None = None  # trio time the kernel received it (None: unknown)
 
 
 @dataclass(frozen=True)

@@ -36,12 +36,13 @@ from haipvs.drivers.garp_sender import GarpSender
 from haipvs.drivers.link_monitor import LinkMonitor
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.nft_accept import NftAccept, TableSettings, guarded_of
+from haipvs.drivers.precise_alarm import SPIN, PreciseAlarm, spin_until
 from haipvs.drivers.routes import RouteDriver
 from haipvs.drivers.vip_announcers import VipAnnouncers
 from haipvs.drivers.vrrp_actions import ActionRunner
 from haipvs.drivers.vrrp_inputs import Input, Job, LinkObserved, Packet, SourceUpdate
 from haipvs.drivers.vrrp_instance import Instance, InstanceBinding, InterfaceGroup
-from haipvs.drivers.vrrp_socket import VrrpSocket
+from haipvs.drivers.vrrp_socket import VrrpSocket, arrival
 from haipvs.drivers.vrrp_sources import Changes, SourceFeeds
 from haipvs.drivers.vrrp_thread import LoopThread
 from haipvs.events import (
@@ -68,6 +69,7 @@ from haipvs.vrrp_stats import InstanceStats, InterfaceStats, VrrpStats
 __all__ = ["InstanceBinding", "VrrpRuntime"]
 
 TIMER_LATENESS_KEPT = 1024
+ALARM_BACKSTOP = 0.002  # seconds after a deadline at which trio itself ends the wait
 log = structlog.get_logger("haipvs.vrrp")
 
 EventSink = Callable[[VrrpTransition | InstanceNotice], None]
@@ -100,6 +102,8 @@ class VrrpRuntime(SourceFeeds):
         self._groups: dict[tuple[str, int], InterfaceGroup] = {}
         self._loop = LoopThread(self._main, name="vrrp", label="VRRP runtime")
         self._nursery: trio.Nursery | None = None
+        self._alarm: PreciseAlarm | None = None  # created in the VRRP thread (_main)
+        self._alarm_scope: trio.CancelScope | None = None
         self._inputs_in, self._inputs_out = trio.open_memory_channel[Input](math.inf)
         self._followups: collections.deque[tuple[str, core.SyncGroupTransition]] = (
             collections.deque()
@@ -179,8 +183,13 @@ class VrrpRuntime(SourceFeeds):
         monitor = LinkMonitor()
         try:
             await monitor.bind()
+            # The timerfd runs on the real monotonic clock: with a test's virtual clock
+            # (trio.testing.MockClock) trio's own deadlines are the right ones.
+            if type(trio.lowlevel.current_clock()).__name__ == "SystemClock":  # trio's default
+                self._alarm = PreciseAlarm()
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                nursery.start_soon(self._alarm_loop)
                 nursery.start_soon(self._drain)
                 nursery.start_soon(self._heartbeat_loop)
                 nursery.start_soon(self._garp.run)
@@ -201,6 +210,9 @@ class VrrpRuntime(SourceFeeds):
                 group.sock.close()
                 group.announcer.close()
             self._vip_announcers.close_all()
+            self._actions.fast_vips.close()
+            if self._alarm is not None:
+                self._alarm.close()
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -208,14 +220,38 @@ class VrrpRuntime(SourceFeeds):
             await trio.sleep(self.heartbeat_interval)
 
     async def _drain(self) -> None:
-        """The one task that feeds the machines: due timers first, then the next input."""
+        """The one task that feeds the machines: due timers first, then the next input.
+        The wait ends SPIN before the earliest timer deadline through the timerfd alarm
+        (trio's own deadlines are whole milliseconds late), and the last stretch is spun
+        (haipvs.drivers.precise_alarm); the scope's own deadline is only a backstop."""
         while True:
             await self._fire_due_timers()
             item: Input | None = None
-            with trio.move_on_at(self._next_deadline()):
+            deadline = self._next_deadline()
+            alarm = self._alarm
+            if alarm is None:  # a test's clock: trio's own deadline is exact there
+                backstop = 0.0
+            elif deadline - trio.current_time() <= SPIN:
+                spin_until(deadline)  # sooner than the alarm could wake this loop
+                continue
+            else:
+                backstop = ALARM_BACKSTOP
+            with trio.CancelScope(deadline=deadline + backstop) as scope:
+                if alarm is not None and deadline < math.inf:
+                    alarm.arm_at(deadline)
+                    self._alarm_scope = scope
                 item = await self._inputs_out.receive()
+            self._alarm_scope = None
             if item is not None:
                 await self._process(item)
+
+    async def _alarm_loop(self) -> None:
+        if self._alarm is None:
+            return
+        while True:
+            await self._alarm.wait()
+            if self._alarm_scope is not None:  # one from an earlier wait only wakes it early
+                self._alarm_scope.cancel()  # and _fire_due_timers fires nothing not due
 
     def _next_deadline(self) -> float:
         return min((d for i in self._instances.values() for d in i.timers.values()),
@@ -241,9 +277,9 @@ class VrrpRuntime(SourceFeeds):
 
     async def _process(self, item: Input) -> None:
         match item:
-            case Packet(group=group, datagram=datagram):
+            case Packet(group=group, datagram=datagram, arrived=arrived):
                 try:
-                    await self._receive(group, datagram)
+                    await self._receive(group, datagram, arrived)
                 finally:
                     group.credit.release()
             case SourceUpdate():
@@ -355,6 +391,8 @@ class VrrpRuntime(SourceFeeds):
         if binding.mcast_group is not None:
             group.sock.join(binding.mcast_group)  # keepalived mcast_dst_ip
         self._instances[binding.name] = instance
+        self._actions.fast_vips.prepare(list(binding.vips))  # not on the transition's path
+        group.announcer.prebuild([v.address for v in binding.vips if v.ifname == binding.ifname])
         return instance
 
     async def _start_instance(self, instance: Instance, state: addresses.LinkState,
@@ -421,6 +459,7 @@ class VrrpRuntime(SourceFeeds):
         params = binding.params
         # The binding first: actions of the Retune (an advert, GARP) use its I/O facts.
         instance.binding = binding
+        self._actions.fast_vips.prepare(list(binding.vips))
         if binding.mcast_group is not None:  # a reload may give a new mcast_dst_ip
             instance.group.sock.join(binding.mcast_group)
         if params != old.params:
@@ -440,25 +479,29 @@ class VrrpRuntime(SourceFeeds):
         await self._update(instance, changes, base_priority=params.base_priority)
 
     # ---- received adverts -------------------------------------------------------------
+    # An advert's timers (Master_Down_Interval, Skew_Time after a priority 0) run from the
+    # moment the kernel received it, not from when this loop got to it: the ~0.2 ms of
+    # wake-up, queue and parsing no longer delays a takeover (see vrrp_actions.received_at).
 
     async def _receive_loop(self, group: InterfaceGroup) -> None:
         with group.loop_scope:
             while True:
                 await group.credit.acquire()
                 try:
-                    data, source, destination, hop_limit = await group.sock.receive()
+                    data, source, destination, hop_limit, stamp = await group.sock.receive()
                 except OSError as exc:
                     group.credit.release()
                     log.warning("vrrp_receive_error", interface=group.ifname, error=str(exc))
                     await trio.sleep(0.1)
                     continue
                 datagram = group.datagram(data, source, destination, hop_limit)
-                self._inputs_in.send_nowait(Packet(group, datagram))
+                self._inputs_in.send_nowait(Packet(group, datagram, arrival(stamp)))
 
-    async def _receive(self, group: InterfaceGroup, datagram: core.Datagram) -> None:
+    async def _receive(self, group: InterfaceGroup, datagram: core.Datagram,
+                       arrived: float | None = None) -> None:
         if self._groups.get(group.key) is not group:
             return  # queued before its interface's last instance was removed
-        verdict = group.dispatcher.receive(trio.current_time(), datagram)
+        verdict = group.dispatcher.receive(self._actions.received_at(arrived), datagram)
         if verdict.machine is not None:
             instance = group.instances[verdict.machine.params.vrid]
             await self._actions.execute(instance, verdict.actions)

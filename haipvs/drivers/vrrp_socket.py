@@ -12,6 +12,7 @@ import ctypes
 import ipaddress
 import socket
 import struct
+import time
 
 import trio
 
@@ -25,7 +26,27 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 SO_ATTACH_FILTER = 26
+SO_TIMESTAMPNS = 35  # SO_TIMESTAMPNS_OLD: struct timespec of two longs, wall clock
+_TIMESPEC = struct.Struct("@ll")
+_STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
 _BPF_RET_ZERO = struct.pack("HBBI", 0x06, 0, 0, 0)  # BPF_RET | BPF_K, 0: accept 0 bytes
+
+
+def _stamp(ancdata: list[tuple[int, int, bytes]]) -> float | None:
+    for level, kind, value in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(value)
+            return seconds + nanoseconds * 1e-9
+    return None
+
+
+def arrival(stamp: float | None) -> float | None:
+    """A kernel arrival stamp (wall clock) as trio time; None when unknown or when the wall
+    clock was stepped in between (an age outside 0..1 s)."""
+    if stamp is None:
+        return None
+    age = time.time() - stamp
+    return trio.current_time() - age if 0.0 <= age < 1.0 else None
 
 
 def _drop_everything(sock: trio.socket.SocketType) -> None:
@@ -45,9 +66,13 @@ class VrrpSocket:
         af = socket.AF_INET if family == 4 else socket.AF_INET6
         self._recv = trio.socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
         self._send = trio.socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
+        # the same socket for sends that must not yield (send() below)
+        self._send_raw = socket.socket(fileno=self._send.fileno())
         try:
             for sock in (self._recv, self._send):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+            # The arrival time, for timers that run from it (the runtime's _receive_loop)
+            self._recv.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             # The send socket is never read, but a raw socket gets a copy of every VRRP
             # packet: without a filter its queue sits full (~200 KiB of kernel memory).
             _drop_everything(self._send)
@@ -127,19 +152,28 @@ class VrrpSocket:
                 ancillary.append((socket.IPPROTO_IPV6, socket.IPV6_HOPLIMIT,
                                   struct.pack("@i", ttl)))
             address = (str(dst), 0, 0, self._send_ifindex)
-        await self._send.sendmsg([message], ancillary, 0, address)
+        # Straight to the kernel: trio's sendmsg ends with a scheduler round (a checkpoint)
+        # even when the send succeeded at once, and on a MASTER transition that round sat
+        # between the advert and the VIP add and GARP (~0.2 ms). A full send buffer still
+        # waits the trio way. (The socket is non-blocking, as every trio socket is.)
+        try:
+            self._send_raw.sendmsg([message], ancillary, 0, address)
+        except BlockingIOError:
+            await self._send.sendmsg([message], ancillary, 0, address)
 
-    async def receive(self) -> tuple[bytes, IPAddress, IPAddress | None, int | None]:
-        """Returns (data, source, destination, hop_limit).
+    async def receive(self) -> tuple[bytes, IPAddress, IPAddress | None, int | None,
+                                      float | None]:
+        """Returns (data, source, destination, hop_limit, stamp).
 
         For IPv4 `data` is the whole IP datagram (raw IPv4 sockets deliver the header, and
         the core checks TTL and lengths from it); destination and hop limit are None.
         For IPv6 `data` is the VRRP message; destination and hop limit come from cmsgs.
+        `stamp` is the kernel's arrival time (SO_TIMESTAMPNS, wall clock), None if absent.
         """
         if self.family == 4:
-            data, (source, _port) = await self._recv.recvfrom(65535)
-            return data, ipaddress.ip_address(source), None, None
-        cmsg_space = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4)
+            data, ancdata, _flags, addr = await self._recv.recvmsg(65535, _STAMP_SPACE)
+            return data, ipaddress.ip_address(addr[0]), None, None, _stamp(ancdata)
+        cmsg_space = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4) + _STAMP_SPACE
         data, ancdata, _flags, addr = await self._recv.recvmsg(65535, cmsg_space)
         destination: IPAddress | None = None
         hop_limit: int | None = None
@@ -151,8 +185,9 @@ class VrrpSocket:
             elif kind == socket.IPV6_PKTINFO and len(value) >= 16:
                 destination = ipaddress.IPv6Address(value[:16])
         source = ipaddress.ip_address(addr[0].split("%")[0])
-        return data, source, destination, hop_limit
+        return data, source, destination, hop_limit, _stamp(ancdata)
 
     def close(self) -> None:
+        self._send_raw.detach()  # the fd is the trio socket's to close, once
         for sock in (self._recv, self._send):
             sock.close()

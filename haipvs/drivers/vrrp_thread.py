@@ -18,8 +18,11 @@ import trio
 log = structlog.get_logger("haipvs.vrrp")
 
 # Python hands the GIL to another thread every 5 ms by default; a busy main loop would
-# then delay an advert by up to that much. 1 ms keeps VRRP punctual at little cost.
-GIL_SWITCH_INTERVAL = 0.001
+# then delay an advert by up to that much. At 1 ms a priority-0 takeover was still 1.1 ms
+# late in one trial of two (the main loop held the GIL when the advert came); 0.2 ms made
+# it 0.6-0.8 ms, and 10,000 checks/s keep their rate (docs/benchmarks.md, issue 18). The
+# interval only matters while a thread waits for the GIL.
+GIL_SWITCH_INTERVAL = 0.0002
 
 
 class LoopThread:

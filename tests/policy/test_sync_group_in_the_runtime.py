@@ -12,7 +12,7 @@ from typing import ClassVar
 import pytest
 import trio
 
-from haipvs.drivers import addresses, vmac, vrrp_runtime
+from haipvs.drivers import addresses, vmac, vrrp_actions, vrrp_runtime
 from haipvs.drivers.vrrp_instance import InstanceBinding
 from haipvs.drivers.vrrp_runtime import VrrpRuntime
 from haipvs.events import VrrpTransition
@@ -61,6 +61,20 @@ class FakeSocket:
         pass
 
 
+class DeferringFastVips:
+    """The VRRP thread's own VIP add (vip_fastpath) leaves every VIP to the rtnetlink path,
+    which FakeRtnl records: this process's real interfaces are never touched."""
+
+    def prepare(self, vips) -> None:
+        pass
+
+    def add(self, vips):
+        return [], list(vips)
+
+    def close(self) -> None:
+        pass
+
+
 class FakeAnnouncer:
     def __init__(self, ifname: str, ifindex: int, mac: bytes) -> None:
         self.ifname = ifname  # the GARP pacing keys its interfaces by it (garp_sender.py)
@@ -69,6 +83,9 @@ class FakeAnnouncer:
     def announce(self, vips) -> int:
         self.sent += len(vips)
         return len(vips)
+
+    def prebuild(self, vips) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -104,6 +121,7 @@ def binding(name: str, vrid: int, ifname: str, priority: int = 100,
 def fakes(monkeypatch):
     monkeypatch.setattr(vrrp_runtime, "VrrpSocket", FakeSocket)
     monkeypatch.setattr(vrrp_runtime, "Announcer", FakeAnnouncer)
+    monkeypatch.setattr(vrrp_actions, "FastVipAdder", DeferringFastVips)
     monkeypatch.setattr(vrrp_runtime, "LinkMonitor", FakeMonitor)
     FakeSocket.sent = []
     return FakeRtnl()
