@@ -22,7 +22,7 @@ from haipvs.drivers.vip_fastpath import FastVipAdder
 from haipvs.drivers.vrrp_instance import Instance
 from haipvs.policy import accept_mode
 from haipvs.policy.routes import Held
-from haipvs.vrrp import core, garp_ifaces
+from haipvs.vrrp import arrival, core, garp_ifaces
 
 log = structlog.get_logger("haipvs.vrrp")
 
@@ -53,13 +53,9 @@ class ActionRunner:
         await self.execute(instance, actions)
 
     def received_at(self, arrived: float | None) -> float:
-        """The time a received advert is handled at: its kernel arrival time, never before
-        a time already given to a machine (a machine's clock does not run backwards; a timer
-        that fired while the advert waited in the queue stays fired), never after now."""
-        now = trio.current_time()
-        at = now if arrived is None else min(max(arrived, self.last_now), now)
-        self.last_now = at
-        return at
+        """The time a received advert is handled at (haipvs.vrrp.arrival)."""
+        self.last_now = arrival.handled_at(trio.current_time(), arrived, self.last_now)
+        return self.last_now
 
     async def execute(self, instance: Instance, actions: list[core.Action]) -> None:
         # the time the actions were decided at, before their I/O: keepalived's garp_extra_if
