@@ -475,6 +475,20 @@ def run_genhash(args: argparse.Namespace) -> int:
 # --- parser -----------------------------------------------------------------------------------
 
 
+def _completion_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("shell", choices=("bash",), help="the shell to complete for")
+
+
+@command("completion", "print a shell completion script generated from these commands "
+         "(bash: save it as /usr/share/bash-completion/completions/haipvs)",
+         _completion_arguments)
+def run_completion(args: argparse.Namespace) -> int:
+    from haipvs.completion import bash_script
+
+    print(bash_script(build_parser()), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="haipvs",
