@@ -44,7 +44,7 @@ from haipvs.policy.director import Director
 from haipvs.policy.notify_scripts import RunNotify
 from haipvs.policy.routes import static_entries
 from haipvs.policy.smtp_alerts import SmtpAlertPolicy
-from haipvs.resources import fix_malloc_mmap_threshold
+from haipvs.resources import fix_malloc_mmap_threshold, raise_fd_limit
 from haipvs.sdnotify import SystemdNotifier
 from haipvs.trackers import Trackers
 from haipvs.vrrp_binding import bindings_from_config
@@ -359,6 +359,7 @@ def _describe(exc: BaseException) -> str:
 def run(config: Config, *, config_path: str, overrides: dict[str, str] | None = None,
         release_ipvs: bool = True) -> int:
     fix_malloc_mmap_threshold()  # see resources.py: netlink buffers kept in the heap
+    raise_fd_limit()  # see resources.py: a socket per check in flight
     netns = config.global_settings.net_namespace
     if netns is not None:  # before any thread or socket: both keep the namespace they got
         proc_watch.remember_start_netns()  # track_process's proc connector lives there

@@ -32,6 +32,30 @@ def fix_malloc_mmap_threshold() -> bool:
     return bool(ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
 
 
+FD_LIMIT_CAP = 1 << 20
+
+
+def raise_fd_limit() -> tuple[int, int]:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (at most 2^20); returns (before, after).
+
+    Every check in flight holds a socket. systemd starts services with a soft limit of 1024
+    (and a hard one of 524288), so a director checking thousands of real servers, some of them
+    timing out, ran out of descriptors and marked healthy servers down with "too many open
+    files". keepalived raises its own limit the same way (lib/process.c set_max_file_limit).
+    Nothing here uses select(), so descriptors above 1024 are safe."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = FD_LIMIT_CAP if hard == resource.RLIM_INFINITY else min(hard, FD_LIMIT_CAP)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            return soft, wanted
+        except (OSError, ValueError):
+            pass
+    return soft, soft
+
+
 def count_trio_tasks() -> int:
     """Live tasks in the calling trio run, the root task included."""
     count, pending = 0, [trio.lowlevel.current_root_task()]
