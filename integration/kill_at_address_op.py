@@ -39,6 +39,22 @@ def main() -> int:
         return ipr
 
     daemon._make_iproute = make_wrapped_iproute
+    if kind == "add":  # a MASTER's VIP adds go on the VRRP thread's own socket (vip_fastpath)
+        from haipvs.drivers import vip_fastpath
+
+        real_add_one = vip_fastpath.FastVipAdder._add_one
+        fast_done = 0
+
+        def add_one(self, sock, body):
+            nonlocal fast_done
+            added = real_add_one(self, sock, body)
+            if added:
+                fast_done += 1
+                if fast_done == after:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return added
+
+        vip_fastpath.FastVipAdder._add_one = add_one
     return cli.main(haipvs_args)
 
 
