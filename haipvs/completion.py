@@ -4,8 +4,8 @@ The script is derived from the parser at the time it is printed, so a new subcom
 option completes without anyone editing a completion file. What it completes:
 - before a subcommand: the global options and the subcommands;
 - after one: that subcommand's options and the choices of its positional arguments;
-- an option's value: its choices, or file names for options that take a value without
-  choices (FILE, DIR, PATH...).
+- an option's value: its choices, file names for a path (FILE, DIR, PATH...), nothing for
+  free text.
 """
 
 from __future__ import annotations

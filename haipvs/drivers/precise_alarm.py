@@ -71,22 +71,12 @@ class PreciseAlarm:
     def __init__(self) -> None:
         self._fd = _check(_libc.timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC))
         self._spec = _Itimerspec()
-        self._deadline = math.inf
         _libc.prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0)  # best effort: the spin covers the slack
 
     def arm_at(self, deadline: float) -> None:
-        """Expire at trio time `deadline`."""
-        self._deadline = deadline
-        self._arm(deadline - trio.current_time() - SPIN)
-
-    def _arm(self, delay: float) -> None:
-        ns = max(1, math.ceil(delay * 1e9))  # at least 1 ns: zero would disarm
+        """Expire SPIN before trio time `deadline` (at least 1 ns from now: 0 disarms)."""
+        ns = max(1, math.ceil((deadline - trio.current_time() - SPIN) * 1e9))
         self._spec.it_value.tv_sec, self._spec.it_value.tv_nsec = divmod(ns, 1_000_000_000)
-        _check(_libc.timerfd_settime(self._fd, 0, ctypes.byref(self._spec), None))
-
-    def disarm(self) -> None:
-        self._deadline = math.inf
-        self._spec.it_value.tv_sec = self._spec.it_value.tv_nsec = 0
         _check(_libc.timerfd_settime(self._fd, 0, ctypes.byref(self._spec), None))
 
     async def wait(self) -> None:

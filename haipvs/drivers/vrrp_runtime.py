@@ -42,7 +42,7 @@ from haipvs.drivers.vip_announcers import VipAnnouncers
 from haipvs.drivers.vrrp_actions import ActionRunner
 from haipvs.drivers.vrrp_inputs import Input, Job, LinkObserved, Packet, SourceUpdate
 from haipvs.drivers.vrrp_instance import Instance, InstanceBinding, InterfaceGroup
-from haipvs.drivers.vrrp_socket import VrrpSocket, arrival
+from haipvs.drivers.vrrp_socket import VrrpSocket, arrival_time
 from haipvs.drivers.vrrp_sources import Changes, SourceFeeds
 from haipvs.drivers.vrrp_thread import LoopThread
 from haipvs.events import (
@@ -495,7 +495,7 @@ class VrrpRuntime(SourceFeeds):
                     await trio.sleep(0.1)
                     continue
                 datagram = group.datagram(data, source, destination, hop_limit)
-                self._inputs_in.send_nowait(Packet(group, datagram, arrival(stamp)))
+                self._inputs_in.send_nowait(Packet(group, datagram, arrival_time(stamp)))
 
     async def _receive(self, group: InterfaceGroup, datagram: core.Datagram,
                        arrived: float | None = None) -> None:

@@ -40,7 +40,7 @@ def _stamp(ancdata: list[tuple[int, int, bytes]]) -> float | None:
     return None
 
 
-def arrival(stamp: float | None) -> float | None:
+def arrival_time(stamp: float | None) -> float | None:
     """A kernel arrival stamp (wall clock) as trio time; None when unknown or when the wall
     clock was stepped in between (an age outside 0..1 s)."""
     if stamp is None:
