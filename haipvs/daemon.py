@@ -110,6 +110,7 @@ class Daemon:
         self._token: trio.lowlevel.TrioToken | None = None
         self.runtime: VrrpRuntime | None = None
         self.recent_events: list[dict[str, Any]] = []  # as_record() of the last events
+        self._health_pending: list[director.HealthChanged] = []  # see _health_changed
         self.runtime_failed = False
         # First checks are spread over at most HEALTH_MAX_SPREAD seconds, not the whole
         # delay_loop: with alpha and keepalived's 60 s default a server would otherwise stay
@@ -287,7 +288,10 @@ class Daemon:
     # ---- the director policy: inputs in, outputs to I/O ---------------------------------------
 
     def feed(self, item: director.Input) -> None:
-        """Main loop only: one input to the policy, its outputs carried out in order."""
+        """Main loop only: one input to the policy, its outputs carried out in order. Health
+        changes not handed over yet go first: the policy sees every input in arrival order."""
+        if self._health_pending and not isinstance(item, director.HealthBatch):
+            self._flush_health()
         for output in self.director.handle(time.time(), item):
             self._perform(output)
 
@@ -330,10 +334,31 @@ class Daemon:
 
     def _health_changed(self, key: ServerKey, health: ServerHealth) -> None:
         """A real server went up or down (or changed dynamic weight): the director records
-        it and recomputes quorum and the table; the reconciler applies only the difference."""
-        self.feed(director.HealthChanged(
+        it and recomputes quorum and the table; the reconciler applies only the difference.
+        The changes of one loop turn reach the director as one HealthBatch, so the table is
+        built once for all of them (a check round that flips thousands of servers stays
+        linear); any other input hands them over first (feed)."""
+        self._health_pending.append(director.HealthChanged(
             key.service, key.dest,  # IPVS ServiceKey and DestKey (specs_from_config)
             RealServerHealth(health.up, health.weight, health.reason)))
+        if len(self._health_pending) == 1:
+            try:
+                trio.lowlevel.current_trio_token().run_sync_soon(self._flush_health)
+            except RuntimeError:  # not in a trio run (tools): at once
+                self._flush_health()
+
+    def _flush_health(self) -> None:
+        """Hand the collected health changes to the director. Also a run_sync_soon callback,
+        where an exception would abort the whole trio run: it is logged instead, as the
+        engine logs a failed on_change callback."""
+        batch = tuple(self._health_pending)
+        self._health_pending.clear()
+        if not batch:
+            return
+        try:
+            self.feed(director.HealthBatch(batch))
+        except Exception:
+            log.exception("health_batch_failed", changes=len(batch))
 
     def _health_settled_down(self, key: ServerKey, health: ServerHealth) -> None:
         """An alpha checker's first evaluation failed (director.HealthSettledDown)."""

@@ -11,7 +11,7 @@ the live real servers. These options are read from the config model when it has 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -126,12 +126,15 @@ def live_weight(vs: VirtualServer, health: HealthView) -> int:
     """Total weight of the real servers that are up (dynamic weight where a checker set one):
     what the quorum is measured against."""
     key = service_key(vs)
-    total = 0
-    for rs in vs.real_servers:
-        state = health.health(key, dest_key(rs))
-        if state.up:
-            total += rs.weight if state.weight is None else state.weight
-    return total
+    return sum(weight_counted(rs.weight, health.health(key, dest_key(rs)))
+               for rs in vs.real_servers)
+
+
+def weight_counted(configured: int, state: RealServerHealth) -> int:
+    """What one real server adds to its service's live weight."""
+    if not state.up:
+        return 0
+    return configured if state.weight is None else state.weight
 
 
 def quorum_input(vs: VirtualServer, health: HealthView) -> QuorumInput:
@@ -181,11 +184,21 @@ def desired_table(config: Config, health: HealthView | None = None,
     state of each service (services missing from `quorum` get their starting state)."""
     view = health if health is not None else AllUp()
     states = quorum or {}
-    bgp = {vip.address for vip in config.scale_out.vips} if config.scale_out else set()
-    # a virtual_server_group is one service per member, same destinations (ipvs/vs_group.py)
+    bgp = bgp_addresses(config)
     return IpvsTable(tuple(svc for vs in config.virtual_servers
-                           for svc in vs_services(vs, virtual_service(
-                               vs, view, states.get(service_key(vs)), vs.address in bgp))))
+                           for svc in services_of(vs, view, states.get(service_key(vs)), bgp)))
+
+
+def bgp_addresses(config: Config) -> set[Any]:
+    """The scale-out (bgp) VIPs: their mh services keep down servers at weight 0."""
+    return {vip.address for vip in config.scale_out.vips} if config.scale_out else set()
+
+
+def services_of(vs: VirtualServer, health: HealthView, quorum_up: bool | None,
+                bgp: Container[Any]) -> tuple[Service, ...]:
+    """One config virtual server's share of the desired table: its service, or one per
+    member of its virtual_server_group (ipvs/vs_group.py), same destinations."""
+    return vs_services(vs, virtual_service(vs, health, quorum_up, vs.address in bgp))
 
 
 def owned_keys(configs: Iterable[Config]) -> set[ServiceKey]:

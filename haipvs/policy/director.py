@@ -36,7 +36,14 @@ from haipvs.events import (
 )
 from haipvs.ipvs import desired
 from haipvs.ipvs.desired import UP, RealServerHealth
-from haipvs.ipvs.model import DestKey, IpvsTable, ServiceKey, SyncDaemonConfig, Timeouts
+from haipvs.ipvs.model import (
+    DestKey,
+    IpvsTable,
+    Service,
+    ServiceKey,
+    SyncDaemonConfig,
+    Timeouts,
+)
 from haipvs.policy.ha_suspend import ha_suspended_services
 from haipvs.policy.notify_scripts import (
     RunNotify,
@@ -46,7 +53,7 @@ from haipvs.policy.notify_scripts import (
     priority_changes_notified,
     quorum_notify,
 )
-from haipvs.policy.quorum import QuorumChange, QuorumTracker
+from haipvs.policy.quorum import QuorumChange, QuorumInput, QuorumTracker
 from haipvs.policy.rs_notify import RealServerNotifier
 from haipvs.policy.sync_group import group_state
 from haipvs.vrrp.messages import State
@@ -69,6 +76,16 @@ class HealthChanged:
     service: ServiceKey
     dest: DestKey
     health: RealServerHealth
+
+
+@dataclass(frozen=True)
+class HealthBatch:
+    """HealthChanged inputs that arrived together (the daemon collects those of one loop
+    turn). Each is told, and counted toward its service's quorum, in order as if alone; the
+    table is computed once, after the last. One table per change made a check round that
+    flips many of 50,000 real servers quadratic."""
+
+    changes: tuple[HealthChanged, ...]
 
 
 @dataclass(frozen=True)
@@ -119,7 +136,7 @@ class ConfigApplied:
 
 # A VrrpTransition (haipvs/events.py) is an input too: an instance changed state; and an
 # InstanceNotice from the VRRP thread (MASTER_RX_LOWER_PRI, MASTER_/BACKUP_PRIORITY).
-Input = (Start | VrrpTransition | HealthChanged | HealthSettledDown | RefreshIpvs
+Input = (Start | VrrpTransition | HealthChanged | HealthBatch | HealthSettledDown | RefreshIpvs
          | InstancesRemoving
          | ConfigChanged | ConfigApplied | InstanceNotice)
 
@@ -240,6 +257,7 @@ class Director:
         # STOP comes from the VRRP thread, before or after ConfigChanged.
         self.removing: dict[str, VrrpInstance] = {}
         self.rs_notify = RealServerNotifier(config)  # notify_up/notify_down
+        self._index(config)
 
     def handle(self, now: float, event: Input) -> list[Output]:
         out: list[Output] = []
@@ -257,15 +275,13 @@ class Director:
             case InstancesRemoving(names):
                 self.removing = {i.name: i for i in self.config.vrrp_instances
                                  if i.name in names}
-            case HealthChanged(service, dest, health):
-                was_up = self.health.health(service, dest).up
-                self.health.set(service, dest, health)
-                out.append(Emit(RealServerChange(
-                    service=str(service), real_server=str(dest), up=health.up,
-                    weight=health.weight, reason=health.reason, at=now,
-                    virtual=virtual_service(service), rs_address=dest.address,
-                    rs_port=dest.port, up_changed=health.up != was_up)))
-                self._ipvs(now, out)
+            case HealthChanged():
+                self._health_changed(now, event, out)
+                self._ipvs(now, out, full=False)
+            case HealthBatch(changes) if changes:
+                for change in changes:
+                    self._health_changed(now, change, out)
+                self._ipvs(now, out, full=False)
             case HealthSettledDown(service, dest, health):
                 out.append(Emit(RealServerChange(
                     service=str(service), real_server=str(dest), up=False,
@@ -395,16 +411,75 @@ class Director:
                            else "health_checks_resumed", {"service": str(key)}))
         self.ha_suspended = suspended
 
-    def _ipvs(self, now: float, out: list[Output]) -> None:
-        """Quorum first (its events and scripts), then the table it shapes."""
-        self._quorum(now, out)
+    def _health_changed(self, now: float, event: HealthChanged, out: list[Output]) -> None:
+        """The RS line, then the quorum of that server's service alone: its live weight
+        moves by the server's share (a full pass over every server was the quadratic part)."""
+        service, dest, health = event.service, event.dest, event.health
+        before = self.health.health(service, dest)
+        self.health.set(service, dest, health)
+        out.append(Emit(RealServerChange(
+            service=str(service), real_server=str(dest), up=health.up,
+            weight=health.weight, reason=health.reason, at=now,
+            virtual=virtual_service(service), rs_address=dest.address,
+            rs_port=dest.port, up_changed=health.up != before.up)))
+        self._stale.add(service)
+        vs = self._vs_of.get(service)
+        configured = self._configured.get((service, dest))
+        if not self._quorum_synced or vs is None or configured is None:
+            self._quorum(now, out)  # a reload's services not counted yet: the full pass
+            return
+        self._live[service] += (desired.weight_counted(configured, health)
+                                - desired.weight_counted(configured, before))
+        change = self.quorum.update_one(QuorumInput(
+            service, self._live[service], vs.quorum, vs.hysteresis,
+            sorry_server=vs.sorry_server is not None))
+        if change is not None:
+            self._quorum_changed(now, vs, change, out)
+
+    def _ipvs(self, now: float, out: list[Output], *, full: bool = True) -> None:
+        """Quorum first (its events and scripts), then the table it shapes. `full`: every
+        service's quorum again (start, reload, a transition); after health changes only
+        their services' (done by _health_changed)."""
+        if full:
+            self._quorum(now, out)
         config = self.config
         out.append(DesiredIpvs(
-            table=desired.desired_table(config, self.health, self.quorum.states),
+            table=self._desired_table(),
             timeouts=desired.desired_timeouts(config),
             sync_daemons=desired.desired_sync_daemons(config, self.instance_states),
-            owned=frozenset(desired.owned_keys([config])),
+            owned=self._owned,
         ))
+
+    def _desired_table(self) -> IpvsTable:
+        """desired.desired_table, with each virtual server's services kept until its health
+        or quorum changes (the cache is dropped by every full quorum pass)."""
+        for key in self._stale:
+            self._services.pop(key, None)
+        self._stale.clear()
+        states = self.quorum.states
+        services: list[Service] = []
+        for key, vs in self._vs_of.items():
+            entry = self._services.get(key)
+            if entry is None:
+                entry = desired.services_of(vs, self.health, states.get(key), self._bgp)
+                self._services[key] = entry
+            services.extend(entry)
+        return IpvsTable(tuple(services))
+
+    def _index(self, config: Config) -> None:
+        """What the incremental paths look up, per config (its virtual servers by service key,
+        each real server's configured weight); every cache starts empty."""
+        self._vs_of: dict[ServiceKey, VirtualServer] = {
+            desired.service_key(vs): vs for vs in config.virtual_servers}
+        self._configured: dict[ServerKey, int] = {
+            (key, desired.dest_key(rs)): rs.weight
+            for key, vs in self._vs_of.items() for rs in vs.real_servers}
+        self._owned = frozenset(desired.owned_keys([config]))
+        self._bgp = desired.bgp_addresses(config)
+        self._live: dict[ServiceKey, int] = {}
+        self._quorum_synced = False  # until a full pass counted every service of `config`
+        self._services: dict[ServiceKey, tuple[Service, ...]] = {}
+        self._stale: set[ServiceKey] = set()
 
     def _initial_servers(self, now: float, out: list[Output]) -> None:
         """global rs_init_notifies (haipvs.policy.rs_notify): servers that start up."""
@@ -415,10 +490,13 @@ class Director:
         """Every service's quorum from the current health; a service seen for the first time
         (at Start, or added by a reload) gets its starting state (haipvs.policy.quorum)."""
         config = self.config
-        changes = self.quorum.update(
-            replace(desired.quorum_input(vs, self.health),
-                    sorry_server=vs.sorry_server is not None)
-            for vs in config.virtual_servers)
+        inputs = [replace(desired.quorum_input(vs, self.health),
+                          sorry_server=vs.sorry_server is not None)
+                  for vs in config.virtual_servers]
+        changes = self.quorum.update(inputs)
+        self._live = {item.service: item.weight for item in inputs}
+        self._quorum_synced = True
+        self._services.clear()  # quorum states may have moved: every entry again
         if changes:
             by_key = {desired.service_key(vs): vs for vs in config.virtual_servers}
             for change in changes:
@@ -441,6 +519,7 @@ class Director:
     def _reconfigure(self, now: float, config: Config, removed: tuple[str, ...],
                      added: tuple[str, ...], out: list[Output]) -> None:
         self.config = config
+        self._index(config)
         for name in removed:
             self.instance_states.pop(name, None)
         for name in added:

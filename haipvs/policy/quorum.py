@@ -71,15 +71,23 @@ class QuorumTracker:
         changes: list[QuorumChange] = []
         states: dict[Hashable, bool] = {}
         for item in inputs:
-            previous = self._up.get(item.service)
-            if previous is None:
-                up = initial_quorum(item.weight, item.quorum, item.hysteresis)
-                if up or item.sorry_server:
-                    changes.append(QuorumChange(item.service, up, item.weight, initial=True))
-            else:
-                up = next_quorum(previous, item.weight, item.quorum, item.hysteresis)
-                if up != previous:
-                    changes.append(QuorumChange(item.service, up, item.weight))
-            states[item.service] = up
+            states[item.service], change = self._next(item)
+            if change is not None:
+                changes.append(change)
         self._up = states
         return changes
+
+    def update_one(self, item: QuorumInput) -> QuorumChange | None:
+        """One service's new live weight (a real server of it changed health); the other
+        services keep their state. The same rules as update()."""
+        self._up[item.service], change = self._next(item)
+        return change
+
+    def _next(self, item: QuorumInput) -> tuple[bool, QuorumChange | None]:
+        previous = self._up.get(item.service)
+        if previous is None:
+            up = initial_quorum(item.weight, item.quorum, item.hysteresis)
+            told = up or item.sorry_server
+            return up, QuorumChange(item.service, up, item.weight, initial=True) if told else None
+        up = next_quorum(previous, item.weight, item.quorum, item.hysteresis)
+        return up, QuorumChange(item.service, up, item.weight) if up != previous else None
