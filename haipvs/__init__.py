@@ -1,3 +1,9 @@
 """haipvs: highly available LVS/IPVS directors (VRRP + IPVS + health checks)."""
 
 __version__ = "0.1.0"
+
+# Before anything imports pyroute2: its package __init__ loads the whole library
+# (haipvs/pyroute2_lean.py).
+from haipvs import pyroute2_lean as _pyroute2_lean
+
+_pyroute2_lean.install()

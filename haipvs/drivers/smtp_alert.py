@@ -18,7 +18,6 @@ from __future__ import annotations
 import collections
 import getpass
 import platform
-import smtplib
 import time
 
 import structlog
@@ -53,7 +52,10 @@ def default_helo() -> str:
 
 
 def send_one(smtp: SmtpSettings, alert: Alert) -> None:
-    """Blocking: one alert, one connection (run in a worker thread only)."""
+    """Blocking: one alert, one connection (run in a worker thread only). smtplib (and the
+    email package) loads on the first alert: a director without smtp_server never needs it."""
+    import smtplib
+
     sender = smtp.notification_email_from or default_sender()
     data = message(alert, smtp, sender, time.strftime(RFC822_DATE, time.localtime()))
     with smtplib.SMTP(timeout=smtp.connect_timeout) as client:
@@ -112,7 +114,7 @@ class SmtpAlerter:
         try:
             # abandon_on_cancel: at shutdown the daemon does not wait out a connect timeout
             await trio.to_thread.run_sync(send_one, smtp, alert, abandon_on_cancel=True)
-        except (OSError, smtplib.SMTPException) as exc:
+        except OSError as exc:  # smtplib.SMTPException is an OSError
             self.failed += 1
             log.warning("smtp_alert_failed", server=f"{smtp.server}:{smtp.port}",
                         subject=alert.subject, error=str(exc) or type(exc).__name__)
