@@ -294,3 +294,10 @@ BFD_POLL_INTERVAL_MIN: Final = 0.01
 BFD_POLL_INTERVAL_MAX: Final = 60.0
 # keepalived bfd_parser.c: BFD_INAME_MAX (31 characters and the NUL)
 BFD_NAME_MAX: Final = 31
+# ---- health-check resources (issue 18) -------------------------------------------------------
+# File descriptors the batched TCP checks leave for everything else in the daemon (netlink,
+# logs, HTTP/SMTP/DNS checks, scripts' pipes): they keep at most RLIMIT_NOFILE minus this many
+# connects in flight; the rest wait for a slot instead of failing for want of a socket.
+TCP_CHECK_FD_RESERVE: Final = 512
+# With no socket to be had and none of ours in flight to free one: look again this often.
+TCP_CHECK_NO_FD_RETRY: Final = 0.1
