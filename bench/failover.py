@@ -114,6 +114,25 @@ ROWS = [
 ]
 
 
+# Issue 18's goals, judged on haipvs's samples: (text, test on the samples)
+GOALS = {
+    "silent_ratio": ("median ≤ 1.0002, never early",
+                     lambda v: statistics.median(v) <= 1.0002 and min(v) >= 1.0),
+    "prio0_minus_skew_ms": ("median ≤ 0.5", lambda v: statistics.median(v) <= 0.5),
+    "garp_ms": ("median ≤ 0.3, max ≤ 0.6",
+                lambda v: statistics.median(v) <= 0.3 and max(v) <= 0.6),
+}
+
+
+def goal_cell(key: str, values: list[float], fmt: str) -> str:
+    """The goal, haipvs's median and ✓/✗ (empty for a row without a goal)."""
+    if key not in GOALS or not values:
+        return ""
+    text, met = GOALS[key]
+    return (f"{text}: median {fmt.format(statistics.median(values))} "
+            f"{'✓' if met(values) else '✗'}")
+
+
 def _cell(values: list[float], fmt: str) -> str:
     if not values:
         return "n/a"
@@ -126,6 +145,9 @@ def render_table(results: dict[str, dict[str, list[float]]], repeat: int, versio
     header = ["metric", *(f"{k} mean (min–max)" for k in kinds)]
     if len(kinds) == 2:
         header.append(f"{kinds[1]}/{kinds[0]}")
+    judged = "haipvs" in kinds
+    if judged:
+        header.append("goal (haipvs)")
     lines = [f"Failover, VRRPv{version}, advert_int 1 s, priorities {HIGH}/{LOW}, "
              f"{repeat} trials each (Master_Down_Interval "
              f"{master_down_interval(LOW, 1.0, version):.3f} s, Skew_Time "
@@ -138,6 +160,8 @@ def render_table(results: dict[str, dict[str, list[float]]], repeat: int, versio
             mean_a = statistics.mean(a) if a else 0.0
             row.append(f"{statistics.mean(b) / mean_a:.3f}" if a and b and mean_a > 0
                        else "n/a")
+        if judged:
+            row.append(goal_cell(key, results["haipvs"][key], fmt))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

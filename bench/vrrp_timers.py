@@ -243,6 +243,8 @@ def inside(args: argparse.Namespace) -> None:
         )
     else:
         load = f"main loop burning CPU in {args.chunk * 1000:.0f} ms chunks"
+    thread_wire = gaps_lateness(sniffer.seen.get(VRID_THREAD, []), args.interval)
+    keepalived_wire = gaps_lateness(sniffer.seen.get(VRID_KEEPALIVED, []), args.interval)
     lines = [
         f"Advert lateness, interval {args.interval * 1000:.0f} ms, {args.seconds:.0f} s, "
         f"{load} (ms):",
@@ -263,7 +265,24 @@ def inside(args: argparse.Namespace) -> None:
             gaps_lateness(sniffer.seen.get(VRID_KEEPALIVED, []), args.interval),
         ),
     ]
+    lines += ["", goal_line(args.load == "checkers" and args.servers == 0, thread_wire,
+                            keepalived_wire)]
     print("\n".join(lines))
+
+
+def goal_line(no_load: bool, haipvs: list[float], keepalived: list[float]) -> str:
+    """Issue 18's goals for the VRRP thread on the wire: p50 <= 0.1 ms, and p99 <= 1 ms with
+    no load, else p99 <= keepalived's p99 in the same run."""
+    if not haipvs or (not no_load and not keepalived):
+        return "goal: not judged (no samples)"
+    p50, p99 = statistics.median(haipvs) * 1000, percentile(haipvs, 0.99) * 1000
+    if no_load:
+        bound, what = 1.0, "the no-load bound"
+    else:
+        bound, what = percentile(keepalived, 0.99) * 1000, "keepalived's p99"
+    return (f"goal (haipvs VRRP thread, wire): p50 {p50:.2f} ≤ 0.1 ms "
+            f"{'✓' if p50 <= 0.1 else '✗'}; p99 {p99:.2f} ≤ {what} {bound:.2f} ms "
+            f"{'✓' if p99 <= bound else '✗'}")
 
 
 def main() -> int:
