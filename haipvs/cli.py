@@ -305,18 +305,56 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-refresh", action="store_true", help="use the last state dump as it is"
     )
+    counters = parser.add_mutually_exclusive_group()
+    counters.add_argument("--stats", action="store_true",
+                          help="counters as ipvsadm -Ln --stats: Conns, InPkts, OutPkts, "
+                          "InBytes, OutBytes (read from the kernel; no daemon needed)")
+    counters.add_argument("--rate", action="store_true",
+                          help="rates as ipvsadm -Ln --rate: CPS, InPPS, OutPPS, InBPS, OutBPS")
+    parser.add_argument("--exact", action="store_true",
+                        help="with --stats/--rate: whole numbers, no K/M/G (ipvsadm --exact)")
+    parser.add_argument("--watch", nargs="?", type=_positive_seconds, const=2.0, default=None,
+                        metavar="SECONDS", help="show again every SECONDS (default 2) "
+                        "until Ctrl-C")
+    parser.add_argument("--count", type=int, default=None, metavar="N",
+                        help="with --watch: stop after N screens")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0.1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be between 0.1 and 3600 seconds: {text}")
+    return value
 
 
 @command(
-    "status", "live IPVS table (ipvsadm -Ln layout) with real-server health", _status_arguments
+    "status", "live IPVS table (ipvsadm -Ln layout) with real-server health; --stats and "
+    "--rate as ipvsadm's; --watch", _status_arguments
 )
 def run_status(args: argparse.Namespace) -> int:
-    from haipvs.status_command import refresh_dump, status
+    from haipvs.status_command import counters, refresh_dump, status, watch
 
+    if args.exact and not (args.stats or args.rate):
+        print("haipvs status: --exact goes with --stats or --rate", file=sys.stderr)
+        return 2
+    if args.count is not None and (args.watch is None or args.count < 1):
+        print("haipvs status: --count N (N >= 1) goes with --watch", file=sys.stderr)
+        return 2
     state_dir = _state_dir(args)
-    if not args.no_refresh:
-        refresh_dump(state_dir, args.pid_file or f"{state_dir}/haipvs.pid")
-    return status(state_dir, as_json=args.json)
+
+    def show(out) -> int:
+        if args.stats or args.rate:
+            return counters(rate=args.rate, exact=args.exact, as_json=args.json, out=out)
+        if not args.no_refresh:
+            refresh_dump(state_dir, args.pid_file or f"{state_dir}/haipvs.pid")
+        return status(state_dir, as_json=args.json, out=out)
+
+    if args.watch is None:
+        return show(sys.stdout)
+    return watch(show, args.watch, args.count)
 
 
 # --- dump -------------------------------------------------------------------------------------

@@ -64,6 +64,61 @@ def _kernel_table():
     return table, info
 
 
+def _kernel_stats():
+    """(per-service stats, info) from the kernel, or raises IpvsUnavailable."""
+    from haipvs.drivers.netlink_thread import NetlinkThread
+    from haipvs.ipvs.netlink import NetlinkIpvs
+
+    with NetlinkThread(NetlinkIpvs, name="ipvs-stats") as nl:
+        stats = nl.call_blocking(NetlinkIpvs.dump_stats)
+        info = nl.call_blocking(NetlinkIpvs.get_info)
+    return stats, info
+
+
+def counters(rate: bool = False, exact: bool = False, as_json: bool = False,
+             out: TextIO = sys.stdout) -> int:
+    """`haipvs status --stats` / `--rate`: the kernel's counters in `ipvsadm -Ln --stats` /
+    `--rate` layout (haipvs/ipvs/stats.py), or as JSON. Read over netlink, no daemon needed."""
+    from haipvs.ipvs.errors import IpvsUnavailable
+    from haipvs.ipvs.stats import render_stats, stats_json
+
+    try:
+        services, info = _kernel_stats()
+    except IpvsUnavailable as exc:
+        out.write(f"{exc}: no counters to show\n")
+        return 1
+    if as_json:
+        json.dump({"ipvs": "available", "version": info.version,
+                   "conn_table_size": info.conn_table_size,
+                   "services": stats_json(services)}, out, indent=2, sort_keys=True)
+        out.write("\n")
+    else:
+        out.write(render_stats(services, info, rate=rate, exact=exact))
+    return 0
+
+
+def watch(show, interval: float, count: int | None, out: TextIO = sys.stdout) -> int:
+    """Run `show(out)` every `interval` seconds, `count` times (None: until Ctrl-C), each
+    time on a cleared screen when `out` is a terminal, else after a time-stamped rule."""
+    shown = 0
+    status = 0
+    try:
+        while count is None or shown < count:
+            if shown:
+                time.sleep(interval)
+            if out.isatty():
+                out.write("\x1b[H\x1b[2J")
+            elif shown:
+                out.write("\n")
+            out.write(f"Every {interval:g}s: haipvs status    {time.strftime('%c')}\n\n")
+            status = show(out)
+            out.flush()
+            shown += 1
+    except KeyboardInterrupt:
+        return 0
+    return status
+
+
 def status(state_dir: str, as_json: bool = False, out: TextIO = sys.stdout) -> int:
     from haipvs.ipvs.errors import IpvsUnavailable
     from haipvs.ipvs.status import health_from_dump, render_status, status_json

@@ -24,8 +24,16 @@ from haipvs.ipvs import codec
 from haipvs.ipvs import protocol as p
 from haipvs.ipvs.backend import NetlinkTransport
 from haipvs.ipvs.errors import IpvsError, IpvsUnavailable
-from haipvs.ipvs.model import IpvsInfo, IpvsTable, Service, SyncDaemonConfig, Timeouts
+from haipvs.ipvs.model import (
+    DestKey,
+    IpvsInfo,
+    IpvsTable,
+    Service,
+    SyncDaemonConfig,
+    Timeouts,
+)
 from haipvs.ipvs.ops import Op, SideOp, describe_side_op, encode_op, encode_side_op, error_for
+from haipvs.ipvs.stats import IpvsStats, ServiceStats, decode_stats
 
 NETLINK_GENERIC = 16
 # Requests in flight per write on the batched path; bounds the ACKs queued at once so they
@@ -56,6 +64,12 @@ class _KernelError(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
+
+
+def _stats_of(attrs: codec.Attrs, *, dest: bool) -> IpvsStats:
+    wide, narrow = ((p.DEST_ATTR_STATS64, p.DEST_ATTR_STATS) if dest
+                    else (p.SVC_ATTR_STATS64, p.SVC_ATTR_STATS))
+    return decode_stats(attrs.get(wide) or attrs.get(narrow))
 
 
 def _error(code: int, op: Op | None = None, what: str | None = None) -> IpvsError:
@@ -166,27 +180,47 @@ class NetlinkIpvs:
 
     def dump(self) -> IpvsTable:
         """The whole table: services, then each service's destinations."""
-        services = [codec.decode_service(codec.parse_attrs(a[p.CMD_ATTR_SERVICE]))
-                    for a in self._request(p.CMD_GET_SERVICE, b"", p.FLAGS_DUMP,
-                                           "dump services")
-                    if p.CMD_ATTR_SERVICE in a]
         out = []
-        for svc in services:
-            body = codec.nla(p.CMD_ATTR_SERVICE, codec.service_key_attrs(svc.key))
-            try:
-                replies = self._request(p.CMD_GET_DEST, body, p.FLAGS_DUMP,
-                                        f"dump destinations of {svc.key}")
-            except IpvsError as exc:
-                if exc.code in (errno.ENOENT, errno.ESRCH):
-                    continue  # deleted between the two dumps
-                raise
-            dests = tuple(codec.decode_dest(codec.parse_attrs(a[p.CMD_ATTR_DEST]),
-                                            svc.key.family)
-                          for a in replies if p.CMD_ATTR_DEST in a)
+        for svc_attrs, dest_attrs in self._dump_raw():
+            svc = codec.decode_service(svc_attrs)
+            dests = tuple(codec.decode_dest(a, svc.key.family) for a in dest_attrs)
             out.append(Service(svc.key, svc.scheduler, svc.flags, svc.persistence_timeout,
                                svc.netmask, svc.pe_name, dests,
                                tuple(d.key for d in dests)))
         return IpvsTable(tuple(out))
+
+    def dump_stats(self) -> list[ServiceStats]:
+        """Every service's and destination's counters and rates (ipvsadm --stats/--rate):
+        the 64-bit set where the kernel sends it (haipvs/ipvs/stats.py)."""
+        out = []
+        for svc_attrs, dest_attrs in self._dump_raw():
+            key = codec.decode_service_key(svc_attrs)
+            dests = tuple(
+                (DestKey(*codec.decode_dest_key(a, key.family)), _stats_of(a, dest=True))
+                for a in dest_attrs)
+            out.append(ServiceStats(key, _stats_of(svc_attrs, dest=False), dests))
+        return out
+
+    def _dump_raw(self) -> list[tuple[codec.Attrs, list[codec.Attrs]]]:
+        """Each service's attributes and its destinations' (two dumps, as libipvs does)."""
+        services = [codec.parse_attrs(a[p.CMD_ATTR_SERVICE])
+                    for a in self._request(p.CMD_GET_SERVICE, b"", p.FLAGS_DUMP,
+                                           "dump services")
+                    if p.CMD_ATTR_SERVICE in a]
+        out = []
+        for svc_attrs in services:
+            key = codec.decode_service_key(svc_attrs)
+            body = codec.nla(p.CMD_ATTR_SERVICE, codec.service_key_attrs(key))
+            try:
+                replies = self._request(p.CMD_GET_DEST, body, p.FLAGS_DUMP,
+                                        f"dump destinations of {key}")
+            except IpvsError as exc:
+                if exc.code in (errno.ENOENT, errno.ESRCH):
+                    continue  # deleted between the two dumps
+                raise
+            out.append((svc_attrs, [codec.parse_attrs(a[p.CMD_ATTR_DEST])
+                                    for a in replies if p.CMD_ATTR_DEST in a]))
+        return out
 
     def apply(self, ops: Sequence[Op], window: int = 1) -> list[IpvsError | None]:
         """Ops in order, `window` messages per write: the kernel handles the messages of a

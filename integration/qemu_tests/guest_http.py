@@ -41,3 +41,45 @@ def veth(outer_ns: str, outer: str, inner_ns: str, inner: str) -> None:
        ns=outer_ns)
     sh("ip", "link", "set", outer, "up", ns=outer_ns)
     sh("ip", "link", "set", inner, "up", ns=inner_ns)
+
+
+# argv: name. Answers every connection with an HTTP/1.0 response whose body is its name.
+SERVER = r"""
+import socket, sys
+name = sys.argv[1]
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", 8080))
+srv.listen(64)
+print("ready", flush=True)
+while True:
+    conn, _ = srv.accept()
+    with conn:
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + name.encode())
+"""
+
+
+def nat_topology(netns) -> tuple[str, str]:
+    """A NAT director (VIP 192.0.2.100 on its client side), a client (192.0.2.2) and two real
+    servers rs1 198.51.100.2 and rs2 198.51.100.6, each answering on port 8080 with its name
+    and routed back through the director. Returns (director, client) namespaces."""
+    director, client = netns.new("dir"), netns.new("cli")
+    rs1, rs2 = netns.new("rs1"), netns.new("rs2")
+    veth(director, "d0", client, "c0")
+    sh("ip", "addr", "add", "192.0.2.1/24", "dev", "d0", ns=director)
+    sh("ip", "addr", "add", "192.0.2.100/32", "dev", "d0", ns=director)
+    sh("ip", "addr", "add", "192.0.2.2/24", "dev", "c0", ns=client)
+    for index, ns in enumerate((rs1, rs2)):
+        base = 4 * index
+        veth(director, f"d{index + 1}", ns, "e0")
+        sh("ip", "addr", "add", f"198.51.100.{base + 1}/30", "dev", f"d{index + 1}",
+           ns=director)
+        sh("ip", "addr", "add", f"198.51.100.{base + 2}/30", "dev", "e0", ns=ns)
+        sh("ip", "route", "add", "default", "via", f"198.51.100.{base + 1}", ns=ns)
+    sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=director)
+    for ns, name in ((rs1, "rs1"), (rs2, "rs2")):
+        proc = netns.popen(ns, sys.executable, "-c", SERVER, name, stdout=subprocess.PIPE,
+                           text=True)
+        assert proc.stdout.readline().strip() == "ready"
+    return director, client

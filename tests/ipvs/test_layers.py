@@ -15,13 +15,13 @@ PACKAGE = Path(__file__).resolve().parents[2] / "haipvs" / "ipvs"
 RANK = {
     "model": 0, "errors": 0, "protocol": 0,
     "codec": 1,
-    "ops": 2, "maglev": 2, "quorum": 2, "status": 2, "vs_group": 2,
+    "ops": 2, "maglev": 2, "quorum": 2, "status": 2, "stats": 2, "vs_group": 2,
     "planner": 3, "backend": 3, "desired": 3, "flush": 3,
     "netlink": 4, "ownership": 4,
     "reconcile": 5,
 }
 PURE = ["model", "errors", "protocol", "codec", "ops", "planner", "flush", "backend", "status",
-        "vs_group", "maglev"]
+        "stats", "vs_group", "maglev"]
 FORBIDDEN_IN_PURE = {"trio", "socket", "pyroute2", "structlog", "time", "threading", "os",
                      "subprocess"}
 
@@ -74,7 +74,7 @@ def test_package_init_imports_nothing_eagerly():
 
 @pytest.mark.parametrize("module", [
     "haipvs.ipvs", "haipvs.ipvs.model", "haipvs.ipvs.desired", "haipvs.ipvs.planner",
-    "haipvs.ipvs.codec", "haipvs.ipvs.backend", "haipvs.ipvs.status",
+    "haipvs.ipvs.codec", "haipvs.ipvs.backend", "haipvs.ipvs.status", "haipvs.ipvs.stats",
 ])
 def test_importing_loads_no_trio_pyroute2_or_structlog(module):
     code = (f"import sys, {module}; "
