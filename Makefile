@@ -43,7 +43,13 @@ clean:
 
 # The seeds' lab (client, two directors, two real servers) in network namespaces;
 # MODE=dr, or MODE=bgp: the scale-out lab (BIRD router, three active directors, ECMP).
+# VM=1: the NAT/DR lab inside the qemu guest (real IPVS on any host), as one demo run.
 lab: deps
+ifeq ($(VM),1)
+	@echo "VM=1: the lab runs in a qemu guest with real IPVS (integration/qemu/run-in-guest);"
+	@echo "the guest lives for one command, so this is the whole story: up, answers, failover, answers, down"
+	integration/qemu/run-in-guest --timeout 1500 -- $(PY) -m haipvs lab demo --mode $(or $(MODE),nat)
+else
 	$(PY) -m haipvs lab up --mode $(or $(MODE),nat)
 	$(PY) -m haipvs lab status
 	@echo
@@ -52,6 +58,8 @@ lab: deps
 	@echo "                                        # (bgp: hang one director, SIGTERM another)"
 	@echo "       $(PY) -m haipvs lab drain       # bgp: drain a director, show the reroute"
 	@echo "       make lab-down                    # remove every namespace and process"
+	@echo "       make lab VM=1                    # the same lab on real IPVS in a qemu guest"
+endif
 
 lab-down:
 	$(PY) -m haipvs lab down

@@ -168,9 +168,11 @@ def _build(lab: Lab, out: Callable[[str], None]) -> None:
             _run(["ip", "netns", "exec", lab.ns(director), "nft", "-f", "-"],
                  input_text=NFT_STANDIN.format(vip=VIP, **reals))
         lab.traffic = ("nftables DNAT stand-in on each director (this kernel has no IPVS; "
-                       "health checks do not steer it)")
+                       "health checks do not steer it; `make lab VM=1` runs the lab in a qemu "
+                       "guest with real IPVS)")
     else:
-        lab.traffic = "none: DR needs IPVS and this kernel has none (VRRP failover still works)"
+        lab.traffic = ("none: DR needs IPVS and this kernel has none (VRRP failover still works;"
+                       " `make lab VM=1 MODE=dr` runs the lab in a qemu guest with real IPVS)")
     lab.save()
     for director in ("lvs1", "lvs2"):
         conf = lab.node_dir(director) / "haipvs.yaml"
@@ -378,7 +380,9 @@ def failover(lab: Lab, out: Callable[[str], None] = print) -> dict[str, Any]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("up", "status", "failover", "drain", "down"))
+    parser.add_argument("action", choices=("up", "status", "failover", "drain", "down", "demo"),
+                        help="demo: up, answers, failover, answers, down in one run "
+                        "(haipvs/lab/demo.py; `make lab VM=1` runs it in the qemu guest)")
     parser.add_argument("--mode", choices=("nat", "dr", "bgp"), default="nat",
                         help="NAT (two networks), DR (one network, VIP on the real "
                         "servers' lo) or bgp (three active directors behind a BIRD router, "
@@ -410,6 +414,10 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "up":
             up(directory, args.mode)
             return 0
+        if args.action == "demo":
+            from haipvs.lab.demo import demo
+
+            return demo(directory, args.mode)
         if args.action == "down":
             down(directory)
             return 0
