@@ -527,6 +527,20 @@ def run_completion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _man_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("section", choices=("8", "5"),
+                        help="8: haipvs(8), the commands; 5: haipvs.yaml(5), the config file")
+
+
+@command("man", "print a man page in roff, generated from these commands (8) or the config "
+         "schema (5): haipvs man 8 > haipvs.8; man -l haipvs.8", _man_arguments)
+def run_man(args: argparse.Namespace) -> int:
+    from haipvs.manpage import haipvs_8, haipvs_yaml_5
+
+    print(haipvs_8(build_parser()) if args.section == "8" else haipvs_yaml_5(), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="haipvs",
