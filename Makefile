@@ -9,7 +9,7 @@ APT_LISTS := $(wildcard deps/apt*.txt)
 APT_STAMP := $(VENV)/.apt-installed
 PIP_STAMP := $(VENV)/.pip-installed
 
-.PHONY: deps test test-fast lint lab lab-down clean
+.PHONY: deps test test-fast lint lab lab-down clean deb
 
 deps: $(APT_STAMP) $(PIP_STAMP)
 
@@ -60,6 +60,19 @@ else
 	@echo "       make lab-down                    # remove every namespace and process"
 	@echo "       make lab VM=1                    # the same lab on real IPVS in a qemu guest"
 endif
+
+# The Debian package: a venv under /usr/lib/haipvs built by dpkg-buildpackage from the working tree
+# (git-tracked files), packaging/debian as debian/; lintian must pass (docs/packaging.md).
+DEB_DIR := build/deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/haipvs
+	git ls-files -z | tar --null -T - --ignore-failed-read -cf - | tar -xf - -C $(DEB_DIR)/haipvs
+	cp -r packaging/debian $(DEB_DIR)/haipvs/debian
+	cd $(DEB_DIR)/haipvs && SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) \
+	  dpkg-buildpackage -b -us -uc
+	lintian --fail-on error,warning \
+	  $(DEB_DIR)/haipvs_*.deb
+	@ls -l $(DEB_DIR)/haipvs_*.deb
 
 lab-down:
 	$(PY) -m haipvs lab down
