@@ -21,6 +21,7 @@ from typing import NamedTuple
 import structlog
 import trio
 
+from haipvs.health.httpbatch import HttpBatchScheduler, HttpJob, batchable
 from haipvs.health.probes import ProbeRunner, run_probe
 from haipvs.health.spec import CheckSpec, Probe, TcpProbe
 from haipvs.health.state import CheckResult, CheckState, ServerHealth, aggregate
@@ -57,7 +58,7 @@ class _Checker:
         self.scope = trio.CancelScope()
         self.paused = False
         self.resumed = trio.Event()
-        self.job: TcpJob | None = None  # set when the batched TCP scheduler runs it
+        self.job: TcpJob | HttpJob | None = None  # set when a batch scheduler runs it
 
 
 class _Server:
@@ -113,6 +114,7 @@ class HealthEngine:
         self._paused: set[ServerKey] = set()
         self._nursery: trio.Nursery | None = None
         self._tcp: TcpBatchScheduler | None = None
+        self._http: HttpBatchScheduler | None = None  # plain HTTP_GET (httpbatch.py)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -122,6 +124,8 @@ class HealthEngine:
             if self._batch_tcp:
                 self._tcp = TcpBatchScheduler(self._tcp_finished)
                 nursery.start_soon(self._tcp.run)
+                self._http = HttpBatchScheduler(self._tcp_finished)
+                nursery.start_soon(self._http.run)
             try:
                 self._apply(trio.current_time())
                 task_status.started()
@@ -129,6 +133,7 @@ class HealthEngine:
             finally:
                 self._nursery = None
                 self._tcp = None
+                self._http = None
 
     def update(self, plan: HealthPlan) -> None:
         """Replace the plan (reload). Checks whose spec is unchanged keep their state and
@@ -245,11 +250,14 @@ class HealthEngine:
         if self._tcp is not None and type(probe) is TcpProbe:
             checker.job = TcpJob(probe, checker)
             self._tcp.schedule(checker.job, first)
+        elif self._http is not None and batchable(probe):
+            checker.job = HttpJob(probe, checker)
+            self._http.schedule(checker.job, first)
         else:
             assert self._nursery is not None
             self._nursery.start_soon(self._check_loop, checker, first)
 
-    def _tcp_finished(self, job: TcpJob, result: CheckResult, now: float) -> float:
+    def _tcp_finished(self, job: TcpJob | HttpJob, result: CheckResult, now: float) -> float:
         checker: _Checker = job.owner
         changed, delay = checker.state.record(now, result)
         self._recorded(checker, now, changed)
@@ -284,6 +292,8 @@ class HealthEngine:
                 checker.resumed.set()
         if resumed_jobs and self._tcp is not None:
             self._tcp.unpark(trio.current_time())
+        if resumed_jobs and self._http is not None:
+            self._http.unpark(trio.current_time())
 
     async def _check_loop(self, checker: _Checker, first_run: float) -> None:
         with checker.scope:

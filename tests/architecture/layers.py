@@ -54,6 +54,7 @@ IO_ALLOWED: dict[str, str] = {
     "haipvs.health.net": "probe helpers: sockets, connect with bindto",
     "haipvs.health.tcp": "TCP_CHECK probe",
     "haipvs.health.tcpbatch": "the batched non-blocking TCP connect scheduler",
+    "haipvs.health.httpbatch": "the batched non-blocking HTTP_GET scheduler",
     "haipvs.health.udp": "UDP_CHECK probe",
     "haipvs.health.dns": "DNS_CHECK probe",
     "haipvs.health.smtp": "SMTP_CHECK probe (the dialogue is haipvs.policy.smtp_check)",

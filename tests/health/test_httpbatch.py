@@ -1,0 +1,211 @@
+"""The batched HTTP_GET path (haipvs/health/httpbatch.py) keeps probe_http's semantics.
+
+The plain-HTTP probe tests of test_probes.py, test_http_regex_probe.py and
+test_bind_source.py are the oracle: they are collected here a second time with their
+`probe_http` replaced by one attempt through the batch scheduler, so every HTTP_GET
+behaviour they pin (keepalived check_http.c: status_code ranges, digest over the body in
+every framing, regex, every url must pass, virtualhost Host header, http_protocol,
+connect_timeout, refused, bind_if) holds for the batch too. Below them: the pure response
+reader against h11 on raw bytes, and the engine sending HTTP_GET through the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import h11
+import pytest
+import trio
+
+from haipvs.health import CheckSpec, Endpoint, HealthEngine, HttpProbe, Timing, UrlSpec
+from haipvs.health.engine import ServerKey
+from haipvs.health.http import MAX_BODY, probe_http
+from haipvs.health.httpbatch import HttpBatchScheduler, HttpJob, batchable
+from haipvs.policy.http_response import MAX_HEAD, ResponseReader
+from tests.health import test_bind_source as bind_oracle
+from tests.health import test_http_regex_probe as regex_oracle
+from tests.health import test_probes as probes_oracle
+from tests.health.servers import HttpRoute, HttpServer
+from tests.health.test_bind_source import test_http_get_through_bind_if  # noqa: F401
+from tests.health.test_http_regex_probe import (  # noqa: F401
+    test_regex_no_match_is_up_until_the_body_says_error,
+)
+from tests.health.test_probes import (  # noqa: F401
+    http_server,
+    test_http_200_is_up_and_500_is_down,
+    test_http_digest_match_and_mismatch,
+    test_http_every_url_must_pass,
+    test_http_protocol_version_is_sent,
+    test_http_refused_and_silent_servers,
+    test_http_regex,
+    test_http_status_code_ranges,
+    test_http_virtualhost_is_the_host_header,
+)
+
+
+async def probe_http_batched(probe: HttpProbe):
+    """One attempt of `probe` through a batch scheduler of its own."""
+    assert batchable(probe)
+    results = []
+    finished = trio.Event()
+
+    def finish(job, result, now):
+        results.append(result)
+        finished.set()
+        return None  # one attempt
+
+    scheduler = HttpBatchScheduler(finish)
+    async with trio.open_nursery() as nursery:
+        scheduler.schedule(HttpJob(probe, None), trio.current_time())
+        nursery.start_soon(scheduler.run)
+        await finished.wait()
+        nursery.cancel_scope.cancel()
+    assert scheduler.inflight == 0
+    return results[0]
+
+
+@pytest.fixture(autouse=True)
+def _through_the_batch(monkeypatch):
+    for module in (probes_oracle, regex_oracle, bind_oracle):
+        monkeypatch.setattr(module, "probe_http", probe_http_batched)
+
+
+# -- the pure reader: the same verdict as h11 (http.py _exchange) on the same bytes ---------
+
+def h11_verdict(chunks: list[bytes], max_body: int = MAX_BODY) -> tuple[str | None, int, bytes]:
+    """http.py's `_exchange` over given chunks then EOF: (failure, status, body)."""
+    parser = h11.Connection(h11.CLIENT)
+    parser.send(h11.Request(method="GET", target="/", headers=[("Host", "x")]))
+    parser.send(h11.EndOfMessage())
+    pending = [*chunks, b""]
+    status, body = 0, bytearray()
+    while True:
+        try:
+            event = parser.next_event()
+        except h11.RemoteProtocolError as exc:
+            return f"bad HTTP response: {exc}", status, b""
+        if event is h11.NEED_DATA:
+            data = pending.pop(0)
+            if not data and status == 0:
+                return "connection closed before response", 0, b""
+            parser.receive_data(data)
+        elif isinstance(event, h11.Response):
+            status = event.status_code
+        elif isinstance(event, h11.Data):
+            body += event.data
+            if len(body) > max_body:
+                return f"body larger than {max_body} bytes", status, b""
+        elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+            return None, status, bytes(body)
+
+
+def reader_verdict(chunks: list[bytes], max_body: int = MAX_BODY):
+    reader = ResponseReader(max_body)
+    done = False
+    for chunk in chunks:
+        if reader.feed(chunk):
+            done = True
+            break
+    if not done:
+        assert reader.feed_eof()
+    return reader.failure, reader.status if reader.failure is None else None, (
+        reader.body if reader.failure is None else b"")
+
+
+RESPONSES = {
+    "content-length": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    "length then junk": b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA",
+    "until close": b"HTTP/1.0 503 Service Unavailable\r\nServer: x\r\n\r\nbusy\nnow",
+    "1.1 until close": b"HTTP/1.1 200 OK\r\n\r\nbody",
+    "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    "no content": b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+    "not modified": b"HTTP/1.1 304 Not Modified\r\n\r\n",
+    "continue first": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx",
+    "cut short": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+    "bare LF": b"HTTP/1.0 200 OK\nContent-Length: 2\n\nok",
+    "bad status line": b"HTTP/1.1 2000 OK\r\n\r\n",
+    "not http": b"SSH-2.0-OpenSSH_9.2\r\n\r\n",
+    "partial head": b"HTTP/1.1 200 OK\r\nContent-Le",
+    "nothing": b"",
+    "two lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
+    "bad length": b"HTTP/1.1 200 OK\r\nContent-Length: two\r\n\r\nok",
+    "obs-text header": b"HTTP/1.1 200 OK\r\nX-Name: caf\xc3\xa9\r\nContent-Length: 1\r\n\r\nx",
+    "space before colon": b"HTTP/1.1 200 OK\r\nServer : x\r\nContent-Length: 1\r\n\r\nx",
+    "huge head": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (MAX_HEAD + 10) + b"\r\n\r\n",
+    "empty reason": b"HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n",
+    "no reason": b"HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n",
+}
+
+
+def splits(data: bytes) -> list[list[bytes]]:
+    """The bytes in one piece, byte by byte, and cut at every 7th byte."""
+    if not data:
+        return [[]]
+    return [[data], [data[i:i + 1] for i in range(len(data))],
+            [data[i:i + 7] for i in range(0, len(data), 7)]]
+
+
+@pytest.mark.parametrize("name", RESPONSES)
+def test_response_reader_judges_as_h11(name):
+    for chunks in splits(RESPONSES[name]):
+        failure, status, body = h11_verdict(chunks)
+        assert reader_verdict(chunks) == (failure, status if failure is None else None,
+                                          body), (name, len(chunks))
+
+
+def test_response_reader_bounds_the_body():
+    data = b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * 100
+    for chunks in splits(data):
+        assert reader_verdict(chunks, max_body=50)[0] == "body larger than 50 bytes"
+        assert h11_verdict(chunks, max_body=50)[0] == "body larger than 50 bytes"
+
+
+# -- the batch on the wire --------------------------------------------------------------
+
+async def test_batch_and_probe_http_give_the_same_reasons(nursery):
+    body = b"hello\n"
+    server = HttpServer({"/ok": HttpRoute(200, body), "/chunked": HttpRoute(200, body, "chunked"),
+                         "/gone": HttpRoute(410)})
+    await nursery.start(server.serve)
+    endpoint = Endpoint("127.0.0.1", server.port)
+    probes = [
+        HttpProbe(endpoint, (UrlSpec("/ok", digest=hashlib.md5(body).hexdigest()),), 2.0),
+        HttpProbe(endpoint, (UrlSpec("/chunked", regex="hel+o"), UrlSpec("/gone")), 2.0),
+        HttpProbe(endpoint, (UrlSpec("/gone", status_codes=((400, 499),)),), 2.0),
+        HttpProbe(endpoint, (UrlSpec("/missing"),), 2.0),
+    ]
+    for probe in probes:
+        direct, batched = await probe_http(probe), await probe_http_batched(probe)
+        assert (direct.ok, direct.reason) == (batched.ok, batched.reason)
+    assert [(await probe_http_batched(p)).reason for p in probes] == [
+        "HTTP 200", "/gone: HTTP 410", "HTTP 410", "HTTP 404"]
+
+
+async def test_ssl_get_is_not_batched():
+    from haipvs.health.spec import TlsSpec
+
+    assert not batchable(HttpProbe(Endpoint("127.0.0.1", 443), (UrlSpec("/"),), tls=TlsSpec()))
+    assert batchable(HttpProbe(Endpoint("127.0.0.1", 80), (UrlSpec("/"),)))
+
+
+async def test_engine_runs_http_get_through_the_batch_and_follows_the_server(nursery):
+    server = HttpServer({"/health": HttpRoute(200)})
+    await nursery.start(server.serve)
+    probe = HttpProbe(Endpoint("127.0.0.1", server.port), (UrlSpec("/health"),), 1.0)
+    key = ServerKey("svc", ("127.0.0.1", server.port))
+    timing = Timing(delay_loop=0.05, retry=0, delay_before_retry=0.05)
+    changes = []
+    engine = HealthEngine({key: (CheckSpec(key.dest, probe, timing),)},
+                          lambda k, health: changes.append(health.up), max_spread=0.0)
+    await nursery.start(engine.run)
+    (checker,) = engine._checkers.values()
+    assert isinstance(checker.job, HttpJob)
+    with trio.fail_after(10):
+        while checker.state.runs < 3:
+            await trio.sleep(0.02)
+        assert engine.health(*key).up
+        server.routes["/health"] = HttpRoute(500)
+        while engine.health(*key).up:
+            await trio.sleep(0.02)
+    assert changes[-1] is False
+    assert engine.server_health(key).reason.endswith("HTTP 500")
