@@ -1,6 +1,11 @@
 """Health checker throughput and memory.
 
     .venv/bin/python bench/checkers.py [--servers 10000] [--delay-loop 1.0] [--seconds 10]
+    sudo .venv/bin/python bench/checkers.py --goals   # issue 18: checks/s + VRRP lateness
+
+--goals (bench/checker_goals.py): HTTP_GET against nginx and TCP_CHECK, each with the VRRP
+thread's advert lateness on the wire in the same window, keepalived beside it, ✓/✗ against
+issue 18's goals.
 
 Scenarios (each ≤ ~30 s):
 - tcp:  N TCP_CHECKs at delay_loop D (about N/D checks/s offered; keepalived semantics put
@@ -203,11 +208,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=int, default=11000)
     parser.add_argument("--rss-servers", type=int, default=10000)
-    parser.add_argument("--http-servers", type=int, default=2000)
+    parser.add_argument("--http-servers", type=int,
+                        help="HTTP_GET servers (default 2000; 6000 with --goals)")
+    parser.add_argument("--tcp-servers", type=int, default=22000, help="with --goals")
+    parser.add_argument("--goals", action="store_true",
+                        help="issue 18's goals with VRRP lateness (root; bench/checker_goals.py)")
+    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--delay-loop", type=float, default=1.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--only", choices=SCENARIOS, action="append")
     args = parser.parse_args()
+    if args.goals:
+        import checker_goals
+
+        if args.http_servers is None:
+            args.http_servers = 6000
+        if args.inside:
+            checker_goals.inside(args)
+            return
+        raise SystemExit(checker_goals.main(args))
+    if args.http_servers is None:
+        args.http_servers = 2000
     rows = []
     for kind in args.only or SCENARIOS:
         if kind in ("tcp", "rss"):
