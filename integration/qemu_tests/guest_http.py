@@ -43,20 +43,25 @@ def veth(outer_ns: str, outer: str, inner_ns: str, inner: str) -> None:
     sh("ip", "link", "set", inner, "up", ns=inner_ns)
 
 
-# argv: name. Answers every connection with an HTTP/1.0 response whose body is its name.
+# argv: name port. Answers every connection with an HTTP/1.0 response whose body is its name
+# (a peer that hangs up first is skipped).
 SERVER = r"""
 import socket, sys
-name = sys.argv[1]
+name, port = sys.argv[1], int(sys.argv[2])
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("0.0.0.0", 8080))
+srv.bind(("0.0.0.0", port))
 srv.listen(64)
 print("ready", flush=True)
 while True:
     conn, _ = srv.accept()
     with conn:
-        conn.recv(4096)
-        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + name.encode())
+        conn.settimeout(2)
+        try:
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + name.encode())
+        except OSError:
+            pass
 """
 
 
@@ -79,7 +84,7 @@ def nat_topology(netns) -> tuple[str, str]:
         sh("ip", "route", "add", "default", "via", f"198.51.100.{base + 1}", ns=ns)
     sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=director)
     for ns, name in ((rs1, "rs1"), (rs2, "rs2")):
-        proc = netns.popen(ns, sys.executable, "-c", SERVER, name, stdout=subprocess.PIPE,
-                           text=True)
+        proc = netns.popen(ns, sys.executable, "-c", SERVER, name, "8080",
+                           stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"
     return director, client

@@ -16,27 +16,8 @@ import sys
 from pathlib import Path
 
 from conftest import sh
-from guest_http import fetch, veth
+from guest_http import SERVER, fetch, veth
 from guest_wait import wait_until
-
-SERVER = r"""
-import socket, sys
-name, port = sys.argv[1], int(sys.argv[2])
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("0.0.0.0", port))
-srv.listen(64)
-print("ready", flush=True)
-while True:
-    conn, _ = srv.accept()
-    with conn:
-        conn.settimeout(2)
-        try:
-            conn.recv(4096)
-            conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n" + name.encode())
-        except OSError:
-            pass
-"""
 
 VIP = "192.0.2.100"
 
