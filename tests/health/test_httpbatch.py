@@ -209,3 +209,125 @@ async def test_engine_runs_http_get_through_the_batch_and_follows_the_server(nur
             await trio.sleep(0.02)
     assert changes[-1] is False
     assert engine.server_health(key).reason.endswith("HTTP 500")
+
+
+# -- slow and scarce: timeouts mid-response, pieces, descriptors, pause and reload ------------
+
+async def dribbling_server(nursery, pieces: list[bytes], gap: float) -> int:
+    """Answers every request with `pieces`, `gap` seconds apart, then closes."""
+
+    async def handle(stream):
+        try:
+            await stream.receive_some(4096)
+            for piece in pieces:
+                await stream.send_all(piece)
+                await trio.sleep(gap)
+        except trio.BrokenResourceError:
+            pass
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    listeners = await nursery.start(
+        lambda task_status: trio.serve_tcp(handle, 0, host="127.0.0.1", task_status=task_status))
+    return listeners[0].socket.getsockname()[1]
+
+
+async def test_a_response_in_pieces_is_read_to_its_end(nursery):
+    body = b"piece by piece\n"
+    head = b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+    data = head + body
+    port = await dribbling_server(nursery, [data[i:i + 5] for i in range(0, len(data), 5)], 0.01)
+    probe = HttpProbe(Endpoint("127.0.0.1", port),
+                      (UrlSpec("/", digest=hashlib.md5(body).hexdigest()),), 2.0)
+    result = await probe_http_batched(probe)
+    assert result.ok and result.reason == "HTTP 200"
+
+
+async def test_a_response_that_stalls_times_out_like_probe_http(nursery):
+    # check_http.c: connect_timeout bounds the whole exchange of each url
+    port = await dribbling_server(nursery, [b"HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\nok",
+                                            b"rest"], 1.0)
+    probe = HttpProbe(Endpoint("127.0.0.1", port), (UrlSpec("/"),), 0.3)
+    direct, batched = await probe_http(probe), await probe_http_batched(probe)
+    assert (batched.ok, batched.reason) == (direct.ok, direct.reason) == (False,
+                                                                          "timeout after 0.3s")
+    assert 0.25 < batched.latency < 1.0
+
+
+async def test_no_socket_is_no_verdict_and_the_check_runs_later(nursery, monkeypatch):
+    # keepalived reschedules a check that cannot create its socket (check_http.c via
+    # layer4.c tcp_connect); as in tcpbatch, the server is not marked down for it
+    import errno
+
+    from haipvs.health import httpbatch
+
+    server = HttpServer({"/": HttpRoute(200)})
+    await nursery.start(server.serve)
+    real_socket, refused = httpbatch._new_socket, [2]
+
+    def scarce_socket(*args, **kwargs):
+        if refused[0]:
+            refused[0] -= 1
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real_socket(*args, **kwargs)
+
+    monkeypatch.setattr(httpbatch, "_new_socket", scarce_socket)
+    result = await probe_http_batched(HttpProbe(Endpoint("127.0.0.1", server.port),
+                                                (UrlSpec("/"),), 2.0))
+    assert result.ok and refused == [0]
+
+
+async def test_exchanges_in_flight_stay_within_the_cap(nursery):
+    server = HttpServer({"/": HttpRoute(200)})
+    await nursery.start(server.serve)
+    results, peak = [], []
+
+    def finish(job, result, now):
+        results.append(result)
+        peak.append(scheduler.inflight)
+        return None
+
+    scheduler = HttpBatchScheduler(finish, max_inflight=2)
+    probe = HttpProbe(Endpoint("127.0.0.1", server.port), (UrlSpec("/"), UrlSpec("/")), 2.0)
+    async with trio.open_nursery() as inner:
+        for n in range(6):
+            scheduler.schedule(HttpJob(probe, n), trio.current_time())
+        inner.start_soon(scheduler.run)
+        with trio.fail_after(10):
+            while len(results) < 6:
+                await trio.sleep(0.01)
+        inner.cancel_scope.cancel()
+    assert all(r.ok for r in results) and max(peak) <= 2
+    assert len(server.requests) == 12  # two urls each
+
+
+async def test_pause_resume_and_reload_with_batched_http_checks(nursery):
+    first, second = HttpServer({"/": HttpRoute(200)}), HttpServer({"/": HttpRoute(200)})
+    await nursery.start(first.serve)
+    await nursery.start(second.serve)
+    key = ServerKey("svc", ("198.51.100.1", 80))
+    timing = Timing(delay_loop=0.02)
+
+    def spec(port):
+        return CheckSpec(key.dest, HttpProbe(Endpoint("127.0.0.1", port), (UrlSpec("/"),), 1.0),
+                         timing)
+
+    engine = HealthEngine({key: (spec(first.port),)}, max_spread=0.0)
+    await nursery.start(engine.run)
+    with trio.fail_after(10):
+        while len(first.requests) < 3:
+            await trio.sleep(0.01)
+        engine.pause([key])
+        await trio.sleep(0.1)  # an exchange may have been in flight when pausing
+        paused = len(first.requests)
+        await trio.sleep(0.3)
+        assert len(first.requests) == paused
+        engine.resume([key])
+        while len(first.requests) < paused + 3:
+            await trio.sleep(0.01)
+        engine.update({key: (spec(second.port),)})  # reload: the old check stops
+        await trio.sleep(0.1)
+        before = len(first.requests)
+        while len(second.requests) < 3:
+            await trio.sleep(0.01)
+    assert len(first.requests) == before and engine.checker_count == 1
