@@ -198,15 +198,16 @@ def report(rows: list[dict], seconds: float) -> str:
         f"on the wire during the same window (ms); {os.cpu_count()} cpus, load average {load}",
         "",
         "| checker | servers | checks/s | failed | CPU % of one core | CPU µs/check "
+        "| one core at this cost, checks/s "
         "| VRRP thread p50 / p99 / max | its timer wake-up p99 | keepalived p50 / p99 / max "
         "| adverts |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---|---:|",
     ]
     verdicts = []
     for r in rows:
         lines.append(
             f"| {names[r['kind']]} | {r['servers']:,} | {r['rate']:,.0f} | {r['failed']} "
-            f"| {r['cpu']:.0f} | {r['us']:.0f} "
+            f"| {r['cpu']:.0f} | {r['us']:.0f} | {1e6 / max(r['us'], 1e-9):,.0f} "
             f"| {ms(r['haipvs'], None):.2f} / {ms(r['haipvs'], 0.99):.2f} / "
             f"{ms(r['haipvs'], 1.0):.2f} | {ms(r['wakeup'], 0.99):.2f} "
             f"| {ms(r['keepalived'], None):.2f} / {ms(r['keepalived'], 0.99):.2f} / "
