@@ -80,10 +80,13 @@ def _check_real_server(v: Values) -> None:
             v.error("tun_flags", "tun_flags apply only to tun_type gue or gre")
 
 
+_NO_FLAGS: frozenset[str] = frozenset()  # shared: an empty frozenset is 216 bytes each
+
+
 def _derive_real_server(v: Values) -> dict[str, Any]:
     return {
         "checkers": tuple(c for key in v.order if key in CHECKER_NAMES for c in v[key]),
-        "tun_flags": frozenset(v["tun_flags"]),
+        "tun_flags": frozenset(v["tun_flags"]) if v["tun_flags"] else _NO_FLAGS,
     }
 
 

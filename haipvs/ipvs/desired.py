@@ -11,6 +11,7 @@ the live real servers. These options are read from the config model when it has 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -84,7 +85,8 @@ def service_key(vs: VirtualServer) -> ServiceKey:
 
 
 def dest_key(rs: RealServer) -> DestKey:
-    return DestKey(str(rs.address), rs.port or 0)
+    # interned: the director, its health copy and the table all key on it (one string each)
+    return DestKey(sys.intern(str(rs.address)), rs.port or 0)
 
 
 def _service(vs: VirtualServer) -> Service:

@@ -126,7 +126,7 @@ def _address_number(address: str) -> int:
     return int(ipaddress.ip_address(address)) if address else 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceKey:
     """Identity of a virtual service: (protocol, address, port) or (fwmark, family)."""
 
@@ -177,7 +177,7 @@ def format_endpoint(address: str, port: int) -> str:
     return f"{address}:{port}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # several per real server: no __dict__ each
 class DestKey:
     address: str
     port: int

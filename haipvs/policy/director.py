@@ -199,9 +199,13 @@ def _servers(config: Config) -> dict[ServerKey, RealServerHealth]:
     """Every configured real server and its health before any check result: down with an
     alpha checker, up otherwise (keepalived/check/ipwrapper.c init_service_rs adds a server
     alive unless it has a failed checker, and an alpha checker starts failed)."""
-    return {(desired.service_key(vs), desired.dest_key(rs)):
-            ALPHA_DOWN if any(c.alpha for c in rs.checkers) else UP
-            for vs in config.virtual_servers for rs in vs.real_servers}
+    servers: dict[ServerKey, RealServerHealth] = {}
+    for vs in config.virtual_servers:
+        service = desired.service_key(vs)  # one key object per service, not per server
+        for rs in vs.real_servers:
+            servers[(service, desired.dest_key(rs))] = (
+                ALPHA_DOWN if any(c.alpha for c in rs.checkers) else UP)
+    return servers
 
 
 class Health:

@@ -102,9 +102,10 @@ class RealServerNotifier:
         notify = config.global_settings.rs_init_notifies
         for vs in config.virtual_servers:
             service = desired.service_key(vs)
+            service_text = str(service)  # one string per service, not per server
             for rs in vs.real_servers:
                 dest = desired.dest_key(rs)
-                key = (str(service), str(dest))
+                key = (service_text, str(dest))
                 known.add(key)
                 if notify and key not in self.known and health(service, dest).up:
                     out.append(RealServerChange(
