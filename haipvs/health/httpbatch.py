@@ -27,6 +27,7 @@ import socket
 from collections.abc import Callable
 from typing import Any, TypeGuard
 
+import structlog
 import trio
 
 from haipvs import limits
@@ -48,6 +49,8 @@ _RECEIVE_SIZE = 65536
 _NO_FD = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 # The C socket type: socket.socket's Python wrapper adds ~2 µs per check and nothing used here.
 _new_socket = _socket.socket
+
+log = structlog.get_logger("haipvs.health")
 
 # finish(job, result, now) -> absolute time of the next attempt, or None to stop.
 FinishCallback = Callable[[Any, CheckResult, float], float | None]
@@ -101,6 +104,7 @@ class HttpBatchScheduler:
         self._finish = finish
         self._max_inflight = max_inflight  # None: half of fd_budget() when run starts
         self._blocked = False
+        self._was_blocked = False
         self.waited = 0
         self._due: list[tuple[float, int, HttpJob]] = []
         self._timeouts: list[tuple[float, int, int]] = []  # (deadline, fd, attempt)
@@ -167,21 +171,27 @@ class HttpBatchScheduler:
     def _start_due(self, now: float) -> None:
         due = self._due
         cap = self._max_inflight or 1
-        self._blocked = False
+        self._was_blocked, self._blocked = self._blocked, False
         while due and due[0][0] <= now:
             if len(self._inflight) >= cap:
-                self._blocked = True
-                self.waited += 1
+                self._wait_for_fd("in-flight limit")
                 return
-            job = due[0][2]
+            entry = heapq.heappop(due)
+            job = entry[2]
             if not job.active or job.paused:
-                heapq.heappop(due)
                 if job.active:
                     self._parked.append(job)
                 continue
             if not self._open(job, 0, now, now):
-                return  # no socket to be had: stays due (module doc)
-            heapq.heappop(due)
+                heapq.heappush(due, entry)  # no socket to be had: stays due (module doc)
+                return
+
+    def _wait_for_fd(self, why: str) -> None:
+        self._blocked = True
+        self.waited += 1
+        if not self._was_blocked:  # once per shortage, not once per check
+            self._was_blocked = True
+            log.warning("http_checks_waiting", reason=why, in_flight=len(self._inflight))
 
     def _open(self, job: HttpJob, url: int, started: float, now: float) -> bool:
         """Connect for url `url` of `job`. False only when no socket can be had."""
@@ -189,8 +199,7 @@ class HttpBatchScheduler:
             sock = _new_socket(job.family, _STREAM_FLAGS)
         except OSError as exc:
             if exc.errno in _NO_FD:
-                self._blocked = True
-                self.waited += 1
+                self._wait_for_fd(os_error_reason(exc))
                 return False
             self._url_failed(job, url, f"socket: {os_error_reason(exc)}", started, now)
             return True
