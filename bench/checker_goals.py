@@ -2,7 +2,9 @@
 
     sudo .venv/bin/python bench/checkers.py --goals [--http-servers 6000] [--tcp-servers 22000]
 
-In a private network namespace, one process (this one) runs, as the daemon does:
+First a phase without checks (`--idle-seconds`, default 10; the senders' baseline in this
+run), then the two loads. In a private network namespace, one process (this one) runs, as
+the daemon does:
 - the main trio loop: the real HealthEngine, first N HTTP_GET checkers (delay_loop 1 s, so
   N checks/s offered) against nginx on loopback, then N TCP_CHECK checkers against
   TCP_DEFER_ACCEPT listeners (bench/checkers.py explains why those);
@@ -137,7 +139,8 @@ def inside(args: argparse.Namespace) -> None:
     runtime.start()
     rows = []
 
-    async def phase(kind: str, servers: int, ports: list[int]) -> dict:
+    async def phase(kind: str, servers: int, ports: list[int],
+                    seconds: float = args.seconds) -> dict:
         engine = HealthEngine(checker_bench.make_plan(kind, servers, 1.0, ports), max_spread=1.0)
         async with trio.open_nursery() as nursery:
             await nursery.start(engine.run)
@@ -147,7 +150,7 @@ def inside(args: argparse.Namespace) -> None:
             # the runtime's own timer wake-up lateness in this window (deadline -> wake-up)
             runtime.timer_lateness = wakeups = collections.deque(maxlen=None)
             cpu0, wall0, stamp0 = os.times(), time.monotonic(), time.time()
-            await trio.sleep(args.seconds)
+            await trio.sleep(seconds)
             runs1, fail1 = checker_bench.total_runs(engine)
             cpu1, wall1, stamp1 = os.times(), time.monotonic(), time.time()
             nursery.cancel_scope.cancel()
@@ -164,6 +167,8 @@ def inside(args: argparse.Namespace) -> None:
 
     async def run_all() -> None:
         await trio.sleep(2.0)  # keepalived and the runtime become MASTER, adverts settle
+        if args.idle_seconds:  # the same senders without checks: the baseline of this run
+            rows.append(await phase("idle", 0, [], args.idle_seconds))
         if args.http_servers:
             rows.append(await phase("http", args.http_servers, http_ports))
         if args.tcp_servers:
@@ -191,7 +196,7 @@ def inside(args: argparse.Namespace) -> None:
 
 
 def report(rows: list[dict], seconds: float) -> str:
-    names = {"http": "HTTP_GET (nginx)", "tcp": "TCP_CHECK"}
+    names = {"http": "HTTP_GET (nginx)", "tcp": "TCP_CHECK", "idle": "no checks"}
     load = " / ".join(f"{v:.2f}" for v in os.getloadavg())
     lines = [
         f"{seconds:g} s per phase, delay_loop 1 s; VRRP adverts every {INTERVAL * 1000:.0f} ms "
@@ -205,14 +210,21 @@ def report(rows: list[dict], seconds: float) -> str:
     ]
     verdicts = []
     for r in rows:
+        checks = (f"{r['rate']:,.0f} | {r['failed']} | {r['cpu']:.0f} | {r['us']:.0f} "
+                  f"| {1e6 / max(r['us'], 1e-9):,.0f}" if r["servers"] else
+                  f"– | – | {r['cpu']:.0f} | – | –")
         lines.append(
-            f"| {names[r['kind']]} | {r['servers']:,} | {r['rate']:,.0f} | {r['failed']} "
-            f"| {r['cpu']:.0f} | {r['us']:.0f} | {1e6 / max(r['us'], 1e-9):,.0f} "
+            f"| {names[r['kind']]} | {r['servers']:,} | {checks} "
             f"| {ms(r['haipvs'], None):.2f} / {ms(r['haipvs'], 0.99):.2f} / "
             f"{ms(r['haipvs'], 1.0):.2f} | {ms(r['wakeup'], 0.99):.2f} "
             f"| {ms(r['keepalived'], None):.2f} / {ms(r['keepalived'], 0.99):.2f} / "
             f"{ms(r['keepalived'], 1.0):.2f} "
             f"| {len(r['haipvs'])} |")
+        if r["kind"] == "idle":
+            verdicts.append("no checks: " + vrrp_timers.goal_line(
+                True, r["haipvs"], r["keepalived"]).replace("goal (haipvs VRRP thread, wire): ",
+                                                            "VRRP thread "))
+            continue
         goal = GOALS[r["kind"]]
         rate_ok = r["rate"] >= goal and r["cpu"] < 100 and r["failed"] == 0
         verdicts.append(
@@ -241,6 +253,7 @@ def main(args: argparse.Namespace) -> int:
         for ifname in ("lo", "eth0", "eth1"):
             vrrp_timers.sh("ip", "-n", ns, "link", "set", ifname, "up")
         options = ["--goals", "--seconds", str(args.seconds),
+                   "--idle-seconds", str(args.idle_seconds),
                    "--http-servers", str(args.http_servers),
                    "--tcp-servers", str(args.tcp_servers)]
         print("command: sudo .venv/bin/python bench/checkers.py " + " ".join(options))

@@ -211,6 +211,8 @@ def main() -> None:
     parser.add_argument("--http-servers", type=int,
                         help="HTTP_GET servers (default 2000; 6000 with --goals)")
     parser.add_argument("--tcp-servers", type=int, default=22000, help="with --goals")
+    parser.add_argument("--idle-seconds", type=float, default=10.0,
+                        help="with --goals: a first phase without checks (0 = none)")
     parser.add_argument("--goals", action="store_true",
                         help="issue 18's goals with VRRP lateness (root; bench/checker_goals.py)")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
