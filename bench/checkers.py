@@ -16,8 +16,9 @@ Scenarios (each ≤ ~30 s):
 - tcp-accept: the same against listeners in a child process that accept() and close every
         connection (more realistic server side, but its Python accept loop competes for CPU).
 - http: the same with HTTP_GET against a minimal HTTP/1.0 responder child.
-- http-clients: CPU per GET, h11 over raw trio streams (what http_get uses) vs a shared
-        httpx.AsyncClient without keep-alive (new connection per request, like a checker).
+- http-clients: CPU per GET, h11 over raw trio streams (http.py: what ssl_get uses; plain
+        http_get is batched, httpbatch.py) vs a shared httpx.AsyncClient without keep-alive
+        (new connection per request, like a checker).
 - rss:  VmRSS of this process with N TCP checkers live (goal ≤ 80 MiB at 10,000).
 
 Each real server has its own identity (198.51.100.0/24 × ports; never contacted) and is
