@@ -61,6 +61,7 @@ class ActionRunner:
         # the time the actions were decided at, before their I/O: keepalived's garp_extra_if
         # timer reads the thread's cached time_now (vrrp.c vrrp_state_master_tx())
         now = trio.current_time()
+        entries_after_garp = False
         for action in actions:
             match action:
                 case core.SendAdvert():
@@ -75,7 +76,10 @@ class ActionRunner:
                     # keepalived vrrp_state_become_master(): drop rules before the VIPs
                     await self._accept.handle(accept_mode.Held(instance.name, held=True))
                     await self.change_vips(instance, addresses.sync_add, held=True)
-                    await self.hold_entries(instance, held=True)
+                    if instance.binding.entries:  # excluded VIPs are GARPed: before it
+                        await self.hold_entries(instance, held=True)
+                    else:
+                        entries_after_garp = True  # nothing to add: the bookkeeping after the GARP
                     self._extra_if.became_master(instance, now)
                 case core.RemoveVips():
                     self._extra_if.left_master(instance)
@@ -88,6 +92,11 @@ class ActionRunner:
                     self._on_transition(instance, action)
                 case core.Log(event=event, fields=fields):
                     log.info(event, instance=instance.name, **fields)
+        if entries_after_garp:
+            # Without excluded VIPs, routes or rules the routes policy only records that the
+            # instance holds (a reload may give it entries): ~25 µs of Python that need not
+            # stand between the advert and the first GARP.
+            await self.hold_entries(instance, held=True)
         self._flush_vip_logs()
 
     def _send_gratuitous(self, instance: Instance, count: int) -> None:
