@@ -53,6 +53,7 @@ IO_ALLOWED: dict[str, str] = {
     "haipvs.health.engine": "the trio health engine: one task per check",
     "haipvs.health.net": "probe helpers: sockets, connect with bindto",
     "haipvs.health.tcp": "TCP_CHECK probe",
+    "haipvs.health.batch": "what the batched checkers share: due buckets, epoll, fd budget",
     "haipvs.health.tcpbatch": "the batched non-blocking TCP connect scheduler",
     "haipvs.health.httpbatch": "the batched non-blocking HTTP_GET scheduler",
     "haipvs.health.udp": "UDP_CHECK probe",

@@ -11,6 +11,7 @@ import socket
 import pytest
 import trio
 
+from haipvs import limits
 from haipvs.health import tcpbatch
 from haipvs.health.spec import Endpoint, TcpProbe
 from haipvs.health.tcpbatch import TcpBatchScheduler, TcpJob
@@ -90,4 +91,4 @@ def test_fd_budget_leaves_the_reserve():
     import resource
 
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    assert tcpbatch.fd_budget() == max(1, soft - tcpbatch.limits.TCP_CHECK_FD_RESERVE)
+    assert tcpbatch.fd_budget() == max(1, soft - limits.TCP_CHECK_FD_RESERVE)
