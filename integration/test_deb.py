@@ -19,9 +19,10 @@ CONFFILE = Path("/etc/haipvs/lvs.yaml")
 ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "MANWIDTH": "80"}
 
 
-def run(*argv: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+def run(*argv: str, check: bool = True, timeout: float = 600,
+        cwd: str | Path | None = None) -> subprocess.CompletedProcess:
     out = subprocess.run(argv, capture_output=True, text=True, env=ENV, timeout=timeout,
-                         check=False)
+                         check=False, cwd=cwd)
     if check:
         assert out.returncode == 0, f"{' '.join(argv)}:\n{out.stdout[-4000:]}{out.stderr[-4000:]}"
     return out
@@ -53,6 +54,11 @@ def test_deb_builds_installs_runs_and_purges():
         run("apt-get", "install", "-y", "-q", "--no-install-recommends", deb)
         assert package_status().startswith("ii")
         assert run("/usr/sbin/haipvs", "--version").stdout.startswith("haipvs ")
+        # the installed code, even run from a checkout (python -I: no cwd on sys.path)
+        where = run("/usr/lib/haipvs/bin/python3", "-I", "-c",
+                    "import haipvs; print(haipvs.__file__)", cwd=ROOT).stdout
+        assert where.startswith("/usr/lib/haipvs/"), where
+        assert "-I -m haipvs" in Path("/usr/sbin/haipvs").read_text()
         assert "OK" in run("/usr/sbin/haipvs", "check", str(CONFFILE)).stdout
         for unit in ("haipvs.service", "haipvs-withdraw.service"):
             run("systemd-analyze", "verify", f"/lib/systemd/system/{unit}")
@@ -61,6 +67,8 @@ def test_deb_builds_installs_runs_and_purges():
         for section, page in (("8", "haipvs"), ("5", "haipvs.yaml")):
             assert f"{page.upper()}({section})" in run("man", section, page).stdout
         assert "SIGNALS" in run("man", "-l", "/usr/share/man/man8/haipvs.8.gz").stdout
+        assert "virtual_servers" in run("man", "-l",
+                                        "/usr/share/man/man5/haipvs.yaml.5.gz").stdout
         assert Path("/usr/share/bash-completion/completions/haipvs").is_file()
 
         run("dpkg", "-r", "haipvs")
