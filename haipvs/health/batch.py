@@ -25,6 +25,7 @@ import heapq
 import itertools
 import resource
 import select
+import socket
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
@@ -33,6 +34,8 @@ import structlog
 import trio
 
 from haipvs import limits
+from haipvs.health.net import bind_source
+from haipvs.health.spec import HttpProbe, TcpProbe
 from haipvs.health.state import CheckResult
 
 NO_FD = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -44,13 +47,36 @@ log = structlog.get_logger("haipvs.health")
 FinishCallback = Callable[[Any, CheckResult, float], float | None]
 
 
-class Job(Protocol):
-    active: bool  # False: dropped by a reload
-    paused: bool  # ha_suspend: skip, park until resumed
-    planned: float  # when the current attempt was due (the engine keeps its phase)
+class Job:
+    """One scheduled checker of a batch. `active` False = dropped (reload); `paused` =
+    ha_suspend: skip, park until resumed. `owner` is the engine's checker."""
+
+    __slots__ = ("active", "family", "owner", "paused", "planned", "probe", "sockaddr")
+
+    def __init__(self, probe: TcpProbe | HttpProbe, owner: Any) -> None:
+        self.probe = probe
+        self.owner = owner
+        self.active = True
+        self.paused = False
+        self.planned = 0.0  # when the current attempt was due (the engine keeps its phase)
+        endpoint = probe.endpoint
+        self.family = socket.AF_INET6 if ":" in endpoint.address else socket.AF_INET
+        self.sockaddr = (endpoint.address, endpoint.port)
+
+
+def start_connect(sock: Any, job: Job) -> int:
+    """Bind to the check's source (bindto, bind_port, bind_if) if it has one, then the
+    non-blocking connect: its errno (EINPROGRESS while under way)."""
+    source = bind_source(sock, job.probe.endpoint)
+    if source is not None:
+        sock.bind(source)
+    result: int = sock.connect_ex(job.sockaddr)
+    return result
 
 
 class InFlight(Protocol):
+    attempt: int  # tells a deadline entry from one of an earlier connect on the same fd
+
     def close(self) -> None: ...
 
 
@@ -151,9 +177,6 @@ class BatchScheduler(Generic[J, F]):
     def _expire_one(self, fd: int, flight: F, timeout: float, now: float) -> None:
         raise NotImplementedError
 
-    def _attempt_of(self, flight: F) -> int:
-        raise NotImplementedError
-
     def _track(self, fd: int, flight: F, timeout: float, now: float, attempt: int) -> None:
         """A connect in flight: watched until it answers or `timeout` passes."""
         self._inflight[fd] = flight
@@ -232,7 +255,7 @@ class BatchScheduler(Generic[J, F]):
             while queue and queue[0][0] <= now:
                 _deadline, fd, attempt = queue.popleft()
                 flight = inflight.get(fd)
-                if flight is None or self._attempt_of(flight) != attempt:
+                if flight is None or flight.attempt != attempt:
                     continue
                 self._expire_one(fd, flight, timeout, now)
             if not queue:

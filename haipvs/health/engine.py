@@ -102,11 +102,12 @@ class HealthEngine:
         self._on_change = on_change
         self._on_first_down = on_first_down  # see _settled_down
         # Probing is an explicit dependency. Without a runner the engine probes the network
-        # itself: TCP checks through the batched scheduler (tcpbatch.py: many non-blocking
-        # connects in one task, what 10k checks/s needs), every other kind through
-        # run_probe. A given runner (fakes in tests) runs every probe, TCP ones included.
+        # itself: TCP and plain HTTP checks through the batch schedulers (tcpbatch.py,
+        # httpbatch.py: many non-blocking sockets in one task each, what 10k checks/s
+        # needs), every other kind through run_probe. A given runner (fakes in tests) runs
+        # every probe, TCP and HTTP ones included.
         self._run_probe: ProbeRunner = run_probe if probe_runner is None else probe_runner
-        self._batch_tcp = probe_runner is None
+        self._batched = probe_runner is None
         self._rng = rng if rng is not None else random.Random()
         self._max_spread = max_spread
         self._checkers: dict[CheckSpec, _Checker] = {}
@@ -121,10 +122,10 @@ class HealthEngine:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            if self._batch_tcp:
-                self._tcp = TcpBatchScheduler(self._tcp_finished)
+            if self._batched:
+                self._tcp = TcpBatchScheduler(self._batch_finished)
                 nursery.start_soon(self._tcp.run)
-                self._http = HttpBatchScheduler(self._tcp_finished)
+                self._http = HttpBatchScheduler(self._batch_finished)
                 nursery.start_soon(self._http.run)
             try:
                 self._apply(trio.current_time())
@@ -257,7 +258,7 @@ class HealthEngine:
             assert self._nursery is not None
             self._nursery.start_soon(self._check_loop, checker, first)
 
-    def _tcp_finished(self, job: TcpJob | HttpJob, result: CheckResult, now: float) -> float:
+    def _batch_finished(self, job: TcpJob | HttpJob, result: CheckResult, now: float) -> float:
         checker: _Checker = job.owner
         changed, delay = checker.state.record(now, result)
         self._recorded(checker, now, changed)
@@ -290,10 +291,10 @@ class HealthEngine:
                 checker.resumed = trio.Event()
             else:
                 checker.resumed.set()
-        if resumed_jobs and self._tcp is not None:
-            self._tcp.unpark(trio.current_time())
-        if resumed_jobs and self._http is not None:
-            self._http.unpark(trio.current_time())
+        if resumed_jobs:
+            for batch in (self._tcp, self._http):
+                if batch is not None:
+                    batch.unpark(trio.current_time())
 
     async def _check_loop(self, checker: _Checker, first_run: float) -> None:
         with checker.scope:

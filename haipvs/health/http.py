@@ -1,8 +1,9 @@
 """HTTP_GET and SSL_GET: GET every url on a fresh connection; all must pass.
 
 Requests are written by hand (h11 only sends HTTP/1.1 and keepalived's default is 1.0);
-responses are parsed by h11, which handles Content-Length, chunked and read-until-close
-bodies. TLS is `trio.SSLStream` with optional SNI and certificate verification; its client
+responses are read by haipvs/policy/http_response.py (Content-Length and read-until-close
+itself, anything else through h11), as in the batched plain-HTTP path (httpbatch.py). TLS
+is `trio.SSLStream` with optional SNI and certificate verification; its client
 context (the global `ssl` section) is haipvs/health/tls_client.py.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import ssl
 
-import h11
 import trio
 
 from haipvs.health.net import ProbeFailure, connect_stream, timeout_reason
@@ -19,6 +19,7 @@ from haipvs.health.spec import Endpoint, HttpProbe, TlsSpec, UrlSpec
 from haipvs.health.state import CheckResult
 from haipvs.health.tls_client import ClientContextError, tls_context
 from haipvs.policy.http_regex import regex_failure
+from haipvs.policy.http_response import ResponseReader
 
 MAX_BODY = 16 * 1024 * 1024  # bodies larger than this fail instead of filling memory
 _RECEIVE_SIZE = 65536
@@ -97,30 +98,17 @@ async def _exchange(
     stream: trio.abc.Stream, path: str, host: str, http_protocol: str, max_body: int
 ) -> tuple[int, bytes]:
     await stream.send_all(build_request(path, host, http_protocol))
-    parser = h11.Connection(h11.CLIENT)
-    # Move h11's client state past the request we wrote ourselves.
-    parser.send(h11.Request(method="GET", target=path, headers=[("Host", host)]))
-    parser.send(h11.EndOfMessage())
-    status = 0
-    body = bytearray()
+    # the same reader as the batched path (httpbatch.py): one home for the response rules
+    reader = ResponseReader(max_body, path)
     while True:
-        try:
-            event = parser.next_event()
-        except h11.RemoteProtocolError as exc:
-            raise ProbeFailure(f"bad HTTP response: {exc}") from None
-        if event is h11.NEED_DATA:
-            data = await stream.receive_some(_RECEIVE_SIZE)
-            if not data and status == 0:
-                raise ProbeFailure("connection closed before response")
-            parser.receive_data(data)
-        elif isinstance(event, h11.Response):
-            status = event.status_code
-        elif isinstance(event, h11.Data):
-            body += event.data
-            if len(body) > max_body:
-                raise ProbeFailure(f"body larger than {max_body} bytes")
-        elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
-            return status, bytes(body)
+        data = await stream.receive_some(_RECEIVE_SIZE)
+        if reader.feed(data) if data else reader.feed_eof():
+            break
+        if not data:  # an EOF the reader did not judge cannot happen; be safe
+            raise ProbeFailure("connection closed before response")
+    if reader.failure is not None:
+        raise ProbeFailure(reader.failure)
+    return reader.status, reader.body
 
 
 def body_digest(body: bytes) -> str:

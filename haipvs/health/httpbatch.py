@@ -25,9 +25,9 @@ import socket
 from typing import Any, TypeGuard
 
 from haipvs import limits
-from haipvs.health.batch import NO_FD, BatchScheduler, fd_budget
+from haipvs.health.batch import NO_FD, BatchScheduler, Job, fd_budget, start_connect
 from haipvs.health.http import MAX_BODY, build_request, host_header, url_failure
-from haipvs.health.net import bind_source, errno_reason, os_error_reason, timeout_reason
+from haipvs.health.net import errno_reason, os_error_reason, timeout_reason
 from haipvs.health.spec import HttpProbe
 from haipvs.health.state import CheckResult
 from haipvs.health.tcp import _STREAM_FLAGS
@@ -48,21 +48,15 @@ def batchable(probe: object) -> TypeGuard[HttpProbe]:
     return isinstance(probe, HttpProbe) and type(probe) is HttpProbe and probe.tls is None
 
 
-class HttpJob:
-    """One scheduled HTTP_GET checker (same contract as tcpbatch.TcpJob)."""
+class HttpJob(Job):
+    """One scheduled HTTP_GET checker (batch.Job), with its requests built once."""
 
-    __slots__ = ("active", "family", "owner", "paused", "planned", "probe", "requests",
-                 "sockaddr")
+    __slots__ = ("requests",)
+    probe: HttpProbe
 
     def __init__(self, probe: HttpProbe, owner: Any) -> None:
-        self.probe = probe
-        self.owner = owner
-        self.active = True
-        self.paused = False
-        self.planned = 0.0
+        super().__init__(probe, owner)
         endpoint = probe.endpoint
-        self.family = socket.AF_INET6 if ":" in endpoint.address else socket.AF_INET
-        self.sockaddr = (endpoint.address, endpoint.port)
         # Built once: the request of each url never changes.
         self.requests = tuple(
             build_request(url.path, host_header(endpoint, url.virtualhost or probe.virtualhost,
@@ -109,10 +103,7 @@ class HttpBatchScheduler(BatchScheduler[HttpJob, _Exchange]):
             self._url_failed(job, url, f"socket: {os_error_reason(exc)}", started, now)
             return True
         try:
-            source = bind_source(sock, job.probe.endpoint)
-            if source is not None:
-                sock.bind(source)
-            err = sock.connect_ex(job.sockaddr)
+            err = start_connect(sock, job)
         except OSError as exc:
             sock.close()
             self._url_failed(job, url, os_error_reason(exc), started, now)
@@ -181,9 +172,6 @@ class HttpBatchScheduler(BatchScheduler[HttpJob, _Exchange]):
         url = exchange.job.probe.urls[exchange.url]
         self._end(fd, exchange, url_failure(url, reader.status, reader.body), now,
                   reader.status)
-
-    def _attempt_of(self, flight: _Exchange) -> int:
-        return flight.attempt
 
     def _expire_one(self, fd: int, flight: _Exchange, timeout: float, now: float) -> None:
         self._end(fd, flight, timeout_reason(timeout), now)

@@ -14,10 +14,9 @@ from __future__ import annotations
 import errno
 import select
 import socket
-from typing import Any
 
-from haipvs.health.batch import NO_FD, BatchScheduler, FinishCallback, fd_budget
-from haipvs.health.net import bind_source, errno_reason, os_error_reason, timeout_reason
+from haipvs.health.batch import NO_FD, BatchScheduler, FinishCallback, Job, fd_budget, start_connect
+from haipvs.health.net import errno_reason, os_error_reason, timeout_reason
 from haipvs.health.spec import TcpProbe
 from haipvs.health.state import CheckResult
 from haipvs.health.tcp import _LINGER_RST, _STREAM_FLAGS
@@ -31,19 +30,11 @@ _SO_ERROR = socket.SO_ERROR
 _SO_LINGER = socket.SO_LINGER
 
 
-class TcpJob:
-    """One scheduled TCP checker. `active` False = dropped (reload); `paused` = skip."""
+class TcpJob(Job):
+    """One scheduled TCP checker (batch.Job)."""
 
-    __slots__ = ("active", "family", "owner", "paused", "planned", "probe", "sockaddr")
-
-    def __init__(self, probe: TcpProbe, owner: Any) -> None:
-        self.probe = probe
-        self.owner = owner
-        self.active = True
-        self.paused = False
-        self.planned = 0.0  # when the current attempt was due (the engine keeps its phase)
-        self.family = socket.AF_INET6 if ":" in probe.endpoint.address else socket.AF_INET
-        self.sockaddr = (probe.endpoint.address, probe.endpoint.port)
+    __slots__ = ()
+    probe: TcpProbe
 
 
 class _Connect:
@@ -80,10 +71,7 @@ class TcpBatchScheduler(BatchScheduler[TcpJob, _Connect]):
             self._done(job, CheckResult(False, f"socket: {os_error_reason(exc)}"), now)
             return True
         try:
-            source = bind_source(sock, job.probe.endpoint)
-            if source is not None:
-                sock.bind(source)
-            err = sock.connect_ex(job.sockaddr)
+            err = start_connect(sock, job)
         except OSError as exc:
             _close(sock)
             self._done(job, CheckResult(False, os_error_reason(exc)), now)
@@ -110,9 +98,6 @@ class TcpBatchScheduler(BatchScheduler[TcpJob, _Connect]):
         else:
             result = CheckResult(True, "connected", now - flight.started)
         self._done(flight.job, result, now)
-
-    def _attempt_of(self, flight: _Connect) -> int:
-        return flight.attempt
 
     def _expire_one(self, fd: int, flight: _Connect, timeout: float, now: float) -> None:
         del self._inflight[fd]

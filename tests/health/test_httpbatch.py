@@ -25,6 +25,7 @@ from haipvs.policy.http_response import MAX_HEAD, ResponseReader
 from tests.health import test_bind_source as bind_oracle
 from tests.health import test_http_regex_probe as regex_oracle
 from tests.health import test_probes as probes_oracle
+from tests.health.batch_support import run_batch
 from tests.health.servers import HttpRoute, HttpServer
 from tests.health.test_bind_source import test_http_get_through_bind_if  # noqa: F401
 from tests.health.test_http_regex_probe import (  # noqa: F401
@@ -46,22 +47,9 @@ from tests.health.test_probes import (  # noqa: F401
 async def probe_http_batched(probe: HttpProbe):
     """One attempt of `probe` through a batch scheduler of its own."""
     assert batchable(probe)
-    results = []
-    finished = trio.Event()
-
-    def finish(job, result, now):
-        results.append(result)
-        finished.set()
-        return None  # one attempt
-
-    scheduler = HttpBatchScheduler(finish)
-    async with trio.open_nursery() as nursery:
-        scheduler.schedule(HttpJob(probe, None), trio.current_time())
-        nursery.start_soon(scheduler.run)
-        await finished.wait()
-        nursery.cancel_scope.cancel()
-    assert scheduler.inflight == 0
-    return results[0]
+    run = await run_batch(HttpBatchScheduler, [HttpJob(probe, None)], 1)
+    assert run.scheduler.inflight == 0
+    return run.results[0]
 
 
 @pytest.fixture(autouse=True)
@@ -280,24 +268,10 @@ async def test_no_socket_is_no_verdict_and_the_check_runs_later(nursery, monkeyp
 async def test_exchanges_in_flight_stay_within_the_cap(nursery):
     server = HttpServer({"/": HttpRoute(200)})
     await nursery.start(server.serve)
-    results, peak = [], []
-
-    def finish(job, result, now):
-        results.append(result)
-        peak.append(scheduler.inflight)
-        return None
-
-    scheduler = HttpBatchScheduler(finish, max_inflight=2)
     probe = HttpProbe(Endpoint("127.0.0.1", server.port), (UrlSpec("/"), UrlSpec("/")), 2.0)
-    async with trio.open_nursery() as inner:
-        for n in range(6):
-            scheduler.schedule(HttpJob(probe, n), trio.current_time())
-        inner.start_soon(scheduler.run)
-        with trio.fail_after(10):
-            while len(results) < 6:
-                await trio.sleep(0.01)
-        inner.cancel_scope.cancel()
-    assert all(r.ok for r in results) and max(peak) <= 2
+    run = await run_batch(lambda finish: HttpBatchScheduler(finish, max_inflight=2),
+                          [HttpJob(probe, n) for n in range(6)], 6)
+    assert all(r.ok for r in run.results) and max(run.in_flight) <= 2
     assert len(server.requests) == 12  # two urls each
 
 
