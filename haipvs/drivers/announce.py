@@ -45,8 +45,11 @@ class Announcer:
 
     Both sockets are opened up front: opening one on the first MASTER transition costs
     milliseconds (registering a packet hook waits for an RCU grace period), which would
-    delay the first GARP. The packet socket has protocol 0, so it receives nothing: it only
-    sends, with the interface named per frame.
+    delay the first GARP. The packet socket is bound to the interface with protocol 0, so
+    it receives nothing (no packet hook) and a send names no address: sendto() with an
+    (ifname, protocol) address costs an SIOCGIFINDEX ioctl per frame, on the takeover path.
+    The kernel takes the frame's protocol from its Ethernet header (af_packet.c
+    packet_parse_headers()).
     """
 
     def __init__(self, ifname: str, ifindex: int, mac: bytes) -> None:
@@ -60,6 +63,7 @@ class Announcer:
         self._packet_sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         self._packet_sock.setblocking(False)
         try:
+            self._packet_sock.bind((ifname, 0))
             sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
@@ -81,7 +85,7 @@ class Announcer:
             try:
                 frame = self._frames.get(vip) or self._frame(vip)
                 if vip.version == 4:
-                    self._packet_sock.sendto(frame, (self.ifname, ETH_P_ARP))
+                    self._packet_sock.send(frame)
                 else:
                     self._icmp6_sock.sendto(frame, (ALL_NODES, 0, 0, self.ifindex))
                 sent += 1

@@ -6,7 +6,7 @@ vrrp_arp_thread as a timer on the same scheduler as the adverts)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import trio
 
@@ -22,7 +22,7 @@ class GarpSender:
         self._wake_at = math.inf
         self._rescheduled = trio.Event()
 
-    def announce(self, instance: str, announcer: Announcer, addresses: list[IPAddress],
+    def announce(self, instance: str, announcer: Announcer, addresses: Sequence[IPAddress],
                  repeat: int, garp_interval: float, gna_interval: float) -> None:
         self._announcers[announcer.ifname] = announcer
         event = Announce(instance, announcer.ifname, tuple(addresses), repeat,

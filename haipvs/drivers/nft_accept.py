@@ -118,6 +118,12 @@ class NftAccept:
         self.policy = policy.AcceptMode()
         self._foreign = False  # a table of our name that is not ours: hands off
 
+    @property
+    def rules_in_use(self) -> bool:
+        """Whether a Held can change the table: the policy keeps one only while some
+        instance may need drop rules, and without it a Held is bookkeeping."""
+        return self.enabled and self.policy.table
+
     async def handle(self, event: policy.Input) -> None:
         for output in self.policy.handle(event):
             if self.enabled:

@@ -22,7 +22,7 @@ from haipvs.drivers.vip_fastpath import FastVipAdder
 from haipvs.drivers.vrrp_instance import Instance
 from haipvs.policy import accept_mode
 from haipvs.policy.routes import Held
-from haipvs.vrrp import arrival, core, garp_ifaces
+from haipvs.vrrp import arrival, core
 
 log = structlog.get_logger("haipvs.vrrp")
 
@@ -45,7 +45,7 @@ class ActionRunner:
         self.fast_vips = FastVipAdder()  # the VIP add of a MASTER transition, in this thread
         # VIP log lines wait until the action list is done: formatting and writing them
         # would otherwise sit between the VIP add and the GARP.
-        self._vip_logs: list[tuple[Instance, addresses.AddressChange]] = []
+        self._vip_logs: list[tuple[Instance, addresses.AddressChange | addresses.Vip]] = []
 
     async def feed(self, instance: Instance, event: core.Input) -> None:
         self.last_now = now = trio.current_time()
@@ -61,7 +61,10 @@ class ActionRunner:
         # the time the actions were decided at, before their I/O: keepalived's garp_extra_if
         # timer reads the thread's cached time_now (vrrp.c vrrp_state_master_tx())
         now = trio.current_time()
-        entries_after_garp = False
+        # Becoming MASTER: what the first GARP does not depend on waits until after it. The
+        # path from the advert to the GARP is code that has not run for a while (a takeover
+        # is rare), so each step on it costs several times its warm time.
+        after_garp = False
         for action in actions:
             match action:
                 case core.SendAdvert():
@@ -73,15 +76,17 @@ class ActionRunner:
                 case core.CancelTimer(name=name):
                     instance.timers.pop(name, None)
                 case core.AddVips():
+                    after_garp = True
                     # keepalived vrrp_state_become_master(): drop rules before the VIPs
-                    await self._accept.handle(accept_mode.Held(instance.name, held=True))
+                    if self._accept.rules_in_use:
+                        await self._accept.handle(accept_mode.Held(instance.name, held=True))
                     await self.change_vips(instance, addresses.sync_add, held=True)
                     if instance.binding.entries:  # excluded VIPs are GARPed: before it
                         await self.hold_entries(instance, held=True)
-                    else:
-                        entries_after_garp = True  # nothing to add: the bookkeeping after the GARP
-                    self._extra_if.became_master(instance, now)
                 case core.RemoveVips():
+                    if after_garp:  # never in one list today; kept in order if it were
+                        after_garp = False
+                        await self._held_bookkeeping(instance, now)
                     self._extra_if.left_master(instance)
                     await self.hold_entries(instance, held=False)
                     await self.change_vips(instance, addresses.sync_remove, held=False)
@@ -92,25 +97,29 @@ class ActionRunner:
                     self._on_transition(instance, action)
                 case core.Log(event=event, fields=fields):
                     log.info(event, instance=instance.name, **fields)
-        if entries_after_garp:
-            # Without excluded VIPs, routes or rules the routes policy only records that the
-            # instance holds (a reload may give it entries): ~25 µs of Python that need not
-            # stand between the advert and the first GARP.
-            await self.hold_entries(instance, held=True)
+        if after_garp:
+            await self._held_bookkeeping(instance, now)
         self._flush_vip_logs()
+
+    async def _held_bookkeeping(self, instance: Instance, now: float) -> None:
+        """The rest of taking the VIPs, none of which the first GARP waits for: the policies
+        record that the instance holds (without drop rules, excluded VIPs, routes or rules
+        that is all they do, and a reload may need it), and garp_extra_if's timer starts
+        (from `now`, the time the actions were decided at)."""
+        if not self._accept.rules_in_use:
+            await self._accept.handle(accept_mode.Held(instance.name, held=True))
+        if not instance.binding.entries:
+            await self.hold_entries(instance, held=True)
+        self._extra_if.became_master(instance, now)
 
     def _send_gratuitous(self, instance: Instance, count: int) -> None:
         binding = instance.binding
-        # keepalived vrrp_send_link_update(): the VIPs, then the excluded ones, each on its
-        # own interface (ipaddress->ifp), paced per interface (haipvs.vrrp.garp_ifaces)
-        pairs = [(vip.ifname, vip.address) for vip in binding.vips]
-        pairs += [(a.dev, a.interface.ip) for a in binding.entries.addresses]
-        for ifname, vips in garp_ifaces.by_interface(pairs):
+        for ifname, vips in binding.garp_lines:
             announcer = (instance.group.announcer if ifname == binding.ifname
                          else self._vip_announcers.get(ifname))
             if announcer is None:
                 continue  # the interface was missing when the instance opened
-            self._garp.announce(instance.name, announcer, list(vips), count,
+            self._garp.announce(instance.name, announcer, vips, count,
                                 binding.garp_interval, binding.gna_interval)
 
     async def send_advert(self, instance: Instance, action: core.SendAdvert) -> None:
@@ -142,18 +151,19 @@ class ActionRunner:
 
     async def change_vips(self, instance: Instance, change: Callable, held: bool) -> None:
         vips = list(instance.binding.vips)
-        changes: list[addresses.AddressChange] = []
         if change is addresses.sync_add:
             added, vips = self.fast_vips.add(vips)  # errors and foreign VIPs: sync_add
-            changes = [addresses.AddressChange("add", vip) for vip in added]
+            self._vip_logs += [(instance, vip) for vip in added]  # made into lines later
         if vips:
-            changes += await self._rtnl.call(change, vips)
+            changes = await self._rtnl.call(change, vips)
+            self._vip_logs += [(instance, done) for done in changes]
         instance.vips_held = held
-        self._vip_logs += [(instance, done) for done in changes]
 
     def _flush_vip_logs(self) -> None:
         logs, self._vip_logs = self._vip_logs, []
-        for instance, done in logs:
+        for instance, entry in logs:
+            done = (entry if isinstance(entry, addresses.AddressChange)
+                    else addresses.AddressChange("add", entry))  # the fast path's adds
             level = log.warning if done.action in ("failed", "kept-foreign") else log.info
             level(
                 f"vip_{done.action.replace('-', '_')}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import trio
@@ -20,7 +21,7 @@ from haipvs.drivers.vrrp_socket import VrrpSocket
 from haipvs.policy.priority import NOTHING, Contribution, InstancePriority, Kind, Source, weighted
 from haipvs.policy.routes import NO_ENTRIES, Entries
 from haipvs.policy.vmac import VmacSpec
-from haipvs.vrrp import core
+from haipvs.vrrp import core, garp_ifaces
 from haipvs.vrrp.garp_extra_if import ExtraIf
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -70,6 +71,15 @@ class InstanceBinding:
     @property
     def family(self) -> int:
         return self.params.family
+
+    @cached_property
+    def garp_lines(self) -> list[tuple[str, tuple[IPAddress, ...]]]:
+        """keepalived vrrp_send_link_update(): the VIPs, then the excluded ones, each on its
+        own interface (ipaddress->ifp), paced per interface (haipvs.vrrp.garp_ifaces).
+        Worked out once per binding (a reload makes a new one), not on each takeover."""
+        pairs = [(vip.ifname, vip.address) for vip in self.vips]
+        pairs += [(a.dev, a.interface.ip) for a in self.entries.addresses]
+        return garp_ifaces.by_interface(pairs)
 
     def same_identity(self, new: InstanceBinding) -> bool:
         """Whether `new` can retune this instance in place: same name, interface, vmac and VIPs

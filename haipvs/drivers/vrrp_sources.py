@@ -110,6 +110,7 @@ class SourceFeeds:
         them for the drainer."""
         while True:
             changed = await monitor.next_change()
+            self._actions.fast_vips.links_changed(changed)
             for instance in list(self._instances.values()):
                 if instance.name not in self._instances or not instance.started:
                     continue

@@ -27,12 +27,17 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-@dataclass(frozen=True)
-class Announce:
+# Announce, Send and Wake are NamedTuples, not frozen dataclasses: they are made between
+# the VIP add and the first GARP of a takeover, where a frozen dataclass's __init__ (one
+# object.__setattr__ per field) costs four times as much.
+
+
+class Announce(NamedTuple):
     """An instance's burst (core.SendGratuitous): `repeat` rounds over `addresses` on
     `ifname`, with the instance's GARP (IPv4) and NA (IPv6) intervals."""
 
@@ -51,15 +56,13 @@ class Tick:
     holding: frozenset[str]
 
 
-@dataclass(frozen=True)
-class Send:
+class Send(NamedTuple):
     instance: str
     ifname: str
     address: IPAddress
 
 
-@dataclass(frozen=True)
-class Wake:
+class Wake(NamedTuple):
     """Feed a Tick at `at` (the earliest pending next time); None = nothing pending."""
 
     at: float | None
@@ -83,42 +86,52 @@ class GarpPacer:
 
     def __init__(self) -> None:
         self._lines: dict[tuple[str, int], _Line] = {}
-        # instance -> (its place among the instances, address -> its place in the list):
-        # the order vrrp_arp_thread() walks the pending addresses in
-        self._order: dict[str, tuple[int, dict[IPAddress, int]]] = {}
+        # instance -> (its place among the instances, its addresses in list order): the
+        # order vrrp_arp_thread() walks the pending addresses in
+        self._order: dict[str, tuple[int, tuple[IPAddress, ...]]] = {}
 
     def handle(self, now: float, event: Announce | Tick) -> list[Output]:
         outputs: list[Output] = []
         if isinstance(event, Announce):
-            seq = self._order.get(event.instance, (len(self._order), {}))[0]
-            self._order[event.instance] = (
-                seq, {address: i for i, address in enumerate(event.addresses)})
-            for _ in range(event.repeat):
-                for address in event.addresses:
-                    self._offer(now, event, address, outputs)
+            self._announce(now, event, outputs)
         else:
             self._tick(now, event.holding, outputs)
         outputs.append(Wake(self.next_wake()))
         return outputs
 
+    def _announce(self, now: float, event: Announce, outputs: list[Output]) -> None:
+        # This runs between the VIP add and the first GARP of a takeover, on code that has
+        # not run for a while: each address's line and Send are looked up and made once,
+        # not once per round (a burst is `repeat` rounds over the same addresses).
+        order = self._order.get(event.instance)
+        seq = len(self._order) if order is None else order[0]
+        self._order[event.instance] = (seq, event.addresses)
+        instance, ifname = event.instance, event.ifname
+        offers = []
+        for address in event.addresses:
+            version = address.version
+            line = self._lines.get((ifname, version))
+            if line is None:
+                line = self._lines[(ifname, version)] = _Line()
+            line.interval = event.garp_interval if version == 4 else event.gna_interval
+            offers.append((line, address, Send(instance, ifname, address)))
+        for _ in range(event.repeat):
+            for line, address, send in offers:
+                # keepalived send_gratuitous_arp(): delay only with an interval, after a
+                # first send, and while the gap has not passed.
+                if line.interval > 0 and line.next_time is not None and now < line.next_time:
+                    line.pending[(instance, address)] = None
+                else:
+                    outputs.append(send)
+                    line.next_time = now + line.interval if line.interval > 0 else None
+
     def next_wake(self) -> float | None:
         times = [line.next_time for line in self._lines.values()
-                 if line.pending and line.next_time is not None]
+                 if line.next_time is not None and line.pending]
         return min(times) if times else None
 
     def pending(self) -> int:
         return sum(len(line.pending) for line in self._lines.values())
-
-    def _offer(self, now: float, event: Announce, address: IPAddress,
-               outputs: list[Output]) -> None:
-        line = self._lines.setdefault((event.ifname, address.version), _Line())
-        line.interval = event.garp_interval if address.version == 4 else event.gna_interval
-        # keepalived send_gratuitous_arp(): delay only with an interval, after a first send,
-        # and while the gap has not passed.
-        if line.interval > 0 and line.next_time is not None and now < line.next_time:
-            line.pending[(event.instance, address)] = None
-            return
-        self._send(now, line, event.instance, event.ifname, address, outputs)
 
     def _send(self, now: float, line: _Line, instance: str, ifname: str,
               address: IPAddress, outputs: list[Output]) -> None:
@@ -127,8 +140,8 @@ class GarpPacer:
 
     def _place(self, key: tuple[str, IPAddress]) -> tuple[int, int]:
         instance, address = key
-        seq, places = self._order.get(instance, (len(self._order), {}))
-        return seq, places.get(address, len(places))
+        seq, addresses = self._order.get(instance, (len(self._order), ()))
+        return seq, addresses.index(address) if address in addresses else len(addresses)
 
     def _tick(self, now: float, holding: frozenset[str], outputs: list[Output]) -> None:
         for (ifname, _family), line in self._lines.items():

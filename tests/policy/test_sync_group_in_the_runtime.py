@@ -71,6 +71,9 @@ class DeferringFastVips:
     def add(self, vips):
         return [], list(vips)
 
+    def links_changed(self, indexes) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
