@@ -224,6 +224,7 @@ class Daemon:
                 # Everything loaded so far lives as long as the process: keep it out of the
                 # collector's way (full collections at 10k checkers took 50-170 ms).
                 gc.freeze()
+                nursery.start_soon(daemon_tasks.trim_heap_loop)
                 nursery.start_soon(daemon_tasks.watch_runtime, self)
                 nursery.start_soon(daemon_tasks.watchdog, self)
                 nursery.start_soon(daemon_tasks.metrics_loop, self)
