@@ -41,6 +41,8 @@ from pathlib import Path
 import checkers as checker_bench  # bench/checkers.py
 import vrrp_timers  # bench/vrrp_timers.py: Sniffer, lateness rules, keepalived's config
 
+from haipvs import limits, thread_priority
+
 INTERVAL = 0.05
 GOALS = {"http": 5000, "tcp": 20000}
 NGINX_CONF = """\
@@ -137,6 +139,8 @@ def inside(args: argparse.Namespace) -> None:
     rtnl.start()
     runtime = VrrpRuntime([binding], rtnl, lambda event: None)
     runtime.start()
+    # as the daemon does (haipvs/thread_priority.py): the VRRP thread's nice, main thread at 0
+    thread_priority.apply(args.vrrp_priority, limits.CHECKER_PRIORITY_DEFAULT, runtime.thread_id)
     rows = []
 
     async def phase(kind: str, servers: int, ports: list[int],
@@ -255,7 +259,8 @@ def main(args: argparse.Namespace) -> int:
         options = ["--goals", "--seconds", str(args.seconds),
                    "--idle-seconds", str(args.idle_seconds),
                    "--http-servers", str(args.http_servers),
-                   "--tcp-servers", str(args.tcp_servers)]
+                   "--tcp-servers", str(args.tcp_servers),
+                   "--vrrp-priority", str(args.vrrp_priority)]
         print("command: sudo .venv/bin/python bench/checkers.py " + " ".join(options))
         cmd = ["ip", "netns", "exec", ns, sys.executable, checker_bench.__file__,
                "--inside", *options]

@@ -38,6 +38,7 @@ import time
 
 import trio
 
+from haipvs import limits
 from haipvs.health import CheckSpec, Endpoint, HealthEngine, HttpProbe, TcpProbe, Timing, UrlSpec
 from haipvs.health.engine import ServerKey
 
@@ -216,6 +217,9 @@ def main() -> None:
                         help="with --goals: a first phase without checks (0 = none)")
     parser.add_argument("--goals", action="store_true",
                         help="issue 18's goals with VRRP lateness (root; bench/checker_goals.py)")
+    parser.add_argument("--vrrp-priority", type=int, default=limits.VRRP_PRIORITY_DEFAULT,
+                        help="with --goals: nice value of the VRRP thread, "
+                        "global.vrrp_priority (default: the daemon's)")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--delay-loop", type=float, default=1.0)
     parser.add_argument("--seconds", type=float, help="per scenario (default 10; 20 with --goals)")

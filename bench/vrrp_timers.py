@@ -36,6 +36,8 @@ import time
 import uuid
 from pathlib import Path
 
+from haipvs import limits, thread_priority
+
 VRID_THREAD, VRID_SHARED, VRID_KEEPALIVED = 11, 12, 13
 ETH_P_ALL = 0x0003
 SO_TIMESTAMPNS = 35
@@ -182,6 +184,8 @@ def inside(args: argparse.Namespace) -> None:
     threaded.timer_lateness = collections.deque(maxlen=None)
     shared = VrrpRuntime([binding(VRID_SHARED, "192.0.2.212")], rtnl, lambda e: None)
     threaded.start()
+    # as the daemon does (haipvs/thread_priority.py): the VRRP thread's nice, main thread at 0
+    thread_priority.apply(args.vrrp_priority, limits.CHECKER_PRIORITY_DEFAULT, threaded.thread_id)
 
     checks_done = [0]
 
@@ -305,6 +309,9 @@ def main() -> int:
     )
     parser.add_argument("--no-gc-freeze", action="store_true",
                         help="do not freeze start-up objects out of the GC (the daemon does)")
+    parser.add_argument("--vrrp-priority", type=int, default=limits.VRRP_PRIORITY_DEFAULT,
+                        help="nice value of the VRRP thread, global.vrrp_priority (default: "
+                        "the daemon's)")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inside:
@@ -324,6 +331,7 @@ def main() -> int:
             "--seconds", str(args.seconds), "--interval", str(args.interval),
             "--chunk", str(args.chunk), "--load", args.load, "--servers", str(args.servers),
             *(["--no-gc-freeze"] if args.no_gc_freeze else []),
+            "--vrrp-priority", str(args.vrrp_priority),
         ]  # fmt: skip
         cmd = ["ip", "netns", "exec", ns, sys.executable, __file__, "--inside", *options]
         print("command: sudo .venv/bin/python bench/vrrp_timers.py " + " ".join(options))

@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 import trio
 
-from haipvs import daemon_control, daemon_scale_out, daemon_signals, daemon_tasks
+from haipvs import daemon_control, daemon_scale_out, daemon_signals, daemon_tasks, thread_priority
 from haipvs.config import Config
 from haipvs.daemon_bfd import BfdWiring
 from haipvs.daemon_control import with_overrides
@@ -195,6 +195,7 @@ class Daemon:
                 self.trackers.read_files(runtime.preset_tracker)
                 self.bfd.preset(runtime.preset_tracker)  # sessions down until BIRD answers
                 await trio.to_thread.run_sync(runtime.start)
+                self.apply_priorities(self.config)
             except Exception as exc:
                 log.error("vrrp_start_failed", error=_describe(exc))
                 return 1
@@ -247,6 +248,14 @@ class Daemon:
             exit_code = 1
         log.info("haipvs_stopped", exit_code=exit_code)
         return exit_code
+
+    def apply_priorities(self, config: Config) -> None:
+        """global.vrrp_priority and checker_priority (haipvs/thread_priority.py): at start
+        once the VRRP thread runs, and on each reload."""
+        settings = config.global_settings
+        runtime = self.runtime
+        thread_priority.apply(settings.vrrp_priority, settings.checker_priority,
+                              None if runtime is None else runtime.thread_id)
 
     def configure_outputs(self, config: Config) -> None:
         """Event stream, notify timeout and the metrics endpoint, from `global`."""

@@ -198,6 +198,7 @@ async def apply_config(daemon: Daemon, new: Config) -> None:
     plan = plan_reload(daemon.config, new)
     try:
         daemon.configure_outputs(new)
+        daemon.apply_priorities(new)
     except OSError as exc:
         log.error("reload_outputs_failed", error=str(exc))
     # Before the runtime stops them: their STOP is told FAULT, as keepalived (director).

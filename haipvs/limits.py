@@ -210,6 +210,17 @@ NFT_TABLE_DEFAULT: Final = "haipvs"
 NFT_CHAIN_PRIORITY_DEFAULT: Final = -1
 NFT_TABLE_COMMENT: Final = "haipvs-owned: no_accept drop rules"
 
+# ---- thread priorities: keepalived global_defs vrrp_priority / checker_priority ----------
+# nice values (setpriority(2)).
+# keepalived's VRRP child is a process of its own, so its checkers never delay an advert;
+# haipvs' VRRP thread shares the process (and the GIL) with the checkers, and outranks them
+# by default instead: at nice 0 it waited behind 10,000 checks/s (advert p99 5.3 ms, max
+# 22 ms), at -10 it did not (0.5 / 1.2 ms; docs/benchmarks.md). Needs CAP_SYS_NICE.
+NICE_MIN: Final = -20
+NICE_MAX: Final = 19
+VRRP_PRIORITY_DEFAULT: Final = -10
+CHECKER_PRIORITY_DEFAULT: Final = 0
+
 # ---- process options: startup_script / shutdown_script (haipvs/config/process.py) ----------
 # keepalived global_parser.c startup_shutdown_script_timeout_handler(): [1, 1000] seconds;
 # 10 s when not given (keepalived.conf(5): "default 10 seconds").

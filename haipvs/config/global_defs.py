@@ -22,6 +22,7 @@ from haipvs.config.sync_daemon import LVS_SYNC_DAEMON, LvsSyncDaemon
 from haipvs.config.users import USER, check_user_exists
 
 LVS_TIMEOUT = Int(1, limits.LVS_MAX_TIMEOUT)
+NICE = Int(limits.NICE_MIN, limits.NICE_MAX)
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,15 @@ class GlobalSettings:
     shutdown_script_timeout: int = setting(
         process.SCRIPT_TIMEOUT, process.SCRIPT_TIMEOUT_DEFAULT, "seconds before the shutdown "
         "script is killed, like startup_script_timeout")
+    # keepalived global_defs vrrp_priority / checker_priority (global_parser.c: the nice of
+    # its VRRP and checker processes); haipvs/thread_priority.py, limits.VRRP_PRIORITY_DEFAULT
+    vrrp_priority: int = setting(
+        NICE, limits.VRRP_PRIORITY_DEFAULT, "nice value of the VRRP thread (adverts, timers, "
+        "VIPs); below the checkers' so that their load never makes an advert late (needs "
+        "CAP_SYS_NICE; without it the thread keeps the daemon's nice and a note is logged)")
+    checker_priority: int = setting(
+        NICE, limits.CHECKER_PRIORITY_DEFAULT, "nice value of the main thread (health "
+        "checks, IPVS, scripts, control socket)")
     # keepalived global_defs vrrp_notify_priority_changes (global_parser.c)
     vrrp_notify_priority_changes: bool = setting(
         Bool(), False, "default notify_priority_changes of every VRRP instance")

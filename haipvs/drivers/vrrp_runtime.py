@@ -127,6 +127,11 @@ class VrrpRuntime(SourceFeeds):
     def start(self, timeout: float = 10.0) -> None:
         self._loop.start(timeout)
 
+    @property
+    def thread_id(self) -> int | None:
+        """The VRRP thread's kernel id (haipvs/thread_priority.py)."""
+        return self._loop.native_id
+
     def request_shutdown(self) -> None:
         """Thread-safe: MASTERs send prio 0 and release their VIPs, then the loop ends."""
         self._loop.request_shutdown()

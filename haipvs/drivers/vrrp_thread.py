@@ -15,6 +15,8 @@ from typing import Any
 import structlog
 import trio
 
+from haipvs import thread_priority
+
 log = structlog.get_logger("haipvs.vrrp")
 
 # Python hands the GIL to another thread every 5 ms by default; a busy main loop would
@@ -52,6 +54,7 @@ class LoopThread:
             raise self._failure
 
     def _thread_main(self) -> None:
+        thread_priority.name_this_thread(f"haipvs-{self._name}")
         try:
             trio.run(self._main)
         except BaseException as exc:
@@ -68,6 +71,11 @@ class LoopThread:
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
+
+    @property
+    def native_id(self) -> int | None:
+        """The kernel's id of the thread (for setpriority), None before it started."""
+        return None if self._thread is None else self._thread.native_id
 
     @property
     def alive(self) -> bool:

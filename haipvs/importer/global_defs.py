@@ -158,6 +158,9 @@ GLOBAL_DEFS: dict[str, Rule] = {
     **SMTP_GLOBAL_RULES,  # notification_email, smtp_server, smtp_alert* (smtp.py)
     **NOTIFY_EXTRAS,  # vrrp_notify_priority_changes (notify_extras.py)
     "script_user": User("script_user"),
+    # global_parser.c vrrp_prio_handler / checker_prio_handler: a nice value, -20 to 19
+    "vrrp_priority": Value("vrrp_priority", int, limits.NICE_MIN, limits.NICE_MAX),
+    "checker_priority": Value("checker_priority", int, limits.NICE_MIN, limits.NICE_MAX),
     **PROCESS_RULES,  # startup_script, shutdown_script, their timeouts (process.py)
     "enable_script_security": enable_script_security,
     "rs_init_notifies": rs_init_notifies,

@@ -17,10 +17,9 @@ WHY = {
     "vrrp_skip_check_adv_addr": "haipvs always checks the address list of adverts",
     "dynamic_interfaces": "haipvs needs the interfaces to exist at start",
     "vrrp_no_swap": "haipvs does not lock memory", "checker_no_swap": "haipvs does not lock memory",
-    "vrrp_priority": "haipvs runs its VRRP thread at normal priority",
-    "checker_priority": "haipvs runs checkers at normal priority",
-    "vrrp_rt_priority": "haipvs runs its VRRP thread at normal priority",
-    "checker_rt_priority": "haipvs runs checkers at normal priority",
+    "vrrp_rt_priority": "haipvs schedules no thread in real time; global.vrrp_priority (a "
+    "nice value, -10 by default) keeps the VRRP thread ahead of the checkers",
+    "checker_rt_priority": "haipvs schedules no thread in real time (see checker_priority)",
     # vrrp_instance
     "skip_check_adv_addr": "haipvs always checks the address list of adverts",
     "native_ipv6": "haipvs chooses the family from the VIPs",
