@@ -145,10 +145,12 @@ def inside(args: argparse.Namespace) -> None:
 
     async def phase(kind: str, servers: int, ports: list[int],
                     seconds: float = args.seconds) -> dict:
+        gc.disable()  # as the daemon does while it starts (haipvs/daemon.py)
         engine = HealthEngine(checker_bench.make_plan(kind, servers, 1.0, ports), max_spread=1.0)
         async with trio.open_nursery() as nursery:
             await nursery.start(engine.run)
             gc.freeze()  # as the daemon does once started (haipvs/daemon.py)
+            gc.enable()
             await trio.sleep(1.5)  # every first run (spread over delay_loop) done
             runs0, fail0 = checker_bench.total_runs(engine)
             # the runtime's own timer wake-up lateness in this window (deadline -> wake-up)

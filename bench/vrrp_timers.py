@@ -200,6 +200,8 @@ def inside(args: argparse.Namespace) -> None:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
         listeners, ports = checker_bench.deferred_listeners()
+        if not args.no_gc_freeze:
+            gc.disable()  # as the daemon does while it starts (haipvs/daemon.py)
         plan = checker_bench.make_plan("tcp", args.servers, 1.0, ports)
         engine = HealthEngine(plan, max_spread=1.0)
         try:
@@ -207,6 +209,7 @@ def inside(args: argparse.Namespace) -> None:
                 await nursery.start(engine.run)
                 if not args.no_gc_freeze:
                     gc.freeze()  # as the daemon does once started (haipvs/daemon.py)
+                    gc.enable()
                 await trio.sleep_until(trio.current_time() + (stop_at - time.monotonic()))
                 checks_done[0] = sum(c["runs"] for s in engine.snapshot() for c in s["checks"])
                 nursery.cancel_scope.cancel()
@@ -308,7 +311,8 @@ def main() -> int:
         "--servers", type=int, default=10_000, help="real servers checked with --load checkers"
     )
     parser.add_argument("--no-gc-freeze", action="store_true",
-                        help="do not freeze start-up objects out of the GC (the daemon does)")
+                        help="collect garbage while the checkers start and do not freeze "
+                        "their objects out of the GC after (the daemon does both)")
     parser.add_argument("--vrrp-priority", type=int, default=limits.VRRP_PRIORITY_DEFAULT,
                         help="nice value of the VRRP thread, global.vrrp_priority (default: "
                         "the daemon's)")
