@@ -215,7 +215,7 @@ NFT_TABLE_COMMENT: Final = "haipvs-owned: no_accept drop rules"
 # keepalived's VRRP child is a process of its own, so its checkers never delay an advert;
 # haipvs' VRRP thread shares the process (and the GIL) with the checkers, and outranks them
 # by default instead: at nice 0 it waited behind 10,000 checks/s (advert p99 5.3 ms, max
-# 22 ms), at -10 it did not (0.5 / 1.2 ms; docs/benchmarks.md). Needs CAP_SYS_NICE.
+# 22 ms), at -10 p99 0.25-1.26 ms over ten runs (docs/benchmarks.md). Needs CAP_SYS_NICE.
 NICE_MIN: Final = -20
 NICE_MAX: Final = 19
 VRRP_PRIORITY_DEFAULT: Final = -10
