@@ -3,6 +3,7 @@ VRRPv2 with PASS authentication and VRRPv3 without."""
 
 import pytest
 
+from haipvs.drivers.timed_send import open_timed_sender
 from integration.harness.instance import VrrpInstance
 from integration.harness.measure import priority_zero_takeover, silent_master_takeover
 from integration.harness.requirements import keepalived_interop_marks
@@ -21,6 +22,14 @@ VERSIONS = {
 @pytest.fixture(params=list(VERSIONS))
 def base(request):
     return VERSIONS[request.param]
+
+
+def ring_expected() -> str:
+    sender, _ = open_timed_sender()
+    if sender is None:
+        return "timer"
+    sender.close()
+    return "kernel"
 
 
 def assert_takeover_within(result, limit, what):
@@ -44,6 +53,10 @@ def test_haipvs_preempts_keepalived_and_keepalived_takes_over_from_it(
     assert not keepalived.has_vip(VIP), "the VIP left keepalived's netns"
     advert = sniffer.wait_advert(2, src_ip=node_d.ip, priority=150)
     assert advert.version == base.version
+    # the MASTER's adverts went through the io_uring ring where this kernel has one, and the
+    # priority-0 takeover below shows that none of them overtook the priority-0 advert
+    timing = [e for e in haipvs.log_events() if e.get("event") == "vrrp_advert_timing"]
+    assert timing and timing[-1]["sent_by"] == ring_expected(), timing
 
     crashed = silent_master_takeover(sniffer, node_d, node_k, VIP, haipvs.kill)
     keepalived.wait_state("MASTER", 1)

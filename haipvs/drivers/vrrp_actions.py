@@ -17,6 +17,7 @@ from haipvs.drivers.garp_sender import GarpSender
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.nft_accept import NftAccept
 from haipvs.drivers.routes import RouteDriver
+from haipvs.drivers.timed_adverts import TimedAdverts
 from haipvs.drivers.vip_announcers import VipAnnouncers
 from haipvs.drivers.vip_fastpath import FastVipAdder
 from haipvs.drivers.vrrp_instance import Instance
@@ -43,24 +44,29 @@ class ActionRunner:
         self._extra_if = ExtraIfRounds(self._garp, self._vip_announcers)  # garp_extra_if
         self.last_now = -math.inf  # the latest time handed to a machine (received_at)
         self.fast_vips = FastVipAdder()  # the VIP add of a MASTER transition, in this thread
+        self.timed = TimedAdverts()  # a MASTER's adverts, sent by the kernel at the deadline
         # VIP log lines wait until the action list is done: formatting and writing them
         # would otherwise sit between the VIP add and the GARP.
         self._vip_logs: list[tuple[Instance, addresses.AddressChange | addresses.Vip]] = []
 
-    async def feed(self, instance: Instance, event: core.Input) -> None:
-        self.last_now = now = trio.current_time()
+    async def feed(self, instance: Instance, event: core.Input, at: float | None = None) -> None:
+        """`at`: a MASTER's advert timer handed over ahead, fed at its deadline; its advert
+        is sent by the kernel then (haipvs.drivers.timed_adverts). A machine's clock never
+        runs backwards, so what follows such a feed is handled at its time or later."""
+        self.last_now = now = max(trio.current_time() if at is None else at, self.last_now)
         actions = instance.machine.handle(now, event)
-        await self.execute(instance, actions)
+        await self.execute(instance, actions, timed_at=at)
 
     def received_at(self, arrived: float | None) -> float:
         """The time a received advert is handled at (haipvs.vrrp.arrival)."""
         self.last_now = arrival.handled_at(trio.current_time(), arrived, self.last_now)
         return self.last_now
 
-    async def execute(self, instance: Instance, actions: list[core.Action]) -> None:
+    async def execute(self, instance: Instance, actions: list[core.Action],
+                      timed_at: float | None = None) -> None:
         # the time the actions were decided at, before their I/O: keepalived's garp_extra_if
         # timer reads the thread's cached time_now (vrrp.c vrrp_state_master_tx())
-        now = trio.current_time()
+        now = max(trio.current_time(), self.last_now)
         # Becoming MASTER: what the first GARP does not depend on waits until after it. The
         # path from the advert to the GARP is code that has not run for a while (a takeover
         # is rare), so each step on it costs several times its warm time.
@@ -68,7 +74,7 @@ class ActionRunner:
         for action in actions:
             match action:
                 case core.SendAdvert():
-                    await self.send_advert(instance, action)
+                    await self.send_advert(instance, action, timed_at)
                     if instance.machine.state == core.State.MASTER:
                         self._extra_if.advert_sent(instance, now)
                 case core.SetTimer(name=name, deadline=deadline):
@@ -99,6 +105,8 @@ class ActionRunner:
                     log.info(event, instance=instance.name, **fields)
         if after_garp:
             await self._held_bookkeeping(instance, now)
+        if instance.timed_sends and instance.machine.state != core.State.MASTER:
+            self.timed.withdraw(instance)  # no advert of a MASTER after leaving MASTER
         self._flush_vip_logs()
 
     async def _held_bookkeeping(self, instance: Instance, now: float) -> None:
@@ -122,7 +130,11 @@ class ActionRunner:
             self._garp.announce(instance.name, announcer, vips, count,
                                 binding.garp_interval, binding.gna_interval)
 
-    async def send_advert(self, instance: Instance, action: core.SendAdvert) -> None:
+    async def send_advert(self, instance: Instance, action: core.SendAdvert,
+                          at: float | None = None) -> None:
+        """Now, or by the kernel at `at` (a timed advert, haipvs.drivers.timed_adverts)."""
+        if instance.timed_sends and at is None:
+            self.timed.withdraw(instance)  # decided later: no earlier advert may follow it
         binding = instance.binding
         src = instance.primary
         if src is None:
@@ -132,6 +144,10 @@ class ActionRunner:
             binding.mcast_group or instance.group.sock.multicast_group,)
         ttl = binding.unicast_ttl if binding.unicast_peers else None
         advert = instance.machine.advert(action.priority)
+        if at is not None:
+            messages = [(core.encode_advert(advert, src, dst), src, dst) for dst in destinations]
+            await self.timed.send(instance, messages, ttl, at)
+            return
         for dst in destinations:
             message = core.encode_advert(advert, src, dst)
             try:

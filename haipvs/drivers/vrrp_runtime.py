@@ -38,6 +38,7 @@ from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.nft_accept import NftAccept, TableSettings, guarded_of
 from haipvs.drivers.precise_alarm import SPIN, PreciseAlarm, spin_until
 from haipvs.drivers.routes import RouteDriver
+from haipvs.drivers.timed_adverts import TIMED_LEAD, timed
 from haipvs.drivers.vip_announcers import VipAnnouncers
 from haipvs.drivers.vrrp_actions import ActionRunner
 from haipvs.drivers.vrrp_inputs import Input, Job, LinkObserved, Packet, SourceUpdate
@@ -190,11 +191,14 @@ class VrrpRuntime(SourceFeeds):
             await monitor.bind()
             # The timerfd runs on the real monotonic clock: with a test's virtual clock
             # (trio.testing.MockClock) trio's own deadlines are the right ones.
-            if type(trio.lowlevel.current_clock()).__name__ == "SystemClock":  # trio's default
+            clock = trio.lowlevel.current_clock()
+            if type(clock).__name__ == "SystemClock":  # trio's default
                 self._alarm = PreciseAlarm()
+                self._actions.timed.open(clock)
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._alarm_loop)
+                nursery.start_soon(self._actions.timed.run)
                 nursery.start_soon(self._drain)
                 nursery.start_soon(self._heartbeat_loop)
                 nursery.start_soon(self._garp.run)
@@ -218,6 +222,7 @@ class VrrpRuntime(SourceFeeds):
             self._actions.fast_vips.close()
             if self._alarm is not None:
                 self._alarm.close()
+            self._actions.timed.close()  # cancels what is still queued
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -232,12 +237,13 @@ class VrrpRuntime(SourceFeeds):
         while True:
             await self._fire_due_timers()
             item: Input | None = None
-            deadline = self._next_deadline()
+            deadline, precise = self._next_deadline()
             alarm = self._alarm
             if alarm is None:  # a test's clock: trio's own deadline is exact there
                 backstop = 0.0
             elif deadline - trio.current_time() <= SPIN:
-                spin_until(deadline)  # sooner than the alarm could wake this loop
+                if precise:
+                    spin_until(deadline)  # sooner than the alarm could wake this loop
                 continue
             else:
                 backstop = ALARM_BACKSTOP
@@ -258,27 +264,51 @@ class VrrpRuntime(SourceFeeds):
             if self._alarm_scope is not None:  # one from an earlier wait only wakes it early
                 self._alarm_scope.cancel()  # and _fire_due_timers fires nothing not due
 
-    def _next_deadline(self) -> float:
-        return min((d for i in self._instances.values() for d in i.timers.values()),
-                   default=math.inf)
+    def _due_at(self, instance: Instance, name: str, deadline: float) -> float:
+        """When the loop acts on a timer: at its deadline, or TIMED_LEAD before it for a
+        MASTER's advert, which the kernel then sends at the deadline (timed_adverts)."""
+        if timed(self._actions.timed.sender, instance, name):
+            return deadline - TIMED_LEAD
+        return deadline
+
+    def _next_deadline(self) -> tuple[float, bool]:
+        """The time the alarm must be SPIN ahead of, and whether it must be met exactly
+        (spun to). A timed advert only needs the alarm: its lead covers the wake-up."""
+        best, precise = math.inf, True
+        for instance in self._instances.values():
+            for name, deadline in instance.timers.items():
+                due = self._due_at(instance, name, deadline)
+                if due != deadline:
+                    due += SPIN
+                if due < best:
+                    best, precise = due, due == deadline
+        return best, precise
 
     async def _fire_due_timers(self) -> None:
         now = trio.current_time()
         due = sorted(
             ((deadline, instance.name, name, instance)
              for instance in self._instances.values()
-             for name, deadline in instance.timers.items() if deadline <= now),
+             for name, deadline in instance.timers.items()
+             if self._due_at(instance, name, deadline) <= now),
             key=lambda entry: entry[:3],
         )
         for deadline, _, name, instance in due:
             # An earlier feed may have cancelled or re-armed it, or removed the instance.
-            if self._instances.get(instance.name) is instance and \
-                    instance.timers.get(name, math.inf) <= now:
-                del instance.timers[name]
-                self.timer_lateness.append((name, now - deadline))
-                self.timers_fired += 1
-                await self._actions.feed(instance, core.TimerExpired(name))
-                await self._run_followups()
+            if self._instances.get(instance.name) is not instance or \
+                    instance.timers.get(name) != deadline:
+                continue
+            ahead = self._due_at(instance, name, deadline) < deadline
+            if not ahead and deadline > now:
+                continue  # was ahead when listed, and the instance left MASTER since
+            del instance.timers[name]
+            # a timed advert's own lateness is the kernel's; this is the hand-over's
+            self.timer_lateness.append((name, max(0.0, now - deadline) if ahead
+                                        else now - deadline))
+            self.timers_fired += 1
+            await self._actions.feed(instance, core.TimerExpired(name),
+                                     at=deadline if ahead else None)
+            await self._run_followups()
 
     async def _process(self, item: Input) -> None:
         match item:

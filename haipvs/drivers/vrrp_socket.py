@@ -16,6 +16,8 @@ import time
 
 import trio
 
+from haipvs.drivers.timed_send import TimedSender, control_bytes, sockaddr_bytes
+
 IPPROTO_VRRP = 112
 VRRP_GROUP_V4 = "224.0.0.18"
 VRRP_GROUP_V6 = "ff02::12"
@@ -135,23 +137,26 @@ class VrrpSocket:
     def multicast_group(self) -> IPAddress:
         return ipaddress.ip_address(VRRP_GROUP_V4 if self.family == 4 else VRRP_GROUP_V6)
 
-    async def send(self, message: bytes, src: IPAddress, dst: IPAddress,
-                   ttl: int | None = None) -> None:
-        """`ttl`: keepalived unicast_ttl, per packet (IP_TTL / IPV6_HOPLIMIT cmsg); None
-        keeps the socket's 255 (keepalived vrrp.c vrrp_build_ip4(), vrrp_build_ancillary_data())."""
+    def _message_parts(self, src: IPAddress, dst: IPAddress, ttl: int | None
+                       ) -> tuple[list[tuple[int, int, bytes]], tuple]:
+        """sendmsg's ancillary data and address: the source pinned per packet (PKTINFO),
+        `ttl` (keepalived unicast_ttl) per packet (IP_TTL / IPV6_HOPLIMIT cmsg); None keeps
+        the socket's 255 (keepalived vrrp.c vrrp_build_ip4(), vrrp_build_ancillary_data())."""
         if self.family == 4:
             pktinfo = struct.pack("i4s4s", self._send_ifindex, src.packed, b"\0" * 4)
             ancillary = [(socket.IPPROTO_IP, IP_PKTINFO, pktinfo)]
             if ttl is not None:
                 ancillary.append((socket.IPPROTO_IP, socket.IP_TTL, struct.pack("@i", ttl)))
-            address: tuple = (str(dst), 0)
-        else:
-            pktinfo = src.packed + struct.pack("@I", self._send_ifindex)
-            ancillary = [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo)]
-            if ttl is not None:
-                ancillary.append((socket.IPPROTO_IPV6, socket.IPV6_HOPLIMIT,
-                                  struct.pack("@i", ttl)))
-            address = (str(dst), 0, 0, self._send_ifindex)
+            return ancillary, (str(dst), 0)
+        pktinfo = src.packed + struct.pack("@I", self._send_ifindex)
+        ancillary = [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo)]
+        if ttl is not None:
+            ancillary.append((socket.IPPROTO_IPV6, socket.IPV6_HOPLIMIT, struct.pack("@i", ttl)))
+        return ancillary, (str(dst), 0, 0, self._send_ifindex)
+
+    async def send(self, message: bytes, src: IPAddress, dst: IPAddress,
+                   ttl: int | None = None) -> None:
+        ancillary, address = self._message_parts(src, dst, ttl)
         # Straight to the kernel: trio's sendmsg ends with a scheduler round (a checkpoint)
         # even when the send succeeded at once, and on a MASTER transition that round sat
         # between the advert and the VIP add and GARP (~0.2 ms). A full send buffer still
@@ -160,6 +165,15 @@ class VrrpSocket:
             self._send_raw.sendmsg([message], ancillary, 0, address)
         except BlockingIOError:
             await self._send.sendmsg([message], ancillary, 0, address)
+
+    def send_at(self, sender: TimedSender, when_ns: int, message: bytes, src: IPAddress,
+                dst: IPAddress, ttl: int | None = None) -> int:
+        """The same packet, sent by the kernel at CLOCK_MONOTONIC `when_ns`
+        (haipvs.drivers.timed_send); returns its token. Raises OSError if not queued."""
+        ancillary, address = self._message_parts(src, dst, ttl)
+        af = socket.AF_INET if self.family == 4 else socket.AF_INET6
+        return sender.send_at(self._send_raw.fileno(), when_ns, message,
+                              sockaddr_bytes(af, address), control_bytes(ancillary))
 
     async def receive(self) -> tuple[bytes, IPAddress, IPAddress | None, int | None,
                                       float | None]:

@@ -44,6 +44,18 @@ def test_unit_has_what_the_daemon_relies_on():
     assert settings["NotifyAccess"] == "main"  # notify scripts must not be able to notify
 
 
+def test_the_seccomp_filter_lets_the_vrrp_thread_use_its_io_uring_ring():
+    # haipvs/drivers/timed_send.py: io_uring is in systemd's @aio, not @system-service
+    allowed = set()
+    for line in UNIT.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key == "SystemCallFilter" and not value.startswith("~"):
+            allowed.update(value.split())
+    assert {"io_uring_setup", "io_uring_enter"} <= allowed
+    # anything else refused fails the call rather than killing the director (SIGSYS)
+    assert "SystemCallErrorNumber=EPERM" in UNIT.read_text().splitlines()
+
+
 def test_scale_out_routes_are_withdrawn_on_a_hang_and_once_restarts_give_up():
     """issue 17: a watchdog failure withdraws (ExecStopPost stop-post reads SERVICE_RESULT);
     a crash keeps the routes for the restarted daemon; OnFailure withdraws for good."""
