@@ -105,6 +105,9 @@ class VrrpRuntime(SourceFeeds):
         self._nursery: trio.Nursery | None = None
         self._alarm: PreciseAlarm | None = None  # created in the VRRP thread (_main)
         self._alarm_scope: trio.CancelScope | None = None
+        # timed adverts' deadlines: still spun to, so the kernel's timer fires on an awake CPU
+        # (an idle vCPU here wakes 1-2 ms late: docs/benchmarks.md)
+        self._keep_awake: list[float] = []
         self._inputs_in, self._inputs_out = trio.open_memory_channel[Input](math.inf)
         self._followups: collections.deque[tuple[str, core.SyncGroupTransition]] = (
             collections.deque()
@@ -273,8 +276,11 @@ class VrrpRuntime(SourceFeeds):
 
     def _next_deadline(self) -> tuple[float, bool]:
         """The time the alarm must be SPIN ahead of, and whether it must be met exactly
-        (spun to). A timed advert only needs the alarm: its lead covers the wake-up."""
-        best, precise = math.inf, True
+        (spun to). A timed advert's hand-over only needs the alarm (its lead covers the
+        wake-up); its deadline is then spun to like any other (_keep_awake)."""
+        now = trio.current_time()
+        self._keep_awake = [d for d in self._keep_awake if d > now]
+        best, precise = min(self._keep_awake, default=math.inf), True
         for instance in self._instances.values():
             for name, deadline in instance.timers.items():
                 due = self._due_at(instance, name, deadline)
@@ -306,6 +312,8 @@ class VrrpRuntime(SourceFeeds):
             self.timer_lateness.append((name, max(0.0, now - deadline) if ahead
                                         else now - deadline))
             self.timers_fired += 1
+            if ahead:
+                self._keep_awake.append(deadline)
             await self._actions.feed(instance, core.TimerExpired(name),
                                      at=deadline if ahead else None)
             await self._run_followups()
