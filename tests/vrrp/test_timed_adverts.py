@@ -248,3 +248,37 @@ def test_without_io_uring_the_runtime_is_told_why_and_keeps_its_own_timer(monkey
     monkeypatch.setattr(timed_send, "_syscall", refused)
     sender, why = timed_send.open_timed_sender()
     assert sender is None and "not permitted" in why
+
+
+def test_the_loop_wakes_for_the_hand_over_then_spins_to_the_deadline_itself():
+    # haipvs/drivers/vrrp_runtime.py: the hand-over needs only the alarm (TIMED_LEAD covers
+    # its wake-up); the deadline is then spun to, so the kernel's timer fires on an awake CPU
+    import collections
+
+    from haipvs.drivers.precise_alarm import SPIN
+    from haipvs.drivers.timed_adverts import TIMED_LEAD
+    from haipvs.drivers.vrrp_runtime import VrrpRuntime
+
+    calls: list[str] = []
+    runner, instance, _ = master(calls)
+
+    async def main():
+        runtime = object.__new__(VrrpRuntime)  # only the timer part of the loop
+        runtime._instances, runtime._actions, runtime._keep_awake = ({instance.name: instance},
+                                                                    runner, [])
+        runtime._followups, runtime.timer_lateness, runtime.timers_fired = (
+            collections.deque(), collections.deque(), 0)
+        far = trio.current_time() + 1.0
+        instance.timers = {core.TIMER_ADVERT: far}
+        assert runtime._next_deadline() == (far - TIMED_LEAD + SPIN, False)
+        await runtime._fire_due_timers()
+        assert calls == []  # not yet within its lead
+        near = trio.current_time() + TIMED_LEAD / 2
+        instance.timers = {core.TIMER_ADVERT: near}
+        await runtime._fire_due_timers()
+        assert calls == [f"queued 100 at {runner.timed.monotonic_ns(near)}"]
+        assert runtime._keep_awake == [near]
+        assert runtime._next_deadline() == (near, True)  # spun to, though already queued
+        assert runtime.timer_lateness[-1] == (core.TIMER_ADVERT, 0.0)  # handed over in time
+
+    trio.run(main)
