@@ -51,10 +51,14 @@ class ActionRunner:
 
     async def feed(self, instance: Instance, event: core.Input, at: float | None = None) -> None:
         """`at`: a MASTER's advert timer handed over ahead, fed at its deadline; its advert
-        is sent by the kernel then (haipvs.drivers.timed_adverts). A machine's clock never
-        runs backwards, so what follows such a feed is handled at its time or later."""
-        self.last_now = now = max(trio.current_time() if at is None else at, self.last_now)
-        actions = instance.machine.handle(now, event)
+        is sent by the kernel then (haipvs.drivers.timed_adverts). That time is the
+        instance's alone (the machine keeps its own clock from running backwards): another
+        instance's inputs are still handled at the loop's time."""
+        if at is None:
+            self.last_now = at_now = trio.current_time()
+        else:
+            at_now = at
+        actions = instance.machine.handle(at_now, event)
         await self.execute(instance, actions, timed_at=at)
 
     def received_at(self, arrived: float | None) -> float:
@@ -66,7 +70,7 @@ class ActionRunner:
                       timed_at: float | None = None) -> None:
         # the time the actions were decided at, before their I/O: keepalived's garp_extra_if
         # timer reads the thread's cached time_now (vrrp.c vrrp_state_master_tx())
-        now = max(trio.current_time(), self.last_now)
+        now = trio.current_time() if timed_at is None else timed_at
         # Becoming MASTER: what the first GARP does not depend on waits until after it. The
         # path from the advert to the GARP is code that has not run for a while (a takeover
         # is rare), so each step on it costs several times its warm time.

@@ -9,10 +9,7 @@ bounds:
 - never before a time already given to a machine: its clock does not run backwards, and
   a timer that fired while the advert waited in the queue stays fired (the advert is
   then handled as it would have been right after that timer);
-- never after now (a stamp from a stepped wall clock is dropped by the driver), unless a
-  machine was already handed a later time: the driver hands a MASTER its advert timer
-  TIMED_LEAD before the deadline, at the deadline, for the kernel to send the advert then
-  (haipvs.drivers.timed_send); what arrives in between is handled just after it.
+- never after now (a stamp from a stepped wall clock is dropped by the driver).
 """
 
 from __future__ import annotations
@@ -22,5 +19,5 @@ def handled_at(now: float, arrived: float | None, floor: float) -> float:
     """`now`: the loop's time; `arrived`: the kernel's arrival time on the same clock, or
     None; `floor`: the latest time already handed to a machine."""
     if arrived is None:
-        return max(now, floor)
-    return max(min(arrived, now), floor)
+        return now
+    return min(max(arrived, floor), now)

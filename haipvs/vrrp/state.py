@@ -8,6 +8,8 @@ actions and `State` are in `messages.py`. The machine owns every timer; the driv
 
 from __future__ import annotations
 
+import math
+
 from haipvs.vrrp.counters import InstanceCounters
 from haipvs.vrrp.messages import (
     TIMER_ADVERT,
@@ -48,6 +50,10 @@ class VrrpMachine:
         self.fault_reason: str | None = None
         self.counters = InstanceCounters()
         self.timers: dict[str, float] = {}  # armed timers: name -> deadline
+        # The latest time handled. The driver may hand over a MASTER's advert timer ahead, at
+        # its deadline (haipvs.drivers.timed_adverts): an input that arrives in between is
+        # handled at that deadline, after it, so this machine's clock never runs backwards.
+        self.clock = -math.inf
         self.preempt_deadline: float | None = None
         self.preempt, self.preempt_delay = preempt_settings(params)
 
@@ -57,6 +63,7 @@ class VrrpMachine:
         handler = TRANSITIONS.get((self.state, type(event)))
         if handler is None:
             raise TypeError(f"not a VRRP machine input: {event!r}")
+        now = self.clock = max(now, self.clock)
         if isinstance(event, AdvertReceived):
             self.counters.adverts_received += 1
             if event.advert.priority == 0:

@@ -30,10 +30,3 @@ def test_a_machine_clock_never_runs_backwards_behind_a_timer_that_already_fired(
 
 def test_never_later_than_now():
     assert arrival.handled_at(now=10.0, arrived=10.5, floor=9.0) == 10.0
-
-
-def test_after_a_timed_advert_handed_over_ahead_inputs_follow_its_deadline():
-    # a MASTER's advert timer is fed at its deadline 10.001 while the loop is at 10.0 (the
-    # kernel sends it then, haipvs.drivers.timed_send): what arrives meanwhile comes after
-    assert arrival.handled_at(now=10.0, arrived=9.9999, floor=10.001) == 10.001
-    assert arrival.handled_at(now=10.0, arrived=None, floor=10.001) == 10.001

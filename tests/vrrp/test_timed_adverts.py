@@ -142,14 +142,30 @@ def test_6_4_3_leaving_master_without_an_advert_still_withdraws_the_queued_one()
 
 
 def test_a_machine_clock_never_runs_backwards_after_a_feed_ahead():
+    # an advert received 1 ms before the deadline the advert timer was handed over at is
+    # handled at that deadline: the master-down timer it arms counts from there
+    p = params()
+    machine, _ = to_master(p)
+    deadline = machine.timers[core.TIMER_ADVERT]
+    machine.handle(deadline, core.TimerExpired(core.TIMER_ADVERT))
+    actions = machine.handle(deadline - 0.001, received(p, src=PEER_V4, priority=200))
+    assert machine.state == core.State.BACKUP
+    down = [a for a in actions if isinstance(a, core.SetTimer)]
+    assert down == [core.SetTimer(core.TIMER_MASTER_DOWN,
+                                  deadline + machine.master_down_interval())]
+
+
+def test_a_feed_ahead_moves_only_its_own_instance_clock():
+    # another instance (a BACKUP on the same director) still gets the loop's time: its
+    # master-down timer must not start up to TIMED_LEAD late
     calls: list[str] = []
     runner, instance, _ = master(calls)
 
     async def main():
         ahead = trio.current_time() + 0.003
         await runner.feed(instance, core.TimerExpired(core.TIMER_ADVERT), at=ahead)
-        await runner.feed(instance, core.TimerExpired("unknown"))  # handled at `ahead`
-        assert runner.last_now == ahead
+        assert instance.machine.clock == ahead
+        assert runner.received_at(None) < ahead  # the time any other input is handled at
 
     trio.run(main)
 
