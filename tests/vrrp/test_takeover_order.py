@@ -78,3 +78,31 @@ def test_without_drop_rules_only_the_vip_add_stands_before_the_first_garp():
 def test_drop_rules_still_go_before_the_vips():
     assert takeover(rules_in_use=True) == [
         "accept held=True", "vip add", "garp 192.0.2.100 x5", "notify", "routes held=True"]
+
+
+class FakeRtnl:
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+
+    async def call(self, change, vips):
+        self.calls.append(f"rtnl {change.__name__}")
+        return []
+
+
+def test_a_release_in_the_same_list_still_finds_the_held_bookkeeping_done_first():
+    # The core never puts AddVips and RemoveVips in one list today; if it did, the deferred
+    # bookkeeping of taking the VIPs must run before they are released, not after.
+    import trio
+
+    calls: list[str] = []
+    runner = ActionRunner(rtnl=FakeRtnl(calls), on_transition=lambda *a: None,
+                          routes=FakeRoutes(calls), accept=FakeAccept(calls, False),
+                          garp=FakeGarp(calls))
+    runner.fast_vips = FakeFastVips(calls)
+    params = core.InstanceParams(name="VI_1", vrid=51, vips=(VIP.ip,))
+    binding = InstanceBinding(params=params, ifname="eth0", vips=(addresses.Vip(VIP, "eth0"),))
+    instance = Instance(binding=binding, machine=SimpleNamespace(state=core.State.BACKUP),
+                        group=SimpleNamespace(announcer=object()), policy=None)
+    trio.run(runner.execute, instance, [core.AddVips(), core.SendGratuitous(1), core.RemoveVips()])
+    assert calls == ["vip add", "garp 192.0.2.100 x1", "accept held=True", "routes held=True",
+                     "routes held=False", "rtnl sync_remove", "accept held=False"]
