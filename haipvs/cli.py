@@ -541,7 +541,38 @@ def run_man(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _LazyArguments(argparse.ArgumentParser):
+    """A subcommand's parser that adds its arguments when it is first used: parsing `haipvs
+    --config FILE` (the daemon) then imports none of the subcommands' modules. `lab` and
+    `realserver` took their add_arguments from modules that import secrets, hmac and OpenSSL's
+    libcrypto (3.4 MiB of RSS; issue 18)."""
+
+    def __init__(self, *args: object, add_arguments: Callable[[argparse.ArgumentParser], None],
+                 **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._pending: Callable[[argparse.ArgumentParser], None] | None = add_arguments
+
+    def populate(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending(self)
+
+    def parse_known_args(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+        self.populate()
+        return super().parse_known_args(*args, **kwargs)  # type: ignore[arg-type]
+
+    def format_usage(self) -> str:
+        self.populate()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self.populate()
+        return super().format_help()
+
+
+def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
+    """`lazy`: each subcommand's arguments are added when that subcommand is parsed (main);
+    otherwise all of them now (the man page and the completion walk every parser)."""
     parser = argparse.ArgumentParser(
         prog="haipvs",
         description="Highly available LVS/IPVS director: VRRP, IPVS and health checks. "
@@ -574,17 +605,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="on stop, leave the IPVS services in the kernel (keepalived's -I); by default "
         "a graceful stop removes the services haipvs owns",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                       parser_class=_LazyArguments)
     for cmd in COMMANDS.values():
-        sub = subparsers.add_parser(cmd.name, help=cmd.help, description=cmd.help)
-        cmd.add_arguments(sub)
+        sub = subparsers.add_parser(cmd.name, help=cmd.help, description=cmd.help,
+                                    add_arguments=cmd.add_arguments)
+        if not lazy:
+            sub.populate()
         sub.set_defaults(run=cmd.run)
     parser.set_defaults(run=run_daemon)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(lazy=True).parse_args(argv)
     try:
         return args.run(args)
     except KeyboardInterrupt:
