@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from haipvs.config.model import (
     Checker,
     Config,
@@ -68,8 +70,9 @@ def check_spec(checker: Checker, vs: VirtualServer, rs: RealServer,
         tells_first_failure=(isinstance(checker, HttpGet | SmtpCheck)
                              or checker.retry == 0),
     )
-    return CheckSpec((str(rs.address), rs.port or 0), _probe(checker, rs, delay_loop, client),
-                     timing)
+    # interned: the same string as the IPVS table's DestKey (ipvs/desired.py dest_key)
+    return CheckSpec((sys.intern(str(rs.address)), rs.port or 0),
+                     _probe(checker, rs, delay_loop, client), timing)
 
 
 def _endpoint(checker: ConnectChecker, rs: RealServer) -> Endpoint:
@@ -78,7 +81,8 @@ def _endpoint(checker: ConnectChecker, rs: RealServer) -> Endpoint:
         raise ValueError(f"{checker.kind} on {rs.address} needs connect_port (no service port)")
     address = checker.connect_ip if checker.connect_ip is not None else rs.address
     bindto = str(checker.bindto) if checker.bindto is not None else None
-    return Endpoint(str(address), port, bindto, checker.bind_port or 0, checker.bind_if)
+    return Endpoint(sys.intern(str(address)), port, bindto, checker.bind_port or 0,
+                    checker.bind_if)
 
 
 def _probe(checker: Checker, rs: RealServer, delay_loop: float,
