@@ -4,13 +4,18 @@ use (issue 18: import only what a config uses).
 `ssl` costs about 5 MiB of RSS (the module, `_ssl`, and libcrypto's pages), yet trio imports it
 unconditionally (trio/_ssl.py), and so do asyncio (asyncio/sslproto.py, through base_events)
 and pyroute2 (netlink/rtnl/probe_msg.py). Only an SSL_GET checker or a TLS SMTP alert uses it.
-install() makes `import ssl` and `import asyncio.sslproto` create the module without running
-its body; the body runs in that module object on the first attribute lookup (the module's
-PEP 562 __getattr__), so an idle director never runs it and code that uses it sees the whole
-module, as before. asyncio.sslproto is lazy too because its body reads `ssl.SSLWantReadError`
-at import time. importlib.util.LazyLoader does not do here: every later `import ssl`
-statement reads the module's __spec__ (import.c, import_ensure_initialized), and any
-attribute read loads a LazyLoader module; asyncio.selector_events' own `import ssl` did.
+hashlib and hmac map libcrypto too (`_hashlib`), for an HTTP_GET digest or a PASS password.
+install() makes `import ssl` (and the others in LAZY) create the module without running its
+body; the body runs in that module object on the first attribute lookup (the module's PEP 562
+__getattr__), so an idle director never runs it and code that uses it sees the whole module,
+as before. asyncio.sslproto is lazy too because its body reads `ssl.SSLWantReadError` at
+import time. importlib.util.LazyLoader does not do here: every later `import ssl` statement
+reads the module's __spec__ (import.c, import_ensure_initialized), and any attribute read
+loads a LazyLoader module; asyncio.selector_events' own `import ssl` did.
+
+A lazy package's submodule is imported without running the package's body: pyroute2's
+iprsocket.py does `from unittest import mock` (for a mock class attribute), and unittest's
+__init__ loads the whole test framework (case, loader, runner, ...; ~0.5 MiB).
 
 A lock makes the first lookup from two threads run the body once; the other thread waits
 for it.
@@ -27,7 +32,7 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
 
-LAZY = frozenset({"ssl", "asyncio.sslproto", "hashlib", "hmac"})
+LAZY = frozenset({"ssl", "asyncio.sslproto", "hashlib", "hmac", "unittest"})
 
 
 def install() -> None:
@@ -96,6 +101,9 @@ class _Body:
 
     def __call__(self, name: str) -> Any:
         with self.lock:
+            if not self.ran and self._is_submodule(name):
+                # the import sets it as an attribute: later lookups do not come here
+                return importlib.import_module(f"{self.module.__name__}.{name}")
             if not self.ran:
                 self.ran = True
                 try:
@@ -108,3 +116,11 @@ class _Body:
         except KeyError:
             raise AttributeError(f"module {self.module.__name__!r} has no attribute {name!r}"
                                  ) from None
+
+    def _is_submodule(self, name: str) -> bool:
+        if name.startswith("__") or "__path__" not in self.module.__dict__:
+            return False
+        try:
+            return importlib.util.find_spec(f"{self.module.__name__}.{name}") is not None
+        except (ImportError, ValueError):
+            return False

@@ -1,6 +1,7 @@
 """haipvs/lazy_stdlib.py and the CLI's lazy subcommand parsers: an idle director runs neither
 ssl nor hashlib/hmac (OpenSSL's libcrypto, ~5 MiB of RSS with _ssl; issue 18, "import only
-what a config uses"), yet whoever uses them gets the whole module."""
+what a config uses") nor unittest's test framework (pyroute2 imports unittest.mock), yet
+whoever uses them gets the whole module."""
 
 from __future__ import annotations
 
@@ -50,14 +51,20 @@ from ssl import SSLContext
 context = ssl.create_default_context()
 import asyncio.sslproto
 import hashlib, hmac
-print(json.dumps({"before": before, "after": lazy_stdlib.executed("ssl"),
+from unittest import mock
+mock_only = not lazy_stdlib.executed("unittest")
+import unittest
+print(json.dumps({"mock_only": mock_only, "testcase": unittest.TestCase.__name__,
+                  "mock": unittest.mock is mock,
+                  "before": before, "after": lazy_stdlib.executed("ssl"),
                   "same": trio._ssl._stdlib_ssl.SSLContext is SSLContext is type(context),
                   "sslproto": asyncio.sslproto.SSLAgainErrors[0] is ssl.SSLWantReadError,
                   "md5": hashlib.md5(b"", usedforsecurity=False).hexdigest(),
                   "hmac": hmac.compare_digest(b"a", b"a"),
                   "no_getattr": not hasattr(ssl, "__getattr__")}))
 """)
-    assert got == {"before": False, "after": True, "same": True, "sslproto": True,
+    assert got == {"mock_only": True, "testcase": "TestCase", "mock": True,
+                   "before": False, "after": True, "same": True, "sslproto": True,
                    "md5": "d41d8cd98f00b204e9800998ecf8427e", "hmac": True, "no_getattr": True}
 
 
