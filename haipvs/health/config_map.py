@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from haipvs.config.model import (
     Checker,
@@ -47,16 +48,21 @@ def specs_from_config(config: Config) -> HealthPlan:
     health (ServiceKey, DestKey), with its check specs. Equal specs under several virtual
     servers are one check in the engine."""
     plan: dict[ServerKey, tuple[CheckSpec, ...]] = {}
+    shared: dict[Any, Any] = {}
     for vs in config.virtual_servers:
         service = service_key(vs)
         for rs in vs.real_servers:
-            specs = tuple(check_spec(checker, vs, rs, config.ssl) for checker in rs.checkers)
+            specs = tuple(check_spec(checker, vs, rs, config.ssl, shared=shared)
+                          for checker in rs.checkers)
             plan[ServerKey(service, dest_key(rs))] = specs
     return plan
 
 
 def check_spec(checker: Checker, vs: VirtualServer, rs: RealServer,
-               client: SslClient | None = None) -> CheckSpec:
+               client: SslClient | None = None, *,
+               shared: dict[Any, Any] | None = None) -> CheckSpec:
+    """`shared`: equal Timings are one object (the checkers of a virtual server usually have
+    the same; 88 bytes per real server otherwise, issue 18)."""
     delay_loop = checker.delay_loop if checker.delay_loop is not None else vs.delay_loop
     timing = Timing(
         delay_loop=delay_loop,
@@ -70,6 +76,8 @@ def check_spec(checker: Checker, vs: VirtualServer, rs: RealServer,
         tells_first_failure=(isinstance(checker, HttpGet | SmtpCheck)
                              or checker.retry == 0),
     )
+    if shared is not None:
+        timing = shared.setdefault(timing, timing)
     # interned: the same string as the IPVS table's DestKey (ipvs/desired.py dest_key)
     return CheckSpec((sys.intern(str(rs.address)), rs.port or 0),
                      _probe(checker, rs, delay_loop, client), timing)
