@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from haipvs import __version__
+from haipvs.cli_lazy import LazyArguments
 from haipvs.logging_setup import FORMATS, LEVELS, configure_logging
 
 if TYPE_CHECKING:
@@ -541,35 +542,6 @@ def run_man(args: argparse.Namespace) -> int:
     return 0
 
 
-class _LazyArguments(argparse.ArgumentParser):
-    """A subcommand's parser that adds its arguments when it is first used: parsing `haipvs
-    --config FILE` (the daemon) then imports none of the subcommands' modules. `lab` and
-    `realserver` took their add_arguments from modules that import secrets, hmac and OpenSSL's
-    libcrypto (3.4 MiB of RSS; issue 18)."""
-
-    def __init__(self, *args: object, add_arguments: Callable[[argparse.ArgumentParser], None],
-                 **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._pending: Callable[[argparse.ArgumentParser], None] | None = add_arguments
-
-    def populate(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending(self)
-
-    def parse_known_args(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
-        self.populate()
-        return super().parse_known_args(*args, **kwargs)  # type: ignore[arg-type]
-
-    def format_usage(self) -> str:
-        self.populate()
-        return super().format_usage()
-
-    def format_help(self) -> str:
-        self.populate()
-        return super().format_help()
-
-
 def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
     """`lazy`: each subcommand's arguments are added when that subcommand is parsed (main);
     otherwise all of them now (the man page and the completion walk every parser)."""
@@ -606,7 +578,7 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
         "a graceful stop removes the services haipvs owns",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
-                                       parser_class=_LazyArguments)
+                                       parser_class=LazyArguments)
     for cmd in COMMANDS.values():
         sub = subparsers.add_parser(cmd.name, help=cmd.help, description=cmd.help,
                                     add_arguments=cmd.add_arguments)
