@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from haipvs import __version__
+from haipvs.cli_lazy import LazyArguments
 from haipvs.logging_setup import FORMATS, LEVELS, configure_logging
 
 if TYPE_CHECKING:
@@ -541,7 +542,9 @@ def run_man(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
+    """`lazy`: each subcommand's arguments are added when that subcommand is parsed (main);
+    otherwise all of them now (the man page and the completion walk every parser)."""
     parser = argparse.ArgumentParser(
         prog="haipvs",
         description="Highly available LVS/IPVS director: VRRP, IPVS and health checks. "
@@ -574,17 +577,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="on stop, leave the IPVS services in the kernel (keepalived's -I); by default "
         "a graceful stop removes the services haipvs owns",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                       parser_class=LazyArguments)
     for cmd in COMMANDS.values():
-        sub = subparsers.add_parser(cmd.name, help=cmd.help, description=cmd.help)
-        cmd.add_arguments(sub)
+        sub = subparsers.add_parser(cmd.name, help=cmd.help, description=cmd.help,
+                                    add_arguments=cmd.add_arguments)
+        if not lazy:
+            sub.populate()
         sub.set_defaults(run=cmd.run)
     parser.set_defaults(run=run_daemon)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(lazy=True).parse_args(argv)
     try:
         return args.run(args)
     except KeyboardInterrupt:

@@ -22,6 +22,8 @@ from haipvs.vrrp.params import GarpParams, InstanceParams
 def instance_params(instance: VrrpInstance) -> InstanceParams:
     garp = instance.garp
     auth = instance.authentication
+    if auth is not None:
+        _load_hmac()
     return InstanceParams(
         name=instance.name,
         vrid=instance.virtual_router_id,
@@ -46,6 +48,16 @@ def instance_params(instance: VrrpInstance) -> InstanceParams:
             lower_prio_delay=garp.lower_prio_delay,
         ),
     )
+
+
+def _load_hmac() -> None:
+    """hmac loads on first use (haipvs/lazy_stdlib.py), and the VRRP thread checks a PASS
+    password with hmac.compare_digest: load it here, in the thread that reads the config
+    (start and reload), not on the VRRP thread's first advert (it imports _hashlib and maps
+    libcrypto, milliseconds)."""
+    import hmac
+
+    hmac.compare_digest  # noqa: B018 - the read runs the module's body
 
 
 def instance_binding(instance: VrrpInstance, sync_group: str | None = None,

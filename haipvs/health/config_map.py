@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 from haipvs.config.model import (
     Checker,
     Config,
@@ -45,16 +48,21 @@ def specs_from_config(config: Config) -> HealthPlan:
     health (ServiceKey, DestKey), with its check specs. Equal specs under several virtual
     servers are one check in the engine."""
     plan: dict[ServerKey, tuple[CheckSpec, ...]] = {}
+    shared: dict[Any, Any] = {}
     for vs in config.virtual_servers:
         service = service_key(vs)
         for rs in vs.real_servers:
-            specs = tuple(check_spec(checker, vs, rs, config.ssl) for checker in rs.checkers)
+            specs = tuple(check_spec(checker, vs, rs, config.ssl, shared=shared)
+                          for checker in rs.checkers)
             plan[ServerKey(service, dest_key(rs))] = specs
     return plan
 
 
 def check_spec(checker: Checker, vs: VirtualServer, rs: RealServer,
-               client: SslClient | None = None) -> CheckSpec:
+               client: SslClient | None = None, *,
+               shared: dict[Any, Any] | None = None) -> CheckSpec:
+    """`shared`: equal Timings are one object (the checkers of a virtual server usually have
+    the same; 88 bytes per real server otherwise, issue 18)."""
     delay_loop = checker.delay_loop if checker.delay_loop is not None else vs.delay_loop
     timing = Timing(
         delay_loop=delay_loop,
@@ -68,8 +76,11 @@ def check_spec(checker: Checker, vs: VirtualServer, rs: RealServer,
         tells_first_failure=(isinstance(checker, HttpGet | SmtpCheck)
                              or checker.retry == 0),
     )
-    return CheckSpec((str(rs.address), rs.port or 0), _probe(checker, rs, delay_loop, client),
-                     timing)
+    if shared is not None:
+        timing = shared.setdefault(timing, timing)
+    # interned: the same string as the IPVS table's DestKey (ipvs/desired.py dest_key)
+    return CheckSpec((sys.intern(str(rs.address)), rs.port or 0),
+                     _probe(checker, rs, delay_loop, client), timing)
 
 
 def _endpoint(checker: ConnectChecker, rs: RealServer) -> Endpoint:
@@ -78,7 +89,8 @@ def _endpoint(checker: ConnectChecker, rs: RealServer) -> Endpoint:
         raise ValueError(f"{checker.kind} on {rs.address} needs connect_port (no service port)")
     address = checker.connect_ip if checker.connect_ip is not None else rs.address
     bindto = str(checker.bindto) if checker.bindto is not None else None
-    return Endpoint(str(address), port, bindto, checker.bind_port or 0, checker.bind_if)
+    return Endpoint(sys.intern(str(address)), port, bindto, checker.bind_port or 0,
+                    checker.bind_if)
 
 
 def _probe(checker: Checker, rs: RealServer, delay_loop: float,

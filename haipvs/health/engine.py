@@ -49,15 +49,18 @@ ChangeCallback = Callable[[ServerKey, ServerHealth], None]
 
 
 class _Checker:
+    # One per check, often one per real server: what only some checkers need is created
+    # when needed (issue 18: a CancelScope and an Event were ~400 bytes per real server).
     __slots__ = ("job", "paused", "resumed", "scope", "servers", "spec", "state")
 
     def __init__(self, spec: CheckSpec, now: float) -> None:
         self.spec = spec
         self.state = CheckState(spec.timing, now)
-        self.servers: frozenset[ServerKey] = frozenset()
-        self.scope = trio.CancelScope()
+        # iterated only; a tuple of one is 48 bytes, a frozenset 216
+        self.servers: tuple[ServerKey, ...] = ()
+        self.scope: trio.CancelScope | None = None  # set when a check loop task runs it
         self.paused = False
-        self.resumed = trio.Event()
+        self.resumed: trio.Event | None = None  # set when a check loop's checker pauses
         self.job: TcpJob | HttpJob | None = None  # set when a batch scheduler runs it
 
 
@@ -221,7 +224,8 @@ class HealthEngine:
                 wanted.setdefault(spec, set()).add(key)
         for spec in [spec for spec in self._checkers if spec not in wanted]:
             gone = self._checkers.pop(spec)
-            gone.scope.cancel()
+            if gone.scope is not None:
+                gone.scope.cancel()
             if gone.job is not None:
                 gone.job.active = False
         assert self._nursery is not None
@@ -230,7 +234,7 @@ class HealthEngine:
             if checker is None:
                 checker = self._checkers[spec] = _Checker(spec, now)
                 self._start(checker, now)
-            checker.servers = frozenset(keys)
+            checker.servers = tuple(keys)
         previous_servers = self._servers
         self._servers = {}
         for key, specs in self._plan.items():
@@ -256,6 +260,7 @@ class HealthEngine:
             self._http.schedule(checker.job, first)
         else:
             assert self._nursery is not None
+            checker.scope = trio.CancelScope()
             self._nursery.start_soon(self._check_loop, checker, first)
 
     def _batch_finished(self, job: TcpJob | HttpJob, result: CheckResult, now: float) -> float:
@@ -289,7 +294,7 @@ class HealthEngine:
                 resumed_jobs |= not now_paused
             elif now_paused:
                 checker.resumed = trio.Event()
-            else:
+            elif checker.resumed is not None:
                 checker.resumed.set()
         if resumed_jobs:
             for batch in (self._tcp, self._http):
@@ -297,6 +302,7 @@ class HealthEngine:
                     batch.unpark(trio.current_time())
 
     async def _check_loop(self, checker: _Checker, first_run: float) -> None:
+        assert checker.scope is not None
         with checker.scope:
             await trio.sleep_until(first_run)
             planned = first_run
@@ -304,6 +310,7 @@ class HealthEngine:
             probe = checker.spec.probe
             while True:
                 while checker.paused:
+                    assert checker.resumed is not None  # _refresh_pauses made it
                     await checker.resumed.wait()
                 try:
                     result = await self._attempt(probe)

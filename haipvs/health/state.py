@@ -6,6 +6,7 @@ the checkers of one real server (all must be up).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -144,6 +145,7 @@ def aggregate(
         elif up:
             up = False
             down_reason = f"{name}: {state.last_reason}"
-    reason = down_reason if not up else "; ".join(reasons)
+    # interned: thousands of servers share a handful of reasons ("tcp_check: connected")
+    reason = sys.intern(down_reason if not up else "; ".join(reasons))
     since = previous.since if previous is not None and previous.up == up else now
     return ServerHealth(up, weight if up else None, reason, since)

@@ -107,7 +107,7 @@ def _destination(vs: VirtualServer, rs: Any, weight: int) -> Destination:
     kind = ForwardMethod.parse(getattr(rs, "lb_kind", None) or vs.lb_kind)
     tun_type = getattr(rs, "tun_type", None)
     return Destination(
-        address=str(rs.address),
+        address=sys.intern(str(rs.address)),  # the DestKey's string (dest_key)
         port=rs.port or 0,
         fwd=kind,
         weight=weight,

@@ -28,9 +28,10 @@ def test_importing_the_config_loads_no_io_framework():
 
 def test_limits_loads_nothing_of_haipvs_but_itself():
     loaded = _loaded_after("import haipvs.limits")
-    # the package's own __init__ installs the pyroute2 import finder (stdlib only)
+    # the package's own __init__ installs the pyroute2 and lazy-stdlib import finders
+    # (stdlib only)
     assert {m for m in loaded if m.startswith("haipvs")} == {
-        "haipvs", "haipvs.pyroute2_lean", "haipvs.limits"}
+        "haipvs", "haipvs.pyroute2_lean", "haipvs.lazy_stdlib", "haipvs.limits"}
 
 
 def _config_imports(path: Path) -> set[str]:

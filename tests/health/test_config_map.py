@@ -135,3 +135,25 @@ def test_alpha_first_failure_is_told_where_keepalived_keeps_has_run_false():
     (specs,) = specs_from_config(config(vs("192.0.2.10", rs))).values()
     assert [s.timing.tells_first_failure for s in specs] == [True, True, False, True, True,
                                                              False]
+
+
+def test_equal_timings_and_addresses_are_one_object_each():
+    # issue 18: one Timing per virtual server's checkers, not one per real server
+    from haipvs.config import load_config_text
+
+    servers = "".join(f"""
+      - address: 198.51.100.{n}
+        port: 80
+        tcp_check: {{connect_timeout: 3}}""" for n in range(1, 5))
+    config = load_config_text(f"""
+virtual_servers:
+  - address: 192.0.2.100
+    port: 80
+    real_servers:{servers}
+""")
+    plan = specs_from_config(config)
+    specs = [spec for checks in plan.values() for spec in checks]
+    assert len(specs) == 4
+    assert len({id(spec.timing) for spec in specs}) == 1
+    # the check's address is the IPVS DestKey's string, not an equal copy
+    assert all(checks[0].server[0] is key.dest.address for key, checks in plan.items())
