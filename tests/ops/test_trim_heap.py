@@ -36,7 +36,7 @@ PROGRAM = textwrap.dedent("""
         libc.free(block)
     before = rss_kib()
     trimmed = trim_heap() if sys.argv[1] == "trim" else False
-    print(trimmed, (before - rss_kib()) // 1024)
+    print(trimmed, before - rss_kib())  # KiB released (a few KiB either way is noise)
 """)
 
 
@@ -47,10 +47,11 @@ def run(mode: str) -> list[str]:
 
 
 def test_freed_heap_stays_resident_until_trimmed():
-    trimmed, released_mib = run("keep")
-    assert (trimmed, int(released_mib)) == ("False", 0)
-    trimmed, released_mib = run("trim")
-    assert trimmed == "True" and int(released_mib) >= 48
+    trimmed, released_kib = run("keep")
+    # not "== 0 MiB": floor division read a rise of a few KiB as -1 (1 run in 10)
+    assert trimmed == "False" and abs(int(released_kib)) < 1024
+    trimmed, released_kib = run("trim")
+    assert trimmed == "True" and int(released_kib) >= 48 * 1024
 
 
 async def test_the_daemon_trims_once_started_and_every_interval(monkeypatch, autojump_clock):
