@@ -23,26 +23,31 @@ import time
 import structlog
 import trio
 
-from haipvs.drivers.precise_alarm import spin_until
+from haipvs.drivers.precise_alarm import SPIN, spin_until
 from haipvs.drivers.timed_send import Completion, TimedSender, open_timed_sender
-from haipvs.drivers.vrrp_instance import Instance
+from haipvs.drivers.vrrp_instance import Instance, IPAddress
 from haipvs.vrrp import core
 
 TIMED_LEAD = 0.003  # seconds: the GIL wait (up to the 0.2 ms switch interval) and the feed
 log = structlog.get_logger("haipvs.vrrp")
 
 
-def timed(sender: TimedSender | None, instance: Instance, timer: str) -> bool:
-    """Is this timer handed to the kernel ahead (module doc)?"""
-    return (sender is not None and timer == core.TIMER_ADVERT
-            and instance.machine.state == core.State.MASTER)
-
-
 class TimedAdverts:
     def __init__(self) -> None:
         self.sender: TimedSender | None = None
         self._offset = 0.0  # CLOCK_MONOTONIC = trio time - offset (trio's SystemClock)
-        self._owners: dict[int, Instance] = {}
+        self._owners: dict[int, Instance] = {}  # queued adverts: token -> instance
+
+    def due_at(self, instance: Instance, timer: str, deadline: float) -> float:
+        """When the runtime's loop acts on a timer: at its deadline, or TIMED_LEAD before it
+        for a MASTER's advert, which the kernel then sends at the deadline (module doc)."""
+        if (self.sender is not None and timer == core.TIMER_ADVERT
+                and instance.machine.state == core.State.MASTER):
+            return deadline - TIMED_LEAD
+        return deadline
+
+    def queued(self, instance: Instance) -> bool:
+        return instance in self._owners.values()
 
     def open(self, clock: object) -> None:
         """Use a ring when the kernel can (haipvs.drivers.timed_send) and trio's clock is
@@ -77,37 +82,36 @@ class TimedAdverts:
         """Rounded up: the kernel's timer never fires before the core's deadline."""
         return math.ceil((at - self._offset) * 1e9)
 
-    async def send(self, instance: Instance, messages: list[tuple[bytes, object, object]],
-                   ttl: int | None, at: float) -> None:
-        """Queue each (message, src, dst) for `at` (trio time). If the ring refuses one, that
-        one is sent the old way: the caller's timer, spun to the deadline."""
+    def queue(self, instance: Instance, messages: list[tuple[bytes, IPAddress]],
+              src: IPAddress, ttl: int | None, at: float) -> list[tuple[bytes, IPAddress]]:
+        """Queue each (message, dst) for `at` (trio time); returns those the ring refused,
+        for the caller to send itself at `at` (wait_until)."""
         sender = self.sender
         assert sender is not None
         when = self.monotonic_ns(at)
-        for message, src, dst in messages:
+        refused = []
+        for message, dst in messages:
             try:
                 token = instance.group.sock.send_at(sender, when, message, src, dst, ttl)
             except OSError as exc:
                 log.warning("vrrp_timed_send_refused", instance=instance.name, error=str(exc))
-                spin_until(at)
-                await self._send_now(instance, message, src, dst, ttl)
+                refused.append((message, dst))
                 continue
-            instance.timed_sends.append(token)
             self._owners[token] = instance
+        return refused
 
-    async def _send_now(self, instance: Instance, message: bytes, src, dst,
-                        ttl: int | None) -> None:
-        try:
-            await instance.group.sock.send(message, src, dst, ttl)
-        except OSError as exc:
-            log.warning("vrrp_send_failed", instance=instance.name, dst=str(dst), error=str(exc))
+    @staticmethod
+    async def wait_until(at: float) -> None:
+        """Until `at`, never before: trio's sleep (whole milliseconds, rounded up) to SPIN
+        before it, then the spin. Only when the ring refused an advert: the loop waits."""
+        await trio.sleep_until(at - SPIN)
+        spin_until(at)
 
     def withdraw(self, instance: Instance) -> None:
         """Cancel the instance's queued adverts (module doc); sent ones stay sent."""
         sender = self.sender
-        tokens, instance.timed_sends = instance.timed_sends, []
-        for token in tokens:
-            self._owners.pop(token, None)
+        for token in [t for t, owner in self._owners.items() if owner is instance]:
+            del self._owners[token]
             if sender is None:
                 continue
             try:
@@ -120,10 +124,6 @@ class TimedAdverts:
         """Finished sends: forget them, and log a failure as an immediate send would."""
         for token, result in done:
             instance = self._owners.pop(token, None)
-            if instance is None:
-                continue
-            if token in instance.timed_sends:
-                instance.timed_sends.remove(token)
-            if result < 0 and result != -errno.ECANCELED:
+            if instance is not None and result < 0 and result != -errno.ECANCELED:
                 log.warning("vrrp_send_failed", instance=instance.name,
                             error=os.strerror(-result))

@@ -244,17 +244,24 @@ class TimedSender:
                 if exc.errno != errno.EINTR:
                     raise
 
-    def _reap(self) -> None:
+    def _take_completions(self) -> list[tuple[int, int]]:
+        """(user_data, result) of every completion waiting, taken off the ring."""
         head = _U32.unpack_from(self._ring, self._cq_head)[0]
         tail = _U32.unpack_from(self._ring, self._cq_tail)[0]
+        out = []
         while head != tail:
             user_data, result, _flags = _CQE.unpack_from(
                 self._ring, self._cqes + 16 * (head & self._cq_mask))
+            out.append((user_data, result))
             head += 1
+        _U32.pack_into(self._ring, self._cq_head, head)
+        return out
+
+    def _reap(self) -> None:
+        for user_data, result in self._take_completions():
             token, kind = divmod(user_data, 4)
             if kind == _SEND and self._sends.pop(token, None) is not None:
                 self._done.append(Completion(token, result))
-        _U32.pack_into(self._ring, self._cq_head, head)
 
     def _forget(self, token: int) -> bool:
         """The completion of a send that finished: taken out of the list, sent or not."""
@@ -271,16 +278,7 @@ def _proves_linked_timeout(sender: TimedSender) -> bool:
                  IORING_TIMEOUT_ETIME_SUCCESS, _CONTROL)
     sender._push(IORING_OP_NOP, 0, -1, 0, 0, 0, 0, 4 + _CONTROL)
     sender._enter(2, 2)
-    head = _U32.unpack_from(sender._ring, sender._cq_head)[0]
-    tail = _U32.unpack_from(sender._ring, sender._cq_tail)[0]
-    results = {}
-    while head != tail:
-        user_data, result, _ = _CQE.unpack_from(sender._ring,
-                                                sender._cqes + 16 * (head & sender._cq_mask))
-        results[user_data] = result
-        head += 1
-    _U32.pack_into(sender._ring, sender._cq_head, head)
-    return results.get(4 + _CONTROL) == 0
+    return dict(sender._take_completions()).get(4 + _CONTROL) == 0
 
 
 def open_timed_sender() -> tuple[TimedSender | None, str]:

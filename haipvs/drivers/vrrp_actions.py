@@ -109,7 +109,7 @@ class ActionRunner:
                     log.info(event, instance=instance.name, **fields)
         if after_garp:
             await self._held_bookkeeping(instance, now)
-        if instance.timed_sends and instance.machine.state != core.State.MASTER:
+        if instance.machine.state != core.State.MASTER and self.timed.queued(instance):
             self.timed.withdraw(instance)  # no advert of a MASTER after leaving MASTER
         self._flush_vip_logs()
 
@@ -137,7 +137,7 @@ class ActionRunner:
     async def send_advert(self, instance: Instance, action: core.SendAdvert,
                           at: float | None = None) -> None:
         """Now, or by the kernel at `at` (a timed advert, haipvs.drivers.timed_adverts)."""
-        if instance.timed_sends and at is None:
+        if at is None and self.timed.queued(instance):
             self.timed.withdraw(instance)  # decided later: no earlier advert may follow it
         binding = instance.binding
         src = instance.primary
@@ -148,12 +148,12 @@ class ActionRunner:
             binding.mcast_group or instance.group.sock.multicast_group,)
         ttl = binding.unicast_ttl if binding.unicast_peers else None
         advert = instance.machine.advert(action.priority)
+        messages = [(core.encode_advert(advert, src, dst), dst) for dst in destinations]
         if at is not None:
-            messages = [(core.encode_advert(advert, src, dst), src, dst) for dst in destinations]
-            await self.timed.send(instance, messages, ttl, at)
-            return
-        for dst in destinations:
-            message = core.encode_advert(advert, src, dst)
+            messages = self.timed.queue(instance, messages, src, ttl, at)
+            if messages:  # the ring refused them: sent from here, at their time
+                await self.timed.wait_until(at)
+        for message, dst in messages:
             try:
                 await instance.group.sock.send(message, src, dst, ttl)
             except OSError as exc:

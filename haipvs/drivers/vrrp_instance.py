@@ -109,8 +109,6 @@ class Instance:
     started: bool = False
     vips_held: bool = False
     transitions: list[dict[str, Any]] = field(default_factory=list)  # the dump's last ten
-    # adverts the kernel sends at their deadline (haipvs.drivers.timed_send), not yet done
-    timed_sends: list[int] = field(default_factory=list)
 
     @property
     def name(self) -> str:

@@ -38,7 +38,6 @@ from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.nft_accept import NftAccept, TableSettings, guarded_of
 from haipvs.drivers.precise_alarm import SPIN, PreciseAlarm, spin_until
 from haipvs.drivers.routes import RouteDriver
-from haipvs.drivers.timed_adverts import TIMED_LEAD, timed
 from haipvs.drivers.vip_announcers import VipAnnouncers
 from haipvs.drivers.vrrp_actions import ActionRunner
 from haipvs.drivers.vrrp_inputs import Input, Job, LinkObserved, Packet, SourceUpdate
@@ -267,13 +266,6 @@ class VrrpRuntime(SourceFeeds):
             if self._alarm_scope is not None:  # one from an earlier wait only wakes it early
                 self._alarm_scope.cancel()  # and _fire_due_timers fires nothing not due
 
-    def _due_at(self, instance: Instance, name: str, deadline: float) -> float:
-        """When the loop acts on a timer: at its deadline, or TIMED_LEAD before it for a
-        MASTER's advert, which the kernel then sends at the deadline (timed_adverts)."""
-        if timed(self._actions.timed.sender, instance, name):
-            return deadline - TIMED_LEAD
-        return deadline
-
     def _next_deadline(self) -> tuple[float, bool]:
         """The time the alarm must be SPIN ahead of, and whether it must be met exactly
         (spun to). A timed advert's hand-over only needs the alarm (its lead covers the
@@ -283,7 +275,7 @@ class VrrpRuntime(SourceFeeds):
         best, precise = min(self._keep_awake, default=math.inf), True
         for instance in self._instances.values():
             for name, deadline in instance.timers.items():
-                due = self._due_at(instance, name, deadline)
+                due = self._actions.timed.due_at(instance, name, deadline)
                 if due != deadline:
                     due += SPIN
                 if due < best:
@@ -296,7 +288,7 @@ class VrrpRuntime(SourceFeeds):
             ((deadline, instance.name, name, instance)
              for instance in self._instances.values()
              for name, deadline in instance.timers.items()
-             if self._due_at(instance, name, deadline) <= now),
+             if self._actions.timed.due_at(instance, name, deadline) <= now),
             key=lambda entry: entry[:3],
         )
         for deadline, _, name, instance in due:
@@ -304,7 +296,7 @@ class VrrpRuntime(SourceFeeds):
             if self._instances.get(instance.name) is not instance or \
                     instance.timers.get(name) != deadline:
                 continue
-            ahead = self._due_at(instance, name, deadline) < deadline
+            ahead = self._actions.timed.due_at(instance, name, deadline) < deadline
             if not ahead and deadline > now:
                 continue  # was ahead when listed, and the instance left MASTER since
             del instance.timers[name]

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 import trio
 
-from haipvs.drivers.timed_adverts import timed
+from haipvs.drivers.timed_adverts import TIMED_LEAD
 from haipvs.drivers.timed_send import open_timed_sender, sockaddr_bytes
 from haipvs.drivers.vrrp_actions import ActionRunner
 from haipvs.drivers.vrrp_instance import Instance, InstanceBinding
@@ -76,13 +76,14 @@ def master(calls: list[str], **overrides) -> tuple[ActionRunner, Instance, float
 
 def test_6_4_3_the_advert_timer_is_handed_over_ahead_only_in_master():
     calls: list[str] = []
-    _, instance, _ = master(calls)
-    sender = FakeSender(calls)
-    assert timed(sender, instance, core.TIMER_ADVERT)
-    assert not timed(None, instance, core.TIMER_ADVERT)  # no ring: the precise alarm
-    assert not timed(sender, instance, core.TIMER_GARP_REFRESH)  # GARPs: not on the ring
+    runner, instance, _ = master(calls)
+    due_at = runner.timed.due_at
+    assert due_at(instance, core.TIMER_ADVERT, 10.0) == 10.0 - TIMED_LEAD
+    assert due_at(instance, core.TIMER_GARP_REFRESH, 10.0) == 10.0  # GARPs: not on the ring
     backup = SimpleNamespace(machine=SimpleNamespace(state=core.State.BACKUP))
-    assert not timed(sender, backup, core.TIMER_MASTER_DOWN)  # a takeover does more than send
+    assert due_at(backup, core.TIMER_MASTER_DOWN, 10.0) == 10.0  # a takeover does more
+    runner.timed.use(None, 0.0)
+    assert due_at(instance, core.TIMER_ADVERT, 10.0) == 10.0  # no ring: the precise alarm
 
 
 def test_6_4_3_the_advert_is_queued_for_the_deadline_and_the_timer_restarts_from_it():
@@ -97,7 +98,26 @@ def test_6_4_3_the_advert_is_queued_for_the_deadline_and_the_timer_restarts_from
     assert runner.timed.monotonic_ns(deadline) >= deadline * 1e9  # rounded up: never early
     # drift-free: the next one is a whole interval after the deadline, not after the feed
     assert instance.machine.timers[core.TIMER_ADVERT] == deadline + 1.0
-    assert instance.timed_sends == [1]
+    assert runner.timed.queued(instance)
+
+
+def test_an_advert_the_ring_refuses_is_sent_at_its_deadline_not_before():
+    calls: list[str] = []
+    runner, instance, _ = master(calls)
+
+    def refuse(*args):
+        raise OSError(errno.EBUSY, "io_uring: too many timed sends in flight")
+
+    instance.group.sock.send_at = refuse
+
+    async def main():
+        at = trio.current_time() + TIMED_LEAD
+        await runner.feed(instance, core.TimerExpired(core.TIMER_ADVERT), at=at)
+        assert trio.current_time() >= at  # waited for it: a refusal never sends early
+        assert calls == ["sent 100"]
+        assert not runner.timed.queued(instance)
+
+    trio.run(main)
 
 
 def test_6_4_3_priority_0_on_shutdown_withdraws_the_queued_advert_first():
@@ -111,7 +131,7 @@ def test_6_4_3_priority_0_on_shutdown_withdraws_the_queued_advert_first():
     trio.run(main)
     # a priority-100 advert after the priority 0 would reset the backups' Skew_Time timer
     assert calls[1:] == ["withdrawn 1", "sent 0"]
-    assert instance.timed_sends == []
+    assert not runner.timed.queued(instance)
 
 
 def test_6_4_3_a_parting_advert_to_a_higher_priority_master_withdraws_the_queued_one():
@@ -272,7 +292,6 @@ def test_the_loop_wakes_for_the_hand_over_then_spins_to_the_deadline_itself():
     import collections
 
     from haipvs.drivers.precise_alarm import SPIN
-    from haipvs.drivers.timed_adverts import TIMED_LEAD
     from haipvs.drivers.vrrp_runtime import VrrpRuntime
 
     calls: list[str] = []
