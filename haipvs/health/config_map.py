@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from haipvs.config.model import (
     Checker,
@@ -48,7 +47,7 @@ def specs_from_config(config: Config) -> HealthPlan:
     health (ServiceKey, DestKey), with its check specs. Equal specs under several virtual
     servers are one check in the engine."""
     plan: dict[ServerKey, tuple[CheckSpec, ...]] = {}
-    shared: dict[Any, Any] = {}
+    shared: dict[Timing, Timing] = {}
     for vs in config.virtual_servers:
         service = service_key(vs)
         for rs in vs.real_servers:
@@ -60,7 +59,7 @@ def specs_from_config(config: Config) -> HealthPlan:
 
 def check_spec(checker: Checker, vs: VirtualServer, rs: RealServer,
                client: SslClient | None = None, *,
-               shared: dict[Any, Any] | None = None) -> CheckSpec:
+               shared: dict[Timing, Timing] | None = None) -> CheckSpec:
     """`shared`: equal Timings are one object (the checkers of a virtual server usually have
     the same; 88 bytes per real server otherwise, issue 18)."""
     delay_loop = checker.delay_loop if checker.delay_loop is not None else vs.delay_loop
