@@ -110,15 +110,22 @@ class TimedAdverts:
     def withdraw(self, instance: Instance) -> None:
         """Cancel the instance's queued adverts (module doc); sent ones stay sent."""
         sender = self.sender
+        cancelled = False
         for token in [t for t, owner in self._owners.items() if owner is instance]:
             del self._owners[token]
             if sender is None:
                 continue
             try:
-                sender.cancel(token)
+                cancelled |= not sender.cancel(token)
             except OSError as exc:  # the ring is broken: stop using it
                 log.error("vrrp_timed_send_broken", instance=instance.name, error=str(exc))
                 self.sender = None
+        if cancelled:
+            # The core counted the advert when it decided it (one per advert, whatever the
+            # number of unicast peers); the Sent counter of the stats and metrics says what
+            # went out, as keepalived's does, so a withdrawn advert is taken back off.
+            counters = instance.machine.counters
+            counters.adverts_sent = max(0, counters.adverts_sent - 1)
 
     def completed(self, done: list[Completion]) -> None:
         """Finished sends: forget them, and log a failure as an immediate send would."""

@@ -134,6 +134,24 @@ def test_6_4_3_priority_0_on_shutdown_withdraws_the_queued_advert_first():
     assert not runner.timed.queued(instance)
 
 
+def test_a_withdrawn_advert_is_not_counted_as_sent():
+    # keepalived's "Sent" (vrrp_print_stats) counts what went out; so do ours
+    calls: list[str] = []
+    runner, instance, deadline = master(calls)
+    counters = instance.machine.counters
+    before = counters.adverts_sent
+
+    async def main():
+        await runner.feed(instance, core.TimerExpired(core.TIMER_ADVERT), at=deadline)
+        assert counters.adverts_sent == before + 1  # queued: counted, as it will go out
+        await runner.feed(instance, core.Shutdown())
+
+    trio.run(main)
+    assert calls[1:] == ["withdrawn 1", "sent 0"]
+    assert counters.adverts_sent == before + 1  # the priority 0 only
+    assert counters.priority_zero_sent == 1
+
+
 def test_6_4_3_a_parting_advert_to_a_higher_priority_master_withdraws_the_queued_one():
     calls: list[str] = []
     runner, instance, deadline = master(calls)
