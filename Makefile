@@ -28,9 +28,10 @@ $(PIP_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
+# --durations: the slowest tests are listed at the end, as CI has a time budget (README)
 test: deps
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
 test-fast: deps
 	$(PY) -m pytest -m "not netns and not qemu and not slow"
