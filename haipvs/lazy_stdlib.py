@@ -17,6 +17,10 @@ A lazy package's submodule is imported without running the package's body: pyrou
 iprsocket.py does `from unittest import mock` (for a mock class attribute), and unittest's
 __init__ loads the whole test framework (case, loader, runner, ...; ~0.5 MiB).
 
+difflib (the config's "did you mean" for a misspelt key), getpass (an SMTP alert's default
+sender) and uuid (structlog.threadlocal, deprecated and unused) are read only inside
+functions too (~0.3 MiB with _uuid).
+
 The same goes for two dependencies' modules that an idle director never runs: pyroute2's tc
 modules (pyroute2/netlink/rtnl/tcmsg/__init__.py imports every qdisc, class and action
 module, ~0.5 MiB, and iproute.linux imports that package; haipvs never sends a tc request)
@@ -39,7 +43,8 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
 
-LAZY = frozenset({"ssl", "asyncio.sslproto", "hashlib", "hmac", "unittest", "idna"})
+LAZY = frozenset({"ssl", "asyncio.sslproto", "hashlib", "hmac", "unittest", "idna", "difflib",
+                  "getpass", "uuid"})
 # every submodule of these packages (the package itself runs: it defines the tc message)
 LAZY_UNDER = ("pyroute2.netlink.rtnl.tcmsg.",)
 

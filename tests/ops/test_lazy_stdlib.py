@@ -133,3 +133,18 @@ before = lazy_stdlib.executed("idna")
 print(json.dumps([before, trio._socket._idna.encode("b\u00fccher.example").decode()]))
 """)
     assert got == [False, "xn--bcher-kva.example"]
+
+
+def test_difflib_getpass_and_uuid_are_whole_on_first_use():
+    got = run("""
+import json
+import haipvs, structlog
+import haipvs.config.spec, haipvs.drivers.smtp_alert
+from haipvs import lazy_stdlib
+before = [lazy_stdlib.executed(n) for n in ("difflib", "getpass", "uuid")]
+import difflib, getpass, uuid
+print(json.dumps([before, difflib.get_close_matches("prioriy", ["priority"]),
+                  "@" in haipvs.drivers.smtp_alert.default_sender(),
+                  uuid.UUID(str(uuid.uuid4())).version]))
+""")
+    assert got == [[False, False, False], ["priority"], True, 4]
