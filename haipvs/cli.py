@@ -591,6 +591,10 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(lazy=True).parse_args(argv)
+    if argv is None and args.run is run_daemon:  # the daemon, from its own command line
+        from haipvs import optimized
+
+        optimized.reexec()  # once, under -OO (haipvs/optimized.py)
     try:
         return args.run(args)
     except KeyboardInterrupt:

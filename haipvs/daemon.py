@@ -18,12 +18,12 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 import trio
 
-from haipvs import daemon_control, daemon_scale_out, daemon_signals, daemon_tasks, thread_priority
+from haipvs import daemon_control, daemon_signals, daemon_tasks, thread_priority
 from haipvs.config import Config
 from haipvs.daemon_bfd import BfdWiring
 from haipvs.daemon_control import with_overrides
@@ -49,6 +49,9 @@ from haipvs.sdnotify import SystemdNotifier
 from haipvs.trackers import Trackers
 from haipvs.vrrp_binding import bindings_from_config
 from haipvs.vrrp_stats import VrrpStats
+
+if TYPE_CHECKING:  # imported by a config with scale_out only (start_scale_out)
+    from haipvs.daemon_scale_out import ScaleOutRuntime
 
 log = structlog.get_logger("haipvs")
 
@@ -132,7 +135,7 @@ class Daemon:
         self.bfd: BfdWiring | None = None  # track_bfd from BIRD (haipvs/daemon_bfd.py)
         self.metrics: Any = None  # haipvs.metrics.Metrics while metrics_listen is set
         # bgp-mode VIPs (issue 17), while the config has scale_out: haipvs/daemon_scale_out.py
-        self.scale_out: daemon_scale_out.ScaleOutRuntime | None = None
+        self.scale_out: ScaleOutRuntime | None = None
         self.reloads = 0
         self.exit_code = 1
 
@@ -226,7 +229,10 @@ class Daemon:
                 await nursery.start(self.health_engine.run)
                 self.feed(director.RefreshIpvs())
                 await nursery.start(self.reconciler.run)
-                await daemon_scale_out.start(self, rtnl, nursery)  # with scale_out only
+                if self.config.scale_out is not None:  # bgp-mode VIPs (issue 17)
+                    from haipvs import daemon_scale_out  # issue 18: only what a config uses
+
+                    await daemon_scale_out.start(self, rtnl, nursery)
                 # Everything loaded so far lives as long as the process: keep it out of the
                 # collector's way (full collections at 10k checkers took 50-170 ms).
                 gc.freeze()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
-from haipvs import daemon_scale_out, daemon_signals
+from haipvs import daemon_signals
 from haipvs.config import Config
 from haipvs.config.process import keep_fixed_at_start
 from haipvs.daemon_signals import SIGJSON, SIGSTATS_CLEAR, STOP_SIGNALS
@@ -52,7 +52,10 @@ def with_overrides(config: Config, overrides: dict[str, str]) -> Config:
 async def signals_task(daemon: Daemon, cancel_scope: trio.CancelScope,
                        ready: trio.Event) -> None:
     daemon.exit_code = await handle_signals(daemon, ready)
-    await daemon_scale_out.stop(daemon)  # bgp VIPs: withdraw and drain first (issue 17)
+    if daemon.scale_out is not None:  # bgp VIPs: withdraw and drain first (issue 17)
+        from haipvs import daemon_scale_out  # loaded already: it made daemon.scale_out
+
+        await daemon_scale_out.stop(daemon)
     await stop_vrrp_and_drain(daemon)
     await release_ipvs(daemon)
     cancel_scope.cancel()
@@ -218,7 +221,11 @@ async def apply_config(daemon: Daemon, new: Config) -> None:
     # Unchanged checks keep their state; changes reach the director as HealthChanged.
     daemon.health_engine.update(specs_from_config(new))
     daemon.feed(director.ConfigApplied())
-    daemon_scale_out.reconfigure(daemon, new)  # bgp VIPs added, removed, new metrics
+    if daemon.scale_out is not None or new.scale_out is not None:
+        # bgp VIPs added, removed, new metrics; imported only by a config with scale_out
+        from haipvs import daemon_scale_out
+
+        daemon_scale_out.reconfigure(daemon, new)
     daemon.reloads += 1
     log.info("reload_applied", **plan.describe())
 

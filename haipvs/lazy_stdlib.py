@@ -17,6 +17,17 @@ A lazy package's submodule is imported without running the package's body: pyrou
 iprsocket.py does `from unittest import mock` (for a mock class attribute), and unittest's
 __init__ loads the whole test framework (case, loader, runner, ...; ~0.5 MiB).
 
+difflib (the config's "did you mean" for a misspelt key), getpass (an SMTP alert's default
+sender) and uuid (structlog.threadlocal, deprecated and unused) are read only inside
+functions too (~0.3 MiB with _uuid).
+
+The same goes for two dependencies' modules that an idle director never runs: pyroute2's tc
+modules (pyroute2/netlink/rtnl/tcmsg/__init__.py imports every qdisc, class and action
+module, ~0.5 MiB, and iproute.linux imports that package; haipvs never sends a tc request)
+and idna (trio/_socket.py imports it to encode a non-ASCII host name, ~0.2 MiB). The tc
+modules are matched by their package prefix, not listed, so a pyroute2 release that adds
+one makes it lazy too; tests/ops/test_lazy_stdlib.py fails if the prefix matches nothing.
+
 A lock makes the first lookup from two threads run the body once; the other thread waits
 for it.
 
@@ -32,7 +43,14 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
 
-LAZY = frozenset({"ssl", "asyncio.sslproto", "hashlib", "hmac", "unittest"})
+LAZY = frozenset({"ssl", "asyncio.sslproto", "hashlib", "hmac", "unittest", "idna", "difflib",
+                  "getpass", "uuid"})
+# every submodule of these packages (the package itself runs: it defines the tc message)
+LAZY_UNDER = ("pyroute2.netlink.rtnl.tcmsg.",)
+
+
+def is_lazy(name: str) -> bool:
+    return name in LAZY or name.startswith(LAZY_UNDER)
 
 
 def install() -> None:
@@ -50,7 +68,7 @@ def executed(name: str) -> bool:
 
 
 class _Finder:
-    """A meta path finder (PEP 451) for the LAZY names only; every other import, and these
+    """A meta path finder (PEP 451) for the lazy names only; every other import, and these
     modules' own submodules, go to the finders after it."""
 
     def __init__(self) -> None:
@@ -58,7 +76,7 @@ class _Finder:
 
     def find_spec(self, name: str, path: object = None,
                   target: object = None) -> ModuleSpec | None:
-        if name not in LAZY or name in self._busy:
+        if not is_lazy(name) or name in self._busy:
             return None
         self._busy.add(name)  # find_spec below asks the meta path again, us included
         try:

@@ -18,11 +18,11 @@ Stdlib only: haipvs/__init__.py calls install() before anything can import pyrou
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
 from types import ModuleType
+from typing import Any
 
 PACKAGE = "pyroute2"
 # name -> the submodule defining it (pyroute2 0.9.7; iprsocket.py imports IPRSocket and
@@ -44,7 +44,9 @@ def install() -> None:
     sys.meta_path.insert(0, _Finder())
 
 
-class _Finder(importlib.abc.MetaPathFinder):
+# Plain classes, not importlib.abc's: in Python 3.11 importing importlib.abc imports
+# importlib.resources, and with it tempfile, shutil, bz2, lzma and random (~1 MiB).
+class _Finder:
     """Answers the package's first import only, then steps aside."""
 
     def find_spec(self, name: str, path: object = None,
@@ -58,8 +60,11 @@ class _Finder(importlib.abc.MetaPathFinder):
         spec.loader = _LeanLoader(spec)
         return spec
 
+    def invalidate_caches(self) -> None:
+        pass
 
-class _LeanLoader(importlib.abc.Loader):
+
+class _LeanLoader:
     """Creates the package module as usual but runs no __init__: names resolve lazily."""
 
     def __init__(self, spec: importlib.machinery.ModuleSpec) -> None:
@@ -76,7 +81,7 @@ class _LeanLoader(importlib.abc.Loader):
 class _Resolver:
     """The package's module __getattr__ (PEP 562): called only for a name not set yet."""
 
-    def __init__(self, module: ModuleType, real: importlib.abc.Loader) -> None:
+    def __init__(self, module: ModuleType, real: Any) -> None:
         self.module = module
         self.real = real
         self.full = False

@@ -16,17 +16,19 @@ import random
 import time
 import zlib
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import structlog
 import trio
 
-from haipvs.health.httpbatch import HttpBatchScheduler, HttpJob, batchable
 from haipvs.health.probes import ProbeRunner, run_probe
-from haipvs.health.spec import CheckSpec, Probe, TcpProbe
+from haipvs.health.spec import CheckSpec, HttpProbe, Probe, TcpProbe
 from haipvs.health.state import CheckResult, CheckState, ServerHealth, aggregate
 from haipvs.health.tcpbatch import TcpBatchScheduler, TcpJob
 from haipvs.ipvs.desired import UP, RealServerHealth
+
+if TYPE_CHECKING:  # imported with the first plain HTTP_GET check (_http_batch)
+    from haipvs.health.httpbatch import HttpBatchScheduler, HttpJob
 
 log = structlog.get_logger("haipvs.health")
 
@@ -46,6 +48,12 @@ class ServerKey(NamedTuple):
 
 HealthPlan = Mapping[ServerKey, Sequence[CheckSpec]]
 ChangeCallback = Callable[[ServerKey, ServerHealth], None]
+
+
+def _http_batchable(probe: HttpProbe) -> bool:
+    from haipvs.health.httpbatch import batchable  # only with an HTTP_GET or SSL_GET check
+
+    return batchable(probe)
 
 
 class _Checker:
@@ -128,8 +136,6 @@ class HealthEngine:
             if self._batched:
                 self._tcp = TcpBatchScheduler(self._batch_finished)
                 nursery.start_soon(self._tcp.run)
-                self._http = HttpBatchScheduler(self._batch_finished)
-                nursery.start_soon(self._http.run)
             try:
                 self._apply(trio.current_time())
                 task_status.started()
@@ -255,13 +261,26 @@ class HealthEngine:
         if self._tcp is not None and type(probe) is TcpProbe:
             checker.job = TcpJob(probe, checker)
             self._tcp.schedule(checker.job, first)
-        elif self._http is not None and batchable(probe):
+        elif self._batched and isinstance(probe, HttpProbe) and _http_batchable(probe):
+            from haipvs.health.httpbatch import HttpJob
+
             checker.job = HttpJob(probe, checker)
-            self._http.schedule(checker.job, first)
+            self._http_batch().schedule(checker.job, first)
         else:
             assert self._nursery is not None
             checker.scope = trio.CancelScope()
             self._nursery.start_soon(self._check_loop, checker, first)
+
+    def _http_batch(self) -> HttpBatchScheduler:
+        """The plain HTTP_GET scheduler, started with the first such check (issue 18: a
+        config without one never imports httpbatch.py)."""
+        if self._http is None:
+            from haipvs.health.httpbatch import HttpBatchScheduler
+
+            assert self._nursery is not None
+            self._http = HttpBatchScheduler(self._batch_finished)
+            self._nursery.start_soon(self._http.run)
+        return self._http
 
     def _batch_finished(self, job: TcpJob | HttpJob, result: CheckResult, now: float) -> float:
         checker: _Checker = job.owner

@@ -1,15 +1,15 @@
-"""Dispatch a probe definition to the function that runs it."""
+"""Dispatch a probe definition to the function that runs it.
+
+Each kind's module is imported on its first probe (issue 18: import only what a config
+uses): an idle director with TCP checks (run by tcpbatch.py) never loads the HTTP, SSL,
+SMTP, DNS, UDP, MISC, ping or file probes.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
 
-from haipvs.health.dns import probe_dns
-from haipvs.health.file import probe_file
-from haipvs.health.http import probe_http
-from haipvs.health.misc import probe_misc
-from haipvs.health.ping import probe_ping
-from haipvs.health.smtp import probe_smtp
 from haipvs.health.spec import (
     DnsProbe,
     HttpProbe,
@@ -20,25 +20,34 @@ from haipvs.health.spec import (
     UdpProbe,
 )
 from haipvs.health.state import CheckResult
-from haipvs.health.tcp import probe_tcp
-from haipvs.health.udp import probe_udp
 from haipvs.policy.file_check import FileProbe
 from haipvs.policy.ping_echo import PingProbe
 
 ProbeRunner = Callable[[Probe], Awaitable[CheckResult]]
 
-_RUNNERS: dict[type, Callable] = {
-    TcpProbe: probe_tcp,
-    HttpProbe: probe_http,
-    MiscProbe: probe_misc,
-    UdpProbe: probe_udp,
-    DnsProbe: probe_dns,
-    SmtpProbe: probe_smtp,
-    PingProbe: probe_ping,
-    FileProbe: probe_file,
+# probe type -> (module, function) that runs it
+_WHERE: dict[type, tuple[str, str]] = {
+    TcpProbe: ("haipvs.health.tcp", "probe_tcp"),
+    HttpProbe: ("haipvs.health.http", "probe_http"),
+    MiscProbe: ("haipvs.health.misc", "probe_misc"),
+    UdpProbe: ("haipvs.health.udp", "probe_udp"),
+    DnsProbe: ("haipvs.health.dns", "probe_dns"),
+    SmtpProbe: ("haipvs.health.smtp", "probe_smtp"),
+    PingProbe: ("haipvs.health.ping", "probe_ping"),
+    FileProbe: ("haipvs.health.file", "probe_file"),
 }
+_RUNNERS: dict[type, ProbeRunner] = {}
+
+
+def runner_for(kind: type) -> ProbeRunner:
+    """The function running probes of this type, its module imported on first use."""
+    runner = _RUNNERS.get(kind)
+    if runner is None:
+        module, name = _WHERE[kind]
+        runner = _RUNNERS[kind] = getattr(importlib.import_module(module), name)
+    return runner
 
 
 def run_probe(probe: Probe) -> Awaitable[CheckResult]:
     """One attempt of `probe`. Every probe bounds its own time (connect_timeout or timeout)."""
-    return _RUNNERS[type(probe)](probe)
+    return runner_for(type(probe))(probe)

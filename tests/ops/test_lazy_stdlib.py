@@ -1,7 +1,7 @@
 """haipvs/lazy_stdlib.py and the CLI's lazy subcommand parsers: an idle director runs neither
 ssl nor hashlib/hmac (OpenSSL's libcrypto, ~5 MiB of RSS with _ssl; issue 18, "import only
-what a config uses") nor unittest's test framework (pyroute2 imports unittest.mock), yet
-whoever uses them gets the whole module."""
+what a config uses") nor unittest's test framework (pyroute2 imports unittest.mock), nor
+pyroute2's tc modules or idna, yet whoever uses them gets the whole module."""
 
 from __future__ import annotations
 
@@ -31,8 +31,10 @@ args = build_parser(lazy=True).parse_args(["--config", "/dev/null"])
 import haipvs.daemon
 from pyroute2 import IPRoute
 from haipvs import lazy_stdlib
+tc = [n for n in sys.modules if n.startswith(lazy_stdlib.LAZY_UNDER)]
 print(json.dumps({"run": args.run.__name__,
-                  "executed": [n for n in sorted(lazy_stdlib.LAZY) if lazy_stdlib.executed(n)],
+                  "executed": [n for n in sorted(lazy_stdlib.LAZY) + sorted(tc)
+                               if lazy_stdlib.executed(n)],
                   "c_modules": [m for m in ("_ssl", "_hashlib") if m in sys.modules],
                   "subcommands": [m for m in sys.modules if m.startswith(
                       ("haipvs.lab", "haipvs.realserver", "haipvs.importer"))]}))
@@ -99,3 +101,50 @@ haipvs.vrrp_binding._load_hmac()
 print(json.dumps([before, lazy_stdlib.executed("hmac")]))
 """)
     assert got == [False, True]
+
+
+def test_pyroutes_tc_modules_are_lazy_and_whole_on_first_use():
+    # The prefix in lazy_stdlib.LAZY_UNDER must still name pyroute2's tc modules: if a
+    # pyroute2 upgrade moves them, this fails (the import itself would only be eager again).
+    got = run("""
+import json, sys
+import haipvs
+from pyroute2 import IPRoute
+from haipvs import lazy_stdlib
+tc = sorted(n for n in sys.modules if n.startswith(lazy_stdlib.LAZY_UNDER))
+lazy = [n for n in tc if not lazy_stdlib.executed(n)]
+from pyroute2.netlink.rtnl.tcmsg import plugins
+htb = plugins["htb"]
+print(json.dumps({"htb_lazy": "pyroute2.netlink.rtnl.tcmsg.sched_htb" in lazy,
+                  "all_lazy": lazy == tc, "many": len(tc) >= 20,
+                  "options": htb.options.__name__, "params": callable(htb.get_parameters),
+                  "after": lazy_stdlib.executed("pyroute2.netlink.rtnl.tcmsg.sched_htb")}))
+""")
+    assert got == {"htb_lazy": True, "all_lazy": True, "many": True, "options": "options",
+                   "params": True, "after": True}
+
+
+def test_idna_is_whole_on_first_use():
+    got = run("""
+import json
+import haipvs, trio
+from haipvs import lazy_stdlib
+before = lazy_stdlib.executed("idna")
+print(json.dumps([before, trio._socket._idna.encode("b\u00fccher.example").decode()]))
+""")
+    assert got == [False, "xn--bcher-kva.example"]
+
+
+def test_difflib_getpass_and_uuid_are_whole_on_first_use():
+    got = run("""
+import json
+import haipvs, structlog
+import haipvs.config.spec, haipvs.drivers.smtp_alert
+from haipvs import lazy_stdlib
+before = [lazy_stdlib.executed(n) for n in ("difflib", "getpass", "uuid")]
+import difflib, getpass, uuid
+print(json.dumps([before, difflib.get_close_matches("prioriy", ["priority"]),
+                  "@" in haipvs.drivers.smtp_alert.default_sender(),
+                  uuid.UUID(str(uuid.uuid4())).version]))
+""")
+    assert got == [[False, False, False], ["priority"], True, 4]
