@@ -35,14 +35,43 @@ def optimized_argv(orig_argv: Sequence[str], executable: str, optimize: int) -> 
     return [executable, "-OO", *orig_argv[1:]]
 
 
+# The process name (comm) before the exec, for the process after it (see keep_name).
+NAME_VARIABLE = "HAIPVS_PROCESS_NAME"
+PR_SET_NAME = 15  # <linux/prctl.h>
+
+
 def reexec() -> None:
     """Returns only if the daemon goes on in this interpreter (already -OO, or no exec)."""
     argv = optimized_argv(sys.orig_argv, sys.executable, sys.flags.optimize)
     if argv is None:
+        keep_name()
         return
     sys.stdout.flush()
     sys.stderr.flush()
     try:
+        with open("/proc/self/comm", encoding="utf-8", errors="replace") as comm:
+            os.environ[NAME_VARIABLE] = comm.read().strip()
+    except OSError:
+        pass
+    try:
         os.execv(argv[0], argv)
     except OSError as exc:
+        os.environ.pop(NAME_VARIABLE, None)
         print(f"haipvs: running without -OO ({argv[0]}: {exc.strerror})", file=sys.stderr)
+
+
+def keep_name() -> None:
+    """The kernel names a process after the file it executes: `haipvs` for the console
+    script, but `python3` after the exec of the interpreter. Operators find the daemon by
+    that name (`pidof haipvs`, `pkill -HUP haipvs`, `killall -USR1 haipvs`, top), as they
+    find keepalived, so the name from before the exec is given back. The variable is taken
+    out of the environment: scripts the daemon runs do not inherit it."""
+    name = os.environ.pop(NAME_VARIABLE, None)
+    if not name:
+        return
+    import ctypes  # only after an exec: the common start-up path imports nothing more
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # cosmetic for us, but the operator's pidof finds nothing: nothing else to do

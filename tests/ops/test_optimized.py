@@ -55,3 +55,19 @@ def test_other_subcommands_and_main_with_arguments_are_not_re_executed(tmp_path)
               "main(['check', sys.argv[1]])\n", str(config))
     assert [line for line in out.stdout.splitlines() if line.startswith("optimize")] == [
         "optimize 0"]
+
+
+def test_the_process_keeps_its_name_through_the_exec(tmp_path):
+    # `pidof haipvs` / `pkill -HUP haipvs` find the daemon by the name of the file it was
+    # started as (the console script); an exec of the interpreter would rename it python3
+    script = tmp_path / "haipvs"
+    script.write_text(f"#!{sys.executable}\n"
+                      "import os, sys\n"
+                      f"sys.path.insert(0, {str(ROOT)!r})\n"
+                      "from haipvs.optimized import reexec\n"
+                      "reexec()\n"
+                      "print(sys.flags.optimize, open('/proc/self/comm').read().strip(),\n"
+                      "      os.environ.get('HAIPVS_PROCESS_NAME'), flush=True)\n")
+    script.chmod(0o755)
+    out = subprocess.run([str(script)], capture_output=True, text=True, check=False, timeout=60)
+    assert out.stdout.split() == ["2", "haipvs", "None"], out.stderr
