@@ -37,7 +37,6 @@ def optimized_argv(orig_argv: Sequence[str], executable: str, optimize: int) -> 
 
 # The process name (comm) before the exec, for the process after it (see keep_name).
 NAME_VARIABLE = "HAIPVS_PROCESS_NAME"
-PR_SET_NAME = 15  # <linux/prctl.h>
 
 
 def reexec() -> None:
@@ -69,9 +68,6 @@ def keep_name() -> None:
     name = os.environ.pop(NAME_VARIABLE, None)
     if not name:
         return
-    import ctypes  # only after an exec: the common start-up path imports nothing more
+    from haipvs.thread_priority import name_this_thread  # the daemon imports it anyway
 
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # cosmetic for us, but the operator's pidof finds nothing: nothing else to do
+    name_this_thread(name)  # the main thread's name is the process's
