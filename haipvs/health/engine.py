@@ -16,7 +16,6 @@ import random
 import time
 import zlib
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import NamedTuple
 
 import structlog
 import trio
@@ -26,7 +25,7 @@ from haipvs.health.probes import ProbeRunner, run_probe
 from haipvs.health.spec import CheckSpec, Probe, TcpProbe
 from haipvs.health.state import CheckResult, CheckState, ServerHealth, aggregate
 from haipvs.health.tcpbatch import TcpBatchScheduler, TcpJob
-from haipvs.ipvs.desired import UP, RealServerHealth
+from haipvs.ipvs.desired import UP, RealServerHealth, ServerKey, shared_health
 
 log = structlog.get_logger("haipvs.health")
 
@@ -35,13 +34,6 @@ HARD_TIMEOUT_GRACE = 1.0
 # Wake-ups are rounded up to this grid so that checkers due at about the same time run in the
 # same pass of the trio loop: at 10k checks/s the per-wake-up loop cost dominates otherwise.
 TICK = 0.01
-
-
-class ServerKey(NamedTuple):
-    """One real server inside one virtual service (IPVS ServiceKey, DestKey)."""
-
-    service: Hashable
-    dest: Hashable
 
 
 HealthPlan = Mapping[ServerKey, Sequence[CheckSpec]]
@@ -77,7 +69,7 @@ class _Server:
 def _view(health: ServerHealth) -> RealServerHealth:
     if health.up and health.weight is None:
         return UP
-    return RealServerHealth(health.up, health.weight, health.reason)
+    return shared_health(health.up, health.weight, health.reason)
 
 
 def _checker_states(checkers: Iterable[_Checker]) -> Iterable[tuple[str, CheckState]]:
@@ -101,7 +93,9 @@ class HealthEngine:
         rng: random.Random | None = None,
         max_spread: float | None = None,
     ) -> None:
-        self._plan = _normalize(plan)
+        # The plan until _apply has taken it; then the servers' checkers are the plan (a
+        # second dict and tuple per real server otherwise, issue 18).
+        self._plan: dict[ServerKey, tuple[CheckSpec, ...]] | None = _normalize(plan)
         self._on_change = on_change
         self._on_first_down = on_first_down  # see _settled_down
         # Probing is an explicit dependency. Without a runner the engine probes the network
@@ -146,12 +140,17 @@ class HealthEngine:
         if self._nursery is not None:
             self._apply(trio.current_time())
 
+    def _keys(self) -> Mapping[ServerKey, object]:
+        """The servers of the plan: the one not applied yet, else the running one."""
+        return self._plan if self._plan is not None else self._servers
+
     # -- ha_suspend ------------------------------------------------------------------------
 
     def pause(self, keys: Iterable[ServerKey]) -> None:
         """Stop probing for these servers. A check shared with a server that is not paused
         keeps running. Health stays at its last value while paused."""
-        self._paused.update(key for key in keys if key in self._plan)
+        planned = self._keys()
+        self._paused.update(key for key in keys if key in planned)
         self._refresh_pauses()
 
     def resume(self, keys: Iterable[ServerKey]) -> None:
@@ -161,7 +160,7 @@ class HealthEngine:
     def pause_services(self, services: Iterable[Hashable], paused: bool = True) -> None:
         """Pause (or resume) every server of the given services."""
         wanted = set(services)
-        keys = [key for key in self._plan if key.service in wanted]
+        keys = [key for key in self._keys() if key.service in wanted]
         if paused:
             self.pause(keys)
         else:
@@ -218,8 +217,11 @@ class HealthEngine:
     # -- internals -------------------------------------------------------------------------
 
     def _apply(self, now: float) -> None:
+        plan, self._plan = self._plan, None
+        if plan is None:  # applied already
+            return
         wanted: dict[CheckSpec, set[ServerKey]] = {}
-        for key, specs in self._plan.items():
+        for key, specs in plan.items():
             for spec in specs:
                 wanted.setdefault(spec, set()).add(key)
         for spec in [spec for spec in self._checkers if spec not in wanted]:
@@ -237,7 +239,7 @@ class HealthEngine:
             checker.servers = tuple(keys)
         previous_servers = self._servers
         self._servers = {}
-        for key, specs in self._plan.items():
+        for key, specs in plan.items():
             checkers = tuple(self._checkers[spec] for spec in specs)
             previous = previous_servers.get(key)
             health = aggregate(_checker_states(checkers),
@@ -246,7 +248,7 @@ class HealthEngine:
             before = previous.view if previous is not None else UP
             if (before.up, before.weight) != (health.up, health.weight):
                 self._notify(key, health, before.up)
-        self._paused.intersection_update(self._plan)
+        self._paused.intersection_update(plan)
         self._refresh_pauses()
 
     def _start(self, checker: _Checker, now: float) -> None:
@@ -426,5 +428,13 @@ def _probe_error(probe: Probe, exc: Exception) -> CheckResult:
 
 
 def _normalize(plan: HealthPlan) -> dict[ServerKey, tuple[CheckSpec, ...]]:
-    # A spec listed twice on one server is one check.
-    return {ServerKey(*key): tuple(dict.fromkeys(specs)) for key, specs in plan.items()}
+    # A spec listed twice on one server is one check. The plan's own keys are kept when they
+    # are ServerKeys already (specs_from_config's are the config's shared ones).
+    return {key if type(key) is ServerKey else ServerKey(*key): _unique(specs)
+            for key, specs in plan.items()}
+
+
+def _unique(specs: Sequence[CheckSpec]) -> tuple[CheckSpec, ...]:
+    if type(specs) is tuple and len(specs) == 1:
+        return specs
+    return tuple(dict.fromkeys(specs))
