@@ -27,7 +27,8 @@ QUORUM_MAX = limits.QUORUM_MAX
 PORT_OR_ZERO = Int(0, limits.PORT_MAX)
 
 
-@dataclass(frozen=True)
+# slots: one per real server, its checkers too (checkers.py): no __dict__ each (issue 18)
+@dataclass(frozen=True, slots=True)
 class RealServer:
     address: IPAddress = setting(IPAddr(), doc="address of the real server")
     # None only for fwmark / port-0 services: keep the client's destination port.
