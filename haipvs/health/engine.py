@@ -48,18 +48,26 @@ class _Checker:
     def __init__(self, spec: CheckSpec, now: float) -> None:
         self.spec = spec
         self.state = CheckState(spec.timing, now)
-        # iterated only; a tuple of one is 48 bytes, a frozenset 216
-        self.servers: tuple[ServerKey, ...] = ()
+        # iterated only (keys_of): the one server's key itself, the common case, or a tuple
+        # of several; a tuple of one is 48 bytes, a frozenset 216
+        self.servers: ServerKey | tuple[ServerKey, ...] = ()
         self.scope: trio.CancelScope | None = None  # set when a check loop task runs it
         self.paused = False
         self.resumed: trio.Event | None = None  # set when a check loop's checker pauses
         self.job: TcpJob | HttpJob | None = None  # set when a batch scheduler runs it
 
 
+def keys_of(checker: _Checker) -> tuple[ServerKey, ...]:
+    servers = checker.servers
+    return (servers,) if type(servers) is ServerKey else servers  # type: ignore[return-value]
+
+
 class _Server:
     __slots__ = ("checkers", "health", "key", "view")
 
-    def __init__(self, key: ServerKey, checkers: tuple[_Checker, ...], health: ServerHealth):
+    # `checkers`: the one checker itself, the common case, or a tuple of several (checkers_of)
+    def __init__(self, key: ServerKey, checkers: _Checker | tuple[_Checker, ...],
+                 health: ServerHealth):
         self.key = key
         self.checkers = checkers
         self.health = health
@@ -70,6 +78,11 @@ def _view(health: ServerHealth) -> RealServerHealth:
     if health.up and health.weight is None:
         return UP
     return shared_health(health.up, health.weight, health.reason)
+
+
+def checkers_of(server: _Server) -> tuple[_Checker, ...]:
+    checkers = server.checkers
+    return (checkers,) if type(checkers) is _Checker else checkers  # type: ignore[return-value]
 
 
 def _checker_states(checkers: Iterable[_Checker]) -> Iterable[tuple[str, CheckState]]:
@@ -196,9 +209,10 @@ class HealthEngine:
     ) -> dict:
         # Transitions alone update server.health; the reason shown is the live one (the
         # last result of each check), so an up server does not say "not checked yet".
-        live = aggregate(_checker_states(server.checkers), server.health, server.health.since)
+        live = aggregate(_checker_states(checkers_of(server)), server.health,
+                         server.health.since)
         checks = []
-        for checker in server.checkers:
+        for checker in checkers_of(server):
             state = checker.state.as_dict()
             state["last_checked"] = to_wall(state["last_checked"])
             state["last_transition"] = to_wall(state["last_transition"])
@@ -236,15 +250,19 @@ class HealthEngine:
             if checker is None:
                 checker = self._checkers[spec] = _Checker(spec, now)
                 self._start(checker, now)
-            checker.servers = tuple(keys)
+            checker.servers = next(iter(keys)) if len(keys) == 1 else tuple(keys)
         previous_servers = self._servers
         self._servers = {}
+        # Servers added in one pass share their equal start healths (one object each, issue 18)
+        started: dict[ServerHealth, ServerHealth] = {}
         for key, specs in plan.items():
             checkers = tuple(self._checkers[spec] for spec in specs)
             previous = previous_servers.get(key)
             health = aggregate(_checker_states(checkers),
                                previous.health if previous else None, now)
-            self._servers[key] = _Server(key, checkers, health)
+            health = started.setdefault(health, health)
+            self._servers[key] = _Server(key, checkers[0] if len(checkers) == 1 else checkers,
+                                         health)
             before = previous.view if previous is not None else UP
             if (before.up, before.weight) != (health.up, health.weight):
                 self._notify(key, health, before.up)
@@ -287,7 +305,7 @@ class HealthEngine:
         paused = self._paused
         resumed_jobs = False
         for checker in self._checkers.values():
-            now_paused = bool(paused) and all(key in paused for key in checker.servers)
+            now_paused = bool(paused) and all(key in paused for key in keys_of(checker))
             if now_paused == checker.paused:
                 continue
             checker.paused = now_paused
@@ -345,12 +363,12 @@ class HealthEngine:
         (Timing.tells_first_failure). Told for each of its servers that is down."""
         if self._on_first_down is None:
             return
-        for key in checker.servers:
+        for key in keys_of(checker):
             server = self._servers.get(key)
             if server is None or server.health.up:
                 continue
             # still down; the reason is now the check's, no longer "not checked yet"
-            server.health = aggregate(_checker_states(server.checkers), server.health, now)
+            server.health = aggregate(_checker_states(checkers_of(server)), server.health, now)
             server.view = _view(server.health)
             try:
                 self._on_first_down(key, server.health)
@@ -361,12 +379,12 @@ class HealthEngine:
         state = checker.state
         log.debug("check " + ("up" if state.up else "down"), check=checker.spec.describe(),
                   reason=state.last_reason, weight=state.weight)
-        for key in checker.servers:
+        for key in keys_of(checker):
             server = self._servers.get(key)
             if server is None:
                 continue
             before = server.health
-            health = aggregate(_checker_states(server.checkers), before, now)
+            health = aggregate(_checker_states(checkers_of(server)), before, now)
             if (before.up, before.weight) == (health.up, health.weight):
                 continue
             server.health = health
