@@ -98,7 +98,7 @@ def _derive_url(v: Values) -> dict[str, Any]:
     return {"digest": v["digest"].lower() if v["digest"] is not None else None}
 
 
-HTTP_URL = model_section(
+HTTP_URL = model_section(  # shared: see _checker_section
     HttpUrl,
     "http_url",
     "URL to check",
@@ -109,6 +109,7 @@ HTTP_URL = model_section(
            "`regex_no_match`, `regex_options` and the offsets need `regex`; "
            "`regex_max_offset` is not below `regex_min_offset`."),
     renamed={"status": "use status_code"},
+    shared=True,
 )
 
 
@@ -157,8 +158,9 @@ def _checker_section(
     if issubclass(cls, ConnectChecker):
         more["check"] = _with_connect_check(more.get("check"))
         more["rules"] = (*more.get("rules", ()), *CONNECT_RULES)
+    # shared: a checker is often the same for every real server of a virtual server
     return model_section(cls, cls.kind, title, doc,
-                         renamed={**CHECKER_RENAMED, **(renamed or {})}, **more)
+                         renamed={**CHECKER_RENAMED, **(renamed or {})}, shared=True, **more)
 
 
 CONNECT_RULES = ("`bind_port` needs `bindto`; an IPv6 link-local address to check needs "

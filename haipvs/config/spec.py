@@ -203,6 +203,9 @@ class Section:
     # Names from keepalived or common misspellings -> what to say instead of "unknown key".
     renamed: Mapping[str, str] = field(default_factory=dict)
     model: type | None = None  # the dataclass `make` builds (settings.model_section sets it)
+    # Equal objects of this section read from one file are one object (Context.share): the
+    # same checker written for thousands of real servers (issue 18). Frozen models only.
+    shared: bool = False
 
     def field_named(self, name: str) -> Field:
         for candidate in self.fields:
@@ -403,7 +406,8 @@ def parse_section(
         section.check(values)
     if len(ctx.issues) > issues_before or not values.all_ok():
         return INVALID
-    return section.make(values)
+    made = section.make(values)
+    return ctx.share(made) if section.shared else made
 
 
 def all_sections(root: Section) -> list[Section]:

@@ -86,7 +86,9 @@ _NO_FLAGS: frozenset[str] = frozenset()  # shared: an empty frozenset is 216 byt
 
 def _derive_real_server(v: Values) -> dict[str, Any]:
     return {
-        "checkers": tuple(c for key in v.order if key in CHECKER_NAMES for c in v[key]),
+        # shared: equal checkers (checkers.py) make equal lists, one tuple for all
+        "checkers": v.ctx.share(tuple(c for key in v.order if key in CHECKER_NAMES
+                                      for c in v[key])),
         "tun_flags": frozenset(v["tun_flags"]) if v["tun_flags"] else _NO_FLAGS,
     }
 

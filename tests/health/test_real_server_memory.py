@@ -16,9 +16,10 @@ from haipvs.ipvs import desired
 from haipvs.policy.director import Director, Start
 
 # Live bytes per real server (one TCP_CHECK each) for the config model, the director (its
-# health copy, weights and first table) and the running health engine: ~1,430 bytes on
-# Python 3.11; 2,390 before the layers shared their keys and the models had slots.
-BYTES_PER_SERVER = 1600
+# health copy, weights and first table) and the running health engine: ~1,260 bytes on
+# Python 3.11; 2,390 before the layers shared their keys, the models had slots and equal
+# checkers were one object.
+BYTES_PER_SERVER = 1400
 
 
 def _config_text(count: int, *, second_service: int = 0, warmup: float = 0.0) -> str:
@@ -65,12 +66,14 @@ def test_every_layer_holds_the_configs_key_objects():
                for a, b in zip(desired.server_keys(vs), desired.server_keys(vs), strict=True))
 
 
-def test_equal_scalars_and_probes_are_one_object():
+def test_equal_scalars_and_checkers_are_one_object():
     config = load_config_text(_config_text(500))
     servers = config.virtual_servers[0].real_servers
     assert len({id(rs.port) for rs in servers}) == 250
-    assert len({id(rs.checkers[0].connect_timeout) for rs in servers}) == 1
     assert len({id(rs.address) for rs in servers}) == 2
+    assert len({id(rs.checkers) for rs in servers}) == 1  # one tuple, one TcpCheck
+    plan = specs_from_config(config)
+    assert len({id(spec.probe) for specs in plan.values() for spec in specs}) == 500
 
 
 def _live_bytes(count: int) -> int:
