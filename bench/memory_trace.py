@@ -1,11 +1,12 @@
 """Diagnosis for bench/memory.py: the same daemon under tracemalloc, one snapshot.
 
-    sudo .venv/bin/python bench/memory_trace.py --servers 10000 [--at 20] [--out trace.txt]
+    sudo .venv/bin/python bench/memory_trace.py --servers 10000 --at 200 [--out trace.txt]
 
 The daemon runs under a wrapper that starts tracemalloc (3 frames) and, `--at` seconds after
 start (after the first round of checks), writes the live Python allocations grouped by
-source line, by traceback and the object counts by type. tracemalloc roughly doubles the
-memory of what it traces: read the groups, not the VmRSS.
+source line, by source line and two callers for groups of at least servers/2 blocks (the
+per-server candidates), by traceback, and the object counts by type. tracemalloc roughly
+doubles the memory of what it traces: read the groups, not the VmRSS.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ sys.exit(main())
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=int, default=10000)
+    # seconds after the daemon starts; start-up at 10,000 servers takes well over a minute
+    # under tracemalloc, so the default (delay_loop + 60 s) is too early there: --at 200
     parser.add_argument("--at", type=float, default=None)
     parser.add_argument("--out", default="memory-trace.txt")
     args = parser.parse_args()
@@ -73,7 +76,8 @@ def main() -> None:
     out = Path(args.out).resolve()
 
     def start(self: OpsNode) -> OpsNode:
-        argv = [sys.executable, "-c", TRACER, str(out), str(at), str(args.servers // 2), "--config",
+        argv = [sys.executable, "-c", TRACER, str(out), str(at), str(args.servers // 2),
+                "--config",
                 str(self.conf_path), "--state-dir", str(self.state_dir), "--pid-file",
                 str(self.pid_path), "--log-format", "json"]
         self.runs += 1
@@ -85,12 +89,12 @@ def main() -> None:
     memory.wait_until = lambda check, timeout, **kw: wait_until(check, timeout * 5, **kw)
     tmp = tempfile.mkdtemp(prefix="haipvs-memtrace-")  # kept: the daemon's log is there
     print(f"work directory {tmp}", flush=True)
-    if True:
-        row = memory.measure(args.servers, max(at - memory.delay_loop(args.servers), 0) + 5,
-                             Path(tmp))
-        deadline = time.monotonic() + 30
-        while not out.exists() and time.monotonic() < deadline:
-            time.sleep(1)
+    # measure() samples RSS until `at` + 5 s, then stops the daemon: the trace is written by then
+    row = memory.measure(args.servers, max(at - memory.delay_loop(args.servers), 0) + 5,
+                         Path(tmp))
+    deadline = time.monotonic() + 30
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(1)
     print(f"{row['servers']} servers, {row['up']} up; trace in {out}")
 
 
