@@ -34,7 +34,7 @@ from haipvs.drivers.smtp_alert import SmtpAlerter
 from haipvs.drivers.vrrp_runtime import VrrpRuntime
 from haipvs.events import Event, InstanceNotice, VrrpTransition
 from haipvs.health import HealthEngine, ServerHealth, ServerKey, specs_from_config
-from haipvs.ipvs.desired import RealServerHealth
+from haipvs.ipvs.desired import shared_health
 from haipvs.ipvs.ownership import LEDGER_NAME as OWNERSHIP_LEDGER_NAME
 from haipvs.ipvs.ownership import OwnershipLedger
 from haipvs.ipvs.reconcile import Reconciler
@@ -363,7 +363,7 @@ class Daemon:
         linear); any other input hands them over first (feed)."""
         self._health_pending.append(director.HealthChanged(
             key.service, key.dest,  # IPVS ServiceKey and DestKey (specs_from_config)
-            RealServerHealth(health.up, health.weight, health.reason)))
+            shared_health(health.up, health.weight, health.reason)))
         if len(self._health_pending) == 1:
             try:
                 trio.lowlevel.current_trio_token().run_sync_soon(self._flush_health)
@@ -386,7 +386,7 @@ class Daemon:
     def _health_settled_down(self, key: ServerKey, health: ServerHealth) -> None:
         """An alpha checker's first evaluation failed (director.HealthSettledDown)."""
         self.feed(director.HealthSettledDown(
-            key.service, key.dest, RealServerHealth(health.up, health.weight, health.reason)))
+            key.service, key.dest, shared_health(health.up, health.weight, health.reason)))
 
     async def flush_events(self) -> None:
         """Until every VRRP event queued so far has been handled. The VRRP thread's events

@@ -3,6 +3,8 @@ UDP_CHECK, DNS_CHECK, SMTP_CHECK, PING_CHECK, FILE_CHECK) and the URLs of the HT
 
 # setting() returns a dataclasses.field (see settings.py); ruff only knows field() itself.
 # ruff: noqa: RUF009
+# The models are slots dataclasses: one checker (and its urls) per real server, no __dict__
+# each (issue 18).
 
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ _HEX = r"[0-9a-fA-F \t]+"
 _HEX_PATTERN = r"[0-9a-fA-FxX \t]+"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HttpUrl:
     path: str = setting(Text(8192, r"/\S*", "starts with '/', no spaces"), doc="path to GET")
     # Accepted status codes as inclusive (low, high) ranges; default 200..299.
@@ -96,7 +98,7 @@ def _derive_url(v: Values) -> dict[str, Any]:
     return {"digest": v["digest"].lower() if v["digest"] is not None else None}
 
 
-HTTP_URL = model_section(
+HTTP_URL = model_section(  # shared: see _checker_section
     HttpUrl,
     "http_url",
     "URL to check",
@@ -107,10 +109,11 @@ HTTP_URL = model_section(
            "`regex_no_match`, `regex_options` and the offsets need `regex`; "
            "`regex_max_offset` is not below `regex_min_offset`."),
     renamed={"status": "use status_code"},
+    shared=True,
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Checker:
     """Fields shared by every health checker. Times are seconds. `delay_loop` None means the
     virtual server's delay_loop. `retry` is the number of retries after a failure before the
@@ -130,7 +133,7 @@ class Checker:
     alpha: bool = setting(Bool(), False, "start the server as down until its first success")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConnectChecker(Checker):
     """A checker that opens a connection: to connect_ip (default the real server address)
     and connect_port (default the real server port), optionally from `bindto`."""
@@ -155,8 +158,9 @@ def _checker_section(
     if issubclass(cls, ConnectChecker):
         more["check"] = _with_connect_check(more.get("check"))
         more["rules"] = (*more.get("rules", ()), *CONNECT_RULES)
+    # shared: a checker is often the same for every real server of a virtual server
     return model_section(cls, cls.kind, title, doc,
-                         renamed={**CHECKER_RENAMED, **(renamed or {})}, **more)
+                         renamed={**CHECKER_RENAMED, **(renamed or {})}, shared=True, **more)
 
 
 CONNECT_RULES = ("`bind_port` needs `bindto`; an IPv6 link-local address to check needs "
@@ -182,7 +186,7 @@ def _check_connect(v: Values) -> None:
         v.error("bind_if", f"the link-local address {v['connect_ip']} needs bind_if")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TcpCheck(ConnectChecker):
     kind: ClassVar[str] = "tcp_check"
 
@@ -190,7 +194,7 @@ class TcpCheck(ConnectChecker):
 TCP_CHECK = _checker_section(TcpCheck, "TCP check", "Up when a TCP connection opens.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HttpGet(ConnectChecker):
     kind: ClassVar[str] = "http_get"
 
@@ -210,7 +214,7 @@ HTTP_GET = _checker_section(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SslGet(HttpGet):
     kind: ClassVar[str] = "ssl_get"
 
@@ -234,7 +238,7 @@ SSL_GET = _checker_section(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MiscCheck(Checker):
     """Runs `path` (argv, no shell). Exit 0 = up; with misc_dynamic, exit 2..255 = up with
     weight (code - 2), 1 = down. `timeout` None means the effective delay_loop."""
@@ -270,7 +274,7 @@ MISC_CHECK = _checker_section(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UdpCheck(ConnectChecker):
     kind: ClassVar[str] = "udp_check"
 
@@ -340,7 +344,7 @@ UDP_CHECK = _checker_section(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DnsCheck(ConnectChecker):
     kind: ClassVar[str] = "dns_check"
 
@@ -358,7 +362,7 @@ DNS_CHECK = _checker_section(DnsCheck, "DNS check", "Up when the server answers 
 
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SmtpCheck(ConnectChecker):
     """keepalived SMTP_CHECK (check_smtp.c): banner 220, HELO -> 250, QUIT; each step gets
     connect_timeout. keepalived's deprecated `host { }` blocks are more smtp_check entries."""
@@ -378,7 +382,7 @@ SMTP_CHECK = _checker_section(
 
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PingCheck(Checker):
     """keepalived PING_CHECK (check_ping.c): one ICMP / ICMPv6 echo request per attempt, up
     when its reply arrives within connect_timeout (haipvs/policy/ping_echo.py). It has no
@@ -401,7 +405,7 @@ PING_CHECK = _checker_section(
 
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileCheck(Checker):
     """keepalived FILE_CHECK (check_file.c) with track_file's rule
     (haipvs/policy/file_check.py): the file's number x weight is added to the real server's

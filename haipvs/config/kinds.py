@@ -106,7 +106,7 @@ class Float(Kind):
                 f"{node.value} is out of range {_fmt_number(self.low)}..{_fmt_number(self.high)}",
             )
             return INVALID
-        return float(value)
+        return ctx.share(float(value))
 
     def schema(self, defs):
         return {"type": "number", "minimum": self.low, "maximum": self.high}
@@ -215,7 +215,7 @@ class IPAddr(Kind):
             return INVALID
         text = _raw_text(node, value)
         try:
-            return ipaddress.ip_address(text if text is not None else value)
+            return ctx.share(ipaddress.ip_address(text if text is not None else value))
         except ValueError:
             ctx.error(node, path, f"{describe_node(node)} is not a valid IP address")
             return INVALID

@@ -168,9 +168,10 @@ def model_section(
     check: Callable[[Values], None] | None = None,
     rules: tuple[str, ...] = (),
     renamed: Mapping[str, str] | None = None,
+    shared: bool = False,
 ) -> Section:
     """The Section of model class `cls`. `derive(values)` gives the attributes that are not
-    read from one key as-is (and may override ones that are)."""
+    read from one key as-is (and may override ones that are). `shared`: see Section."""
     return Section(
         name,
         title,
@@ -181,4 +182,5 @@ def model_section(
         rules=rules,
         renamed=dict(renamed or {}),
         model=cls,
+        shared=shared,
     )

@@ -56,6 +56,20 @@ class Context:
         self.partial: dict[int, list[tuple[int, Any]]] = {}
         self._constructor = yaml.SafeLoader("")  # only its scalar constructors are used
         self.included = False  # the file has `include:` (haipvs/config/include.py)
+        # Equal scalars are one object (share): the same port, address or timeout written
+        # for thousands of real servers was one int, float or IPv4Address each (issue 18:
+        # ~250 bytes per real server with a TCP_CHECK). Lives as long as the read.
+        self._shared: dict[tuple[type, Any], Any] = {}
+
+    def share(self, value: Any) -> Any:
+        """The first equal value of the same type read from this file, or `value`. Zero
+        floats and NaN stay as they are: -0.0 equals 0.0, NaN equals nothing."""
+        if type(value) is float and (value == 0.0 or value != value):
+            return value
+        try:
+            return self._shared.setdefault((type(value), value), value)
+        except TypeError:  # unhashable (a list from an explicit !!seq tag)
+            return value
 
     def file_of(self, node: Node | None) -> str:
         """The file a node was read from: include.py marks the nodes of included files."""
@@ -79,7 +93,7 @@ class Context:
     def scalar(self, node: ScalarNode, path: str) -> Any:
         """The Python value of a scalar node (YAML 1.1 safe types), or INVALID."""
         try:
-            return self._constructor.construct_object(node, deep=True)
+            return self.share(self._constructor.construct_object(node, deep=True))
         except yaml.YAMLError as exc:
             problem = getattr(exc, "problem", None) or str(exc)
             self.error(node, path, f"cannot read this value: {problem}")
@@ -189,6 +203,9 @@ class Section:
     # Names from keepalived or common misspellings -> what to say instead of "unknown key".
     renamed: Mapping[str, str] = field(default_factory=dict)
     model: type | None = None  # the dataclass `make` builds (settings.model_section sets it)
+    # Equal objects of this section read from one file are one object (Context.share): the
+    # same checker written for thousands of real servers (issue 18). Frozen models only.
+    shared: bool = False
 
     def field_named(self, name: str) -> Field:
         for candidate in self.fields:
@@ -389,7 +406,8 @@ def parse_section(
         section.check(values)
     if len(ctx.issues) > issues_before or not values.all_ok():
         return INVALID
-    return section.make(values)
+    made = section.make(values)
+    return ctx.share(made) if section.shared else made
 
 
 def all_sections(root: Section) -> list[Section]:

@@ -27,7 +27,8 @@ QUORUM_MAX = limits.QUORUM_MAX
 PORT_OR_ZERO = Int(0, limits.PORT_MAX)
 
 
-@dataclass(frozen=True)
+# slots: one per real server, its checkers too (checkers.py): no __dict__ each (issue 18)
+@dataclass(frozen=True, slots=True)
 class RealServer:
     address: IPAddress = setting(IPAddr(), doc="address of the real server")
     # None only for fwmark / port-0 services: keep the client's destination port.
@@ -85,7 +86,9 @@ _NO_FLAGS: frozenset[str] = frozenset()  # shared: an empty frozenset is 216 byt
 
 def _derive_real_server(v: Values) -> dict[str, Any]:
     return {
-        "checkers": tuple(c for key in v.order if key in CHECKER_NAMES for c in v[key]),
+        # shared: equal checkers (checkers.py) make equal lists, one tuple for all
+        "checkers": v.ctx.share(tuple(c for key in v.order if key in CHECKER_NAMES
+                                      for c in v[key])),
         "tun_flags": frozenset(v["tun_flags"]) if v["tun_flags"] else _NO_FLAGS,
     }
 

@@ -51,7 +51,7 @@ class Job:
     """One scheduled checker of a batch. `active` False = dropped (reload); `paused` =
     ha_suspend: skip, park until resumed. `owner` is the engine's checker."""
 
-    __slots__ = ("active", "family", "owner", "paused", "planned", "probe", "sockaddr")
+    __slots__ = ("active", "family", "owner", "paused", "planned", "probe")
 
     def __init__(self, probe: TcpProbe | HttpProbe, owner: Any) -> None:
         self.probe = probe
@@ -61,7 +61,6 @@ class Job:
         self.planned = 0.0  # when the current attempt was due (the engine keeps its phase)
         endpoint = probe.endpoint
         self.family = socket.AF_INET6 if ":" in endpoint.address else socket.AF_INET
-        self.sockaddr = (endpoint.address, endpoint.port)
 
 
 def start_connect(sock: Any, job: Job) -> int:
@@ -70,7 +69,9 @@ def start_connect(sock: Any, job: Job) -> int:
     source = bind_source(sock, job.probe.endpoint)
     if source is not None:
         sock.bind(source)
-    result: int = sock.connect_ex(job.sockaddr)
+    # the address tuple is built per connect, not kept per job (56 bytes per checker)
+    endpoint = job.probe.endpoint
+    result: int = sock.connect_ex((endpoint.address, endpoint.port))
     return result
 
 

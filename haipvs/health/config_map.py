@@ -37,7 +37,7 @@ from haipvs.health.spec import (
     UrlSpec,
 )
 from haipvs.health.tls_client import client_fields
-from haipvs.ipvs.desired import dest_key, service_key
+from haipvs.ipvs.desired import server_keys
 from haipvs.policy.file_check import FileProbe
 from haipvs.policy.ping_echo import PingProbe
 
@@ -48,20 +48,24 @@ def specs_from_config(config: Config) -> HealthPlan:
     servers are one check in the engine."""
     plan: dict[ServerKey, tuple[CheckSpec, ...]] = {}
     shared: dict[Timing, Timing] = {}
+    probes: dict[Probe, Probe] = {}
     for vs in config.virtual_servers:
-        service = service_key(vs)
-        for rs in vs.real_servers:
-            specs = tuple(check_spec(checker, vs, rs, config.ssl, shared=shared)
+        # the config's key objects, shared with the director (desired.server_keys)
+        for rs, key in zip(vs.real_servers, server_keys(vs), strict=True):
+            specs = tuple(check_spec(checker, vs, rs, config.ssl, shared=shared,
+                                     probes=probes)
                           for checker in rs.checkers)
-            plan[ServerKey(service, dest_key(rs))] = specs
+            plan[key] = specs
     return plan
 
 
 def check_spec(checker: Checker, vs: VirtualServer, rs: RealServer,
                client: SslClient | None = None, *,
-               shared: dict[Timing, Timing] | None = None) -> CheckSpec:
+               shared: dict[Timing, Timing] | None = None,
+               probes: dict[Probe, Probe] | None = None) -> CheckSpec:
     """`shared`: equal Timings are one object (the checkers of a virtual server usually have
-    the same; 88 bytes per real server otherwise, issue 18)."""
+    the same; 88 bytes per real server otherwise, issue 18). `probes`: so are equal probes
+    (checks that all connect to one `connect_ip` and `connect_port`: ~120 bytes each)."""
     delay_loop = checker.delay_loop if checker.delay_loop is not None else vs.delay_loop
     timing = Timing(
         delay_loop=delay_loop,
@@ -77,9 +81,11 @@ def check_spec(checker: Checker, vs: VirtualServer, rs: RealServer,
     )
     if shared is not None:
         timing = shared.setdefault(timing, timing)
+    probe = _probe(checker, rs, delay_loop, client)
+    if probes is not None:
+        probe = probes.setdefault(probe, probe)
     # interned: the same string as the IPVS table's DestKey (ipvs/desired.py dest_key)
-    return CheckSpec((sys.intern(str(rs.address)), rs.port or 0),
-                     _probe(checker, rs, delay_loop, client), timing)
+    return CheckSpec((sys.intern(str(rs.address)), rs.port or 0), probe, timing)
 
 
 def _endpoint(checker: ConnectChecker, rs: RealServer) -> Endpoint:

@@ -16,7 +16,7 @@ import random
 import time
 import zlib
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import structlog
 import trio
@@ -25,7 +25,7 @@ from haipvs.health.probes import ProbeRunner, run_probe
 from haipvs.health.spec import CheckSpec, HttpProbe, Probe, TcpProbe
 from haipvs.health.state import CheckResult, CheckState, ServerHealth, aggregate
 from haipvs.health.tcpbatch import TcpBatchScheduler, TcpJob
-from haipvs.ipvs.desired import UP, RealServerHealth
+from haipvs.ipvs.desired import UP, RealServerHealth, ServerKey, shared_health
 
 if TYPE_CHECKING:  # imported with the first plain HTTP_GET check (_http_batch)
     from haipvs.health.httpbatch import HttpBatchScheduler, HttpJob
@@ -37,13 +37,6 @@ HARD_TIMEOUT_GRACE = 1.0
 # Wake-ups are rounded up to this grid so that checkers due at about the same time run in the
 # same pass of the trio loop: at 10k checks/s the per-wake-up loop cost dominates otherwise.
 TICK = 0.01
-
-
-class ServerKey(NamedTuple):
-    """One real server inside one virtual service (IPVS ServiceKey, DestKey)."""
-
-    service: Hashable
-    dest: Hashable
 
 
 HealthPlan = Mapping[ServerKey, Sequence[CheckSpec]]
@@ -64,18 +57,26 @@ class _Checker:
     def __init__(self, spec: CheckSpec, now: float) -> None:
         self.spec = spec
         self.state = CheckState(spec.timing, now)
-        # iterated only; a tuple of one is 48 bytes, a frozenset 216
-        self.servers: tuple[ServerKey, ...] = ()
+        # iterated only (keys_of): the one server's key itself, the common case, or a tuple
+        # of several; a tuple of one is 48 bytes, a frozenset 216
+        self.servers: ServerKey | tuple[ServerKey, ...] = ()
         self.scope: trio.CancelScope | None = None  # set when a check loop task runs it
         self.paused = False
         self.resumed: trio.Event | None = None  # set when a check loop's checker pauses
         self.job: TcpJob | HttpJob | None = None  # set when a batch scheduler runs it
 
 
+def keys_of(checker: _Checker) -> tuple[ServerKey, ...]:
+    servers = checker.servers
+    return (servers,) if type(servers) is ServerKey else servers  # type: ignore[return-value]
+
+
 class _Server:
     __slots__ = ("checkers", "health", "key", "view")
 
-    def __init__(self, key: ServerKey, checkers: tuple[_Checker, ...], health: ServerHealth):
+    # `checkers`: the one checker itself, the common case, or a tuple of several (checkers_of)
+    def __init__(self, key: ServerKey, checkers: _Checker | tuple[_Checker, ...],
+                 health: ServerHealth):
         self.key = key
         self.checkers = checkers
         self.health = health
@@ -85,7 +86,12 @@ class _Server:
 def _view(health: ServerHealth) -> RealServerHealth:
     if health.up and health.weight is None:
         return UP
-    return RealServerHealth(health.up, health.weight, health.reason)
+    return shared_health(health.up, health.weight, health.reason)
+
+
+def checkers_of(server: _Server) -> tuple[_Checker, ...]:
+    checkers = server.checkers
+    return (checkers,) if type(checkers) is _Checker else checkers  # type: ignore[return-value]
 
 
 def _checker_states(checkers: Iterable[_Checker]) -> Iterable[tuple[str, CheckState]]:
@@ -109,7 +115,9 @@ class HealthEngine:
         rng: random.Random | None = None,
         max_spread: float | None = None,
     ) -> None:
-        self._plan = _normalize(plan)
+        # The plan until _apply has taken it; then the servers' checkers are the plan (a
+        # second dict and tuple per real server otherwise, issue 18).
+        self._plan: dict[ServerKey, tuple[CheckSpec, ...]] | None = _normalize(plan)
         self._on_change = on_change
         self._on_first_down = on_first_down  # see _settled_down
         # Probing is an explicit dependency. Without a runner the engine probes the network
@@ -152,12 +160,17 @@ class HealthEngine:
         if self._nursery is not None:
             self._apply(trio.current_time())
 
+    def _keys(self) -> Mapping[ServerKey, object]:
+        """The servers of the plan: the one not applied yet, else the running one."""
+        return self._plan if self._plan is not None else self._servers
+
     # -- ha_suspend ------------------------------------------------------------------------
 
     def pause(self, keys: Iterable[ServerKey]) -> None:
         """Stop probing for these servers. A check shared with a server that is not paused
         keeps running. Health stays at its last value while paused."""
-        self._paused.update(key for key in keys if key in self._plan)
+        planned = self._keys()
+        self._paused.update(key for key in keys if key in planned)
         self._refresh_pauses()
 
     def resume(self, keys: Iterable[ServerKey]) -> None:
@@ -167,7 +180,7 @@ class HealthEngine:
     def pause_services(self, services: Iterable[Hashable], paused: bool = True) -> None:
         """Pause (or resume) every server of the given services."""
         wanted = set(services)
-        keys = [key for key in self._plan if key.service in wanted]
+        keys = [key for key in self._keys() if key.service in wanted]
         if paused:
             self.pause(keys)
         else:
@@ -203,9 +216,10 @@ class HealthEngine:
     ) -> dict:
         # Transitions alone update server.health; the reason shown is the live one (the
         # last result of each check), so an up server does not say "not checked yet".
-        live = aggregate(_checker_states(server.checkers), server.health, server.health.since)
+        live = aggregate(_checker_states(checkers_of(server)), server.health,
+                         server.health.since)
         checks = []
-        for checker in server.checkers:
+        for checker in checkers_of(server):
             state = checker.state.as_dict()
             state["last_checked"] = to_wall(state["last_checked"])
             state["last_transition"] = to_wall(state["last_transition"])
@@ -224,8 +238,11 @@ class HealthEngine:
     # -- internals -------------------------------------------------------------------------
 
     def _apply(self, now: float) -> None:
+        plan, self._plan = self._plan, None
+        if plan is None:  # applied already
+            return
         wanted: dict[CheckSpec, set[ServerKey]] = {}
-        for key, specs in self._plan.items():
+        for key, specs in plan.items():
             for spec in specs:
                 wanted.setdefault(spec, set()).add(key)
         for spec in [spec for spec in self._checkers if spec not in wanted]:
@@ -240,19 +257,23 @@ class HealthEngine:
             if checker is None:
                 checker = self._checkers[spec] = _Checker(spec, now)
                 self._start(checker, now)
-            checker.servers = tuple(keys)
+            checker.servers = next(iter(keys)) if len(keys) == 1 else tuple(keys)
         previous_servers = self._servers
         self._servers = {}
-        for key, specs in self._plan.items():
+        # Servers added in one pass share their equal start healths (one object each, issue 18)
+        started: dict[ServerHealth, ServerHealth] = {}
+        for key, specs in plan.items():
             checkers = tuple(self._checkers[spec] for spec in specs)
             previous = previous_servers.get(key)
             health = aggregate(_checker_states(checkers),
                                previous.health if previous else None, now)
-            self._servers[key] = _Server(key, checkers, health)
+            health = started.setdefault(health, health)
+            self._servers[key] = _Server(key, checkers[0] if len(checkers) == 1 else checkers,
+                                         health)
             before = previous.view if previous is not None else UP
             if (before.up, before.weight) != (health.up, health.weight):
                 self._notify(key, health, before.up)
-        self._paused.intersection_update(self._plan)
+        self._paused.intersection_update(plan)
         self._refresh_pauses()
 
     def _start(self, checker: _Checker, now: float) -> None:
@@ -304,7 +325,7 @@ class HealthEngine:
         paused = self._paused
         resumed_jobs = False
         for checker in self._checkers.values():
-            now_paused = bool(paused) and all(key in paused for key in checker.servers)
+            now_paused = bool(paused) and all(key in paused for key in keys_of(checker))
             if now_paused == checker.paused:
                 continue
             checker.paused = now_paused
@@ -362,12 +383,12 @@ class HealthEngine:
         (Timing.tells_first_failure). Told for each of its servers that is down."""
         if self._on_first_down is None:
             return
-        for key in checker.servers:
+        for key in keys_of(checker):
             server = self._servers.get(key)
             if server is None or server.health.up:
                 continue
             # still down; the reason is now the check's, no longer "not checked yet"
-            server.health = aggregate(_checker_states(server.checkers), server.health, now)
+            server.health = aggregate(_checker_states(checkers_of(server)), server.health, now)
             server.view = _view(server.health)
             try:
                 self._on_first_down(key, server.health)
@@ -378,12 +399,12 @@ class HealthEngine:
         state = checker.state
         log.debug("check " + ("up" if state.up else "down"), check=checker.spec.describe(),
                   reason=state.last_reason, weight=state.weight)
-        for key in checker.servers:
+        for key in keys_of(checker):
             server = self._servers.get(key)
             if server is None:
                 continue
             before = server.health
-            health = aggregate(_checker_states(server.checkers), before, now)
+            health = aggregate(_checker_states(checkers_of(server)), before, now)
             if (before.up, before.weight) == (health.up, health.weight):
                 continue
             server.health = health
@@ -445,5 +466,13 @@ def _probe_error(probe: Probe, exc: Exception) -> CheckResult:
 
 
 def _normalize(plan: HealthPlan) -> dict[ServerKey, tuple[CheckSpec, ...]]:
-    # A spec listed twice on one server is one check.
-    return {ServerKey(*key): tuple(dict.fromkeys(specs)) for key, specs in plan.items()}
+    # A spec listed twice on one server is one check. The plan's own keys are kept when they
+    # are ServerKeys already (specs_from_config's are the config's shared ones).
+    return {key if type(key) is ServerKey else ServerKey(*key): _unique(specs)
+            for key, specs in plan.items()}
+
+
+def _unique(specs: Sequence[CheckSpec]) -> tuple[CheckSpec, ...]:
+    if type(specs) is tuple and len(specs) == 1:
+        return specs
+    return tuple(dict.fromkeys(specs))

@@ -12,9 +12,10 @@ the live real servers. These options are read from the config model when it has 
 from __future__ import annotations
 
 import sys
+import weakref
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from haipvs.config.model import Config, RealServer, VirtualServer
 from haipvs.ipvs.maglev import MH
@@ -52,6 +53,29 @@ class RealServerHealth:
 
 
 UP = RealServerHealth(True)
+# Equal healths are one object (shared_health): a report per real server was one more
+# RealServerHealth each in the director and, while down, in the engine (issue 18).
+_HEALTHS: dict[RealServerHealth, RealServerHealth] = {UP: UP}
+_HEALTHS_KEPT = 4096  # reasons are a handful of interned strings; a stray one is not kept
+
+
+def shared_health(up: bool, weight: int | None = None, reason: str = "") -> RealServerHealth:
+    """RealServerHealth(up, weight, reason), the same object for equal values."""
+    health = RealServerHealth(up, weight, reason)
+    found = _HEALTHS.get(health)
+    if found is not None:
+        return found
+    if len(_HEALTHS) < _HEALTHS_KEPT:
+        _HEALTHS[health] = health
+    return health
+
+
+class ServerKey(NamedTuple):
+    """One real server inside one virtual service: how the health engine, the director's
+    health copy and weights, and rs_notify name it (server_keys)."""
+
+    service: ServiceKey
+    dest: DestKey
 
 
 class HealthView(Protocol):
@@ -87,6 +111,29 @@ def service_key(vs: VirtualServer) -> ServiceKey:
 def dest_key(rs: RealServer) -> DestKey:
     # interned: the director, its health copy and the table all key on it (one string each)
     return DestKey(sys.intern(str(rs.address)), rs.port or 0)
+
+
+# server_keys' cache, by VirtualServer object: an entry lives as long as its object (a
+# finalizer drops it), so a reload's old config takes its keys with it.
+_KEYS: dict[int, tuple[ServerKey, ...]] = {}
+
+
+def server_keys(vs: VirtualServer) -> tuple[ServerKey, ...]:
+    """The key of each of `vs`'s real servers, in order. One tuple per VirtualServer object:
+    every layer that keys on real servers (the health plan and engine, the director's
+    health copy and configured weights, rs_notify) holds these same key objects, where each
+    built its own key and DestKey before (~300 bytes per real server, issue 18)."""
+    keys = _KEYS.get(id(vs))
+    if keys is not None:
+        return keys
+    service = service_key(vs)  # one per service, not per server
+    keys = tuple(ServerKey(service, dest_key(rs)) for rs in vs.real_servers)
+    try:
+        weakref.finalize(vs, _KEYS.pop, id(vs), None)
+    except TypeError:  # a stand-in without weak references (tests): built each time
+        return keys
+    _KEYS[id(vs)] = keys
+    return keys
 
 
 def _service(vs: VirtualServer) -> Service:
@@ -127,9 +174,8 @@ def _inhibit(vs: VirtualServer, rs: RealServer) -> bool:
 def live_weight(vs: VirtualServer, health: HealthView) -> int:
     """Total weight of the real servers that are up (dynamic weight where a checker set one):
     what the quorum is measured against."""
-    key = service_key(vs)
-    return sum(weight_counted(rs.weight, health.health(key, dest_key(rs)))
-               for rs in vs.real_servers)
+    return sum(weight_counted(rs.weight, health.health(*key))
+               for rs, key in zip(vs.real_servers, server_keys(vs), strict=True))
 
 
 def weight_counted(configured: int, state: RealServerHealth) -> int:
@@ -153,8 +199,8 @@ def virtual_service(vs: VirtualServer, health: HealthView,
     base = _service(vs)
     dests: list[Destination] = []
     live = 0
-    for rs in vs.real_servers:
-        state = health.health(base.key, dest_key(rs))
+    for rs, key in zip(vs.real_servers, server_keys(vs), strict=True):
+        state = health.health(base.key, key.dest)
         if state.up:
             weight = rs.weight if state.weight is None else state.weight
             dests.append(_destination(vs, rs, weight))

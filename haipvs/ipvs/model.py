@@ -109,7 +109,10 @@ def sched_flag_names(scheduler: str, flags: int) -> list[str]:
 
 @lru_cache(maxsize=65536)  # parsing addresses dominated big table dumps
 def canonical_address(address: str) -> str:
-    return str(ipaddress.ip_address(address))
+    canonical = str(ipaddress.ip_address(address))
+    # the given string when it is canonical already: callers pass interned ones, shared
+    # with the keys (a new string per Destination otherwise)
+    return address if canonical == address else canonical
 
 
 @lru_cache(maxsize=65536)  # parsing addresses dominated big table dumps
@@ -191,7 +194,7 @@ class DestKey:
         return format_endpoint(self.address, self.port)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per real server: no __dict__ each (issue 18)
 class Destination:
     """A real server inside one service. Connection counters are observed-only."""
 

@@ -192,19 +192,18 @@ Output = Emit | RunNotify | SuspendChecks | ResumeChecks | Log | StatusChanged |
 # A real server with an alpha checker before that check's first success.
 ALPHA_DOWN = RealServerHealth(False, None, "alpha: not checked yet")
 
-ServerKey = tuple[ServiceKey, DestKey]
+ServerKey = desired.ServerKey
 
 
 def _servers(config: Config) -> dict[ServerKey, RealServerHealth]:
     """Every configured real server and its health before any check result: down with an
     alpha checker, up otherwise (keepalived/check/ipwrapper.c init_service_rs adds a server
-    alive unless it has a failed checker, and an alpha checker starts failed)."""
+    alive unless it has a failed checker, and an alpha checker starts failed). Keyed by the
+    config's shared key objects (desired.server_keys)."""
     servers: dict[ServerKey, RealServerHealth] = {}
     for vs in config.virtual_servers:
-        service = desired.service_key(vs)  # one key object per service, not per server
-        for rs in vs.real_servers:
-            servers[(service, desired.dest_key(rs))] = (
-                ALPHA_DOWN if any(c.alpha for c in rs.checkers) else UP)
+        for rs, key in zip(vs.real_servers, desired.server_keys(vs), strict=True):
+            servers[key] = ALPHA_DOWN if any(c.alpha for c in rs.checkers) else UP
     return servers
 
 
@@ -214,20 +213,30 @@ class Health:
     the first quorum and table already see every alpha server down, not one at a time as
     the engine reports them. Servers a reload removes the engine drops without a report, so
     ConfigChanged forgets them here. Keeping the copy makes the table a function of the
-    director's inputs alone."""
+    director's inputs alone.
+
+    One entry per configured server, its start health until a report replaces it: a report
+    then stores no key of its own (the dict keeps the config's key object, issue 18).
+    Reports for servers the config does not have (yet) are kept apart, in `_others`."""
 
     def __init__(self, config: Config | None = None) -> None:
-        self._states: dict[ServerKey, RealServerHealth] = {}
-        self._start: dict[ServerKey, RealServerHealth] = (
+        self._states: dict[ServerKey, RealServerHealth] = (
             {} if config is None else _servers(config))
+        self._others: dict[tuple[ServiceKey, DestKey], RealServerHealth] = {}
 
     def health(self, service: ServiceKey, dest: DestKey) -> RealServerHealth:
         key = (service, dest)
-        reported = self._states.get(key)
-        return reported if reported is not None else self._start.get(key, UP)
+        state = self._states.get(key)  # type: ignore[call-overload]
+        if state is None:
+            state = self._others.get(key, UP)
+        return state
 
     def set(self, service: ServiceKey, dest: DestKey, health: RealServerHealth) -> None:
-        self._states[(service, dest)] = health
+        key = (service, dest)
+        if key in self._states:
+            self._states[key] = health  # type: ignore[index]
+        else:
+            self._others[key] = health
 
     def keep_only(self, config: Config) -> list[ServerKey]:
         """Take the new config: forget servers it no longer has (the checkers drop them
@@ -235,10 +244,15 @@ class Health:
         added ones start with their start health (keepalived check_new_rs_state: an added
         server with an alpha checker starts down)."""
         start = _servers(config)
-        gone = [key for key in self._start if key not in start and self.health(*key).up]
-        kept = {key: self.health(*key) for key in self._start if key in start}
-        self._states = {key: value for key, value in self._states.items() if key in start}
-        self._start = {**start, **kept}
+        gone = [key for key, state in self._states.items() if key not in start and state.up]
+        for key, state in self._states.items():
+            if key in start:
+                start[key] = state  # the new config's key object stays
+        for key, state in self._others.items():
+            if key in start:
+                start[key] = state
+        self._states = start
+        self._others = {}
         return gone
 
 
@@ -475,9 +489,9 @@ class Director:
         each real server's configured weight); every cache starts empty."""
         self._vs_of: dict[ServiceKey, VirtualServer] = {
             desired.service_key(vs): vs for vs in config.virtual_servers}
-        self._configured: dict[ServerKey, int] = {
-            (key, desired.dest_key(rs)): rs.weight
-            for key, vs in self._vs_of.items() for rs in vs.real_servers}
+        self._configured: dict[ServerKey, int] = {  # the same key objects as self.health
+            key: rs.weight for vs in self._vs_of.values()
+            for rs, key in zip(vs.real_servers, desired.server_keys(vs), strict=True)}
         self._owned = frozenset(desired.owned_keys([config]))
         self._bgp = desired.bgp_addresses(config)
         self._live: dict[ServiceKey, int] = {}

@@ -89,7 +89,10 @@ class RealServerNotifier:
     def __init__(self, config: Config) -> None:
         self.scripts = server_scripts(config)
         self._gone: dict[tuple[str, str], ServerScripts] = {}
-        self.known: set[tuple[str, str]] = set()  # servers `initial` has seen
+        # The config `initial` last saw: its servers are "seen". Kept as the config, not a
+        # set of names, since the director holds it anyway (a set was ~175 bytes per real
+        # server, issue 18); the set is built only when a reload adds servers to notify.
+        self._seen: Config | None = None
 
     def initial(self, now: float, config: Config,
                 health: Callable[[Any, Any], Any]) -> list[RealServerChange]:
@@ -98,24 +101,25 @@ class RealServerNotifier:
         Start, the added ones after a reload) whose start health (`health(service, dest)`,
         the director's) is up; nothing without rs_init_notifies."""
         out: list[RealServerChange] = []
-        known: set[tuple[str, str]] = set()
-        notify = config.global_settings.rs_init_notifies
+        seen, self._seen = self._seen, config
+        if not config.global_settings.rs_init_notifies:
+            return out
+        known: set[tuple[Any, Any]] = set()
+        if seen is not None:
+            known = {key for vs in seen.virtual_servers for key in desired.server_keys(vs)}
         for vs in config.virtual_servers:
-            service = desired.service_key(vs)
-            service_text = str(service)  # one string per service, not per server
-            for rs in vs.real_servers:
-                dest = desired.dest_key(rs)
-                key = (service_text, str(dest))
-                known.add(key)
-                if notify and key not in self.known and health(service, dest).up:
-                    out.append(RealServerChange(
-                        service=str(service), real_server=str(dest), up=True, weight=None,
-                        reason="rs_init_notifies", at=now, virtual=VirtualService(
-                            protocol=service.protocol, address=service.address,
-                            port=service.port, fwmark=service.fwmark),
-                        rs_address=dest.address, rs_port=dest.port, up_changed=True,
-                        initial=True))
-        self.known = known
+            service_text = ""  # one string per service, not per server
+            for service, dest in desired.server_keys(vs):
+                if (service, dest) in known or not health(service, dest).up:
+                    continue
+                service_text = service_text or str(service)
+                out.append(RealServerChange(
+                    service=service_text, real_server=str(dest), up=True, weight=None,
+                    reason="rs_init_notifies", at=now, virtual=VirtualService(
+                        protocol=service.protocol, address=service.address,
+                        port=service.port, fwmark=service.fwmark),
+                    rs_address=dest.address, rs_port=dest.port, up_changed=True,
+                    initial=True))
         return out
 
     def configure(self, config: Config) -> None:
