@@ -24,12 +24,12 @@ $(APT_STAMP): $(APT_LISTS) | $(VENV)/bin/python
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The daemon runs under -OO (haipvs/optimized.py): compileall writes its byte code too, or
+# each start compiles the libraries again (pip writes only the plain .pyc; in the qemu
+# guest, which reads this checkout read-only, that is seconds per start).
 $(PIP_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
-	# the daemon runs under -OO (haipvs/optimized.py): its byte code too, or each start
-	# compiles the libraries again (pip writes only the plain .pyc; in the qemu guest, which
-	# reads this checkout read-only, that is seconds per start)
 	$(PY) -m compileall -q -o 0 -o 2 $(VENV)/lib >/dev/null
 	touch $@
 
