@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from haipvs import __version__
+from haipvs import __version__, optimized
 from haipvs.cli_lazy import LazyArguments
 from haipvs.logging_setup import FORMATS, LEVELS, configure_logging
 
@@ -259,11 +259,9 @@ def run_daemon(args: argparse.Namespace) -> int:
         overrides = namespace_override(config.global_settings, args.namespace)
         log.info("net_namespace_overridden", file=config.global_settings.net_namespace,
                  command_line=args.namespace)
-    overrides.update({
-        name: value
-        for name, value in (("pid_file", args.pid_file), ("state_dir", args.state_dir))
-        if value is not None
-    })
+    overrides.update({name: value for name, value in (("pid_file", args.pid_file),
+                                                      ("state_dir", args.state_dir))
+                      if value is not None})
     if overrides:
         import dataclasses
 
@@ -592,8 +590,6 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(lazy=True).parse_args(argv)
     if argv is None and args.run is run_daemon:  # the daemon, from its own command line
-        from haipvs import optimized
-
         optimized.reexec()  # once, under -OO (haipvs/optimized.py)
     try:
         return args.run(args)

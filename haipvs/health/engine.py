@@ -16,6 +16,7 @@ import random
 import time
 import zlib
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import structlog
@@ -43,10 +44,12 @@ HealthPlan = Mapping[ServerKey, Sequence[CheckSpec]]
 ChangeCallback = Callable[[ServerKey, ServerHealth], None]
 
 
-def _http_batchable(probe: HttpProbe) -> bool:
-    from haipvs.health.httpbatch import batchable  # only with an HTTP_GET or SSL_GET check
+def _httpbatch() -> ModuleType:
+    """haipvs/health/httpbatch.py, imported with the first HTTP_GET or SSL_GET check (issue
+    18: a config without one never loads it)."""
+    from haipvs.health import httpbatch
 
-    return batchable(probe)
+    return httpbatch
 
 
 class _Checker:
@@ -282,10 +285,8 @@ class HealthEngine:
         if self._tcp is not None and type(probe) is TcpProbe:
             checker.job = TcpJob(probe, checker)
             self._tcp.schedule(checker.job, first)
-        elif self._batched and isinstance(probe, HttpProbe) and _http_batchable(probe):
-            from haipvs.health.httpbatch import HttpJob
-
-            checker.job = HttpJob(probe, checker)
+        elif self._batched and isinstance(probe, HttpProbe) and _httpbatch().batchable(probe):
+            checker.job = _httpbatch().HttpJob(probe, checker)
             self._http_batch().schedule(checker.job, first)
         else:
             assert self._nursery is not None
@@ -293,13 +294,10 @@ class HealthEngine:
             self._nursery.start_soon(self._check_loop, checker, first)
 
     def _http_batch(self) -> HttpBatchScheduler:
-        """The plain HTTP_GET scheduler, started with the first such check (issue 18: a
-        config without one never imports httpbatch.py)."""
+        """The plain HTTP_GET scheduler, started with the first such check."""
         if self._http is None:
-            from haipvs.health.httpbatch import HttpBatchScheduler
-
             assert self._nursery is not None
-            self._http = HttpBatchScheduler(self._batch_finished)
+            self._http = _httpbatch().HttpBatchScheduler(self._batch_finished)
             self._nursery.start_soon(self._http.run)
         return self._http
 
