@@ -21,6 +21,12 @@ difflib (the config's "did you mean" for a misspelt key), getpass (an SMTP alert
 sender) and uuid (structlog.threadlocal, deprecated and unused) are read only inside
 functions too (~0.3 MiB with _uuid).
 
+bz2 and lzma (with _bz2, _lzma, libbz2 and liblzma) are imported by shutil only to learn
+whether it could write such archives; tempfile by ctypes.util (trio finds libpthread with it
+at import) for a fallback that runs gcc; shlex by the config's script commands, which an idle
+config lacks (~0.5 MiB in all, bench/memory.py --servers 0). Not textwrap: sortedcontainers
+(under trio) reads textwrap.dedent at import.
+
 The same goes for two dependencies' modules that an idle director never runs: pyroute2's tc
 modules (pyroute2/netlink/rtnl/tcmsg/__init__.py imports every qdisc, class and action
 module, ~0.5 MiB, and iproute.linux imports that package; haipvs never sends a tc request)
@@ -44,7 +50,7 @@ from types import ModuleType
 from typing import Any
 
 LAZY = frozenset({"ssl", "asyncio.sslproto", "hashlib", "hmac", "unittest", "idna", "difflib",
-                  "getpass", "uuid"})
+                  "getpass", "uuid", "bz2", "lzma", "tempfile", "shlex"})
 # every submodule of these packages (the package itself runs: it defines the tc message)
 LAZY_UNDER = ("pyroute2.netlink.rtnl.tcmsg.",)
 

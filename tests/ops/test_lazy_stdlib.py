@@ -148,3 +148,19 @@ print(json.dumps([before, difflib.get_close_matches("prioriy", ["priority"]),
                   uuid.UUID(str(uuid.uuid4())).version]))
 """)
     assert got == [[False, False, False], ["priority"], True, 4]
+
+
+def test_bz2_lzma_tempfile_and_shlex_are_whole_on_first_use():
+    got = run("""
+import json
+import haipvs, shutil, trio
+from haipvs import lazy_stdlib
+before = [lazy_stdlib.executed(n) for n in ("bz2", "lzma", "tempfile", "shlex")]
+import bz2, lzma, shlex, tempfile
+with tempfile.TemporaryDirectory() as tmp:
+    made = tmp.startswith(tempfile.gettempdir())
+print(json.dumps([before, bz2.decompress(bz2.compress(b"x")).decode(),
+                  lzma.decompress(lzma.compress(b"y")).decode(), made,
+                  shlex.split("a 'b c'"), shutil._BZ2_SUPPORTED and shutil._LZMA_SUPPORTED]))
+""")
+    assert got == [[False, False, False, False], "x", "y", True, ["a", "b c"], True]
