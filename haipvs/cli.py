@@ -11,11 +11,11 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from haipvs import __version__, optimized
 from haipvs.cli_lazy import LazyArguments
+from haipvs.dataclass_lean import dataclass
 from haipvs.logging_setup import FORMATS, LEVELS, configure_logging
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ import gc
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from haipvs import daemon_control, daemon_signals, daemon_tasks, thread_priority
 from haipvs.config import Config
 from haipvs.daemon_bfd import BfdWiring
 from haipvs.daemon_control import with_overrides
+from haipvs.dataclass_lean import dataclass
 from haipvs.drivers import proc_watch, process_options
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.nft_accept import TableSettings

@@ -22,7 +22,6 @@ import dataclasses
 import math
 import operator
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ import trio
 from haipvs import limits
 from haipvs.config import Config
 from haipvs.config.scale_out import ScaleOut
+from haipvs.dataclass_lean import dataclass
 from haipvs.drivers import addresses, control_socket
 from haipvs.drivers.link_monitor import LinkMonitor
 from haipvs.drivers.netlink_thread import NetlinkThread

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.realserver import PROC_SYS, sysctl_path
 
 

@@ -7,9 +7,9 @@ Pure: no I/O, no clock. The producer stamps `at` (wall-clock seconds) when it cr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.vrrp.messages import State
 
 # JSON-ready: str, int, float, bool, None (what the event log and the dump hold).

@@ -26,13 +26,13 @@ import socket
 import stat
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
 import trio
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.events import (
     Event,
     GroupTransition,

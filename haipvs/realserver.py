@@ -20,9 +20,10 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from haipvs.dataclass_lean import dataclass
 
 DEFAULT_STATE_FILE = "/run/haipvs/realserver.json"
 PROC_SYS = Path("/proc/sys")

@@ -11,9 +11,10 @@ their VIPs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from haipvs.config.model import Config
+from haipvs.dataclass_lean import dataclass
 from haipvs.drivers.vrrp_instance import InstanceBinding
 from haipvs.vrrp_binding import bindings_from_config
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from haipvs.config.model import Config
 from haipvs.config.scripts import apply_scripts, configured_scripts
+from haipvs.dataclass_lean import dataclass
 from haipvs.policy.script_security import (
     DEFAULT_SCRIPT_USER,
     Credentials,

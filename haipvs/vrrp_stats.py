@@ -17,8 +17,9 @@ subtracts a baseline taken at the last clear instead (`VrrpStats.minus`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.vrrp.counters import InstanceCounters, InterfaceCounters
 from haipvs.vrrp.validate import DropReason, Note
 

@@ -9,11 +9,8 @@ from BIRD"). The state rules are haipvs/policy/bfd_sessions.py.
 """
 
 # setting() returns a dataclasses.field (see settings.py); ruff only knows field() itself.
-# ruff: noqa: RUF009
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from haipvs import limits
 from haipvs.config.common import ABS_PATH, IFNAME, TRACKER_WEIGHT, IPAddress
@@ -21,6 +18,7 @@ from haipvs.config.compound import ListOf, Nested
 from haipvs.config.kinds import Bool, Float, IPAddr, Text
 from haipvs.config.settings import model_section, setting
 from haipvs.config.spec import REQUIRED, Values
+from haipvs.dataclass_lean import dataclass
 
 # keepalived bfd_parser.c: an instance name is at most BFD_INAME_MAX - 1 characters
 BFD_NAME = Text(limits.BFD_NAME_MAX, r"[A-Za-z0-9_.:-]+", "letters, digits, '_', '.', ':', '-'")

@@ -2,14 +2,12 @@
 UDP_CHECK, DNS_CHECK, SMTP_CHECK, PING_CHECK, FILE_CHECK) and the URLs of the HTTP ones."""
 
 # setting() returns a dataclasses.field (see settings.py); ruff only knows field() itself.
-# ruff: noqa: RUF009
 # The models are slots dataclasses: one checker (and its urls) per real server, no __dict__
 # each (issue 18).
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from haipvs import limits
@@ -29,6 +27,7 @@ from haipvs.config.kinds import (
 from haipvs.config.settings import inputs, model_section, override, setting
 from haipvs.config.spec import REQUIRED, Field, Section, Values
 from haipvs.config.users import USER, check_user_exists
+from haipvs.dataclass_lean import dataclass
 from haipvs.policy.http_regex import ACCEPTED as REGEX_CHOICES
 from haipvs.policy.http_regex import REFUSED, compiled
 from haipvs.policy.udp_reply import HexError, HexPattern, read_hex_str

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from haipvs.config.spec import (
@@ -15,6 +13,7 @@ from haipvs.config.spec import (
     join_path,
     parse_section,
 )
+from haipvs.dataclass_lean import dataclass
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from haipvs.dataclass_lean import dataclass
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,10 @@
 """The `global` section: settings of the director as a whole (keepalived's `global_defs`)."""
 
 # setting() returns a dataclasses.field (see settings.py); ruff only knows field() itself.
-# ruff: noqa: RUF009
 
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass
 from typing import Any
 
 from haipvs import limits
@@ -20,6 +18,7 @@ from haipvs.config.smtp import SMTP, SmtpSettings
 from haipvs.config.spec import REQUIRED, Values
 from haipvs.config.sync_daemon import LVS_SYNC_DAEMON, LvsSyncDaemon
 from haipvs.config.users import USER, check_user_exists
+from haipvs.dataclass_lean import dataclass
 
 LVS_TIMEOUT = Int(1, limits.LVS_MAX_TIMEOUT)
 NICE = Int(limits.NICE_MIN, limits.NICE_MAX)

@@ -31,7 +31,6 @@ import itertools
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from yaml import MappingNode, Mark, Node, ScalarNode, SequenceNode
 
@@ -39,6 +38,7 @@ from haipvs.config.compound import ListOf
 from haipvs.config.errors import ConfigError
 from haipvs.config.kinds import Text
 from haipvs.config.spec import Context
+from haipvs.dataclass_lean import dataclass
 
 INCLUDE_KEY = "include"
 MAX_DEPTH = 16  # nested includes, as the importer (keepalived has no limit in parser.c)

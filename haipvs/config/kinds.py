@@ -12,12 +12,12 @@ import ipaddress
 import math
 import re
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 from yaml.nodes import ScalarNode, SequenceNode
 
 from haipvs.config.spec import INVALID, Kind, describe_node, did_you_mean, join_path
+from haipvs.dataclass_lean import dataclass
 
 
 def _fmt_number(value: float) -> str:

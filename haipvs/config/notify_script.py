@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import grp
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import overload
 
 from yaml.nodes import MappingNode
@@ -31,6 +30,7 @@ from haipvs.config.kinds import Argv, Text
 from haipvs.config.settings import model_section, setting
 from haipvs.config.spec import INVALID, Values, parse_section
 from haipvs.config.users import USER, check_user_exists
+from haipvs.dataclass_lean import dataclass
 
 GROUP = Text(32, r"[A-Za-z_][A-Za-z0-9_.-]*", "a group name")
 

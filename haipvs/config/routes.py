@@ -10,12 +10,10 @@ migration table lists them).
 """
 
 # setting() returns a dataclasses.field (see settings.py); ruff only knows field() itself.
-# ruff: noqa: RUF009
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from typing import Any
 
 from haipvs import limits
@@ -24,6 +22,7 @@ from haipvs.config.compound import ListOf, Nested
 from haipvs.config.kinds import Bool, Choice, Int, IPAddr, IPInterfaceKind, Text, _raw_text
 from haipvs.config.settings import model_section, setting
 from haipvs.config.spec import INVALID, Kind, Values, describe_node
+from haipvs.dataclass_lean import dataclass
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -9,12 +9,10 @@ this section and the rest of the file are `check_config`, called from the file's
 """
 
 # setting() returns a dataclasses.field (see settings.py); ruff only knows field() itself.
-# ruff: noqa: RUF009
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from typing import Any
 
 from haipvs import limits
@@ -23,6 +21,7 @@ from haipvs.config.compound import ListOf, Nested
 from haipvs.config.kinds import Bool, Float, Int, IPAddr
 from haipvs.config.settings import model_section, setting
 from haipvs.config.spec import REQUIRED, Values
+from haipvs.dataclass_lean import dataclass
 
 COUNT = Int(1, limits.SCALE_OUT_COUNT_MAX)
 SECONDS = Float(0, 86400)

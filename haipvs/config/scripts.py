@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from haipvs.config.kinds import Argv
@@ -31,6 +30,7 @@ from haipvs.config.model import Config
 from haipvs.config.notify_script import ScriptCommand
 from haipvs.config.settings import SPEC, Setting
 from haipvs.config.spec import REQUIRED
+from haipvs.dataclass_lean import dataclass
 
 
 @dataclass(frozen=True)

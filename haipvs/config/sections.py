@@ -17,11 +17,9 @@ section's `check`.
 """
 
 # setting() returns a dataclasses.field (see settings.py); ruff only knows field() itself.
-# ruff: noqa: RUF009
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from haipvs.config.bfd import BFD, Bfd
@@ -55,6 +53,7 @@ from haipvs.config.tracking import (
 from haipvs.config.virtual_server import VIRTUAL_SERVER, VirtualServer
 from haipvs.config.vrrp_instance import VRRP_INSTANCE, VrrpInstance
 from haipvs.config.vs_group import service_identities
+from haipvs.dataclass_lean import dataclass
 
 
 @dataclass(frozen=True)

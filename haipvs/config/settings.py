@@ -35,10 +35,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from haipvs.config.spec import REQUIRED, Field, Kind, Section, Values
+from haipvs.dataclass_lean import dataclass
 
 SPEC = "haipvs.config.spec"  # the metadata key
 _SAME: Any = object()  # model_default: the same as the YAML default

@@ -12,13 +12,12 @@ haipvs/drivers/smtp_alert.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from haipvs import limits
 from haipvs.config.common import HOSTNAME, PORT
 from haipvs.config.compound import ListOf
 from haipvs.config.kinds import Bool, Int, Text
 from haipvs.config.settings import model_section, setting
+from haipvs.dataclass_lean import dataclass
 
 # keepalived takes any word (a local mailbox such as `root` too) and sends it in <...>.
 EMAIL = Text(254, r"[^\s<>]+", "an e-mail address: no spaces, no < or >")

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from haipvs.config.errors import ConfigIssue
+from haipvs.dataclass_lean import dataclass
 
 
 class _Marker:

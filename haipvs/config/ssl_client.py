@@ -13,13 +13,13 @@ init_ssl_ctx failure stops the checker process: check_daemon.c start_check)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from haipvs.config.common import ABS_PATH
 from haipvs.config.kinds import Text
 from haipvs.config.settings import derived, model_section, setting
 from haipvs.config.spec import Values
+from haipvs.dataclass_lean import dataclass
 
 
 @dataclass(frozen=True, repr=False)

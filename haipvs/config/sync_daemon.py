@@ -5,17 +5,16 @@ Which daemon runs when is decided in haipvs/ipvs/desired.py (desired_sync_daemon
 module only holds the settings and their checks."""
 
 # setting() returns a dataclasses.field (see settings.py); ruff only knows field() itself.
-# ruff: noqa: RUF009
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 
 from haipvs.config.common import IFNAME, PORT
 from haipvs.config.kinds import Int, IPAddr, Text
 from haipvs.config.settings import model_section, setting
 from haipvs.config.spec import Values
+from haipvs.dataclass_lean import dataclass
 
 # global_parser.c lvs_syncd_handler(): maxlen is read as 1 .. 65535 - 20 - 8 (the largest
 # UDP payload in an IPv4 datagram); ttl as 1 .. 255.

@@ -5,13 +5,12 @@ watcher in haipvs/drivers/proc_watch.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from haipvs.config.common import SCRIPT_NAME, TRACKER_WEIGHT
 from haipvs.config.compound import ListOf
 from haipvs.config.kinds import Bool, Choice, Float, Int, Text
 from haipvs.config.settings import model_section, setting
 from haipvs.config.spec import Values
+from haipvs.dataclass_lean import dataclass
 
 # vrrp_parser.c: quorum 1..65535, quorum_max 0..65535, delays up to 3600 s.
 QUORUM_MAX = 65535

@@ -1,11 +1,8 @@
 """Tracking scripts and files, and VRRP sync groups: the top-level lists that VRRP instances
 refer to by name (keepalived's `vrrp_script`, `vrrp_track_file`, `vrrp_sync_group`)."""
 
-# ruff: noqa: RUF009
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from haipvs.config.common import ABS_PATH, SCRIPT_NAME, TRACKER_WEIGHT
 from haipvs.config.compound import ListOf
@@ -13,6 +10,7 @@ from haipvs.config.kinds import Argv, Bool, Float, Int, Text
 from haipvs.config.notify_script import NotifyScript, ScriptCommand
 from haipvs.config.settings import model_section, setting
 from haipvs.config.users import USER, check_user_exists
+from haipvs.dataclass_lean import dataclass
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,9 @@
 sorry server."""
 
 # setting() returns a dataclasses.field (see settings.py); ruff only knows field() itself.
-# ruff: noqa: RUF009
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from haipvs import limits
@@ -18,6 +16,7 @@ from haipvs.config.notify_script import NotifyScript, ScriptCommand
 from haipvs.config.settings import inputs, model_section, setting
 from haipvs.config.spec import Field, Values
 from haipvs.config.vs_group import VS_GROUP, VsGroup, group_identity
+from haipvs.dataclass_lean import dataclass
 
 LB_KINDS = limits.LB_KINDS
 SCHEDULERS = limits.SCHEDULERS

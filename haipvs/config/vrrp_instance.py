@@ -2,11 +2,9 @@
 authentication, gratuitous ARP timing and references to tracked interfaces, scripts and files."""
 
 # setting() returns a dataclasses.field (see settings.py); ruff only knows field() itself.
-# ruff: noqa: RUF009
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from haipvs import limits
@@ -26,6 +24,7 @@ from haipvs.config.routes import ROUTES, RULES, RouteEntry, RuleEntry, check_exc
 from haipvs.config.settings import derived, model_section, setting
 from haipvs.config.spec import REQUIRED, Values
 from haipvs.config.track_process import PROCESS_REF, ProcessRef
+from haipvs.dataclass_lean import dataclass
 
 
 @dataclass(frozen=True)

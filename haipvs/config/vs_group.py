@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from haipvs.config.compound import ListOf
 from haipvs.config.kinds import Text
 from haipvs.config.settings import model_section, setting
 from haipvs.config.spec import INVALID, Kind, Values
+from haipvs.dataclass_lean import dataclass
 from haipvs.ipvs.model import AF_INET6
 from haipvs.ipvs.vs_group import AddressRange, FwmarkMember, GroupError, Member, check_group
 from haipvs.ipvs.vs_group import parse_member as _parse_member

@@ -10,13 +10,13 @@ logs each warning at start and on reload, `haipvs check` prints them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from haipvs import limits
 from haipvs.config.checkers import CHECKER_NAMES
 from haipvs.config.model import Config, SslGet, VrrpInstance
 from haipvs.config.strict_mode import no_accept_warnings
+from haipvs.dataclass_lean import dataclass
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-from dataclasses import dataclass
 
 from pyroute2.netlink import NLM_F_REQUEST
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTM_GETLINK
+
+from haipvs.dataclass_lean import dataclass
 
 HAIPVS_ADDR_PROTO = 0x4B
 # RTM_GETLINK without NLM_F_ACK. pyroute2 0.9's "get" (get_links(index), link_lookup) asks

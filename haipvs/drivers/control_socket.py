@@ -18,11 +18,11 @@ import json
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import trio
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.drivers.control_client import request  # noqa: F401 - the client half, re-exported
 
 COMMANDS = ("drain", "undrain")

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import structlog
 import trio
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.drivers.vrrp_instance import InstanceBinding
 from haipvs.limits import NFT_CHAIN_PRIORITY_DEFAULT, NFT_TABLE_COMMENT, NFT_TABLE_DEFAULT
 from haipvs.policy import accept_mode as policy

@@ -29,13 +29,13 @@ import socket
 import struct
 import threading
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 
 import structlog
 import trio
 
 from haipvs.config.model import Config
 from haipvs.config.track_process import TrackProcess
+from haipvs.dataclass_lean import dataclass
 from haipvs.policy.priority import Contribution, Kind, Source, weighted
 from haipvs.policy.process_track import (
     CommChanged,

@@ -20,12 +20,12 @@ import os
 import signal
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import structlog
 import trio
 
 from haipvs.config.process import netns_path
+from haipvs.dataclass_lean import dataclass
 from haipvs.script_creds import process_options
 
 log = structlog.get_logger("haipvs")

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-from dataclasses import dataclass
 
 import structlog
 from pyroute2.netlink.exceptions import NetlinkError
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.drivers import addresses
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.limits import GRACEFUL_SHUTDOWN_REALM, HAIPVS_RT_PROTO

@@ -20,12 +20,12 @@ import math
 import socket
 import struct
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import structlog
 import trio
 from pyroute2.netlink.exceptions import NetlinkError
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.drivers import addresses
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.limits import HAIPVS_RT_PROTO

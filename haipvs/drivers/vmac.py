@@ -11,7 +11,6 @@ parent and which send over the parent (vmac_xmit_base).
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import structlog
 from pyroute2.netlink.exceptions import NetlinkError
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.drivers import addresses
 from haipvs.policy import vmac as policy
 
@@ -31,7 +31,7 @@ IFA_F_NODAD = 0x02
 IFA_F_PERMANENT = 0x80
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True)
 class VmacLinkState(addresses.LinkState):
     """A vmac's link state: its own index, MAC and up-ness; the parent's primary IPv4
     address as the advert source (keepalived VRRP_PKT_SADDR uses the configured interface);

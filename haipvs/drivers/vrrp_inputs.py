@@ -5,11 +5,12 @@ it in order, one input at a time). Timers are not here: the drainer fires them i
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import trio
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.drivers import addresses
 from haipvs.drivers.vrrp_instance import InterfaceGroup
 from haipvs.policy.priority import NOTHING, Contribution, Source

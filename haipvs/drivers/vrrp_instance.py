@@ -9,12 +9,13 @@ and label) plus the core's own rule for its parameters, asked through the core's
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from typing import Any
 
 import trio
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.drivers import addresses
 from haipvs.drivers.announce import Announcer
 from haipvs.drivers.vrrp_socket import VrrpSocket

@@ -6,9 +6,10 @@ server with an equal check definition share one checker (one probe per delay_loo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from haipvs import limits
+from haipvs.dataclass_lean import dataclass
 from haipvs.policy.file_check import FileProbe
 from haipvs.policy.ping_echo import PingProbe
 from haipvs.policy.udp_reply import HexPattern

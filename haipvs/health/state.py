@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import NamedTuple
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.health.spec import Timing
 
 

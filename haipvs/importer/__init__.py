@@ -8,8 +8,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.importer.emit import to_yaml
 from haipvs.importer.grammar import UnreadableConfig, parse_file
 from haipvs.importer.notes import Note

@@ -12,10 +12,11 @@ that has none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from haipvs import limits
+from haipvs.dataclass_lean import dataclass
 from haipvs.importer.grammar import Node
 from haipvs.importer.rules import Context, Rule
 from haipvs.importer.track_process import tracker_weight

@@ -16,8 +16,7 @@ reports what keepalived loses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from haipvs.dataclass_lean import dataclass
 from haipvs.importer.grammar import Node
 from haipvs.importer.notes import Note
 

@@ -10,10 +10,11 @@ another checker takes (connect_port in a MISC_CHECK, say) is reported like any u
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from haipvs import limits
+from haipvs.dataclass_lean import dataclass
 from haipvs.importer import file_check
 from haipvs.importer.checker_bind import BIND, finish_bind
 from haipvs.importer.checker_extras import (

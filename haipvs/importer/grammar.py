@@ -22,8 +22,9 @@ import glob
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.importer.notes import CHANGED, NOT_TRANSLATED, Note
 
 WORD, OPEN, CLOSE, EOL = "word", "open", "close", "eol"

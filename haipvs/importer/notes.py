@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from haipvs.dataclass_lean import dataclass
 
 NOT_TRANSLATED = "not translated"
 CHANGED = "translated with a change"

@@ -5,10 +5,11 @@ forwarding-method and checker-default keywords it shares with virtual_server
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from haipvs import limits
+from haipvs.dataclass_lean import dataclass
 from haipvs.importer.checkers import (
     CHECKERS,
     CONNECTING,

@@ -20,9 +20,9 @@ from __future__ import annotations
 import ipaddress
 import shlex
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.importer.grammar import Node, Token
 from haipvs.importer.notes import CHANGED, Note
 from haipvs.importer.reasons import WHY

@@ -4,9 +4,10 @@ output mappings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.importer.emit import Block
 from haipvs.importer.grammar import Node
 

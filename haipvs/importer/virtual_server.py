@@ -8,10 +8,11 @@ one haipvs virtual server per member, each with the same body (check_parser.c).
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from haipvs import limits
+from haipvs.dataclass_lean import dataclass
 from haipvs.importer import vs_group
 from haipvs.importer.emit import Block
 from haipvs.importer.grammar import Node

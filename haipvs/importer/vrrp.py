@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from haipvs import limits
+from haipvs.dataclass_lean import dataclass
 from haipvs.importer.bfd import INSTANCE_RULES as BFD_INSTANCE_RULES
 from haipvs.importer.emit import Block
 from haipvs.importer.global_defs import garp_convert

@@ -14,10 +14,10 @@ from __future__ import annotations
 import sys
 import weakref
 from collections.abc import Container, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from haipvs.config.model import Config, RealServer, VirtualServer
+from haipvs.dataclass_lean import dataclass
 from haipvs.ipvs.maglev import MH
 from haipvs.ipvs.model import (
     AF_INET,

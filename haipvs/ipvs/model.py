@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import IntEnum
 from functools import cached_property, lru_cache
+
+from haipvs.dataclass_lean import dataclass
 
 # Linux's numbers (<linux/socket.h>, <netinet/in.h>), spelled out so the model imports no
 # socket module: it is pure data shared by config, policy and the kernel codec.

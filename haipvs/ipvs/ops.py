@@ -8,9 +8,9 @@ can act on. Nothing here does I/O.
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
 from enum import StrEnum
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.ipvs import codec
 from haipvs.ipvs import protocol as p
 from haipvs.ipvs.errors import IpvsError, IpvsExists, IpvsMissing, UnknownScheduler

@@ -9,8 +9,9 @@ only dumps, calls `plan` and applies what it returns.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.ipvs.maglev import canonical_adds, is_maglev, out_of_order
 from haipvs.ipvs.model import IpvsTable, ServiceKey, SyncDaemonConfig, SyncState, Timeouts
 from haipvs.ipvs.ops import Op, OpKind, SetTimeouts, StartSyncDaemon, StopSyncDaemon

@@ -14,12 +14,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 import trio
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.ipvs.backend import IpvsBackend, NetlinkTransport
 from haipvs.ipvs.errors import IpvsError, IpvsExists, IpvsMissing, IpvsUnavailable

@@ -21,9 +21,10 @@ from __future__ import annotations
 import struct
 import sys
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.ipvs.model import AF_INET6, DestKey, IpvsInfo, ServiceKey, format_endpoint
 
 # uapi linux/ip_vs.h enum IPVS_STATS_ATTR_*, in order

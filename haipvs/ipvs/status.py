@@ -9,9 +9,9 @@ are listed with empty kernel columns.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.ipvs.model import (
     AF_INET6,
     SVC_F_ONEPACKET,

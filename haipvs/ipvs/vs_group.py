@@ -24,9 +24,10 @@ from __future__ import annotations
 import ipaddress
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.ipvs.model import AF_INET, AF_INET6, ForwardMethod, Service, ServiceKey
 
 #: Most services one group may expand to; keepalived has no limit, a larger group is almost

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import dataclass
+
+from haipvs.dataclass_lean import dataclass
 
 ROUTER_AS = 65000
 DIRECTOR_AS = 65001  # one AS for every director: they are the same service

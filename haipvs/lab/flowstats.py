@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from haipvs.dataclass_lean import dataclass
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,11 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
+
+from haipvs.dataclass_lean import dataclass
 
 PREFIX = "hl-"
 

@@ -23,8 +23,9 @@ Pure: driven as `AcceptMode.handle(input) -> outputs`; the driver
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.limits import OWNER_PRIORITY
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

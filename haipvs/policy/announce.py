@@ -25,9 +25,10 @@ from __future__ import annotations
 import enum
 import ipaddress
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from haipvs import limits
+from haipvs.dataclass_lean import dataclass
 
 Vip = ipaddress.IPv4Address | ipaddress.IPv6Address
 

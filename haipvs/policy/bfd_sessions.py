@@ -19,8 +19,8 @@ the last line; a line starting with a space continues the previous code. 0000 is
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.policy.priority import Contribution, weighted
 
 # BIRD 2 bfd.h bfd_state_names: AdminDown, Down, Init, Up. Only Up is up (RFC 5880 6.2):

@@ -20,9 +20,10 @@ over must not have to program its table first. Only the sync daemon's role follo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
 from haipvs.config.model import Config, SyncGroup, VirtualServer, VrrpInstance
+from haipvs.dataclass_lean import dataclass
 from haipvs.events import (
     NOTICE_DELETED,
     NOTICE_MASTER_RX_LOWER_PRI,

@@ -15,9 +15,10 @@ it in the table, quiesced, as keepalived does.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from haipvs import limits
+from haipvs.dataclass_lean import dataclass
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 IPVS_WEIGHT_FAULT = INT32_MIN  # keepalived ip_vs.h: -IPVS_WEIGHT_MAX - 1

@@ -10,10 +10,10 @@ interface to operators' scripts (docs/operations.md) and must not change.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from haipvs.config.model import ScriptCommand
+from haipvs.dataclass_lean import dataclass
 from haipvs.events import (
     NOTICE_DELETED,
     NOTICE_MASTER_RX_LOWER_PRI,

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from haipvs.dataclass_lean import dataclass
 
 # The core's range for a non-owner (haipvs.vrrp.params.OWNER_PRIORITY is 255); kept here as
 # plain numbers so the rule reads in one place. The core clamps the same way.

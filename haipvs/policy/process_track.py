@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from haipvs.dataclass_lean import dataclass
 
 
 class ParamMatch(enum.StrEnum):

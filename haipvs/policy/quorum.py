@@ -18,7 +18,8 @@ acts on the changes it reports.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass
+
+from haipvs.dataclass_lean import dataclass
 
 
 def initial_quorum(weight: int, quorum: int, hysteresis: int) -> bool:

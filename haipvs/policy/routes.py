@@ -27,8 +27,10 @@ Pure: driven as `RouteOwner.handle(now, input) -> outputs`; the driver
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
+
+from haipvs.dataclass_lean import dataclass
 
 if TYPE_CHECKING:
     from haipvs.config.model import Config, VrrpInstance

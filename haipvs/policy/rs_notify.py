@@ -30,10 +30,10 @@ outputs; the notify runner (haipvs/notify.py) runs the RunNotify outputs.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from haipvs.config.model import Config, RealServer, ScriptCommand
+from haipvs.dataclass_lean import dataclass
 from haipvs.events import RealServerChange, VirtualService
 from haipvs.ipvs import desired
 from haipvs.policy.notify_scripts import RunNotify, run_notify, script_command

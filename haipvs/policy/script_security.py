@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import IntFlag
 from typing import Protocol
+
+from haipvs.dataclass_lean import dataclass
 
 DEFAULT_SCRIPT_USER = "keepalived_script"  # lib/notify.c get_default_script_user()
 

@@ -20,9 +20,9 @@ keepalived's rules, each quoted where it is used:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from haipvs.config.model import Config, RealServer, SmtpCheck, SmtpSettings, VirtualServer
+from haipvs.dataclass_lean import dataclass
 from haipvs.events import (
     Event,
     GroupTransition,

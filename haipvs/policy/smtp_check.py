@@ -19,9 +19,9 @@ because they decide which servers are up:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import Enum
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.limits import SMTP_DEFAULT_HELO  # keepalived check_smtp.h
 
 SMTP_BUFF_MAX = 512  # keepalived check_smtp.h; one byte is kept for the NUL

@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.vrrp.core import State, SyncGroupTransition
 
 SETTLED = frozenset({State.MASTER, State.BACKUP, State.STOP})

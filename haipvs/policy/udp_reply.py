@@ -13,8 +13,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from haipvs.dataclass_lean import dataclass
 from haipvs.limits import UDP_MAX_REPLY_LENGTH, UDP_MIN_REPLY_LENGTH
 
 

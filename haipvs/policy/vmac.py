@@ -27,7 +27,8 @@ keepalived 2.2.7 facts followed here:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from haipvs.dataclass_lean import dataclass
 
 IFNAMSIZ = 16
 DEFAULT_PREFIX = "vrrp"

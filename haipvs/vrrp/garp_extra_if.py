@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from haipvs.dataclass_lean import dataclass
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -26,8 +26,10 @@ for it.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import NamedTuple
+
+from haipvs.dataclass_lean import dataclass
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

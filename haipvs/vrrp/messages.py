@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.vrrp.packet import Advert
 from haipvs.vrrp.params import InstanceParams
 

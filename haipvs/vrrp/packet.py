@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from dataclasses import dataclass
 
 from haipvs import limits
+from haipvs.dataclass_lean import dataclass
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -4,9 +4,10 @@ never imports the config package."""
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from haipvs import limits
+from haipvs.dataclass_lean import dataclass
 from haipvs.limits import OWNER_PRIORITY
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -18,8 +18,9 @@ from __future__ import annotations
 import enum
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from haipvs.dataclass_lean import dataclass
 from haipvs.vrrp.counters import InterfaceCounters
 from haipvs.vrrp.messages import Action, AdvertReceived
 from haipvs.vrrp.packet import (

@@ -17,6 +17,7 @@ PURE: dict[str, str] = {
     "haipvs.policy.*": "every rule outside the core: priority, sync groups, quorum, ...",
     "haipvs.events": "typed events between the threads, notify, metrics and the dump",
     "haipvs.limits": "the one home of VRRP/IPVS ranges and names",
+    "haipvs.dataclass_lean": "dataclasses.dataclass with shared methods (class building only)",
     "haipvs.ipvs.model": "the IPVS table as data",
     "haipvs.ipvs.errors": "IPVS error types",
     "haipvs.ipvs.protocol": "the IPVS uapi's numbers",
