@@ -62,10 +62,10 @@ RECENT_EVENTS_KEPT = 100
 FIRST_RECONCILE_TIMEOUT = 30.0
 
 
-def _make_iproute():
-    from pyroute2 import IPRoute
+def _make_rtnl():
+    from haipvs.drivers.rtnl_socket import RtnlSocket
 
-    return IPRoute()
+    return RtnlSocket()
 
 
 class PidFile:
@@ -185,7 +185,7 @@ class Daemon:
         # 10,000 real servers), while the VRRP thread was already advertising. It comes back
         # once everything has started, with those objects frozen out of its way.
         gc.disable()
-        rtnl = NetlinkThread(_make_iproute, name="rtnl")
+        rtnl = NetlinkThread(_make_rtnl, name="rtnl")
         rtnl.start()
         runtime = VrrpRuntime(bindings_from_config(self.config), rtnl, self._event_from_vrrp_thread,
                               static=static_entries(self.config),

@@ -27,6 +27,10 @@ at import) for a fallback that runs gcc; shlex by the config's script commands, 
 config lacks (~0.5 MiB in all, bench/memory.py --servers 0). Not textwrap: sortedcontainers
 (under trio) reads textwrap.dedent at import.
 
+pyroute2.netlink's package body (the netlink message machinery, ~0.3 MiB) runs only with
+pyroute2's IPRoute: an idle director's VIP driver (drivers/rtnl_socket.py) needs only
+NetlinkError from its `exceptions` submodule.
+
 The same goes for two dependencies' modules that an idle director never runs: pyroute2's tc
 modules (pyroute2/netlink/rtnl/tcmsg/__init__.py imports every qdisc, class and action
 module, ~0.5 MiB, and iproute.linux imports that package; haipvs never sends a tc request)
@@ -50,7 +54,8 @@ from types import ModuleType
 from typing import Any
 
 LAZY = frozenset({"ssl", "asyncio.sslproto", "hashlib", "hmac", "unittest", "idna", "difflib",
-                  "getpass", "uuid", "bz2", "lzma", "tempfile", "shlex"})
+                  "getpass", "uuid", "bz2", "lzma", "tempfile", "shlex",
+                  "pyroute2.netlink"})
 # every submodule of these packages (the package itself runs: it defines the tc message)
 LAZY_UNDER = ("pyroute2.netlink.rtnl.tcmsg.",)
 

@@ -3,8 +3,8 @@
     integration/kill_at_address_op.py add|del N -- <haipvs arguments>
 
 A test launcher (integration/test_crash_recovery.py), not part of haipvs: it wraps the
-rtnetlink socket's `addr` call so the kill lands exactly between two address ops, which a
-kill from outside cannot hit (the ops are microseconds apart).
+rtnetlink socket's address add/remove so the kill lands exactly between two address ops,
+which a kill from outside cannot hit (the ops are microseconds apart).
 """
 
 import os
@@ -19,26 +19,26 @@ def main() -> int:
     if kind not in ("add", "del") or separator != "--":
         raise SystemExit(__doc__)
     after = int(count)
-    make_iproute = daemon._make_iproute
+    make_rtnl = daemon._make_rtnl
 
-    def make_wrapped_iproute():
-        ipr = make_iproute()
-        real_addr = ipr.addr
+    def make_wrapped_rtnl():
+        rt = make_rtnl()
+        name = "add_address" if kind == "add" else "remove_address"
+        real_op = getattr(rt, name)
         done = 0
 
-        def addr(command, *args, **kwargs):
+        def op(*args, **kwargs):
             nonlocal done
-            result = real_addr(command, *args, **kwargs)
-            if command == kind:
-                done += 1
-                if done == after:
-                    os.kill(os.getpid(), signal.SIGKILL)
+            result = real_op(*args, **kwargs)
+            done += 1
+            if done == after:
+                os.kill(os.getpid(), signal.SIGKILL)
             return result
 
-        ipr.addr = addr
-        return ipr
+        setattr(rt, name, op)
+        return rt
 
-    daemon._make_iproute = make_wrapped_iproute
+    daemon._make_rtnl = make_wrapped_rtnl
     if kind == "add":  # a MASTER's VIP adds go on the VRRP thread's own socket (vip_fastpath)
         from haipvs.drivers import vip_fastpath
 

@@ -1,7 +1,9 @@
 """The MASTER transition's VIP add from the VRRP thread (haipvs.drivers.vip_fastpath) puts
-the same address in the kernel as the general path (addresses.sync_add), and leaves every
-case but a plain add to it: an address someone else configured stays theirs (keepalived
-never removes what it did not add either)."""
+the same address in the kernel as the general path (addresses.sync_add, which sends the same
+message on its own socket, drivers/rtnl_socket.py) and as pyroute2's IPRoute (the oracle:
+what the general path sent before), and leaves every case but a plain add to it: an
+address someone else configured stays theirs (keepalived never removes what it did not add
+either)."""
 
 from __future__ import annotations
 
@@ -25,8 +27,26 @@ def _addr_entries(node, ifname: str) -> list[dict]:
                   key=lambda a: a["local"])
 
 
+def _add_with_pyroute2(vips) -> None:
+    """The request the general path made with IPRoute before rtnl_socket.py."""
+    from pyroute2 import IPRoute
+
+    from haipvs.drivers.addresses import HAIPVS_ADDR_PROTO
+
+    with IPRoute() as ipr:
+        (index,) = ipr.link_lookup(ifname="eth0")
+        for vip in vips:
+            kwargs = {"index": index, "address": str(vip.address),
+                      "prefixlen": vip.interface.network.prefixlen, "IFA_PROTO": HAIPVS_ADDR_PROTO}
+            if vip.label and vip.address.version == 4:
+                kwargs["label"] = vip.label
+            if vip.address.version == 6:
+                kwargs["flags"] = 0x80 | 0x02  # IFA_F_PERMANENT | IFA_F_NODAD
+            ipr.addr("add", **kwargs)
+
+
 def test_fast_add_equals_sync_add_in_the_kernel_and_defers_foreign_addresses(lan):
-    from haipvs.daemon import _make_iproute
+    from haipvs.daemon import _make_rtnl
     from haipvs.drivers import addresses
     from haipvs.drivers.netlink_thread import NetlinkThread
     from haipvs.drivers.vip_fastpath import FastVipAdder
@@ -44,11 +64,11 @@ def test_fast_add_equals_sync_add_in_the_kernel_and_defers_foreign_addresses(lan
             adder.close()
 
     def via_sync(fn) -> list[str]:
-        with NetlinkThread(_make_iproute, name="rtnl") as rtnl:
+        with NetlinkThread(_make_rtnl, name="rtnl") as rtnl:
             return [c.action for c in rtnl.call_blocking(fn, vips)]
 
     def owned() -> set:
-        with NetlinkThread(_make_iproute, name="rtnl") as rtnl:
+        with NetlinkThread(_make_rtnl, name="rtnl") as rtnl:
             return rtnl.call_blocking(addresses.owned_addresses, "eth0")
 
     added, rest = call_in_netns(node.ns, add_fast)
@@ -59,6 +79,10 @@ def test_fast_add_equals_sync_add_in_the_kernel_and_defers_foreign_addresses(lan
     assert call_in_netns(node.ns, lambda: via_sync(addresses.sync_remove)) == ["remove"] * 2
     assert call_in_netns(node.ns, lambda: via_sync(addresses.sync_add)) == ["add"] * 2
     assert _addr_entries(node, "eth0") == fast
+    assert call_in_netns(node.ns, lambda: via_sync(addresses.sync_remove)) == ["remove"] * 2
+    call_in_netns(node.ns, lambda: _add_with_pyroute2(vips))
+    assert _addr_entries(node, "eth0") == fast
+    assert call_in_netns(node.ns, owned) == {v.interface for v in vips}
     assert call_in_netns(node.ns, add_fast) == ([], vips)  # present: sync_add decides
 
     # An operator's address with the same value: not the fast path's to claim ...

@@ -146,7 +146,7 @@ def _index(ipr, dev: str) -> int:
 
 def _forget_indexes(ipr) -> None:
     """After ENODEV: a device was re-created under another index."""
-    ipr.__dict__.get("_haipvs_ifindex", {}).clear()
+    addresses.forget_ifindexes(ipr)
 
 
 def _route_request(ipr, route: Route) -> dict:

@@ -31,12 +31,12 @@ NLMSG_ERROR = 2
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_PROTO = 1, 2, 3, 11
 IFA_F_NODAD, IFA_F_PERMANENT = 0x02, 0x80
-_NLMSGHDR = struct.Struct("=IHHII")
-_IFADDRMSG = struct.Struct("=BBBBI")
+NLMSG_HDR = struct.Struct("=IHHII")
+IFADDRMSG = struct.Struct("=BBBBI")
 _NLMSGERR = struct.Struct("=i")
 
 
-def _attr(kind: int, payload: bytes) -> bytes:
+def netlink_attr(kind: int, payload: bytes) -> bytes:
     length = 4 + len(payload)
     return struct.pack("=HH", length, kind) + payload + b"\0" * (-length % 4)
 
@@ -46,11 +46,11 @@ def newaddr_body(vip: Vip, index: int) -> bytes:
     address = vip.address
     family = socket.AF_INET if address.version == 4 else socket.AF_INET6
     flags = 0 if address.version == 4 else IFA_F_PERMANENT | IFA_F_NODAD  # usable at once
-    body = _IFADDRMSG.pack(family, vip.interface.network.prefixlen, flags, 0, index)
-    body += _attr(IFA_LOCAL, address.packed) + _attr(IFA_ADDRESS, address.packed)
+    body = IFADDRMSG.pack(family, vip.interface.network.prefixlen, flags, 0, index)
+    body += netlink_attr(IFA_LOCAL, address.packed) + netlink_attr(IFA_ADDRESS, address.packed)
     if vip.label and address.version == 4:
-        body += _attr(IFA_LABEL, vip.label.encode() + b"\0")
-    return body + _attr(IFA_PROTO, bytes([HAIPVS_ADDR_PROTO]))
+        body += netlink_attr(IFA_LABEL, vip.label.encode() + b"\0")
+    return body + netlink_attr(IFA_PROTO, bytes([HAIPVS_ADDR_PROTO]))
 
 
 class FastVipAdder:
@@ -129,14 +129,14 @@ class FastVipAdder:
     def _add_one(self, sock: socket.socket, body: bytes) -> bool:
         seq = next(self._seq) & 0xFFFFFFFF
         flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_EXCL | NLM_F_CREATE
-        message = _NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_NEWADDR, flags, seq, 0) + body
+        message = NLMSG_HDR.pack(NLMSG_HDR.size + len(body), RTM_NEWADDR, flags, seq, 0) + body
         try:
             sock.send(message)
             while True:  # skip ACKs of earlier requests whose answer was not read
                 reply = sock.recv(65536, socket.MSG_DONTWAIT)
-                if len(reply) < _NLMSGHDR.size + _NLMSGERR.size:
+                if len(reply) < NLMSG_HDR.size + _NLMSGERR.size:
                     return False
-                _, kind, _, reply_seq, _ = _NLMSGHDR.unpack_from(reply)
+                _, kind, _, reply_seq, _ = NLMSG_HDR.unpack_from(reply)
                 if reply_seq == seq:
                     break
         except OSError as exc:
@@ -145,7 +145,7 @@ class FastVipAdder:
             return False
         if kind != NLMSG_ERROR:
             return False
-        (error,) = _NLMSGERR.unpack_from(reply, _NLMSGHDR.size)
+        (error,) = _NLMSGERR.unpack_from(reply, NLMSG_HDR.size)
         return error == 0
 
     def close(self) -> None:

@@ -207,7 +207,7 @@ def sync_ensure(ipr, specs: list[policy.VmacSpec], known: Iterable[str] = ()) ->
             link = addresses.get_link(ipr, ifname=op.spec.name)
             alias = link.get_attr("IFLA_IFALIAS") if link is not None else None
             _saved(ipr)[op.spec.name] = policy.saved_sysctls(alias)
-    ipr.__dict__.get("_haipvs_ifindex", {}).clear()  # re-created links have new indexes
+    addresses.forget_ifindexes(ipr)  # re-created links have new indexes
 
 
 def sync_remove(ipr, specs: list[policy.VmacSpec]) -> None:
@@ -229,7 +229,7 @@ def sync_remove(ipr, specs: list[policy.VmacSpec]) -> None:
             for key, value in policy.parent_sysctls_to_restore(gone, observed).items():
                 _write_sysctl("ipv4", spec.parent, key, value)
         _managed(ipr).pop(spec.name, None)
-    ipr.__dict__.get("_haipvs_ifindex", {}).clear()
+    addresses.forget_ifindexes(ipr)
 
 
 async def ensure(rtnl: Any, wanted: Iterable[policy.VmacSpec | None]) -> None:

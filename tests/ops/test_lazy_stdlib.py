@@ -29,7 +29,7 @@ import json, sys
 from haipvs.cli import build_parser
 args = build_parser(lazy=True).parse_args(["--config", "/dev/null"])
 import haipvs.daemon
-from pyroute2 import IPRoute
+from haipvs.drivers.rtnl_socket import RtnlSocket
 from haipvs import lazy_stdlib
 tc = [n for n in sys.modules if n.startswith(lazy_stdlib.LAZY_UNDER)]
 print(json.dumps({"run": args.run.__name__,
