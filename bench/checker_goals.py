@@ -120,10 +120,10 @@ def inside(args: argparse.Namespace) -> None:
     binding = InstanceBinding(params=params, ifname="eth0",
                               vips=(Vip(ipaddress.ip_interface(f"{vip}/32"), "eth0"),))
 
-    def make_iproute():
-        from pyroute2 import IPRoute
+    def make_rtnl():  # the daemon's rtnetlink owner object (haipvs/daemon.py)
+        from haipvs.drivers.rtnl_socket import RtnlSocket
 
-        return IPRoute()
+        return RtnlSocket()
 
     workdir = Path(tempfile.mkdtemp(prefix="haipvs-checker-goals-"))
     sniffer = vrrp_timers.Sniffer("eth1")
@@ -135,7 +135,7 @@ def inside(args: argparse.Namespace) -> None:
          "-r", str(workdir / "v.pid")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     nginx, http_ports = nginx_ports(workdir, checker_bench.LISTENERS)
     listeners, tcp_ports = checker_bench.deferred_listeners()
-    rtnl = NetlinkThread(make_iproute, name="rtnl")
+    rtnl = NetlinkThread(make_rtnl, name="rtnl")
     rtnl.start()
     runtime = VrrpRuntime([binding], rtnl, lambda event: None)
     runtime.start()

@@ -149,10 +149,10 @@ def inside(args: argparse.Namespace) -> None:
         vip_spec = Vip(ipaddress.ip_interface(f"{vip}/32"), "eth0")
         return InstanceBinding(params=params, ifname="eth0", vips=(vip_spec,))
 
-    def make_iproute():
-        from pyroute2 import IPRoute
+    def make_rtnl():  # the daemon's rtnetlink owner object (haipvs/daemon.py)
+        from haipvs.drivers.rtnl_socket import RtnlSocket
 
-        return IPRoute()
+        return RtnlSocket()
 
     sniffer = Sniffer("eth1")
     sniffer.start()
@@ -177,15 +177,24 @@ def inside(args: argparse.Namespace) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-    rtnl = NetlinkThread(make_iproute, name="rtnl")
-    rtnl.start()
-    threaded = VrrpRuntime([binding(VRID_THREAD, "192.0.2.211")], rtnl, lambda e: None)
-    # The daemon keeps the last TIMER_LATENESS_KEPT; the benchmark wants every timer.
-    threaded.timer_lateness = collections.deque(maxlen=None)
-    shared = VrrpRuntime([binding(VRID_SHARED, "192.0.2.212")], rtnl, lambda e: None)
-    threaded.start()
-    # as the daemon does (haipvs/thread_priority.py): the VRRP thread's nice, main thread at 0
-    thread_priority.apply(args.vrrp_priority, limits.CHECKER_PRIORITY_DEFAULT, threaded.thread_id)
+    try:  # a failed set-up must not leave keepalived running (the finally below is later)
+        rtnl = NetlinkThread(make_rtnl, name="rtnl")
+        rtnl.start()
+        threaded = VrrpRuntime([binding(VRID_THREAD, "192.0.2.211")], rtnl, lambda e: None)
+        # The daemon keeps the last TIMER_LATENESS_KEPT; the benchmark wants every timer.
+        threaded.timer_lateness = collections.deque(maxlen=None)
+        shared = VrrpRuntime([binding(VRID_SHARED, "192.0.2.212")], rtnl, lambda e: None)
+        threaded.start()
+        # as the daemon does (haipvs/thread_priority.py): the VRRP thread's nice, main at 0
+        thread_priority.apply(args.vrrp_priority, limits.CHECKER_PRIORITY_DEFAULT,
+                              threaded.thread_id)
+    except BaseException:
+        if keepalived is not None:
+            keepalived.terminate()
+            keepalived.wait(10)
+        sniffer.stop = True
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
 
     checks_done = [0]
 
