@@ -59,7 +59,7 @@ RECV_SIZE = 65536  # a dump's datagrams are at most this (the kernel sizes them 
 class Link(NamedTuple):
     index: int
     flags: int  # IFF_*
-    operstate: str  # OPERSTATES
+    operstate: str  # one of OPERSTATES, or ""
     mac: bytes  # b"" when the link has none
 
 
@@ -92,7 +92,8 @@ def _link(data: bytes | memoryview, offset: int, end: int) -> Link:
     _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(data, offset)
     attrs = _attrs(data, offset + _IFINFOMSG.size, end)
     state = attrs.get(IFLA_OPERSTATE)
-    operstate = OPERSTATES[state[0]] if state and state[0] < len(OPERSTATES) else "UNKNOWN"
+    # no (or an unknown) state reads as "", not up: as IPRoute's None did in sync_link_state
+    operstate = OPERSTATES[state[0]] if state and state[0] < len(OPERSTATES) else ""
     return Link(index, flags, operstate, bytes(attrs.get(IFLA_ADDRESS, b"")))
 
 
