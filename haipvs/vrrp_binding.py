@@ -8,15 +8,18 @@ import the other.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from haipvs.config.model import Config, VrrpInstance
 from haipvs.config.strict_mode import accept_mode, strict_mode
 from haipvs.drivers.addresses import Vip
 from haipvs.drivers.vrrp_instance import InstanceBinding
 from haipvs.policy.routes import instance_entries
-from haipvs.policy.vmac import VmacRequest, VmacSpec, resolve
 from haipvs.vrrp.garp_extra_if import ExtraIf, effective
 from haipvs.vrrp.params import GarpParams, InstanceParams
+
+if TYPE_CHECKING:  # issue 18: loaded by a config with use_vmac only (bindings_from_config)
+    from haipvs.policy.vmac import VmacSpec
 
 
 def instance_params(instance: VrrpInstance) -> InstanceParams:
@@ -110,11 +113,15 @@ def instance_binding(instance: VrrpInstance, sync_group: str | None = None,
 def bindings_from_config(config: Config) -> list[InstanceBinding]:
     groups = {member: group.name for group in config.vrrp_sync_groups for member in group.group}
     strict = config.global_settings.vrrp_strict
-    vmacs = {spec.instance: spec for spec in resolve(
-        VmacRequest(i.name, i.virtual_router_id, i.family, i.interface, i.vmac_name,
-                    # vrrp.c: "xmit_base is incompatible with strict mode - resetting"
-                    i.vmac_xmit_base and not strict_mode(i.strict_mode, strict))
-        for i in config.vrrp_instances if i.use_vmac)}
+    vmacs: dict[str, VmacSpec] = {}
+    if any(i.use_vmac for i in config.vrrp_instances):
+        from haipvs.policy.vmac import VmacRequest, resolve
+
+        vmacs = {spec.instance: spec for spec in resolve(
+            VmacRequest(i.name, i.virtual_router_id, i.family, i.interface, i.vmac_name,
+                        # vrrp.c: "xmit_base is incompatible with strict mode - resetting"
+                        i.vmac_xmit_base and not strict_mode(i.strict_mode, strict))
+            for i in config.vrrp_instances if i.use_vmac)}
     ours = frozenset(spec.name for spec in vmacs.values())
     return [instance_binding(instance, groups.get(instance.name), strict,
                              vmacs.get(instance.name), ours)

@@ -30,7 +30,7 @@ from typing import Any
 import structlog
 import trio
 
-from haipvs.drivers import addresses, vmac
+from haipvs.drivers import addresses
 from haipvs.drivers.announce import Announcer
 from haipvs.drivers.garp_sender import GarpSender
 from haipvs.drivers.link_monitor import LinkMonitor
@@ -364,9 +364,6 @@ class VrrpRuntime(SourceFeeds):
             if change.action == "remove":
                 log.info("stale_vip_removed", vip=str(change.vip.interface), dev=change.vip.ifname)
 
-    async def _link_state(self, ifname: str) -> addresses.LinkState:
-        return await self._rtnl.call(vmac.sync_link_state, ifname)  # a vmac: parent's source
-
     async def _tracked_states(self, binding: InstanceBinding) -> dict[str, addresses.LinkState]:
         return {ifname: await self._link_state(ifname) for ifname, _ in binding.track_interfaces}
 
@@ -374,7 +371,9 @@ class VrrpRuntime(SourceFeeds):
         """Create all (they stay in INIT), then start each. The netlink reads happen here,
         outside the queue; the queued steps only decide and feed."""
         created = []
-        await vmac.ensure(self._rtnl, [b.vmac for b in bindings])  # before sockets open
+        self._use_vmacs(bindings)
+        if self._vmac is not None:  # before sockets open
+            await self._vmac.ensure(self._rtnl, [b.vmac for b in bindings])
         for binding in bindings:
             state = None
             if (binding.ifname, binding.family) not in self._groups:
@@ -405,7 +404,8 @@ class VrrpRuntime(SourceFeeds):
             if state is None or state.index is None:
                 raise RuntimeError(f"interface {binding.ifname} does not exist")
             sock = VrrpSocket(binding.ifname, state.index, binding.family)
-            if isinstance(state, vmac.VmacLinkState) and state.send_ifindex is not None:
+            if (self._vmac is not None and isinstance(state, self._vmac.VmacLinkState)
+                    and state.send_ifindex is not None):
                 sock.send_via(state.send_ifname or "", state.send_ifindex)  # vmac_xmit_base
             group = InterfaceGroup(
                 ifname=binding.ifname,
@@ -458,14 +458,16 @@ class VrrpRuntime(SourceFeeds):
             group.sock.close()
             group.announcer.close()
             self._groups.pop(group.key, None)
-        await vmac.remove(self._rtnl, [instance.binding.vmac])  # netlink_link_del_vmac()
+        if instance.binding.vmac is not None:  # netlink_link_del_vmac()
+            await self._vmac.remove(self._rtnl, [instance.binding.vmac])
 
     async def _stop_all(self) -> None:
         for instance in self._instances.values():
             await self._actions.feed(instance, core.Shutdown())
         await self._routes.handle(routes.Stop())  # keepalived stop_vrrp(): static ones too
         await self._accept.handle(accept_mode.Stop())
-        await vmac.remove(self._rtnl, [i.binding.vmac for i in self._instances.values()])
+        if self._vmac is not None:
+            await self._vmac.remove(self._rtnl, [i.binding.vmac for i in self._instances.values()])
 
     async def _reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],
                            remove: list[str], static: routes.Entries | None = None) -> None:

@@ -7,9 +7,9 @@ it runs on the VRRP loop, inside the runtime's one input queue, and decides noth
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from haipvs.drivers import vmac_recreate
+from haipvs.drivers import addresses
 from haipvs.drivers.link_monitor import LinkMonitor
 from haipvs.drivers.vrrp_inputs import LinkObserved, SourceUpdate
 from haipvs.drivers.vrrp_instance import Instance, InstanceBinding
@@ -26,7 +26,6 @@ from haipvs.vrrp import core
 if TYPE_CHECKING:
     import trio
 
-    from haipvs.drivers import addresses
     from haipvs.drivers.vrrp_actions import ActionRunner
     from haipvs.drivers.vrrp_inputs import Input
 
@@ -41,9 +40,25 @@ class SourceFeeds:
     _event_sink: Callable[[VrrpTransition | InstanceNotice], None]
     _wall_clock: Callable[[], float]
     _inputs_in: trio.MemorySendChannel[Input]
+    _rtnl: Any  # the rtnetlink owner thread (NetlinkThread)
     # netlink reads, outside the queue (VrrpRuntime's)
-    _link_state: Callable[[str], Awaitable[addresses.LinkState]]
     _tracked_states: Callable[[InstanceBinding], Awaitable[dict[str, addresses.LinkState]]]
+    # haipvs.drivers.vmac, once a config has use_vmac (issue 18: an idle director without
+    # vmacs never loads it, nor haipvs.policy.vmac)
+    _vmac: Any = None
+
+    def _use_vmacs(self, bindings: list[InstanceBinding]) -> None:
+        """At start and on a reload (config time), before the instances open: the link
+        paths (_link_state, after_link_read) find the vmac modules loaded."""
+        if self._vmac is None and any(b.vmac is not None for b in bindings):
+            from haipvs.drivers import vmac, vmac_recreate  # noqa: F401 (see _link_loop)
+
+            self._vmac = vmac
+
+    async def _link_state(self, ifname: str) -> addresses.LinkState:
+        if self._vmac is None:  # no vmac is ours: the plain read is the same
+            return await self._rtnl.call(addresses.sync_link_state, ifname)
+        return await self._rtnl.call(self._vmac.sync_link_state, ifname)  # parent's source
 
     async def _source_update(self, update: SourceUpdate) -> None:
         instance = self._instances.get(update.name)
@@ -127,7 +142,10 @@ class SourceFeeds:
                         await self._tracked_states(binding) if tracked else None,
                     )
                     self._inputs_in.send_nowait(observed)
-                    if observed.own is not None:  # a vmac deleted by hand: made again
+                    # a vmac deleted by hand: made again (loaded by _use_vmacs)
+                    if observed.own is not None and binding.vmac is not None:
+                        from haipvs.drivers import vmac_recreate
+
                         await vmac_recreate.after_link_read(self, instance, observed.own)
 
     async def _link_observed(self, observed: LinkObserved) -> None:
