@@ -28,7 +28,7 @@ from haipvs.config import Config
 from haipvs.daemon_control import with_overrides
 from haipvs.dataclass_lean import dataclass
 from haipvs.drivers.netlink_thread import NetlinkThread
-from haipvs.drivers.nft_accept import TableSettings
+from haipvs.drivers.nft_table import TableSettings
 from haipvs.drivers.vrrp_runtime import VrrpRuntime
 from haipvs.events import Event, InstanceNotice, VrrpTransition
 from haipvs.health import HealthEngine, ServerHealth, ServerKey, specs_from_config

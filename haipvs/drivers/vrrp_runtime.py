@@ -35,11 +35,11 @@ from haipvs.drivers.announce import Announcer
 from haipvs.drivers.garp_sender import GarpSender
 from haipvs.drivers.link_monitor import LinkMonitor
 from haipvs.drivers.netlink_thread import NetlinkThread
-from haipvs.drivers.nft_accept import NftAccept, TableSettings, guarded_of
+from haipvs.drivers.nft_table import TableSettings
 from haipvs.drivers.precise_alarm import SPIN, PreciseAlarm, spin_until
-from haipvs.drivers.routes import RouteDriver
 from haipvs.drivers.vip_announcers import VipAnnouncers
 from haipvs.drivers.vrrp_actions import ActionRunner
+from haipvs.drivers.vrrp_features import FeatureDrivers
 from haipvs.drivers.vrrp_inputs import Input, Job, LinkObserved, Packet, SourceUpdate
 from haipvs.drivers.vrrp_instance import Instance, InstanceBinding, InterfaceGroup
 from haipvs.drivers.vrrp_socket import VrrpSocket, arrival_time
@@ -50,7 +50,7 @@ from haipvs.events import (
     InstanceNotice,
     VrrpTransition,
 )
-from haipvs.policy import accept_mode, priority, routes, sync_group
+from haipvs.policy import priority, routes, sync_group
 from haipvs.policy.priority import (
     LINK,
     NOTHING,
@@ -75,7 +75,7 @@ log = structlog.get_logger("haipvs.vrrp")
 EventSink = Callable[[VrrpTransition | InstanceNotice], None]
 
 
-class VrrpRuntime(SourceFeeds):
+class VrrpRuntime(SourceFeeds, FeatureDrivers):
     def __init__(
         self,
         bindings: list[InstanceBinding],
@@ -89,15 +89,16 @@ class VrrpRuntime(SourceFeeds):
         self._rtnl = rtnl
         self._event_sink = event_sink
         self._wall_clock = clock
-        self._routes = RouteDriver(rtnl, static)  # static_*, and what follows the VIPs
-        self._routes.on_lost = self._entry_lost  # a tracked virtual route/rule deleted
-        self._accept = NftAccept(nft)  # no_accept drop rules (haipvs.policy.accept_mode)
+        # static_* and what follows the VIPs, no_accept drop rules: their drivers are made
+        # by the first config that needs them (vrrp_features.py)
+        self._static = static
+        self._nft = nft
         # GARP/NA pacing per interface (haipvs.vrrp.garp_pacing), for MASTERs holding VIPs
         self._garp = GarpSender(lambda: frozenset(
             name for name, instance in self._instances.items() if instance.vips_held))
         self._vip_announcers = VipAnnouncers()  # VIPs' own interfaces (haipvs.vrrp.garp_ifaces)
-        self._actions = ActionRunner(rtnl, self._notify, self._routes, self._accept, self._garp,
-                                     self._vip_announcers)
+        self._actions = ActionRunner(rtnl, self._notify, garp=self._garp,
+                                     vip_announcers=self._vip_announcers)
         self._instances: dict[str, Instance] = {}
         self._groups: dict[tuple[str, int], InterfaceGroup] = {}
         self._loop = LoopThread(self._main, name="vrrp", label="VRRP runtime")
@@ -205,9 +206,7 @@ class VrrpRuntime(SourceFeeds):
                 nursery.start_soon(self._heartbeat_loop)
                 nursery.start_soon(self._garp.run)
                 await self._release_stale_vips(self._bindings)
-                nursery.start_soon(self._routes.run, self._submit)  # applies, re-adds statics
-                await self._routes.handle(routes.Start(tuple(b.entries for b in self._bindings)))
-                await self._accept.handle(accept_mode.Start(guarded_of(self._bindings)))
+                await self._start_features(self._static, self._bindings)  # routes, nft
                 await self._add_instances(self._bindings, announce=False)
                 nursery.start_soon(self._link_loop, monitor)
                 self._loop.mark_ready()
@@ -464,14 +463,14 @@ class VrrpRuntime(SourceFeeds):
     async def _stop_all(self) -> None:
         for instance in self._instances.values():
             await self._actions.feed(instance, core.Shutdown())
-        await self._routes.handle(routes.Stop())  # keepalived stop_vrrp(): static ones too
-        await self._accept.handle(accept_mode.Stop())
+        await self._stop_features()  # keepalived stop_vrrp(): static routes too, the table
         if self._vmac is not None:
             await self._vmac.remove(self._rtnl, [i.binding.vmac for i in self._instances.values()])
 
     async def _reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],
                            remove: list[str], static: routes.Entries | None = None) -> None:
-        if static is not None:  # static_*: only the difference (haipvs.policy.routes)
+        self._use_routes(static or routes.NO_ENTRIES, [*keep, *add], reload=True)
+        if static is not None and self._routes is not None:  # static_*: only the difference
             await self._submit(self._routes.handle, routes.SetStatic(static))
         for name in remove:
             await self._submit(self._stop_instance, name)
@@ -480,7 +479,7 @@ class VrrpRuntime(SourceFeeds):
             await self._open_vip_announcers(binding)  # excluded VIPs may name new devices
             await self._submit(self._retune, binding, tracked)
         await self._release_stale_vips(add)
-        await self._submit(self._accept.handle, accept_mode.Reconfigure(guarded_of([*keep, *add])))
+        await self._reconfigure_accept([*keep, *add])
         await self._add_instances(add, announce=True)
         await self._submit(self._refresh_sync_faults)
 

@@ -43,17 +43,8 @@ class SourceFeeds:
     _rtnl: Any  # the rtnetlink owner thread (NetlinkThread)
     # netlink reads, outside the queue (VrrpRuntime's)
     _tracked_states: Callable[[InstanceBinding], Awaitable[dict[str, addresses.LinkState]]]
-    # haipvs.drivers.vmac, once a config has use_vmac (issue 18: an idle director without
-    # vmacs never loads it, nor haipvs.policy.vmac)
-    _vmac: Any = None
-
-    def _use_vmacs(self, bindings: list[InstanceBinding]) -> None:
-        """At start and on a reload (config time), before the instances open: the link
-        paths (_link_state, after_link_read) find the vmac modules loaded."""
-        if self._vmac is None and any(b.vmac is not None for b in bindings):
-            from haipvs.drivers import vmac, vmac_recreate  # noqa: F401 (see _link_loop)
-
-            self._vmac = vmac
+    # haipvs.drivers.vmac, once a config has use_vmac (vrrp_features.py, issue 18)
+    _vmac: Any
 
     async def _link_state(self, ifname: str) -> addresses.LinkState:
         if self._vmac is None:  # no vmac is ours: the plain read is the same
@@ -142,7 +133,8 @@ class SourceFeeds:
                         await self._tracked_states(binding) if tracked else None,
                     )
                     self._inputs_in.send_nowait(observed)
-                    # a vmac deleted by hand: made again (loaded by _use_vmacs)
+                    # a vmac deleted by hand: made again (loaded by _use_vmacs,
+                    # vrrp_features.py)
                     if observed.own is not None and binding.vmac is not None:
                         from haipvs.drivers import vmac_recreate
 
