@@ -40,7 +40,7 @@ from haipvs.notify import EventStream, NotifyRunner, notify_fifos
 from haipvs.policy import director
 from haipvs.policy.director import Director
 from haipvs.policy.notify_scripts import RunNotify
-from haipvs.policy.routes import static_entries
+from haipvs.policy.route_entries import static_entries
 from haipvs.resources import fix_malloc_mmap_threshold, raise_fd_limit
 from haipvs.sdnotify import SystemdNotifier
 from haipvs.trackers import Trackers

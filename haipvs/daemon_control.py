@@ -21,7 +21,7 @@ from haipvs.health import specs_from_config
 from haipvs.ipvs.status import health_from_dump, render_status, status_json
 from haipvs.policy import director
 from haipvs.policy.omega import stop_notifies
-from haipvs.policy.routes import static_entries
+from haipvs.policy.route_entries import static_entries
 from haipvs.reload import plan_reload
 from haipvs.resources import count_trio_tasks, process_resources
 from haipvs.statedump import DUMP_FORMAT, write_dump, write_stats

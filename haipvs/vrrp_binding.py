@@ -14,7 +14,7 @@ from haipvs.config.model import Config, VrrpInstance
 from haipvs.config.strict_mode import accept_mode, strict_mode
 from haipvs.drivers.addresses import Vip
 from haipvs.drivers.vrrp_instance import InstanceBinding
-from haipvs.policy.routes import instance_entries
+from haipvs.policy.route_entries import instance_entries
 from haipvs.vrrp.garp_extra_if import ExtraIf, effective
 from haipvs.vrrp.params import GarpParams, InstanceParams
 

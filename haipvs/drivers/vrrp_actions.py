@@ -20,7 +20,6 @@ from haipvs.drivers.timed_adverts import TimedAdverts
 from haipvs.drivers.vip_announcers import VipAnnouncers
 from haipvs.drivers.vip_fastpath import FastVipAdder
 from haipvs.drivers.vrrp_instance import Instance
-from haipvs.policy.routes import Held
 from haipvs.vrrp import arrival, core
 
 if TYPE_CHECKING:  # issue 18: made by the first config that needs them (vrrp_features.py)
@@ -46,6 +45,7 @@ class ActionRunner:
         self._accept: NftAccept | None = None
         self._routes: RouteDriver | None = None
         self._accept_mode: Any = None  # haipvs.policy.accept_mode, with the accept driver
+        self._routes_policy: Any = None  # haipvs.policy.routes, with the route driver
         self.use(routes=routes, accept=accept)
         self._extra_if = ExtraIfRounds(self._garp, self._vip_announcers)  # garp_extra_if
         self.last_now = -math.inf  # the latest time handed to a machine (received_at)
@@ -58,7 +58,9 @@ class ActionRunner:
     def use(self, routes: RouteDriver | None = None, accept: NftAccept | None = None) -> None:
         """The drivers a config needs from now on (at start or reload, config time)."""
         if routes is not None:
-            self._routes = routes
+            from haipvs.policy import routes as routes_policy
+
+            self._routes, self._routes_policy = routes, routes_policy
         if accept is not None:
             from haipvs.policy import accept_mode
 
@@ -184,8 +186,8 @@ class ActionRunner:
         binding = instance.binding  # no netlink request unless something changes
         # Becoming MASTER does not wait for them (haipvs.drivers.routes.RouteDriver); leaving
         # does, so they go before the VIPs, as in keepalived.
-        await self._routes.handle(Held(binding.name, binding.entries, held), binding.name,
-                                  wait=not held)
+        held_input = self._routes_policy.Held(binding.name, binding.entries, held)
+        await self._routes.handle(held_input, binding.name, wait=not held)
 
     async def change_vips(self, instance: Instance, change: Callable, held: bool) -> None:
         vips = list(instance.binding.vips)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from haipvs.drivers import nft_table
 from haipvs.drivers.vrrp_instance import Instance, InstanceBinding
-from haipvs.policy import routes
+from haipvs.policy.route_entries import NO_ENTRIES, Entries
 
 if TYPE_CHECKING:
     import trio
@@ -41,7 +41,7 @@ class FeatureDrivers:
     _accept: NftAccept | None = None  # no_accept drop rules (haipvs.policy.accept_mode)
     _vmac: Any = None  # haipvs.drivers.vmac, once a config has use_vmac
 
-    def _use_routes(self, static: routes.Entries, bindings: list[InstanceBinding], *,
+    def _use_routes(self, static: Entries, bindings: list[InstanceBinding], *,
                     reload: bool = False) -> bool:
         """The route driver, once the static block or an instance has entries: True when
         made now. At start it then gets Start; on a reload it starts from the old (empty)
@@ -52,20 +52,30 @@ class FeatureDrivers:
         from haipvs.drivers.routes import RouteDriver
 
         assert self._nursery is not None
-        self._routes = RouteDriver(self._rtnl, routes.NO_ENTRIES if reload else static)
+        self._routes = RouteDriver(self._rtnl, NO_ENTRIES if reload else static)
         self._routes.on_lost = self._entry_lost  # a tracked virtual route/rule deleted
         self._actions.use(routes=self._routes)
         self._nursery.start_soon(self._routes.run, self._submit)  # applies, re-adds statics
         return True
 
-    async def _start_features(self, static: routes.Entries,
-                              bindings: list[InstanceBinding]) -> None:
+    async def _start_features(self, static: Entries, bindings: list[InstanceBinding]) -> None:
         """At start, before the instances open: the routes' Start (what a crashed run left
         goes, the static entries go in), then the accept policy's."""
         if self._use_routes(static, bindings):
+            from haipvs.policy import routes
+
             assert self._routes is not None
             await self._routes.handle(routes.Start(tuple(b.entries for b in bindings)))
         await self._start_accept(bindings)
+
+    async def _reconfigure_routes(self, static: Entries | None,
+                                  bindings: list[InstanceBinding]) -> None:
+        """A reload: static_* applied as a difference (haipvs.policy.routes SetStatic)."""
+        self._use_routes(static or NO_ENTRIES, bindings, reload=True)
+        if static is not None and self._routes is not None:
+            from haipvs.policy import routes
+
+            await self._submit(self._routes.handle, routes.SetStatic(static))
 
     async def _start_accept(self, bindings: list[InstanceBinding]) -> None:
         """At start: the accept driver if an instance may need drop rules, else only what
@@ -93,6 +103,8 @@ class FeatureDrivers:
         """At stop (keepalived stop_vrrp()): the entries held go, static ones too; the table
         goes if there is one."""
         if self._routes is not None:
+            from haipvs.policy import routes
+
             await self._routes.handle(routes.Stop())
         if self._accept is not None:
             from haipvs.policy import accept_mode

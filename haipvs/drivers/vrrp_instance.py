@@ -20,7 +20,7 @@ from haipvs.drivers import addresses
 from haipvs.drivers.announce import Announcer
 from haipvs.drivers.vrrp_socket import VrrpSocket
 from haipvs.policy.priority import NOTHING, Contribution, InstancePriority, Kind, Source, weighted
-from haipvs.policy.routes import NO_ENTRIES, Entries
+from haipvs.policy.route_entries import NO_ENTRIES, Entries
 from haipvs.vrrp import core, garp_ifaces
 from haipvs.vrrp.garp_extra_if import ExtraIf
 

@@ -50,7 +50,7 @@ from haipvs.events import (
     InstanceNotice,
     VrrpTransition,
 )
-from haipvs.policy import priority, routes, sync_group
+from haipvs.policy import priority, sync_group
 from haipvs.policy.priority import (
     LINK,
     NOTHING,
@@ -61,6 +61,7 @@ from haipvs.policy.priority import (
     Kind,
     Source,
 )
+from haipvs.policy.route_entries import NO_ENTRIES, Entries
 from haipvs.resources import count_trio_tasks
 from haipvs.vrrp import core, garp_ifaces
 from haipvs.vrrp_stats import InstanceStats, InterfaceStats, VrrpStats
@@ -82,7 +83,7 @@ class VrrpRuntime(SourceFeeds, FeatureDrivers):
         rtnl: NetlinkThread,
         event_sink: EventSink,
         clock: Callable[[], float] = time.time,
-        static: routes.Entries = routes.NO_ENTRIES,
+        static: Entries = NO_ENTRIES,
         nft: TableSettings | None = None,
     ) -> None:
         self._bindings = bindings
@@ -179,7 +180,7 @@ class VrrpRuntime(SourceFeeds, FeatureDrivers):
         self._preset.setdefault(name, []).append((source, Contribution(delta, fault)))
 
     def reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],
-                    remove: list[str], static: routes.Entries | None = None) -> None:
+                    remove: list[str], static: Entries | None = None) -> None:
         """Thread-safe, blocking (reload): `remove` instances stop (a MASTER resigns with
         priority 0 and releases its VIPs); `keep` instances get their new parameters and keep
         their state; `add` instances start (as BACKUP unless address owner)."""
@@ -468,10 +469,8 @@ class VrrpRuntime(SourceFeeds, FeatureDrivers):
             await self._vmac.remove(self._rtnl, [i.binding.vmac for i in self._instances.values()])
 
     async def _reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],
-                           remove: list[str], static: routes.Entries | None = None) -> None:
-        self._use_routes(static or routes.NO_ENTRIES, [*keep, *add], reload=True)
-        if static is not None and self._routes is not None:  # static_*: only the difference
-            await self._submit(self._routes.handle, routes.SetStatic(static))
+                           remove: list[str], static: Entries | None = None) -> None:
+        await self._reconfigure_routes(static, [*keep, *add])
         for name in remove:
             await self._submit(self._stop_instance, name)
         for binding in keep:

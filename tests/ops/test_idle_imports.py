@@ -85,7 +85,7 @@ HTTP_TLS = "haipvs.health.tls_client"  # with an ssl_get, or the HTTP probe (hea
 FEATURE_MODULES = tuple(f"haipvs.{name}" for name in (
     "drivers.proc_watch", "policy.process_track", "daemon_bfd", "drivers.bird_bfd",
     "policy.bfd_sessions", "drivers.smtp_alert", "policy.smtp_alerts", "policy.smtp_check",
-    "policy.vmac", "drivers.vmac", "drivers.vmac_recreate", "drivers.routes",
+    "policy.vmac", "drivers.vmac", "drivers.vmac_recreate", "policy.routes", "drivers.routes",
     "drivers.nft_accept", "policy.accept_mode", "policy.ping_echo", "policy.file_check",
     "policy.udp_reply", "health.tls_client"))
 NEVER_IDLE = ("haipvs.daemon_scale_out", *HEALTH_MODULES, "haipvs.health.dns",
@@ -109,7 +109,7 @@ from haipvs import lazy_stdlib
 from haipvs.config import load_config
 from haipvs.drivers.vrrp_runtime import VrrpRuntime
 from haipvs.health import specs_from_config
-from haipvs.policy.routes import static_entries
+from haipvs.policy.route_entries import static_entries
 from haipvs.script_creds import secure_config
 from haipvs.trackers import Trackers
 from haipvs.vrrp_binding import bindings_from_config
@@ -172,8 +172,9 @@ def test_an_idle_director_loads_no_feature_module_its_config_lacks(tmp_path):
 
 def test_a_config_with_http_misc_and_scale_out_loads_their_modules(tmp_path):
     # (scale-out watches route deletions with the route driver's monitor)
-    assert loaded(tmp_path, SCALE_OUT) == ["haipvs.daemon_scale_out", *HEALTH_MODULES,
-                                           SCRIPT_RULES, "haipvs.drivers.routes", HTTP_TLS]
+    assert loaded(tmp_path, SCALE_OUT) == [
+        "haipvs.daemon_scale_out", *HEALTH_MODULES, SCRIPT_RULES, "haipvs.policy.routes",
+        "haipvs.drivers.routes", HTTP_TLS]
 
 
 def test_a_reload_that_adds_http_and_misc_checks_loads_their_modules(tmp_path):
