@@ -15,8 +15,7 @@ from haipvs.config.strict_mode import accept_mode, strict_mode
 from haipvs.drivers.addresses import Vip
 from haipvs.drivers.vrrp_instance import InstanceBinding
 from haipvs.policy.route_entries import instance_entries
-from haipvs.vrrp.garp_extra_if import ExtraIf, effective
-from haipvs.vrrp.params import GarpParams, InstanceParams
+from haipvs.vrrp.params import ExtraIf, GarpParams, InstanceParams
 
 if TYPE_CHECKING:  # issue 18: loaded by a config with use_vmac only (bindings_from_config)
     from haipvs.policy.vmac import VmacSpec
@@ -86,8 +85,11 @@ def instance_binding(instance: VrrpInstance, sync_group: str | None = None,
     # keepalived vrrp.c vrrp_complete_instance(): off without another interface to send on
     # (the importer already gave an instance without its own the global_defs one)
     devices = [vip.ifname for vip in vips] + [a.dev for a in entries.addresses]
-    extra_if = effective(ExtraIf(instance.garp.extra_if, instance.garp.extra_if_all),
-                         ExtraIf(0), ifname, devices, vmacs_ours)
+    extra_if = ExtraIf(instance.garp.extra_if, instance.garp.extra_if_all)
+    if extra_if.delay:  # (off stays as set: the rules load with a delay only, issue 18)
+        from haipvs.vrrp.garp_extra_if import effective
+
+        extra_if = effective(extra_if, ExtraIf(0), ifname, devices, vmacs_ours)
     return InstanceBinding(
         params=params,
         ifname=ifname,

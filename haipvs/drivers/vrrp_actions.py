@@ -13,7 +13,6 @@ import structlog
 import trio
 
 from haipvs.drivers import addresses
-from haipvs.drivers.garp_extra_if import ExtraIfRounds
 from haipvs.drivers.garp_sender import GarpSender
 from haipvs.drivers.netlink_thread import NetlinkThread
 from haipvs.drivers.timed_adverts import TimedAdverts
@@ -23,6 +22,7 @@ from haipvs.drivers.vrrp_instance import Instance
 from haipvs.vrrp import arrival, core
 
 if TYPE_CHECKING:  # issue 18: made by the first config that needs them (vrrp_features.py)
+    from haipvs.drivers.garp_extra_if import ExtraIfRounds
     from haipvs.drivers.nft_accept import NftAccept
     from haipvs.drivers.routes import RouteDriver
 
@@ -47,7 +47,7 @@ class ActionRunner:
         self._accept_mode: Any = None  # haipvs.policy.accept_mode, with the accept driver
         self._routes_policy: Any = None  # haipvs.policy.routes, with the route driver
         self.use(routes=routes, accept=accept)
-        self._extra_if = ExtraIfRounds(self._garp, self._vip_announcers)  # garp_extra_if
+        self._extra_if: ExtraIfRounds | None = None  # garp_extra_if's, use(extra_if=True)
         self.last_now = -math.inf  # the latest time handed to a machine (received_at)
         self.fast_vips = FastVipAdder()  # the VIP add of a MASTER transition, in this thread
         self.timed = TimedAdverts()  # a MASTER's adverts, sent by the kernel at the deadline
@@ -55,8 +55,16 @@ class ActionRunner:
         # would otherwise sit between the VIP add and the GARP.
         self._vip_logs: list[tuple[Instance, addresses.AddressChange | addresses.Vip]] = []
 
-    def use(self, routes: RouteDriver | None = None, accept: NftAccept | None = None) -> None:
-        """The drivers a config needs from now on (at start or reload, config time)."""
+    def use(self, routes: RouteDriver | None = None, accept: NftAccept | None = None,
+            extra_if: bool = False) -> None:
+        """The drivers a config needs from now on (at start or reload, config time). The
+        garp_extra_if rounds, made when an instance gets a delay, start without timers, as
+        running ones would be: a timer starts only when an instance with a delay becomes
+        MASTER."""
+        if extra_if and self._extra_if is None:
+            from haipvs.drivers.garp_extra_if import ExtraIfRounds
+
+            self._extra_if = ExtraIfRounds(self._garp, self._vip_announcers)
         if routes is not None:
             from haipvs.policy import routes as routes_policy
 
@@ -96,7 +104,7 @@ class ActionRunner:
             match action:
                 case core.SendAdvert():
                     await self.send_advert(instance, action, timed_at)
-                    if instance.machine.state == core.State.MASTER:
+                    if self._extra_if is not None and instance.machine.state == core.State.MASTER:
                         self._extra_if.advert_sent(instance, now)
                 case core.SetTimer(name=name, deadline=deadline):
                     instance.timers[name] = deadline
@@ -114,7 +122,8 @@ class ActionRunner:
                     if after_garp:  # never in one list today; kept in order if it were
                         after_garp = False
                         await self._held_bookkeeping(instance, now)
-                    self._extra_if.left_master(instance)
+                    if self._extra_if is not None:
+                        self._extra_if.left_master(instance)
                     await self.hold_entries(instance, held=False)
                     await self.change_vips(instance, addresses.sync_remove, held=False)
                     if self._accept is not None:
@@ -140,7 +149,8 @@ class ActionRunner:
             await self._accept.handle(self._accept_mode.Held(instance.name, True))
         if not instance.binding.entries:
             await self.hold_entries(instance, held=True)
-        self._extra_if.became_master(instance, now)
+        if self._extra_if is not None:
+            self._extra_if.became_master(instance, now)
 
     def _send_gratuitous(self, instance: Instance, count: int) -> None:
         binding = instance.binding

@@ -124,6 +124,11 @@ class FeatureDrivers:
         self._actions.use(accept=self._accept)
         return True
 
+    def _use_extra_if(self, bindings: list[InstanceBinding]) -> None:
+        """garp_extra_if's rounds, once an instance has a delay (start or reload)."""
+        if any(b.extra_if.delay for b in bindings):
+            self._actions.use(extra_if=True)
+
     def _use_vmacs(self, bindings: list[InstanceBinding]) -> None:
         """At start and on a reload, before the instances open: the link paths
         (_link_state, vmac_recreate.after_link_read) find the vmac modules loaded."""

@@ -22,7 +22,7 @@ from haipvs.drivers.vrrp_socket import VrrpSocket
 from haipvs.policy.priority import NOTHING, Contribution, InstancePriority, Kind, Source, weighted
 from haipvs.policy.route_entries import NO_ENTRIES, Entries
 from haipvs.vrrp import core, garp_ifaces
-from haipvs.vrrp.garp_extra_if import ExtraIf
+from haipvs.vrrp.params import ExtraIf
 
 if TYPE_CHECKING:  # issue 18: loaded by a config with use_vmac only (vrrp_binding.py)
     from haipvs.policy.vmac import VmacSpec

@@ -372,6 +372,7 @@ class VrrpRuntime(SourceFeeds, FeatureDrivers):
         outside the queue; the queued steps only decide and feed."""
         created = []
         self._use_vmacs(bindings)
+        self._use_extra_if(bindings)
         if self._vmac is not None:  # before sockets open
             await self._vmac.ensure(self._rtnl, [b.vmac for b in bindings])
         for binding in bindings:
@@ -471,6 +472,7 @@ class VrrpRuntime(SourceFeeds, FeatureDrivers):
     async def _reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],
                            remove: list[str], static: Entries | None = None) -> None:
         await self._reconfigure_routes(static, [*keep, *add])
+        self._use_extra_if(keep)  # (the added ones: _add_instances)
         for name in remove:
             await self._submit(self._stop_instance, name)
         for binding in keep:

@@ -1,8 +1,9 @@
 """Issue 18, "import only what a config uses": an idle director (one VRRP instance, one
 virtual server with a TCP_CHECK) does not load the modules of features its config lacks
 (scale-out, the HTTP batch and the other probe kinds, pyroute2's tc modules, track_process,
-routes, vmacs, no_accept's nftables rules, script security, BFD, e-mail alerts, the ping,
-file, UDP and TLS checker parts); a config that uses them, or a reload to one, loads them."""
+routes, vmacs, garp_extra_if, no_accept's nftables rules, script security, BFD, e-mail
+alerts, the ping, file, UDP and TLS checker parts); a config that uses them, or a reload
+to one, loads them."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ scale_out:
 """
 
 # Every feature but scale-out and the HTTP/MISC checks: the VRRP side's (track_process,
-# BFD, e-mail alerts, a vmac, no_accept, static and virtual routes) and the other checkers.
+# BFD, e-mail alerts, a vmac, no_accept, garp_extra_if, static and virtual routes) and the
+# other checkers.
 EVERY_FEATURE = """\
 global:
   smtp: {server: 127.0.0.1, port: 9, notification_email: [ops@example.com]}
@@ -59,7 +61,8 @@ vrrp_track_processes: [{name: p, process: haipvs-no-such-process}]
 static_routes: [{to: 198.51.100.128/25, dev: lo}]
 vrrp_instances:
   - {name: VI_1, interface: lo, virtual_router_id: 52, priority: 150,
-     virtual_ipaddress: [192.0.2.100/24], use_vmac: true, accept: false,
+     virtual_ipaddress: [192.0.2.100/24, {address: 192.0.2.101/24, dev: lo}],
+     use_vmac: true, accept: false, garp: {extra_if: 5, extra_if_all: true},
      track_bfd: [peer], track_process: [p],
      virtual_routes: [{to: 198.51.100.1/32, dev: lo}]}
 virtual_servers:
@@ -87,7 +90,7 @@ FEATURE_MODULES = tuple(f"haipvs.{name}" for name in (
     "policy.bfd_sessions", "drivers.smtp_alert", "policy.smtp_alerts", "policy.smtp_check",
     "policy.vmac", "drivers.vmac", "drivers.vmac_recreate", "policy.routes", "drivers.routes",
     "drivers.nft_accept", "policy.accept_mode", "policy.ping_echo", "policy.file_check",
-    "policy.udp_reply", "health.tls_client"))
+    "policy.udp_reply", "health.tls_client", "vrrp.garp_extra_if", "drivers.garp_extra_if"))
 NEVER_IDLE = ("haipvs.daemon_scale_out", *HEALTH_MODULES, "haipvs.health.dns",
               "haipvs.health.smtp", "haipvs.health.udp", "haipvs.health.ping",
               "pyroute2.netlink.rtnl.tcmsg.sched_htb", SCRIPT_RULES, *FEATURE_MODULES,
@@ -125,6 +128,7 @@ def configure(daemon, runtime, config):  # what start and reload do before the i
     daemon.trackers.update(config)
     daemon.start_bfd(config)
     runtime._use_vmacs(bindings)
+    runtime._use_extra_if(bindings)
     runtime._use_routes(static_entries(config), bindings, reload=True)
     runtime._use_accept(bindings)
     daemon.health_engine.update(specs_from_config(config))
