@@ -40,14 +40,15 @@ class ActionRunner:
         self._vip_announcers = vip_announcers if vip_announcers is not None else VipAnnouncers()
         self._rtnl = rtnl
         self._on_transition = on_transition
-        # The route and accept drivers: None while no config needed them (no entries, no
-        # no_accept instance), when every input they would get is a no-op (vrrp_features.py)
+        # The route and accept drivers and garp_extra_if's rounds: None while no config
+        # needed them (no entries, no no_accept instance, no delay), when every input they
+        # would get is a no-op (issue 18; vrrp_features.py calls `use`)
         self._accept: NftAccept | None = None
         self._routes: RouteDriver | None = None
+        self._extra_if: ExtraIfRounds | None = None
         self._accept_mode: Any = None  # haipvs.policy.accept_mode, with the accept driver
         self._routes_policy: Any = None  # haipvs.policy.routes, with the route driver
         self.use(routes=routes, accept=accept)
-        self._extra_if: ExtraIfRounds | None = None  # garp_extra_if's, use(extra_if=True)
         self.last_now = -math.inf  # the latest time handed to a machine (received_at)
         self.fast_vips = FastVipAdder()  # the VIP add of a MASTER transition, in this thread
         self.timed = TimedAdverts()  # a MASTER's adverts, sent by the kernel at the deadline
@@ -114,7 +115,7 @@ class ActionRunner:
                     after_garp = True
                     # keepalived vrrp_state_become_master(): drop rules before the VIPs
                     if self._accept is not None and self._accept.rules_in_use:
-                        await self._accept.handle(self._accept_mode.Held(instance.name, True))
+                        await self._accept.handle(self._accept_mode.Held(instance.name, held=True))
                     await self.change_vips(instance, addresses.sync_add, held=True)
                     if instance.binding.entries:  # excluded VIPs are GARPed: before it
                         await self.hold_entries(instance, held=True)
@@ -127,7 +128,7 @@ class ActionRunner:
                     await self.hold_entries(instance, held=False)
                     await self.change_vips(instance, addresses.sync_remove, held=False)
                     if self._accept is not None:
-                        await self._accept.handle(self._accept_mode.Held(instance.name, False))
+                        await self._accept.handle(self._accept_mode.Held(instance.name, held=False))
                 case core.SendGratuitous(count=count):
                     self._send_gratuitous(instance, count)
                 case core.NotifyTransition() | core.NotifyLowerPriority():
@@ -146,7 +147,7 @@ class ActionRunner:
         that is all they do, and a reload may need it), and garp_extra_if's timer starts
         (from `now`, the time the actions were decided at)."""
         if self._accept is not None and not self._accept.rules_in_use:
-            await self._accept.handle(self._accept_mode.Held(instance.name, True))
+            await self._accept.handle(self._accept_mode.Held(instance.name, held=True))
         if not instance.binding.entries:
             await self.hold_entries(instance, held=True)
         if self._extra_if is not None:
