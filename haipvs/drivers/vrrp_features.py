@@ -40,6 +40,7 @@ class FeatureDrivers:
     _routes: RouteDriver | None = None  # static_*, and what follows the VIPs
     _accept: NftAccept | None = None  # no_accept drop rules (haipvs.policy.accept_mode)
     _vmac: Any = None  # haipvs.drivers.vmac, once a config has use_vmac
+    _vmac_recreate: Any = None  # and haipvs.drivers.vmac_recreate, for the link loop
 
     def _use_routes(self, static: Entries, bindings: list[InstanceBinding], *,
                     reload: bool = False) -> bool:
@@ -133,6 +134,6 @@ class FeatureDrivers:
         """At start and on a reload, before the instances open: the link paths
         (_link_state, vmac_recreate.after_link_read) find the vmac modules loaded."""
         if self._vmac is None and any(b.vmac is not None for b in bindings):
-            from haipvs.drivers import vmac, vmac_recreate  # noqa: F401 (see _link_loop)
+            from haipvs.drivers import vmac, vmac_recreate
 
-            self._vmac = vmac
+            self._vmac, self._vmac_recreate = vmac, vmac_recreate

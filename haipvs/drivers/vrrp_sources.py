@@ -43,8 +43,9 @@ class SourceFeeds:
     _rtnl: Any  # the rtnetlink owner thread (NetlinkThread)
     # netlink reads, outside the queue (VrrpRuntime's)
     _tracked_states: Callable[[InstanceBinding], Awaitable[dict[str, addresses.LinkState]]]
-    # haipvs.drivers.vmac, once a config has use_vmac (vrrp_features.py, issue 18)
+    # haipvs.drivers.vmac and vmac_recreate, once a config has use_vmac (vrrp_features.py)
     _vmac: Any
+    _vmac_recreate: Any
 
     async def _link_state(self, ifname: str) -> addresses.LinkState:
         if self._vmac is None:  # no vmac is ours: the plain read is the same
@@ -133,12 +134,10 @@ class SourceFeeds:
                         await self._tracked_states(binding) if tracked else None,
                     )
                     self._inputs_in.send_nowait(observed)
-                    # a vmac deleted by hand: made again (loaded by _use_vmacs,
-                    # vrrp_features.py)
+                    # a vmac deleted by hand: made again
                     if observed.own is not None and binding.vmac is not None:
-                        from haipvs.drivers import vmac_recreate
-
-                        await vmac_recreate.after_link_read(self, instance, observed.own)
+                        await self._vmac_recreate.after_link_read(self, instance,
+                                                                  observed.own)
 
     async def _link_observed(self, observed: LinkObserved) -> None:
         instance = self._instances.get(observed.name)
