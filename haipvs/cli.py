@@ -246,12 +246,12 @@ def run_daemon(args: argparse.Namespace) -> int:
     from haipvs.script_creds import secure_config
 
     config = secure_config(config, log)  # keepalived's script checks, at load
-    from haipvs.health.tls_client import check_client
+    if config.ssl is not None:  # issue 18: the TLS client loads for an ssl section only
+        from haipvs.health.tls_client import check_client
 
-    ssl_error = check_client(config.ssl)
-    if ssl_error is not None:  # keepalived check_daemon.c: init_ssl_ctx failing is fatal
-        log.error("config_invalid", issue=f"{args.config}: ssl.{ssl_error}")
-        return EXIT_FAILURE
+        if (ssl_error := check_client(config.ssl)) is not None:  # fatal (init_ssl_ctx)
+            log.error("config_invalid", issue=f"{args.config}: ssl.{ssl_error}")
+            return EXIT_FAILURE
     overrides = {}
     if args.namespace is not None:  # keepalived -s: also on reload, via the overrides
         from haipvs.config.process import namespace_override

@@ -25,13 +25,10 @@ import trio
 
 from haipvs import daemon_control, daemon_signals, daemon_tasks, thread_priority
 from haipvs.config import Config
-from haipvs.daemon_bfd import BfdWiring
 from haipvs.daemon_control import with_overrides
 from haipvs.dataclass_lean import dataclass
-from haipvs.drivers import proc_watch, process_options
 from haipvs.drivers.netlink_thread import NetlinkThread
-from haipvs.drivers.nft_accept import TableSettings
-from haipvs.drivers.smtp_alert import SmtpAlerter
+from haipvs.drivers.nft_table import TableSettings
 from haipvs.drivers.vrrp_runtime import VrrpRuntime
 from haipvs.events import Event, InstanceNotice, VrrpTransition
 from haipvs.health import HealthEngine, ServerHealth, ServerKey, specs_from_config
@@ -43,16 +40,20 @@ from haipvs.notify import EventStream, NotifyRunner, notify_fifos
 from haipvs.policy import director
 from haipvs.policy.director import Director
 from haipvs.policy.notify_scripts import RunNotify
-from haipvs.policy.routes import static_entries
-from haipvs.policy.smtp_alerts import SmtpAlertPolicy
+from haipvs.policy.route_entries import static_entries
 from haipvs.resources import fix_malloc_mmap_threshold, raise_fd_limit
 from haipvs.sdnotify import SystemdNotifier
 from haipvs.trackers import Trackers
 from haipvs.vrrp_binding import bindings_from_config
 from haipvs.vrrp_stats import VrrpStats
 
-if TYPE_CHECKING:  # imported by a config with scale_out only (start_scale_out)
+if TYPE_CHECKING:
+    # Issue 18, "import only what a config uses": each is imported by the first config (at
+    # start or reload) that uses its feature: scale_out, bfd, smtp.
+    from haipvs.daemon_bfd import BfdWiring
     from haipvs.daemon_scale_out import ScaleOutRuntime
+    from haipvs.drivers.smtp_alert import SmtpAlerter
+    from haipvs.policy.smtp_alerts import SmtpAlertPolicy
 
 log = structlog.get_logger("haipvs")
 
@@ -129,9 +130,11 @@ class Daemon:
         self.systemd = SystemdNotifier()
         self.events = EventStream()
         self.notify_runner = NotifyRunner()
-        # e-mail alerts: the pure policy decides, the alerter sends from this loop
-        self.smtp_alerts = SmtpAlertPolicy()
-        self.alerter = SmtpAlerter()
+        # e-mail alerts: the pure policy decides, the alerter sends from this loop; made by
+        # the first config with an smtp section (configure_outputs)
+        self.smtp_alerts: SmtpAlertPolicy | None = None
+        self.alerter: SmtpAlerter | None = None
+        self.nursery: trio.Nursery | None = None  # _run's, for what a reload starts
         self.trackers: Trackers | None = None
         self.bfd: BfdWiring | None = None  # track_bfd from BIRD (haipvs/daemon_bfd.py)
         self.metrics: Any = None  # haipvs.metrics.Metrics while metrics_listen is set
@@ -162,6 +165,8 @@ class Daemon:
             return 0
         settings = self.config.global_settings
         if settings.startup_script is not None:  # keepalived: before any child starts
+            from haipvs.drivers import process_options  # issue 18: with such a script only
+
             await process_options.run_process_script(
                 "startup", settings.startup_script, settings.startup_script_timeout,
                 settings.script_user)
@@ -175,6 +180,8 @@ class Daemon:
             # keepalived: once every child has stopped (main.c, after the children exit).
             settings = self.config.global_settings
             if settings.shutdown_script is not None:
+                from haipvs.drivers import process_options
+
                 await process_options.run_process_script(
                     "shutdown", settings.shutdown_script, settings.shutdown_script_timeout,
                     settings.script_user)
@@ -196,13 +203,14 @@ class Daemon:
         # Track files are read before the instances start: one faulty at start puts its
         # instance straight into FAULT, as keepalived (haipvs/trackers.py).
         self.trackers = Trackers(self.config, runtime.set_tracker)
-        self.bfd = BfdWiring(self.config, runtime.set_tracker)
+        self.start_bfd(self.config)
         exit_code = 1
         try:
             try:
                 self.configure_outputs(self.config)
                 self.trackers.read_files(runtime.preset_tracker)
-                self.bfd.preset(runtime.preset_tracker)  # sessions down until BIRD answers
+                if self.bfd is not None:  # sessions down until BIRD answers
+                    self.bfd.preset(runtime.preset_tracker)
                 await trio.to_thread.run_sync(runtime.start)
                 self.apply_priorities(self.config)
             except Exception as exc:
@@ -215,16 +223,19 @@ class Daemon:
                 virtual_servers=len(self.config.virtual_servers),
             )
             async with trio.open_nursery() as nursery:
+                self.nursery = nursery
                 # Signals first: a SIGHUP/SIGUSR1 during start-up must not kill the daemon.
                 signals_ready = trio.Event()
                 nursery.start_soon(daemon_control.signals_task, self, nursery.cancel_scope,
                                    signals_ready)
                 await signals_ready.wait()
                 await nursery.start(self.notify_runner.run)
-                await nursery.start(self.alerter.run)
+                if self.alerter is not None:
+                    await nursery.start(self.alerter.run)
                 nursery.start_soon(self.consume_events)
                 await nursery.start(self.trackers.run)
-                await nursery.start(self.bfd.run)
+                if self.bfd is not None:
+                    await nursery.start(self.bfd.run)
                 # Every instance starts in INIT: ha_suspend services start suspended.
                 self.feed(director.Start())
                 await nursery.start(self.health_engine.run)
@@ -251,6 +262,7 @@ class Daemon:
             exit_code = self.exit_code
         finally:
             gc.enable()  # a start-up that failed before the freeze
+            self.nursery = None
             runtime.request_shutdown()
             await trio.to_thread.run_sync(runtime.join, 10.0)
             rtnl.close()
@@ -262,6 +274,20 @@ class Daemon:
             exit_code = 1
         log.info("haipvs_stopped", exit_code=exit_code)
         return exit_code
+
+    def start_bfd(self, config: Config) -> None:
+        """track_bfd from BIRD (haipvs/daemon_bfd.py), from the first config with a `bfd`
+        section: at start, or on the reload that adds it (made with the config in force,
+        which the reload then updates to the new one, as it would a running one)."""
+        runtime = self.runtime
+        if self.bfd is not None or runtime is None or (
+                config.bfd is None and not any(i.track_bfd for i in config.vrrp_instances)):
+            return
+        from haipvs.daemon_bfd import BfdWiring
+
+        self.bfd = BfdWiring(self.config, runtime.set_tracker)
+        if self.nursery is not None:
+            self.nursery.start_soon(self.bfd.run)
 
     def apply_priorities(self, config: Config) -> None:
         """global.vrrp_priority and checker_priority (haipvs/thread_priority.py): at start
@@ -276,7 +302,18 @@ class Daemon:
         settings = config.global_settings
         self.notify_runner.timeout = settings.notify_timeout
         self.notify_runner.user = settings.script_user  # filled in by script_creds
-        self.alerter.smtp = settings.smtp
+        if settings.smtp is not None and self.alerter is None:
+            from haipvs.drivers.smtp_alert import SmtpAlerter
+            from haipvs.policy.smtp_alerts import SmtpAlertPolicy
+
+            # an smtp section without recipients sends nothing: the policy never has state
+            # until there is one, so it may start now
+            self.smtp_alerts = SmtpAlertPolicy()
+            self.alerter = SmtpAlerter()
+            if self.nursery is not None:
+                self.nursery.start_soon(self.alerter.run)
+        if self.alerter is not None:
+            self.alerter.smtp = settings.smtp
         fifos, notes = notify_fifos(settings)
         if (fifos, settings.event_log) != (self.events.fifos, self.events.json_path):
             for note in notes:
@@ -353,8 +390,16 @@ class Daemon:
         self.recent_events.append(event.as_record())
         del self.recent_events[:-RECENT_EVENTS_KEPT]
         self.events.write(event)
-        for alert in self.smtp_alerts.handle(self.config, event):
-            self.alerter.submit(alert)
+        if self.smtp_alerts is not None and self.alerter is not None:
+            for alert in self.smtp_alerts.handle(self.config, event):
+                self.alerter.submit(alert)
+
+    def alert_stats(self) -> dict[str, int]:
+        """The e-mail counters of the metrics (0 without an smtp section so far)."""
+        if self.alerter is not None:
+            return self.alerter.stats()
+        return {"smtp_alerts_sent_total": 0, "smtp_alerts_failed_total": 0,
+                "smtp_alerts_dropped_total": 0}
 
     def _health_changed(self, key: ServerKey, health: ServerHealth) -> None:
         """A real server went up or down (or changed dynamic weight): the director records
@@ -411,6 +456,8 @@ def run(config: Config, *, config_path: str, overrides: dict[str, str] | None = 
     raise_fd_limit()  # see resources.py: a socket per check in flight
     netns = config.global_settings.net_namespace
     if netns is not None:  # before any thread or socket: both keep the namespace they got
+        from haipvs.drivers import proc_watch, process_options
+
         proc_watch.remember_start_netns()  # track_process's proc connector lives there
         try:
             process_options.enter_net_namespace(netns)

@@ -21,8 +21,7 @@ from haipvs.health import specs_from_config
 from haipvs.ipvs.status import health_from_dump, render_status, status_json
 from haipvs.policy import director
 from haipvs.policy.omega import stop_notifies
-from haipvs.policy.routes import static_entries
-from haipvs.policy.smtp_stop import stop_alerts
+from haipvs.policy.route_entries import static_entries
 from haipvs.reload import plan_reload
 from haipvs.resources import count_trio_tasks, process_resources
 from haipvs.statedump import DUMP_FORMAT, write_dump, write_stats
@@ -107,7 +106,8 @@ async def stop_vrrp_and_drain(daemon: Daemon) -> None:
     with trio.move_on_after(min(daemon.notify_runner.timeout, STOP_TIMEOUT)):
         await daemon.flush_events()  # the thread's last transitions are handled
         await daemon.notify_runner.wait_idle()  # and the scripts they queued have run
-    await daemon.alerter.drain()  # and the "Stopping" e-mails, briefly (smtp_alert.py)
+    if daemon.alerter is not None:  # and the "Stopping" e-mails, briefly (smtp_alert.py)
+        await daemon.alerter.drain()
 
 
 async def release_ipvs(daemon: Daemon) -> None:
@@ -139,10 +139,14 @@ async def run_omega_scripts(daemon: Daemon) -> None:
     if runs:
         with trio.move_on_after(min(daemon.notify_runner.timeout, STOP_TIMEOUT)):
             await daemon.notify_runner.wait_idle()
-    # and omega's "Shutting down" e-mails (policy/smtp_stop.py), tried briefly
-    for alert in stop_alerts(time.time(), daemon.config, daemon.director.health.health):
-        daemon.alerter.submit(alert)
-    await daemon.alerter.drain()
+    # and omega's "Shutting down" e-mails (policy/smtp_stop.py), tried briefly; only a
+    # config with an smtp section has an alerter (and mails)
+    if daemon.alerter is not None:
+        from haipvs.policy.smtp_stop import stop_alerts
+
+        for alert in stop_alerts(time.time(), daemon.config, daemon.director.health.health):
+            daemon.alerter.submit(alert)
+        await daemon.alerter.drain()
 
 
 # ---- reload -----------------------------------------------------------------------------
@@ -212,6 +216,7 @@ async def apply_config(daemon: Daemon, new: Config) -> None:
     await trio.to_thread.run_sync(runtime.reconfigure, list(plan.keep), list(plan.add),
                                   list(plan.remove), static_entries(new))
     # From here on no await: the policy, trackers and checkers switch in one step.
+    daemon.start_bfd(new)  # the first config with bfd, with the old one in force (issue 18)
     daemon.feed(director.ConfigChanged(new, removed=tuple(plan.remove),
                                        added=tuple(b.name for b in plan.add)))
     if daemon.trackers is not None:

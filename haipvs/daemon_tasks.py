@@ -63,7 +63,7 @@ async def metrics_loop(daemon: Daemon) -> None:
                 extra={"reloads_total": daemon.reloads,
                        "notify_scripts_failed_total": daemon.notify_runner.failures,
                        "events_dropped_total": daemon.events.dropped,
-                       **daemon.alerter.stats()},
+                       **daemon.alert_stats()},
             )
         await trio.sleep(METRICS_INTERVAL)
 

@@ -16,21 +16,15 @@ import grp
 import os
 import pwd
 from dataclasses import field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from haipvs.config.model import Config
 from haipvs.config.scripts import apply_scripts, configured_scripts
 from haipvs.dataclass_lean import dataclass
-from haipvs.policy.script_security import (
-    DEFAULT_SCRIPT_USER,
-    Credentials,
-    FileFacts,
-    Sc,
-    Verdict,
-    check_script,
-    default_user,
-    summary,
-)
+from haipvs.policy.script_user import DEFAULT_SCRIPT_USER, Credentials, default_user
+
+if TYPE_CHECKING:  # issue 18: the path rules load with the first config that has scripts
+    from haipvs.policy.script_security import FileFacts, Verdict
 
 # The PATH a bare script name is searched in: the one scripts get (haipvs/notify.py).
 SEARCH_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
@@ -93,6 +87,8 @@ def user_exists(name: str) -> bool:
 
 
 def _facts(result: os.stat_result) -> FileFacts:
+    from haipvs.policy.script_security import FileFacts
+
     return FileFacts(result.st_mode, result.st_uid, result.st_gid, result.st_dev, result.st_ino)
 
 
@@ -146,6 +142,8 @@ class ScriptReport:
 
 
 def _describe(where: str, argv0: str, verdict: Verdict, security: bool) -> Finding | None:
+    from haipvs.policy.script_security import Sc
+
     if verdict.flags & Sc.INSECURE:
         detail = (f"{verdict.insecure_component} is {verdict.insecure_reason}"
                   if verdict.insecure_component else "insecure")
@@ -178,7 +176,12 @@ def review(config: Config, fs: Any = None) -> ScriptReport:
         report.findings.append(Finding("error", "global.script_user", default.error))
     seen: dict[tuple[str, Credentials], Verdict] = {}
     users: dict[str, Credentials] = {}
-    for script in configured_scripts(config):
+    scripts = configured_scripts(config)
+    if not scripts:  # the default user is all a config without scripts needs
+        return report
+    from haipvs.policy.script_security import check_script, summary
+
+    for script in scripts:
         user = script.user or default.user
         if user is None:
             report.disabled.add(script.where)

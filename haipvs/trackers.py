@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 import trio
 
 from haipvs.config.model import Config, TrackFile, VrrpScript
-from haipvs.drivers.proc_watch import ProcWatch
 from haipvs.notify import run_script
 from haipvs.policy.priority import (
     NOTHING,
@@ -39,6 +39,9 @@ from haipvs.policy.priority import (
     file_weighted,
     weighted,
 )
+
+if TYPE_CHECKING:  # issue 18: loaded with the first config that has track_process (_watch)
+    from haipvs.drivers.proc_watch import ProcWatch
 
 log = structlog.get_logger("haipvs.trackers")
 
@@ -178,8 +181,22 @@ class Trackers:
         self.files: dict[str, FileTracker] = {}
         self._nursery: trio.Nursery | None = None
         self._read_at_start: dict[str, int] = {}  # read_files' values, for the trackers
-        # track_process: the kernel's process events (haipvs/drivers/proc_watch.py)
-        self.processes = ProcWatch(config, publish)
+        # track_process: the kernel's process events (haipvs/drivers/proc_watch.py), made
+        # for the first config that has one (issue 18: its modules are ~160 KiB)
+        self.processes: ProcWatch | None = None
+        if config.vrrp_track_processes:
+            self._watch()
+
+    def _watch(self) -> ProcWatch:
+        """The process watcher, made with the config in force (a reload that adds the
+        first track_process then updates it to the new one, as it would a running one)."""
+        if self.processes is None:
+            from haipvs.drivers.proc_watch import ProcWatch
+
+            self.processes = ProcWatch(self._config, self._publish)
+            if self._nursery is not None:
+                self._nursery.start_soon(self.processes.run)
+        return self.processes
 
     def read_files(self, publish: Publish, config: Config | None = None,
                    instances: frozenset[str] | None = None) -> None:
@@ -202,17 +219,21 @@ class Trackers:
             tracker.users = wanted
             tracker.publish(publish)
             log.info("track_file_read", file=spec.file, value=tracker.value)
-        self.processes.preset(publish, config, instances)  # a /proc walk, likewise
+        if config.vrrp_track_processes:
+            self._watch().preset(publish, config, instances)  # a /proc walk, likewise
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            if self.processes is not None:  # (starts once update below has run)
+                nursery.start_soon(self.processes.run)
             self.update(self._config)
-            nursery.start_soon(self.processes.run)
             task_status.started()
             await trio.sleep_forever()
 
     def update(self, config: Config) -> None:
+        if self._nursery is not None and config.vrrp_track_processes:
+            self._watch()  # before the new config is in force: see _watch
         self._config = config
         if self._nursery is None:
             return
@@ -220,7 +241,8 @@ class Trackers:
                    "track_script")
         self._sync(self.files, {f.name: f for f in config.vrrp_track_files}, FileTracker,
                    "track_file")
-        self.processes.update(config)
+        if self.processes is not None:
+            self.processes.update(config)
 
     def _sync(self, running: dict, specs: dict, factory: type, kind: str) -> None:
         assert self._nursery is not None
@@ -251,5 +273,6 @@ class Trackers:
         return {
             "scripts": {name: t.describe() for name, t in sorted(self.scripts.items())},
             "files": {name: t.describe() for name, t in sorted(self.files.items())},
-            "processes": self.processes.snapshot(),
+            "processes": (self.processes.snapshot() if self.processes is not None
+                          else {"mode": "off", "lost_events": 0, "processes": {}}),
         }

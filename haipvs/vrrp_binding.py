@@ -8,15 +8,17 @@ import the other.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from haipvs.config.model import Config, VrrpInstance
 from haipvs.config.strict_mode import accept_mode, strict_mode
 from haipvs.drivers.addresses import Vip
 from haipvs.drivers.vrrp_instance import InstanceBinding
-from haipvs.policy.routes import instance_entries
-from haipvs.policy.vmac import VmacRequest, VmacSpec, resolve
-from haipvs.vrrp.garp_extra_if import ExtraIf, effective
-from haipvs.vrrp.params import GarpParams, InstanceParams
+from haipvs.policy.route_entries import instance_entries
+from haipvs.vrrp.params import ExtraIf, GarpParams, InstanceParams
+
+if TYPE_CHECKING:  # issue 18: loaded by a config with use_vmac only (bindings_from_config)
+    from haipvs.policy.vmac import VmacSpec
 
 
 def instance_params(instance: VrrpInstance) -> InstanceParams:
@@ -83,8 +85,11 @@ def instance_binding(instance: VrrpInstance, sync_group: str | None = None,
     # keepalived vrrp.c vrrp_complete_instance(): off without another interface to send on
     # (the importer already gave an instance without its own the global_defs one)
     devices = [vip.ifname for vip in vips] + [a.dev for a in entries.addresses]
-    extra_if = effective(ExtraIf(instance.garp.extra_if, instance.garp.extra_if_all),
-                         ExtraIf(0), ifname, devices, vmacs_ours)
+    extra_if = ExtraIf(instance.garp.extra_if, instance.garp.extra_if_all)
+    if extra_if.delay:  # (off stays as set: the rules load with a delay only, issue 18)
+        from haipvs.vrrp.garp_extra_if import effective
+
+        extra_if = effective(extra_if, ExtraIf(0), ifname, devices, vmacs_ours)
     return InstanceBinding(
         params=params,
         ifname=ifname,
@@ -110,11 +115,15 @@ def instance_binding(instance: VrrpInstance, sync_group: str | None = None,
 def bindings_from_config(config: Config) -> list[InstanceBinding]:
     groups = {member: group.name for group in config.vrrp_sync_groups for member in group.group}
     strict = config.global_settings.vrrp_strict
-    vmacs = {spec.instance: spec for spec in resolve(
-        VmacRequest(i.name, i.virtual_router_id, i.family, i.interface, i.vmac_name,
-                    # vrrp.c: "xmit_base is incompatible with strict mode - resetting"
-                    i.vmac_xmit_base and not strict_mode(i.strict_mode, strict))
-        for i in config.vrrp_instances if i.use_vmac)}
+    vmacs: dict[str, VmacSpec] = {}
+    if any(i.use_vmac for i in config.vrrp_instances):
+        from haipvs.policy.vmac import VmacRequest, resolve
+
+        vmacs = {spec.instance: spec for spec in resolve(
+            VmacRequest(i.name, i.virtual_router_id, i.family, i.interface, i.vmac_name,
+                        # vrrp.c: "xmit_base is incompatible with strict mode - resetting"
+                        i.vmac_xmit_base and not strict_mode(i.strict_mode, strict))
+            for i in config.vrrp_instances if i.use_vmac)}
     ours = frozenset(spec.name for spec in vmacs.values())
     return [instance_binding(instance, groups.get(instance.name), strict,
                              vmacs.get(instance.name), ours)

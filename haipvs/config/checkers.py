@@ -8,7 +8,7 @@ UDP_CHECK, DNS_CHECK, SMTP_CHECK, PING_CHECK, FILE_CHECK) and the URLs of the HT
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from haipvs import limits
 from haipvs.config.common import ABS_PATH, HOSTNAME, IFNAME, PORT, IPAddress
@@ -30,7 +30,9 @@ from haipvs.config.users import USER, check_user_exists
 from haipvs.dataclass_lean import dataclass
 from haipvs.policy.http_regex import ACCEPTED as REGEX_CHOICES
 from haipvs.policy.http_regex import REFUSED, compiled
-from haipvs.policy.udp_reply import HexError, HexPattern, read_hex_str
+
+if TYPE_CHECKING:  # issue 18: udp_reply loads with the first udp_check (_check_udp)
+    from haipvs.policy.udp_reply import HexPattern
 
 CHECKER_RENAMED = {
     "nb_get_retry": "nb_get_retry is keepalived's old name; use retry",
@@ -305,6 +307,8 @@ class UdpCheck(ConnectChecker):
 
 
 def _check_udp(v: Values) -> None:
+    from haipvs.policy.udp_reply import HexError, read_hex_str
+
     if v["payload"] is not None and v["payload_hex"] is not None:
         v.error("payload_hex", "give payload or payload_hex, not both")
     for key, wildcard in (("payload_hex", False), ("reply_pattern", True)):
@@ -323,6 +327,8 @@ def _check_udp(v: Values) -> None:
 
 
 def _derive_udp(v: Values) -> dict[str, Any]:
+    from haipvs.policy.udp_reply import read_hex_str
+
     hex_payload, text_payload, pattern = v["payload_hex"], v["payload"], v["reply_pattern"]
     if hex_payload is not None:
         payload = read_hex_str(hex_payload).data

@@ -19,31 +19,23 @@ haipvs' comment is someone else's: it is left alone and the drop rules are not i
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
 
-import structlog
-import trio
-
-from haipvs.dataclass_lean import dataclass
+from haipvs.drivers.nft_table import (  # noqa: F401 (render_teardown: re-exported)
+    FAMILY,
+    TableSettings,
+    log,
+    render_teardown,
+    run_script,
+    table_state,
+    teardown,
+)
 from haipvs.drivers.vrrp_instance import InstanceBinding
-from haipvs.limits import NFT_CHAIN_PRIORITY_DEFAULT, NFT_TABLE_COMMENT, NFT_TABLE_DEFAULT
+from haipvs.limits import NFT_TABLE_COMMENT
 from haipvs.policy import accept_mode as policy
 from haipvs.policy.accept_mode import Blocked
 
-log = structlog.get_logger("haipvs.accept")
-
-FAMILY = "inet"
 SETS = ("vips4", "vips6", "vips6_ll")
-
-
-@dataclass(frozen=True)
-class TableSettings:
-    """global.nftables, nftables_priority, nftables_counters."""
-
-    name: str = NFT_TABLE_DEFAULT
-    priority: int = NFT_CHAIN_PRIORITY_DEFAULT
-    counters: bool = False
 
 
 def _elements(blocked: Blocked) -> dict[str, list[str]]:
@@ -103,10 +95,6 @@ def render_update(table: TableSettings, blocked: Blocked) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_teardown(table: TableSettings) -> str:
-    return f"delete table {FAMILY} {table.name}\n"
-
-
 class NftAccept:
     """Runs the policy's outputs. One instance per VRRP runtime, used from its loop only.
     Without `table` it only keeps the policy's state and touches no nftables (a runtime built
@@ -132,7 +120,7 @@ class NftAccept:
     async def _apply(self, output: policy.Output) -> None:
         match output:
             case policy.Setup(blocked=blocked):
-                state = await self._table_state()
+                state = await table_state(self.table)
                 self._foreign = state == "foreign"
                 if self._foreign:
                     log.error("nft_table_not_ours", table=self.table.name,
@@ -141,31 +129,14 @@ class NftAccept:
                     return
                 if state == "ours":
                     log.info("nft_table_replaced", table=self.table.name)
-                await self._nft(render_setup(self.table, blocked), "setup")
+                await run_script(self.table, render_setup(self.table, blocked), "setup")
             case policy.Update(blocked=blocked):
                 if not self._foreign:
-                    await self._nft(render_update(self.table, blocked), "update",
-                                    blocked=sorted(map(str, _flat(blocked))))
+                    await run_script(self.table, render_update(self.table, blocked), "update",
+                                     blocked=sorted(map(str, _flat(blocked))))
             case policy.Teardown():
-                if await self._table_state() == "ours":
-                    await self._nft(render_teardown(self.table), "teardown")
+                await teardown(self.table)
                 self._foreign = False
-
-    async def _table_state(self) -> str:
-        """"absent", "ours" or "foreign" (nft 1.0.6's JSON omits table comments: text)."""
-        result = await _run(["list", "table", FAMILY, self.table.name])
-        if result is None or result[0] != 0:
-            return "absent"
-        return "ours" if f'comment "{NFT_TABLE_COMMENT}"' in result[1] else "foreign"
-
-    async def _nft(self, script: str, what: str, **fields: object) -> None:
-        result = await _run(["-f", "-"], script)
-        if result is None:
-            log.error("nft_missing", table=self.table.name, what=what)
-        elif result[0] != 0:
-            log.error("nft_failed", table=self.table.name, what=what, error=result[2].strip())
-        else:
-            log.info(f"nft_{what}", table=self.table.name, **fields)
 
 
 def guarded_of(bindings: Iterable[InstanceBinding]) -> tuple[policy.Guarded, ...]:
@@ -179,12 +150,3 @@ def guarded_of(bindings: Iterable[InstanceBinding]) -> tuple[policy.Guarded, ...
 def _flat(blocked: Blocked) -> list[object]:
     return [*blocked.v4, *blocked.v6, *(f"{a}%{dev}" for a, dev in blocked.v6_link_local)]
 
-
-async def _run(args: list[str], stdin: str = "") -> tuple[int, str, str] | None:
-    nft = shutil.which("nft")
-    if nft is None:
-        return None
-    done = await trio.run_process([nft, *args], stdin=stdin.encode(), capture_stdout=True,
-                                  capture_stderr=True, check=False)
-    return done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(
-        errors="replace")

@@ -7,23 +7,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import structlog
 import trio
 
 from haipvs.drivers import addresses
-from haipvs.drivers.garp_extra_if import ExtraIfRounds
 from haipvs.drivers.garp_sender import GarpSender
 from haipvs.drivers.netlink_thread import NetlinkThread
-from haipvs.drivers.nft_accept import NftAccept
-from haipvs.drivers.routes import RouteDriver
 from haipvs.drivers.timed_adverts import TimedAdverts
 from haipvs.drivers.vip_announcers import VipAnnouncers
 from haipvs.drivers.vip_fastpath import FastVipAdder
 from haipvs.drivers.vrrp_instance import Instance
-from haipvs.policy import accept_mode
-from haipvs.policy.routes import Held
 from haipvs.vrrp import arrival, core
+
+if TYPE_CHECKING:  # issue 18: made by the first config that needs them (vrrp_features.py)
+    from haipvs.drivers.garp_extra_if import ExtraIfRounds
+    from haipvs.drivers.nft_accept import NftAccept
+    from haipvs.drivers.routes import RouteDriver
 
 log = structlog.get_logger("haipvs.vrrp")
 
@@ -38,16 +39,41 @@ class ActionRunner:
         self._garp = garp if garp is not None else GarpSender(frozenset)
         self._vip_announcers = vip_announcers if vip_announcers is not None else VipAnnouncers()
         self._rtnl = rtnl
-        self._accept = accept if accept is not None else NftAccept()
         self._on_transition = on_transition
-        self._routes = routes if routes is not None else RouteDriver(rtnl)
-        self._extra_if = ExtraIfRounds(self._garp, self._vip_announcers)  # garp_extra_if
+        # The route and accept drivers and garp_extra_if's rounds: None while no config
+        # needed them (no entries, no no_accept instance, no delay), when every input they
+        # would get is a no-op (issue 18; vrrp_features.py calls `use`)
+        self._accept: NftAccept | None = None
+        self._routes: RouteDriver | None = None
+        self._extra_if: ExtraIfRounds | None = None
+        self._accept_mode: Any = None  # haipvs.policy.accept_mode, with the accept driver
+        self._routes_policy: Any = None  # haipvs.policy.routes, with the route driver
+        self.use(routes=routes, accept=accept)
         self.last_now = -math.inf  # the latest time handed to a machine (received_at)
         self.fast_vips = FastVipAdder()  # the VIP add of a MASTER transition, in this thread
         self.timed = TimedAdverts()  # a MASTER's adverts, sent by the kernel at the deadline
         # VIP log lines wait until the action list is done: formatting and writing them
         # would otherwise sit between the VIP add and the GARP.
         self._vip_logs: list[tuple[Instance, addresses.AddressChange | addresses.Vip]] = []
+
+    def use(self, routes: RouteDriver | None = None, accept: NftAccept | None = None,
+            extra_if: bool = False) -> None:
+        """The drivers a config needs from now on (at start or reload, config time). The
+        garp_extra_if rounds, made when an instance gets a delay, start without timers, as
+        running ones would be: a timer starts only when an instance with a delay becomes
+        MASTER."""
+        if extra_if and self._extra_if is None:
+            from haipvs.drivers.garp_extra_if import ExtraIfRounds
+
+            self._extra_if = ExtraIfRounds(self._garp, self._vip_announcers)
+        if routes is not None:
+            from haipvs.policy import routes as routes_policy
+
+            self._routes, self._routes_policy = routes, routes_policy
+        if accept is not None:
+            from haipvs.policy import accept_mode
+
+            self._accept, self._accept_mode = accept, accept_mode
 
     async def feed(self, instance: Instance, event: core.Input, at: float | None = None) -> None:
         """`at`: a MASTER's advert timer handed over ahead, fed at its deadline; its advert
@@ -79,7 +105,7 @@ class ActionRunner:
             match action:
                 case core.SendAdvert():
                     await self.send_advert(instance, action, timed_at)
-                    if instance.machine.state == core.State.MASTER:
+                    if self._extra_if is not None and instance.machine.state == core.State.MASTER:
                         self._extra_if.advert_sent(instance, now)
                 case core.SetTimer(name=name, deadline=deadline):
                     instance.timers[name] = deadline
@@ -88,8 +114,8 @@ class ActionRunner:
                 case core.AddVips():
                     after_garp = True
                     # keepalived vrrp_state_become_master(): drop rules before the VIPs
-                    if self._accept.rules_in_use:
-                        await self._accept.handle(accept_mode.Held(instance.name, held=True))
+                    if self._accept is not None and self._accept.rules_in_use:
+                        await self._accept.handle(self._accept_mode.Held(instance.name, held=True))
                     await self.change_vips(instance, addresses.sync_add, held=True)
                     if instance.binding.entries:  # excluded VIPs are GARPed: before it
                         await self.hold_entries(instance, held=True)
@@ -97,10 +123,12 @@ class ActionRunner:
                     if after_garp:  # never in one list today; kept in order if it were
                         after_garp = False
                         await self._held_bookkeeping(instance, now)
-                    self._extra_if.left_master(instance)
+                    if self._extra_if is not None:
+                        self._extra_if.left_master(instance)
                     await self.hold_entries(instance, held=False)
                     await self.change_vips(instance, addresses.sync_remove, held=False)
-                    await self._accept.handle(accept_mode.Held(instance.name, held=False))
+                    if self._accept is not None:
+                        await self._accept.handle(self._accept_mode.Held(instance.name, held=False))
                 case core.SendGratuitous(count=count):
                     self._send_gratuitous(instance, count)
                 case core.NotifyTransition() | core.NotifyLowerPriority():
@@ -118,11 +146,12 @@ class ActionRunner:
         record that the instance holds (without drop rules, excluded VIPs, routes or rules
         that is all they do, and a reload may need it), and garp_extra_if's timer starts
         (from `now`, the time the actions were decided at)."""
-        if not self._accept.rules_in_use:
-            await self._accept.handle(accept_mode.Held(instance.name, held=True))
+        if self._accept is not None and not self._accept.rules_in_use:
+            await self._accept.handle(self._accept_mode.Held(instance.name, held=True))
         if not instance.binding.entries:
             await self.hold_entries(instance, held=True)
-        self._extra_if.became_master(instance, now)
+        if self._extra_if is not None:
+            self._extra_if.became_master(instance, now)
 
     def _send_gratuitous(self, instance: Instance, count: int) -> None:
         binding = instance.binding
@@ -163,11 +192,13 @@ class ActionRunner:
 
     async def hold_entries(self, instance: Instance, held: bool) -> None:
         """Excluded addresses, routes and rules follow the VIPs (haipvs.policy.routes)."""
+        if self._routes is None:  # no entries in any config so far: nothing to tell
+            return
         binding = instance.binding  # no netlink request unless something changes
         # Becoming MASTER does not wait for them (haipvs.drivers.routes.RouteDriver); leaving
         # does, so they go before the VIPs, as in keepalived.
-        await self._routes.handle(Held(binding.name, binding.entries, held), binding.name,
-                                  wait=not held)
+        held_input = self._routes_policy.Held(binding.name, binding.entries, held)
+        await self._routes.handle(held_input, binding.name, wait=not held)
 
     async def change_vips(self, instance: Instance, change: Callable, held: bool) -> None:
         vips = list(instance.binding.vips)

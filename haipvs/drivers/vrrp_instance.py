@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -20,10 +20,12 @@ from haipvs.drivers import addresses
 from haipvs.drivers.announce import Announcer
 from haipvs.drivers.vrrp_socket import VrrpSocket
 from haipvs.policy.priority import NOTHING, Contribution, InstancePriority, Kind, Source, weighted
-from haipvs.policy.routes import NO_ENTRIES, Entries
-from haipvs.policy.vmac import VmacSpec
+from haipvs.policy.route_entries import NO_ENTRIES, Entries
 from haipvs.vrrp import core, garp_ifaces
-from haipvs.vrrp.garp_extra_if import ExtraIf
+from haipvs.vrrp.params import ExtraIf
+
+if TYPE_CHECKING:  # issue 18: loaded by a config with use_vmac only (vrrp_binding.py)
+    from haipvs.policy.vmac import VmacSpec
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

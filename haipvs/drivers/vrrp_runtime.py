@@ -30,16 +30,16 @@ from typing import Any
 import structlog
 import trio
 
-from haipvs.drivers import addresses, vmac
+from haipvs.drivers import addresses
 from haipvs.drivers.announce import Announcer
 from haipvs.drivers.garp_sender import GarpSender
 from haipvs.drivers.link_monitor import LinkMonitor
 from haipvs.drivers.netlink_thread import NetlinkThread
-from haipvs.drivers.nft_accept import NftAccept, TableSettings, guarded_of
+from haipvs.drivers.nft_table import TableSettings
 from haipvs.drivers.precise_alarm import SPIN, PreciseAlarm, spin_until
-from haipvs.drivers.routes import RouteDriver
 from haipvs.drivers.vip_announcers import VipAnnouncers
 from haipvs.drivers.vrrp_actions import ActionRunner
+from haipvs.drivers.vrrp_features import FeatureDrivers
 from haipvs.drivers.vrrp_inputs import Input, Job, LinkObserved, Packet, SourceUpdate
 from haipvs.drivers.vrrp_instance import Instance, InstanceBinding, InterfaceGroup
 from haipvs.drivers.vrrp_socket import VrrpSocket, arrival_time
@@ -50,7 +50,7 @@ from haipvs.events import (
     InstanceNotice,
     VrrpTransition,
 )
-from haipvs.policy import accept_mode, priority, routes, sync_group
+from haipvs.policy import priority, sync_group
 from haipvs.policy.priority import (
     LINK,
     NOTHING,
@@ -61,6 +61,7 @@ from haipvs.policy.priority import (
     Kind,
     Source,
 )
+from haipvs.policy.route_entries import NO_ENTRIES, Entries
 from haipvs.resources import count_trio_tasks
 from haipvs.vrrp import core, garp_ifaces
 from haipvs.vrrp_stats import InstanceStats, InterfaceStats, VrrpStats
@@ -75,29 +76,30 @@ log = structlog.get_logger("haipvs.vrrp")
 EventSink = Callable[[VrrpTransition | InstanceNotice], None]
 
 
-class VrrpRuntime(SourceFeeds):
+class VrrpRuntime(SourceFeeds, FeatureDrivers):
     def __init__(
         self,
         bindings: list[InstanceBinding],
         rtnl: NetlinkThread,
         event_sink: EventSink,
         clock: Callable[[], float] = time.time,
-        static: routes.Entries = routes.NO_ENTRIES,
+        static: Entries = NO_ENTRIES,
         nft: TableSettings | None = None,
     ) -> None:
         self._bindings = bindings
         self._rtnl = rtnl
         self._event_sink = event_sink
         self._wall_clock = clock
-        self._routes = RouteDriver(rtnl, static)  # static_*, and what follows the VIPs
-        self._routes.on_lost = self._entry_lost  # a tracked virtual route/rule deleted
-        self._accept = NftAccept(nft)  # no_accept drop rules (haipvs.policy.accept_mode)
+        # static_* and what follows the VIPs, no_accept drop rules: their drivers are made
+        # by the first config that needs them (vrrp_features.py)
+        self._static = static
+        self._nft = nft
         # GARP/NA pacing per interface (haipvs.vrrp.garp_pacing), for MASTERs holding VIPs
         self._garp = GarpSender(lambda: frozenset(
             name for name, instance in self._instances.items() if instance.vips_held))
         self._vip_announcers = VipAnnouncers()  # VIPs' own interfaces (haipvs.vrrp.garp_ifaces)
-        self._actions = ActionRunner(rtnl, self._notify, self._routes, self._accept, self._garp,
-                                     self._vip_announcers)
+        self._actions = ActionRunner(rtnl, self._notify, garp=self._garp,
+                                     vip_announcers=self._vip_announcers)
         self._instances: dict[str, Instance] = {}
         self._groups: dict[tuple[str, int], InterfaceGroup] = {}
         self._loop = LoopThread(self._main, name="vrrp", label="VRRP runtime")
@@ -178,7 +180,7 @@ class VrrpRuntime(SourceFeeds):
         self._preset.setdefault(name, []).append((source, Contribution(delta, fault)))
 
     def reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],
-                    remove: list[str], static: routes.Entries | None = None) -> None:
+                    remove: list[str], static: Entries | None = None) -> None:
         """Thread-safe, blocking (reload): `remove` instances stop (a MASTER resigns with
         priority 0 and releases its VIPs); `keep` instances get their new parameters and keep
         their state; `add` instances start (as BACKUP unless address owner)."""
@@ -205,9 +207,7 @@ class VrrpRuntime(SourceFeeds):
                 nursery.start_soon(self._heartbeat_loop)
                 nursery.start_soon(self._garp.run)
                 await self._release_stale_vips(self._bindings)
-                nursery.start_soon(self._routes.run, self._submit)  # applies, re-adds statics
-                await self._routes.handle(routes.Start(tuple(b.entries for b in self._bindings)))
-                await self._accept.handle(accept_mode.Start(guarded_of(self._bindings)))
+                await self._start_features(self._static, self._bindings)  # routes, nft
                 await self._add_instances(self._bindings, announce=False)
                 nursery.start_soon(self._link_loop, monitor)
                 self._loop.mark_ready()
@@ -364,9 +364,6 @@ class VrrpRuntime(SourceFeeds):
             if change.action == "remove":
                 log.info("stale_vip_removed", vip=str(change.vip.interface), dev=change.vip.ifname)
 
-    async def _link_state(self, ifname: str) -> addresses.LinkState:
-        return await self._rtnl.call(vmac.sync_link_state, ifname)  # a vmac: parent's source
-
     async def _tracked_states(self, binding: InstanceBinding) -> dict[str, addresses.LinkState]:
         return {ifname: await self._link_state(ifname) for ifname, _ in binding.track_interfaces}
 
@@ -374,7 +371,10 @@ class VrrpRuntime(SourceFeeds):
         """Create all (they stay in INIT), then start each. The netlink reads happen here,
         outside the queue; the queued steps only decide and feed."""
         created = []
-        await vmac.ensure(self._rtnl, [b.vmac for b in bindings])  # before sockets open
+        self._use_vmacs(bindings)
+        self._use_extra_if(bindings)
+        if self._vmac is not None:  # before sockets open
+            await self._vmac.ensure(self._rtnl, [b.vmac for b in bindings])
         for binding in bindings:
             state = None
             if (binding.ifname, binding.family) not in self._groups:
@@ -405,7 +405,8 @@ class VrrpRuntime(SourceFeeds):
             if state is None or state.index is None:
                 raise RuntimeError(f"interface {binding.ifname} does not exist")
             sock = VrrpSocket(binding.ifname, state.index, binding.family)
-            if isinstance(state, vmac.VmacLinkState) and state.send_ifindex is not None:
+            if (self._vmac is not None and isinstance(state, self._vmac.VmacLinkState)
+                    and state.send_ifindex is not None):
                 sock.send_via(state.send_ifname or "", state.send_ifindex)  # vmac_xmit_base
             group = InterfaceGroup(
                 ifname=binding.ifname,
@@ -458,19 +459,20 @@ class VrrpRuntime(SourceFeeds):
             group.sock.close()
             group.announcer.close()
             self._groups.pop(group.key, None)
-        await vmac.remove(self._rtnl, [instance.binding.vmac])  # netlink_link_del_vmac()
+        if instance.binding.vmac is not None:  # netlink_link_del_vmac()
+            await self._vmac.remove(self._rtnl, [instance.binding.vmac])
 
     async def _stop_all(self) -> None:
         for instance in self._instances.values():
             await self._actions.feed(instance, core.Shutdown())
-        await self._routes.handle(routes.Stop())  # keepalived stop_vrrp(): static ones too
-        await self._accept.handle(accept_mode.Stop())
-        await vmac.remove(self._rtnl, [i.binding.vmac for i in self._instances.values()])
+        await self._stop_features()  # keepalived stop_vrrp(): static routes too, the table
+        if self._vmac is not None:
+            await self._vmac.remove(self._rtnl, [i.binding.vmac for i in self._instances.values()])
 
     async def _reconfigure(self, keep: list[InstanceBinding], add: list[InstanceBinding],
-                           remove: list[str], static: routes.Entries | None = None) -> None:
-        if static is not None:  # static_*: only the difference (haipvs.policy.routes)
-            await self._submit(self._routes.handle, routes.SetStatic(static))
+                           remove: list[str], static: Entries | None = None) -> None:
+        await self._reconfigure_routes(static, [*keep, *add])
+        self._use_extra_if(keep)  # (the added ones: _add_instances)
         for name in remove:
             await self._submit(self._stop_instance, name)
         for binding in keep:
@@ -478,7 +480,7 @@ class VrrpRuntime(SourceFeeds):
             await self._open_vip_announcers(binding)  # excluded VIPs may name new devices
             await self._submit(self._retune, binding, tracked)
         await self._release_stale_vips(add)
-        await self._submit(self._accept.handle, accept_mode.Reconfigure(guarded_of([*keep, *add])))
+        await self._reconfigure_accept([*keep, *add])
         await self._add_instances(add, announce=True)
         await self._submit(self._refresh_sync_faults)
 

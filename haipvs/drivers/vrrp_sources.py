@@ -7,9 +7,9 @@ it runs on the VRRP loop, inside the runtime's one input queue, and decides noth
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from haipvs.drivers import vmac_recreate
+from haipvs.drivers import addresses
 from haipvs.drivers.link_monitor import LinkMonitor
 from haipvs.drivers.vrrp_inputs import LinkObserved, SourceUpdate
 from haipvs.drivers.vrrp_instance import Instance, InstanceBinding
@@ -26,7 +26,6 @@ from haipvs.vrrp import core
 if TYPE_CHECKING:
     import trio
 
-    from haipvs.drivers import addresses
     from haipvs.drivers.vrrp_actions import ActionRunner
     from haipvs.drivers.vrrp_inputs import Input
 
@@ -41,9 +40,17 @@ class SourceFeeds:
     _event_sink: Callable[[VrrpTransition | InstanceNotice], None]
     _wall_clock: Callable[[], float]
     _inputs_in: trio.MemorySendChannel[Input]
+    _rtnl: Any  # the rtnetlink owner thread (NetlinkThread)
     # netlink reads, outside the queue (VrrpRuntime's)
-    _link_state: Callable[[str], Awaitable[addresses.LinkState]]
     _tracked_states: Callable[[InstanceBinding], Awaitable[dict[str, addresses.LinkState]]]
+    # haipvs.drivers.vmac and vmac_recreate, once a config has use_vmac (vrrp_features.py)
+    _vmac: Any
+    _vmac_recreate: Any
+
+    async def _link_state(self, ifname: str) -> addresses.LinkState:
+        if self._vmac is None:  # no vmac is ours: the plain read is the same
+            return await self._rtnl.call(addresses.sync_link_state, ifname)
+        return await self._rtnl.call(self._vmac.sync_link_state, ifname)  # parent's source
 
     async def _source_update(self, update: SourceUpdate) -> None:
         instance = self._instances.get(update.name)
@@ -127,8 +134,10 @@ class SourceFeeds:
                         await self._tracked_states(binding) if tracked else None,
                     )
                     self._inputs_in.send_nowait(observed)
-                    if observed.own is not None:  # a vmac deleted by hand: made again
-                        await vmac_recreate.after_link_read(self, instance, observed.own)
+                    # a vmac deleted by hand: made again
+                    if observed.own is not None and binding.vmac is not None:
+                        await self._vmac_recreate.after_link_read(self, instance,
+                                                                  observed.own)
 
     async def _link_observed(self, observed: LinkObserved) -> None:
         instance = self._instances.get(observed.name)

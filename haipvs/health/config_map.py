@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from haipvs.config.model import (
     Checker,
@@ -28,7 +29,6 @@ from haipvs.health.spec import (
     Endpoint,
     HttpProbe,
     MiscProbe,
-    Probe,
     SmtpProbe,
     TcpProbe,
     Timing,
@@ -36,10 +36,10 @@ from haipvs.health.spec import (
     UdpProbe,
     UrlSpec,
 )
-from haipvs.health.tls_client import client_fields
 from haipvs.ipvs.desired import server_keys
-from haipvs.policy.file_check import FileProbe
-from haipvs.policy.ping_echo import PingProbe
+
+if TYPE_CHECKING:
+    from haipvs.health.spec import Probe
 
 
 def specs_from_config(config: Config) -> HealthPlan:
@@ -109,11 +109,17 @@ def _probe(checker: Checker, rs: RealServer, delay_loop: float,
             user=checker.user,
             env=env,
         )
+    # issue 18: the file, ping and TLS modules load with the first checker that needs them
+    # (config time, never a check's path)
     if isinstance(checker, FileCheck):  # check_file.c: added to the configured weight
+        from haipvs.policy.file_check import FileProbe
+
         return FileProbe(checker.file, checker.weight, checker.reverse, rs.weight)
     if isinstance(checker, PingCheck):  # no port: keepalived's PING_CHECK uses only co->dst
         address = checker.connect_ip if checker.connect_ip is not None else rs.address
         bindto = str(checker.bindto) if checker.bindto is not None else None
+        from haipvs.policy.ping_echo import PingProbe
+
         return PingProbe(str(address), bindto, checker.connect_timeout)
     assert isinstance(checker, ConnectChecker)
     endpoint = _endpoint(checker, rs)
@@ -123,6 +129,8 @@ def _probe(checker: Checker, rs: RealServer, delay_loop: float,
     if isinstance(checker, HttpGet):  # SslGet is an HttpGet
         tls = None
         if isinstance(checker, SslGet):
+            from haipvs.health.tls_client import client_fields
+
             name = checker.server_name or checker.virtualhost
             tls = TlsSpec(name if checker.sni else None, checker.verify, checker.ca_file,
                           **client_fields(client))

@@ -23,13 +23,14 @@ import structlog
 import trio
 
 from haipvs.health.probes import ProbeRunner, run_probe
-from haipvs.health.spec import CheckSpec, HttpProbe, Probe, TcpProbe
+from haipvs.health.spec import CheckSpec, HttpProbe, TcpProbe
 from haipvs.health.state import CheckResult, CheckState, ServerHealth, aggregate
 from haipvs.health.tcpbatch import TcpBatchScheduler, TcpJob
 from haipvs.ipvs.desired import UP, RealServerHealth, ServerKey, shared_health
 
 if TYPE_CHECKING:  # imported with the first plain HTTP_GET check (_http_batch)
     from haipvs.health.httpbatch import HttpBatchScheduler, HttpJob
+    from haipvs.health.spec import Probe  # annotations only (spec.py)
 
 log = structlog.get_logger("haipvs.health")
 

@@ -7,12 +7,15 @@ server with an equal check definition share one checker (one probe per delay_loo
 from __future__ import annotations
 
 from dataclasses import field
+from typing import TYPE_CHECKING
 
 from haipvs import limits
 from haipvs.dataclass_lean import dataclass
-from haipvs.policy.file_check import FileProbe
-from haipvs.policy.ping_echo import PingProbe
-from haipvs.policy.udp_reply import HexPattern
+
+if TYPE_CHECKING:  # issue 18: their modules load with a config that has such checks
+    from haipvs.policy.file_check import FileProbe
+    from haipvs.policy.ping_echo import PingProbe
+    from haipvs.policy.udp_reply import HexPattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,8 +195,9 @@ class SmtpProbe:
         return self.connect_timeout * 6
 
 
-Probe = (TcpProbe | HttpProbe | MiscProbe | UdpProbe | DnsProbe | SmtpProbe | PingProbe
-         | FileProbe)
+if TYPE_CHECKING:  # for annotations only: FileProbe and PingProbe are not loaded at idle
+    Probe = (TcpProbe | HttpProbe | MiscProbe | UdpProbe | DnsProbe | SmtpProbe | PingProbe
+             | FileProbe)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,12 +28,17 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import field
-from typing import TYPE_CHECKING
 
 from haipvs.dataclass_lean import dataclass
 
-if TYPE_CHECKING:
-    from haipvs.config.model import Config, VrrpInstance
+# The entries an owner wants, and an instance's or the static block's from the config:
+# haipvs/policy/route_entries.py (every instance's binding needs them; re-exported here).
+from haipvs.policy.route_entries import (  # noqa: F401
+    NO_ENTRIES,
+    Entries,
+    instance_entries,
+    static_entries,
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -95,24 +100,6 @@ class Rule:
     fwmark: int | None = None
     fwmask: int | None = None
     no_track: bool = False  # keepalived `no_track`: not re-added when deleted
-
-
-@dataclass(frozen=True)
-class Entries:
-    """What one owner wants held: addresses, routes and rules."""
-
-    addresses: tuple[Address, ...] = ()
-    routes: tuple[Route, ...] = ()
-    rules: tuple[Rule, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.addresses or self.routes or self.rules)
-
-    def items(self) -> list[Address | Route | Rule]:
-        return [*self.addresses, *self.routes, *self.rules]
-
-
-NO_ENTRIES = Entries()
 
 
 def _entries(items: list[Address | Route | Rule]) -> Entries:
@@ -286,7 +273,7 @@ def describe(entry: Address | Route | Rule) -> str:
     return str(entry.interface)
 
 
-# ---- from the config --------------------------------------------------------------------
+# ---- from the config (for instance_entries and static_entries, route_entries.py) ---------
 
 
 def _route(entry) -> Route:
@@ -303,23 +290,4 @@ def _rule(entry) -> Rule:
         family=entry.family, priority=entry.priority, action=entry.action, table=entry.table,
         src=entry.from_, dst=entry.to, iif=entry.iif, oif=entry.oif, fwmark=entry.fwmark,
         fwmask=entry.fwmask, no_track=entry.no_track,
-    )
-
-
-def instance_entries(instance: VrrpInstance) -> Entries:
-    """An instance's virtual_ipaddress_excluded, virtual_routes and virtual_rules; an
-    excluded address without `dev` goes on the instance's interface, like a VIP."""
-    return Entries(
-        tuple(Address(a.address, a.dev or instance.interface, a.label)
-              for a in instance.virtual_ipaddress_excluded),
-        tuple(_route(r) for r in instance.virtual_routes),
-        tuple(_rule(r) for r in instance.virtual_rules),
-    )
-
-
-def static_entries(config: Config) -> Entries:
-    return Entries(
-        tuple(Address(a.address, a.dev, a.label) for a in config.static_ipaddress),
-        tuple(_route(r) for r in config.static_routes),
-        tuple(_rule(r) for r in config.static_rules),
     )

@@ -36,7 +36,14 @@ from typing import Protocol
 
 from haipvs.dataclass_lean import dataclass
 
-DEFAULT_SCRIPT_USER = "keepalived_script"  # lib/notify.c get_default_script_user()
+# The default user and the credentials: haipvs/policy/script_user.py (every start needs
+# them, with or without scripts; the rules here load only for a config with scripts).
+from haipvs.policy.script_user import (  # noqa: F401 (re-exported)
+    DEFAULT_SCRIPT_USER,
+    Credentials,
+    DefaultUser,
+    default_user,
+)
 
 
 class Sc(IntFlag):
@@ -59,14 +66,6 @@ class FileFacts:
     gid: int
     dev: int = 0
     ino: int = 0
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """The uid:gid a script runs as (set_script_env: setgid, setgroups(1, &gid), setuid)."""
-
-    uid: int
-    gid: int
 
 
 class Filesystem(Protocol):
@@ -257,30 +256,6 @@ def check_script(argv0: str, creds: Credentials, security: bool, fs: Filesystem,
         if component is None and result.component is not None:
             component, reason = result.component, result.reason
     return Verdict(flags, path, tuple(messages), component, reason)
-
-
-@dataclass(frozen=True)
-class DefaultUser:
-    """get_default_script_user(): the user name (and group) scripts without their own
-    `user` run as, or None with `error` when there is none (they are disabled then)."""
-
-    user: str | None
-    error: str | None = None
-
-
-def default_user(script_user: str | None, keepalived_script_exists: bool, our_user: str,
-                 security: bool) -> DefaultUser:
-    """`script_user` ("user" or "user:group") if set; else keepalived_script if it exists;
-    else the daemon's own user (`our_user`, "name:group"), which with enable_script_security
-    is an error in keepalived (and leaves those scripts disabled)."""
-    if script_user is not None:
-        return DefaultUser(script_user)
-    if keepalived_script_exists:
-        return DefaultUser(DEFAULT_SCRIPT_USER)
-    if security:
-        return DefaultUser(None, f"Unable to set default user {DEFAULT_SCRIPT_USER} for script"
-                                 " (enable_script_security needs it, or set script_user)")
-    return DefaultUser(our_user)
 
 
 def summary(verdicts: Sequence[Verdict], security: bool) -> str | None:

@@ -21,15 +21,11 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from haipvs.dataclass_lean import dataclass
+# ExtraIf, the setting, is in haipvs/vrrp/params.py: every instance's binding holds one,
+# and the rules here load only with a config that has garp_extra_if (issue 18).
+from haipvs.vrrp.params import ExtraIf
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-@dataclass(frozen=True)
-class ExtraIf:
-    delay: int  # seconds, 0 = off; keepalived reads 0..86400
-    all_if: bool = False
 
 
 def effective(instance: ExtraIf | None, global_default: ExtraIf, instance_ifname: str,

@@ -13,6 +13,14 @@ from haipvs.limits import OWNER_PRIORITY
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+@dataclass(frozen=True)
+class ExtraIf:
+    """keepalived's garp_extra_if <delay> [all] (the rules: haipvs/vrrp/garp_extra_if.py)."""
+
+    delay: int  # seconds, 0 = off; keepalived reads 0..86400
+    all_if: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class GarpParams:
     """keepalived's garp_* settings. Seconds and packet counts; 0 seconds disables."""
