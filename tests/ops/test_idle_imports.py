@@ -1,9 +1,9 @@
 """Issue 18, "import only what a config uses": an idle director (one VRRP instance, one
 virtual server with a TCP_CHECK) does not load the modules of features its config lacks
-(scale-out, the HTTP batch and the other probe kinds, pyroute2's tc modules, track_process,
-routes, vmacs, garp_extra_if, no_accept's nftables rules, script security, BFD, e-mail
-alerts, the ping, file, UDP and TLS checker parts); a config that uses them, or a reload
-to one, loads them."""
+(scale-out, the HTTP batch and the other probe kinds, pyroute2's IPRoute and tc modules,
+track_process, routes, vmacs, garp_extra_if, no_accept's nftables rules, script security,
+BFD, e-mail alerts, the ping, file, UDP and TLS checker parts); a config that uses them, or
+a reload to one, loads them."""
 
 from __future__ import annotations
 
@@ -94,10 +94,14 @@ FEATURE_MODULES = tuple(f"haipvs.{name}" for name in (
 NEVER_IDLE = ("haipvs.daemon_scale_out", *HEALTH_MODULES, "haipvs.health.dns",
               "haipvs.health.smtp", "haipvs.health.udp", "haipvs.health.ping",
               "pyroute2.netlink.rtnl.tcmsg.sched_htb", SCRIPT_RULES, *FEATURE_MODULES,
-              "haipvs.policy.smtp_stop")  # (the omega "Shutting down" mails, at stop)
+              "haipvs.policy.smtp_stop",  # (the omega "Shutting down" mails, at stop)
+              # pyroute2's IPRoute: VMAC links, routes and the scale-out table make it on
+              # first use (drivers/rtnl_socket.py); so do unittest.mock and multiprocessing,
+              # which it imports
+              "pyroute2.iproute.linux", "unittest.mock", "multiprocessing")
 
 # The daemon's start-up path up to its first checks: the argument parser, the daemon module,
-# the config and its script review, pyroute2's IPRoute, the daemon and the VRRP runtime's
+# the config and its script review, the rtnetlink owner's socket, the daemon and the VRRP runtime's
 # config-time steps (their outputs, trackers, BFD wiring, vmacs, routes, accept mode) and
 # the health engine for a moment (max_spread 0: every first check at once); then optionally
 # a reload to a second config, through the same steps. Prints the modules whose body ran
@@ -116,7 +120,7 @@ from haipvs.policy.route_entries import static_entries
 from haipvs.script_creds import secure_config
 from haipvs.trackers import Trackers
 from haipvs.vrrp_binding import bindings_from_config
-from pyroute2 import IPRoute
+from haipvs.drivers.rtnl_socket import RtnlSocket  # the daemon's rtnetlink owner object
 
 structlog.configure(logger_factory=structlog.ReturnLoggerFactory())  # stdout: the answer
 log = structlog.get_logger()
