@@ -27,6 +27,7 @@ import ipaddress
 import itertools
 import socket
 import struct
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from pyroute2.netlink.exceptions import NetlinkError
@@ -114,7 +115,10 @@ def _entry(data: bytes | memoryview, offset: int, end: int) -> tuple[int, Addres
 class RtnlSocket:
     """Owned by one thread (netlink_thread.NetlinkThread): a plain blocking socket."""
 
-    def __init__(self) -> None:
+    def __init__(self, make_iproute: Callable[[], Any] | None = None) -> None:
+        """`make_iproute`: what makes the IPRoute on first use (tests: pyroute2's NetNS for a
+        namespace the test thread is not in); pyroute2's IPRoute() by default."""
+        self._make_iproute = make_iproute
         self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
                                    NETLINK_ROUTE)
         self._sock.bind((0, 0))
@@ -186,9 +190,11 @@ class RtnlSocket:
 
     def iproute(self) -> Any:
         if self._iproute is None:
-            from pyroute2 import IPRoute  # a feature the config uses: loaded now
+            if self._make_iproute is None:
+                from pyroute2 import IPRoute  # a feature the config uses: loaded now
 
-            self._iproute = IPRoute()
+                self._make_iproute = IPRoute
+            self._iproute = self._make_iproute()
         return self._iproute
 
     def pending(self) -> int:

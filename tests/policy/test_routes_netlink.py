@@ -34,9 +34,14 @@ def netns() -> Iterator[str]:
 
 @pytest.fixture
 def ipr(netns):
+    """The rtnetlink owner's object as the daemon makes it (drivers/rtnl_socket.py): its own
+    socket opened inside the namespace, its IPRoute (routes, rules) a NetNS there."""
     from pyroute2 import NetNS
 
-    handle = NetNS(netns)
+    from haipvs.drivers.rtnl_socket import RtnlSocket
+    from integration.harness.netns import call_in_netns
+
+    handle = call_in_netns(netns, lambda: RtnlSocket(lambda: NetNS(netns)))
     try:
         yield handle
     finally:
