@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
-from haipvs import daemon_control, daemon_signals, daemon_tasks, thread_priority
+from haipvs import daemon_control, daemon_signals, daemon_tasks, limits, thread_priority
 from haipvs.config import Config
 from haipvs.daemon_control import with_overrides
 from haipvs.dataclass_lean import dataclass
@@ -398,8 +398,7 @@ class Daemon:
         """The e-mail counters of the metrics (0 without an smtp section so far)."""
         if self.alerter is not None:
             return self.alerter.stats()
-        return {"smtp_alerts_sent_total": 0, "smtp_alerts_failed_total": 0,
-                "smtp_alerts_dropped_total": 0}
+        return dict.fromkeys(limits.SMTP_ALERT_COUNTERS, 0)
 
     def _health_changed(self, key: ServerKey, health: ServerHealth) -> None:
         """A real server went up or down (or changed dynamic weight): the director records

@@ -235,6 +235,9 @@ SCRIPT_TIMEOUT_DEFAULT: Final = 10
 SMTP_PORT_DEFAULT: Final = 25
 SMTP_CONNECT_TIMEOUT_DEFAULT: Final = 30
 SMTP_QUEUE_MAX: Final = 64
+# The alerter's counters (metrics haipvs_<name>): 0 until a config has an smtp section.
+SMTP_ALERT_COUNTERS: Final = ("smtp_alerts_sent_total", "smtp_alerts_failed_total",
+                              "smtp_alerts_dropped_total")
 
 # ---- GARP pacing and advert knobs (engineer G; haipvs/vrrp/garp_pacing.py) ---------------
 # keepalived global_parser.c vrrp_garp_interval_handler() / vrrp_gna_interval_handler(): the

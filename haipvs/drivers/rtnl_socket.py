@@ -33,22 +33,35 @@ from typing import Any, NamedTuple
 from pyroute2.netlink.exceptions import NetlinkError
 
 from haipvs.drivers.addresses import Vip
-from haipvs.drivers.vip_fastpath import IFADDRMSG, NLMSG_HDR, netlink_attr, newaddr_body
 
-NETLINK_ROUTE = 0
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK = 0x1, 0x2, 0x4
+# the wire numbers and structs the fast path's RTM_NEWADDR already uses: one home
+from haipvs.drivers.vip_fastpath import (
+    IFA_ADDRESS,
+    IFA_LOCAL,
+    IFA_PROTO,
+    IFADDRMSG,
+    NETLINK_ROUTE,
+    NLM_F_ACK,
+    NLM_F_CREATE,
+    NLM_F_EXCL,
+    NLM_F_REQUEST,
+    NLMSG_ERROR,
+    NLMSG_HDR,
+    NLMSGERR,
+    RTM_NEWADDR,
+    netlink_attr,
+    newaddr_body,
+)
+
+NLMSG_DONE = 3
 NLM_F_DUMP_INTR = 0x10
 NLM_F_DUMP = 0x300
-NLM_F_EXCL, NLM_F_CREATE = 0x200, 0x400
 RTM_NEWLINK, RTM_GETLINK = 16, 18
-RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
+RTM_DELADDR, RTM_GETADDR = 21, 22
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_OPERSTATE = 1, 3, 16
-IFA_ADDRESS, IFA_LOCAL, IFA_PROTO = 1, 2, 11
 # RFC 2863 operational states, as pyroute2 names them (ifinfmsg.states)
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 _IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
-_NLMSGERR = struct.Struct("=i")
 _ATTR = struct.Struct("=HH")
 # A dump the kernel marks interrupted (the list changed under it) is read again this often;
 # the last reading is then used: the caller's next pass reads the kernel again anyway.
@@ -250,7 +263,7 @@ class RtnlSocket:
         for messages in self._datagrams(seq):
             for reply_kind, data, offset, end, _flags in messages:
                 if reply_kind == NLMSG_ERROR:
-                    (error,) = _NLMSGERR.unpack_from(data, offset)
+                    (error,) = NLMSGERR.unpack_from(data, offset)
                     if error:
                         raise NetlinkError(-error)
                     return replies
@@ -265,6 +278,6 @@ class RtnlSocket:
                 if reply_kind == NLMSG_DONE:
                     return
                 if reply_kind == NLMSG_ERROR:
-                    (error,) = _NLMSGERR.unpack_from(data, offset)
+                    (error,) = NLMSGERR.unpack_from(data, offset)
                     raise NetlinkError(-error if error else errno.EBADMSG)
                 yield reply_kind, data, offset, end, flags

@@ -129,5 +129,5 @@ class SmtpAlerter:
                 await trio.sleep(0.01)
 
     def stats(self) -> dict[str, int]:
-        return {"smtp_alerts_sent_total": self.sent, "smtp_alerts_failed_total": self.failed,
-                "smtp_alerts_dropped_total": self.dropped}
+        return dict(zip(limits.SMTP_ALERT_COUNTERS, (self.sent, self.failed, self.dropped),
+                        strict=True))

@@ -33,7 +33,7 @@ IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_PROTO = 1, 2, 3, 11
 IFA_F_NODAD, IFA_F_PERMANENT = 0x02, 0x80
 NLMSG_HDR = struct.Struct("=IHHII")
 IFADDRMSG = struct.Struct("=BBBBI")
-_NLMSGERR = struct.Struct("=i")
+NLMSGERR = struct.Struct("=i")
 
 
 def netlink_attr(kind: int, payload: bytes) -> bytes:
@@ -134,7 +134,7 @@ class FastVipAdder:
             sock.send(message)
             while True:  # skip ACKs of earlier requests whose answer was not read
                 reply = sock.recv(65536, socket.MSG_DONTWAIT)
-                if len(reply) < NLMSG_HDR.size + _NLMSGERR.size:
+                if len(reply) < NLMSG_HDR.size + NLMSGERR.size:
                     return False
                 _, kind, _, reply_seq, _ = NLMSG_HDR.unpack_from(reply)
                 if reply_seq == seq:
@@ -145,7 +145,7 @@ class FastVipAdder:
             return False
         if kind != NLMSG_ERROR:
             return False
-        (error,) = _NLMSGERR.unpack_from(reply, NLMSG_HDR.size)
+        (error,) = NLMSGERR.unpack_from(reply, NLMSG_HDR.size)
         return error == 0
 
     def close(self) -> None:
